@@ -1,0 +1,145 @@
+/* ops.h - the op registry and the one argument block every backend takes.
+ *
+ * Every op of a network (convolution, batch norm, pooling, ...) has a kind, a
+ * name in the registry, an arity, a shape rule, and a forward and backward on
+ * each backend. The network IR and the trainer only build cf_op_args and call
+ * cf_op_forward / cf_op_backward; they never call a backend's kernels directly.
+ *
+ * Conventions
+ *  - Tensors are NCHW (see tensor.h). A matrix (N, K) is (N, K, 1, 1).
+ *  - Float tensors of one call share a dtype, f32 or f64; labels are i32.
+ *  - Forward overwrites `out`. Backward ADDS into din[i], dw[i] (like cuDNN's
+ *    beta = 1), so a tensor that fans out gets its gradients summed for free;
+ *    the caller zeroes gradient buffers once per step. A NULL din[i] / dw[i]
+ *    means that gradient is not wanted.
+ *
+ *   cf_op_args a = {.kind = CF_OP_CONV2D, .n_inputs = 1, .in = {&x}, .w = {&wt, &bias}, .out = &y};
+ *   a.params.conv = (cf_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,
+ *                                      .dil_h = 1, .dil_w = 1, .groups = 1};
+ *   CF_TRY(cf_op_forward(cf_backend_cpu_ref(), &a));
+ *   a.dout = &dy;  a.din[0] = &dx;  a.dw[0] = &dwt;  a.dw[1] = &dbias;
+ *   CF_TRY(cf_op_backward(cf_backend_cpu_ref(), &a));
+ */
+#ifndef CELLFORGE_OPS_H
+#define CELLFORGE_OPS_H
+
+#include <stdint.h>
+
+#include "cellforge/status.h"
+#include "cellforge/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cf_op_kind {
+    CF_OP_CONV2D = 0,      /* in {x}; w {weight (OC, C/groups, KH, KW), bias (OC) or NULL} */
+    CF_OP_BATCHNORM,       /* in {x}; w {gamma (C), beta (C)} or both NULL (affine off);
+                              state {running_mean, running_var, save_mean, save_invstd} (C) */
+    CF_OP_RELU,            /* in {x} */
+    CF_OP_AVGPOOL2D,       /* in {x}; padding excluded from the count */
+    CF_OP_MAXPOOL2D,       /* in {x}; padding never wins */
+    CF_OP_GLOBAL_AVGPOOL,  /* in {x} -> (N, C, 1, 1) */
+    CF_OP_LINEAR,          /* in {x (N, C, H, W) read as (N, C*H*W)}; w {weight (OUT, IN), bias (OUT) or NULL} */
+    CF_OP_SUM,             /* in {x0, ..., xk} of one shape */
+    CF_OP_ZERO,            /* in {x} -> zeros (N, C, ceil(H/s), ceil(W/s)) */
+    CF_OP_IDENTITY,        /* in {x} */
+    CF_OP_CONCAT,          /* in {x0, ..., xk} joined on channels */
+    CF_OP_SOFTMAX_XENT,    /* in {logits (N, K), labels i32 (N)} -> mean loss (1) */
+    CF_OP_DROPOUT,         /* in {x}; inverted dropout, mask from the counter RNG */
+    CF_OP_COUNT
+} cf_op_kind;
+
+#define CF_OP_MAX_INPUTS 8
+#define CF_OP_MAX_WEIGHTS 2
+#define CF_OP_MAX_STATE 4
+
+typedef struct cf_conv2d_params {
+    int stride_h, stride_w;
+    int pad_h, pad_w;   /* zero padding on each side */
+    int dil_h, dil_w;   /* dilation; 1 = dense */
+    int groups;         /* C and OC divisible by it; groups == C is depthwise */
+} cf_conv2d_params;
+
+typedef struct cf_pool2d_params {
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;   /* at most half the kernel, as in PyTorch */
+} cf_pool2d_params;
+
+typedef struct cf_batchnorm_params {
+    double eps;         /* 1e-5 in PyTorch and cuDNN */
+    double momentum;    /* running = (1 - m) * running + m * batch; PyTorch's 0.1 */
+    int training;       /* 1: batch statistics, update running stats; 0: use running stats */
+} cf_batchnorm_params;
+
+typedef struct cf_zero_params {
+    int stride;         /* output is the input subsampled by stride, times zero */
+} cf_zero_params;
+
+typedef struct cf_xent_params {
+    double label_smoothing; /* in [0, 1): target = (1 - e) one_hot + e / K */
+} cf_xent_params;
+
+typedef struct cf_dropout_params {
+    double p;           /* drop probability in [0, 1) */
+    uint64_t seed;      /* mask element i is drawn from word (offset + i) of */
+    uint64_t stream;    /*   the counter RNG stream (seed, stream), so backward */
+    uint64_t offset;    /*   regenerates it without storing it */
+} cf_dropout_params;
+
+typedef union cf_op_params {
+    cf_conv2d_params conv;
+    cf_pool2d_params pool;
+    cf_batchnorm_params bn;
+    cf_zero_params zero;
+    cf_xent_params xent;
+    cf_dropout_params dropout;
+} cf_op_params;
+
+/* One call of one op. All pointers are borrowed for the duration of the call. */
+typedef struct cf_op_args {
+    cf_op_kind kind;
+    cf_op_params params;
+    int n_inputs;
+    const cf_tensor *in[CF_OP_MAX_INPUTS];
+    const cf_tensor *w[CF_OP_MAX_WEIGHTS];
+    cf_tensor *state[CF_OP_MAX_STATE];
+    cf_tensor *out;
+    /* backward only */
+    const cf_tensor *dout;
+    cf_tensor *din[CF_OP_MAX_INPUTS];
+    cf_tensor *dw[CF_OP_MAX_WEIGHTS];
+} cf_op_args;
+
+/* What the registry knows about an op kind. */
+typedef struct cf_op_info {
+    const char *name;   /* "conv2d", "batchnorm", ... */
+    int min_inputs, max_inputs;
+    int n_weights;      /* weight slots (some may be optional) */
+    int n_state;        /* state slots */
+} cf_op_info;
+
+const cf_op_info *cf_op_get_info(cf_op_kind kind); /* NULL for an invalid kind */
+const char *cf_op_name(cf_op_kind kind);
+
+/* Resolve an op name. An unknown name fails with CF_ERR_UNKNOWN_NAME and a
+ * message that suggests the closest known name. */
+cf_status cf_op_lookup(const char *name, cf_op_kind *out);
+
+/* Shape of the output from the inputs, weights and params, validating arity,
+ * dtypes and every shape rule. Never touches data. */
+cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out_shape[CF_TENSOR_DIMS]);
+
+/* Validate a forward call (arity, NULLs, shapes, dtypes, devices, params). */
+cf_status cf_op_check_forward(const cf_op_args *a);
+/* Validate a backward call: the forward checks plus every gradient's shape. */
+cf_status cf_op_check_backward(const cf_op_args *a);
+
+/* Output size of a strided window: floor((in + 2 pad - dil (k - 1) - 1) / stride) + 1. */
+int64_t cf_conv_out_size(int64_t in, int k, int stride, int pad, int dil);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

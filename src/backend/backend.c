@@ -1,0 +1,20 @@
+/* backend.c - validated dispatch from an op call to a backend. */
+#include "cellforge/backend.h"
+
+cf_status cf_op_forward(const cf_backend *be, const cf_op_args *a) {
+    if (!be || !be->ops) CF_FAIL(CF_ERR_INVALID_ARG, "op forward: no backend");
+    CF_TRY(cf_op_check_forward(a));
+    if (!be->ops->supports(be->ctx, a->kind))
+        CF_FAIL(CF_ERR_UNSUPPORTED, "%s: backend %s has no %s", be->ops->name, be->ops->name, cf_op_name(a->kind));
+    CF_TRY(be->ops->forward(be->ctx, a));
+    return CF_OK;
+}
+
+cf_status cf_op_backward(const cf_backend *be, const cf_op_args *a) {
+    if (!be || !be->ops) CF_FAIL(CF_ERR_INVALID_ARG, "op backward: no backend");
+    CF_TRY(cf_op_check_backward(a));
+    if (!be->ops->supports(be->ctx, a->kind))
+        CF_FAIL(CF_ERR_UNSUPPORTED, "%s: backend %s has no %s", be->ops->name, be->ops->name, cf_op_name(a->kind));
+    CF_TRY(be->ops->backward(be->ctx, a));
+    return CF_OK;
+}

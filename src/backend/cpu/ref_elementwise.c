@@ -1,0 +1,137 @@
+/* ref_elementwise.c - reference ReLU, sum of several inputs, zero, identity,
+ * channel concat and dropout. */
+#include "cellforge/rng.h"
+#include "ref.h"
+
+/* Visit every (n, c, h, w) of shape s in row-major order; `i` counts visits. */
+#define FOR_EACH(s, body)                                                           \
+    do {                                                                            \
+        int64_t i = 0;                                                              \
+        for (int64_t n = 0; n < (s)[0]; n++)                                        \
+            for (int64_t c = 0; c < (s)[1]; c++)                                    \
+                for (int64_t h = 0; h < (s)[2]; h++)                                \
+                    for (int64_t w = 0; w < (s)[3]; w++, i++) { body; }             \
+        (void)i;                                                                    \
+    } while (0)
+
+cf_status cf_ref_relu_forward(const cf_op_args *a) {
+    const cf_tensor *x = a->in[0];
+    cf_tensor *y = a->out;
+    FOR_EACH(x->shape, {
+        double v = ref_get(x, AT(x, n, c, h, w));
+        ref_set(y, AT(y, n, c, h, w), v > 0.0 ? v : 0.0);
+    });
+    return CF_OK;
+}
+
+/* The gradient at 0 is taken as 0, as in PyTorch. */
+cf_status cf_ref_relu_backward(const cf_op_args *a) {
+    const cf_tensor *x = a->in[0], *dy = a->dout;
+    cf_tensor *dx = a->din[0];
+    if (!dx) return CF_OK;
+    FOR_EACH(x->shape, {
+        if (ref_get(x, AT(x, n, c, h, w)) > 0.0) ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c, h, w)));
+    });
+    return CF_OK;
+}
+
+cf_status cf_ref_sum_forward(const cf_op_args *a) {
+    cf_tensor *y = a->out;
+    FOR_EACH(y->shape, {
+        double acc = 0.0;
+        for (int k = 0; k < a->n_inputs; k++) acc += ref_get(a->in[k], AT(a->in[k], n, c, h, w));
+        ref_set(y, AT(y, n, c, h, w), acc);
+    });
+    return CF_OK;
+}
+
+cf_status cf_ref_sum_backward(const cf_op_args *a) {
+    const cf_tensor *dy = a->dout;
+    for (int k = 0; k < a->n_inputs; k++) {
+        cf_tensor *dx = a->din[k];
+        if (!dx) continue;
+        FOR_EACH(dy->shape, ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c, h, w))));
+    }
+    return CF_OK;
+}
+
+cf_status cf_ref_zero_forward(const cf_op_args *a) {
+    cf_tensor *y = a->out;
+    FOR_EACH(y->shape, ref_set(y, AT(y, n, c, h, w), 0.0));
+    return CF_OK;
+}
+
+/* The output does not depend on the input: nothing flows back. */
+cf_status cf_ref_zero_backward(const cf_op_args *a) {
+    (void)a;
+    return CF_OK;
+}
+
+cf_status cf_ref_identity_forward(const cf_op_args *a) {
+    const cf_tensor *x = a->in[0];
+    cf_tensor *y = a->out;
+    FOR_EACH(x->shape, ref_set(y, AT(y, n, c, h, w), ref_get(x, AT(x, n, c, h, w))));
+    return CF_OK;
+}
+
+cf_status cf_ref_identity_backward(const cf_op_args *a) {
+    const cf_tensor *dy = a->dout;
+    cf_tensor *dx = a->din[0];
+    if (!dx) return CF_OK;
+    FOR_EACH(dy->shape, ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c, h, w))));
+    return CF_OK;
+}
+
+/* y[:, c0 : c0 + C_k] = x_k, inputs in order */
+cf_status cf_ref_concat_forward(const cf_op_args *a) {
+    cf_tensor *y = a->out;
+    int64_t c0 = 0;
+    for (int k = 0; k < a->n_inputs; k++) {
+        const cf_tensor *x = a->in[k];
+        FOR_EACH(x->shape, ref_set(y, AT(y, n, c0 + c, h, w), ref_get(x, AT(x, n, c, h, w))));
+        c0 += x->shape[1];
+    }
+    return CF_OK;
+}
+
+cf_status cf_ref_concat_backward(const cf_op_args *a) {
+    const cf_tensor *dy = a->dout;
+    int64_t c0 = 0;
+    for (int k = 0; k < a->n_inputs; k++) {
+        cf_tensor *dx = a->din[k];
+        if (dx) FOR_EACH(dx->shape, ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c0 + c, h, w))));
+        c0 += a->in[k]->shape[1];
+    }
+    return CF_OK;
+}
+
+/* Element i (row-major over the logical shape) is kept when the 24-bit uniform
+ * from RNG word (offset + i) is >= p; kept values are scaled by 1 / (1 - p). */
+static int dropout_keep(const cf_dropout_params *p, int64_t i) {
+    uint32_t word = cf_rng_word_at(p->seed, p->stream, p->offset + (uint64_t)i);
+    return (double)(word >> 8) * 0x1.0p-24 >= p->p;
+}
+
+cf_status cf_ref_dropout_forward(const cf_op_args *a) {
+    const cf_dropout_params *p = &a->params.dropout;
+    const cf_tensor *x = a->in[0];
+    cf_tensor *y = a->out;
+    const double scale = 1.0 / (1.0 - p->p);
+    FOR_EACH(x->shape, {
+        double v = dropout_keep(p, i) ? ref_get(x, AT(x, n, c, h, w)) * scale : 0.0;
+        ref_set(y, AT(y, n, c, h, w), v);
+    });
+    return CF_OK;
+}
+
+cf_status cf_ref_dropout_backward(const cf_op_args *a) {
+    const cf_dropout_params *p = &a->params.dropout;
+    const cf_tensor *dy = a->dout;
+    cf_tensor *dx = a->din[0];
+    if (!dx) return CF_OK;
+    const double scale = 1.0 / (1.0 - p->p);
+    FOR_EACH(dy->shape, {
+        if (dropout_keep(p, i)) ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c, h, w)) * scale);
+    });
+    return CF_OK;
+}

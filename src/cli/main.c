@@ -1,0 +1,142 @@
+/* main.c - the `cellforge` command line: a table of commands, each with its
+ * usage text, dispatched by name. Exit codes: 0 ok, 1 error, 2 usage.
+ *
+ *   cellforge help
+ *   cellforge version
+ *   cellforge devices
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cellforge/device.h"
+#include "cellforge/log.h"
+#include "cellforge/status.h"
+#include "cellforge/text.h"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* shown by `cellforge help NAME` and `NAME --help` */
+    int (*run)(int argc, char **argv);
+} command;
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_devices(int argc, char **argv);
+
+static const command commands[] = {
+    {"devices", "list the CPU and GPUs cellforge can use",
+     "usage: cellforge devices\n\n"
+     "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"
+     "memory, compute capability), or a line saying why no GPU was found.\n",
+     cmd_devices},
+    {"version", "print the version, git commit and compiled-in backends",
+     "usage: cellforge version\n", cmd_version},
+    {"help", "show help for cellforge or one command",
+     "usage: cellforge help [COMMAND]\n", cmd_help},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_overview(FILE *out) {
+    fprintf(out,
+            "cellforge %s - neural architecture search in C and CUDA\n\n"
+            "usage: cellforge COMMAND [ARGS...]\n\n"
+            "commands:\n",
+            cf_version());
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run `cellforge help COMMAND` or `cellforge COMMAND --help` for a command's options.\n"
+            "Environment: CELLFORGE_LOG=debug|info|warn|error|off sets the log level (default info).\n"
+            "Exit codes: 0 success, 1 error, 2 usage error.\n");
+}
+
+static const command *find_command(const char *name) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name) {
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
+    const char *near = cf_text_closest(name, names, N_COMMANDS);
+    if (near)
+        fprintf(stderr, "cellforge: unknown command '%s'; did you mean '%s'? (see `cellforge help`)\n", name, near);
+    else
+        fprintf(stderr, "cellforge: unknown command '%s' (see `cellforge help`)\n", name);
+    return EXIT_USAGE;
+}
+
+/* Commands that take no arguments accept only --help. */
+static int no_arguments(const command *cmd, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(cmd->usage, stdout);
+            return EXIT_OK;
+        }
+        fprintf(stderr, "cellforge %s: unexpected argument '%s'\n%s", cmd->name, argv[i], cmd->usage);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc < 2) {
+        print_overview(stdout);
+        return EXIT_OK;
+    }
+    const command *cmd = find_command(argv[1]);
+    if (!cmd) return unknown_command(argv[1]);
+    fputs(cmd->usage, stdout);
+    return EXIT_OK;
+}
+
+static int cmd_version(int argc, char **argv) {
+    int rc = no_arguments(find_command("version"), argc, argv);
+    if (rc >= 0) return rc;
+    printf("cellforge %s (git %s)\n", cf_version(), cf_git_hash());
+    printf("backends: %s\n", cf_build_backends());
+    return EXIT_OK;
+}
+
+static int cmd_devices(int argc, char **argv) {
+    int rc = no_arguments(find_command("devices"), argc, argv);
+    if (rc >= 0) return rc;
+    cf_device_report r;
+    cf_devices_discover(&r);
+    printf("cpu: %d cores, %s, simd %s\n", r.cpu_cores, r.cpu_model, r.cpu_simd);
+    if (r.cuda_runtime[0])
+        printf("cuda: runtime %s, driver %s\n", r.cuda_runtime, r.cuda_driver[0] ? r.cuda_driver : "none");
+    if (r.gpu_count == 0) {
+        printf("gpus: 0 (%s)\n", r.gpu_note);
+        return EXIT_OK;
+    }
+    printf("gpus: %d\n", r.gpu_count);
+    for (int i = 0; i < r.gpu_count; i++) {
+        const cf_gpu_info *g = &r.gpus[i];
+        printf("  cuda:%d %s, %.1f GiB (%.1f GiB free), compute capability %d.%d, %d SMs\n", g->index, g->name,
+               (double)g->total_bytes / (1 << 30), (double)g->free_bytes / (1 << 30), g->cc_major, g->cc_minor,
+               g->multiprocessors);
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    cf_log_get_level(); /* read CELLFORGE_LOG once, up front, so a bad value warns early */
+    if (argc < 2) {
+        print_overview(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        print_overview(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) name = "version";
+    const command *cmd = find_command(name);
+    if (!cmd) return unknown_command(name);
+    return cmd->run(argc - 1, argv + 1);
+}

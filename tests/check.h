@@ -1,0 +1,42 @@
+/* check.h - the tiny assertion kit of the test executables.
+ *
+ * CHECK records a failure with file and line and carries on, so one run shows
+ * every broken case; test_finish() prints "N passed, N failed" and turns the
+ * count into the exit status ctest reads. A test that needs a GPU and finds
+ * none exits with CF_TEST_SKIP (77), which ctest reports as skipped.
+ */
+#ifndef CF_TESTS_CHECK_H
+#define CF_TESTS_CHECK_H
+
+#include <stdio.h>
+
+#define CF_TEST_SKIP 77
+
+static int check_passed, check_failed;
+
+#define CHECK(cond, ...)                                                          \
+    do {                                                                          \
+        if (cond) {                                                               \
+            check_passed++;                                                       \
+        } else {                                                                  \
+            check_failed++;                                                       \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                         \
+            fputc('\n', stderr);                                                  \
+        }                                                                         \
+    } while (0)
+
+/* A call that must succeed. */
+#define CHECK_OK(expr)                                                            \
+    do {                                                                          \
+        cf_status check_s_ = (expr);                                              \
+        CHECK(check_s_ == CF_OK, "%s -> %s: %s", #expr, cf_status_name(check_s_), \
+              cf_error_message());                                                \
+    } while (0)
+
+static inline int test_finish(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+#endif
