@@ -1,0 +1,78 @@
+#!/bin/sh
+# quickstart.sh - install what is missing, build, then run cellforge or its tests.
+#
+#   ./quickstart.sh search [ARGS...]  install, build, run the default search
+#   ./quickstart.sh test              install, build, run every test (ctest)
+#   ./quickstart.sh sanitize          build with address+UB sanitizers, run the CPU tests
+#
+# Packages come from Debian's archive (apt-get, through sudo when not root);
+# nothing is installed when everything is already there. The CUDA backend is
+# built when a CUDA toolkit is found at /usr/local/cuda (or CUDAToolkit_ROOT);
+# without one the build is CPU-only. BUILD_DIR (default build) picks the build
+# directory, JOBS the parallel build jobs (default: all cores).
+set -eu
+
+cd "$(dirname "$0")"
+mode=${1:-search}
+[ $# -gt 0 ] && shift
+
+PACKAGES="build-essential cmake git"
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+say() { printf '==> %s\n' "$*"; }
+
+install_packages() {
+    missing=""
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    say "installing:$missing"
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
+
+build() { # build DIR [cmake options...]
+    dir=$1; shift
+    say "configuring $dir"
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 || {
+        cat "$dir.configure.log"; exit 1; }
+    grep -E "cellforge:" "$dir.configure.log" || true
+    say "building $dir ($JOBS jobs)"
+    cmake --build "$dir" -j "$JOBS"
+}
+
+case "$mode" in
+search)
+    install_packages
+    build "$BUILD_DIR"
+    "$BUILD_DIR/cellforge" version
+    "$BUILD_DIR/cellforge" devices
+    if "$BUILD_DIR/cellforge" help search >/dev/null 2>&1; then
+        say "cellforge search $*"
+        exec "$BUILD_DIR/cellforge" search "$@"
+    fi
+    say "this version has no search command yet: the engine core, the CPU reference ops and device discovery are built;"
+    say "run ./quickstart.sh test to check them on this machine"
+    ;;
+test)
+    install_packages
+    build "$BUILD_DIR"
+    say "running every test"
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    ;;
+sanitize)
+    install_packages
+    build "$BUILD_DIR-sanitize" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    say "running the CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        ctest --test-dir "$BUILD_DIR-sanitize" --output-on-failure -j "$JOBS" -L "unit|golden|cli"
+    ;;
+*)
+    echo "usage: ./quickstart.sh search [ARGS...] | test | sanitize" >&2
+    exit 2
+    ;;
+esac
