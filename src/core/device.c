@@ -14,9 +14,7 @@
 #ifndef CF_VERSION_STRING
 #define CF_VERSION_STRING "0.0.0"
 #endif
-#ifndef CF_GIT_HASH
-#define CF_GIT_HASH "unknown"
-#endif
+#include "cf_git_hash.h" /* generated at build time by cmake/git_hash.cmake */
 
 const char *cf_version(void) { return CF_VERSION_STRING; }
 const char *cf_git_hash(void) { return CF_GIT_HASH; }
