@@ -145,6 +145,22 @@ def grads(y, leaves, dy):
     return [torch.zeros_like(l) if gi is None else gi for l, gi in zip(leaves, g)]
 
 
+def add_weighted(w, name, op, params, x, wt, b, y, dy, g):
+    """Records of a one-input op with a weight and an optional bias (b None);
+    g holds the gradients of x, wt and, with a bias, b."""
+    w.add(f"{name}/meta:{op}", params)
+    w.add(f"{name}/x0", x)
+    w.add(f"{name}/w0", wt)
+    if b is not None:
+        w.add(f"{name}/w1", b)
+    w.add(f"{name}/y", y)
+    w.add(f"{name}/dy", dy)
+    w.add(f"{name}/dx0", g[0])
+    w.add(f"{name}/dw0", g[1])
+    if b is not None:
+        w.add(f"{name}/dw1", g[2])
+
+
 def conv_case(w, name, x_shape, w_shape, stride, pad, dil, groups, bias):
     x = rnd(*x_shape).requires_grad_()
     wt = rnd(*w_shape, scale=0.5).requires_grad_()
@@ -153,17 +169,8 @@ def conv_case(w, name, x_shape, w_shape, stride, pad, dil, groups, bias):
     dy = rnd(*y.shape)
     leaves = [x, wt] + ([b] if bias else [])
     g = grads(y, leaves, dy)
-    w.add(f"{name}/meta:conv2d", [stride[0], stride[1], pad[0], pad[1], dil[0], dil[1], groups])
-    w.add(f"{name}/x0", x)
-    w.add(f"{name}/w0", wt)
-    if bias:
-        w.add(f"{name}/w1", b)
-    w.add(f"{name}/y", y)
-    w.add(f"{name}/dy", dy)
-    w.add(f"{name}/dx0", g[0])
-    w.add(f"{name}/dw0", g[1])
-    if bias:
-        w.add(f"{name}/dw1", g[2])
+    add_weighted(w, name, "conv2d", [stride[0], stride[1], pad[0], pad[1], dil[0], dil[1], groups],
+                 x, wt, b, y, dy, g)
 
 
 def batchnorm_case(w, name, x_shape, affine, training):
@@ -230,17 +237,7 @@ def linear_case(w, name, x_shape, out, bias):
     y = F.linear(torch.flatten(x, 1), wt, b)
     dy = rnd(*y.shape)
     g = grads(y, [x, wt] + ([b] if bias else []), dy)
-    w.add(f"{name}/meta:linear", [0.0])
-    w.add(f"{name}/x0", x)
-    w.add(f"{name}/w0", wt)
-    if bias:
-        w.add(f"{name}/w1", b)
-    w.add(f"{name}/y", y)
-    w.add(f"{name}/dy", dy)
-    w.add(f"{name}/dx0", g[0])
-    w.add(f"{name}/dw0", g[1])
-    if bias:
-        w.add(f"{name}/dw1", g[2])
+    add_weighted(w, name, "linear", [0.0], x, wt, b, y, dy, g)
 
 
 def xent_case(w, name, N, K, smoothing):
