@@ -1,0 +1,128 @@
+/* data.h - image-classification datasets held in memory, and their readers.
+ *
+ * A dataset is a block of uint8 images in (N, C, H, W) order plus one int32
+ * label per image; it is read once from the standard files of Fashion-MNIST,
+ * MNIST (IDX, gzip'd or not), CIFAR-10 and CIFAR-100 (binary records), and
+ * then lives on the worker that trains on it. Every format problem fails with
+ * a message that names the file, the byte offset reached and what was expected.
+ *
+ *   cf_dataset *all = NULL, *train = NULL, *val = NULL;
+ *   CF_TRY(cf_dataset_load("fashion-mnist", NULL, "train", &all));  // Debian's copy
+ *   CF_TRY(cf_dataset_split(all, 0.1, seed, &train, &val));        // 54000 + 6000
+ *   double mean[1], std[1];
+ *   CF_TRY(cf_dataset_channel_stats(train, mean, std));            // about 0.286, 0.353
+ *   const uint8_t *img = cf_dataset_image(train, 7);               // (1, 28, 28)
+ *   ...
+ *   cf_dataset_destroy(val); cf_dataset_destroy(train); cf_dataset_destroy(all);
+ *
+ * Nothing here keeps global state: the functions may run on any thread.
+ */
+#ifndef CELLFORGE_DATA_H
+#define CELLFORGE_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cellforge/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where the Debian package dataset-fashion-mnist installs its files. */
+#define CF_DATA_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct cf_dataset {
+    char name[64];    /* e.g. "fashion-mnist/train"; truncated if longer */
+    size_t n;         /* number of images */
+    int c, h, w;      /* shape of one image: channels, height, width */
+    int classes;      /* every label is in [0, classes) */
+    uint8_t *images;  /* (n, c, h, w) contiguous; owned by the dataset */
+    int32_t *labels;  /* (n); owned by the dataset */
+} cf_dataset;
+
+/* A dataset of n zeroed images of (c, h, w) and n zero labels, for the caller
+ * to fill. n may be 0; c, h, w and classes must be at least 1. The caller frees
+ * *out with cf_dataset_destroy. On failure *out is NULL. */
+cf_status cf_dataset_create(const char *name, size_t n, int c, int h, int w, int classes,
+                            cf_dataset **out);
+
+/* Frees the dataset and both of its arrays; NULL is accepted. */
+void cf_dataset_destroy(cf_dataset *ds);
+
+/* Bytes of one image: c * h * w. */
+static inline size_t cf_dataset_image_bytes(const cf_dataset *ds) {
+    return (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+}
+
+/* Image i, (c, h, w); borrowed from the dataset. */
+static inline const uint8_t *cf_dataset_image(const cf_dataset *ds, size_t i) {
+    return ds->images + i * cf_dataset_image_bytes(ds);
+}
+
+/* The names cf_dataset_load knows, for help texts: cf_dataset_name_at(i) for
+ * i < cf_dataset_count(), NULL past the end; static strings. */
+size_t cf_dataset_count(void);
+const char *cf_dataset_name_at(size_t i);
+
+/* Load split "train" or "test" of a named dataset:
+ *   "fashion-mnist"  IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+ *                    t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (each .gz or
+ *                    not) in data_dir, or in CF_DATA_FASHION_MNIST_DIR when data_dir is NULL or ""
+ *   "mnist"          the same four file names in data_dir (required)
+ *   "cifar10"        data_batch_1.bin .. data_batch_5.bin / test_batch.bin in data_dir or
+ *                    data_dir/cifar-10-batches-bin (required)
+ *   "cifar100"       train.bin / test.bin in data_dir or data_dir/cifar-100-binary
+ *                    (required); the 100 fine labels are used
+ * The dataset is named "NAME/SPLIT". An unknown name or split fails with
+ * CF_ERR_UNKNOWN_NAME and the closest valid one; a missing file with CF_ERR_IO
+ * naming its full path and how to get it. The caller frees *out with
+ * cf_dataset_destroy; on failure *out is NULL. */
+cf_status cf_dataset_load(const char *name, const char *data_dir, const char *split,
+                          cf_dataset **out);
+
+/* Split src into a training part and a validation part of round(n * val_fraction)
+ * images, chosen by a permutation from the counter RNG stream (seed, trial 0,
+ * CF_RNG_PURPOSE_DATA): the same seed always gives the same split. Each part
+ * keeps src's order. Both parts must be non-empty (0 < val_fraction < 1).
+ * src is borrowed and unchanged; the parts are copies named "SRC:train" and
+ * "SRC:val" that the caller frees with cf_dataset_destroy. On failure both
+ * outputs are NULL. */
+cf_status cf_dataset_split(const cf_dataset *src, double val_fraction, uint64_t seed,
+                           cf_dataset **train, cf_dataset **val);
+
+/* Per-channel mean and standard deviation (population, over every pixel of every
+ * image) of the pixels scaled to [0, 1], i.e. divided by 255: what a trainer
+ * subtracts and divides by. mean and std hold ds->c values each. Fails with
+ * CF_ERR_INVALID_ARG on an empty dataset. */
+cf_status cf_dataset_channel_stats(const cf_dataset *ds, double *mean, double *std);
+
+/* ---- the file readers behind cf_dataset_load ----------------------------- */
+
+/* Read an IDX image file (magic 0x00000803: unsigned bytes, N x H x W, big-endian
+ * sizes) and its IDX label file (0x00000801: N unsigned bytes), each gzip'd or
+ * plain, into a dataset of N images of (1, H, W) named `name`. Checks the magic
+ * numbers, that every size is at least 1, that each file holds exactly the bytes
+ * its header promises, that both files hold the same count and that every label
+ * is below `classes` (1..256). The caller frees *out with cf_dataset_destroy. */
+cf_status cf_data_idx_load(const char *images_path, const char *labels_path, int classes,
+                           const char *name, cf_dataset **out);
+
+typedef enum cf_cifar_format {
+    CF_CIFAR_FORMAT_10 = 0, /* record: label byte, then 3072 pixel bytes; 10 classes */
+    CF_CIFAR_FORMAT_100     /* record: coarse byte, fine byte, 3072 pixel bytes; 100 fine classes */
+} cf_cifar_format;
+
+/* Read CIFAR binary files (each gzip'd or plain), in the given order, into one
+ * dataset of (3, 32, 32) images named `name`. A record's 3072 pixel bytes are
+ * the red, green and blue planes of 32 rows of 32, i.e. already (C, H, W).
+ * Checks that each file is a whole, non-zero number of records and that every
+ * label is in range. paths is borrowed. The caller frees *out with
+ * cf_dataset_destroy. */
+cf_status cf_data_cifar_load(const char *const *paths, size_t count, cf_cifar_format format,
+                             const char *name, cf_dataset **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
