@@ -326,6 +326,7 @@ static int param_count(cf_op_kind kind) {
     case CF_OP_AVGPOOL2D:
     case CF_OP_MAXPOOL2D: return 6;
     case CF_OP_BATCHNORM: return 3;
+    case CF_OP_SLICE: return 6;
     default: return 1; /* zero: stride; softmax_xent: smoothing; others: a placeholder 0 */
     }
 }
@@ -351,6 +352,10 @@ static cf_status read_params(const golden_rec *meta, cf_op_kind kind, cf_op_para
         p->bn = (cf_batchnorm_params){.eps = v[0], .momentum = v[1], .training = v[2] != 0.0};
         break;
     case CF_OP_ZERO: p->zero.stride = (int)v[0]; break;
+    case CF_OP_SLICE:
+        p->slice = (cf_slice_params){.c0 = (int)v[0], .c = (int)v[1], .top = (int)v[2], .h = (int)v[3],
+                                     .left = (int)v[4], .w = (int)v[5]};
+        break;
     case CF_OP_SOFTMAX_XENT: p->xent.label_smoothing = v[0]; break;
     case CF_OP_DROPOUT:
         CF_FAIL(CF_ERR_UNSUPPORTED, "%s: dropout's mask comes from our own RNG; PyTorch cannot give it", meta->name);

@@ -77,6 +77,8 @@ static const grad_case cases[] = {
     {"concat3", CF_OP_CONCAT, {{0}}, 3, {{2, 1, 3, 3}, {2, 3, 3, 3}, {2, 2, 3, 3}}, {{0}}, INIT_NORMAL, TOL, WHY},
     {"softmax_xent", CF_OP_SOFTMAX_XENT, {.xent = {.label_smoothing = 0.0}}, 2, {{5, 7, 1, 1}, {5, 1, 1, 1}}, {{0}}, INIT_NORMAL, TOL, WHY},
     {"softmax_xent_smooth", CF_OP_SOFTMAX_XENT, {.xent = {.label_smoothing = 0.1}}, 2, {{4, 10, 1, 1}, {4, 1, 1, 1}}, {{0}}, INIT_NORMAL, TOL, WHY},
+    {"slice_channels", CF_OP_SLICE, {.slice = {.c0 = 0, .c = 2, .top = 0, .h = 4, .left = 0, .w = 4}}, 1, {{2, 5, 4, 4}}, {{0}}, INIT_NORMAL, TOL, WHY},
+    {"slice_shift", CF_OP_SLICE, {.slice = {.c0 = 1, .c = 2, .top = 1, .h = 4, .left = 1, .w = 3}}, 1, {{2, 3, 5, 4}}, {{0}}, INIT_NORMAL, TOL, WHY},
     {"dropout", CF_OP_DROPOUT, {.dropout = {.p = 0.3, .seed = 7, .stream = 11, .offset = 5}}, 1, {{2, 3, 4, 4}}, {{0}}, INIT_NORMAL, TOL, "linear for a fixed mask"},
 };
 

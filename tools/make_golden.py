@@ -44,6 +44,7 @@ shape (P,1,1,1):
     maxpool2d
     batchnorm      eps momentum training(0/1)
     zero           stride
+    slice          c0 c top h left w   (x[:, c0:c0+c, top:top+h, left:left+w])
     softmax_xent   label_smoothing
     others         a single 0
 
@@ -288,6 +289,10 @@ def make_ops():
     simple_case(w, "identity", "identity", None, [rnd(2, 3, 4, 4)], lambda t: t * 1.0)
     simple_case(w, "concat3", "concat", None, [rnd(2, 1, 3, 3), rnd(2, 3, 3, 3), rnd(2, 2, 3, 3)],
                 lambda a, b, c: torch.cat([a, b, c], dim=1))
+    simple_case(w, "slice_shift", "slice", [1, 2, 1, 4, 1, 3], [rnd(2, 4, 5, 5)],
+                lambda t: t[:, 1:3, 1:5, 1:4] * 1.0)
+    simple_case(w, "slice_channels", "slice", [0, 3, 0, 4, 0, 4], [rnd(2, 5, 4, 4)],
+                lambda t: t[:, 0:3] * 1.0)
     xent_case(w, "softmax_xent", 4, 6, 0.0)
     xent_case(w, "softmax_xent_smooth", 4, 10, 0.1)
     return w

@@ -47,6 +47,7 @@ typedef enum cf_op_kind {
     CF_OP_CONCAT,          /* in {x0, ..., xk} joined on channels */
     CF_OP_SOFTMAX_XENT,    /* in {logits (N, K), labels i32 (N)} -> mean loss (1) */
     CF_OP_DROPOUT,         /* in {x}; inverted dropout, mask from the counter RNG */
+    CF_OP_SLICE,           /* in {x} -> x[:, c0:c0+c, top:top+h, left:left+w] */
     CF_OP_COUNT
 } cf_op_kind;
 
@@ -88,6 +89,12 @@ typedef struct cf_dropout_params {
     uint64_t offset;    /*   regenerates it without storing it */
 } cf_dropout_params;
 
+typedef struct cf_slice_params {
+    int c0, c;          /* channels [c0, c0 + c) */
+    int top, h;         /* rows [top, top + h) */
+    int left, w;        /* columns [left, left + w) */
+} cf_slice_params;
+
 typedef union cf_op_params {
     cf_conv2d_params conv;
     cf_pool2d_params pool;
@@ -95,6 +102,7 @@ typedef union cf_op_params {
     cf_zero_params zero;
     cf_xent_params xent;
     cf_dropout_params dropout;
+    cf_slice_params slice;
 } cf_op_params;
 
 /* One call of one op. All pointers are borrowed for the duration of the call. */

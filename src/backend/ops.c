@@ -26,6 +26,7 @@ static const cf_op_info op_table[CF_OP_COUNT] = {
     [CF_OP_CONCAT]         = {"concat", 1, CF_OP_MAX_INPUTS, 0, 0},
     [CF_OP_SOFTMAX_XENT]   = {"softmax_xent", 2, 2, 0, 0},
     [CF_OP_DROPOUT]        = {"dropout", 1, 1, 0, 0},
+    [CF_OP_SLICE]          = {"slice", 1, 1, 0, 0},
 };
 
 const cf_op_info *cf_op_get_info(cf_op_kind kind) {
@@ -51,7 +52,7 @@ cf_status cf_op_lookup(const char *name, cf_op_kind *out) {
     const char *near = cf_text_closest(name, names, CF_OP_COUNT);
     if (near) CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s'; did you mean '%s'?", name, near);
     CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s' (known: conv2d, batchnorm, relu, avgpool2d, maxpool2d, "
-            "global_avgpool, linear, sum, zero, identity, concat, softmax_xent, dropout)", name);
+            "global_avgpool, linear, sum, zero, identity, concat, softmax_xent, dropout, slice)", name);
 }
 
 int64_t cf_conv_out_size(int64_t in, int k, int stride, int pad, int dil) {
@@ -232,6 +233,18 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
             total += t->shape[1];
         }
         out[1] = total;
+        break;
+    }
+    case CF_OP_SLICE: {
+        const cf_slice_params *p = &a->params.slice;
+        if (p->c0 < 0 || p->top < 0 || p->left < 0 || p->c < 1 || p->h < 1 || p->w < 1 ||
+            p->c0 + p->c > C || p->top + p->h > H || p->left + p->w > W)
+            CF_FAIL(CF_ERR_SHAPE, "slice: channels [%d, %d), rows [%d, %d), columns [%d, %d) do not "
+                    "lie inside input " SHAPE_FMT, p->c0, p->c0 + p->c, p->top, p->top + p->h,
+                    p->left, p->left + p->w, SHAPE_ARGS(x));
+        out[1] = p->c;
+        out[2] = p->h;
+        out[3] = p->w;
         break;
     }
     case CF_OP_SOFTMAX_XENT: {

@@ -4,6 +4,8 @@
  *   cellforge help
  *   cellforge version
  *   cellforge devices
+ *   cellforge space list | show NAME | sample NAME     (cmd_space.c)
+ *   cellforge cost --space NAME ARCH                    (cmd_cost.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,8 +14,7 @@
 #include "cellforge/log.h"
 #include "cellforge/status.h"
 #include "cellforge/text.h"
-
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+#include "cli.h"
 
 typedef struct command {
     const char *name;
@@ -27,6 +28,8 @@ static int cmd_version(int argc, char **argv);
 static int cmd_devices(int argc, char **argv);
 
 static const command commands[] = {
+    {"space", "list, show or sample the search spaces", NULL, cmd_space},
+    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost},
     {"devices", "list the CPU and GPUs cellforge can use",
      "usage: cellforge devices\n\n"
      "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"
@@ -51,6 +54,14 @@ static void print_overview(FILE *out) {
             "Run `cellforge help COMMAND` or `cellforge COMMAND --help` for a command's options.\n"
             "Environment: CELLFORGE_LOG=debug|info|warn|error|off sets the log level (default info).\n"
             "Exit codes: 0 success, 1 error, 2 usage error.\n");
+}
+
+/* Commands in their own files keep their usage text there. */
+static const char *usage_of(const command *cmd) {
+    if (cmd->usage) return cmd->usage;
+    if (cmd->run == cmd_space) return cmd_space_usage;
+    if (cmd->run == cmd_cost) return cmd_cost_usage;
+    return "";
 }
 
 static const command *find_command(const char *name) {
@@ -90,7 +101,7 @@ static int cmd_help(int argc, char **argv) {
     }
     const command *cmd = find_command(argv[1]);
     if (!cmd) return unknown_command(argv[1]);
-    fputs(cmd->usage, stdout);
+    fputs(usage_of(cmd), stdout);
     return EXIT_OK;
 }
 

@@ -19,6 +19,7 @@ static const ref_op ref_ops[CF_OP_COUNT] = {
     [CF_OP_ZERO]           = {cf_ref_zero_forward, cf_ref_zero_backward},
     [CF_OP_IDENTITY]       = {cf_ref_identity_forward, cf_ref_identity_backward},
     [CF_OP_CONCAT]         = {cf_ref_concat_forward, cf_ref_concat_backward},
+    [CF_OP_SLICE]          = {cf_ref_slice_forward, cf_ref_slice_backward},
     [CF_OP_SOFTMAX_XENT]   = {cf_ref_softmax_xent_forward, cf_ref_softmax_xent_backward},
     [CF_OP_DROPOUT]        = {cf_ref_dropout_forward, cf_ref_dropout_backward},
 };

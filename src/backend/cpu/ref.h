@@ -51,6 +51,8 @@ cf_status cf_ref_identity_forward(const cf_op_args *a);
 cf_status cf_ref_identity_backward(const cf_op_args *a);
 cf_status cf_ref_concat_forward(const cf_op_args *a);
 cf_status cf_ref_concat_backward(const cf_op_args *a);
+cf_status cf_ref_slice_forward(const cf_op_args *a);
+cf_status cf_ref_slice_backward(const cf_op_args *a);
 cf_status cf_ref_softmax_xent_forward(const cf_op_args *a);
 cf_status cf_ref_softmax_xent_backward(const cf_op_args *a);
 cf_status cf_ref_dropout_forward(const cf_op_args *a);

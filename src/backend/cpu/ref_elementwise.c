@@ -1,5 +1,5 @@
 /* ref_elementwise.c - reference ReLU, sum of several inputs, zero, identity,
- * channel concat and dropout. */
+ * channel concat, slice and dropout. */
 #include "cellforge/rng.h"
 #include "ref.h"
 
@@ -102,6 +102,25 @@ cf_status cf_ref_concat_backward(const cf_op_args *a) {
         if (dx) FOR_EACH(dx->shape, ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c0 + c, h, w))));
         c0 += a->in[k]->shape[1];
     }
+    return CF_OK;
+}
+
+/* y = x[:, c0 : c0 + c, top : top + h, left : left + w] */
+cf_status cf_ref_slice_forward(const cf_op_args *a) {
+    const cf_slice_params *p = &a->params.slice;
+    const cf_tensor *x = a->in[0];
+    cf_tensor *y = a->out;
+    FOR_EACH(y->shape, ref_set(y, AT(y, n, c, h, w), ref_get(x, AT(x, n, p->c0 + c, p->top + h, p->left + w))));
+    return CF_OK;
+}
+
+/* The window of dx receives dy; the rest of dx is untouched. */
+cf_status cf_ref_slice_backward(const cf_op_args *a) {
+    const cf_slice_params *p = &a->params.slice;
+    const cf_tensor *dy = a->dout;
+    cf_tensor *dx = a->din[0];
+    if (!dx) return CF_OK;
+    FOR_EACH(dy->shape, ref_add(dx, AT(dx, n, p->c0 + c, p->top + h, p->left + w), ref_get(dy, AT(dy, n, c, h, w))));
     return CF_OK;
 }
 

@@ -1,0 +1,103 @@
+/* net.h - the network descriptor: the layers an architecture expands into.
+ *
+ * cf_net_build turns (space, arch, input geometry) into a flat list of layers
+ * in topological order, each one op of the registry (ops.h) with its inputs,
+ * its output shape and its parameter shapes. It is the single description of
+ * the network: the cost model counts it, the trainer runs it, the exporter
+ * writes it, so what is counted is what is trained.
+ *
+ *   cf_net_input in = {.c = 1, .h = 28, .w = 28, .classes = 10};
+ *   cf_net *net = NULL;
+ *   CF_TRY(cf_net_build(space, &arch, &in, &net));
+ *   for (int i = 0; i < net->n; i++) printf("%s\n", net->layers[i].name);
+ *   cf_net_destroy(net);
+ *
+ * Layers are built exactly as the space's reference implementation builds them
+ * (NB201's TinyNetwork, DARTS's NetworkCIFAR, NAS-Bench-101's network, the
+ * MBConv stages of the mobile space); src/nn/build_*.c say how, per family.
+ */
+#ifndef CELLFORGE_NET_H
+#define CELLFORGE_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cellforge/ops.h"
+#include "cellforge/space.h"
+#include "cellforge/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Layer index that stands for the network's input batch. */
+#define CF_NET_INPUT (-1)
+
+typedef struct cf_net_input {
+    int c, h, w;     /* image shape: 1x28x28 Fashion-MNIST, 3x32x32 CIFAR */
+    int classes;
+} cf_net_input;
+
+typedef struct cf_net_layer {
+    cf_op_kind kind;
+    cf_op_params params;
+    int n_in;
+    int in[CF_OP_MAX_INPUTS];   /* earlier layers, or CF_NET_INPUT */
+    int c, h, w;                /* output shape of one image */
+    int n_w;                    /* weight slots in use: conv/linear 1 or 2 (bias), BN 2 or 0 */
+    int64_t w_shape[CF_OP_MAX_WEIGHTS][4]; /* conv (OC, C/g, KH, KW); linear (OUT, IN, 1, 1);
+                                              vectors (C, 1, 1, 1) */
+    uint8_t aux;                /* part of the auxiliary head: not in params/macs, not at inference */
+    uint8_t drop_path;          /* output goes through drop-path while training (darts) */
+    char name[64];              /* "cells.3.node2.in0.sep.dw1", for messages and export */
+} cf_net_layer;
+
+/* A built network. Owned by the caller of cf_net_build; free with cf_net_destroy. */
+typedef struct cf_net {
+    cf_net_layer *layers;       /* (n) owned */
+    int n, cap;
+    cf_net_input input;
+    int logits;                 /* the classifier's layer: (classes, 1, 1) */
+    int aux_logits;             /* the auxiliary classifier, or -1 */
+    cf_status err;              /* builder's first failure (sticky) */
+} cf_net;
+
+/* Build the network of arch in space s for the given input. Fails with a
+ * message naming the layer when the geometry does not fit (e.g. an image too
+ * small for the reductions). The caller frees *out with cf_net_destroy. */
+cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *in,
+                       cf_net **out);
+void cf_net_destroy(cf_net *net); /* NULL is accepted */
+
+/* Elements of one image's output of layer i (c * h * w). */
+static inline int64_t cf_net_layer_numel(const cf_net_layer *l) {
+    return (int64_t)l->c * l->h * l->w;
+}
+/* Elements of weight slot k of a layer. */
+int64_t cf_net_weight_numel(const cf_net_layer *l, int k);
+
+/* ---- the activation plan of one training step -----------------------------
+ * Forward runs layers 0..n-1, backward n-1..0. Every forward output lives
+ * from its step to the backward of its layer (backward reads inputs and
+ * output); the gradient of a layer's output lives from the backward of its
+ * last consumer to its own backward. The plan places all of them, plus the
+ * input batch, in one arena by liveness (cf_plan_liveness), 64-byte aligned.
+ * Auxiliary-head layers are included when with_aux is set (training). */
+typedef struct cf_net_plan {
+    size_t bytes;               /* arena size: the activation memory of a step */
+    size_t input_offset;        /* the input batch (batch, c, h, w) */
+    size_t *y_offset;           /* (n) forward output of each layer */
+    size_t *dy_offset;          /* (n) gradient of each layer's output */
+    int n;
+} cf_net_plan;
+
+/* Plan for `batch` images of `elem_bytes`-byte elements. The caller frees
+ * with cf_net_plan_free. */
+cf_status cf_net_plan_activations(const cf_net *net, int batch, size_t elem_bytes,
+                                  int with_aux, cf_net_plan *out);
+void cf_net_plan_free(cf_net_plan *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

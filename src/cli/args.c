@@ -1,0 +1,183 @@
+/* args.c - the flag parser every command uses, and the space/input options
+ * shared by the space-aware commands. Tested by the cli tests in tests/CMakeLists.txt.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/text.h"
+#include "cli.h"
+
+static cli_flag *find_flag(cli_args *a, const char *name, size_t len) {
+    for (int i = 0; i < a->n_flags; i++)
+        if (strlen(a->flags[i].name) == len && strncmp(a->flags[i].name, name, len) == 0)
+            return &a->flags[i];
+    return NULL;
+}
+
+int cli_usage_error(const cli_args *a, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cellforge %s: %s\n(see `cellforge %s --help`)\n", a->command, msg, a->command);
+    return EXIT_USAGE;
+}
+
+int cli_fail(const char *command) {
+    fprintf(stderr, "cellforge %s: %s\n", command, cf_error_message());
+    return EXIT_ERROR;
+}
+
+int cli_parse(cli_args *a, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = 1;
+            continue;
+        }
+        if (strcmp(arg, "-") == 0 || arg[0] != '-' || strcmp(arg, "--") == 0) {
+            if (strcmp(arg, "--") == 0) {
+                for (i++; i < argc; i++) {
+                    if (a->n_positional == CLI_MAX_VALUES)
+                        return cli_usage_error(a, "too many arguments");
+                    a->positional[a->n_positional++] = argv[i];
+                }
+                break;
+            }
+            if (a->n_positional == CLI_MAX_VALUES) return cli_usage_error(a, "too many arguments");
+            a->positional[a->n_positional++] = arg;
+            continue;
+        }
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        cli_flag *f = find_flag(a, name, len);
+        if (!f) {
+            char given[64];
+            snprintf(given, sizeof given, "%.*s", (int)(len < 60 ? len : 60), name);
+            const char *names[64];
+            int n = 0;
+            for (int k = 0; k < a->n_flags && n < 64; k++) names[n++] = a->flags[k].name;
+            const char *near = cf_text_closest(given, names, (size_t)n);
+            if (near) return cli_usage_error(a, "unknown option '--%s'; did you mean '--%s'?", given, near);
+            return cli_usage_error(a, "unknown option '--%s'", given);
+        }
+        const char *value = NULL;
+        if (f->takes_value) {
+            if (eq) value = eq + 1;
+            else if (i + 1 < argc) value = argv[++i];
+            else return cli_usage_error(a, "option '--%s' needs a value", f->name);
+        } else if (eq) {
+            return cli_usage_error(a, "option '--%s' takes no value", f->name);
+        }
+        if (f->count > 0 && !f->repeatable)
+            return cli_usage_error(a, "option '--%s' given twice", f->name);
+        if (f->count == CLI_MAX_VALUES) return cli_usage_error(a, "option '--%s' given too often", f->name);
+        f->values[f->count++] = value;
+    }
+    return -1;
+}
+
+const cli_flag *cli_get(const cli_args *a, const char *name) {
+    for (int i = 0; i < a->n_flags; i++)
+        if (strcmp(a->flags[i].name, name) == 0) return &a->flags[i];
+    return NULL;
+}
+
+const char *cli_value(const cli_args *a, const char *name) {
+    const cli_flag *f = cli_get(a, name);
+    return f && f->count ? f->values[f->count - 1] : NULL;
+}
+
+int cli_has(const cli_args *a, const char *name) {
+    const cli_flag *f = cli_get(a, name);
+    return f && f->count;
+}
+
+int cli_count(const cli_args *a, const char *name, long long min, long long *out) {
+    const char *v = cli_value(a, name);
+    if (!v) return -1;
+    uint64_t n;
+    char what[40];
+    snprintf(what, sizeof what, "--%s", name);
+    if (cf_text_parse_count(v, what, &n) != CF_OK || (long long)n < min)
+        return cli_usage_error(a, "--%s '%s' is not a whole number >= %lld (K/M/G suffixes allowed)",
+                               name, v, min);
+    *out = (long long)n;
+    return -1;
+}
+
+int cli_load_space(const cli_args *a, cf_space **out) {
+    *out = NULL;
+    const char *name = cli_value(a, "space");
+    if (!name) return cli_usage_error(a, "--space NAME is required (see `cellforge space list`)");
+    cf_space *s = NULL;
+    if (cf_space_load(name, &s) != CF_OK) return cli_fail(a->command);
+    const cli_flag *set = cli_get(a, "set");
+    for (int i = 0; set && i < set->count; i++)
+        if (cf_space_set_kv(s, set->values[i]) != CF_OK) {
+            cf_space_destroy(s);
+            return cli_fail(a->command);
+        }
+    *out = s;
+    return -1;
+}
+
+typedef struct known_input {
+    const char *dataset;
+    cf_net_input in;
+} known_input;
+
+static const known_input k_inputs[] = {
+    {"fashion-mnist", {1, 28, 28, 10}},
+    {"mnist", {1, 28, 28, 10}},
+    {"cifar10", {3, 32, 32, 10}},
+    {"cifar100", {3, 32, 32, 100}},
+};
+#define N_INPUTS (sizeof k_inputs / sizeof k_inputs[0])
+
+int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap) {
+    const char *dataset = cli_value(a, "dataset"), *geom = cli_value(a, "input");
+    if (dataset && geom) return cli_usage_error(a, "give --dataset or --input, not both");
+    if (geom) {
+        int h, w, c, used = 0;
+        if (sscanf(geom, "%dx%dx%d%n", &h, &w, &c, &used) != 3 || geom[used] || h < 1 || w < 1 ||
+            c < 1)
+            return cli_usage_error(a, "--input '%s' is not HxWxC (e.g. 32x32x3)", geom);
+        long long classes = 10;
+        int rc = cli_count(a, "classes", 2, &classes);
+        if (rc >= 0) return rc;
+        *in = (cf_net_input){c, h, w, (int)classes};
+        snprintf(what, cap, "%dx%dx%d, %d classes", h, w, c, (int)classes);
+        return -1;
+    }
+    if (cli_has(a, "classes")) return cli_usage_error(a, "--classes goes with --input");
+    if (!dataset) dataset = "fashion-mnist";
+    for (size_t i = 0; i < N_INPUTS; i++)
+        if (strcmp(k_inputs[i].dataset, dataset) == 0) {
+            *in = k_inputs[i].in;
+            snprintf(what, cap, "%s (%dx%dx%d, %d classes)", dataset, in->h, in->w, in->c,
+                     in->classes);
+            return -1;
+        }
+    const char *names[N_INPUTS];
+    for (size_t i = 0; i < N_INPUTS; i++) names[i] = k_inputs[i].dataset;
+    const char *near = cf_text_closest(dataset, names, N_INPUTS);
+    if (near) return cli_usage_error(a, "unknown dataset '%s'; did you mean '%s'?", dataset, near);
+    return cli_usage_error(a, "unknown dataset '%s' (fashion-mnist, mnist, cifar10, cifar100)",
+                           dataset);
+}
+
+void cli_space_options(const cf_space *s, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < s->n_options && len < cap; k++) {
+        int w = snprintf(buf + len, cap - len, "%s%s=%g", k ? ", " : "", s->options[k].name,
+                         s->options[k].value);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}

@@ -1,0 +1,67 @@
+/* cli.h - what the command files share: exit codes, the flag parser, and the
+ * options every search-space command takes (--space, --set, --dataset, --input).
+ */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include <stdio.h>
+
+#include "cellforge/net.h"
+#include "cellforge/space.h"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+#define CLI_MAX_VALUES 32
+
+/* One flag a command accepts. */
+typedef struct cli_flag {
+    const char *name;      /* without the dashes: "space" */
+    int takes_value;       /* 1: --name VALUE or --name=VALUE; 0: a switch */
+    int repeatable;        /* values accumulate (--set A=1 --set B=2) */
+    /* filled by cli_parse */
+    int count;
+    const char *values[CLI_MAX_VALUES];
+} cli_flag;
+
+#define FLAG(n, v, r) {.name = (n), .takes_value = (v), .repeatable = (r)}
+
+typedef struct cli_args {
+    const char *command;   /* for messages */
+    const char *usage;
+    cli_flag *flags;
+    int n_flags;
+    const char *positional[CLI_MAX_VALUES];
+    int n_positional;
+    int help;              /* --help or -h was given */
+} cli_args;
+
+/* Parse argv[1..argc) (argv[0] is the command name). Unknown flags, missing
+ * values and repeats of a single-valued flag print a one-line error naming the
+ * flag (and the closest valid one) and return EXIT_USAGE; success returns -1. */
+int cli_parse(cli_args *a, int argc, char **argv);
+/* The flag's (last) value, or NULL. */
+const char *cli_value(const cli_args *a, const char *name);
+int cli_has(const cli_args *a, const char *name);
+const cli_flag *cli_get(const cli_args *a, const char *name);
+/* Print "cellforge CMD: message" and the usage to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "cellforge CMD: <the library's error message>" and return EXIT_ERROR. */
+int cli_fail(const char *command);
+/* Parse a whole positive number with K/M/G suffix into *out; EXIT_USAGE on error. */
+int cli_count(const cli_args *a, const char *name, long long min, long long *out);
+
+/* Load --space (required) and apply every --set. Returns -1 on success. */
+int cli_load_space(const cli_args *a, cf_space **out);
+/* Input geometry from --dataset NAME or --input HxWxC [--classes K];
+ * default fashion-mnist. Returns -1 on success. `what` receives a description. */
+int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap);
+/* "C=16, N=5" */
+void cli_space_options(const cf_space *s, char *buf, size_t cap);
+
+/* Commands (cmd_*.c). */
+int cmd_space(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
+extern const char *const cmd_space_usage;
+extern const char *const cmd_cost_usage;
+
+#endif

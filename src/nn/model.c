@@ -1,0 +1,325 @@
+/* model.c - a network with its parameters, statistics and activation arena,
+ * run forward in layer order and backward in reverse on a backend.
+ *
+ * Memory: one block of parameters, one of gradients, one of BN statistics,
+ * and the activation arena of cf_net_plan_activations (the same plan the cost
+ * model reports). Forward output y_i and its gradient dy_i sit at the plan's
+ * offsets; a gradient buffer is zeroed when its first writer (the backward of
+ * the last layer reading it) is about to run, since backward adds.
+ *
+ * Drop-path (DARTS) scales a marked layer's output in place, per image, by
+ * mask / keep, and its gradient likewise before the layer's backward: no
+ * backward reads its own output, so no extra buffer is needed. Masks come
+ * from the counter RNG at (seed, step, layer, image): reproducible, and free
+ * to recompute in backward.
+ *
+ * Tested by tests/test_model.c (gradients against finite differences on whole
+ * networks of every family, and against the layer-by-layer reference).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/model.h"
+#include "cellforge/rng.h"
+
+#define ARENA_ALIGN 64
+
+static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+cf_status cf_model_create(cf_net *net, int batch, const cf_backend *be, int with_aux,
+                          cf_model **out) {
+    *out = NULL;
+    cf_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        cf_net_destroy(net);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "model: no memory");
+    }
+    m->net = net;
+    m->be = be;
+    m->batch = batch;
+    m->with_aux = with_aux && net->aux_logits >= 0;
+    m->aux_weight = 0.4;
+    m->layers = calloc((size_t)(net->n ? net->n : 1), sizeof *m->layers);
+    m->labels = calloc((size_t)batch, sizeof *m->labels);
+    m->last_reader = malloc((size_t)(net->n ? net->n : 1) * sizeof *m->last_reader);
+    cf_status st = CF_OK;
+    if (!m->layers || !m->labels || !m->last_reader) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "model: no memory for %d layers", net->n);
+        goto fail;
+    }
+    /* the last layer (in forward order) reading each output, among those that train */
+    for (int i = 0; i < net->n; i++) m->last_reader[i] = -1;
+    for (int i = 0; i < net->n; i++) {
+        const cf_net_layer *l = &net->layers[i];
+        if (l->aux && !m->with_aux) continue;
+        for (int k = 0; k < l->n_in; k++)
+            if (l->in[k] >= 0) m->last_reader[l->in[k]] = i;
+    }
+    /* size tables: weights 16-float aligned so vector loops start aligned */
+    for (int i = 0; i < net->n; i++) {
+        const cf_net_layer *l = &net->layers[i];
+        for (int k = 0; k < l->n_w; k++) {
+            m->layers[i].w_offset[k] = m->n_params;
+            m->n_params += round_up((size_t)cf_net_weight_numel(l, k), 16);
+        }
+        if (l->kind == CF_OP_BATCHNORM) {
+            m->layers[i].state_offset = m->n_state;
+            m->n_state += 4 * round_up((size_t)l->c, 16);
+        }
+    }
+    m->param = calloc(m->n_params ? m->n_params : 1, sizeof(float));
+    m->grad = calloc(m->n_params ? m->n_params : 1, sizeof(float));
+    m->state = calloc(m->n_state ? m->n_state : 1, sizeof(float));
+    if (!m->param || !m->grad || !m->state) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
+                          "model: no memory for %zu parameters", m->n_params);
+        goto fail;
+    }
+    CF_TRY_GOTO(st, cf_net_plan_activations(net, batch, sizeof(float), m->with_aux, &m->plan), fail);
+    m->act = aligned_alloc(ARENA_ALIGN, round_up(m->plan.bytes ? m->plan.bytes : 1, ARENA_ALIGN));
+    if (!m->act) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
+                          "model: cannot allocate the %zu-byte activation arena (batch %d)",
+                          m->plan.bytes, batch);
+        goto fail;
+    }
+    *out = m;
+    return CF_OK;
+fail:
+    cf_model_destroy(m);
+    return st;
+}
+
+void cf_model_destroy(cf_model *m) {
+    if (!m) return;
+    cf_net_destroy(m->net);
+    cf_net_plan_free(&m->plan);
+    free(m->layers);
+    free(m->param);
+    free(m->grad);
+    free(m->state);
+    free(m->labels);
+    free(m->last_reader);
+    free(m->act);
+    free(m);
+}
+
+float *cf_model_weight(const cf_model *m, int i, int k) {
+    return m->param + m->layers[i].w_offset[k];
+}
+
+float *cf_model_weight_grad(const cf_model *m, int i, int k) {
+    return m->grad + m->layers[i].w_offset[k];
+}
+
+/* Fan-in of a conv or linear weight (C/g * KH * KW, or IN). */
+static int64_t fan_in(const cf_net_layer *l) {
+    const int64_t *s = l->w_shape[0];
+    return s[1] * s[2] * s[3];
+}
+
+void cf_model_init(cf_model *m, uint64_t seed) {
+    cf_rng r = cf_rng_make(seed, cf_rng_stream(0, CF_RNG_PURPOSE_INIT));
+    for (int i = 0; i < m->net->n; i++) {
+        const cf_net_layer *l = &m->net->layers[i];
+        if (l->kind == CF_OP_CONV2D || l->kind == CF_OP_LINEAR) {
+            /* kaiming_uniform(a = sqrt(5)) and the bias rule of torch.nn: both +-1/sqrt(fan_in) */
+            float bound = (float)(1.0 / sqrt((double)fan_in(l)));
+            for (int k = 0; k < l->n_w; k++) {
+                float *w = cf_model_weight(m, i, k);
+                int64_t n = cf_net_weight_numel(l, k);
+                for (int64_t j = 0; j < n; j++) w[j] = (2.0f * cf_rng_uniform(&r) - 1.0f) * bound;
+            }
+        } else if (l->kind == CF_OP_BATCHNORM) {
+            if (l->n_w == 2) {
+                float *g = cf_model_weight(m, i, 0), *b = cf_model_weight(m, i, 1);
+                for (int c = 0; c < l->c; c++) {
+                    g[c] = 1.0f;
+                    b[c] = 0.0f;
+                }
+            }
+            float *st = m->state + m->layers[i].state_offset;
+            size_t cs = round_up((size_t)l->c, 16);
+            for (int c = 0; c < l->c; c++) {
+                st[c] = 0.0f;
+                st[cs + c] = 1.0f;
+            }
+        }
+    }
+}
+
+static float *y_of(const cf_model *m, int i) { return (float *)(m->act + m->plan.y_offset[i]); }
+static float *dy_of(const cf_model *m, int i) { return (float *)(m->act + m->plan.dy_offset[i]); }
+
+static int active(const cf_model *m, int i) { return !m->net->layers[i].aux || m->training; }
+
+static cf_status tensor_of(cf_tensor *t, const cf_net_layer *l, int n, float *data) {
+    return cf_tensor_init(t, CF_DTYPE_F32, n, l->c, l->h, l->w, data);
+}
+
+/* The args of layer i for a forward or backward call: every tensor view. */
+typedef struct call {
+    cf_op_args a;
+    cf_tensor in[CF_OP_MAX_INPUTS], w[CF_OP_MAX_WEIGHTS], st[CF_OP_MAX_STATE], out;
+    cf_tensor dout, din[CF_OP_MAX_INPUTS], dw[CF_OP_MAX_WEIGHTS];
+} call;
+
+static cf_status make_call(cf_model *m, int i, int backward, call *c) {
+    const cf_net *net = m->net;
+    const cf_net_layer *l = &net->layers[i];
+    const int n = m->n;
+    memset(c, 0, sizeof *c);
+    c->a.kind = l->kind;
+    c->a.params = l->params;
+    if (l->kind == CF_OP_BATCHNORM) c->a.params.bn.training = m->training;
+    c->a.n_inputs = l->n_in;
+    for (int k = 0; k < l->n_in; k++) {
+        int j = l->in[k];
+        if (j == CF_NET_INPUT) {
+            CF_TRY(cf_tensor_init(&c->in[k], CF_DTYPE_F32, n, net->input.c, net->input.h,
+                                  net->input.w, m->act + m->plan.input_offset));
+        } else {
+            CF_TRY(tensor_of(&c->in[k], &net->layers[j], n, y_of(m, j)));
+            if (backward) {
+                CF_TRY(tensor_of(&c->din[k], &net->layers[j], n, dy_of(m, j)));
+                c->a.din[k] = &c->din[k];
+            }
+        }
+        c->a.in[k] = &c->in[k];
+    }
+    for (int k = 0; k < l->n_w; k++) {
+        CF_TRY(cf_tensor_init_shape(&c->w[k], CF_DTYPE_F32, l->w_shape[k], (cf_device){CF_DEVICE_CPU, 0},
+                                    cf_model_weight(m, i, k)));
+        c->a.w[k] = &c->w[k];
+        if (backward) {
+            c->dw[k] = c->w[k];
+            c->dw[k].data = cf_model_weight_grad(m, i, k);
+            c->a.dw[k] = &c->dw[k];
+        }
+    }
+    if (l->kind == CF_OP_BATCHNORM) {
+        float *st = m->state + m->layers[i].state_offset;
+        size_t cs = round_up((size_t)l->c, 16);
+        for (int k = 0; k < 4; k++) {
+            CF_TRY(cf_tensor_init(&c->st[k], CF_DTYPE_F32, l->c, 1, 1, 1, st + (size_t)k * cs));
+            c->a.state[k] = &c->st[k];
+        }
+    }
+    CF_TRY(tensor_of(&c->out, l, n, y_of(m, i)));
+    c->a.out = &c->out;
+    if (backward) {
+        CF_TRY(tensor_of(&c->dout, l, n, dy_of(m, i)));
+        c->a.dout = &c->dout;
+    }
+    return CF_OK;
+}
+
+/* Scale image b of a marked layer's tensor by its drop-path factor (0 or 1/keep). */
+static void drop_path_apply(const cf_model *m, int i, float *data) {
+    const cf_net_layer *l = &m->net->layers[i];
+    const double p = m->drop_path, keep = 1.0 - p;
+    const size_t per = (size_t)cf_net_layer_numel(l);
+    const uint64_t stream = cf_rng_stream(0, CF_RNG_PURPOSE_DROPOUT);
+    for (int b = 0; b < m->n; b++) {
+        uint64_t index = (m->step * (uint64_t)m->net->n + (uint64_t)i) * (uint64_t)m->batch + (uint64_t)b;
+        uint32_t word = cf_rng_word_at(m->seed, stream, index);
+        float scale = (double)(word >> 8) * 0x1.0p-24 >= p ? (float)(1.0 / keep) : 0.0f;
+        float *v = data + (size_t)b * per;
+        for (size_t j = 0; j < per; j++) v[j] *= scale;
+    }
+}
+
+static int drop_path_on(const cf_model *m, int i) {
+    return m->training && m->drop_path > 0 && m->net->layers[i].drop_path;
+}
+
+cf_status cf_model_forward(cf_model *m, const float *x, int n, int training) {
+    if (n < 1 || n > m->batch)
+        CF_FAIL(CF_ERR_INVALID_ARG, "model: batch of %d images, the model holds 1..%d", n, m->batch);
+    const cf_net *net = m->net;
+    m->n = n;
+    m->training = training;
+    if (training) m->step++;
+    size_t image = (size_t)net->input.c * net->input.h * net->input.w;
+    memcpy(m->act + m->plan.input_offset, x, (size_t)n * image * sizeof(float));
+    for (int i = 0; i < net->n; i++) {
+        if (!active(m, i) || (net->layers[i].aux && !m->with_aux)) continue;
+        call c;
+        CF_TRY(make_call(m, i, 0, &c));
+        cf_status st = cf_op_forward(m->be, &c.a);
+        if (st != CF_OK) {
+            cf_error_set(st, __FILE__, __LINE__, "layer %d (%s): %s", i, net->layers[i].name,
+                         cf_error_message());
+            return st;
+        }
+        if (drop_path_on(m, i)) drop_path_apply(m, i, y_of(m, i));
+    }
+    return CF_OK;
+}
+
+const float *cf_model_logits(const cf_model *m) { return y_of(m, m->net->logits); }
+
+/* Loss of one classifier; with backward, add weight x its gradient into dy. */
+static cf_status xent(cf_model *m, int layer, double smoothing, double weight, int backward,
+                      double *loss) {
+    const cf_net_layer *l = &m->net->layers[layer];
+    cf_tensor logits, labels, out, dout, dlogits;
+    float value = 0.0f, one = (float)weight;
+    CF_TRY(tensor_of(&logits, l, m->n, y_of(m, layer)));
+    CF_TRY(cf_tensor_init(&labels, CF_DTYPE_I32, m->n, 1, 1, 1, m->labels));
+    CF_TRY(cf_tensor_init(&out, CF_DTYPE_F32, 1, 1, 1, 1, &value));
+    cf_op_args a = {.kind = CF_OP_SOFTMAX_XENT, .n_inputs = 2, .in = {&logits, &labels}, .out = &out};
+    a.params.xent.label_smoothing = smoothing;
+    CF_TRY(cf_op_forward(m->be, &a));
+    *loss = value;
+    if (!backward) return CF_OK;
+    CF_TRY(cf_tensor_init(&dout, CF_DTYPE_F32, 1, 1, 1, 1, &one));
+    CF_TRY(tensor_of(&dlogits, l, m->n, dy_of(m, layer)));
+    memset(dlogits.data, 0, cf_tensor_bytes(&dlogits));
+    a.dout = &dout;
+    a.din[0] = &dlogits;
+    return cf_op_backward(m->be, &a);
+}
+
+cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, double *loss) {
+    memcpy(m->labels, labels, (size_t)m->n * sizeof *labels);
+    double main = 0, aux = 0;
+    CF_TRY(xent(m, m->net->logits, smoothing, 1.0, m->training, &main));
+    m->loss_buf[0] = (float)main;
+    *loss = main;
+    if (m->training && m->with_aux) {
+        CF_TRY(xent(m, m->net->aux_logits, smoothing, m->aux_weight, 1, &aux));
+        m->loss_buf[1] = (float)aux;
+        *loss += m->aux_weight * aux;
+    }
+    return CF_OK;
+}
+
+cf_status cf_model_backward(cf_model *m) {
+    if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
+    const cf_net *net = m->net;
+    memset(m->grad, 0, m->n_params * sizeof(float));
+    for (int i = net->n - 1; i >= 0; i--) {
+        const cf_net_layer *l = &net->layers[i];
+        if (l->aux && !m->with_aux) continue;
+        int is_head = i == net->logits || (m->with_aux && i == net->aux_logits);
+        if (m->last_reader[i] < 0 && !is_head) continue; /* nothing flows back from a dead end */
+        /* this layer is the first to write the gradients of inputs it reads last */
+        for (int k = 0; k < l->n_in; k++) {
+            int j = l->in[k];
+            if (j >= 0 && m->last_reader[j] == i)
+                memset(dy_of(m, j), 0, (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * sizeof(float));
+        }
+        if (drop_path_on(m, i)) drop_path_apply(m, i, dy_of(m, i));
+        call c;
+        CF_TRY(make_call(m, i, 1, &c));
+        cf_status st = cf_op_backward(m->be, &c.a);
+        if (st != CF_OK) {
+            cf_error_set(st, __FILE__, __LINE__, "layer %d (%s) backward: %s", i, l->name,
+                         cf_error_message());
+            return st;
+        }
+    }
+    return CF_OK;
+}

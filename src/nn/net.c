@@ -1,0 +1,319 @@
+/* net.c - the network descriptor: layer adders, cf_net_build dispatch.
+ *
+ * Tested by tests/test_net.c (shapes, sticky errors) and through the cost
+ * model's published-figure and PyTorch cross-checks (tests/test_cost.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/net.h"
+#include "net_build.h"
+
+int64_t cf_net_weight_numel(const cf_net_layer *l, int k) {
+    if (k < 0 || k >= l->n_w) return 0;
+    const int64_t *s = l->w_shape[k];
+    return s[0] * s[1] * s[2] * s[3];
+}
+
+void cf_netb_shape(const cf_net *net, int x, int *c, int *h, int *w) {
+    if (x == CF_NET_INPUT) {
+        *c = net->input.c; *h = net->input.h; *w = net->input.w;
+    } else {
+        const cf_net_layer *l = &net->layers[x];
+        *c = l->c; *h = l->h; *w = l->w;
+    }
+}
+
+int cf_netb_fail(cf_net *net, cf_status st, const char *fmt, ...) {
+    if (net->err == CF_OK) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        net->err = st;
+        cf_error_set(st, __FILE__, __LINE__, "%s", msg);
+    }
+    return -1;
+}
+
+static int input_ok(const cf_net *net, int x) {
+    return x == CF_NET_INPUT || (x >= 0 && x < net->n);
+}
+
+/* Append a layer named by fmt/ap; returns a pointer to it or NULL after recording OOM. */
+static cf_net_layer *push(cf_net *net, cf_op_kind kind, const char *fmt, va_list ap) {
+    if (net->n == net->cap) {
+        int cap = net->cap ? 2 * net->cap : 64;
+        cf_net_layer *l = realloc(net->layers, (size_t)cap * sizeof *l);
+        if (!l) {
+            cf_netb_fail(net, CF_ERR_OUT_OF_MEMORY, "network: no memory for %d layers", cap);
+            return NULL;
+        }
+        net->layers = l;
+        net->cap = cap;
+    }
+    cf_net_layer *l = &net->layers[net->n];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    vsnprintf(l->name, sizeof l->name, fmt, ap);
+    return l;
+}
+
+/* A window op's output size, failing with the layer's name when it is empty. */
+static int window_out(cf_net *net, const char *what, int in, int k, int stride, int pad, int dil,
+                      int *out) {
+    int64_t o = cf_conv_out_size(in, k, stride, pad, dil);
+    if (o < 1) {
+        cf_netb_fail(net, CF_ERR_SHAPE,
+                     "%s: a %dx%d window (stride %d, padding %d, dilation %d) does not fit a "
+                     "%d-pixel input; the image is too small for this network",
+                     what, k, k, stride, pad, dil, in);
+        return 0;
+    }
+    *out = (int)o;
+    return 1;
+}
+
+int cf_netb_conv(cf_net *net, int x, int oc, int k, int stride, int pad, int dil, int groups,
+                 int bias, const char *fmt, ...) {
+    if (net->err != CF_OK || !input_ok(net, x)) return -1;
+    int c, h, w;
+    cf_netb_shape(net, x, &c, &h, &w);
+    va_list ap;
+    va_start(ap, fmt);
+    cf_net_layer *l = push(net, CF_OP_CONV2D, fmt, ap);
+    va_end(ap);
+    if (!l) return -1;
+    if (groups < 1 || c % groups || oc % groups || oc < 1)
+        return cf_netb_fail(net, CF_ERR_SHAPE, "%s: %d -> %d channels in %d groups", l->name, c,
+                            oc, groups);
+    if (!window_out(net, l->name, h, k, stride, pad, dil, &l->h) ||
+        !window_out(net, l->name, w, k, stride, pad, dil, &l->w))
+        return -1;
+    l->params.conv = (cf_conv2d_params){stride, stride, pad, pad, dil, dil, groups};
+    l->n_in = 1;
+    l->in[0] = x;
+    l->c = oc;
+    l->n_w = bias ? 2 : 1;
+    int64_t ws[4] = {oc, c / groups, k, k};
+    memcpy(l->w_shape[0], ws, sizeof ws);
+    if (bias) {
+        int64_t bs[4] = {oc, 1, 1, 1};
+        memcpy(l->w_shape[1], bs, sizeof bs);
+    }
+    return net->n++;
+}
+
+/* A layer that keeps its input's shape. */
+static int same_shape(cf_net *net, int x, cf_op_kind kind, const char *fmt, va_list ap) {
+    if (net->err != CF_OK || !input_ok(net, x)) return -1;
+    int c, h, w;
+    cf_netb_shape(net, x, &c, &h, &w);
+    cf_net_layer *l = push(net, kind, fmt, ap);
+    if (!l) return -1;
+    l->n_in = 1;
+    l->in[0] = x;
+    l->c = c;
+    l->h = h;
+    l->w = w;
+    return net->n++;
+}
+
+int cf_netb_bn(cf_net *net, int x, int affine, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, CF_OP_BATCHNORM, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    cf_net_layer *l = &net->layers[i];
+    l->params.bn = (cf_batchnorm_params){.eps = 1e-5, .momentum = 0.1, .training = 1};
+    if (affine) {
+        l->n_w = 2;
+        for (int k = 0; k < 2; k++) {
+            int64_t s[4] = {l->c, 1, 1, 1};
+            memcpy(l->w_shape[k], s, sizeof s);
+        }
+    }
+    return i;
+}
+
+int cf_netb_relu(cf_net *net, int x, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, CF_OP_RELU, fmt, ap);
+    va_end(ap);
+    return i;
+}
+
+int cf_netb_pool(cf_net *net, int x, cf_op_kind kind, int k, int stride, int pad,
+                 const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, kind, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    cf_net_layer *l = &net->layers[i];
+    if (!window_out(net, l->name, l->h, k, stride, pad, 1, &l->h) ||
+        !window_out(net, l->name, l->w, k, stride, pad, 1, &l->w))
+        return -1;
+    l->params.pool = (cf_pool2d_params){k, k, stride, stride, pad, pad};
+    return i;
+}
+
+int cf_netb_global_avgpool(cf_net *net, int x, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, CF_OP_GLOBAL_AVGPOOL, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    net->layers[i].h = net->layers[i].w = 1;
+    return i;
+}
+
+int cf_netb_linear(cf_net *net, int x, int out, int bias, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, CF_OP_LINEAR, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    cf_net_layer *l = &net->layers[i];
+    int64_t in = (int64_t)l->c * l->h * l->w;
+    l->c = out;
+    l->h = l->w = 1;
+    l->n_w = bias ? 2 : 1;
+    int64_t ws[4] = {out, in, 1, 1};
+    memcpy(l->w_shape[0], ws, sizeof ws);
+    if (bias) {
+        int64_t bs[4] = {out, 1, 1, 1};
+        memcpy(l->w_shape[1], bs, sizeof bs);
+    }
+    return i;
+}
+
+int cf_netb_zero(cf_net *net, int x, int stride, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, CF_OP_ZERO, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    cf_net_layer *l = &net->layers[i];
+    l->params.zero.stride = stride;
+    l->h = (l->h + stride - 1) / stride;
+    l->w = (l->w + stride - 1) / stride;
+    return i;
+}
+
+int cf_netb_slice(cf_net *net, int x, int c0, int nc, int top, int left, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = same_shape(net, x, CF_OP_SLICE, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    cf_net_layer *l = &net->layers[i];
+    int h = l->h - top, w = l->w - left;
+    if (c0 < 0 || nc < 1 || c0 + nc > l->c || top < 0 || left < 0 || h < 1 || w < 1)
+        return cf_netb_fail(net, CF_ERR_SHAPE, "%s: channels [%d, %d) from (%d, %d) do not fit "
+                            "%dx%dx%d", l->name, c0, c0 + nc, top, left, l->c, l->h, l->w);
+    l->params.slice = (cf_slice_params){.c0 = c0, .c = nc, .top = top, .h = h, .left = left, .w = w};
+    l->c = nc;
+    l->h = h;
+    l->w = w;
+    return i;
+}
+
+/* Sum and concat: n inputs checked against the first one's shape. */
+static int join(cf_net *net, cf_op_kind kind, int n, const int *xs, const char *fmt, va_list ap) {
+    if (net->err != CF_OK) return -1;
+    for (int k = 0; k < n; k++)
+        if (!input_ok(net, xs[k])) return -1;
+    if (n < 1 || n > CF_OP_MAX_INPUTS)
+        return cf_netb_fail(net, CF_ERR_ARITY, "network: a join of %d inputs (1..%d)", n,
+                            CF_OP_MAX_INPUTS);
+    if (n == 1) return xs[0];
+    cf_net_layer *l = push(net, kind, fmt, ap);
+    if (!l) return -1;
+    int c0, h0, w0;
+    cf_netb_shape(net, xs[0], &c0, &h0, &w0);
+    int csum = 0;
+    for (int k = 0; k < n; k++) {
+        int c, h, w;
+        cf_netb_shape(net, xs[k], &c, &h, &w);
+        if (h != h0 || w != w0 || (kind == CF_OP_SUM && c != c0))
+            return cf_netb_fail(net, CF_ERR_SHAPE,
+                                "%s: input %d is %dx%dx%d but input 0 is %dx%dx%d", l->name, k, c,
+                                h, w, c0, h0, w0);
+        csum += c;
+        l->in[k] = xs[k];
+    }
+    l->n_in = n;
+    l->c = kind == CF_OP_SUM ? c0 : csum;
+    l->h = h0;
+    l->w = w0;
+    return net->n++;
+}
+
+int cf_netb_sum(cf_net *net, int n, const int *xs, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = join(net, CF_OP_SUM, n, xs, fmt, ap);
+    va_end(ap);
+    return i;
+}
+
+int cf_netb_concat(cf_net *net, int n, const int *xs, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = join(net, CF_OP_CONCAT, n, xs, fmt, ap);
+    va_end(ap);
+    return i;
+}
+
+void cf_netb_mark_aux(cf_net *net, int from) {
+    for (int i = from; i < net->n; i++) net->layers[i].aux = 1;
+}
+
+typedef cf_status (*family_builder)(cf_net *, const cf_space *, const cf_arch *);
+
+static const family_builder k_builders[CF_SPACE_FAMILY_COUNT] = {
+    [CF_SPACE_FAMILY_NB201] = cf_net_build_nb201,
+    [CF_SPACE_FAMILY_DARTS] = cf_net_build_darts,
+    [CF_SPACE_FAMILY_NB101] = cf_net_build_nb101,
+    [CF_SPACE_FAMILY_MOBILE] = cf_net_build_mobile,
+};
+
+cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *in,
+                       cf_net **out) {
+    *out = NULL;
+    if (in->c < 1 || in->h < 1 || in->w < 1 || in->classes < 2)
+        CF_FAIL(CF_ERR_INVALID_ARG, "network: input %dx%dx%d with %d classes (need >= 1 pixel, "
+                "channel and >= 2 classes)", in->h, in->w, in->c, in->classes);
+    if ((unsigned)s->family >= CF_SPACE_FAMILY_COUNT)
+        CF_FAIL(CF_ERR_INVALID_ARG, "network: space %s has no family", s->name);
+    CF_TRY(cf_arch_validate(s, a));
+    cf_net *net = calloc(1, sizeof *net);
+    if (!net) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "network: no memory");
+    net->input = *in;
+    net->logits = -1;
+    net->aux_logits = -1;
+    cf_status st = k_builders[s->family](net, s, a);
+    if (st == CF_OK && net->err != CF_OK) st = net->err;
+    if (st == CF_OK && net->logits < 0) {
+        cf_netb_fail(net, CF_ERR_INTERNAL, "network: builder made no classifier");
+        st = net->err;
+    }
+    if (st != CF_OK) {
+        cf_net_destroy(net);
+        return st;
+    }
+    *out = net;
+    return CF_OK;
+}
+
+void cf_net_destroy(cf_net *net) {
+    if (!net) return;
+    free(net->layers);
+    free(net);
+}

@@ -1,0 +1,728 @@
+/* space_load.c - search spaces from JSON files: finding, parsing and checking
+ * them against the schema in search_spaces/README.md, and the skeleton
+ * options that --set changes.
+ * Tests: tests/test_space_load.c
+ *   ctest --test-dir build -R test_space_load --output-on-failure */
+#include "cellforge/space.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cellforge/log.h"
+#include "cellforge/text.h"
+#include "../spec/json_read.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define SPACE_FILE_MAX (4u << 20) /* a space file is a few KiB; refuse anything huge */
+#define SPACE_LIST_MAX 256        /* files considered by cf_space_list and suggestions */
+
+static const char *const family_names[CF_SPACE_FAMILY_COUNT] = {
+    [CF_SPACE_FAMILY_NB201] = "nb201",
+    [CF_SPACE_FAMILY_DARTS] = "darts",
+    [CF_SPACE_FAMILY_NB101] = "nb101",
+    [CF_SPACE_FAMILY_MOBILE] = "mobile",
+};
+
+static const char *const prim_names[CF_PRIM_COUNT] = {
+    [CF_PRIM_ZERO] = "zero",
+    [CF_PRIM_IDENTITY] = "identity",
+    [CF_PRIM_RELU_CONV_BN] = "relu_conv_bn",
+    [CF_PRIM_CONV_BN_RELU] = "conv_bn_relu",
+    [CF_PRIM_SEP_CONV] = "sep_conv",
+    [CF_PRIM_DIL_CONV] = "dil_conv",
+    [CF_PRIM_AVG_POOL] = "avg_pool",
+    [CF_PRIM_MAX_POOL] = "max_pool",
+};
+
+const char *cf_space_family_name(cf_space_family f) {
+    if ((int)f < 0 || f >= CF_SPACE_FAMILY_COUNT) return "unknown";
+    return family_names[f];
+}
+
+const char *cf_prim_name(cf_prim p) {
+    if ((int)p < 0 || p >= CF_PRIM_COUNT) return "unknown";
+    return prim_names[p];
+}
+
+/* ---- the options each family's skeleton reads -------------------------------- */
+
+/* A file must declare these; its min/max must lie within lo..hi (the range the
+ * network builders handle), and are lo/hi where the file leaves them out. */
+typedef struct required_option {
+    cf_space_family family;
+    const char *name;
+    int integer;
+    double lo, hi;
+    const char *doc; /* used where the file gives none */
+} required_option;
+
+static const required_option required_options[] = {
+    {CF_SPACE_FAMILY_NB201, "C", 1, 1, 4096, "channels of the first stage"},
+    {CF_SPACE_FAMILY_NB201, "N", 1, 1, 256, "cells per stage"},
+    {CF_SPACE_FAMILY_DARTS, "C", 1, 1, 4096, "channels of the first cells"},
+    /* At least 3 so the reduction cells at layers/3 and 2*layers/3 are two cells. */
+    {CF_SPACE_FAMILY_DARTS, "layers", 1, 3, 256, "cells in the network"},
+    {CF_SPACE_FAMILY_DARTS, "auxiliary", 1, 0, 1, "1: auxiliary head after the second reduction cell"},
+    /* Below 1: a path dropped with certainty would divide by a keep rate of 0. */
+    {CF_SPACE_FAMILY_DARTS, "drop_path", 0, 0, 0.95, "drop-path probability"},
+    {CF_SPACE_FAMILY_NB101, "stem_channels", 1, 1, 4096, "channels of the stem conv"},
+    {CF_SPACE_FAMILY_NB101, "stacks", 1, 1, 16, "stacks of cells, downsampling between them"},
+    {CF_SPACE_FAMILY_NB101, "cells_per_stack", 1, 1, 64, "cells in each stack"},
+    {CF_SPACE_FAMILY_MOBILE, "width", 0, 0.05, 16, "width multiplier of every stage"},
+};
+
+/* ---- names -------------------------------------------------------------------- */
+
+/* Names that appear in architecture strings and on the command line. */
+static int name_chars_ok(const char *s, int allow_dash_dot) {
+    for (const char *c = s; *c; c++) {
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                 (allow_dash_dot && (*c == '-' || *c == '.'));
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* Read a name (string) member and check its characters. */
+static cf_status get_name(cf_json_reader *r, const cJSON *obj, const char *key, cf_json_need need, char *buf,
+                          size_t cap, int allow_dash_dot, const char *why) {
+    if (!cf_json_has(obj, key) && need == CF_JSON_OPTIONAL) return CF_OK;
+    CF_TRY(cf_json_get_string(r, obj, key, need, 1, buf, cap));
+    if (!name_chars_ok(buf, allow_dash_dot)) {
+        size_t mark = cf_json_enter_key(r, key);
+        cf_status s = cf_json_fail(r, CF_ERR_PARSE, "\"%s\": use letters, digits and '_'%s only (%s)", buf,
+                                   allow_dash_dot ? ", '-', '.'" : "", why);
+        cf_json_leave(r, mark);
+        return s;
+    }
+    return CF_OK;
+}
+
+/* ---- cell ------------------------------------------------------------------------ */
+
+static int prim_has_kernel(cf_prim p) { return p != CF_PRIM_ZERO && p != CF_PRIM_IDENTITY; }
+static int prim_is_pool(cf_prim p) { return p == CF_PRIM_AVG_POOL || p == CF_PRIM_MAX_POOL; }
+
+static cf_status parse_op(cf_json_reader *r, const cJSON *v, cf_space *s, int index) {
+    static const char *const keys[] = {"name", "prim", "kernel", "dilation"};
+    CF_TRY(cf_json_as_object(r, v));
+    CF_TRY(cf_json_check_keys(r, v, keys, COUNT_OF(keys)));
+    cf_space_op *op = &s->ops[index];
+    CF_TRY(get_name(r, v, "name", CF_JSON_REQUIRED, op->name, sizeof op->name, 1,
+                    "op names appear in architecture strings"));
+    for (int j = 0; j < index; j++) {
+        if (strcmp(s->ops[j].name, op->name) == 0) {
+            size_t mark = cf_json_enter_key(r, "name");
+            cf_status st = cf_json_fail(r, CF_ERR_PARSE, "duplicate op name \"%s\" (also ops[%d])", op->name, j);
+            cf_json_leave(r, mark);
+            return st;
+        }
+    }
+    if (s->family == CF_SPACE_FAMILY_NB101 && (strcmp(op->name, "input") == 0 || strcmp(op->name, "output") == 0)) {
+        size_t mark = cf_json_enter_key(r, "name");
+        cf_status st = cf_json_fail(r, CF_ERR_PARSE,
+                                    "\"%s\" is reserved in nb101 spaces (it names the cell's end vertices)", op->name);
+        cf_json_leave(r, mark);
+        return st;
+    }
+
+    const cJSON *pv = NULL;
+    CF_TRY(cf_json_get_member(r, v, "prim", CF_JSON_REQUIRED, &pv));
+    size_t mark = cf_json_enter_key(r, "prim");
+    int prim = 0;
+    cf_status st = cf_json_as_choice(r, pv, "prim", prim_names, CF_PRIM_COUNT, &prim);
+    if (st == CF_OK && s->family == CF_SPACE_FAMILY_NB101 && !prim_has_kernel((cf_prim)prim))
+        st = cf_json_fail(r, CF_ERR_PARSE,
+                          "nb101 vertex ops compute something (conv_bn_relu, max_pool, avg_pool, ...), not \"%s\"",
+                          prim_names[prim]);
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+    op->prim = (cf_prim)prim;
+
+    op->kernel = 0;
+    op->dilation = 1;
+    if (!prim_has_kernel(op->prim)) {
+        const char *extra = cf_json_has(v, "kernel") ? "kernel" : cf_json_has(v, "dilation") ? "dilation" : NULL;
+        if (extra) {
+            mark = cf_json_enter_key(r, extra);
+            st = cf_json_fail(r, CF_ERR_PARSE, "not used by prim \"%s\"", prim_names[prim]);
+            cf_json_leave(r, mark);
+            return st;
+        }
+        return CF_OK;
+    }
+    CF_TRY(cf_json_get_int(r, v, "kernel", CF_JSON_REQUIRED, 1, 7, &op->kernel));
+    if (op->kernel % 2 == 0) {
+        mark = cf_json_enter_key(r, "kernel");
+        st = cf_json_fail(r, CF_ERR_PARSE, "expected an odd kernel size (1, 3, 5 or 7), got %d", op->kernel);
+        cf_json_leave(r, mark);
+        return st;
+    }
+    if (op->prim == CF_PRIM_DIL_CONV) {
+        CF_TRY(cf_json_get_int(r, v, "dilation", CF_JSON_REQUIRED, 2, 4, &op->dilation));
+    } else if (prim_is_pool(op->prim)) {
+        CF_TRY(cf_json_get_int(r, v, "dilation", CF_JSON_OPTIONAL, 1, 1, &op->dilation));
+    } else {
+        CF_TRY(cf_json_get_int(r, v, "dilation", CF_JSON_OPTIONAL, 1, 4, &op->dilation));
+    }
+    return CF_OK;
+}
+
+/* Keys of "cell", and which families read them (bit per family). */
+typedef struct cell_key {
+    const char *name;
+    unsigned families;
+} cell_key;
+
+#define FAM(f) (1u << (f))
+static const cell_key cell_keys[] = {
+    {"nodes", FAM(CF_SPACE_FAMILY_NB201) | FAM(CF_SPACE_FAMILY_DARTS) | FAM(CF_SPACE_FAMILY_NB101)},
+    {"ops", FAM(CF_SPACE_FAMILY_NB201) | FAM(CF_SPACE_FAMILY_DARTS) | FAM(CF_SPACE_FAMILY_NB101)},
+    {"inputs_per_node", FAM(CF_SPACE_FAMILY_DARTS)},
+    {"max_edges", FAM(CF_SPACE_FAMILY_NB101)},
+};
+
+/* Check an object's keys against a family-masked table: a key another family
+ * reads gets a message saying so, anything else the usual unknown-key one. */
+static cf_status check_family_keys(cf_json_reader *r, const cJSON *obj, const cell_key *table, size_t n,
+                                   cf_space_family family) {
+    const char *allowed[16];
+    size_t n_allowed = 0;
+    for (size_t i = 0; i < n && n_allowed < COUNT_OF(allowed); i++)
+        if (table[i].families & FAM(family)) allowed[n_allowed++] = table[i].name;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string) continue;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(c->string, table[i].name) != 0 || (table[i].families & FAM(family))) continue;
+            char users[64] = "";
+            size_t len = 0;
+            for (int f = 0; f < CF_SPACE_FAMILY_COUNT && len < sizeof users; f++)
+                if (table[i].families & FAM(f))
+                    len += (size_t)snprintf(users + len, sizeof users - len, "%s%s", len ? ", " : "", family_names[f]);
+            return cf_json_fail(r, CF_ERR_PARSE, "key \"%s\" is read only by family %s, not %s", c->string, users,
+                                family_names[family]);
+        }
+    }
+    return cf_json_check_keys(r, obj, allowed, n_allowed);
+}
+
+static cf_status parse_cell(cf_json_reader *r, const cJSON *cell, cf_space *s) {
+    CF_TRY(check_family_keys(r, cell, cell_keys, COUNT_OF(cell_keys), s->family));
+    switch (s->family) {
+    case CF_SPACE_FAMILY_NB201:
+        CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 2, CF_CELL_MAX_NODES, &s->nodes));
+        break;
+    case CF_SPACE_FAMILY_DARTS:
+        CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 1, CF_CELL_MAX_NODES - 2, &s->nodes));
+        s->inputs_per_node = 2;
+        CF_TRY(cf_json_get_int(r, cell, "inputs_per_node", CF_JSON_OPTIONAL, 1, CF_NODE_MAX_IN, &s->inputs_per_node));
+        break;
+    case CF_SPACE_FAMILY_NB101:
+        CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 3, CF_CELL_MAX_NODES, &s->nodes));
+        CF_TRY(cf_json_get_int(r, cell, "max_edges", CF_JSON_REQUIRED, 1, s->nodes * (s->nodes - 1) / 2,
+                               &s->max_edges));
+        break;
+    default:
+        return cf_json_fail(r, CF_ERR_INTERNAL, "no cell for family %s", family_names[s->family]);
+    }
+    const cJSON *ops = NULL;
+    CF_TRY(cf_json_get_array(r, cell, "ops", CF_JSON_REQUIRED, 1, CF_SPACE_MAX_OPS, &ops));
+    size_t mark = cf_json_enter_key(r, "ops");
+    int i = 0;
+    cf_status st = CF_OK;
+    for (const cJSON *v = ops->child; v && st == CF_OK; v = v->next, i++) {
+        size_t m = cf_json_enter_index(r, i);
+        st = parse_op(r, v, s, i);
+        cf_json_leave(r, m);
+    }
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+    s->n_ops = i;
+    return CF_OK;
+}
+
+/* ---- mobile blocks and stages -------------------------------------------------------- */
+
+/* An array of distinct integers in lo..hi (odd ones only if odd), 1..CF_MOBILE_MAX_CHOICES long. */
+static cf_status parse_choices(cf_json_reader *r, const cJSON *obj, const char *key, int lo, int hi, int odd,
+                               int *vals, int *n) {
+    const cJSON *arr = NULL;
+    CF_TRY(cf_json_get_array(r, obj, key, CF_JSON_REQUIRED, 1, CF_MOBILE_MAX_CHOICES, &arr));
+    size_t mark = cf_json_enter_key(r, key);
+    cf_status st = CF_OK;
+    int i = 0;
+    for (const cJSON *v = arr->child; v && st == CF_OK; v = v->next, i++) {
+        size_t m = cf_json_enter_index(r, i);
+        st = cf_json_as_int(r, v, lo, hi, &vals[i]);
+        if (st == CF_OK && odd && vals[i] % 2 == 0)
+            st = cf_json_fail(r, CF_ERR_PARSE, "expected an odd kernel size (1, 3, 5 or 7), got %d", vals[i]);
+        for (int j = 0; j < i && st == CF_OK; j++)
+            if (vals[j] == vals[i]) st = cf_json_fail(r, CF_ERR_PARSE, "duplicate value %d (also [%d])", vals[i], j);
+        cf_json_leave(r, m);
+    }
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+    *n = i;
+    return CF_OK;
+}
+
+static cf_status parse_blocks(cf_json_reader *r, const cJSON *blocks, cf_space *s) {
+    static const char *const keys[] = {"kernels", "expands"};
+    CF_TRY(cf_json_check_keys(r, blocks, keys, COUNT_OF(keys)));
+    CF_TRY(parse_choices(r, blocks, "kernels", 1, 7, 1, s->kernels, &s->n_kernels));
+    CF_TRY(parse_choices(r, blocks, "expands", 1, 8, 0, s->expands, &s->n_expands));
+    return CF_OK;
+}
+
+static cf_status parse_stage(cf_json_reader *r, const cJSON *v, cf_mobile_stage *st) {
+    static const char *const keys[] = {"channels", "stride", "depth"};
+    CF_TRY(cf_json_as_object(r, v));
+    CF_TRY(cf_json_check_keys(r, v, keys, COUNT_OF(keys)));
+    CF_TRY(cf_json_get_int(r, v, "channels", CF_JSON_REQUIRED, 1, 4096, &st->channels));
+    CF_TRY(cf_json_get_int(r, v, "stride", CF_JSON_REQUIRED, 1, 2, &st->stride));
+    const cJSON *d = NULL;
+    CF_TRY(cf_json_get_member(r, v, "depth", CF_JSON_REQUIRED, &d));
+    size_t mark = cf_json_enter_key(r, "depth");
+    cf_status s = CF_OK;
+    if (cJSON_IsNumber(d)) { /* a fixed depth */
+        s = cf_json_as_int(r, d, 1, CF_MOBILE_MAX_DEPTH, &st->min_depth);
+        st->max_depth = st->min_depth;
+    } else if (cJSON_IsArray(d)) { /* [min, max] */
+        s = cf_json_as_array(r, d, 2, 2);
+        for (int i = 0; i < 2 && s == CF_OK; i++) {
+            size_t m = cf_json_enter_index(r, i);
+            s = cf_json_as_int(r, cJSON_GetArrayItem(d, i), 1, CF_MOBILE_MAX_DEPTH, i ? &st->max_depth : &st->min_depth);
+            if (s == CF_OK && i == 1 && st->max_depth < st->min_depth)
+                s = cf_json_fail(r, CF_ERR_PARSE, "the largest depth %d is below the smallest %d", st->max_depth,
+                                 st->min_depth);
+            cf_json_leave(r, m);
+        }
+    } else {
+        char got[64];
+        s = cf_json_fail(r, CF_ERR_PARSE, "expected a depth (an integer) or a range [min, max], got %s",
+                         cf_json_describe(d, got, sizeof got));
+    }
+    cf_json_leave(r, mark);
+    return s;
+}
+
+/* ---- skeleton and options ------------------------------------------------------------ */
+
+static const required_option *find_required(cf_space_family f, const char *name) {
+    for (size_t i = 0; i < COUNT_OF(required_options); i++)
+        if (required_options[i].family == f && strcmp(required_options[i].name, name) == 0)
+            return &required_options[i];
+    return NULL;
+}
+
+static cf_status parse_option(cf_json_reader *r, const char *name, const cJSON *v, cf_space *s,
+                              cf_space_option *o) {
+    static const char *const keys[] = {"default", "min", "max", "integer", "doc"};
+    if (!name_chars_ok(name, 0) || !*name)
+        return cf_json_fail(r, CF_ERR_PARSE, "option names use letters, digits and '_' only (they are set as NAME=VALUE)");
+    if (strlen(name) >= sizeof o->name)
+        return cf_json_fail(r, CF_ERR_PARSE, "option name of %zu bytes is too long (at most %zu)", strlen(name),
+                            sizeof o->name - 1);
+    CF_TRY(cf_json_as_object(r, v));
+    CF_TRY(cf_json_check_keys(r, v, keys, COUNT_OF(keys)));
+    snprintf(o->name, sizeof o->name, "%s", name);
+
+    const required_option *req = find_required(s->family, name);
+    o->integer = req ? req->integer : 0;
+    if (cf_json_has(v, "integer")) {
+        CF_TRY(cf_json_get_bool(r, v, "integer", CF_JSON_REQUIRED, &o->integer));
+        if (req && o->integer != req->integer) {
+            size_t mark = cf_json_enter_key(r, "integer");
+            cf_status st = cf_json_fail(r, CF_ERR_PARSE, "family %s reads %s as %s", family_names[s->family], name,
+                                        req->integer ? "an integer (integer: true)" : "a fraction (integer: false)");
+            cf_json_leave(r, mark);
+            return st;
+        }
+    }
+    double lo = req ? req->lo : -HUGE_VAL, hi = req ? req->hi : HUGE_VAL;
+    o->min = lo;
+    o->max = hi;
+    CF_TRY(cf_json_get_number(r, v, "min", CF_JSON_OPTIONAL, lo, hi, &o->min));
+    CF_TRY(cf_json_get_number(r, v, "max", CF_JSON_OPTIONAL, o->min, hi, &o->max));
+    CF_TRY(cf_json_get_number(r, v, "default", CF_JSON_REQUIRED, o->min, o->max, &o->value));
+    if (o->integer && floor(o->value) != o->value) {
+        size_t mark = cf_json_enter_key(r, "default");
+        cf_status st = cf_json_fail(r, CF_ERR_PARSE, "expected an integer, got %g (the option is integer)", o->value);
+        cf_json_leave(r, mark);
+        return st;
+    }
+    o->doc[0] = '\0';
+    CF_TRY(cf_json_get_string(r, v, "doc", CF_JSON_OPTIONAL, 0, o->doc, sizeof o->doc));
+    if (!o->doc[0] && req) snprintf(o->doc, sizeof o->doc, "%s", req->doc);
+    return CF_OK;
+}
+
+static cf_status parse_options(cf_json_reader *r, const cJSON *opts, cf_space *s) {
+    int n = cJSON_GetArraySize(opts);
+    if (n > CF_SPACE_MAX_OPTIONS)
+        return cf_json_fail(r, CF_ERR_PARSE, "%d options, at most %d", n, CF_SPACE_MAX_OPTIONS);
+    /* Option names are free (any extra option is kept); only repeats are wrong. */
+    for (const cJSON *c = opts->child; c; c = c->next)
+        for (const cJSON *d = opts->child; d != c; d = d->next)
+            if (c->string && d->string && strcmp(c->string, d->string) == 0)
+                return cf_json_fail(r, CF_ERR_PARSE, "duplicate option \"%s\"", c->string);
+    s->n_options = 0;
+    for (const cJSON *c = opts->child; c; c = c->next) {
+        size_t mark = cf_json_enter_key(r, c->string);
+        cf_status st = parse_option(r, c->string, c, s, &s->options[s->n_options]);
+        cf_json_leave(r, mark);
+        CF_TRY(st);
+        s->n_options++;
+    }
+    char needed[128] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < COUNT_OF(required_options) && len < sizeof needed; i++)
+        if (required_options[i].family == s->family)
+            len += (size_t)snprintf(needed + len, sizeof needed - len, "%s%s", len ? ", " : "", required_options[i].name);
+    for (size_t i = 0; i < COUNT_OF(required_options); i++) {
+        const required_option *q = &required_options[i];
+        if (q->family == s->family && !cf_json_has(opts, q->name))
+            return cf_json_fail(r, CF_ERR_PARSE, "missing required option \"%s\" (family %s reads %s)", q->name,
+                                family_names[s->family], needed);
+    }
+    return CF_OK;
+}
+
+static const cell_key skeleton_keys[] = {
+    {"options", 0xffu},
+    {"stem_channels", FAM(CF_SPACE_FAMILY_MOBILE)},
+    {"first_channels", FAM(CF_SPACE_FAMILY_MOBILE)},
+    {"head_channels", FAM(CF_SPACE_FAMILY_MOBILE)},
+    {"stages", FAM(CF_SPACE_FAMILY_MOBILE)},
+};
+
+static cf_status parse_skeleton(cf_json_reader *r, const cJSON *sk, cf_space *s) {
+    CF_TRY(check_family_keys(r, sk, skeleton_keys, COUNT_OF(skeleton_keys), s->family));
+    if (s->family == CF_SPACE_FAMILY_MOBILE) {
+        CF_TRY(cf_json_get_int(r, sk, "stem_channels", CF_JSON_REQUIRED, 1, 4096, &s->stem_channels));
+        CF_TRY(cf_json_get_int(r, sk, "first_channels", CF_JSON_OPTIONAL, 0, 4096, &s->first_channels));
+        CF_TRY(cf_json_get_int(r, sk, "head_channels", CF_JSON_OPTIONAL, 0, 8192, &s->head_channels));
+        const cJSON *stages = NULL;
+        CF_TRY(cf_json_get_array(r, sk, "stages", CF_JSON_REQUIRED, 1, CF_MOBILE_MAX_STAGES, &stages));
+        size_t mark = cf_json_enter_key(r, "stages");
+        cf_status st = CF_OK;
+        int i = 0;
+        for (const cJSON *v = stages->child; v && st == CF_OK; v = v->next, i++) {
+            size_t m = cf_json_enter_index(r, i);
+            st = parse_stage(r, v, &s->stages[i]);
+            cf_json_leave(r, m);
+        }
+        cf_json_leave(r, mark);
+        CF_TRY(st);
+        s->n_stages = i;
+    }
+    const cJSON *opts = NULL;
+    CF_TRY(cf_json_get_object(r, sk, "options", CF_JSON_REQUIRED, &opts));
+    size_t mark = cf_json_enter_key(r, "options");
+    cf_status st = parse_options(r, opts, s);
+    cf_json_leave(r, mark);
+    return st;
+}
+
+/* ---- the whole file ---------------------------------------------------------------- */
+
+static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) {
+    static const char *const keys[] = {"name", "doc", "family", "cell", "skeleton", "blocks"};
+    CF_TRY(cf_json_as_object(r, root));
+
+    /* The family first: it decides which other keys belong. */
+    const cJSON *fv = NULL;
+    CF_TRY(cf_json_get_member(r, root, "family", CF_JSON_REQUIRED, &fv));
+    size_t mark = cf_json_enter_key(r, "family");
+    int family = 0;
+    cf_status st = cf_json_as_choice(r, fv, "family", family_names, CF_SPACE_FAMILY_COUNT, &family);
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+    s->family = (cf_space_family)family;
+    int mobile = s->family == CF_SPACE_FAMILY_MOBILE;
+
+    const char *misplaced = mobile && cf_json_has(root, "cell")     ? "cell"
+                            : !mobile && cf_json_has(root, "blocks") ? "blocks"
+                                                                     : NULL;
+    if (misplaced) {
+        mark = cf_json_enter_key(r, misplaced);
+        st = cf_json_fail(r, CF_ERR_PARSE, "not read by family %s (%s)", family_names[s->family],
+                          mobile ? "a mobile space has \"blocks\" and skeleton stages instead of a cell"
+                                 : "\"blocks\" belongs to mobile spaces; this family has a \"cell\"");
+        cf_json_leave(r, mark);
+        return st;
+    }
+    CF_TRY(cf_json_check_keys(r, root, keys, COUNT_OF(keys)));
+    CF_TRY(get_name(r, root, "name", CF_JSON_REQUIRED, s->name, sizeof s->name, 1,
+                    "the name is given to --space"));
+    CF_TRY(cf_json_get_string(r, root, "doc", CF_JSON_OPTIONAL, 0, s->doc, sizeof s->doc));
+
+    const cJSON *part = NULL;
+    const char *part_key = mobile ? "blocks" : "cell";
+    CF_TRY(cf_json_get_object(r, root, part_key, CF_JSON_REQUIRED, &part));
+    mark = cf_json_enter_key(r, part_key);
+    st = mobile ? parse_blocks(r, part, s) : parse_cell(r, part, s);
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+
+    const cJSON *sk = NULL;
+    CF_TRY(cf_json_get_object(r, root, "skeleton", CF_JSON_REQUIRED, &sk));
+    mark = cf_json_enter_key(r, "skeleton");
+    st = parse_skeleton(r, sk, s);
+    cf_json_leave(r, mark);
+    return st;
+}
+
+cf_status cf_space_parse(const char *json, const char *origin, cf_space **out) {
+    if (!out) CF_FAIL(CF_ERR_INVALID_ARG, "cf_space_parse: out is NULL");
+    *out = NULL;
+    if (!origin) origin = "<text>";
+    cJSON *root = NULL;
+    CF_TRY(cf_json_parse(json, origin, &root));
+    cf_space *s = calloc(1, sizeof *s);
+    if (!s) {
+        cJSON_Delete(root);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: cannot allocate the space", origin);
+    }
+    cf_json_reader r;
+    cf_json_reader_init(&r, origin);
+    cf_status st = parse_space(&r, root, s);
+    cJSON_Delete(root);
+    if (st != CF_OK) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    return CF_OK;
+}
+
+void cf_space_destroy(cf_space *s) { free(s); }
+
+/* ---- finding files ------------------------------------------------------------------ */
+
+#ifdef CF_SPACES_INSTALL_DIR
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+#endif
+
+const char *cf_space_dir(void) {
+    const char *env = getenv("CELLFORGE_SPACES");
+    if (env && *env) return env;
+#ifdef CF_SPACES_INSTALL_DIR
+    if (is_dir(CF_SPACES_INSTALL_DIR)) return CF_SPACES_INSTALL_DIR;
+#endif
+#ifdef CF_SPACES_SOURCE_DIR
+    return CF_SPACES_SOURCE_DIR;
+#else
+    return "search_spaces";
+#endif
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
+
+size_t cf_space_list(char (*names)[32], size_t cap) {
+    DIR *d = opendir(cf_space_dir());
+    if (!d) return 0;
+    char(*found)[32] = malloc(SPACE_LIST_MAX * sizeof *found);
+    if (!found) {
+        closedir(d);
+        return 0;
+    }
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < SPACE_LIST_MAX) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        if (len - 5 >= sizeof found[0]) continue; /* a name too long to load by name */
+        memcpy(found[n], e->d_name, len - 5);
+        found[n][len - 5] = '\0';
+        n++;
+    }
+    closedir(d);
+    qsort(found, n, sizeof found[0], compare_names);
+    size_t filled = n < cap ? n : cap;
+    if (filled) memcpy(names, found, filled * sizeof found[0]);
+    free(found);
+    return filled;
+}
+
+static cf_status unknown_space(const char *name, const char *dir) {
+    char(*names)[32] = malloc(SPACE_LIST_MAX * sizeof *names);
+    if (!names) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "unknown search space '%s'", name);
+    size_t n = cf_space_list(names, SPACE_LIST_MAX);
+    const char *ptrs[SPACE_LIST_MAX];
+    char known[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = names[i];
+        if (len < sizeof known) len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *near = cf_text_closest(name, ptrs, n);
+    cf_status st;
+    if (n == 0)
+        st = cf_error_set(CF_ERR_UNKNOWN_NAME, __FILE__, __LINE__,
+                          "unknown search space '%s': no spaces (*.json) in %s; set CELLFORGE_SPACES to the folder "
+                          "that holds them, or give a path to a .json file",
+                          name, dir);
+    else if (near)
+        st = cf_error_set(CF_ERR_UNKNOWN_NAME, __FILE__, __LINE__,
+                          "unknown search space '%s' (did you mean '%s'?); spaces in %s: %s", name, near, dir, known);
+    else
+        st = cf_error_set(CF_ERR_UNKNOWN_NAME, __FILE__, __LINE__, "unknown search space '%s'; spaces in %s: %s", name,
+                          dir, known);
+    free(names);
+    return st;
+}
+
+static cf_status read_text(const char *path, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(SPACE_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: cannot allocate a read buffer", path);
+    }
+    errno = 0;
+    size_t n = fread(buf, 1, SPACE_FILE_MAX + 1, f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (err) {
+        free(buf);
+        CF_FAIL(CF_ERR_IO, "%s: cannot read: %s", path, strerror(err));
+    }
+    if (n > SPACE_FILE_MAX) {
+        free(buf);
+        CF_FAIL(CF_ERR_PARSE, "%s: larger than %u bytes; not a space file", path, SPACE_FILE_MAX);
+    }
+    buf[n] = '\0';
+    size_t text_len = strlen(buf);
+    if (text_len != n) {
+        free(buf);
+        CF_FAIL(CF_ERR_PARSE, "%s: contains a NUL byte at offset %zu; not a JSON text", path, text_len);
+    }
+    *out = buf;
+    return CF_OK;
+}
+
+cf_status cf_space_load(const char *name_or_path, cf_space **out) {
+    if (!out) CF_FAIL(CF_ERR_INVALID_ARG, "cf_space_load: out is NULL");
+    *out = NULL;
+    if (!name_or_path || !*name_or_path) CF_FAIL(CF_ERR_INVALID_ARG, "cf_space_load: no space name or path");
+    char path[sizeof((cf_space *)0)->path];
+    size_t len = strlen(name_or_path);
+    int is_path = strchr(name_or_path, '/') != NULL || (len >= 5 && strcmp(name_or_path + len - 5, ".json") == 0);
+    if (is_path) {
+        if (len >= sizeof path) CF_FAIL(CF_ERR_INVALID_ARG, "space file path too long (%zu bytes): %s", len, name_or_path);
+        memcpy(path, name_or_path, len + 1);
+    } else {
+        const char *dir = cf_space_dir();
+        int w = snprintf(path, sizeof path, "%s/%s.json", dir, name_or_path);
+        if (w < 0 || (size_t)w >= sizeof path)
+            CF_FAIL(CF_ERR_INVALID_ARG, "space directory path too long: %s", dir);
+        struct stat st;
+        if (stat(path, &st) != 0 && errno == ENOENT) return unknown_space(name_or_path, dir);
+    }
+    char *text = NULL;
+    CF_TRY(read_text(path, &text));
+    cf_status st = cf_space_parse(text, path, out);
+    free(text);
+    CF_TRY(st);
+    snprintf((*out)->path, sizeof (*out)->path, "%s", path);
+    return CF_OK;
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+
+static cf_space_option *find_option(const cf_space *s, const char *name) {
+    for (int i = 0; i < s->n_options; i++)
+        if (strcmp(s->options[i].name, name) == 0) return (cf_space_option *)&s->options[i];
+    return NULL;
+}
+
+/* "an integer in 1..4096", "a number >= 0", ... */
+static const char *describe_range(const cf_space_option *o, char *buf, size_t cap) {
+    const char *kind = o->integer ? "an integer" : "a number";
+    int has_lo = isfinite(o->min), has_hi = isfinite(o->max);
+    if (has_lo && has_hi)
+        snprintf(buf, cap, "%s in %g..%g", kind, o->min, o->max);
+    else if (has_lo)
+        snprintf(buf, cap, "%s >= %g", kind, o->min);
+    else if (has_hi)
+        snprintf(buf, cap, "%s <= %g", kind, o->max);
+    else
+        snprintf(buf, cap, "%s", kind);
+    return buf;
+}
+
+cf_status cf_space_set(cf_space *s, const char *name, const char *value) {
+    if (!s || !name || !value) CF_FAIL(CF_ERR_INVALID_ARG, "cf_space_set: NULL argument");
+    cf_space_option *o = find_option(s, name);
+    if (!o) {
+        const char *names[CF_SPACE_MAX_OPTIONS];
+        char known[512] = "";
+        size_t len = 0;
+        for (int i = 0; i < s->n_options; i++) {
+            names[i] = s->options[i].name;
+            if (len < sizeof known)
+                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", names[i]);
+        }
+        const char *near = cf_text_closest(name, names, (size_t)s->n_options);
+        if (near)
+            CF_FAIL(CF_ERR_UNKNOWN_NAME, "space %s: unknown option '%s' (did you mean '%s'?); options: %s", s->name,
+                    name, near, known);
+        CF_FAIL(CF_ERR_UNKNOWN_NAME, "space %s: unknown option '%s'; options: %s", s->name, name,
+                s->n_options ? known : "(none)");
+    }
+    char range[96];
+    describe_range(o, range, sizeof range);
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(value, &end);
+    if (!*value || end == value || *end || errno == ERANGE || !isfinite(v))
+        CF_FAIL(CF_ERR_INVALID_ARG, "space %s: option %s='%s' is not a number: expected %s", s->name, name, value,
+                range);
+    if (o->integer && (floor(v) != v || fabs(v) > (double)INT_MAX))
+        CF_FAIL(CF_ERR_INVALID_ARG, "space %s: option %s=%s: expected %s", s->name, name, value, range);
+    if (v < o->min || v > o->max)
+        CF_FAIL(CF_ERR_INVALID_ARG, "space %s: option %s=%s is out of range: expected %s", s->name, name, value,
+                range);
+    o->value = v;
+    return CF_OK;
+}
+
+cf_status cf_space_set_kv(cf_space *s, const char *assignment) {
+    if (!s || !assignment) CF_FAIL(CF_ERR_INVALID_ARG, "cf_space_set_kv: NULL argument");
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        CF_FAIL(CF_ERR_INVALID_ARG, "'%s': expected NAME=VALUE (e.g. C=16)", assignment);
+    char name[64];
+    size_t len = (size_t)(eq - assignment);
+    if (len >= sizeof name) CF_FAIL(CF_ERR_UNKNOWN_NAME, "space %s: unknown option '%.*s'", s->name, (int)len, assignment);
+    memcpy(name, assignment, len);
+    name[len] = '\0';
+    return cf_space_set(s, name, eq + 1);
+}
+
+double cf_space_get(const cf_space *s, const char *name) {
+    CF_ASSERT(s != NULL && name != NULL);
+    const cf_space_option *o = find_option(s, name);
+    if (!o) CF_LOG_ERROR("space %s has no option '%s'", s->name, name);
+    CF_ASSERT(o != NULL);
+    return o->value;
+}
+
+int cf_space_op_index(const cf_space *s, const char *name) {
+    if (!s || !name) return -1;
+    for (int i = 0; i < s->n_ops; i++)
+        if (strcmp(s->ops[i].name, name) == 0) return i;
+    return -1;
+}
