@@ -65,7 +65,7 @@ static const published k_published[] = {
      "{\"matrix\":[[0,1,1,1,0,1,0],[0,0,0,0,0,0,1],[0,0,0,0,0,0,1],[0,0,0,0,1,0,0],[0,0,0,0,0,0,1],"
      "[0,0,0,0,0,0,1],[0,0,0,0,0,0,0]],\"ops\":[\"input\",\"conv1x1-bn-relu\",\"conv3x3-bn-relu\","
      "\"conv3x3-bn-relu\",\"conv3x3-bn-relu\",\"maxpool3x3\",\"output\"]}",
-     2694282, -1, "NAS-Bench-101 README Inception-like cell: trainable_parameters 2694282"},
+     2694282, -1, "NAS-Bench-101 Inception-like cell of its README, as queried in its NASBench.ipynb: trainable_parameters 2694282"},
     {"nb101", "stem_channels=128,stacks=3,cells_per_stack=3", CIFAR10,
      "{\"matrix\":[[0,1,0,0,1,1,0],[0,0,1,0,0,0,0],[0,0,0,1,0,0,1],[0,0,0,0,0,1,0],[0,0,0,0,0,1,0],"
      "[0,0,0,0,0,0,1],[0,0,0,0,0,0,0]],\"ops\":[\"input\",\"conv3x3-bn-relu\",\"maxpool3x3\","

@@ -43,14 +43,16 @@ typedef struct cf_model_layer {
 typedef struct cf_model {
     cf_net *net;              /* owned */
     const cf_backend *be;     /* borrowed */
+    cf_dtype dtype;           /* f32 for training; f64 for gradient checks */
+    size_t elem;              /* bytes of one element */
     int batch;                /* largest batch the arena holds */
     int n;                    /* batch size of the last forward */
     int training;             /* mode of the last forward */
-    size_t n_params;          /* floats in param, grad */
-    float *param;             /* every weight, one block, owned */
-    float *grad;              /* (n_params), owned */
+    size_t n_params;          /* elements in param, grad */
+    void *param;              /* every weight, one block of dtype, owned */
+    void *grad;               /* (n_params), owned */
     size_t n_state;
-    float *state;             /* BN statistics, owned */
+    void *state;              /* BN statistics, owned */
     cf_model_layer *layers;   /* (net->n), owned */
     cf_net_plan plan;         /* activation offsets (bytes) into act */
     unsigned char *act;       /* the activation arena, owned */
@@ -60,7 +62,8 @@ typedef struct cf_model {
     uint64_t seed;            /* drop-path masks: counter RNG (seed, step) */
     uint64_t step;            /* forward calls in training mode so far */
     int32_t *labels;          /* (batch) the labels of the last loss */
-    int *last_reader;         /* (net->n) last layer reading each output, -1: none */
+    int *last_reader;         /* (net->n) last layer feeding a loss that reads each output */
+    unsigned char *feeds_loss;/* (net->n) 1: a loss depends on the layer's output */
     float loss_buf[2];        /* main and auxiliary loss values */
 } cf_model;
 
@@ -69,14 +72,17 @@ typedef struct cf_model {
  * added with weight aux_weight). On failure net is still freed. */
 cf_status cf_model_create(cf_net *net, int batch, const cf_backend *be, int with_aux,
                           cf_model **out);
+/* The same in f64 (CF_DTYPE_F64; the reference backend only), for gradient checks. */
+cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, int with_aux,
+                                cf_dtype dtype, cf_model **out);
 void cf_model_destroy(cf_model *m); /* NULL is accepted */
 
 /* PyTorch's default initialization from the counter RNG stream (seed, INIT). */
 void cf_model_init(cf_model *m, uint64_t seed);
 
-/* Forward n <= batch images x (n, c, h, w). training: batch statistics,
+/* Forward n <= batch images x (n, c, h, w) of the model's dtype. training: batch statistics,
  * drop-path, auxiliary head; else running statistics and the main head only. */
-cf_status cf_model_forward(cf_model *m, const float *x, int n, int training);
+cf_status cf_model_forward(cf_model *m, const void *x, int n, int training);
 
 /* Softmax cross-entropy of the last forward against labels (n), with label
  * smoothing; *loss is the main loss (plus aux_weight x the auxiliary loss in
@@ -86,12 +92,12 @@ cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, do
 /* Zero the gradients and back-propagate the last loss into m->grad. */
 cf_status cf_model_backward(cf_model *m);
 
-/* (n, classes) logits of the last forward; borrowed. */
-const float *cf_model_logits(const cf_model *m);
+/* (n, classes) logits of the last forward, of the model's dtype; borrowed. */
+const void *cf_model_logits(const cf_model *m);
 
 /* A weight tensor of layer i, slot k: pointer into param (or grad). */
-float *cf_model_weight(const cf_model *m, int i, int k);
-float *cf_model_weight_grad(const cf_model *m, int i, int k);
+void *cf_model_weight(const cf_model *m, int i, int k);
+void *cf_model_weight_grad(const cf_model *m, int i, int k);
 
 #ifdef __cplusplus
 }

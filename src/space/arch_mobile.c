@@ -86,12 +86,7 @@ static cf_status parse_block(const cf_space *s, cf_scan *sc, int st, int b, int8
         return cf_scan_fail(sc, col, "stage %d block %d: kernel %d is not in space %s (allowed: "
                             "%s)", st, b, value, s->name,
                             choices_text(s->kernels, s->n_kernels, allowed, sizeof allowed));
-    if (*sc->p != 'e') {
-        char got[32];
-        return cf_scan_fail(sc, 0, "expected 'e' and the expand ratio, got %s",
-                            cf_scan_describe(sc, got, sizeof got));
-    }
-    sc->p++;
+    CF_TRY(cf_scan_expect(sc, 'e'));
     col = cf_scan_column(sc);
     CF_TRY(cf_scan_int(sc, &value));
     int ei = index_of(s->expands, s->n_expands, value);
