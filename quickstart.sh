@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 mode=${1:-search}
 [ $# -gt 0 ] && shift
 
-PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev dataset-fashion-mnist"
+PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev libopenblas-dev dataset-fashion-mnist"
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 

@@ -36,6 +36,24 @@ typedef struct cf_backend {
 /* The CPU reference backend (static; never freed). Accepts f32 and f64. */
 const cf_backend *cf_backend_cpu_ref(void);
 
+/* The fast CPU backend: f32 contiguous tensors through im2col + OpenBLAS GEMMs
+ * and OpenMP loops on `threads` threads (threads <= 0: every core); f64,
+ * strided views and dropout run the reference ops, so every op is supported.
+ * Each instance owns its workspace, which grows on first use and is then
+ * reused, so steady-state calls do not allocate. An instance is used by one
+ * thread at a time; two trainers each create their own and may run at once.
+ * Creating one sets OpenBLAS to one thread process-wide (the parallelism
+ * comes from OpenMP). Caller frees with cf_backend_cpu_fast_destroy.
+ *
+ *   cf_backend *be;
+ *   CF_TRY(cf_backend_cpu_fast_create(2, &be));
+ *   CF_TRY(cf_op_forward(be, &args));
+ *   cf_backend_cpu_fast_destroy(be);
+ */
+cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out);
+/* Frees the instance and its workspace; accepts NULL. */
+void cf_backend_cpu_fast_destroy(cf_backend *be);
+
 /* Validate, then run on `be`. */
 cf_status cf_op_forward(const cf_backend *be, const cf_op_args *a);
 cf_status cf_op_backward(const cf_backend *be, const cf_op_args *a);

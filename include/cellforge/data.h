@@ -97,6 +97,31 @@ cf_status cf_dataset_split(const cf_dataset *src, double val_fraction, uint64_t 
  * CF_ERR_INVALID_ARG on an empty dataset. */
 cf_status cf_dataset_channel_stats(const cf_dataset *ds, double *mean, double *std);
 
+/* ---- batches for training ------------------------------------------------ */
+
+/* Augmentation of training images, each draw deterministic per (seed, epoch,
+ * position in the epoch): the same run gives the same images whatever thread
+ * builds the batch. */
+typedef struct cf_augment {
+    int crop_pad;   /* random crop of the original size from the image zero-padded by
+                       this many pixels on every side; 0: off */
+    int flip;       /* horizontal flip with probability 1/2 */
+    int cutout;     /* side of a square set to 0 after normalization, centred at a
+                       uniform pixel and clipped at the border (DARTS's cutout); 0: off */
+} cf_augment;
+
+/* The order of the n images in epoch `epoch`: a uniform permutation from the
+ * counter RNG stream (seed, epoch, CF_RNG_PURPOSE_DATA). */
+void cf_data_epoch_order(size_t n, uint64_t seed, uint64_t epoch, uint32_t *order);
+
+/* Fill x (n, c, h, w) with images ds[idx[k]], scaled to [0, 1], normalized per
+ * channel ((v - mean) / std) and augmented when aug is not NULL, and y (n) with
+ * their labels. Draws for image k use the RNG words at (seed, epoch, pos0 + k):
+ * pos0 is the position of idx[0] in the epoch's order. */
+void cf_data_batch(const cf_dataset *ds, const uint32_t *idx, int n, const float *mean,
+                   const float *std, const cf_augment *aug, uint64_t seed, uint64_t epoch,
+                   uint64_t pos0, float *x, int32_t *y);
+
 /* ---- the file readers behind cf_dataset_load ----------------------------- */
 
 /* Read an IDX image file (magic 0x00000803: unsigned bytes, N x H x W, big-endian

@@ -98,6 +98,8 @@ const void *cf_model_logits(const cf_model *m);
 /* A weight tensor of layer i, slot k: pointer into param (or grad). */
 void *cf_model_weight(const cf_model *m, int i, int k);
 void *cf_model_weight_grad(const cf_model *m, int i, int k);
+/* Batch-norm layer i's running mean (k = 0) or running variance (k = 1), C elements. */
+void *cf_model_bn_stat(const cf_model *m, int i, int k);
 
 #ifdef __cplusplus
 }

@@ -110,6 +110,32 @@ int cli_count(const cli_args *a, const char *name, long long min, long long *out
     return -1;
 }
 
+int cli_number(const cli_args *a, const char *name, double min, double max, double *out) {
+    const char *v = cli_value(a, name);
+    if (!v) return -1;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= min && d <= max))
+        return cli_usage_error(a, "--%s '%s' is not a number in [%g, %g]", name, v, min, max);
+    *out = d;
+    return -1;
+}
+
+int cli_duration(const cli_args *a, const char *name, double *out) {
+    const char *v = cli_value(a, name);
+    if (!v) return -1;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    double unit = 1;
+    if (end && *end == 'm') unit = 60, end++;
+    else if (end && *end == 'h') unit = 3600, end++;
+    else if (end && *end == 's') end++;
+    if (end == v || *end || !(d >= 0))
+        return cli_usage_error(a, "--%s '%s' is not a duration (e.g. 90s, 10m, 2h)", name, v);
+    *out = d * unit;
+    return -1;
+}
+
 int cli_load_space(const cli_args *a, cf_space **out) {
     *out = NULL;
     const char *name = cli_value(a, "space");

@@ -50,6 +50,11 @@ int cli_fail(const char *command);
 /* Parse a whole positive number with K/M/G suffix into *out; EXIT_USAGE on error. */
 int cli_count(const cli_args *a, const char *name, long long min, long long *out);
 
+/* A number in [min, max] into *out (unchanged when the flag is absent). */
+int cli_number(const cli_args *a, const char *name, double min, double max, double *out);
+/* A duration "90", "90s", "10m", "2h" in seconds. */
+int cli_duration(const cli_args *a, const char *name, double *out);
+
 /* Load --space (required) and apply every --set. Returns -1 on success. */
 int cli_load_space(const cli_args *a, cf_space **out);
 /* Input geometry from --dataset NAME or --input HxWxC [--classes K];
@@ -61,7 +66,11 @@ void cli_space_options(const cf_space *s, char *buf, size_t cap);
 /* Commands (cmd_*.c). */
 int cmd_space(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 extern const char *const cmd_space_usage;
 extern const char *const cmd_cost_usage;
+extern const char *const cmd_train_usage;
+extern const char *const cmd_eval_usage;
 
 #endif

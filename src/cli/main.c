@@ -6,6 +6,7 @@
  *   cellforge devices
  *   cellforge space list | show NAME | sample NAME     (cmd_space.c)
  *   cellforge cost --space NAME ARCH                    (cmd_cost.c)
+ *   cellforge train ... ARCH, cellforge eval MODEL      (cmd_train.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,8 @@ static int cmd_devices(int argc, char **argv);
 static const command commands[] = {
     {"space", "list, show or sample the search spaces", NULL, cmd_space},
     {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost},
+    {"train", "train one architecture on a dataset and save it", NULL, cmd_train},
+    {"eval", "test accuracy of a saved model", NULL, cmd_eval},
     {"devices", "list the CPU and GPUs cellforge can use",
      "usage: cellforge devices\n\n"
      "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"
@@ -61,6 +64,8 @@ static const char *usage_of(const command *cmd) {
     if (cmd->usage) return cmd->usage;
     if (cmd->run == cmd_space) return cmd_space_usage;
     if (cmd->run == cmd_cost) return cmd_cost_usage;
+    if (cmd->run == cmd_train) return cmd_train_usage;
+    if (cmd->run == cmd_eval) return cmd_eval_usage;
     return "";
 }
 

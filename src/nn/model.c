@@ -133,6 +133,11 @@ static void *state_of(const cf_model *m, int i) {
     return (char *)m->state + m->layers[i].state_offset * m->elem;
 }
 
+void *cf_model_bn_stat(const cf_model *m, int i, int k) {
+    size_t cs = round_up((size_t)m->net->layers[i].c, 16);
+    return (char *)state_of(m, i) + (size_t)k * cs * m->elem;
+}
+
 /* Store v at element j of a block of the model's dtype. */
 static void put(const cf_model *m, void *base, size_t j, double v) {
     if (m->dtype == CF_DTYPE_F64) ((double *)base)[j] = v;

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""bench_train.py - training throughput and accuracy, cellforge against PyTorch, in one run.
+
+The reference network of the CPU training path: NAS-Bench-201, C=16, N=1, the arch
+|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|,
+on Fashion-MNIST (all 60,000 training images, no augmentation), batch 256 (last partial
+batch dropped), SGD with Nesterov momentum 0.9, weight decay 5e-4, lr 0.1 with a per-step
+cosine to 0, the same number of threads on both sides. PyTorch (Debian's python3-torch,
+CPU) builds the same network from tools/make_cost_golden.py, which the cost tests check
+layer for layer against cellforge's. Both sides time the training loop (batch assembly,
+forward, backward, update), not the evaluation, and both report test accuracy.
+
+    /usr/bin/python3 benchmarks/bench_train.py                 # 1 epoch, 2 threads
+    /usr/bin/python3 benchmarks/bench_train.py --epochs 10 --threads 2
+    /usr/bin/python3 benchmarks/bench_train.py --skip-torch    # cellforge only
+
+Prints one JSON line per implementation and a last line with the ratio
+(cellforge images/s over PyTorch images/s; above 1 means cellforge is faster).
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def read_idx(path):
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def run_torch(args):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from make_cost_golden import build_nb201
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    xtr = read_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
+    ytr = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).astype(np.int64)
+    xte = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
+    yte = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte.gz")).astype(np.int64)
+    mean, std = float(xtr.mean()), float(xtr.std())
+    xtr = torch.from_numpy((xtr - mean) / std).unsqueeze(1)
+    xte = torch.from_numpy((xte - mean) / std).unsqueeze(1)
+    ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
+
+    net = build_nb201(ARCH, {"C": 16, "N": 1}, 1, 10)
+    opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    steps = len(xtr) // args.batch
+    total = steps * args.epochs
+    t = 0
+    seconds = 0.0
+    g = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        net.train()
+        order = torch.randperm(len(xtr), generator=g)
+        start = time.perf_counter()
+        for s in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = 0.5 * args.lr * (1 + math.cos(math.pi * t / total))
+            idx = order[s * args.batch:(s + 1) * args.batch]
+            xb, yb = xtr[idx], ytr[idx]
+            loss = F.cross_entropy(net(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            t += 1
+        seconds += time.perf_counter() - start
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(xte), 1000):
+            correct += (net(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
+    return {"impl": "pytorch", "version": torch.__version__, "threads": args.threads,
+            "epochs": args.epochs, "batch": args.batch, "images_per_s": round(steps * args.batch * args.epochs / seconds, 1),
+            "train_seconds": round(seconds, 2), "test_acc": correct / len(xte)}
+
+
+def run_cellforge(args):
+    cmd = [args.cellforge, "train", "--space", "nb201", "--set", "C=16", "--set", "N=1",
+           "--dataset", "fashion-mnist", "--data-dir", args.data, "--epochs", str(args.epochs),
+           "--batch", str(args.batch), "--lr", str(args.lr), "--val-fraction", "0",
+           "--threads", str(args.threads), "--seed", str(args.seed), ARCH]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    m = re.search(r"test accuracy ([0-9.]+)% \(\d+ images\); ([0-9.]+) training images/s", out)
+    if not m:
+        raise SystemExit("unexpected cellforge output:\n" + out)
+    return {"impl": "cellforge", "threads": args.threads, "epochs": args.epochs, "batch": args.batch,
+            "images_per_s": float(m.group(2)), "test_acc": float(m.group(1)) / 100}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=DATA)
+    p.add_argument("--cellforge", default=os.path.join(ROOT, "build", "cellforge"))
+    p.add_argument("--skip-torch", action="store_true")
+    args = p.parse_args()
+    ours = run_cellforge(args)
+    print(json.dumps(ours), flush=True)
+    if args.skip_torch:
+        return
+    theirs = run_torch(args)
+    print(json.dumps(theirs), flush=True)
+    print(json.dumps({"ratio_images_per_s": round(ours["images_per_s"] / theirs["images_per_s"], 3),
+                      "test_acc_cellforge": ours["test_acc"], "test_acc_pytorch": theirs["test_acc"]}))
+
+
+if __name__ == "__main__":
+    main()

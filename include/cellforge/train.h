@@ -1,0 +1,111 @@
+/* train.h - training and evaluating one network on a dataset.
+ *
+ * SGD with momentum (optionally Nesterov) and weight decay, a cosine learning
+ * rate with optional linear warmup, label smoothing, gradient clipping by the
+ * global norm, per-epoch learning curve, evaluation on a held-out split, and a
+ * trial that ends with a status and a reason (NaN or diverging loss, time
+ * limit) instead of a crash. No globals: two trainers may run at once, each
+ * with its own model and backend.
+ *
+ *   cf_train_config cfg;
+ *   cf_train_config_default(&cfg);
+ *   cfg.epochs = 10;
+ *   cf_train_result res;
+ *   CF_TRY(cf_train(model, train_set, val_set, &cfg, &res));
+ *   if (res.status != CF_TRAIN_OK) printf("stopped: %s\n", res.reason);
+ */
+#ifndef CELLFORGE_TRAIN_H
+#define CELLFORGE_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cellforge/data.h"
+#include "cellforge/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CF_TRAIN_MAX_EPOCHS 1024
+
+typedef struct cf_train_progress {
+    int epoch, epochs;        /* 0-based epoch, total */
+    int64_t step, steps;      /* steps done in this epoch, steps per epoch */
+    double loss, acc;         /* running means over the epoch so far */
+    double lr;
+    double images_per_s;      /* over the epoch so far */
+    double elapsed_s;         /* since training started */
+} cf_train_progress;
+
+typedef struct cf_train_config {
+    int epochs;               /* 10 */
+    int batch;                /* 256 */
+    double lr;                /* peak learning rate, 0.1 */
+    double lr_min;            /* end of the cosine, 0 */
+    int warmup_epochs;        /* linear warmup from lr/steps over these epochs, 0 */
+    double momentum;          /* 0.9 */
+    int nesterov;             /* 1 */
+    double weight_decay;      /* 5e-4 on every parameter, as NAS-Bench-201 trains */
+    double label_smoothing;   /* 0 */
+    double grad_clip;         /* clip the global gradient norm to this; 0: off */
+    double drop_path;         /* DARTS drop-path probability (ramped linearly over epochs); 0 */
+    double aux_weight;        /* weight of the auxiliary head's loss, 0.4 */
+    cf_augment augment;       /* off by default */
+    double time_limit_s;      /* stop with CF_TRAIN_TIMEOUT past this; 0: none */
+    double diverge_loss;      /* a loss above this ends the trial as diverged, 1e4 */
+    uint64_t seed;            /* data order, augmentation, drop-path; 0 */
+    double max_epoch_fraction;/* train on this fraction of each epoch's batches (fidelity), 1 */
+    /* called after every step and at the end of every epoch (may be NULL) */
+    void (*progress)(void *ctx, const cf_train_progress *p);
+    void *progress_ctx;
+} cf_train_config;
+
+void cf_train_config_default(cf_train_config *cfg);
+
+typedef enum cf_train_status {
+    CF_TRAIN_OK = 0,
+    CF_TRAIN_NAN,             /* a loss or gradient became NaN or infinite */
+    CF_TRAIN_DIVERGED,        /* the loss rose above diverge_loss */
+    CF_TRAIN_TIMEOUT,         /* time_limit_s passed; the curve holds the epochs done */
+} cf_train_status;
+
+const char *cf_train_status_name(cf_train_status s);
+
+typedef struct cf_epoch_record {
+    int epoch;
+    double train_loss, train_acc; /* means over the epoch's batches */
+    double val_acc;               /* -1 without a validation set */
+    double lr;                    /* at the end of the epoch */
+    double seconds;               /* wall time of the epoch, evaluation included */
+} cf_epoch_record;
+
+typedef struct cf_train_result {
+    cf_train_status status;
+    char reason[256];
+    int epochs_done;
+    cf_epoch_record curve[CF_TRAIN_MAX_EPOCHS];
+    double val_acc;               /* after the last epoch, -1 without a validation set */
+    double images_per_s;          /* training images per second: batch assembly, forward,
+                                     backward and update (evaluation excluded) */
+    double seconds;
+    float mean[4], std[4];        /* the normalization used (from the training set) */
+} cf_train_result;
+
+/* Train m (created with a batch of at least cfg->batch) on `train`, evaluating
+ * on `val` (may be NULL) after each epoch. Normalization statistics come from
+ * `train`. Returns CF_OK with res->status saying how the trial ended; a
+ * cf_status failure only for bad arguments or a backend error. */
+cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
+                   const cf_train_config *cfg, cf_train_result *res);
+
+/* Accuracy of m on ds in inference mode, normalized with mean/std. When
+ * confusion is not NULL it receives classes x classes counts (true row,
+ * predicted column). */
+cf_status cf_evaluate(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
+                      double *accuracy, int64_t *confusion);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,411 @@
+/* fast_conv.c - f32 2-D convolution for the fast CPU backend.
+ *
+ * Three paths, chosen per call:
+ *  - depthwise (one input channel per group): direct shift-and-add loops over
+ *    whole rows, so the inner loop is a contiguous, vectorizable axpy;
+ *  - 1x1, stride 1, no padding: the NCHW image already is the (C, H*W) matrix
+ *    a GEMM needs, so no im2col;
+ *  - everything else: im2col into a per-thread buffer, then one GEMM per
+ *    group; backward data is a GEMM into a column buffer folded back with
+ *    col2im, the weight gradient a GEMM accumulated per thread.
+ * The batch is split over the instance's OpenMP threads; each thread calls
+ * single-threaded OpenBLAS on one image at a time. Per-image GEMMs are small
+ * (16 x 144 x 784 for the NAS-Bench-201 cell), so threading inside OpenBLAS
+ * would spend more on synchronization than it gains (see benchmarks/README.md).
+ *
+ * Checked against ref_conv.c by tests/test_cpu_fast.c.
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fast.h"
+
+typedef struct conv_geom {
+    int64_t N, C, H, W;      /* input */
+    int64_t OC, OH, OW;      /* output */
+    int64_t KH, KW, G;       /* kernel, groups */
+    int64_t CG, OCG;         /* channels per group: in, out */
+    int64_t P;               /* OH * OW: columns of a column buffer */
+    int64_t K;               /* CG * KH * KW: rows of one group's column buffer */
+    int sh, sw, ph, pw, dh, dw;
+} conv_geom;
+
+static conv_geom geom(const cf_op_args *a) {
+    const cf_conv2d_params *p = &a->params.conv;
+    const cf_tensor *x = a->in[0], *w = a->w[0];
+    const cf_tensor *y = a->out ? a->out : a->dout;
+    conv_geom g;
+    g.N = x->shape[0];
+    g.C = x->shape[1];
+    g.H = x->shape[2];
+    g.W = x->shape[3];
+    g.OC = w->shape[0];
+    g.CG = w->shape[1];
+    g.KH = w->shape[2];
+    g.KW = w->shape[3];
+    g.OH = y->shape[2];
+    g.OW = y->shape[3];
+    g.G = p->groups;
+    g.OCG = g.OC / g.G;
+    g.P = g.OH * g.OW;
+    g.K = g.CG * g.KH * g.KW;
+    g.sh = p->stride_h;
+    g.sw = p->stride_w;
+    g.ph = p->pad_h;
+    g.pw = p->pad_w;
+    g.dh = p->dil_h;
+    g.dw = p->dil_w;
+    return g;
+}
+
+/* Depthwise kernels up to 8x8 (the weight-gradient accumulators live on the
+ * stack); larger ones take the grouped GEMM path. */
+static int is_depthwise(const conv_geom *g) {
+    return g->CG == 1 && g->G == g->C && g->G > 1 && g->KH * g->KW <= 64;
+}
+static int is_pointwise(const conv_geom *g) {
+    return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+static int64_t div_floor(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int64_t div_ceil(int64_t a, int64_t b) { return -div_floor(-a, b); }
+
+/* Output positions o in [lo, hi) whose input o*s - pad + k*dil lies in [0, len). */
+static void valid_range(int64_t len, int64_t out_len, int s, int pad, int64_t koff, int64_t *lo, int64_t *hi) {
+    int64_t l = div_ceil(pad - koff, s), h = div_floor(len - 1 + pad - koff, s) + 1;
+    if (l < 0) l = 0;
+    if (h > out_len) h = out_len;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+/* col (C*KH*KW, OH*OW) from one image x (C, H, W); padding reads as 0. */
+static void im2col(const conv_geom *g, const float *x, float *col) {
+    for (int64_t c = 0; c < g->C; c++) {
+        const float *xc = x + c * g->H * g->W;
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t oh_lo, oh_hi;
+            valid_range(g->H, g->OH, g->sh, g->ph, kh * g->dh, &oh_lo, &oh_hi);
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                float *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;
+                int64_t ow_lo, ow_hi;
+                valid_range(g->W, g->OW, g->sw, g->pw, kw * g->dw, &ow_lo, &ow_hi);
+                const int64_t iw0 = ow_lo * g->sw - g->pw + kw * g->dw;
+                memset(row, 0, (size_t)(oh_lo * g->OW) * sizeof(float));
+                for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
+                    float *r = row + oh * g->OW;
+                    const float *xr = xc + (oh * g->sh - g->ph + kh * g->dh) * g->W + iw0;
+                    for (int64_t ow = 0; ow < ow_lo; ow++) r[ow] = 0.0f;
+                    if (g->sw == 1) {
+                        memcpy(r + ow_lo, xr, (size_t)(ow_hi - ow_lo) * sizeof(float));
+                    } else {
+                        for (int64_t ow = ow_lo; ow < ow_hi; ow++) r[ow] = xr[(ow - ow_lo) * g->sw];
+                    }
+                    for (int64_t ow = ow_hi; ow < g->OW; ow++) r[ow] = 0.0f;
+                }
+                memset(row + oh_hi * g->OW, 0, (size_t)((g->OH - oh_hi) * g->OW) * sizeof(float));
+            }
+        }
+    }
+}
+
+/* dx (C, H, W) += the column buffer folded back: the adjoint of im2col. */
+static void col2im_add(const conv_geom *g, const float *col, float *dx) {
+    for (int64_t c = 0; c < g->C; c++) {
+        float *dxc = dx + c * g->H * g->W;
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t oh_lo, oh_hi;
+            valid_range(g->H, g->OH, g->sh, g->ph, kh * g->dh, &oh_lo, &oh_hi);
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                const float *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;
+                int64_t ow_lo, ow_hi;
+                valid_range(g->W, g->OW, g->sw, g->pw, kw * g->dw, &ow_lo, &ow_hi);
+                const int64_t iw0 = ow_lo * g->sw - g->pw + kw * g->dw;
+                for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
+                    const float *r = row + oh * g->OW + ow_lo;
+                    float *dr = dxc + (oh * g->sh - g->ph + kh * g->dh) * g->W + iw0;
+                    const int64_t n = ow_hi - ow_lo;
+                    if (g->sw == 1) {
+                        for (int64_t i = 0; i < n; i++) dr[i] += r[i];
+                    } else {
+                        for (int64_t i = 0; i < n; i++) dr[i * g->sw] += r[i];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Images [lo, hi) of N for thread t of T: contiguous blocks, so the split (and
+ * with it the summation order of weight gradients) depends only on T. */
+static void split(int64_t N, int t, int T, int64_t *lo, int64_t *hi) {
+    *lo = N * t / T;
+    *hi = N * (t + 1) / T;
+}
+
+/* ---- depthwise ------------------------------------------------------------ */
+
+/* y (OC, OH, OW) plane oc of image n from x plane c = oc / OCG. */
+static void dw_forward_plane(const conv_geom *g, const float *xc, const float *wk, float bias, float *yc) {
+    for (int64_t i = 0; i < g->P; i++) yc[i] = bias;
+    for (int64_t kh = 0; kh < g->KH; kh++) {
+        int64_t oh_lo, oh_hi;
+        valid_range(g->H, g->OH, g->sh, g->ph, kh * g->dh, &oh_lo, &oh_hi);
+        for (int64_t kw = 0; kw < g->KW; kw++) {
+            const float wv = wk[kh * g->KW + kw];
+            int64_t ow_lo, ow_hi;
+            valid_range(g->W, g->OW, g->sw, g->pw, kw * g->dw, &ow_lo, &ow_hi);
+            const int64_t iw0 = ow_lo * g->sw - g->pw + kw * g->dw, n = ow_hi - ow_lo;
+            for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
+                float *yr = yc + oh * g->OW + ow_lo;
+                const float *xr = xc + (oh * g->sh - g->ph + kh * g->dh) * g->W + iw0;
+                if (g->sw == 1) {
+                    for (int64_t i = 0; i < n; i++) yr[i] += wv * xr[i];
+                } else {
+                    for (int64_t i = 0; i < n; i++) yr[i] += wv * xr[i * g->sw];
+                }
+            }
+        }
+    }
+}
+
+static cf_status dw_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]); /* x (N, C, H, W); w (OC, 1, KH, KW) */
+    const float *b = a->w[1] ? FDATA(a->w[1]) : NULL;     /* (OC) or NULL */
+    float *y = FDATA(a->out);                               /* (N, OC, OH, OW) */
+    const int64_t planes = g->N * g->OC;
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int64_t i = 0; i < planes; i++) {
+        const int64_t n = i / g->OC, oc = i % g->OC, c = oc / g->OCG;
+        dw_forward_plane(g, x + (n * g->C + c) * g->H * g->W, w + oc * g->KH * g->KW, b ? b[oc] : 0.0f,
+                         y + i * g->P);
+    }
+    return CF_OK;
+}
+
+static cf_status dw_backward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
+    float *dx = a->din[0] ? FDATA(a->din[0]) : NULL;   /* (N, C, H, W) */
+    float *dw = a->dw[0] ? FDATA(a->dw[0]) : NULL;     /* (OC, 1, KH, KW) */
+    float *db = a->dw[1] ? FDATA(a->dw[1]) : NULL;     /* (OC) */
+    const int64_t HW = g->H * g->W, KK = g->KH * g->KW;
+
+    /* dx plane (n, c) gathers from the OCG output planes of its group. */
+    if (dx) {
+        const int64_t planes = g->N * g->C;
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (int64_t i = 0; i < planes; i++) {
+            const int64_t n = i / g->C, c = i % g->C;
+            float *dxc = dx + i * HW;
+            for (int64_t oc = c * g->OCG; oc < (c + 1) * g->OCG; oc++) {
+                const float *dyc = dy + (n * g->OC + oc) * g->P;
+                for (int64_t kh = 0; kh < g->KH; kh++) {
+                    int64_t oh_lo, oh_hi;
+                    valid_range(g->H, g->OH, g->sh, g->ph, kh * g->dh, &oh_lo, &oh_hi);
+                    for (int64_t kw = 0; kw < g->KW; kw++) {
+                        const float wv = w[oc * KK + kh * g->KW + kw];
+                        int64_t ow_lo, ow_hi;
+                        valid_range(g->W, g->OW, g->sw, g->pw, kw * g->dw, &ow_lo, &ow_hi);
+                        const int64_t iw0 = ow_lo * g->sw - g->pw + kw * g->dw, len = ow_hi - ow_lo;
+                        for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
+                            const float *dyr = dyc + oh * g->OW + ow_lo;
+                            float *dxr = dxc + (oh * g->sh - g->ph + kh * g->dh) * g->W + iw0;
+                            if (g->sw == 1) {
+                                for (int64_t k = 0; k < len; k++) dxr[k] += wv * dyr[k];
+                            } else {
+                                for (int64_t k = 0; k < len; k++) dxr[k * g->sw] += wv * dyr[k];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /* dw[oc] and db[oc] reduce over the batch: one output channel per
+     * iteration, images summed in order, so no thread shares an accumulator. */
+    if (dw || db) {
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (int64_t oc = 0; oc < g->OC; oc++) {
+            const int64_t c = oc / g->OCG;
+            double accw[64], accb = 0.0; /* KH*KW <= 64: is_depthwise */
+            for (int64_t k = 0; k < KK; k++) accw[k] = 0.0;
+            for (int64_t n = 0; n < g->N; n++) {
+                const float *xc = x + (n * g->C + c) * HW, *dyc = dy + (n * g->OC + oc) * g->P;
+                if (db) {
+                    float s = 0.0f;
+                    for (int64_t k = 0; k < g->P; k++) s += dyc[k];
+                    accb += s;
+                }
+                if (!dw) continue;
+                for (int64_t kh = 0; kh < g->KH; kh++) {
+                    int64_t oh_lo, oh_hi;
+                    valid_range(g->H, g->OH, g->sh, g->ph, kh * g->dh, &oh_lo, &oh_hi);
+                    for (int64_t kw = 0; kw < g->KW; kw++) {
+                        int64_t ow_lo, ow_hi;
+                        valid_range(g->W, g->OW, g->sw, g->pw, kw * g->dw, &ow_lo, &ow_hi);
+                        const int64_t iw0 = ow_lo * g->sw - g->pw + kw * g->dw, len = ow_hi - ow_lo;
+                        float s = 0.0f;
+                        for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
+                            const float *dyr = dyc + oh * g->OW + ow_lo;
+                            const float *xr = xc + (oh * g->sh - g->ph + kh * g->dh) * g->W + iw0;
+                            if (g->sw == 1) {
+                                for (int64_t k = 0; k < len; k++) s += xr[k] * dyr[k];
+                            } else {
+                                for (int64_t k = 0; k < len; k++) s += xr[k * g->sw] * dyr[k];
+                            }
+                        }
+                        accw[kh * g->KW + kw] += s;
+                    }
+                }
+            }
+            if (dw)
+                for (int64_t k = 0; k < KK; k++) dw[oc * KK + k] += (float)accw[k];
+            if (db) db[oc] += (float)accb;
+        }
+    }
+    return CF_OK;
+}
+
+/* ---- dense and grouped: im2col + GEMM ------------------------------------- */
+
+static cf_status gemm_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]); /* x (N, C, H, W); w (OC, CG, KH, KW) */
+    const float *b = a->w[1] ? FDATA(a->w[1]) : NULL;     /* (OC) or NULL */
+    float *y = FDATA(a->out);                               /* (N, OC, OH, OW) */
+    const int direct = is_pointwise(g);
+    const int T = ctx->threads;
+    const size_t per_thread = direct ? 0 : fast_round((size_t)(g->C * g->KH * g->KW * g->P));
+    float *ws = NULL;
+    if (per_thread) CF_TRY(fast_workspace(ctx, per_thread * (size_t)T, &ws));
+
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num();
+        int64_t lo, hi;
+        split(g->N, t, omp_get_num_threads(), &lo, &hi);
+        float *col = direct ? NULL : ws + per_thread * (size_t)t; /* (C*KH*KW, P) */
+        for (int64_t n = lo; n < hi; n++) {
+            const float *xn = x + n * g->C * g->H * g->W;
+            float *yn = y + n * g->OC * g->P;
+            const float *src = xn;
+            if (!direct) {
+                im2col(g, xn, col);
+                src = col;
+            }
+            for (int64_t gi = 0; gi < g->G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->OCG, (int)g->P, (int)g->K, 1.0f,
+                            w + gi * g->OCG * g->K, (int)g->K, src + gi * g->K * g->P, (int)g->P, 0.0f,
+                            yn + gi * g->OCG * g->P, (int)g->P);
+            if (b)
+                for (int64_t oc = 0; oc < g->OC; oc++) {
+                    float *yc = yn + oc * g->P;
+                    const float bv = b[oc];
+                    for (int64_t i = 0; i < g->P; i++) yc[i] += bv;
+                }
+        }
+    }
+    return CF_OK;
+}
+
+static cf_status gemm_backward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
+    float *dx = a->din[0] ? FDATA(a->din[0]) : NULL;  /* (N, C, H, W) */
+    float *dw = a->dw[0] ? FDATA(a->dw[0]) : NULL;    /* (OC, CG, KH, KW) */
+    float *db = a->dw[1] ? FDATA(a->dw[1]) : NULL;    /* (OC) */
+    const int direct = is_pointwise(g);
+    const int T = ctx->threads;
+    const size_t colsz = (size_t)(g->C * g->KH * g->KW * g->P);
+    const size_t wsz = (size_t)(g->OC * g->K);
+    /* per thread: col (for dw), dcol (for dx), dw accumulator, db accumulator */
+    const size_t col_f = (!direct && dw) ? fast_round(colsz) : 0;
+    const size_t dcol_f = (!direct && dx) ? fast_round(colsz) : 0;
+    const size_t dw_f = dw ? fast_round(wsz) : 0;
+    const size_t db_f = db ? fast_round((size_t)g->OC) : 0;
+    const size_t per_thread = col_f + dcol_f + dw_f + db_f;
+    float *ws = NULL;
+    if (per_thread) CF_TRY(fast_workspace(ctx, per_thread * (size_t)T, &ws));
+    int used = 1;
+
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+        used = nt;
+        int64_t lo, hi;
+        split(g->N, t, nt, &lo, &hi);
+        float *base = ws ? ws + per_thread * (size_t)t : NULL;
+        float *col = col_f ? base : NULL;                       /* (C*KH*KW, P) */
+        float *dcol = dcol_f ? base + col_f : NULL;             /* (C*KH*KW, P) */
+        float *dwacc = dw_f ? base + col_f + dcol_f : NULL;     /* (OC, K) */
+        float *dbacc = db_f ? base + col_f + dcol_f + dw_f : NULL; /* (OC) */
+        if (dwacc) memset(dwacc, 0, wsz * sizeof(float));
+        if (dbacc) memset(dbacc, 0, (size_t)g->OC * sizeof(float));
+        for (int64_t n = lo; n < hi; n++) {
+            const float *xn = x + n * g->C * g->H * g->W;
+            const float *dyn = dy + n * g->OC * g->P;
+            if (dwacc) {
+                const float *src = xn;
+                if (!direct) {
+                    im2col(g, xn, col);
+                    src = col;
+                }
+                /* dW_g (OCG, K) += dy_g (OCG, P) . col_g^T */
+                for (int64_t gi = 0; gi < g->G; gi++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->OCG, (int)g->K, (int)g->P, 1.0f,
+                                dyn + gi * g->OCG * g->P, (int)g->P, src + gi * g->K * g->P, (int)g->P, 1.0f,
+                                dwacc + gi * g->OCG * g->K, (int)g->K);
+            }
+            if (dx) {
+                float *dxn = dx + n * g->C * g->H * g->W;
+                /* col_g (K, P) = W_g^T (K, OCG) . dy_g (OCG, P); pointwise adds straight into dx */
+                float *dst = direct ? dxn : dcol;
+                for (int64_t gi = 0; gi < g->G; gi++)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->K, (int)g->P, (int)g->OCG, 1.0f,
+                                w + gi * g->OCG * g->K, (int)g->K, dyn + gi * g->OCG * g->P, (int)g->P,
+                                direct ? 1.0f : 0.0f, dst + gi * g->K * g->P, (int)g->P);
+                if (!direct) col2im_add(g, dcol, dxn);
+            }
+            if (dbacc)
+                for (int64_t oc = 0; oc < g->OC; oc++) {
+                    const float *d = dyn + oc * g->P;
+                    float s = 0.0f;
+                    for (int64_t i = 0; i < g->P; i++) s += d[i];
+                    dbacc[oc] += s;
+                }
+        }
+    }
+
+    /* Sum the per-thread partial gradients into dw and db in thread order. */
+    if (dw) {
+        const int64_t n = (int64_t)wsz;
+#pragma omp parallel for num_threads(T) schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            float s = 0.0f;
+            for (int t = 0; t < used; t++) s += ws[per_thread * (size_t)t + col_f + dcol_f + (size_t)i];
+            dw[i] += s;
+        }
+    }
+    if (db)
+        for (int64_t oc = 0; oc < g->OC; oc++) {
+            float s = 0.0f;
+            for (int t = 0; t < used; t++) s += ws[per_thread * (size_t)t + col_f + dcol_f + dw_f + (size_t)oc];
+            db[oc] += s;
+        }
+    return CF_OK;
+}
+
+cf_status cf_fast_conv2d_forward(fast_ctx *ctx, const cf_op_args *a) {
+    conv_geom g = geom(a);
+    if (is_depthwise(&g)) return dw_forward(ctx, a, &g);
+    return gemm_forward(ctx, a, &g);
+}
+
+cf_status cf_fast_conv2d_backward(fast_ctx *ctx, const cf_op_args *a) {
+    conv_geom g = geom(a);
+    if (is_depthwise(&g)) return dw_backward(ctx, a, &g);
+    return gemm_backward(ctx, a, &g);
+}

@@ -1,0 +1,316 @@
+/* cmd_train.c - `cellforge train` and `cellforge eval`: one architecture
+ * trained on a real dataset on the CPU, saved as a checkpoint, evaluated.
+ *
+ *   cellforge train --space nb201 --set C=16 --set N=1 --dataset fashion-mnist --epochs 10 \
+ *       '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|' \
+ *       --out model.cfm
+ *   cellforge eval model.cfm --dataset fashion-mnist
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cellforge/checkpoint.h"
+#include "cellforge/data.h"
+#include "cellforge/thread.h"
+#include "cellforge/train.h"
+#include "cli.h"
+
+const char *const cmd_train_usage =
+    "usage: cellforge train --space NAME [--set KEY=VALUE]... [--dataset NAME] [--data-dir DIR]\n"
+    "                       [--epochs N] [--out FILE] [options] ARCH\n\n"
+    "Trains one architecture on the CPU, evaluates it on the held-out validation split\n"
+    "after every epoch and on the test set at the end, and writes a checkpoint.\n\n"
+    "options:\n"
+    "  --space NAME          a space (`cellforge space list`) or a .json file; --set KEY=VALUE\n"
+    "                        sets its skeleton options (C, N, layers, ...)\n"
+    "  --dataset NAME        fashion-mnist (default; Debian's dataset-fashion-mnist), mnist,\n"
+    "                        cifar10, cifar100 (from --data-dir)\n"
+    "  --data-dir DIR        where the dataset files are\n"
+    "  --epochs N            10\n"
+    "  --batch B             256\n"
+    "  --lr LR               peak learning rate, 0.1 (cosine to 0 per step)\n"
+    "  --warmup N            epochs of linear warmup, 0\n"
+    "  --momentum M          0.9 (Nesterov; --no-nesterov for plain momentum)\n"
+    "  --weight-decay WD     5e-4\n"
+    "  --label-smoothing E   0\n"
+    "  --grad-clip G         clip the gradient norm to G, off\n"
+    "  --drop-path P         DARTS drop-path probability (default: the space's drop_path)\n"
+    "  --augment LIST        none (default) or any of crop,flip (crop pads 2 px on 28x28\n"
+    "                        images, 4 px otherwise)\n"
+    "  --cutout N            zero an NxN square of each training image, off\n"
+    "  --val-fraction F      share of the training set held out for validation, 0.1\n"
+    "  --fraction F          train on this share of each epoch's batches, 1\n"
+    "  --time-limit T        stop after T (90s, 10m, 2h); the run ends with status timeout\n"
+    "  --threads T           CPU threads (default: all cores)\n"
+    "  --reference           run the plain reference ops instead of the fast CPU backend\n"
+    "  --seed S              data order, augmentation, weights; 0\n"
+    "  --out FILE            write the checkpoint (format: include/cellforge/checkpoint.h)\n"
+    "A progress bar shows loss, accuracy and images/s when stdout is a terminal; otherwise\n"
+    "one line per epoch.\n";
+
+const char *const cmd_eval_usage =
+    "usage: cellforge eval MODEL [--dataset NAME] [--data-dir DIR] [--threads T] [--batch B]\n\n"
+    "Test-set accuracy of a checkpoint written by `cellforge train --out`, with the\n"
+    "accuracy of each class. The dataset defaults to fashion-mnist.\n";
+
+typedef struct progress_state {
+    int tty;
+    double last;
+} progress_state;
+
+static void on_progress(void *ctx, const cf_train_progress *p) {
+    progress_state *ps = ctx;
+    if (!ps->tty) return;
+    double now = cf_time_now();
+    if (p->step != p->steps && now - ps->last < 0.2) return;
+    ps->last = now;
+    int width = 24, done = (int)(width * p->step / p->steps);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
+    bar[width] = 0;
+    printf("\repoch %d/%d [%s] %lld/%lld  loss %.4f  acc %5.2f%%  %6.0f img/s  lr %.4f ", p->epoch + 1,
+           p->epochs, bar, (long long)p->step, (long long)p->steps, p->loss, 100 * p->acc,
+           p->images_per_s, p->lr);
+    fflush(stdout);
+}
+
+static int load_data(const char *cmd, const char *dataset, const char *dir, const char *split,
+                     cf_dataset **out) {
+    if (cf_dataset_load(dataset, dir, split, out) != CF_OK) return cli_fail(cmd);
+    return -1;
+}
+
+static int make_backend(const char *cmd, int reference, int threads, cf_backend **fast,
+                        const cf_backend **be) {
+    *fast = NULL;
+    if (reference) {
+        *be = cf_backend_cpu_ref();
+        return -1;
+    }
+    if (cf_backend_cpu_fast_create(threads, fast) != CF_OK) return cli_fail(cmd);
+    *be = *fast;
+    return -1;
+}
+
+int cmd_train(int argc, char **argv) {
+    cli_flag flags[] = {
+        FLAG("space", 1, 0), FLAG("set", 1, 1), FLAG("dataset", 1, 0), FLAG("data-dir", 1, 0),
+        FLAG("epochs", 1, 0), FLAG("batch", 1, 0), FLAG("lr", 1, 0), FLAG("warmup", 1, 0),
+        FLAG("momentum", 1, 0), FLAG("no-nesterov", 0, 0), FLAG("weight-decay", 1, 0),
+        FLAG("label-smoothing", 1, 0), FLAG("grad-clip", 1, 0), FLAG("drop-path", 1, 0),
+        FLAG("augment", 1, 0), FLAG("cutout", 1, 0), FLAG("val-fraction", 1, 0), FLAG("fraction", 1, 0),
+        FLAG("time-limit", 1, 0), FLAG("threads", 1, 0), FLAG("reference", 0, 0), FLAG("seed", 1, 0),
+        FLAG("out", 1, 0)};
+    cli_args args = {.command = "train", .usage = cmd_train_usage, .flags = flags,
+                     .n_flags = (int)(sizeof flags / sizeof flags[0])};
+    int rc = cli_parse(&args, argc, argv);
+    if (rc >= 0) return rc;
+    if (args.help) {
+        fputs(cmd_train_usage, stdout);
+        return EXIT_OK;
+    }
+    if (args.n_positional != 1)
+        return cli_usage_error(&args, "expected one architecture, got %d arguments", args.n_positional);
+    cf_train_config cfg;
+    cf_train_config_default(&cfg);
+    long long epochs = cfg.epochs, batch = cfg.batch, seed = 0, threads = 0, cutout = 0, warmup = 0;
+    double val_fraction = 0.1, drop_path = -1;
+    if ((rc = cli_count(&args, "epochs", 1, &epochs)) >= 0 || (rc = cli_count(&args, "batch", 1, &batch)) >= 0 ||
+        (rc = cli_count(&args, "seed", 0, &seed)) >= 0 || (rc = cli_count(&args, "threads", 1, &threads)) >= 0 ||
+        (rc = cli_count(&args, "cutout", 0, &cutout)) >= 0 || (rc = cli_count(&args, "warmup", 0, &warmup)) >= 0 ||
+        (rc = cli_number(&args, "lr", 0, 100, &cfg.lr)) >= 0 ||
+        (rc = cli_number(&args, "momentum", 0, 0.999, &cfg.momentum)) >= 0 ||
+        (rc = cli_number(&args, "weight-decay", 0, 1, &cfg.weight_decay)) >= 0 ||
+        (rc = cli_number(&args, "label-smoothing", 0, 0.99, &cfg.label_smoothing)) >= 0 ||
+        (rc = cli_number(&args, "grad-clip", 0, 1e9, &cfg.grad_clip)) >= 0 ||
+        (rc = cli_number(&args, "drop-path", 0, 0.95, &drop_path)) >= 0 ||
+        (rc = cli_number(&args, "val-fraction", 0, 0.9, &val_fraction)) >= 0 ||
+        (rc = cli_number(&args, "fraction", 0.001, 1, &cfg.max_epoch_fraction)) >= 0 ||
+        (rc = cli_duration(&args, "time-limit", &cfg.time_limit_s)) >= 0)
+        return rc;
+    if (epochs > CF_TRAIN_MAX_EPOCHS) return cli_usage_error(&args, "--epochs %lld: at most %d", epochs, CF_TRAIN_MAX_EPOCHS);
+    cfg.epochs = (int)epochs;
+    cfg.batch = (int)batch;
+    cfg.seed = (uint64_t)seed;
+    cfg.warmup_epochs = (int)warmup;
+    cfg.nesterov = !cli_has(&args, "no-nesterov");
+    cfg.augment.cutout = (int)cutout;
+    const char *aug = cli_value(&args, "augment");
+    int want_crop = 0;
+    if (aug && strcmp(aug, "none") != 0) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", aug);
+        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+            if (strcmp(t, "crop") == 0) want_crop = 1;
+            else if (strcmp(t, "flip") == 0) cfg.augment.flip = 1;
+            else return cli_usage_error(&args, "--augment: unknown '%s' (none, crop, flip)", t);
+        }
+    }
+    const char *dataset = cli_value(&args, "dataset");
+    if (!dataset) dataset = "fashion-mnist";
+    const char *dir = cli_value(&args, "data-dir"), *out_path = cli_value(&args, "out");
+
+    cf_space *s = NULL;
+    cf_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL;
+    cf_backend *fast = NULL;
+    cf_model *m = NULL;
+    cf_net *net = NULL;
+    rc = EXIT_ERROR;
+    if ((rc = cli_load_space(&args, &s)) >= 0) goto exit;
+    rc = EXIT_ERROR;
+    cf_arch a;
+    if (cf_arch_parse(s, args.positional[0], &a) != CF_OK) {
+        rc = cli_fail("train");
+        goto exit;
+    }
+    char arch_text[CF_ARCH_TEXT_MAX];
+    cf_arch_format(s, &a, arch_text, sizeof arch_text);
+    if ((rc = load_data("train", dataset, dir, "train", &all)) >= 0) goto exit;
+    if ((rc = load_data("train", dataset, dir, "test", &test)) >= 0) goto exit;
+    rc = EXIT_ERROR;
+    if (val_fraction > 0) {
+        if (cf_dataset_split(all, val_fraction, cfg.seed, &train, &val) != CF_OK) {
+            rc = cli_fail("train");
+            goto exit;
+        }
+    } else {
+        train = all;
+        all = NULL;
+    }
+    if (want_crop) cfg.augment.crop_pad = train->h <= 28 ? 2 : 4;
+    for (int k = 0; k < s->n_options; k++) {
+        if (strcmp(s->options[k].name, "drop_path") == 0 && drop_path < 0) drop_path = s->options[k].value;
+    }
+    cfg.drop_path = drop_path > 0 ? drop_path : 0;
+    int with_aux = 0;
+    for (int k = 0; k < s->n_options; k++)
+        if (strcmp(s->options[k].name, "auxiliary") == 0) with_aux = s->options[k].value != 0;
+    cf_net_input in = {train->c, train->h, train->w, train->classes};
+    if (cf_net_build(s, &a, &in, &net) != CF_OK) {
+        rc = cli_fail("train");
+        goto exit;
+    }
+    const cf_backend *be = NULL;
+    if ((rc = make_backend("train", cli_has(&args, "reference"), (int)threads, &fast, &be)) >= 0) goto exit;
+    rc = EXIT_ERROR;
+    if (cf_model_create(net, cfg.batch, be, with_aux, &m) != CF_OK) {
+        net = NULL;
+        rc = cli_fail("train");
+        goto exit;
+    }
+    net = NULL;
+    cf_model_init(m, cfg.seed);
+    char opts[256];
+    cli_space_options(s, opts, sizeof opts);
+    printf("train %s (%s) on %s: %zu training, %zu validation, %zu test images; %zu parameters; "
+           "%d epochs of batch %d, %s backend\n",
+           s->name, opts, dataset, train->n, val ? val->n : 0, test->n, (size_t)m->n_params, cfg.epochs,
+           cfg.batch, be->ops->name);
+    fflush(stdout);
+    progress_state ps = {isatty(STDOUT_FILENO), 0};
+    cfg.progress = on_progress;
+    cfg.progress_ctx = &ps;
+    cf_train_result *res = calloc(1, sizeof *res);
+    if (!res || cf_train(m, train, val, &cfg, res) != CF_OK) {
+        free(res);
+        rc = cli_fail("train");
+        goto exit;
+    }
+    if (ps.tty) printf("\n");
+    for (int e = 0; e < res->epochs_done; e++) {
+        const cf_epoch_record *r = &res->curve[e];
+        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s%.2f%%  lr %.4f  %.1f s\n", e + 1,
+               cfg.epochs, r->train_loss, 100 * r->train_acc, r->val_acc < 0 ? "-" : "",
+               r->val_acc < 0 ? 0 : 100 * r->val_acc, r->lr, r->seconds);
+    }
+    if (res->status != CF_TRAIN_OK) printf("stopped: %s (%s)\n", cf_train_status_name(res->status), res->reason);
+    double test_acc = -1;
+    if (res->epochs_done > 0 || res->status == CF_TRAIN_TIMEOUT) {
+        if (cf_evaluate(m, test, res->mean, res->std, &test_acc, NULL) != CF_OK) {
+            free(res);
+            rc = cli_fail("train");
+            goto exit;
+        }
+    }
+    printf("test accuracy %.2f%% (%zu images); %.0f training images/s; %.1f s in all\n", 100 * test_acc,
+           test->n, res->images_per_s, res->seconds);
+    rc = res->status == CF_TRAIN_OK ? EXIT_OK : EXIT_ERROR;
+    if (out_path) {
+        if (cf_checkpoint_save(out_path, s, arch_text, m, &cfg, res, test_acc) != CF_OK) {
+            rc = cli_fail("train");
+        } else {
+            printf("wrote %s\n", out_path);
+        }
+    }
+    free(res);
+exit:
+    cf_model_destroy(m);
+    cf_net_destroy(net);
+    cf_backend_cpu_fast_destroy(fast);
+    cf_dataset_destroy(all);
+    cf_dataset_destroy(train);
+    cf_dataset_destroy(val);
+    cf_dataset_destroy(test);
+    cf_space_destroy(s);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    cli_flag flags[] = {FLAG("dataset", 1, 0), FLAG("data-dir", 1, 0), FLAG("threads", 1, 0),
+                        FLAG("batch", 1, 0), FLAG("reference", 0, 0)};
+    cli_args args = {.command = "eval", .usage = cmd_eval_usage, .flags = flags,
+                     .n_flags = (int)(sizeof flags / sizeof flags[0])};
+    int rc = cli_parse(&args, argc, argv);
+    if (rc >= 0) return rc;
+    if (args.help) {
+        fputs(cmd_eval_usage, stdout);
+        return EXIT_OK;
+    }
+    if (args.n_positional != 1) return cli_usage_error(&args, "expected one MODEL file");
+    long long threads = 0, batch = 256;
+    if ((rc = cli_count(&args, "threads", 1, &threads)) >= 0 || (rc = cli_count(&args, "batch", 1, &batch)) >= 0)
+        return rc;
+    const char *dataset = cli_value(&args, "dataset");
+    if (!dataset) dataset = "fashion-mnist";
+    cf_backend *fast = NULL;
+    const cf_backend *be = NULL;
+    cf_model *m = NULL;
+    cf_dataset *test = NULL;
+    int64_t *confusion = NULL;
+    if ((rc = make_backend("eval", cli_has(&args, "reference"), (int)threads, &fast, &be)) >= 0) return rc;
+    rc = EXIT_ERROR;
+    cf_checkpoint_info info;
+    if (cf_checkpoint_load(args.positional[0], be, (int)batch, &m, &info) != CF_OK) {
+        rc = cli_fail("eval");
+        goto exit;
+    }
+    if ((rc = load_data("eval", dataset, cli_value(&args, "data-dir"), "test", &test)) >= 0) goto exit;
+    rc = EXIT_ERROR;
+    int K = info.input.classes;
+    confusion = calloc((size_t)K * K, sizeof *confusion);
+    double acc = 0;
+    if (!confusion || cf_evaluate(m, test, info.mean, info.std, &acc, confusion) != CF_OK) {
+        rc = cli_fail("eval");
+        goto exit;
+    }
+    printf("model     %s: %s (%s), %d epochs, status %s\n", args.positional[0], info.space, info.options,
+           info.epochs_done, info.status[0] ? info.status : "-");
+    printf("arch      %s\n", info.arch);
+    printf("dataset   %s test, %zu images\n", dataset, test->n);
+    printf("accuracy  %.2f%%\n", 100 * acc);
+    printf("per class");
+    for (int k = 0; k < K; k++) {
+        int64_t total = 0;
+        for (int j = 0; j < K; j++) total += confusion[(size_t)k * K + j];
+        printf(" %d:%.1f%%", k, total ? 100.0 * (double)confusion[(size_t)k * K + k] / (double)total : 0.0);
+    }
+    printf("\n");
+    rc = EXIT_OK;
+exit:
+    free(confusion);
+    cf_model_destroy(m);
+    cf_dataset_destroy(test);
+    cf_backend_cpu_fast_destroy(fast);
+    return rc;
+}

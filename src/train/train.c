@@ -1,0 +1,253 @@
+/* train.c - the training loop: batches, SGD with momentum, cosine schedule,
+ * evaluation, and trials that end with a status instead of a crash.
+ *
+ * Everything a step needs is allocated before the first step (batch buffers,
+ * the momentum buffer, the epoch order); the model owns the rest. Tested by
+ * tests/test_train.c (a short real run on Fashion-MNIST, determinism, NaN and
+ * time-limit endings, and the optimizer against a hand-computed update).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/thread.h"
+#include "cellforge/train.h"
+
+void cf_train_config_default(cf_train_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->epochs = 10;
+    cfg->batch = 256;
+    cfg->lr = 0.1;
+    cfg->momentum = 0.9;
+    cfg->nesterov = 1;
+    cfg->weight_decay = 5e-4;
+    cfg->aux_weight = 0.4;
+    cfg->diverge_loss = 1e4;
+    cfg->max_epoch_fraction = 1.0;
+}
+
+const char *cf_train_status_name(cf_train_status s) {
+    switch (s) {
+    case CF_TRAIN_OK: return "ok";
+    case CF_TRAIN_NAN: return "nan";
+    case CF_TRAIN_DIVERGED: return "diverged";
+    case CF_TRAIN_TIMEOUT: return "timeout";
+    }
+    return "?";
+}
+
+/* Learning rate at step t of T: linear warmup over W steps, then cosine to lr_min. */
+static double lr_at(const cf_train_config *cfg, int64_t t, int64_t T, int64_t W) {
+    if (t < W) return cfg->lr * (double)(t + 1) / (double)W;
+    double p = T > W ? (double)(t - W) / (double)(T - W) : 1.0;
+    return cfg->lr_min + 0.5 * (cfg->lr - cfg->lr_min) * (1.0 + cos(M_PI * p));
+}
+
+static int argmax(const float *v, int k) {
+    int best = 0;
+    for (int i = 1; i < k; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* One SGD step (PyTorch's rule): g += wd w; buf = mu buf + g; w -= lr (g + mu buf)
+ * with Nesterov, w -= lr buf without. Gradients are clipped first when asked.
+ * Returns 0 when a gradient is not finite. */
+static int sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr) {
+    float *w = m->param, *g = m->grad;
+    const size_t n = m->n_params;
+    double norm2 = 0;
+    for (size_t i = 0; i < n; i++) norm2 += (double)g[i] * g[i];
+    if (!isfinite(norm2)) return 0;
+    float clip = 1.0f;
+    if (cfg->grad_clip > 0 && sqrt(norm2) > cfg->grad_clip) clip = (float)(cfg->grad_clip / sqrt(norm2));
+    const float mu = (float)cfg->momentum, wd = (float)cfg->weight_decay, eta = (float)lr;
+    if (cfg->nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * clip + wd * w[i];
+            buf[i] = mu * buf[i] + gi;
+            w[i] -= eta * (gi + mu * buf[i]);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * clip + wd * w[i];
+            buf[i] = mu * buf[i] + gi;
+            w[i] -= eta * buf[i];
+        }
+    }
+    return 1;
+}
+
+/* Per-channel mean and std of the training set, as floats. */
+static cf_status norm_stats(const cf_dataset *ds, float *mean, float *std) {
+    double m[4], s[4];
+    if (ds->c > 4) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: %d channels (at most 4)", ds->name, ds->c);
+    CF_TRY(cf_dataset_channel_stats(ds, m, s));
+    for (int c = 0; c < ds->c; c++) {
+        mean[c] = (float)m[c];
+        std[c] = (float)(s[c] > 1e-12 ? s[c] : 1.0);
+    }
+    return CF_OK;
+}
+
+cf_status cf_evaluate(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
+                      double *accuracy, int64_t *confusion) {
+    const cf_net_input *in = &m->net->input;
+    if (ds->c != in->c || ds->h != in->h || ds->w != in->w)
+        CF_FAIL(CF_ERR_SHAPE, "%s: images are %dx%dx%d, the network takes %dx%dx%d", ds->name, ds->h,
+                ds->w, ds->c, in->h, in->w, in->c);
+    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "evaluate: f32 models only");
+    const int B = m->batch, K = in->classes;
+    const size_t image = cf_dataset_image_bytes(ds);
+    float *x = malloc((size_t)B * image * sizeof *x);
+    int32_t *y = malloc((size_t)B * sizeof *y);
+    uint32_t *idx = malloc((size_t)B * sizeof *idx);
+    cf_status st = CF_OK;
+    if (!x || !y || !idx) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "evaluate: no memory for a batch of %d", B);
+        goto exit;
+    }
+    if (confusion) memset(confusion, 0, (size_t)K * K * sizeof *confusion);
+    size_t correct = 0;
+    for (size_t start = 0; start < ds->n; start += (size_t)B) {
+        int n = (int)(ds->n - start < (size_t)B ? ds->n - start : (size_t)B);
+        for (int k = 0; k < n; k++) idx[k] = (uint32_t)(start + (size_t)k);
+        cf_data_batch(ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
+        CF_TRY_GOTO(st, cf_model_forward(m, x, n, 0), exit);
+        const float *logits = cf_model_logits(m);
+        for (int k = 0; k < n; k++) {
+            int p = argmax(logits + (size_t)k * K, K);
+            correct += p == y[k];
+            if (confusion && y[k] >= 0 && y[k] < K) confusion[(size_t)y[k] * K + p]++;
+        }
+    }
+    *accuracy = ds->n ? (double)correct / (double)ds->n : 0.0;
+exit:
+    free(x);
+    free(y);
+    free(idx);
+    return st;
+}
+
+cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
+                   const cf_train_config *cfg, cf_train_result *res) {
+    memset(res, 0, sizeof *res);
+    res->val_acc = -1;
+    const cf_net_input *in = &m->net->input;
+    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "train: f32 models only");
+    if (cfg->epochs < 1 || cfg->epochs > CF_TRAIN_MAX_EPOCHS)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: %d epochs (1..%d)", cfg->epochs, CF_TRAIN_MAX_EPOCHS);
+    if (cfg->batch < 1 || cfg->batch > m->batch)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d, the model holds 1..%d", cfg->batch, m->batch);
+    if (train->c != in->c || train->h != in->h || train->w != in->w)
+        CF_FAIL(CF_ERR_SHAPE, "%s: images are %dx%dx%d, the network takes %dx%dx%d", train->name,
+                train->h, train->w, train->c, in->h, in->w, in->c);
+    if (train->classes > in->classes)
+        CF_FAIL(CF_ERR_SHAPE, "%s: %d classes, the network has %d outputs", train->name, train->classes,
+                in->classes);
+    if ((size_t)cfg->batch > train->n)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d is larger than %s (%zu images)", cfg->batch,
+                train->name, train->n);
+    CF_TRY(norm_stats(train, res->mean, res->std));
+
+    const int B = cfg->batch, K = in->classes;
+    const size_t image = cf_dataset_image_bytes(train);
+    const int64_t full = (int64_t)(train->n / (size_t)B); /* whole batches only, as drop_last */
+    double frac = cfg->max_epoch_fraction > 0 && cfg->max_epoch_fraction < 1 ? cfg->max_epoch_fraction : 1.0;
+    int64_t steps = (int64_t)ceil((double)full * frac);
+    if (steps < 1) steps = 1;
+    const int64_t total = steps * cfg->epochs, warm = steps * cfg->warmup_epochs;
+
+    float *x = malloc((size_t)B * image * sizeof *x);
+    int32_t *y = malloc((size_t)B * sizeof *y);
+    uint32_t *order = malloc(train->n * sizeof *order);
+    float *buf = calloc(m->n_params ? m->n_params : 1, sizeof *buf);
+    cf_status st = CF_OK;
+    if (!x || !y || !order || !buf) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "train: no memory for batch buffers");
+        goto exit;
+    }
+    m->aux_weight = cfg->aux_weight;
+    m->seed = cfg->seed;
+    const double t0 = cf_time_now();
+    int64_t images = 0;
+    double step_seconds = 0;
+    for (int epoch = 0; epoch < cfg->epochs; epoch++) {
+        const double te = cf_time_now();
+        m->drop_path = cfg->drop_path * (double)epoch / (double)cfg->epochs;
+        cf_data_epoch_order(train->n, cfg->seed, (uint64_t)epoch, order);
+        double loss_sum = 0;
+        int64_t correct = 0, seen = 0;
+        double lr = cfg->lr;
+        for (int64_t s = 0; s < steps; s++) {
+            int64_t t = (int64_t)epoch * steps + s;
+            lr = lr_at(cfg, t, total, warm);
+            const double ts = cf_time_now();
+            cf_data_batch(train, order + s * B, B, res->mean, res->std, &cfg->augment, cfg->seed,
+                          (uint64_t)epoch, (uint64_t)(s * B), x, y);
+            double loss;
+            CF_TRY_GOTO(st, cf_model_forward(m, x, B, 1), exit);
+            CF_TRY_GOTO(st, cf_model_loss(m, y, cfg->label_smoothing, &loss), exit);
+            if (!isfinite(loss)) {
+                res->status = CF_TRAIN_NAN;
+                snprintf(res->reason, sizeof res->reason, "loss became %g at epoch %d, step %lld", loss,
+                         epoch, (long long)s);
+                goto finish;
+            }
+            if (loss > cfg->diverge_loss) {
+                res->status = CF_TRAIN_DIVERGED;
+                snprintf(res->reason, sizeof res->reason,
+                         "loss %.4g above the divergence limit %.4g at epoch %d, step %lld", loss,
+                         cfg->diverge_loss, epoch, (long long)s);
+                goto finish;
+            }
+            const float *logits = cf_model_logits(m);
+            for (int k = 0; k < B; k++) correct += argmax(logits + (size_t)k * K, K) == y[k];
+            CF_TRY_GOTO(st, cf_model_backward(m), exit);
+            if (!sgd_step(m, buf, cfg, lr)) {
+                res->status = CF_TRAIN_NAN;
+                snprintf(res->reason, sizeof res->reason, "a gradient became NaN or infinite at epoch %d, step %lld",
+                         epoch, (long long)s);
+                goto finish;
+            }
+            loss_sum += loss;
+            seen += B;
+            images += B;
+            double now = cf_time_now();
+            step_seconds += now - ts;
+            if (cfg->progress) {
+                cf_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / (double)(s + 1),
+                                       (double)correct / (double)seen, lr, (double)seen / (now - te),
+                                       now - t0};
+                cfg->progress(cfg->progress_ctx, &p);
+            }
+            if (cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s) {
+                res->status = CF_TRAIN_TIMEOUT;
+                snprintf(res->reason, sizeof res->reason,
+                         "time limit of %.0f s reached in epoch %d after %lld of %lld steps",
+                         cfg->time_limit_s, epoch, (long long)(s + 1), (long long)steps);
+                goto finish;
+            }
+        }
+        cf_epoch_record *r = &res->curve[epoch];
+        r->epoch = epoch;
+        r->train_loss = loss_sum / (double)steps;
+        r->train_acc = (double)correct / (double)seen;
+        r->lr = lr;
+        r->val_acc = -1;
+        if (val) CF_TRY_GOTO(st, cf_evaluate(m, val, res->mean, res->std, &r->val_acc, NULL), exit);
+        r->seconds = cf_time_now() - te;
+        res->epochs_done = epoch + 1;
+        res->val_acc = r->val_acc;
+    }
+finish:
+    res->seconds = cf_time_now() - t0;
+    res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : 0;
+exit:
+    free(x);
+    free(y);
+    free(order);
+    free(buf);
+    return st;
+}
