@@ -220,9 +220,10 @@ int cmd_train(int argc, char **argv) {
     if (ps.tty) printf("\n");
     for (int e = 0; e < res->epochs_done; e++) {
         const cf_epoch_record *r = &res->curve[e];
-        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s%.2f%%  lr %.4f  %.1f s\n", e + 1,
-               cfg.epochs, r->train_loss, 100 * r->train_acc, r->val_acc < 0 ? "-" : "",
-               r->val_acc < 0 ? 0 : 100 * r->val_acc, r->lr, r->seconds);
+        char val_text[32] = "-";
+        if (r->val_acc >= 0) snprintf(val_text, sizeof val_text, "%.2f%%", 100 * r->val_acc);
+        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s  lr %.4f  %.1f s\n", e + 1, cfg.epochs,
+               r->train_loss, 100 * r->train_acc, val_text, r->lr, r->seconds);
     }
     if (res->status != CF_TRAIN_OK) printf("stopped: %s (%s)\n", cf_train_status_name(res->status), res->reason);
     double test_acc = -1;

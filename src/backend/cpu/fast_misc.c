@@ -10,6 +10,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "fast.h"
@@ -56,34 +57,37 @@ cf_status cf_fast_linear_backward(fast_ctx *ctx, const cf_op_args *a) {
 
 /* ---- element-wise ------------------------------------------------------- */
 
+FAST_SIMD static void add_range(float *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+FAST_SIMD static void sum2_range(float *y, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+/* Each thread sums all inputs over its share, in input order. */
 cf_status cf_fast_sum_forward(fast_ctx *ctx, const cf_op_args *a) {
     float *y = FDATA(a->out);
     const int64_t n = cf_tensor_numel(a->out);
-    const int k = a->n_inputs;
-    const float *x0 = FDATA(a->in[0]);
-    const float *x1 = k > 1 ? FDATA(a->in[1]) : NULL;
 #pragma omp parallel num_threads(ctx->threads)
     {
-        if (x1) {
-#pragma omp for simd schedule(static)
-            for (int64_t i = 0; i < n; i++) y[i] = x0[i] + x1[i];
-        } else {
-#pragma omp for simd schedule(static)
-            for (int64_t i = 0; i < n; i++) y[i] = x0[i];
-        }
-        for (int j = 2; j < k; j++) {
-            const float *xj = FDATA(a->in[j]);
-#pragma omp for simd schedule(static)
-            for (int64_t i = 0; i < n; i++) y[i] += xj[i];
-        }
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (a->n_inputs > 1) sum2_range(y + lo, FDATA(a->in[0]) + lo, FDATA(a->in[1]) + lo, hi - lo);
+        else if (hi > lo) memcpy(y + lo, FDATA(a->in[0]) + lo, (size_t)(hi - lo) * sizeof(float));
+        for (int j = 2; j < a->n_inputs; j++) add_range(y + lo, FDATA(a->in[j]) + lo, hi - lo);
     }
     return CF_OK;
 }
 
 /* dst += src over n elements, split over threads. */
 static void add_into(fast_ctx *ctx, float *dst, const float *src, int64_t n) {
-#pragma omp parallel for simd num_threads(ctx->threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        add_range(dst + lo, src + lo, hi - lo);
+    }
 }
 
 cf_status cf_fast_sum_backward(fast_ctx *ctx, const cf_op_args *a) {
@@ -111,8 +115,12 @@ cf_status cf_fast_identity_forward(fast_ctx *ctx, const cf_op_args *a) {
     const float *x = FDATA(a->in[0]);
     float *y = FDATA(a->out);
     const int64_t n = cf_tensor_numel(a->out);
-#pragma omp parallel for simd num_threads(ctx->threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i];
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (hi > lo) memcpy(y + lo, x + lo, (size_t)(hi - lo) * sizeof(float));
+    }
     return CF_OK;
 }
 
@@ -149,10 +157,7 @@ cf_status cf_fast_concat_backward(fast_ctx *ctx, const cf_op_args *a) {
         for (int k = 0; k < a->n_inputs; k++) {
             const int64_t len = a->in[k]->shape[1] * HW;
             if (a->din[k]) {
-                float *dx = FDATA(a->din[k]) + n * len;
-                const float *src = dy + n * YC + off;
-#pragma omp simd
-                for (int64_t i = 0; i < len; i++) dx[i] += src[i];
+                add_range(FDATA(a->din[k]) + n * len, dy + n * YC + off, len);
             }
             off += len;
         }
@@ -190,8 +195,7 @@ cf_status cf_fast_slice_backward(fast_ctx *ctx, const cf_op_args *a) {
     for (int64_t r = 0; r < rows; r++) {
         const int64_t n = r / ((int64_t)p->c * p->h), c = (r / p->h) % p->c, h = r % p->h;
         float *d = dx + ((n * C + p->c0 + c) * H + p->top + h) * W + p->left;
-        const float *s = dy + r * p->w;
-        for (int64_t i = 0; i < p->w; i++) d[i] += s[i];
+        add_range(d, dy + r * p->w, p->w);
     }
     return CF_OK;
 }

@@ -18,6 +18,55 @@
 /* Element k of a per-channel vector (K, 1, 1, 1). */
 #define FV(t, k) (FDATA(t)[(k) * (t)->stride[0]])
 
+/* *s += sum (x - shift), *ss += sum (x - shift)^2 over one plane. */
+FAST_SIMD static void plane_stats(const float *x, int64_t n, float shift, double *s, double *ss) {
+    float ps = 0.0f, pss = 0.0f;
+#pragma omp simd reduction(+ : ps, pss)
+    for (int64_t i = 0; i < n; i++) {
+        const float d = x[i] - shift;
+        ps += d;
+        pss += d * d;
+    }
+    *s += ps;
+    *ss += pss;
+}
+
+/* y = x * scale + offset over one plane. */
+FAST_SIMD static void plane_affine(const float *x, float *y, int64_t n, float scale, float offset) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale + offset;
+}
+
+/* *s += sum dy, *sx += sum dy * (x - mean) over one plane. */
+FAST_SIMD static void plane_grad_sums(const float *x, const float *dy, int64_t n, float mean, double *s, double *sx) {
+    float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t i = 0; i < n; i++) {
+        a += dy[i];
+        b += dy[i] * (x[i] - mean);
+    }
+    *s += a;
+    *sx += b;
+}
+
+/* dx += A dy + B x + D over one plane. */
+FAST_SIMD static void plane_grad_apply(const float *x, const float *dy, float *dx, int64_t n, float A, float B, float D) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dx[i] += A * dy[i] + B * x[i] + D;
+}
+
+FAST_SIMD static void relu_range(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* Both loads unconditional so the select vectorizes. */
+FAST_SIMD static void relu_grad_range(const float *x, const float *dy, float *dx, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float g = dy[i];
+        dx[i] += x[i] > 0.0f ? g : 0.0f;
+    }
+}
+
 cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
     const cf_batchnorm_params *p = &a->params.bn;
     const cf_tensor *xt = a->in[0];           /* (N, C, H, W) */
@@ -38,18 +87,7 @@ cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
         if (p->training) {
             const float shift = x[c * HW];
             double s = 0.0, ss = 0.0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *xp = x + (n * C + c) * HW;
-                float ps = 0.0f, pss = 0.0f;
-#pragma omp simd reduction(+ : ps, pss)
-                for (int64_t i = 0; i < HW; i++) {
-                    const float d = xp[i] - shift;
-                    ps += d;
-                    pss += d * d;
-                }
-                s += ps;
-                ss += pss;
-            }
+            for (int64_t n = 0; n < N; n++) plane_stats(x + (n * C + c) * HW, HW, shift, &s, &ss);
             const double dm = s / (double)M;
             double var = ss / (double)M - dm * dm;
             if (var < 0.0) var = 0.0;
@@ -66,12 +104,7 @@ cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
         }
         const double g = gamma ? FV(gamma, c) : 1.0, b = beta ? FV(beta, c) : 0.0;
         const float scale = (float)(g * invstd), offset = (float)(b - mean * g * invstd);
-        for (int64_t n = 0; n < N; n++) {
-            const float *xp = x + (n * C + c) * HW;
-            float *yp = y + (n * C + c) * HW;
-#pragma omp simd
-            for (int64_t i = 0; i < HW; i++) yp[i] = xp[i] * scale + offset;
-        }
+        for (int64_t n = 0; n < N; n++) plane_affine(x + (n * C + c) * HW, y + (n * C + c) * HW, HW, scale, offset);
     }
     return CF_OK;
 }
@@ -95,17 +128,8 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const float mean = FV(save_mean, c);
         const double invstd = FV(save_invstd, c);
         double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy * (x - mean) */
-        for (int64_t n = 0; n < N; n++) {
-            const float *xp = x + (n * C + c) * HW, *dp = dy + (n * C + c) * HW;
-            float s = 0.0f, sx = 0.0f;
-#pragma omp simd reduction(+ : s, sx)
-            for (int64_t i = 0; i < HW; i++) {
-                s += dp[i];
-                sx += dp[i] * (xp[i] - mean);
-            }
-            sdy += s;
-            sdyx += sx;
-        }
+        for (int64_t n = 0; n < N; n++)
+            plane_grad_sums(x + (n * C + c) * HW, dy + (n * C + c) * HW, HW, mean, &sdy, &sdyx);
         const double sdy_xhat = sdyx * invstd;
         if (dbeta) FV(dbeta, c) += (float)sdy;
         if (dgamma) FV(dgamma, c) += (float)sdy_xhat;
@@ -116,10 +140,8 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const float B = (float)(-scale * sdy_xhat * invstd);
         const float D = (float)(-scale * sdy + scale * sdy_xhat * invstd * (double)mean);
         for (int64_t n = 0; n < N; n++) {
-            const float *xp = x + (n * C + c) * HW, *dp = dy + (n * C + c) * HW;
-            float *gp = dx + (n * C + c) * HW;
-#pragma omp simd
-            for (int64_t i = 0; i < HW; i++) gp[i] += A * dp[i] + B * xp[i] + D;
+            const int64_t o = (n * C + c) * HW;
+            plane_grad_apply(x + o, dy + o, dx + o, HW, A, B, D);
         }
     }
     return CF_OK;
@@ -129,8 +151,12 @@ cf_status cf_fast_relu_forward(fast_ctx *ctx, const cf_op_args *a) {
     const float *x = FDATA(a->in[0]);
     float *y = FDATA(a->out);
     const int64_t n = cf_tensor_numel(a->in[0]);
-#pragma omp parallel for simd num_threads(ctx->threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        relu_range(x + lo, y + lo, hi - lo);
+    }
     return CF_OK;
 }
 
@@ -140,7 +166,11 @@ cf_status cf_fast_relu_backward(fast_ctx *ctx, const cf_op_args *a) {
     const float *x = FDATA(a->in[0]), *dy = FDATA(a->dout);
     float *dx = FDATA(a->din[0]);
     const int64_t n = cf_tensor_numel(a->in[0]);
-#pragma omp parallel for simd num_threads(ctx->threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        relu_grad_range(x + lo, dy + lo, dx + lo, hi - lo);
+    }
     return CF_OK;
 }

@@ -11,7 +11,6 @@
  * Checked against ref_pool.c by tests/test_cpu_fast.c.
  */
 #include <omp.h>
-#include <string.h>
 
 #include "fast.h"
 
@@ -34,6 +33,28 @@ static inline void clip(int64_t o, int s, int pad, int k, int64_t len, int64_t *
     *hi = h > len ? len : h;
 }
 
+/* One plane: rows of the window summed into row (W), then columns. */
+FAST_SIMD static void avg_plane(const pool_geom *g, const float *xp, float *yp, float *row) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t h0, h1;
+        clip(oh, g->sh, g->ph, g->kh, g->H, &h0, &h1);
+        const float *x0 = xp + h0 * g->W;
+        for (int64_t w = 0; w < g->W; w++) row[w] = x0[w];
+        for (int64_t h = h0 + 1; h < h1; h++) {
+            const float *xr = xp + h * g->W;
+            for (int64_t w = 0; w < g->W; w++) row[w] += xr[w];
+        }
+        const float rows = (float)(h1 - h0);
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t w0, w1;
+            clip(ow, g->sw, g->pw, g->kw, g->W, &w0, &w1);
+            float s = 0.0f;
+            for (int64_t w = w0; w < w1; w++) s += row[w];
+            yp[oh * g->OW + ow] = s / (rows * (float)(w1 - w0));
+        }
+    }
+}
+
 cf_status cf_fast_avgpool2d_forward(fast_ctx *ctx, const cf_op_args *a) {
     const pool_geom g = pgeom(a, a->out);
     const float *x = FDATA(a->in[0]); /* (N, C, H, W) */
@@ -45,30 +66,30 @@ cf_status cf_fast_avgpool2d_forward(fast_ctx *ctx, const cf_op_args *a) {
     {
         float *row = ws + per_thread * (size_t)omp_get_thread_num(); /* (W) */
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < g.planes; i++) {
-            const float *xp = x + i * g.H * g.W;
-            float *yp = y + i * g.OH * g.OW;
-            for (int64_t oh = 0; oh < g.OH; oh++) {
-                int64_t h0, h1;
-                clip(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1);
-                memcpy(row, xp + h0 * g.W, (size_t)g.W * sizeof(float));
-                for (int64_t h = h0 + 1; h < h1; h++) {
-                    const float *xr = xp + h * g.W;
-#pragma omp simd
-                    for (int64_t w = 0; w < g.W; w++) row[w] += xr[w];
-                }
-                const float rows = (float)(h1 - h0);
-                for (int64_t ow = 0; ow < g.OW; ow++) {
-                    int64_t w0, w1;
-                    clip(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1);
-                    float s = 0.0f;
-                    for (int64_t w = w0; w < w1; w++) s += row[w];
-                    yp[oh * g.OW + ow] = s / (rows * (float)(w1 - w0));
-                }
-            }
-        }
+        for (int64_t i = 0; i < g.planes; i++) avg_plane(&g, x + i * g.H * g.W, y + i * g.OH * g.OW, row);
     }
     return CF_OK;
+}
+
+/* One plane: each output row's shares spread over row (W), then added to
+ * the window's input rows. */
+FAST_SIMD static void avg_grad_plane(const pool_geom *g, const float *dyp, float *dxp, float *row) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t h0, h1;
+        clip(oh, g->sh, g->ph, g->kh, g->H, &h0, &h1);
+        const float rows = (float)(h1 - h0);
+        for (int64_t w = 0; w < g->W; w++) row[w] = 0.0f;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t w0, w1;
+            clip(ow, g->sw, g->pw, g->kw, g->W, &w0, &w1);
+            const float share = dyp[oh * g->OW + ow] / (rows * (float)(w1 - w0));
+            for (int64_t w = w0; w < w1; w++) row[w] += share;
+        }
+        for (int64_t h = h0; h < h1; h++) {
+            float *dr = dxp + h * g->W;
+            for (int64_t w = 0; w < g->W; w++) dr[w] += row[w];
+        }
+    }
 }
 
 cf_status cf_fast_avgpool2d_backward(fast_ctx *ctx, const cf_op_args *a) {
@@ -83,27 +104,7 @@ cf_status cf_fast_avgpool2d_backward(fast_ctx *ctx, const cf_op_args *a) {
     {
         float *row = ws + per_thread * (size_t)omp_get_thread_num(); /* (W) */
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < g.planes; i++) {
-            const float *dyp = dy + i * g.OH * g.OW;
-            float *dxp = dx + i * g.H * g.W;
-            for (int64_t oh = 0; oh < g.OH; oh++) {
-                int64_t h0, h1;
-                clip(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1);
-                const float rows = (float)(h1 - h0);
-                memset(row, 0, (size_t)g.W * sizeof(float));
-                for (int64_t ow = 0; ow < g.OW; ow++) {
-                    int64_t w0, w1;
-                    clip(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1);
-                    const float share = dyp[oh * g.OW + ow] / (rows * (float)(w1 - w0));
-                    for (int64_t w = w0; w < w1; w++) row[w] += share;
-                }
-                for (int64_t h = h0; h < h1; h++) {
-                    float *dr = dxp + h * g.W;
-#pragma omp simd
-                    for (int64_t w = 0; w < g.W; w++) dr[w] += row[w];
-                }
-            }
-        }
+        for (int64_t i = 0; i < g.planes; i++) avg_grad_plane(&g, dy + i * g.OH * g.OW, dx + i * g.H * g.W, row);
     }
     return CF_OK;
 }
@@ -128,16 +129,44 @@ static inline int64_t argmax(const pool_geom *g, const float *xp, int64_t oh, in
     return best;
 }
 
+/* v wins over m when larger or NaN: the reference's rule, as a select. */
+static inline float max_nan(float m, float v) { return (v > m || v != v) ? v : m; }
+
+/* One plane, separably: column maxima of the window's rows into row (W), then
+ * the maximum over the window's columns. Equal to the first-maximum scan:
+ * the maximum does not depend on order, and any NaN gives NaN. */
+FAST_SIMD static void max_plane(const pool_geom *g, const float *xp, float *yp, float *row) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t h0, h1;
+        clip(oh, g->sh, g->ph, g->kh, g->H, &h0, &h1);
+        const float *x0 = xp + h0 * g->W;
+        for (int64_t w = 0; w < g->W; w++) row[w] = x0[w];
+        for (int64_t h = h0 + 1; h < h1; h++) {
+            const float *xr = xp + h * g->W;
+            for (int64_t w = 0; w < g->W; w++) row[w] = max_nan(row[w], xr[w]);
+        }
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t w0, w1;
+            clip(ow, g->sw, g->pw, g->kw, g->W, &w0, &w1);
+            float m = row[w0];
+            for (int64_t w = w0 + 1; w < w1; w++) m = max_nan(m, row[w]);
+            yp[oh * g->OW + ow] = m;
+        }
+    }
+}
+
 cf_status cf_fast_maxpool2d_forward(fast_ctx *ctx, const cf_op_args *a) {
     const pool_geom g = pgeom(a, a->out);
     const float *x = FDATA(a->in[0]);
     float *y = FDATA(a->out);
-#pragma omp parallel for num_threads(ctx->threads) schedule(static)
-    for (int64_t i = 0; i < g.planes; i++) {
-        const float *xp = x + i * g.H * g.W;
-        float *yp = y + i * g.OH * g.OW;
-        for (int64_t oh = 0; oh < g.OH; oh++)
-            for (int64_t ow = 0; ow < g.OW; ow++) yp[oh * g.OW + ow] = xp[argmax(&g, xp, oh, ow)];
+    const size_t per_thread = fast_round((size_t)g.W);
+    float *ws;
+    CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        float *row = ws + per_thread * (size_t)omp_get_thread_num(); /* (W) */
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < g.planes; i++) max_plane(&g, x + i * g.H * g.W, y + i * g.OH * g.OW, row);
     }
     return CF_OK;
 }
