@@ -12,7 +12,7 @@ forward, backward, update), not the evaluation, and both report test accuracy.
 
     /usr/bin/python3 benchmarks/bench_train.py                 # 1 epoch, 2 threads
     /usr/bin/python3 benchmarks/bench_train.py --epochs 10 --threads 2
-    /usr/bin/python3 benchmarks/bench_train.py --skip-torch    # cellforge only
+    /usr/bin/python3 benchmarks/bench_train.py --skip-torch    # cellforge only (--skip-cellforge: PyTorch only)
 
 Prints one JSON line per implementation and a last line with the ratio
 (cellforge images/s over PyTorch images/s; above 1 means cellforge is faster).
@@ -75,7 +75,7 @@ def run_torch(args):
                 group["lr"] = 0.5 * args.lr * (1 + math.cos(math.pi * t / total))
             idx = order[s * args.batch:(s + 1) * args.batch]
             xb, yb = xtr[idx], ytr[idx]
-            loss = F.cross_entropy(net(xb), yb)
+            loss = F.cross_entropy(net(xb)[0], yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -85,7 +85,7 @@ def run_torch(args):
     correct = 0
     with torch.no_grad():
         for i in range(0, len(xte), 1000):
-            correct += (net(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
+            correct += (net(xte[i:i + 1000])[0].argmax(1) == yte[i:i + 1000]).sum().item()
     return {"impl": "pytorch", "version": torch.__version__, "threads": args.threads,
             "epochs": args.epochs, "batch": args.batch, "images_per_s": round(steps * args.batch * args.epochs / seconds, 1),
             "train_seconds": round(seconds, 2), "test_acc": correct / len(xte)}
@@ -114,13 +114,17 @@ def main():
     p.add_argument("--data", default=DATA)
     p.add_argument("--cellforge", default=os.path.join(ROOT, "build", "cellforge"))
     p.add_argument("--skip-torch", action="store_true")
+    p.add_argument("--skip-cellforge", action="store_true")
     args = p.parse_args()
-    ours = run_cellforge(args)
-    print(json.dumps(ours), flush=True)
-    if args.skip_torch:
+    ours = theirs = None
+    if not args.skip_cellforge:
+        ours = run_cellforge(args)
+        print(json.dumps(ours), flush=True)
+    if not args.skip_torch:
+        theirs = run_torch(args)
+        print(json.dumps(theirs), flush=True)
+    if not ours or not theirs:
         return
-    theirs = run_torch(args)
-    print(json.dumps(theirs), flush=True)
     print(json.dumps({"ratio_images_per_s": round(ours["images_per_s"] / theirs["images_per_s"], 3),
                       "test_acc_cellforge": ours["test_acc"], "test_acc_pytorch": theirs["test_acc"]}))
 
