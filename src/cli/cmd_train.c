@@ -61,7 +61,15 @@ typedef struct progress_state {
 
 static void on_progress(void *ctx, const cf_train_progress *p) {
     progress_state *ps = ctx;
-    if (!ps->tty) return;
+    if (!ps->tty) {
+        /* a log line per finished epoch (validation follows in the summary) */
+        if (p->step == p->steps) {
+            printf("epoch %d/%d trained: loss %.4f  acc %.2f%%  %.0f img/s  %.0f s elapsed\n", p->epoch + 1,
+                   p->epochs, p->loss, 100 * p->acc, p->images_per_s, p->elapsed_s);
+            fflush(stdout);
+        }
+        return;
+    }
     double now = cf_time_now();
     if (p->step != p->steps && now - ps->last < 0.2) return;
     ps->last = now;

@@ -58,6 +58,15 @@ static inline void fast_share(int64_t n, int t, int nt, int64_t *lo, int64_t *hi
 /* Element pointer of a contiguous f32 tensor. */
 #define FDATA(t) ((float *)(t)->data)
 
+/* Direct 3x3 convolution (fast_direct.c) for dense convs with a multiple of
+ * 16 output channels, up to 128 channels each side, stride 1 or 2. The
+ * backward computes dw, db and (stride 1, C a multiple of 16) dx; it copies
+ * `a` to `rest` with the gradients it produced set to NULL, for the caller
+ * to finish the rest (dx of stride 2) on the im2col path. */
+int fast_direct_conv_fits(const cf_op_args *a);
+cf_status fast_direct_conv_forward(fast_ctx *ctx, const cf_op_args *a);
+cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_args *rest);
+
 cf_status cf_fast_conv2d_forward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_conv2d_backward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a);

@@ -1,10 +1,12 @@
 /* fast_conv.c - f32 2-D convolution for the fast CPU backend.
  *
- * Three paths, chosen per call:
+ * Four paths, chosen per call:
  *  - depthwise (one input channel per group): direct shift-and-add loops over
  *    whole rows, so the inner loop is a contiguous, vectorizable axpy;
  *  - 1x1, stride 1, no padding: the NCHW image already is the (C, H*W) matrix
  *    a GEMM needs, so no im2col;
+ *  - dense 3x3 with few channels (16-128): direct register-tiled loops in
+ *    fast_direct.c, faster than a thin per-image GEMM;
  *  - everything else: im2col into a per-thread buffer, then one GEMM per
  *    group; backward data is a GEMM into a column buffer folded back with
  *    col2im, the weight gradient a GEMM accumulated per thread.
@@ -480,11 +482,18 @@ static cf_status gemm_backward(fast_ctx *ctx, const cf_op_args *a, const conv_ge
 cf_status cf_fast_conv2d_forward(fast_ctx *ctx, const cf_op_args *a) {
     conv_geom g = geom(a);
     if (is_depthwise(&g)) return dw_forward(ctx, a, &g);
+    if (fast_direct_conv_fits(a)) return fast_direct_conv_forward(ctx, a);
     return gemm_forward(ctx, a, &g);
 }
 
 cf_status cf_fast_conv2d_backward(fast_ctx *ctx, const cf_op_args *a) {
     conv_geom g = geom(a);
     if (is_depthwise(&g)) return dw_backward(ctx, a, &g);
+    if (fast_direct_conv_fits(a)) {
+        cf_op_args rest;
+        CF_TRY(fast_direct_conv_backward(ctx, a, &rest));
+        if (!rest.din[0] && !rest.dw[0] && !rest.dw[1]) return CF_OK;
+        return gemm_backward(ctx, &rest, &g);
+    }
     return gemm_backward(ctx, a, &g);
 }

@@ -1,0 +1,380 @@
+/* fast_direct.c - direct 3x3 convolution for dense convs with few channels.
+ *
+ * With 16-64 output channels the per-image GEMM of the im2col path is a thin
+ * 16 x (C*9) x (H*W) product that OpenBLAS runs well below peak, and the
+ * column buffer costs a pass over 9x the input. Here a vector holds 16 output
+ * channels: a tile of PB output pixels x 16 (or 32) channels lives in
+ * registers while the loop runs over input channels and the 9 taps,
+ * broadcasting one input value per pixel and FMA-ing it with the weight
+ * vector W[oc0:oc0+16, ic, kh, kw].
+ *
+ * Layout tricks that keep the inner loop free of border tests:
+ *  - each input image is copied, zero padded, into "phase planes": for stride
+ *    s the padded image splits into s*s planes x_ab[i][j] = xpad[s*i+a][s*j+b],
+ *    so tap (kh, kw) of output (oh, ow) reads plane (kh%s, kw%s) at
+ *    (oh + kh/s, ow + kw/s): a stride-1 read for either stride;
+ *  - output pixels are indexed q = oh*Wq + ow over the plane width Wq, so a
+ *    tile is PB consecutive q and every tap reads PB consecutive floats. The
+ *    few columns with ow >= OW are computed and thrown away;
+ *  - the tile is stored pixel-major (q, oc) and transposed to NCHW per image.
+ * Backward data (stride 1) is the same kernel run on dy with the kernel
+ * flipped and its in/out channels swapped; the weight gradient holds 9 (or
+ * 18) accumulators dW[oc-vector, ic, tap] over a pixel-major copy of dy.
+ * The batch is split over OpenMP threads; weight gradients are summed per
+ * thread and reduced in thread order.
+ *
+ * fast_conv.c sends a conv here when fast_direct_conv_fits(); checked against
+ * ref_conv.c by tests/test_cpu_fast.c, timed by benchmarks/bench_fast_ops.c.
+ * Compiled with -ffp-contract=fast (CMakeLists.txt) so `acc += w * x` on
+ * vectors becomes one FMA in the AVX2 and AVX-512 clones.
+ */
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fast.h"
+
+typedef float v16 __attribute__((vector_size(64)));
+#define VL 16
+#define KK 9  /* taps of the 3x3 kernel */
+
+/* One direct convolution: in (C, H, W) -> out (OC, OH, OW), 3x3, square
+ * stride s in {1, 2} and padding p. */
+typedef struct dgeom {
+    int64_t C, H, W, OC, OH, OW, s, p;
+    int64_t Wq;     /* phase-plane width: row pitch of the pixel index q */
+    int64_t Q;      /* OH * Wq */
+    int64_t Qp;     /* Q rounded up to whole tiles */
+    int64_t PL;     /* floats per phase plane (with the tail that tiles overrun into) */
+    int64_t CS;     /* floats per input channel: s*s planes */
+    int kind;       /* index into tile_kinds */
+    int nv, pb;     /* its 16-channel vectors per tile and pixels per tile */
+    int rows;       /* 1: tiles cut per output row; 0: flat over q */
+    int64_t off[KK]; /* tap t = kh*3 + kw: its offset into a channel's planes */
+} dgeom;
+
+/* Tile kernels: out (PB pixels, ldo) at 16 NV channels = sum over input
+ * channels and taps of the broadcast input times the weight vectors. One
+ * function per (NV, PB): the accumulators must be compile-time arrays to
+ * live in registers (NV * PB + NV of the 32 vector registers). */
+#define DEFINE_TILE(NV, PB)                                                                                   \
+    FAST_SIMD static void tile_##NV##_##PB(const float *xq, int64_t cs, int64_t C, const int64_t *off,        \
+                                           const float *w, float *out, int64_t ldo) {                         \
+        v16 acc[NV][PB];                                                                                      \
+        for (int v = 0; v < NV; v++)                                                                          \
+            for (int j = 0; j < PB; j++) acc[v][j] = (v16){0};                                                \
+        for (int64_t ic = 0; ic < C; ic++) {                                                                  \
+            const float *xc = xq + ic * cs;                                                                   \
+            const v16 *wc = (const v16 *)(w + ic * KK * NV * VL);                                             \
+            for (int t = 0; t < KK; t++) {                                                                    \
+                v16 wv[NV];                                                                                   \
+                for (int v = 0; v < NV; v++) wv[v] = wc[t * NV + v];                                          \
+                const float *xr = xc + off[t];                                                                \
+                _Pragma("GCC unroll 16") for (int j = 0; j < PB; j++) {                                       \
+                    const float xv = xr[j];                                                                   \
+                    for (int v = 0; v < NV; v++) acc[v][j] += wv[v] * xv;                                     \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        _Pragma("GCC unroll 16") for (int j = 0; j < PB; j++) for (int v = 0; v < NV; v++)                    \
+            *(v16 *)(out + j * ldo + v * VL) = acc[v][j];                                                     \
+    }
+DEFINE_TILE(1, 14)
+DEFINE_TILE(1, 7)
+DEFINE_TILE(2, 14)
+DEFINE_TILE(2, 12)
+DEFINE_TILE(2, 9)
+DEFINE_TILE(2, 7)
+
+typedef void (*tile_fn)(const float *, int64_t, int64_t, const int64_t *, const float *, float *, int64_t);
+typedef struct tile_kind {
+    int nv, pb;
+    tile_fn fn;
+} tile_kind;
+static const tile_kind tile_kinds[] = {
+    {1, 14, tile_1_14}, {1, 7, tile_1_7}, {2, 14, tile_2_14}, {2, 12, tile_2_12}, {2, 9, tile_2_9}, {2, 7, tile_2_7},
+};
+#define N_TILE_KINDS (int)(sizeof tile_kinds / sizeof tile_kinds[0])
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static dgeom dgeom_make(int64_t C, int64_t H, int64_t W, int64_t OC, int64_t OH, int64_t OW, int64_t s, int64_t p) {
+    dgeom g = {.C = C, .H = H, .W = W, .OC = OC, .OH = OH, .OW = OW, .s = s, .p = p};
+    const int64_t r = 2 / s; /* (3 - 1) / s: extra rows/columns a tap reaches */
+    g.Wq = max64(ceil_div(W + 2 * p, s), OW + r);
+    const int64_t Hq = max64(ceil_div(H + 2 * p, s), OH + r);
+    g.Q = OH * g.Wq;
+    /* The tile kind and cut with the fewest pixel-vector FMAs (computed
+     * pixels x vectors); on a tie the larger tile, which loads fewer weights. */
+    int64_t best = -1;
+    for (int k = 0; k < N_TILE_KINDS; k++) {
+        const tile_kind *tk = &tile_kinds[k];
+        if (OC % (tk->nv * VL)) continue;
+        for (int rows = 0; rows < 2; rows++) {
+            const int64_t px = rows ? OH * ceil_div(OW, tk->pb) * tk->pb : ceil_div(g.Q, tk->pb) * tk->pb;
+            const int64_t cost = px * (OC / VL) * 64 + 64 / (tk->pb * tk->nv);
+            if (best < 0 || cost < best) {
+                best = cost;
+                g.kind = k;
+                g.nv = tk->nv;
+                g.pb = tk->pb;
+                g.rows = rows;
+            }
+        }
+    }
+    /* q of the last computed pixel + 1, rounded to whole tiles */
+    g.Qp = g.rows ? (OH - 1) * g.Wq + ceil_div(OW, g.pb) * g.pb : ceil_div(g.Q, g.pb) * g.pb;
+    g.Qp = max64(g.Qp, g.Q);
+    g.PL = fast_round((size_t)max64(Hq * g.Wq, g.Qp + r * g.Wq + r));
+    g.CS = s * s * g.PL;
+    for (int64_t kh = 0; kh < 3; kh++)
+        for (int64_t kw = 0; kw < 3; kw++)
+            g.off[kh * 3 + kw] = ((kh % s) * s + kw % s) * g.PL + (kh / s) * g.Wq + kw / s;
+    return g;
+}
+
+/* Phase planes (C, s*s, PL) of one image x (C, H, W), zero padded. */
+static void load_planes(const dgeom *g, const float *x, float *planes) {
+    memset(planes, 0, (size_t)(g->C * g->CS) * sizeof(float));
+    for (int64_t c = 0; c < g->C; c++) {
+        const float *xc = x + c * g->H * g->W;
+        float *pc = planes + c * g->CS;
+        for (int64_t h = 0; h < g->H; h++) {
+            const int64_t hp = h + g->p;
+            const float *xr = xc + h * g->W;
+            if (g->s == 1) {
+                float *dst = pc + hp * g->Wq + g->p;
+                for (int64_t w = 0; w < g->W; w++) dst[w] = xr[w];
+            } else {
+                for (int64_t w = 0; w < g->W; w++) {
+                    const int64_t wp = w + g->p;
+                    pc[((hp & 1) * 2 + (wp & 1)) * g->PL + (hp >> 1) * g->Wq + (wp >> 1)] = xr[w];
+                }
+            }
+        }
+    }
+}
+
+/* Weights (OC, C, 3, 3) packed for the tiles: ((grp, ic, tap, vec), 16)
+ * with grp = oc / (16 nv). For backward data the conv runs from dy to dx:
+ * its weights are W[oc, c] swapped and flipped, read with `swap`. */
+static void pack_weights(const dgeom *g, const float *w, int swap, float *dst) {
+    const int64_t gw = (int64_t)g->nv * VL;
+    for (int64_t o = 0; o < g->OC; o++)
+        for (int64_t i = 0; i < g->C; i++)
+            for (int64_t t = 0; t < KK; t++) {
+                const float v = swap ? w[(i * g->OC + o) * KK + (KK - 1 - t)] : w[(o * g->C + i) * KK + t];
+                dst[(((o / gw) * g->C + i) * KK + t) * gw + o % gw] = v;
+            }
+}
+
+/* outT (q, OC) of one image from its phase planes: row tiles (each output
+ * row cut into segments of PB, the last one overrunning into the padding
+ * columns) or flat tiles (PB consecutive q across row ends). */
+static void conv_image(const dgeom *g, const float *planes, const float *wpk, float *outT) {
+    const int64_t gw = (int64_t)g->nv * VL, groups = g->OC / gw;
+    const tile_fn fn = tile_kinds[g->kind].fn;
+    const int64_t seg = g->rows ? ceil_div(g->OW, g->pb) : 0;
+    const int64_t ntiles = g->rows ? g->OH * seg : g->Qp / g->pb;
+    for (int64_t i = 0; i < ntiles; i++) {
+        const int64_t q0 = g->rows ? (i / seg) * g->Wq + (i % seg) * g->pb : i * g->pb;
+        for (int64_t gi = 0; gi < groups; gi++)
+            fn(planes + q0, g->CS, g->C, g->off, wpk + gi * g->C * KK * gw, outT + q0 * g->OC + gi * gw, g->OC);
+    }
+}
+
+/* y (OC, OH, OW) = outT + bias, or y += outT (add). */
+static void store_nchw(const dgeom *g, const float *outT, const float *bias, int add, float *y) {
+    for (int64_t oc = 0; oc < g->OC; oc++) {
+        const float b = bias ? bias[oc] : 0.0f;
+        float *yc = y + oc * g->OH * g->OW;
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *src = outT + oh * g->Wq * g->OC + oc;
+            float *yr = yc + oh * g->OW;
+            if (add)
+                for (int64_t ow = 0; ow < g->OW; ow++) yr[ow] += src[ow * g->OC];
+            else
+                for (int64_t ow = 0; ow < g->OW; ow++) yr[ow] = src[ow * g->OC] + b;
+        }
+    }
+}
+
+static void split(int64_t N, int t, int T, int64_t *lo, int64_t *hi) {
+    *lo = N * t / T;
+    *hi = N * (t + 1) / T;
+}
+
+int fast_direct_conv_fits(const cf_op_args *a) {
+    const cf_conv2d_params *p = &a->params.conv;
+    const cf_tensor *x = a->in[0], *w = a->w[0];
+    if (p->groups != 1 || p->dil_h != 1 || p->dil_w != 1) return 0;
+    if (p->stride_h != p->stride_w || p->stride_h < 1 || p->stride_h > 2) return 0;
+    if (p->pad_h != p->pad_w || p->pad_h < 0 || p->pad_h > 2) return 0;
+    if (w->shape[2] != 3 || w->shape[3] != 3) return 0;
+    /* Few channels: with more, the GEMM's blocking wins and the per-tile
+     * weight slice (C * 9 vectors) outgrows L1. */
+    return w->shape[0] % VL == 0 && w->shape[0] <= 128 && x->shape[1] <= 128;
+}
+
+/* Geometry of a fitting call: forward (x -> y) or backward data (dy -> dx). */
+static dgeom geom_forward(const cf_op_args *a) {
+    const cf_tensor *x = a->in[0], *w = a->w[0], *y = a->out ? a->out : a->dout;
+    return dgeom_make(x->shape[1], x->shape[2], x->shape[3], w->shape[0], y->shape[2], y->shape[3],
+                      a->params.conv.stride_h, a->params.conv.pad_h);
+}
+
+cf_status fast_direct_conv_forward(fast_ctx *ctx, const cf_op_args *a) {
+    const dgeom g = geom_forward(a);
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]); /* x (N, C, H, W); w (OC, C, 3, 3) */
+    const float *b = a->w[1] ? FDATA(a->w[1]) : NULL;     /* (OC) or NULL */
+    float *y = FDATA(a->out);                               /* (N, OC, OH, OW) */
+    const int64_t N = a->in[0]->shape[0];
+    const int T = ctx->threads;
+    const size_t wpk_f = fast_round((size_t)(g.OC * g.C * KK));
+    const size_t pl_f = fast_round((size_t)(g.C * g.CS)), out_f = fast_round((size_t)(g.Qp * g.OC));
+    float *ws;
+    CF_TRY(fast_workspace(ctx, wpk_f + (pl_f + out_f) * (size_t)T, &ws));
+    float *wpk = ws; /* packed weights, shared */
+    pack_weights(&g, w, 0, wpk);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num();
+        int64_t lo, hi;
+        split(N, t, omp_get_num_threads(), &lo, &hi);
+        float *planes = ws + wpk_f + (pl_f + out_f) * (size_t)t; /* (C, s*s, PL) */
+        float *outT = planes + pl_f;                             /* (Qp, OC) */
+        for (int64_t n = lo; n < hi; n++) {
+            load_planes(&g, x + n * g.C * g.H * g.W, planes);
+            conv_image(&g, planes, wpk, outT);
+            store_nchw(&g, outT, b, 0, y + n * g.OC * g.OH * g.OW);
+        }
+    }
+    return CF_OK;
+}
+
+/* acc (9, 16 NV) += sum over output pixels q = oh*Wq + ow (ow < OW) of
+ * dyT[q] (16 NV channels) * the x plane value at q + off[tap]. */
+#define DEFINE_WGRAD(NV)                                                                                     \
+    FAST_SIMD static void wgrad_##NV(const float *xc, const int64_t *off, const float *dyT, int64_t ldd,      \
+                                     int64_t OH, int64_t OW, int64_t Wq, float *acc) {                        \
+        v16 a[NV][KK];                                                                                       \
+        for (int v = 0; v < NV; v++)                                                                         \
+            for (int t = 0; t < KK; t++) a[v][t] = (v16){0};                                                 \
+        for (int64_t oh = 0; oh < OH; oh++)                                                                  \
+            for (int64_t q = oh * Wq; q < oh * Wq + OW; q++) {                                               \
+                v16 d[NV];                                                                                   \
+                for (int v = 0; v < NV; v++) d[v] = *(const v16 *)(dyT + q * ldd + v * VL);                  \
+                _Pragma("GCC unroll 9") for (int t = 0; t < KK; t++) {                                       \
+                    const float xv = xc[off[t] + q];                                                         \
+                    for (int v = 0; v < NV; v++) a[v][t] += d[v] * xv;                                       \
+                }                                                                                            \
+            }                                                                                                \
+        for (int t = 0; t < KK; t++)                                                                         \
+            for (int v = 0; v < NV; v++) *(v16 *)(acc + (t * NV + v) * VL) += a[v][t];                       \
+    }
+DEFINE_WGRAD(1)
+DEFINE_WGRAD(2)
+
+/* dyT (Q, OC) pixel-major from dy (OC, OH, OW); columns ow >= OW are not written. */
+static void load_dyT(const dgeom *g, const float *dy, float *dyT) {
+    for (int64_t oc = 0; oc < g->OC; oc++) {
+        const float *d = dy + oc * g->OH * g->OW;
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) dyT[(oh * g->Wq + ow) * g->OC + oc] = d[oh * g->OW + ow];
+    }
+}
+
+cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_args *rest) {
+    const dgeom g = geom_forward(a);
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
+    float *dx = a->din[0] ? FDATA(a->din[0]) : NULL; /* (N, C, H, W) */
+    float *dw = a->dw[0] ? FDATA(a->dw[0]) : NULL;   /* (OC, C, 3, 3) */
+    float *db = a->dw[1] ? FDATA(a->dw[1]) : NULL;   /* (OC) */
+    const int64_t N = a->in[0]->shape[0];
+    const int T = ctx->threads;
+    /* dx by the flipped kernel needs stride 1 and 16-channel vectors of C;
+     * otherwise the caller's col2im path computes it. */
+    const int do_dx = dx && g.s == 1 && g.C % VL == 0;
+    const dgeom gb = do_dx ? dgeom_make(g.OC, g.OH, g.OW, g.C, g.H, g.W, 1, 2 - g.p) : g;
+    *rest = *a;
+    rest->dw[0] = rest->dw[1] = NULL;
+    if (do_dx) rest->din[0] = NULL;
+
+    const size_t wsz = (size_t)(g.OC * g.C * KK);
+    const size_t wpk_f = do_dx ? fast_round(wsz) : 0;
+    const size_t xpl_f = dw ? fast_round((size_t)(g.C * g.CS)) : 0, dyT_f = dw ? fast_round((size_t)(g.Q * g.OC)) : 0;
+    const size_t dw_f = dw ? fast_round(wsz) : 0, db_f = db ? fast_round((size_t)g.OC) : 0;
+    const size_t dpl_f = do_dx ? fast_round((size_t)(gb.C * gb.CS)) : 0;
+    const size_t dout_f = do_dx ? fast_round((size_t)(gb.Qp * gb.OC)) : 0;
+    const size_t per_thread = xpl_f + dyT_f + dw_f + db_f + dpl_f + dout_f;
+    if (!per_thread) return CF_OK;
+    float *ws;
+    CF_TRY(fast_workspace(ctx, wpk_f + per_thread * (size_t)T, &ws));
+    if (do_dx) pack_weights(&gb, w, 1, ws);
+    int used = 1;
+
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+        used = nt;
+        int64_t lo, hi;
+        split(N, t, nt, &lo, &hi);
+        float *base = ws + wpk_f + per_thread * (size_t)t;
+        float *xpl = base;                   /* (C, s*s, PL) */
+        float *dyT = xpl + xpl_f;            /* (Q, OC) */
+        float *dwacc = dyT + dyT_f;          /* packed like the forward weights */
+        float *dbacc = dwacc + dw_f;         /* (OC) */
+        float *dpl = dbacc + db_f;           /* dy planes (OC, PL) */
+        float *dout = dpl + dpl_f;           /* (Qp', C) */
+        if (dw) memset(dwacc, 0, wsz * sizeof(float));
+        if (db) memset(dbacc, 0, (size_t)g.OC * sizeof(float));
+        const int64_t gw = (int64_t)g.nv * VL;
+        for (int64_t n = lo; n < hi; n++) {
+            const float *dyn = dy + n * g.OC * g.OH * g.OW;
+            if (dw) {
+                load_planes(&g, x + n * g.C * g.H * g.W, xpl);
+                load_dyT(&g, dyn, dyT);
+                for (int64_t gi = 0; gi < g.OC / gw; gi++)
+                    for (int64_t ic = 0; ic < g.C; ic++) {
+                        float *acc = dwacc + (gi * g.C + ic) * KK * gw;
+                        if (g.nv == 2) wgrad_2(xpl + ic * g.CS, g.off, dyT + gi * gw, g.OC, g.OH, g.OW, g.Wq, acc);
+                        else wgrad_1(xpl + ic * g.CS, g.off, dyT + gi * gw, g.OC, g.OH, g.OW, g.Wq, acc);
+                    }
+            }
+            if (do_dx) {
+                load_planes(&gb, dyn, dpl);
+                conv_image(&gb, dpl, ws, dout);
+                store_nchw(&gb, dout, NULL, 1, dx + n * g.C * g.H * g.W);
+            }
+            if (db)
+                for (int64_t oc = 0; oc < g.OC; oc++) {
+                    const float *d = dyn + oc * g.OH * g.OW;
+                    float s = 0.0f;
+                    for (int64_t i = 0; i < g.OH * g.OW; i++) s += d[i];
+                    dbacc[oc] += s;
+                }
+        }
+    }
+
+    /* Per-thread partials summed in thread order, unpacked to (OC, C, 3, 3). */
+    if (dw) {
+        const int64_t gw = (int64_t)g.nv * VL, n = (int64_t)wsz;
+#pragma omp parallel for num_threads(T) schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t o = i / (g.C * KK), ic = (i / KK) % g.C, tap = i % KK;
+            const size_t at = xpl_f + dyT_f + (size_t)((((o / gw) * g.C + ic) * KK + tap) * gw + o % gw);
+            float s = 0.0f;
+            for (int t = 0; t < used; t++) s += ws[wpk_f + per_thread * (size_t)t + at];
+            dw[i] += s;
+        }
+    }
+    if (db)
+        for (int64_t oc = 0; oc < g.OC; oc++) {
+            float s = 0.0f;
+            for (int t = 0; t < used; t++) s += ws[wpk_f + per_thread * (size_t)t + xpl_f + dyT_f + dw_f + (size_t)oc];
+            db[oc] += s;
+        }
+    return CF_OK;
+}
