@@ -56,6 +56,8 @@ typedef struct cf_model {
     cf_model_layer *layers;   /* (net->n), owned */
     cf_net_plan plan;         /* activation offsets (bytes) into act */
     unsigned char *act;       /* the activation arena, owned */
+    int threads;              /* threads for the model's own loops (gradient zeroing, the
+                                 trainer's batches and update); 1 unless set */
     int with_aux;             /* the auxiliary head runs in training */
     double aux_weight;        /* its loss weight (DARTS: 0.4) */
     double drop_path;         /* probability for layers marked drop_path, training only */

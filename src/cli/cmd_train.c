@@ -208,6 +208,7 @@ int cmd_train(int argc, char **argv) {
         goto exit;
     }
     net = NULL;
+    m->threads = threads > 0 ? (int)threads : cf_cpu_count();
     cf_model_init(m, cfg.seed);
     char opts[256];
     cli_space_options(s, opts, sizeof opts);
@@ -294,6 +295,7 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_fail("eval");
         goto exit;
     }
+    m->threads = threads > 0 ? (int)threads : cf_cpu_count();
     if ((rc = load_data("eval", dataset, cli_value(&args, "data-dir"), "test", &test)) >= 0) goto exit;
     rc = EXIT_ERROR;
     int K = info.input.classes;

@@ -25,6 +25,17 @@
 
 #define ARENA_ALIGN 64
 
+/* memset split across the model's threads: gradient buffers are megabytes. */
+static void zero_bytes(const cf_model *m, void *p, size_t bytes) {
+    const int T = m->threads > 1 && bytes >= (1u << 20) ? m->threads : 1;
+    const size_t chunk = (bytes / (size_t)T + 63) / 64 * 64;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < T; t++) {
+        size_t lo = (size_t)t * chunk, hi = lo + chunk < bytes ? lo + chunk : bytes;
+        if (lo < hi) memset((char *)p + lo, 0, hi - lo);
+    }
+}
+
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 cf_status cf_model_create(cf_net *net, int batch, const cf_backend *be, int with_aux,
@@ -45,6 +56,7 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
     m->dtype = dtype;
     m->elem = cf_dtype_size(dtype);
     m->batch = batch;
+    m->threads = 1;
     m->with_aux = with_aux && net->aux_logits >= 0;
     m->aux_weight = 0.4;
     m->layers = calloc((size_t)(net->n ? net->n : 1), sizeof *m->layers);
@@ -338,7 +350,7 @@ cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, do
 cf_status cf_model_backward(cf_model *m) {
     if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
     const cf_net *net = m->net;
-    memset(m->grad, 0, m->n_params * m->elem);
+    zero_bytes(m, m->grad, m->n_params * m->elem);
     for (int i = net->n - 1; i >= 0; i--) {
         const cf_net_layer *l = &net->layers[i];
         if (!m->feeds_loss[i]) continue; /* nothing flows back from a dead end */
@@ -346,7 +358,7 @@ cf_status cf_model_backward(cf_model *m) {
         for (int k = 0; k < l->n_in; k++) {
             int j = l->in[k];
             if (j >= 0 && m->last_reader[j] == i)
-                memset(dy_of(m, j), 0, (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * m->elem);
+                zero_bytes(m, dy_of(m, j), (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * m->elem);
         }
         if (drop_path_on(m, i)) drop_path_apply(m, i, dy_of(m, i));
         call c;

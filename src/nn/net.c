@@ -141,6 +141,13 @@ int cf_netb_bn(cf_net *net, int x, int affine, const char *fmt, ...) {
 }
 
 int cf_netb_relu(cf_net *net, int x, const char *fmt, ...) {
+    /* ReLU of a tensor that already has one (several ReLU-conv edges leaving one
+     * node) is that layer: the same values, computed and stored once, and its
+     * gradient sums the consumers' as any fan-out does. */
+    for (int i = 0; net->err == CF_OK && i < net->n; i++) {
+        const cf_net_layer *l = &net->layers[i];
+        if (l->kind == CF_OP_RELU && l->in[0] == x && !l->aux) return i;
+    }
     va_list ap;
     va_start(ap, fmt);
     int i = same_shape(net, x, CF_OP_RELU, fmt, ap);

@@ -25,6 +25,7 @@ int cf_netb_conv(cf_net *net, int x, int oc, int k, int stride, int pad, int dil
                  int bias, const char *fmt, ...) CF_NETB_FMT(10);
 /* batch norm with affine parameters when `affine` (eps 1e-5, momentum 0.1). */
 int cf_netb_bn(cf_net *net, int x, int affine, const char *fmt, ...) CF_NETB_FMT(4);
+/* ReLU of x; an existing ReLU of the same x is returned instead of a new layer. */
 int cf_netb_relu(cf_net *net, int x, const char *fmt, ...) CF_NETB_FMT(3);
 /* kind CF_OP_AVGPOOL2D or CF_OP_MAXPOOL2D; square kernel k. */
 int cf_netb_pool(cf_net *net, int x, cf_op_kind kind, int k, int stride, int pad,

@@ -57,19 +57,23 @@ static int argmax(const float *v, int k) {
 static int sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr) {
     float *w = m->param, *g = m->grad;
     const size_t n = m->n_params;
+    const int T = m->threads > 1 ? m->threads : 1;
     double norm2 = 0;
+#pragma omp parallel for num_threads(T) reduction(+ : norm2) schedule(static)
     for (size_t i = 0; i < n; i++) norm2 += (double)g[i] * g[i];
     if (!isfinite(norm2)) return 0;
     float clip = 1.0f;
     if (cfg->grad_clip > 0 && sqrt(norm2) > cfg->grad_clip) clip = (float)(cfg->grad_clip / sqrt(norm2));
     const float mu = (float)cfg->momentum, wd = (float)cfg->weight_decay, eta = (float)lr;
     if (cfg->nesterov) {
+#pragma omp parallel for num_threads(T) schedule(static)
         for (size_t i = 0; i < n; i++) {
             float gi = g[i] * clip + wd * w[i];
             buf[i] = mu * buf[i] + gi;
             w[i] -= eta * (gi + mu * buf[i]);
         }
     } else {
+#pragma omp parallel for num_threads(T) schedule(static)
         for (size_t i = 0; i < n; i++) {
             float gi = g[i] * clip + wd * w[i];
             buf[i] = mu * buf[i] + gi;
@@ -77,6 +81,22 @@ static int sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double 
         }
     }
     return 1;
+}
+
+/* cf_data_batch over slices of the batch on T threads; the same images
+ * whatever T, since every draw is keyed by the image's position. */
+static void batch_parallel(int T, const cf_dataset *ds, const uint32_t *idx, int n, const float *mean,
+                           const float *std, const cf_augment *aug, uint64_t seed, uint64_t epoch,
+                           uint64_t pos0, float *x, int32_t *y) {
+    if (T < 1) T = 1;
+    const size_t image = cf_dataset_image_bytes(ds);
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < T; t++) {
+        int lo = n * t / T, hi = n * (t + 1) / T;
+        if (hi > lo)
+            cf_data_batch(ds, idx + lo, hi - lo, mean, std, aug, seed, epoch, pos0 + (uint64_t)lo,
+                          x + (size_t)lo * image, y + lo);
+    }
 }
 
 /* Per-channel mean and std of the training set, as floats. */
@@ -113,7 +133,7 @@ cf_status cf_evaluate(cf_model *m, const cf_dataset *ds, const float *mean, cons
     for (size_t start = 0; start < ds->n; start += (size_t)B) {
         int n = (int)(ds->n - start < (size_t)B ? ds->n - start : (size_t)B);
         for (int k = 0; k < n; k++) idx[k] = (uint32_t)(start + (size_t)k);
-        cf_data_batch(ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
+        batch_parallel(m->threads, ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
         CF_TRY_GOTO(st, cf_model_forward(m, x, n, 0), exit);
         const float *logits = cf_model_logits(m);
         for (int k = 0; k < n; k++) {
@@ -184,8 +204,8 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
             int64_t t = (int64_t)epoch * steps + s;
             lr = lr_at(cfg, t, total, warm);
             const double ts = cf_time_now();
-            cf_data_batch(train, order + s * B, B, res->mean, res->std, &cfg->augment, cfg->seed,
-                          (uint64_t)epoch, (uint64_t)(s * B), x, y);
+            batch_parallel(m->threads, train, order + s * B, B, res->mean, res->std, &cfg->augment,
+                           cfg->seed, (uint64_t)epoch, (uint64_t)(s * B), x, y);
             double loss;
             CF_TRY_GOTO(st, cf_model_forward(m, x, B, 1), exit);
             CF_TRY_GOTO(st, cf_model_loss(m, y, cfg->label_smoothing, &loss), exit);

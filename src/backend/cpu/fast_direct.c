@@ -136,6 +136,24 @@ static dgeom dgeom_make(int64_t C, int64_t H, int64_t W, int64_t OC, int64_t OH,
 
 /* Phase planes (C, s*s, PL) of one image x (C, H, W), zero padded. */
 static void load_planes(const dgeom *g, const float *x, float *planes) {
+    if (g->s == 1) {
+        /* one plane per channel: zero only what the image does not cover */
+        const int64_t p = g->p, W = g->W, Wq = g->Wq;
+        for (int64_t c = 0; c < g->C; c++) {
+            const float *xc = x + c * g->H * W;
+            float *pc = planes + c * g->CS;
+            memset(pc, 0, (size_t)(p * Wq + p) * sizeof(float));
+            for (int64_t h = 0; h < g->H; h++) {
+                float *row = pc + (h + p) * Wq + p;
+                memcpy(row, xc + h * W, (size_t)W * sizeof(float));
+                /* the right padding of this row and the left padding of the next */
+                memset(row + W, 0, (size_t)(Wq - W) * sizeof(float));
+            }
+            const int64_t used = (g->H + p) * Wq + p;
+            memset(pc + used, 0, (size_t)(g->CS - used) * sizeof(float));
+        }
+        return;
+    }
     memset(planes, 0, (size_t)(g->C * g->CS) * sizeof(float));
     for (int64_t c = 0; c < g->C; c++) {
         const float *xc = x + c * g->H * g->W;
@@ -185,19 +203,27 @@ static void conv_image(const dgeom *g, const float *planes, const float *wpk, fl
 }
 
 /* y (OC, OH, OW) = outT + bias, or y += outT (add). */
-static void store_nchw(const dgeom *g, const float *outT, const float *bias, int add, float *y) {
-    for (int64_t oc = 0; oc < g->OC; oc++) {
-        const float b = bias ? bias[oc] : 0.0f;
-        float *yc = y + oc * g->OH * g->OW;
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            const float *src = outT + oh * g->Wq * g->OC + oc;
-            float *yr = yc + oh * g->OW;
-            if (add)
-                for (int64_t ow = 0; ow < g->OW; ow++) yr[ow] += src[ow * g->OC];
-            else
-                for (int64_t ow = 0; ow < g->OW; ow++) yr[ow] = src[ow * g->OC] + b;
+/* Transposes go through blocks of 16 pixels so that both the pixel-major
+ * tile buffer and the NCHW tensor are walked inside L1. */
+#define TB 16
+
+FAST_SIMD static void store_nchw(const dgeom *g, const float *outT, const float *bias, int add, float *y) {
+    const int64_t OC = g->OC, OHW = g->OH * g->OW;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t w0 = 0; w0 < g->OW; w0 += TB) {
+            const int64_t nw = g->OW - w0 < TB ? g->OW - w0 : TB;
+            const float *src = outT + (oh * g->Wq + w0) * OC;
+            float *dst = y + oh * g->OW + w0;
+            for (int64_t oc = 0; oc < OC; oc++) {
+                float *yr = dst + oc * OHW;
+                if (add) {
+                    for (int64_t j = 0; j < nw; j++) yr[j] += src[j * OC + oc];
+                } else {
+                    const float b = bias ? bias[oc] : 0.0f;
+                    for (int64_t j = 0; j < nw; j++) yr[j] = src[j * OC + oc] + b;
+                }
+            }
         }
-    }
 }
 
 static void split(int64_t N, int t, int T, int64_t *lo, int64_t *hi) {
@@ -277,12 +303,18 @@ DEFINE_WGRAD(1)
 DEFINE_WGRAD(2)
 
 /* dyT (Q, OC) pixel-major from dy (OC, OH, OW); columns ow >= OW are not written. */
-static void load_dyT(const dgeom *g, const float *dy, float *dyT) {
-    for (int64_t oc = 0; oc < g->OC; oc++) {
-        const float *d = dy + oc * g->OH * g->OW;
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            for (int64_t ow = 0; ow < g->OW; ow++) dyT[(oh * g->Wq + ow) * g->OC + oc] = d[oh * g->OW + ow];
-    }
+FAST_SIMD static void load_dyT(const dgeom *g, const float *dy, float *dyT) {
+    const int64_t OC = g->OC, OHW = g->OH * g->OW;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t w0 = 0; w0 < g->OW; w0 += TB) {
+            const int64_t nw = g->OW - w0 < TB ? g->OW - w0 : TB;
+            float *dst = dyT + (oh * g->Wq + w0) * OC;
+            const float *src = dy + oh * g->OW + w0;
+            for (int64_t oc = 0; oc < OC; oc++) {
+                const float *d = src + oc * OHW;
+                for (int64_t j = 0; j < nw; j++) dst[j * OC + oc] = d[j];
+            }
+        }
 }
 
 cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_args *rest) {
