@@ -25,6 +25,9 @@ typedef struct cf_backend_ops {
     cf_status (*backward)(void *ctx, const cf_op_args *a);
     /* Whether the backend implements this op kind. */
     int (*supports)(void *ctx, cf_op_kind kind);
+    /* Whether backward of this call writes din[k] outright when din_assign[k]
+     * is set (saving the caller a zeroing pass); NULL: never. */
+    int (*assigns)(void *ctx, const cf_op_args *a, int k);
 } cf_backend_ops;
 
 typedef struct cf_backend {

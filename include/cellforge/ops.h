@@ -118,6 +118,10 @@ typedef struct cf_op_args {
     const cf_tensor *dout;
     cf_tensor *din[CF_OP_MAX_INPUTS];
     cf_tensor *dw[CF_OP_MAX_WEIGHTS];
+    /* backward: din[k] holds no gradient yet (its contents are garbage), so the
+     * op may write it instead of adding; cf_op_backward zeroes it first for a
+     * backend that cannot (see cf_backend_ops.assigns) */
+    unsigned char din_assign[CF_OP_MAX_INPUTS];
 } cf_op_args;
 
 /* What the registry knows about an op kind. */

@@ -354,15 +354,25 @@ cf_status cf_model_backward(cf_model *m) {
     for (int i = net->n - 1; i >= 0; i--) {
         const cf_net_layer *l = &net->layers[i];
         if (!m->feeds_loss[i]) continue; /* nothing flows back from a dead end */
-        /* this layer is the first to write the gradients of inputs it reads last */
-        for (int k = 0; k < l->n_in; k++) {
-            int j = l->in[k];
-            if (j >= 0 && m->last_reader[j] == i)
-                zero_bytes(m, dy_of(m, j), (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * m->elem);
-        }
         if (drop_path_on(m, i)) drop_path_apply(m, i, dy_of(m, i));
         call c;
         CF_TRY(make_call(m, i, 1, &c));
+        /* This layer is the first to write the gradients of inputs it reads
+         * last: the backend writes them outright where it can, else they are
+         * zeroed here (backward adds). */
+        for (int k = 0; k < l->n_in; k++) {
+            int j = l->in[k];
+            if (j < 0 || m->last_reader[j] != i) continue;
+            int once = 1;
+            for (int t = 0; t < l->n_in; t++) once &= t == k || l->in[t] != j;
+            int first_slot = 1;
+            for (int t = 0; t < k; t++) first_slot &= l->in[t] != j;
+            if (!first_slot) continue;
+            if (once && m->be->ops->assigns && m->be->ops->assigns(m->be->ctx, &c.a, k))
+                c.a.din_assign[k] = 1;
+            else
+                zero_bytes(m, dy_of(m, j), (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * m->elem);
+        }
         cf_status st = cf_op_backward(m->be, &c.a);
         if (st != CF_OK) {
             cf_error_set(st, __FILE__, __LINE__, "layer %d (%s) backward: %s", i, l->name,

@@ -122,11 +122,25 @@ static int fast_supports(void *ctx, cf_op_kind kind) {
     return kind >= 0 && kind < CF_OP_COUNT && fast_ops[kind].ref_forward != NULL;
 }
 
+/* Backward paths that write their input gradient outright when asked:
+ * batch norm, ReLU, and the direct 3x3 convolution's stride-1 data gradient. */
+static int fast_assigns(void *ctx, const cf_op_args *a, int k) {
+    (void)ctx;
+    if (k != 0 || !fast_eligible(a, 1)) return 0;
+    switch (a->kind) {
+    case CF_OP_BATCHNORM: return a->params.bn.training;
+    case CF_OP_RELU: return 1;
+    case CF_OP_CONV2D: return fast_direct_conv_assigns(a);
+    default: return 0;
+    }
+}
+
 static const cf_backend_ops cpu_fast_ops = {
     /* .name     = */ "cpu-fast",
     /* .forward  = */ fast_forward,
     /* .backward = */ fast_backward,
     /* .supports = */ fast_supports,
+    /* .assigns  = */ fast_assigns,
 };
 
 cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {

@@ -55,6 +55,7 @@ static const cf_backend_ops cpu_ref_ops = {
     /* .forward  = */ ref_forward,
     /* .backward = */ ref_backward,
     /* .supports = */ ref_supports,
+    /* .assigns  = */ NULL,
 };
 
 static const cf_backend cpu_ref_backend = {&cpu_ref_ops, NULL, {CF_DEVICE_CPU, 0}};

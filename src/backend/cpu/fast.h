@@ -65,6 +65,8 @@ static inline void fast_share(int64_t n, int t, int nt, int64_t *lo, int64_t *hi
  * to finish the rest (dx of stride 2) on the im2col path. */
 int fast_direct_conv_fits(const cf_op_args *a);
 cf_status fast_direct_conv_forward(fast_ctx *ctx, const cf_op_args *a);
+/* The direct backward writes din[0] outright when din_assign[0] is set. */
+int fast_direct_conv_assigns(const cf_op_args *a);
 cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_args *rest);
 
 cf_status cf_fast_conv2d_forward(fast_ctx *ctx, const cf_op_args *a);

@@ -317,6 +317,12 @@ FAST_SIMD static void load_dyT(const dgeom *g, const float *dy, float *dyT) {
         }
 }
 
+int fast_direct_conv_assigns(const cf_op_args *a) {
+    if (!fast_direct_conv_fits(a) || !a->din[0]) return 0;
+    const dgeom g = geom_forward(a);
+    return g.s == 1 && g.C % VL == 0; /* the direct data-gradient path below */
+}
+
 cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_args *rest) {
     const dgeom g = geom_forward(a);
     const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
@@ -378,7 +384,7 @@ cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_ar
             if (do_dx) {
                 load_planes(&gb, dyn, dpl);
                 conv_image(&gb, dpl, ws, dout);
-                store_nchw(&gb, dout, NULL, 1, dx + n * g.C * g.H * g.W);
+                store_nchw(&gb, dout, NULL, !a->din_assign[0], dx + n * g.C * g.H * g.W);
             }
             if (db)
                 for (int64_t oc = 0; oc < g.OC; oc++) {

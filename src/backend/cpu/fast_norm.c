@@ -49,8 +49,14 @@ FAST_SIMD static void plane_grad_sums(const float *x, const float *dy, int64_t n
     *sx += b;
 }
 
-/* dx += A dy + B x + D over one plane. */
-FAST_SIMD static void plane_grad_apply(const float *x, const float *dy, float *dx, int64_t n, float A, float B, float D) {
+/* dx += A dy + B x + D over one plane (dx = ... when assign). */
+FAST_SIMD static void plane_grad_apply(const float *x, const float *dy, float *dx, int64_t n, float A, float B, float D,
+                                       int assign) {
+    if (assign) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) dx[i] = A * dy[i] + B * x[i] + D;
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) dx[i] += A * dy[i] + B * x[i] + D;
 }
@@ -60,7 +66,14 @@ FAST_SIMD static void relu_range(const float *x, float *y, int64_t n) {
 }
 
 /* Both loads unconditional so the select vectorizes. */
-FAST_SIMD static void relu_grad_range(const float *x, const float *dy, float *dx, int64_t n) {
+FAST_SIMD static void relu_grad_range(const float *x, const float *dy, float *dx, int64_t n, int assign) {
+    if (assign) {
+        for (int64_t i = 0; i < n; i++) {
+            const float g = dy[i];
+            dx[i] = x[i] > 0.0f ? g : 0.0f;
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         const float g = dy[i];
         dx[i] += x[i] > 0.0f ? g : 0.0f;
@@ -141,7 +154,7 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const float D = (float)(-scale * sdy + scale * sdy_xhat * invstd * (double)mean);
         for (int64_t n = 0; n < N; n++) {
             const int64_t o = (n * C + c) * HW;
-            plane_grad_apply(x + o, dy + o, dx + o, HW, A, B, D);
+            plane_grad_apply(x + o, dy + o, dx + o, HW, A, B, D, a->din_assign[0]);
         }
     }
     return CF_OK;
@@ -170,7 +183,7 @@ cf_status cf_fast_relu_backward(fast_ctx *ctx, const cf_op_args *a) {
     {
         int64_t lo, hi;
         fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        relu_grad_range(x + lo, dy + lo, dx + lo, hi - lo);
+        relu_grad_range(x + lo, dy + lo, dx + lo, hi - lo, a->din_assign[0]);
     }
     return CF_OK;
 }
