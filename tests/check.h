@@ -34,6 +34,19 @@ static int check_passed, check_failed;
               cf_error_message());                                                \
     } while (0)
 
+/* A call that must fail with `want` and a message containing both texts
+ * (check.h's includer provides <string.h>). */
+#define CHECK_FAILS(call, want, text1, text2)                                     \
+    do {                                                                          \
+        cf_status check_s_ = (call);                                              \
+        CHECK(check_s_ == (want), "%s: got %s, expected %s (%s)", #call,          \
+              cf_status_name(check_s_), cf_status_name(want), cf_error_message()); \
+        CHECK(strstr(cf_error_message(), (text1)) != NULL, "message '%s' lacks '%s'", \
+              cf_error_message(), (text1));                                       \
+        CHECK(strstr(cf_error_message(), (text2)) != NULL, "message '%s' lacks '%s'", \
+              cf_error_message(), (text2));                                       \
+    } while (0)
+
 static inline int test_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
     return check_failed ? 1 : 0;

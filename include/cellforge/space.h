@@ -135,6 +135,11 @@ cf_status cf_space_set(cf_space *s, const char *name, const char *value);
 cf_status cf_space_set_kv(cf_space *s, const char *assignment);
 /* An option's value; CF_ASSERT-fails on a name the family always has. */
 double cf_space_get(const cf_space *s, const char *name);
+/* An option's value, or `fallback` when the space has no such option
+ * (e.g. "auxiliary" outside darts). */
+double cf_space_get_or(const cf_space *s, const char *name, double fallback);
+/* "C=16, N=5": every option with its current value. */
+void cf_space_format_options(const cf_space *s, char *buf, size_t cap);
 /* Index of an op by name, or -1. */
 int cf_space_op_index(const cf_space *s, const char *name);
 

@@ -196,14 +196,3 @@ int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap) {
     return cli_usage_error(a, "unknown dataset '%s' (fashion-mnist, mnist, cifar10, cifar100)",
                            dataset);
 }
-
-void cli_space_options(const cf_space *s, char *buf, size_t cap) {
-    size_t len = 0;
-    buf[0] = 0;
-    for (int k = 0; k < s->n_options && len < cap; k++) {
-        int w = snprintf(buf + len, cap - len, "%s%s=%g", k ? ", " : "", s->options[k].name,
-                         s->options[k].value);
-        if (w < 0) break;
-        len += (size_t)w;
-    }
-}

@@ -60,8 +60,6 @@ int cli_load_space(const cli_args *a, cf_space **out);
 /* Input geometry from --dataset NAME or --input HxWxC [--classes K];
  * default fashion-mnist. Returns -1 on success. `what` receives a description. */
 int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap);
-/* "C=16, N=5" */
-void cli_space_options(const cf_space *s, char *buf, size_t cap);
 
 /* Commands (cmd_*.c). */
 int cmd_space(int argc, char **argv);

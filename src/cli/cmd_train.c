@@ -187,13 +187,9 @@ int cmd_train(int argc, char **argv) {
         all = NULL;
     }
     if (want_crop) cfg.augment.crop_pad = train->h <= 28 ? 2 : 4;
-    for (int k = 0; k < s->n_options; k++) {
-        if (strcmp(s->options[k].name, "drop_path") == 0 && drop_path < 0) drop_path = s->options[k].value;
-    }
+    if (drop_path < 0) drop_path = cf_space_get_or(s, "drop_path", 0);
     cfg.drop_path = drop_path > 0 ? drop_path : 0;
-    int with_aux = 0;
-    for (int k = 0; k < s->n_options; k++)
-        if (strcmp(s->options[k].name, "auxiliary") == 0) with_aux = s->options[k].value != 0;
+    int with_aux = cf_space_get_or(s, "auxiliary", 0) != 0;
     cf_net_input in = {train->c, train->h, train->w, train->classes};
     if (cf_net_build(s, &a, &in, &net) != CF_OK) {
         rc = cli_fail("train");
@@ -211,7 +207,7 @@ int cmd_train(int argc, char **argv) {
     m->threads = threads > 0 ? (int)threads : cf_cpu_count();
     cf_model_init(m, cfg.seed);
     char opts[256];
-    cli_space_options(s, opts, sizeof opts);
+    cf_space_format_options(s, opts, sizeof opts);
     printf("train %s (%s) on %s: %zu training, %zu validation, %zu test images; %zu parameters; "
            "%d epochs of batch %d, %s backend\n",
            s->name, opts, dataset, train->n, val ? val->n : 0, test->n, (size_t)m->n_params, cfg.epochs,

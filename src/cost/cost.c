@@ -51,9 +51,7 @@ cf_status cf_cost_of(const cf_space *s, const cf_arch *a, const cf_net_input *in
     memset(out, 0, sizeof *out);
     cf_net *net = NULL;
     CF_TRY(cf_net_build(s, a, in, &net));
-    int with_aux = 0;
-    for (int k = 0; k < s->n_options; k++)
-        if (strcmp(s->options[k].name, "auxiliary") == 0) with_aux = s->options[k].value != 0;
+    int with_aux = cf_space_get_or(s, "auxiliary", 0) != 0;
     cf_status st = cf_cost_of_net(net, batch, with_aux, out);
     cf_net_destroy(net);
     return st;

@@ -720,6 +720,21 @@ double cf_space_get(const cf_space *s, const char *name) {
     return o->value;
 }
 
+double cf_space_get_or(const cf_space *s, const char *name, double fallback) {
+    const cf_space_option *o = s && name ? find_option(s, name) : NULL;
+    return o ? o->value : fallback;
+}
+
+void cf_space_format_options(const cf_space *s, char *buf, size_t cap) {
+    size_t len = 0;
+    if (cap) buf[0] = 0;
+    for (int k = 0; k < s->n_options && len < cap; k++) {
+        int w = snprintf(buf + len, cap - len, "%s%s=%g", k ? ", " : "", s->options[k].name, s->options[k].value);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}
+
 int cf_space_op_index(const cf_space *s, const char *name) {
     if (!s || !name) return -1;
     for (int i = 0; i < s->n_ops; i++)

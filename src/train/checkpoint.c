@@ -338,9 +338,7 @@ cf_status cf_checkpoint_load(const char *path, const cf_backend *be, int batch, 
     if ((v = cf_json_has(h, "status")) && cJSON_IsString(v))
         snprintf(info->status, sizeof info->status, "%s", v->valuestring);
     snprintf(info->space, sizeof info->space, "%s", s->name);
-    for (int k = 0, len = 0; k < s->n_options && len < (int)sizeof info->options; k++)
-        len += snprintf(info->options + len, sizeof info->options - (size_t)len, "%s%s=%g", k ? ", " : "",
-                        s->options[k].name, s->options[k].value);
+    cf_space_format_options(s, info->options, sizeof info->options);
 
     cf_arch a;
     if (cf_arch_parse(s, info->arch, &a) != CF_OK) {

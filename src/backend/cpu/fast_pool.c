@@ -55,20 +55,29 @@ FAST_SIMD static void avg_plane(const pool_geom *g, const float *xp, float *yp, 
     }
 }
 
-cf_status cf_fast_avgpool2d_forward(fast_ctx *ctx, const cf_op_args *a) {
-    const pool_geom g = pgeom(a, a->out);
-    const float *x = FDATA(a->in[0]); /* (N, C, H, W) */
-    float *y = FDATA(a->out);         /* (N, C, OH, OW) */
-    const size_t per_thread = fast_round((size_t)g.W);
+/* Run a per-plane average-pool kernel over every (n, c) plane in parallel,
+ * each thread with its own row buffer of W floats from the workspace. */
+typedef void (*avg_plane_fn)(const pool_geom *g, const float *src, float *dst, float *row);
+
+static cf_status avg_planes(fast_ctx *ctx, const pool_geom *g, avg_plane_fn fn, const float *src,
+                            int64_t src_plane, float *dst, int64_t dst_plane) {
+    const size_t per_thread = fast_round((size_t)g->W);
     float *ws;
     CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
 #pragma omp parallel num_threads(ctx->threads)
     {
         float *row = ws + per_thread * (size_t)omp_get_thread_num(); /* (W) */
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < g.planes; i++) avg_plane(&g, x + i * g.H * g.W, y + i * g.OH * g.OW, row);
+        for (int64_t i = 0; i < g->planes; i++) fn(g, src + i * src_plane, dst + i * dst_plane, row);
     }
     return CF_OK;
+}
+
+cf_status cf_fast_avgpool2d_forward(fast_ctx *ctx, const cf_op_args *a) {
+    const pool_geom g = pgeom(a, a->out);
+    const float *x = FDATA(a->in[0]); /* (N, C, H, W) */
+    float *y = FDATA(a->out);         /* (N, C, OH, OW) */
+    return avg_planes(ctx, &g, avg_plane, x, g.H * g.W, y, g.OH * g.OW);
 }
 
 /* One plane: each output row's shares spread over row (W), then added to
@@ -97,16 +106,7 @@ cf_status cf_fast_avgpool2d_backward(fast_ctx *ctx, const cf_op_args *a) {
     const pool_geom g = pgeom(a, a->dout);
     const float *dy = FDATA(a->dout); /* (N, C, OH, OW) */
     float *dx = FDATA(a->din[0]);     /* (N, C, H, W) */
-    const size_t per_thread = fast_round((size_t)g.W);
-    float *ws;
-    CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
-#pragma omp parallel num_threads(ctx->threads)
-    {
-        float *row = ws + per_thread * (size_t)omp_get_thread_num(); /* (W) */
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < g.planes; i++) avg_grad_plane(&g, dy + i * g.OH * g.OW, dx + i * g.H * g.W, row);
-    }
-    return CF_OK;
+    return avg_planes(ctx, &g, avg_grad_plane, dy, g.OH * g.OW, dx, g.H * g.W);
 }
 
 /* Offset (h * W + w) of the first maximum of window (oh, ow) of plane xp. */
