@@ -13,6 +13,14 @@
  *   cf_train_result res;
  *   CF_TRY(cf_train(model, train_set, val_set, &cfg, &res));
  *   if (res.status != CF_TRAIN_OK) printf("stopped: %s\n", res.reason);
+ *
+ * Data-parallel training over K replicas in one process: K threads, each with
+ * its own model (the same network, initialized with the same seed) and its own
+ * backend, call cf_train with the same config except for `rank`:
+ *
+ *   cfg.comm = comm;          // cf_comm_cpu_create(K, &comm), shared by all K
+ *   cfg.rank = r;             // on the thread of replica r
+ *   CF_TRY(cf_train(model_r, train_set, r == 0 ? val_set : NULL, &cfg, &res_r));
  */
 #ifndef CELLFORGE_TRAIN_H
 #define CELLFORGE_TRAIN_H
@@ -20,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cellforge/comm.h"
 #include "cellforge/data.h"
 #include "cellforge/model.h"
 
@@ -56,9 +65,12 @@ typedef struct cf_train_config {
     double diverge_loss;      /* a loss above this ends the trial as diverged, 1e4 */
     uint64_t seed;            /* data order, augmentation, drop-path; 0 */
     double max_epoch_fraction;/* train on this fraction of each epoch's batches (fidelity), 1 */
-    /* called after every step and at the end of every epoch (may be NULL) */
+    /* called after every step and at the end of every epoch (may be NULL); with
+       comm set, on rank 0 only */
     void (*progress)(void *ctx, const cf_train_progress *p);
     void *progress_ctx;
+    cf_comm *comm;            /* borrowed; NULL: one replica (see cf_train) */
+    int rank;                 /* this replica, 0..size-1 of comm; 0 without comm */
 } cf_train_config;
 
 void cf_train_config_default(cf_train_config *cfg);
@@ -95,7 +107,36 @@ typedef struct cf_train_result {
 /* Train m (created with a batch of at least cfg->batch) on `train`, evaluating
  * on `val` (may be NULL) after each epoch. Normalization statistics come from
  * `train`. Returns CF_OK with res->status saying how the trial ended; a
- * cf_status failure only for bad arguments or a backend error. */
+ * cf_status failure only for bad arguments or a backend error.
+ *
+ * With cfg->comm of K ranks, the call is one replica of a data-parallel run
+ * and every rank must make it (see the example at the top):
+ *  - cfg->batch B stays the global batch, and the data order, the seed and
+ *    the augmentation are those of the single-replica run. Rank r takes rows
+ *    [B*r/K, B*(r+1)/K) of each batch, the same images with the same
+ *    augmentation draws that a single replica would have at those rows, so m
+ *    need only hold that shard (B >= K, so that no shard is empty).
+ *  - Each rank's gradient is weighted by its share of the batch and summed
+ *    over the ranks, giving the full batch's mean gradient; every rank then
+ *    applies the same update (clipping uses that gradient's norm), so the
+ *    weights stay identical on every rank. Without batch norm and drop-path
+ *    they are those of the single-replica run up to float summation order.
+ *  - The loss, the accuracy count, non-finite losses and the time limit are
+ *    summed over the ranks once per step, so every rank ends the trial the
+ *    same way at the same step, and the curve's train_loss and train_acc are
+ *    those of the whole batch on every rank.
+ *  - Batch-norm statistics are per replica: in training each rank normalizes
+ *    with its own shard's batch statistics and keeps its own running
+ *    statistics (PyTorch's DistributedDataParallel without SyncBatchNorm).
+ *  - Drop-path masks are drawn per replica from independent streams (rank 0
+ *    keeps the single-replica stream), so a run with drop_path is not the
+ *    single-replica run.
+ *  - Only rank 0 evaluates on `val` (the other ranks wait for it at the next
+ *    step) and only rank 0 calls progress: rank 0's result is the trial's.
+ *    Other ranks give NULL for val or have it ignored; their val_acc is -1.
+ *  - images_per_s counts the whole global batch.
+ *  - When a rank fails with a cf_status it aborts comm, and the other ranks
+ *    return that status too instead of waiting; comm is then unusable. */
 cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
                    const cf_train_config *cfg, cf_train_result *res);
 

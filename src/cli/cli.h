@@ -66,9 +66,13 @@ int cmd_space(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_tabulate(int argc, char **argv);
 extern const char *const cmd_space_usage;
 extern const char *const cmd_cost_usage;
 extern const char *const cmd_train_usage;
 extern const char *const cmd_eval_usage;
+extern const char *const cmd_search_usage;
+extern const char *const cmd_tabulate_usage;
 
 #endif

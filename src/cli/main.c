@@ -7,6 +7,7 @@
  *   cellforge space list | show NAME | sample NAME     (cmd_space.c)
  *   cellforge cost --space NAME ARCH                    (cmd_cost.c)
  *   cellforge train ... ARCH, cellforge eval MODEL      (cmd_train.c)
+ *   cellforge search ..., cellforge tabulate ...        (cmd_search.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct command {
     const char *summary;
     const char *usage; /* shown by `cellforge help NAME` and `NAME --help` */
     int (*run)(int argc, char **argv);
+    const char *const *usage_ref; /* the usage text of a command in its own file */
 } command;
 
 static int cmd_help(int argc, char **argv);
@@ -29,19 +31,22 @@ static int cmd_version(int argc, char **argv);
 static int cmd_devices(int argc, char **argv);
 
 static const command commands[] = {
-    {"space", "list, show or sample the search spaces", NULL, cmd_space},
-    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost},
-    {"train", "train one architecture on a dataset and save it", NULL, cmd_train},
-    {"eval", "test accuracy of a saved model", NULL, cmd_eval},
+    {"search", "search a space for the best architectures on every device", NULL, cmd_search, &cmd_search_usage},
+    {"tabulate", "train every (or a sample of) architecture and write a benchmark table", NULL, cmd_tabulate,
+     &cmd_tabulate_usage},
+    {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage},
+    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage},
+    {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage},
+    {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage},
     {"devices", "list the CPU and GPUs cellforge can use",
      "usage: cellforge devices\n\n"
      "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"
      "memory, compute capability), or a line saying why no GPU was found.\n",
-     cmd_devices},
+     cmd_devices, NULL},
     {"version", "print the version, git commit and compiled-in backends",
-     "usage: cellforge version\n", cmd_version},
+     "usage: cellforge version\n", cmd_version, NULL},
     {"help", "show help for cellforge or one command",
-     "usage: cellforge help [COMMAND]\n", cmd_help},
+     "usage: cellforge help [COMMAND]\n", cmd_help, NULL},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -62,11 +67,7 @@ static void print_overview(FILE *out) {
 /* Commands in their own files keep their usage text there. */
 static const char *usage_of(const command *cmd) {
     if (cmd->usage) return cmd->usage;
-    if (cmd->run == cmd_space) return cmd_space_usage;
-    if (cmd->run == cmd_cost) return cmd_cost_usage;
-    if (cmd->run == cmd_train) return cmd_train_usage;
-    if (cmd->run == cmd_eval) return cmd_eval_usage;
-    return "";
+    return cmd->usage_ref ? *cmd->usage_ref : "";
 }
 
 static const command *find_command(const char *name) {

@@ -2,9 +2,12 @@
  * evaluation, and trials that end with a status instead of a crash.
  *
  * Everything a step needs is allocated before the first step (batch buffers,
- * the momentum buffer, the epoch order); the model owns the rest. Tested by
- * tests/test_train.c (a short real run on Fashion-MNIST, determinism, NaN and
- * time-limit endings, and the optimizer against a hand-computed update).
+ * the momentum buffer, the epoch order); the model owns the rest. With a
+ * communicator (comm.h) one call is one replica of a data-parallel run: it
+ * trains on its shard of every batch and sums gradients and per-step scalars
+ * with the other replicas. Tested by tests/test_train.c (a short real run on
+ * Fashion-MNIST, determinism, NaN and time-limit endings, and the optimizer
+ * against a hand-computed update) and tests/test_dp.c (replicas against one).
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +54,24 @@ static int argmax(const float *v, int k) {
     return best;
 }
 
+/* Sum of squares of g as NORM_CHUNKS partial sums added in a fixed order: the
+ * same bits whatever the thread count, so the replicas of a data-parallel run
+ * (each with its own threads) clip by the same factor. */
+#define NORM_CHUNKS 64
+static double grad_norm2(const float *g, size_t n, int T) {
+    double part[NORM_CHUNKS];
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int c = 0; c < NORM_CHUNKS; c++) {
+        const size_t lo = n * (size_t)c / NORM_CHUNKS, hi = n * (size_t)(c + 1) / NORM_CHUNKS;
+        double sum = 0;
+        for (size_t i = lo; i < hi; i++) sum += (double)g[i] * g[i];
+        part[c] = sum;
+    }
+    double norm2 = 0;
+    for (int c = 0; c < NORM_CHUNKS; c++) norm2 += part[c];
+    return norm2;
+}
+
 /* One SGD step (PyTorch's rule): g += wd w; buf = mu buf + g; w -= lr (g + mu buf)
  * with Nesterov, w -= lr buf without. Gradients are clipped first when asked.
  * Returns 0 when a gradient is not finite. */
@@ -58,9 +79,7 @@ static int sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double 
     float *w = m->param, *g = m->grad;
     const size_t n = m->n_params;
     const int T = m->threads > 1 ? m->threads : 1;
-    double norm2 = 0;
-#pragma omp parallel for num_threads(T) reduction(+ : norm2) schedule(static)
-    for (size_t i = 0; i < n; i++) norm2 += (double)g[i] * g[i];
+    const double norm2 = grad_norm2(g, n, T);
     if (!isfinite(norm2)) return 0;
     float clip = 1.0f;
     if (cfg->grad_clip > 0 && sqrt(norm2) > cfg->grad_clip) clip = (float)(cfg->grad_clip / sqrt(norm2));
@@ -81,6 +100,14 @@ static int sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double 
         }
     }
     return 1;
+}
+
+static void scale_grad(cf_model *m, float a) {
+    float *g = m->grad;
+    const size_t n = m->n_params;
+    const int T = m->threads > 1 ? m->threads : 1;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (size_t i = 0; i < n; i++) g[i] *= a;
 }
 
 /* cf_data_batch over slices of the batch on T threads; the same images
@@ -150,28 +177,43 @@ exit:
     return st;
 }
 
-cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
-                   const cf_train_config *cfg, cf_train_result *res) {
+/* The whole trial; cf_train adds the abort that keeps a failing replica's
+ * peers from waiting for it. */
+static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_dataset *val,
+                           const cf_train_config *cfg, cf_train_result *res) {
     memset(res, 0, sizeof *res);
     res->val_acc = -1;
     const cf_net_input *in = &m->net->input;
+    cf_comm *comm = cfg->comm;
+    const int replicas = comm ? cf_comm_size(comm) : 1, rank = comm ? cfg->rank : 0;
     if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "train: f32 models only");
     if (cfg->epochs < 1 || cfg->epochs > CF_TRAIN_MAX_EPOCHS)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: %d epochs (1..%d)", cfg->epochs, CF_TRAIN_MAX_EPOCHS);
-    if (cfg->batch < 1 || cfg->batch > m->batch)
-        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d, the model holds 1..%d", cfg->batch, m->batch);
+    const int B = cfg->batch;
+    if (!comm && (B < 1 || B > m->batch))
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d, the model holds 1..%d", B, m->batch);
+    if (comm && (rank < 0 || rank >= replicas))
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: rank %d of %d replicas", rank, replicas);
+    if (comm && B < replicas)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d over %d replicas leaves a replica without images", B,
+                replicas);
+    /* This replica's rows of every batch: [lo, lo + nb). */
+    const int lo = (int)((int64_t)B * rank / replicas), nb = (int)((int64_t)B * (rank + 1) / replicas) - lo;
+    if (comm && nb > m->batch)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d gives replica %d of %d %d images, the model holds 1..%d",
+                B, rank, replicas, nb, m->batch);
     if (train->c != in->c || train->h != in->h || train->w != in->w)
         CF_FAIL(CF_ERR_SHAPE, "%s: images are %dx%dx%d, the network takes %dx%dx%d", train->name,
                 train->h, train->w, train->c, in->h, in->w, in->c);
     if (train->classes > in->classes)
         CF_FAIL(CF_ERR_SHAPE, "%s: %d classes, the network has %d outputs", train->name, train->classes,
                 in->classes);
-    if ((size_t)cfg->batch > train->n)
-        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d is larger than %s (%zu images)", cfg->batch,
-                train->name, train->n);
+    if ((size_t)B > train->n)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d is larger than %s (%zu images)", B, train->name,
+                train->n);
     CF_TRY(norm_stats(train, res->mean, res->std));
 
-    const int B = cfg->batch, K = in->classes;
+    const int K = in->classes;
     const size_t image = cf_dataset_image_bytes(train);
     const int64_t full = (int64_t)(train->n / (size_t)B); /* whole batches only, as drop_last */
     double frac = cfg->max_epoch_fraction > 0 && cfg->max_epoch_fraction < 1 ? cfg->max_epoch_fraction : 1.0;
@@ -179,8 +221,8 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
     if (steps < 1) steps = 1;
     const int64_t total = steps * cfg->epochs, warm = steps * cfg->warmup_epochs;
 
-    float *x = malloc((size_t)B * image * sizeof *x);
-    int32_t *y = malloc((size_t)B * sizeof *y);
+    float *x = malloc((size_t)nb * image * sizeof *x);
+    int32_t *y = malloc((size_t)nb * sizeof *y);
     uint32_t *order = malloc(train->n * sizeof *order);
     float *buf = calloc(m->n_params ? m->n_params : 1, sizeof *buf);
     cf_status st = CF_OK;
@@ -189,7 +231,9 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
         goto exit;
     }
     m->aux_weight = cfg->aux_weight;
-    m->seed = cfg->seed;
+    /* Independent drop-path masks per replica: with one stream, row k of
+     * every shard would share its mask. */
+    m->seed = cfg->seed + 0x9E3779B97F4A7C15ull * (uint64_t)rank;
     const double t0 = cf_time_now();
     int64_t images = 0;
     double step_seconds = 0;
@@ -204,12 +248,28 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
             int64_t t = (int64_t)epoch * steps + s;
             lr = lr_at(cfg, t, total, warm);
             const double ts = cf_time_now();
-            batch_parallel(m->threads, train, order + s * B, B, res->mean, res->std, &cfg->augment,
-                           cfg->seed, (uint64_t)epoch, (uint64_t)(s * B), x, y);
+            batch_parallel(m->threads, train, order + s * B + lo, nb, res->mean, res->std, &cfg->augment,
+                           cfg->seed, (uint64_t)epoch, (uint64_t)(s * B + lo), x, y);
             double loss;
-            CF_TRY_GOTO(st, cf_model_forward(m, x, B, 1), exit);
+            CF_TRY_GOTO(st, cf_model_forward(m, x, nb, 1), exit);
             CF_TRY_GOTO(st, cf_model_loss(m, y, cfg->label_smoothing, &loss), exit);
-            if (!isfinite(loss)) {
+            const float *logits = cf_model_logits(m);
+            int64_t hits = 0;
+            for (int k = 0; k < nb; k++) hits += argmax(logits + (size_t)k * K, K) == y[k];
+            int nonfinite = !isfinite(loss), out_of_time = 0;
+            if (comm) {
+                /* The whole batch's mean loss and hits, and whether any replica
+                 * saw a non-finite loss or passed the time limit: every replica
+                 * decides from the same values and takes the same path. */
+                double v[4] = {loss * (double)nb / (double)B, (double)hits, (double)nonfinite,
+                               cfg->time_limit_s > 0 && cf_time_now() - t0 > cfg->time_limit_s};
+                CF_TRY_GOTO(st, cf_comm_allreduce_f64(comm, rank, v, 4), exit);
+                loss = v[0];
+                hits = (int64_t)v[1];
+                nonfinite = v[2] > 0 || !isfinite(loss);
+                out_of_time = v[3] > 0;
+            }
+            if (nonfinite) {
                 res->status = CF_TRAIN_NAN;
                 snprintf(res->reason, sizeof res->reason, "loss became %g at epoch %d, step %lld", loss,
                          epoch, (long long)s);
@@ -222,9 +282,14 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
                          cfg->diverge_loss, epoch, (long long)s);
                 goto finish;
             }
-            const float *logits = cf_model_logits(m);
-            for (int k = 0; k < B; k++) correct += argmax(logits + (size_t)k * K, K) == y[k];
+            correct += hits;
             CF_TRY_GOTO(st, cf_model_backward(m), exit);
+            if (comm) {
+                /* cf_model_loss means over this replica's nb rows; weighted by
+                 * nb / B and summed, the gradients make the whole batch's mean. */
+                if (nb != B) scale_grad(m, (float)((double)nb / (double)B));
+                CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, m->grad, m->n_params), exit);
+            }
             if (!sgd_step(m, buf, cfg, lr)) {
                 res->status = CF_TRAIN_NAN;
                 snprintf(res->reason, sizeof res->reason, "a gradient became NaN or infinite at epoch %d, step %lld",
@@ -236,13 +301,14 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
             images += B;
             double now = cf_time_now();
             step_seconds += now - ts;
-            if (cfg->progress) {
+            if (cfg->progress && rank == 0) {
                 cf_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / (double)(s + 1),
                                        (double)correct / (double)seen, lr, (double)seen / (now - te),
                                        now - t0};
                 cfg->progress(cfg->progress_ctx, &p);
             }
-            if (cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s) {
+            if (!comm) out_of_time = cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s;
+            if (out_of_time) {
                 res->status = CF_TRAIN_TIMEOUT;
                 snprintf(res->reason, sizeof res->reason,
                          "time limit of %.0f s reached in epoch %d after %lld of %lld steps",
@@ -256,7 +322,9 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
         r->train_acc = (double)correct / (double)seen;
         r->lr = lr;
         r->val_acc = -1;
-        if (val) CF_TRY_GOTO(st, cf_evaluate(m, val, res->mean, res->std, &r->val_acc, NULL), exit);
+        /* The other replicas go on to the next step's collective and wait there. */
+        if (val && rank == 0)
+            CF_TRY_GOTO(st, cf_evaluate(m, val, res->mean, res->std, &r->val_acc, NULL), exit);
         r->seconds = cf_time_now() - te;
         res->epochs_done = epoch + 1;
         res->val_acc = r->val_acc;
@@ -269,5 +337,12 @@ exit:
     free(y);
     free(order);
     free(buf);
+    return st;
+}
+
+cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
+                   const cf_train_config *cfg, cf_train_result *res) {
+    cf_status st = train_run(m, train, val, cfg, res);
+    if (st != CF_OK && cfg->comm) cf_comm_abort(cfg->comm, cfg->rank, st);
     return st;
 }

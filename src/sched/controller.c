@@ -1,0 +1,654 @@
+/* controller.c - the search loop and the worker threads.
+ *
+ * The controller thread asks the strategy, checks hard constraints with the
+ * exact cost model, places trials by memory (place.c) and hands one job per
+ * replica to the chosen workers' queues. Each worker has one thread per slot
+ * that runs jobs through the evaluator and returns them on the done queue.
+ * The controller never blocks on training: it sleeps only when every device
+ * is full or the strategy waits for results.
+ *
+ * With a simulated evaluator (a benchmark table) the run clock is simulated:
+ * a trial starts at the clock of its dispatch and ends after its recorded
+ * seconds; the controller waits until every running trial's result is back
+ * and completes them in order of simulated end (ties by trial id), so a run
+ * is the same whatever the threads' timing. With training, the clock is the
+ * wall clock and results are told as they arrive.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/comm.h"
+#include "cellforge/log.h"
+#include "cellforge/sched.h"
+#include "cellforge/thread.h"
+
+void cf_search_config_default(cf_search_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->epochs = 1;
+    cfg->batch = 256;
+    cfg->min_batch = 16;
+    cfg->oom_retries = 3;
+    cfg->n_objectives = 1;
+    cfg->max_rejects = 10000;
+}
+
+/* ---- jobs and worker threads ---------------------------------------------------- */
+
+typedef struct flight flight;
+
+typedef struct job {
+    struct job *next;
+    flight *fl;
+    int rank, worker;
+    cf_trial_task task;
+    cf_trial_outcome out;
+    cf_status st;              /* the evaluator itself failed */
+    char err[256];
+} job;
+
+struct flight {
+    cf_trial *t;
+    cf_net *net;               /* kept for memory estimates at other batch sizes */
+    cf_comm *comm;
+    int ranks_left;
+    cf_trial_outcome out;      /* rank 0's */
+    cf_status st;
+    char err[256];
+    size_t min_memory;         /* retry only on devices offering more than this; 0: any */
+    int done;                  /* every rank is back */
+    double end;                /* run clock at completion */
+    flight *next;
+};
+
+typedef struct worker_rt {
+    cf_worker_desc desc;
+    job *head, *tail;
+    cf_thread threads[16];
+    int n_threads;
+} worker_rt;
+
+typedef struct sched {
+    cf_mutex mu;
+    cf_cond work, done;
+    worker_rt w[CF_MAX_WORKERS];
+    int n;
+    job *done_head, *done_tail;
+    int stopping;
+    cf_evaluator *ev;
+} sched;
+
+typedef struct slot_arg {
+    sched *s;
+    int worker;
+} slot_arg;
+
+static void *slot_main(void *arg) {
+    slot_arg *a = arg;
+    sched *s = a->s;
+    worker_rt *w = &s->w[a->worker];
+    void *state = NULL;
+    cf_status open_st = s->ev->ops->open(s->ev->self, &w->desc, &state);
+    char open_err[256] = "";
+    if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
+    for (;;) {
+        cf_mutex_lock(&s->mu);
+        while (!s->stopping && !w->head) cf_cond_wait(&s->work, &s->mu);
+        job *j = w->head;
+        if (!j) {
+            cf_mutex_unlock(&s->mu);
+            break;
+        }
+        w->head = j->next;
+        if (!w->head) w->tail = NULL;
+        cf_mutex_unlock(&s->mu);
+
+        if (open_st != CF_OK) {
+            j->st = open_st;
+            snprintf(j->err, sizeof j->err, "%s", open_err);
+        } else {
+            j->st = s->ev->ops->run(s->ev->self, state, &j->task, &j->out);
+            if (j->st != CF_OK) snprintf(j->err, sizeof j->err, "%s", cf_error_message());
+        }
+
+        cf_mutex_lock(&s->mu);
+        j->next = NULL;
+        if (s->done_tail) s->done_tail->next = j;
+        else s->done_head = j;
+        s->done_tail = j;
+        cf_cond_signal(&s->done);
+        cf_mutex_unlock(&s->mu);
+    }
+    if (open_st == CF_OK) s->ev->ops->close(s->ev->self, state);
+    free(a);
+    return NULL;
+}
+
+static cf_status sched_start(sched *s, cf_evaluator *ev, const cf_worker_desc *workers, int n) {
+    memset(s, 0, sizeof *s);
+    s->ev = ev;
+    s->n = n;
+    CF_TRY(cf_mutex_init(&s->mu));
+    CF_TRY(cf_cond_init(&s->work));
+    CF_TRY(cf_cond_init(&s->done));
+    for (int i = 0; i < n; i++) {
+        worker_rt *w = &s->w[i];
+        w->desc = workers[i];
+        int slots = workers[i].slots < 1 ? 1 : workers[i].slots > 16 ? 16 : workers[i].slots;
+        w->desc.slots = slots;
+        for (int k = 0; k < slots; k++) {
+            slot_arg *a = malloc(sizeof *a);
+            if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
+            a->s = s;
+            a->worker = i;
+            char name[16];
+            snprintf(name, sizeof name, "%.10s/%d", w->desc.name, k);
+            cf_status st = cf_thread_create(&w->threads[k], name, slot_main, a);
+            if (st != CF_OK) {
+                free(a);
+                return st;
+            }
+            w->n_threads++;
+        }
+    }
+    return CF_OK;
+}
+
+static void sched_stop(sched *s) {
+    cf_mutex_lock(&s->mu);
+    s->stopping = 1;
+    cf_cond_broadcast(&s->work);
+    cf_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->n; i++)
+        for (int k = 0; k < s->w[i].n_threads; k++) cf_thread_join(&s->w[i].threads[k], NULL);
+    cf_cond_destroy(&s->work);
+    cf_cond_destroy(&s->done);
+    cf_mutex_destroy(&s->mu);
+}
+
+/* ---- the controller -------------------------------------------------------------- */
+
+typedef struct ctl {
+    const cf_search_config *cfg;
+    const cf_space *space;
+    cf_strategy *st;
+    cf_evaluator *ev;
+    sched s;
+    cf_place_load load[CF_MAX_WORKERS];
+    flight *flights;           /* running trials */
+    int n_flights;
+    flight *ready;             /* proposed or retried, waiting for a place (FIFO) */
+    cf_search_event_fn on_event;
+    void *ctx;
+    cf_search_summary *sum;
+    double t0, now;            /* wall start; run clock */
+    int64_t next_id;
+    int stop_proposing;
+    int rejects_in_row;
+    double overhead;           /* controller wall time outside waits */
+} ctl;
+
+static double run_clock(ctl *c) {
+    return c->ev->ops->simulated ? c->now : cf_time_now() - c->t0;
+}
+
+static int emit(ctl *c, cf_search_event_kind kind, const cf_trial *t) {
+    if (c->on_event && c->on_event(c->ctx, kind, t)) c->stop_proposing = 1;
+    return 0;
+}
+
+static void flight_free(flight *f) {
+    if (!f) return;
+    cf_net_destroy(f->net);
+    cf_comm_destroy(f->comm);
+    if (f->t) free(f->t->curve);
+    free(f->t);
+    free(f);
+}
+
+static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o) {
+    memset(o, 0, sizeof *o);
+    o->status = t->status == CF_TRIAL_OK ? CF_OUTCOME_OK
+                : t->status == CF_TRIAL_REJECTED ? CF_OUTCOME_REJECTED
+                                                 : CF_OUTCOME_FAILED;
+    /* a timed-out trial that learned something still says how good it is */
+    if (t->status == CF_TRIAL_TIMEOUT && t->val_acc >= 0) o->status = CF_OUTCOME_OK;
+    o->val_acc = t->val_acc;
+    o->epochs = t->epochs_done;
+    o->seconds = t->train_seconds;
+    o->n_objectives = c->cfg->n_objectives;
+    o->objective[0] = t->val_acc >= 0 ? 1.0 - t->val_acc : 1.0;
+    for (int k = 1; k < c->cfg->n_objectives && k < CF_MAX_OBJECTIVES; k++) {
+        switch (c->cfg->objectives[k]) {
+        case CF_LIMIT_MACS: o->objective[k] = (double)t->cost.macs; break;
+        case CF_LIMIT_PARAMS: o->objective[k] = (double)t->cost.params; break;
+        default: o->objective[k] = (double)t->memory; break;
+        }
+    }
+}
+
+/* Record a trial's end: summary, event, strategy. Frees the flight. */
+static void finish(ctl *c, flight *f) {
+    cf_trial *t = f->t;
+    t->end = f->end;
+    cf_search_summary *sum = c->sum;
+    if (t->status == CF_TRIAL_REJECTED) {
+        sum->rejected++;
+    } else {
+        sum->finished++;
+        if (t->status == CF_TRIAL_OK) {
+            sum->ok++;
+            if (t->val_acc > sum->best_val_acc) {
+                sum->best_val_acc = t->val_acc;
+                sum->best_trial = t->id;
+            }
+        } else {
+            sum->failed++;
+        }
+    }
+    emit(c, t->status == CF_TRIAL_REJECTED ? CF_EVENT_REJECTED : CF_EVENT_FINISHED, t);
+    cf_outcome o;
+    outcome_for_strategy(c, t, &o);
+    cf_strategy_tell(c->st, t->id, &t->cand, &o);
+    flight_free(f);
+}
+
+static void fail_now(ctl *c, flight *f, cf_trial_status status, const char *reason) {
+    f->t->status = status;
+    snprintf(f->t->reason, sizeof f->t->reason, "%.250s", reason);
+    f->end = run_clock(c);
+    if (f->t->start == 0) f->t->start = f->end;
+    finish(c, f);
+}
+
+/* Memory per replica at k replicas for the trial's batch. */
+static void needs(ctl *c, flight *f, size_t *need, int all) {
+    const int n = c->s.n, B = f->t->batch;
+    need[0] = 0;
+    need[1] = cf_trial_memory(f->net, B, c->ev->with_aux);
+    for (int k = 2; k <= n; k++) need[k] = all ? cf_trial_memory(f->net, (B + k - 1) / k, c->ev->with_aux) : SIZE_MAX;
+}
+
+/* Place f now (1), not yet (0), or never at its batch (-1). */
+static int try_place(ctl *c, flight *f, cf_place *p) {
+    const int n = c->s.n;
+    cf_worker_desc w[CF_MAX_WORKERS];
+    int largest = 0;
+    for (int i = 0; i < n; i++) {
+        w[i] = c->s.w[i].desc;
+        if (f->min_memory && w[i].memory <= f->min_memory) w[i].slots = 0; /* retry elsewhere */
+    }
+    size_t need[CF_MAX_WORKERS + 1];
+    needs(c, f, need, 0);
+    for (int i = 0; i < n; i++)
+        if (w[i].slots > 0 && w[i].memory >= need[1]) largest = 1;
+    if (!largest || c->cfg->replicas > 1) needs(c, f, need, 1);
+    f->t->memory = need[1];
+    *p = cf_place_decide(w, c->load, n, need, c->cfg->replicas);
+    if (p->verdict == CF_PLACE_OK && p->count > 1) f->t->memory = need[p->count];
+    return p->verdict == CF_PLACE_OK ? 1 : p->verdict == CF_PLACE_WAIT ? 0 : -1;
+}
+
+static cf_status dispatch(ctl *c, flight *f, const cf_place *p) {
+    cf_trial *t = f->t;
+    t->replicas = p->count;
+    t->attempts++;
+    t->status = CF_TRIAL_RUNNING;
+    t->start = run_clock(c);
+    if (p->count > 1) CF_TRY(cf_comm_cpu_create(p->count, &f->comm));
+    f->ranks_left = p->count;
+    f->done = 0;
+    f->st = CF_OK;
+    double limit = 0;
+    if (c->cfg->time_budget_s > 0 && !c->ev->ops->simulated) {
+        limit = c->cfg->time_budget_s - t->start;
+        if (limit < 1) limit = 1;
+    }
+    job *jobs[CF_MAX_WORKERS];
+    for (int r = 0; r < p->count; r++) {
+        job *j = calloc(1, sizeof *j);
+        if (!j) {
+            for (int k = 0; k < r; k++) free(jobs[k]);
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for a job");
+        }
+        int wi = p->workers[r];
+        t->workers[r] = wi;
+        j->fl = f;
+        j->rank = r;
+        j->worker = wi;
+        j->task = (cf_trial_task){t, &c->s.w[wi].desc, r, p->count, f->comm, limit};
+        jobs[r] = j;
+        c->load[wi].used += t->memory;
+        c->load[wi].running++;
+    }
+    f->next = c->flights;
+    c->flights = f;
+    c->n_flights++;
+    c->sum->dispatched += t->attempts == 1;
+    emit(c, CF_EVENT_STARTED, t);
+    cf_mutex_lock(&c->s.mu);
+    for (int r = 0; r < p->count; r++) {
+        worker_rt *w = &c->s.w[jobs[r]->worker];
+        if (w->tail) w->tail->next = jobs[r];
+        else w->head = jobs[r];
+        w->tail = jobs[r];
+    }
+    cf_cond_broadcast(&c->s.work);
+    cf_mutex_unlock(&c->s.mu);
+    return CF_OK;
+}
+
+/* Ask the strategy for one new trial; NULL when it has none now. *again is set
+ * when the proposal ended at once (rejected, or its network cannot be built):
+ * the caller asks again. */
+static flight *propose(ctl *c, cf_status *err, int *again) {
+    *again = 0;
+    *err = CF_OK;
+    const cf_search_config *cfg = c->cfg;
+    if (c->stop_proposing) return NULL;
+    /* the trial budget counts every proposal that passed the constraints */
+    if (cfg->max_trials > 0 && c->sum->proposed - c->sum->rejected >= cfg->max_trials) return NULL;
+    if (cfg->time_budget_s > 0 && run_clock(c) >= cfg->time_budget_s) return NULL;
+    cf_candidate cand;
+    cf_ask_result r = cf_strategy_ask(c->st, c->next_id, &cand);
+    if (r == CF_ASK_DONE) c->stop_proposing = 1;
+    if (r != CF_ASK_OK) return NULL;
+    flight *f = calloc(1, sizeof *f);
+    cf_trial *t = calloc(1, sizeof *t);
+    if (!f || !t) {
+        free(f);
+        free(t);
+        *err = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "controller: no memory for a trial");
+        return NULL;
+    }
+    f->t = t;
+    t->id = c->next_id++;
+    t->cand = cand;
+    if (t->cand.epochs <= 0) t->cand.epochs = cfg->epochs;
+    if (t->cand.fraction <= 0) t->cand.fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
+    t->batch = cfg->batch;
+    t->val_acc = -1;
+    t->status = CF_TRIAL_PENDING;
+    cf_arch_format(c->space, &cand.arch, t->arch, sizeof t->arch);
+    c->sum->proposed++;
+    emit(c, CF_EVENT_PROPOSED, t);
+    cf_status st = cf_net_build(c->space, &cand.arch, &c->ev->input, &f->net);
+    if (st == CF_OK) st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
+    if (st != CF_OK) {
+        fail_now(c, f, CF_TRIAL_ERROR, cf_error_message());
+        *again = 1;
+        return NULL;
+    }
+    /* hard constraints, exact, before anything is dispatched */
+    char why[256] = "";
+    const int64_t *lim = cfg->limit;
+    if (lim[CF_LIMIT_MACS] > 0 && t->cost.macs > lim[CF_LIMIT_MACS])
+        snprintf(why, sizeof why, "%lld MACs > max %lld", (long long)t->cost.macs, (long long)lim[CF_LIMIT_MACS]);
+    else if (lim[CF_LIMIT_PARAMS] > 0 && t->cost.params > lim[CF_LIMIT_PARAMS])
+        snprintf(why, sizeof why, "%lld params > max %lld", (long long)t->cost.params,
+                 (long long)lim[CF_LIMIT_PARAMS]);
+    else if (lim[CF_LIMIT_MEMORY] > 0 && (int64_t)t->cost.activation_bytes > lim[CF_LIMIT_MEMORY])
+        snprintf(why, sizeof why, "%zu activation bytes > max %lld", t->cost.activation_bytes,
+                 (long long)lim[CF_LIMIT_MEMORY]);
+    if (why[0]) {
+        if (++c->rejects_in_row >= cfg->max_rejects) {
+            CF_LOG_WARN("search: %d proposals in a row broke the constraints; no more proposals",
+                        c->rejects_in_row);
+            c->stop_proposing = 1;
+        }
+        fail_now(c, f, CF_TRIAL_REJECTED, why);
+        *again = 1;
+        return NULL;
+    }
+    c->rejects_in_row = 0;
+    return f;
+}
+
+/* Out of memory (in placement or at run time): a device with more room, a smaller
+ * batch, or the end. Returns 1 when f goes back to the ready queue. */
+static int retry_oom(ctl *c, flight *f, int ran, size_t ran_on_memory) {
+    cf_trial *t = f->t;
+    if (ran && t->attempts > c->cfg->oom_retries) return 0;
+    if (ran) {
+        for (int i = 0; i < c->s.n; i++)
+            if (c->s.w[i].desc.memory > ran_on_memory) {
+                f->min_memory = ran_on_memory;
+                c->sum->retries++;
+                return 1;
+            }
+    }
+    if (t->batch / 2 < c->cfg->min_batch || t->batch / 2 < 1) return 0;
+    t->batch /= 2;
+    f->min_memory = 0;
+    c->sum->retries++;
+    CF_LOG_INFO("trial %lld: out of memory, retrying with batch %d", (long long)t->id, t->batch);
+    return 1;
+}
+
+static void release(ctl *c, flight *f) {
+    for (int r = 0; r < f->t->replicas; r++) {
+        int wi = f->t->workers[r];
+        c->load[wi].used -= f->t->memory;
+        c->load[wi].running--;
+        c->sum->busy_s[wi] += f->end - f->t->start;
+    }
+    flight **pp = &c->flights;
+    while (*pp != f) pp = &(*pp)->next;
+    *pp = f->next;
+    c->n_flights--;
+}
+
+/* A flight whose ranks are all back: record, retry or fail. */
+static cf_status complete(ctl *c, flight *f) {
+    release(c, f);
+    cf_trial *t = f->t;
+    c->now = f->end > c->now ? f->end : c->now;
+    if (f->st != CF_OK) {
+        /* the evaluator broke (e.g. a device that cannot train): stop the search */
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", f->err);
+        fail_now(c, f, CF_TRIAL_ERROR, msg);
+        CF_FAIL(CF_ERR_DEVICE, "%s", msg);
+    }
+    cf_trial_outcome *o = &f->out;
+    if (o->status == CF_TRIAL_OOM) {
+        size_t ran_on = 0;
+        for (int r = 0; r < t->replicas; r++)
+            if (c->s.w[t->workers[r]].desc.memory > ran_on) ran_on = c->s.w[t->workers[r]].desc.memory;
+        free(o->curve);
+        o->curve = NULL;
+        if (retry_oom(c, f, 1, ran_on)) {
+            t->status = CF_TRIAL_PENDING;
+            f->next = c->ready;   /* retries go first */
+            c->ready = f;
+            return CF_OK;
+        }
+    }
+    t->status = o->status;
+    snprintf(t->reason, sizeof t->reason, "%s", o->reason);
+    if (t->status == CF_TRIAL_OOM)
+        snprintf(t->reason, sizeof t->reason, "out of memory after %d attempts (last batch %d): %.150s", t->attempts,
+                 t->batch, o->reason);
+    t->val_acc = o->val_acc;
+    t->epochs_done = o->epochs_done;
+    t->train_seconds = o->seconds;
+    free(t->curve);
+    t->curve = o->curve;
+    o->curve = NULL;
+    finish(c, f);
+    return CF_OK;
+}
+
+/* Take the finished jobs off the done queue into their flights. */
+static void collect(ctl *c, job *list) {
+    while (list) {
+        job *j = list;
+        list = j->next;
+        flight *f = j->fl;
+        if (j->st != CF_OK && f->st == CF_OK) {
+            f->st = j->st;
+            snprintf(f->err, sizeof f->err, "%s: %.200s", c->s.w[j->worker].desc.name, j->err);
+        }
+        if (j->rank == 0) f->out = j->out;
+        else free(j->out.curve);
+        if (--f->ranks_left == 0) {
+            f->done = 1;
+            if (c->ev->ops->simulated) {
+                double secs = f->out.seconds;
+                f->end = f->t->start + secs;
+                /* a trial that would end past the budget is cut at the budget */
+                if (c->cfg->time_budget_s > 0 && f->end > c->cfg->time_budget_s && f->st == CF_OK &&
+                    f->out.status != CF_TRIAL_OOM) {
+                    f->end = c->cfg->time_budget_s > f->t->start ? c->cfg->time_budget_s : f->t->start;
+                    f->out.status = CF_TRIAL_TIMEOUT;
+                    f->out.val_acc = -1;
+                    f->out.seconds = f->end - f->t->start;
+                    snprintf(f->out.reason, sizeof f->out.reason, "the time budget ended during training");
+                }
+            } else {
+                f->end = cf_time_now() - c->t0;
+            }
+        }
+        free(j);
+    }
+}
+
+/* Wait for the next completion and handle it. */
+static cf_status wait_one(ctl *c) {
+    double tw = cf_time_now();
+    cf_mutex_lock(&c->s.mu);
+    for (;;) {
+        int need_all = c->ev->ops->simulated;
+        if (c->s.done_head) {
+            job *list = c->s.done_head;
+            c->s.done_head = c->s.done_tail = NULL;
+            cf_mutex_unlock(&c->s.mu);
+            collect(c, list);
+            cf_mutex_lock(&c->s.mu);
+        }
+        int all = 1, any = 0;
+        for (flight *f = c->flights; f; f = f->next) {
+            all &= f->done;
+            any |= f->done;
+        }
+        if (need_all ? all : any) break;
+        cf_cond_wait(&c->s.done, &c->s.mu);
+    }
+    cf_mutex_unlock(&c->s.mu);
+    c->overhead -= cf_time_now() - tw;
+    /* the earliest end (simulated), or any done one (wall) */
+    flight *best = NULL;
+    for (flight *f = c->flights; f; f = f->next) {
+        if (!f->done) continue;
+        if (!best || f->end < best->end || (f->end == best->end && f->t->id < best->t->id)) best = f;
+    }
+    return complete(c, best);
+}
+
+/* Place what is ready; returns when nothing more can start now. */
+static cf_status fill(ctl *c) {
+    for (;;) {
+        if (!c->ready) {
+            cf_status err;
+            int again;
+            flight *f = propose(c, &err, &again);
+            CF_TRY(err);
+            if (again) continue;
+            /* nothing to propose now; with nothing in flight either the search is over
+             * (a strategy waiting on results that will never come included) */
+            if (!f) return CF_OK;
+            c->ready = f;
+        }
+        flight *f = c->ready;
+        cf_place p;
+        int v = try_place(c, f, &p);
+        if (v == 0) return CF_OK; /* wait for room */
+        c->ready = f->next;
+        f->next = NULL;
+        if (v < 0) {
+            size_t need = f->t->memory;
+            int ran_before = f->t->attempts > 0;
+            if (retry_oom(c, f, 0, 0)) {
+                f->next = c->ready;
+                c->ready = f;
+                continue;
+            }
+            size_t largest = 0;
+            for (int i = 0; i < c->s.n; i++)
+                if (c->s.w[i].desc.memory > largest) largest = c->s.w[i].desc.memory;
+            char why[256];
+            snprintf(why, sizeof why,
+                     "out of memory: needs %.1f MiB per device at batch %d%s; the largest device offers %.1f MiB",
+                     (double)need / 1048576.0, f->t->batch, ran_before ? " after a failed run" : "",
+                     (double)largest / 1048576.0);
+            fail_now(c, f, CF_TRIAL_OOM, why);
+            continue;
+        }
+        CF_TRY(dispatch(c, f, &p));
+    }
+}
+
+cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strategy *st, cf_evaluator *ev,
+                        const cf_worker_desc *workers, int n_workers, cf_search_event_fn on_event, void *ctx,
+                        cf_search_summary *sum) {
+    memset(sum, 0, sizeof *sum);
+    sum->best_trial = -1;
+    sum->best_val_acc = -1;
+    if (n_workers < 1 || n_workers > CF_MAX_WORKERS)
+        CF_FAIL(CF_ERR_INVALID_ARG, "search: %d workers (1..%d)", n_workers, CF_MAX_WORKERS);
+    if (cfg->batch < 1 || cfg->epochs < 1) CF_FAIL(CF_ERR_INVALID_ARG, "search: batch and epochs must be positive");
+    if (cfg->max_trials <= 0 && cfg->time_budget_s <= 0)
+        CF_LOG_INFO("search: no trial or time budget; it ends when the strategy has nothing left");
+    ctl *c = calloc(1, sizeof *c);
+    if (!c) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "search: no memory");
+    c->cfg = cfg;
+    c->space = s;
+    c->st = st;
+    c->ev = ev;
+    c->on_event = on_event;
+    c->ctx = ctx;
+    c->sum = sum;
+    c->t0 = cf_time_now();
+    sum->workers = n_workers;
+    cf_status status = sched_start(&c->s, ev, workers, n_workers);
+    if (status == CF_OK) {
+        for (;;) {
+            double tf = cf_time_now();
+            status = fill(c);
+            c->overhead += cf_time_now() - tf;
+            if (status != CF_OK || c->n_flights == 0) break;
+            tf = cf_time_now();
+            status = wait_one(c);
+            c->overhead += cf_time_now() - tf;
+            if (status != CF_OK) break;
+        }
+    }
+    /* on an error, let running trials come back before the threads stop */
+    while (c->n_flights > 0) {
+        cf_mutex_lock(&c->s.mu);
+        while (!c->s.done_head) cf_cond_wait(&c->s.done, &c->s.mu);
+        job *list = c->s.done_head;
+        c->s.done_head = c->s.done_tail = NULL;
+        cf_mutex_unlock(&c->s.mu);
+        collect(c, list);
+        for (flight *f = c->flights, *next; f; f = next) {
+            next = f->next;
+            if (f->done) {
+                release(c, f);
+                free(f->out.curve);
+                flight_free(f);
+            }
+        }
+    }
+    sched_stop(&c->s);
+    while (c->ready) {
+        flight *f = c->ready;
+        c->ready = f->next;
+        flight_free(f);
+    }
+    sum->clock_s = run_clock(c);
+    sum->wall_s = cf_time_now() - c->t0;
+    sum->controller_s = c->overhead;
+    free(c);
+    return status;
+}

@@ -1,0 +1,155 @@
+/* eval_train.c - the `train` evaluator: a trial is trained on its worker's
+ * device and scored by validation accuracy.
+ *
+ * The datasets are loaded once by the caller and shared read-only by every
+ * worker. Each worker slot owns its backend (the fast CPU backend's workspace
+ * is not shared). A data-parallel trial runs one rank per worker, each with a
+ * model holding its shard of the batch, joined by the trial's communicator.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/backend.h"
+#include "cellforge/comm.h"
+#include "cellforge/sched.h"
+
+typedef struct train_eval {
+    const cf_space *space;
+    const cf_dataset *train, *val;
+    cf_train_config cfg;
+} train_eval;
+
+static cf_status train_open(void *self, const cf_worker_desc *w, void **state) {
+    (void)self;
+    *state = NULL;
+    if (w->kind != CF_WORKER_CPU)
+        CF_FAIL(CF_ERR_UNSUPPORTED, "%s: this build cannot train on GPUs", w->name);
+    cf_backend *be = NULL;
+    CF_TRY(cf_backend_cpu_fast_create(w->threads, &be));
+    *state = be;
+    return CF_OK;
+}
+
+static void train_close(void *self, void *state) {
+    (void)self;
+    cf_backend_cpu_fast_destroy(state);
+}
+
+static cf_trial_status from_train_status(cf_train_status s) {
+    switch (s) {
+    case CF_TRAIN_OK: return CF_TRIAL_OK;
+    case CF_TRAIN_NAN: return CF_TRIAL_NAN;
+    case CF_TRAIN_DIVERGED: return CF_TRIAL_DIVERGED;
+    case CF_TRAIN_TIMEOUT: return CF_TRIAL_TIMEOUT;
+    }
+    return CF_TRIAL_ERROR;
+}
+
+/* A failure of the trial itself (not of the evaluator): recorded, the search goes on. */
+static cf_status trial_failed(cf_trial_outcome *out, cf_status st) {
+    out->status = (st == CF_ERR_OUT_OF_MEMORY || st == CF_ERR_DEVICE_OOM) ? CF_TRIAL_OOM : CF_TRIAL_ERROR;
+    snprintf(out->reason, sizeof out->reason, "%s", cf_error_message());
+    return CF_OK;
+}
+
+/* A seed per trial: weights, data order and augmentation differ between trials of
+ * one run and repeat exactly for the same (run seed, trial id). */
+static uint64_t trial_seed(uint64_t run_seed, int64_t id) {
+    uint64_t x = run_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(id + 1));
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    return x ^ (x >> 29);
+}
+
+static cf_status train_run(void *self, void *state, const cf_trial_task *task, cf_trial_outcome *out) {
+    train_eval *te = self;
+    const cf_trial *t = task->trial;
+    memset(out, 0, sizeof *out);
+    out->val_acc = -1;
+    const cf_backend *be = state;
+    cf_net_input in = {te->train->c, te->train->h, te->train->w, te->train->classes};
+    cf_net *net = NULL;
+    cf_status st = cf_net_build(te->space, &t->cand.arch, &in, &net);
+    if (st != CF_OK) return trial_failed(out, st);
+    const int K = task->replicas > 0 ? task->replicas : 1;
+    const int shard = (t->batch + K - 1) / K;
+    const int with_aux = cf_space_get_or(te->space, "auxiliary", 0) != 0;
+    cf_model *m = NULL;
+    st = cf_model_create(net, shard, be, with_aux, &m); /* takes net */
+    if (st != CF_OK) return trial_failed(out, st);
+    m->threads = task->worker->threads;
+    cf_train_config cfg = te->cfg;
+    cfg.seed = trial_seed(cfg.seed, t->id);
+    cfg.batch = t->batch;
+    if (t->cand.epochs > 0) cfg.epochs = t->cand.epochs;
+    if (t->cand.fraction > 0) cfg.max_epoch_fraction = t->cand.fraction;
+    if (task->time_limit_s > 0 && (cfg.time_limit_s <= 0 || task->time_limit_s < cfg.time_limit_s))
+        cfg.time_limit_s = task->time_limit_s;
+    cfg.comm = task->comm;
+    cfg.rank = task->rank;
+    cfg.progress = NULL;
+    cf_model_init(m, cfg.seed);
+    cf_train_result *res = calloc(1, sizeof *res);
+    if (!res) {
+        cf_model_destroy(m);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "train evaluator: no memory for a result");
+    }
+    st = cf_train(m, te->train, task->rank == 0 ? te->val : NULL, &cfg, res);
+    cf_model_destroy(m);
+    if (st != CF_OK) {
+        free(res);
+        return trial_failed(out, st);
+    }
+    out->status = from_train_status(res->status);
+    snprintf(out->reason, sizeof out->reason, "%s", res->reason);
+    out->val_acc = res->val_acc;
+    out->epochs_done = res->epochs_done;
+    out->seconds = res->seconds;
+    if (res->epochs_done > 0) {
+        out->curve = malloc((size_t)res->epochs_done * sizeof *out->curve);
+        if (out->curve) memcpy(out->curve, res->curve, (size_t)res->epochs_done * sizeof *out->curve);
+    }
+    free(res);
+    return CF_OK;
+}
+
+static void train_destroy(void *self) {
+    free(self);
+}
+
+static const cf_evaluator_ops train_ops = {
+    /* .name      = */ "train",
+    /* .simulated = */ 0,
+    /* .open      = */ train_open,
+    /* .close     = */ train_close,
+    /* .run       = */ train_run,
+    /* .destroy   = */ train_destroy,
+};
+
+cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train, const cf_dataset *val,
+                                    const cf_train_config *cfg, cf_evaluator **out) {
+    *out = NULL;
+    cf_evaluator *ev = calloc(1, sizeof *ev);
+    train_eval *te = calloc(1, sizeof *te);
+    if (!ev || !te) {
+        free(ev);
+        free(te);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "train evaluator: no memory");
+    }
+    te->space = s;
+    te->train = train;
+    te->val = val;
+    te->cfg = *cfg;
+    ev->ops = &train_ops;
+    ev->self = te;
+    ev->input = (cf_net_input){train->c, train->h, train->w, train->classes};
+    ev->with_aux = cf_space_get_or(s, "auxiliary", 0) != 0;
+    *out = ev;
+    return CF_OK;
+}
+
+void cf_evaluator_destroy(cf_evaluator *ev) {
+    if (!ev) return;
+    if (ev->ops && ev->ops->destroy) ev->ops->destroy(ev->self);
+    free(ev);
+}

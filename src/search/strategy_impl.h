@@ -1,0 +1,119 @@
+/* strategy_impl.h - what the search strategies share (private to src/search).
+ *
+ * strategy.c holds the registry and these helpers; each strategy lives in its
+ * own strategy_<name>.c and exports one cf_strategy_ops. The helpers:
+ *   - an option parser for the "key=value,key=value" strings of
+ *     cf_strategy_config.options, driven by a table per strategy;
+ *   - a hash map keyed by canonical-arch hashes, for "proposed before?" and
+ *     "what did it score?";
+ *   - drawing a uniform arch whose canonical form was never proposed;
+ *   - the per-trial RNG stream every ask draws from.
+ */
+#ifndef CF_SEARCH_STRATEGY_IMPL_H
+#define CF_SEARCH_STRATEGY_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cellforge/rng.h"
+#include "cellforge/search.h"
+#include "cellforge/space.h"
+#include "cellforge/status.h"
+
+/* Consecutive duplicate draws after which a deduplicating sampler declares the
+ * space exhausted. On NB201 (15625 texts, 8765 canonical cells) this stops
+ * once the few unproposed cells left are reached by a single text each; a draw
+ * costs one canonicalization, so the worst ask costs milliseconds. */
+#define CF_STRATEGY_SAMPLE_TRIES 10000
+
+/* Stream for randomness a strategy needs at create, before any trial (the
+ * grid's shuffle): the largest trial id cf_rng_stream can hold, which no
+ * controller reaches. */
+#define CF_STRATEGY_SETUP_TRIAL ((UINT64_C(1) << 48) - 1)
+
+/* A created strategy: its implementation and that implementation's state
+ * (owned; freed by ops->destroy). */
+struct cf_strategy {
+    const cf_strategy_ops *ops;
+    void *state;
+};
+
+/* The implementations, in registry order (strategy.c). */
+extern const cf_strategy_ops cf_strategy_random;
+extern const cf_strategy_ops cf_strategy_grid;
+extern const cf_strategy_ops cf_strategy_evolution;
+extern const cf_strategy_ops cf_strategy_local;
+
+/* The stream of trial `trial`: (seed, trial, SAMPLE). */
+cf_rng cf_strategy_rng(uint64_t seed, int64_t trial);
+
+/* Fill a single-fidelity candidate: the run's epochs, whole epochs. */
+void cf_strategy_candidate(cf_candidate *out, const cf_arch *a, int64_t parent);
+
+/* An ask that cannot go on (no memory for its bookkeeping) cannot return a
+ * cf_status: log the recorded message naming the strategy and end the search
+ * with CF_ASK_DONE rather than propose something it cannot track. */
+cf_ask_result cf_strategy_ask_failed(const char *strategy);
+
+/* ---- options ---------------------------------------------------------------- */
+
+/* One option key of a strategy. Values are numbers; `integer` rejects fractions. */
+typedef struct cf_strategy_option {
+    const char *key;
+    double def;
+    double min, max;  /* accepted range, inclusive */
+    int integer;
+    const char *doc;
+} cf_strategy_option;
+
+/* Parse `text` ("population=50, sample=10"; "" for all defaults) against the
+ * n entries of table into values[0..n), which start at the defaults. Unknown
+ * keys fail naming the key and the closest one; malformed items, bad numbers,
+ * fractions for integer keys, values out of range and keys given twice fail
+ * naming the key and the value. `strategy` names the strategy in messages. */
+cf_status cf_strategy_options_parse(const char *strategy, const char *text,
+                                    const cf_strategy_option *table, size_t n, double *values);
+
+/* ---- canonical-arch map ------------------------------------------------------- */
+
+/* What is known of one canonical arch. */
+typedef struct cf_strategy_seen {
+    double objective;  /* NaN: proposed, no result yet; +inf: failed or rejected */
+    int64_t trial;     /* the trial that proposed it (or was told about it) */
+} cf_strategy_seen;
+
+/* Open-addressing map from cf_arch_hash values to cf_strategy_seen. Zero it to
+ * initialize; free with cf_strategy_map_free. Keys are 64-bit hashes of
+ * canonical forms: two different canonical archs share one with odds about
+ * n^2 / 2^65, negligible for the millions of archs a search can propose. */
+typedef struct cf_strategy_map {
+    uint64_t *keys;
+    cf_strategy_seen *values;
+    uint8_t *used;
+    size_t cap;     /* slots, a power of two, or 0 before the first insert */
+    size_t count;
+} cf_strategy_map;
+
+void cf_strategy_map_free(cf_strategy_map *m);
+/* The entry for key, or NULL. Borrowed: valid until the next insert. */
+cf_strategy_seen *cf_strategy_map_find(const cf_strategy_map *m, uint64_t key);
+/* Insert key with value v unless present; *added (may be NULL) says which.
+ * Fails only for lack of memory, leaving the map as it was. */
+cf_status cf_strategy_map_add(cf_strategy_map *m, uint64_t key, cf_strategy_seen v, int *added);
+
+/* Draw uniform archs from rng until one whose canonical hash is not in seen,
+ * at most CF_STRATEGY_SAMPLE_TRIES times. Found: *out is it, it is added to
+ * seen with {NaN, trial} and *found is 1. Not found (the space looks
+ * exhausted): *found is 0. */
+cf_status cf_strategy_sample_unseen(const cf_space *s, cf_rng *rng, cf_strategy_map *seen,
+                                    int64_t trial, cf_arch *out, int *found);
+
+/* ---- inspection for tests ----------------------------------------------------- */
+
+/* The members of an evolution strategy's population, oldest first: up to cap
+ * trial ids and objectives (either array may be NULL). Returns the population
+ * size; 0 for a strategy that is not "evolution". */
+size_t cf_strategy_evolution_population(const cf_strategy *st, int64_t *trials, double *objective,
+                                        size_t cap);
+
+#endif
