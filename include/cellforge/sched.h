@@ -107,6 +107,9 @@ cf_place cf_place_decide(const cf_worker_desc *w, const cf_place_load *load, int
  * gradients and momentum, batch-norm state, the activation arena at the batch
  * (the replica's shard), the input batch, and the backend's workspace. */
 size_t cf_trial_memory(const cf_net *net, int batch, int with_aux);
+/* The same with the activation arena at this batch already known (e.g. the
+ * cost model's activation_bytes), which saves planning it again. */
+size_t cf_trial_memory_act(const cf_net *net, int batch, int with_aux, size_t activation_bytes);
 
 /* ---- trials ----------------------------------------------------------------- */
 

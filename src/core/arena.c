@@ -109,11 +109,6 @@ static int cmp_by_size_desc(const void *pa, const void *pb, void *ctx) {
     return ia < ib ? -1 : (ia > ib); /* stable: equal sizes keep their order */
 }
 
-static int cmp_offset(const void *pa, const void *pb) {
-    const placed *a = pa, *b = pb;
-    return a->offset < b->offset ? -1 : (a->offset > b->offset);
-}
-
 cf_status cf_plan_liveness(const cf_buffer_life *buffers, size_t count, size_t align,
                            size_t *offsets, size_t *total) {
     if (!is_pow2(align)) CF_FAIL(CF_ERR_INVALID_ARG, "plan: alignment %zu is not a power of two", align);
@@ -127,36 +122,36 @@ cf_status cf_plan_liveness(const cf_buffer_life *buffers, size_t count, size_t a
     cf_status st = CF_OK;
     size_t *order = malloc(count * sizeof *order);
     placed *done = malloc(count * sizeof *done);
-    placed *live = malloc(count * sizeof *live);
-    if (!order || !done || !live) {
+    if (!order || !done) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "plan: no memory for %zu buffers", count);
         goto exit;
     }
     for (size_t i = 0; i < count; i++) order[i] = i;
     qsort_r(order, count, sizeof *order, cmp_by_size_desc, (void *)buffers);
 
+    /* done is kept sorted by offset, so the buffers alive beside b come out of
+     * one pass in offset order: O(n^2) in all, no sort per buffer */
     size_t ndone = 0, peak = 0;
     for (size_t k = 0; k < count; k++) {
         const cf_buffer_life *b = &buffers[order[k]];
-        /* collect placed buffers alive at the same time, sorted by offset */
-        size_t nlive = 0;
-        for (size_t j = 0; j < ndone; j++)
-            if (done[j].first <= b->last && b->first <= done[j].last) live[nlive++] = done[j];
-        qsort(live, nlive, sizeof *live, cmp_offset);
-        /* first gap that fits */
+        /* first gap among the placed buffers alive at the same time */
         size_t offset = 0;
-        for (size_t j = 0; j < nlive; j++) {
-            if (offset + b->bytes <= live[j].offset) break;
-            if (live[j].end > offset) offset = align_up(live[j].end, align);
+        for (size_t j = 0; j < ndone; j++) {
+            if (done[j].first > b->last || b->first > done[j].last) continue;
+            if (offset + b->bytes <= done[j].offset) break;
+            if (done[j].end > offset) offset = align_up(done[j].end, align);
         }
         offsets[order[k]] = offset;
-        done[ndone++] = (placed){offset, offset + b->bytes, b->first, b->last};
+        size_t at = ndone;
+        while (at > 0 && done[at - 1].offset > offset) at--;
+        memmove(done + at + 1, done + at, (ndone - at) * sizeof *done);
+        done[at] = (placed){offset, offset + b->bytes, b->first, b->last};
+        ndone++;
         if (offset + b->bytes > peak) peak = offset + b->bytes;
     }
     *total = align_up(peak, align);
 exit:
     free(order);
     free(done);
-    free(live);
     return st;
 }

@@ -265,7 +265,9 @@ static void fail_now(ctl *c, flight *f, cf_trial_status status, const char *reas
 static void needs(ctl *c, flight *f, size_t *need, int all) {
     const int n = c->s.n, B = f->t->batch;
     need[0] = 0;
-    need[1] = cf_trial_memory(f->net, B, c->ev->with_aux);
+    /* the cost model planned the activations at this batch already */
+    need[1] = f->t->cost.batch == B ? cf_trial_memory_act(f->net, B, c->ev->with_aux, f->t->cost.activation_bytes)
+                                    : cf_trial_memory(f->net, B, c->ev->with_aux);
     for (int k = 2; k <= n; k++) need[k] = all ? cf_trial_memory(f->net, (B + k - 1) / k, c->ev->with_aux) : SIZE_MAX;
 }
 

@@ -111,7 +111,7 @@ static size_t round16(size_t n) {
     return (n + 15) & ~(size_t)15;
 }
 
-size_t cf_trial_memory(const cf_net *net, int batch, int with_aux) {
+size_t cf_trial_memory_act(const cf_net *net, int batch, int with_aux, size_t activation_bytes) {
     size_t weights = 0, state = 0, cols = 0;
     for (int i = 0; i < net->n; i++) {
         const cf_net_layer *l = &net->layers[i];
@@ -124,21 +124,25 @@ size_t cf_trial_memory(const cf_net *net, int batch, int with_aux) {
             if (c > cols) cols = c;
         }
     }
+    const size_t image = (size_t)net->input.c * (size_t)net->input.h * (size_t)net->input.w;
+    size_t bytes = 0;
+    bytes += 3 * weights * sizeof(float);            /* parameters, gradients, momentum */
+    bytes += state * sizeof(float);                  /* running and saved BN statistics */
+    bytes += activation_bytes;                       /* activations and their gradients */
+    bytes += (size_t)batch * (image * sizeof(float) + sizeof(int32_t)); /* the input batch */
+    bytes += 16 * cols * sizeof(float);              /* convolution workspace: up to 16 columns
+                                                        buffers in flight (threads or streams) */
+    return bytes;
+}
+
+size_t cf_trial_memory(const cf_net *net, int batch, int with_aux) {
     cf_net_plan plan;
     size_t act = 0;
     if (cf_net_plan_activations(net, batch, sizeof(float), with_aux, &plan) == CF_OK) {
         act = plan.bytes;
         cf_net_plan_free(&plan);
     }
-    const size_t image = (size_t)net->input.c * (size_t)net->input.h * (size_t)net->input.w;
-    size_t bytes = 0;
-    bytes += 3 * weights * sizeof(float);            /* parameters, gradients, momentum */
-    bytes += state * sizeof(float);                  /* running and saved BN statistics */
-    bytes += act;                                    /* activations and their gradients */
-    bytes += (size_t)batch * (image * sizeof(float) + sizeof(int32_t)); /* the input batch */
-    bytes += 16 * cols * sizeof(float);              /* convolution workspace: up to 16 columns
-                                                        buffers in flight (threads or streams) */
-    return bytes;
+    return cf_trial_memory_act(net, batch, with_aux, act);
 }
 
 /* ---- placement ---------------------------------------------------------------- */
