@@ -24,8 +24,8 @@ const char *const cmd_search_usage =
     "strategy. A failed trial (out of memory, NaN, timeout) is recorded and the\n"
     "search goes on. One line per finished trial, the best trials at the end.\n\n"
     "what to search:\n"
-    "  --space NAME          nb201 (default), darts, nb101, mobile or a .json file;\n"
-    "                        --set KEY=VALUE sets its skeleton options\n"
+    "  --space NAME          nb201 (default, with C=8 N=1), darts, nb101, mobile or a\n"
+    "                        .json file; --set KEY=VALUE sets its skeleton options\n"
     "  --dataset NAME        fashion-mnist (default), mnist, cifar10, cifar100\n"
     "  --data-dir DIR        where the dataset files are\n"
     "  --strategy NAME       random (default), grid, evolution, local;\n"
@@ -35,9 +35,10 @@ const char *const cmd_search_usage =
     "  --max-params N        trial is dispatched (K/M/G suffixes); rejected proposals\n"
     "  --max-memory N        are counted, never run\n"
     "budget:\n"
-    "  --trials N            stop after N trials (default 20 with no --time)\n"
+    "  --trials N            stop after N trials\n"
     "  --time DURATION       stop proposing after this run time (90s, 10m, 2h); running\n"
-    "                        trials are cut at the end of the budget\n"
+    "                        trials are cut at the end of the budget. With neither, the\n"
+    "                        budget is 10 minutes.\n"
     "training of each trial:\n"
     "  --epochs N            1\n"
     "  --fraction F          share of each epoch's batches, 1\n"
@@ -201,6 +202,9 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
         /* the default space: cli_load_space reads --space, so give it one */
         cf_status st = cf_space_load("nb201", &r->space);
         if (st != CF_OK) return cli_fail(a->command);
+        /* the default search: NB201 sized for 28x28 images, one cell per stage */
+        if (cf_space_set(r->space, "C", "8") != CF_OK || cf_space_set(r->space, "N", "1") != CF_OK)
+            return cli_fail(a->command);
         const cli_flag *sets = cli_get(a, "set");
         for (int i = 0; sets && i < sets->count; i++)
             if (cf_space_set_kv(r->space, sets->values[i]) != CF_OK) return cli_fail(a->command);
@@ -245,7 +249,10 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
     sc.max_epochs = cfg->epochs;
     const char *opts = cli_value(a, "strategy-options");
     if (opts) snprintf(sc.options, sizeof sc.options, "%s", opts);
-    if (cf_strategy_create(strategy, r->space, &sc, &r->st) != CF_OK) return cli_fail(a->command);
+    cf_status st = cf_strategy_create(strategy, r->space, &sc, &r->st);
+    /* a misspelt strategy or option is a usage error, named with a suggestion */
+    if (st == CF_ERR_UNKNOWN_NAME || st == CF_ERR_INVALID_ARG) return cli_usage_error(a, "%s", cf_error_message());
+    if (st != CF_OK) return cli_fail(a->command);
     return -1;
 }
 
@@ -334,8 +341,8 @@ int cmd_search(int argc, char **argv) {
     run_setup r;
     rc = setup(&args, strategy ? strategy : "random", cli_value(&args, "evaluator"), &r);
     if (rc < 0) {
-        r.cfg.max_trials = trials > 0 ? trials : (time_s > 0 ? 0 : 20);
-        r.cfg.time_budget_s = time_s;
+        r.cfg.max_trials = trials;
+        r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : 600;
         r.cfg.limit[CF_LIMIT_MACS] = max_macs;
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;

@@ -104,6 +104,8 @@ static void *slot_main(void *arg) {
         cf_mutex_unlock(&s->mu);
 
         if (open_st != CF_OK) {
+            /* the other ranks of a data-parallel trial must not wait for this one */
+            if (j->task.comm) cf_comm_abort(j->task.comm, j->rank, open_st);
             j->st = open_st;
             snprintf(j->err, sizeof j->err, "%s", open_err);
         } else {
@@ -297,6 +299,9 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p) {
     t->attempts++;
     t->status = CF_TRIAL_RUNNING;
     t->start = run_clock(c);
+    /* a retried trial's old communicator was aborted with its failure */
+    cf_comm_destroy(f->comm);
+    f->comm = NULL;
     if (p->count > 1) CF_TRY(cf_comm_cpu_create(p->count, &f->comm));
     f->ranks_left = p->count;
     f->done = 0;
@@ -599,8 +604,6 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     if (n_workers < 1 || n_workers > CF_MAX_WORKERS)
         CF_FAIL(CF_ERR_INVALID_ARG, "search: %d workers (1..%d)", n_workers, CF_MAX_WORKERS);
     if (cfg->batch < 1 || cfg->epochs < 1) CF_FAIL(CF_ERR_INVALID_ARG, "search: batch and epochs must be positive");
-    if (cfg->max_trials <= 0 && cfg->time_budget_s <= 0)
-        CF_LOG_INFO("search: no trial or time budget; it ends when the strategy has nothing left");
     ctl *c = calloc(1, sizeof *c);
     if (!c) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "search: no memory");
     c->cfg = cfg;

@@ -45,8 +45,10 @@ static cf_trial_status from_train_status(cf_train_status s) {
     return CF_TRIAL_ERROR;
 }
 
-/* A failure of the trial itself (not of the evaluator): recorded, the search goes on. */
-static cf_status trial_failed(cf_trial_outcome *out, cf_status st) {
+/* A failure of the trial itself (not of the evaluator): recorded, the search goes on.
+ * The other ranks of a data-parallel trial are released from their collectives. */
+static cf_status trial_failed(const cf_trial_task *task, cf_trial_outcome *out, cf_status st) {
+    if (task->comm) cf_comm_abort(task->comm, task->rank, st);
     out->status = (st == CF_ERR_OUT_OF_MEMORY || st == CF_ERR_DEVICE_OOM) ? CF_TRIAL_OOM : CF_TRIAL_ERROR;
     snprintf(out->reason, sizeof out->reason, "%s", cf_error_message());
     return CF_OK;
@@ -70,13 +72,13 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     cf_net_input in = {te->train->c, te->train->h, te->train->w, te->train->classes};
     cf_net *net = NULL;
     cf_status st = cf_net_build(te->space, &t->cand.arch, &in, &net);
-    if (st != CF_OK) return trial_failed(out, st);
+    if (st != CF_OK) return trial_failed(task, out, st);
     const int K = task->replicas > 0 ? task->replicas : 1;
     const int shard = (t->batch + K - 1) / K;
     const int with_aux = cf_space_get_or(te->space, "auxiliary", 0) != 0;
     cf_model *m = NULL;
     st = cf_model_create(net, shard, be, with_aux, &m); /* takes net */
-    if (st != CF_OK) return trial_failed(out, st);
+    if (st != CF_OK) return trial_failed(task, out, st);
     m->threads = task->worker->threads;
     cf_train_config cfg = te->cfg;
     cfg.seed = trial_seed(cfg.seed, t->id);
@@ -98,7 +100,7 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     cf_model_destroy(m);
     if (st != CF_OK) {
         free(res);
-        return trial_failed(out, st);
+        return trial_failed(task, out, st);
     }
     out->status = from_train_status(res->status);
     snprintf(out->reason, sizeof out->reason, "%s", res->reason);
