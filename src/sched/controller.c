@@ -143,7 +143,7 @@ static cf_status sched_start(sched *s, cf_evaluator *ev, const cf_worker_desc *w
             if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
             a->s = s;
             a->worker = i;
-            char name[16];
+            char name[32];
             snprintf(name, sizeof name, "%.10s/%d", w->desc.name, k);
             cf_status st = cf_thread_create(&w->threads[k], name, slot_main, a);
             if (st != CF_OK) {
@@ -526,7 +526,9 @@ static cf_status wait_one(ctl *c) {
     cf_mutex_lock(&c->s.mu);
     for (;;) {
         int need_all = c->ev->ops->simulated;
-        if (c->s.done_head) {
+        /* a loop, not an if: jobs that arrive while collect runs unlocked signal
+         * nobody, so the queue is checked again before waiting */
+        while (c->s.done_head) {
             job *list = c->s.done_head;
             c->s.done_head = c->s.done_tail = NULL;
             cf_mutex_unlock(&c->s.mu);
@@ -630,12 +632,6 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     }
     /* on an error, let running trials come back before the threads stop */
     while (c->n_flights > 0) {
-        cf_mutex_lock(&c->s.mu);
-        while (!c->s.done_head) cf_cond_wait(&c->s.done, &c->s.mu);
-        job *list = c->s.done_head;
-        c->s.done_head = c->s.done_tail = NULL;
-        cf_mutex_unlock(&c->s.mu);
-        collect(c, list);
         for (flight *f = c->flights, *next; f; f = next) {
             next = f->next;
             if (f->done) {
@@ -644,6 +640,13 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
                 flight_free(f);
             }
         }
+        if (c->n_flights == 0) break;
+        cf_mutex_lock(&c->s.mu);
+        while (!c->s.done_head) cf_cond_wait(&c->s.done, &c->s.mu);
+        job *list = c->s.done_head;
+        c->s.done_head = c->s.done_tail = NULL;
+        cf_mutex_unlock(&c->s.mu);
+        collect(c, list);
     }
     sched_stop(&c->s);
     while (c->ready) {
