@@ -48,7 +48,8 @@ typedef struct journal {
     FILE *f;
 } journal;
 
-static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t) {
+static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
+    (void)clock;
     journal *j = ctx;
     if (kind == CF_EVENT_FINISHED) {
         cf_table_write_row(j->f, t);
@@ -105,7 +106,8 @@ int main(int argc, char **argv) {
         int jfd = mkstemp(jpath);
         journal j = {fdopen(jfd, "w")};
         cf_search_summary sum;
-        cf_status st_run = cf_search_run(&cfg, s, st, ev, wd, n, on_event, &j, &sum);
+        cf_search_hooks hooks = {on_event, NULL, &j, NULL};
+        cf_status st_run = cf_search_run(&cfg, s, st, ev, wd, n, &hooks, NULL, &sum);
         fclose(j.f);
         unlink(jpath);
         cf_strategy_destroy(st);

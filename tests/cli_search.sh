@@ -6,7 +6,7 @@
 set -u
 cf=$1; space=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
-rm -f tiny.tsv run.tsv
+rm -rf tiny.tsv run runs
 fail() { echo "FAIL: $*"; exit 1; }
 expect() { # expect CODE TEXT CMD...: exit status CODE and TEXT in the output
     code=$1; text=$2; shift 2
@@ -22,20 +22,32 @@ expect 0 "15 trials: 15 ok" "$cf" tabulate --space "$space" $fast --cpu-workers 
 expect 2 "exists" "$cf" tabulate --space "$space" $fast --out tiny.tsv
 
 # the table evaluator: every cell once (grid), then evolution, in simulated time
-expect 0 "15 trials: 15 ok" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy grid --epochs 1 --fraction 0.02 --cpu-workers 3
-expect 0 "(simulated)" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy local --epochs 1 --fraction 0.02 --trials 10
+expect 0 "15 trials: 15 ok" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy grid --epochs 1 --fraction 0.02 --cpu-workers 3 --out none
+expect 0 "(simulated)" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy local --epochs 1 --fraction 0.02 --trials 10 --out none
 # a fidelity the table does not have: every trial fails, the search still ends
-expect 1 "not in the table" "$cf" search --space "$space" --evaluator table:tiny.tsv --epochs 3 --trials 3
+expect 1 "not in the table" "$cf" search --space "$space" --evaluator table:tiny.tsv --epochs 3 --trials 3 --out none
 
 # training on 2 CPU workers, then every trial data-parallel over both
-expect 0 "4 trials: 4 ok" "$cf" search --space "$space" $fast --trials 4 --cpu-workers 2 --out run.tsv
-[ "$(grep -c '^|' run.tsv)" = 4 ] || fail "run.tsv has $(grep -c '^|' run.tsv) rows, want 4"
-expect 0 "w0+1" "$cf" search --space "$space" $fast --trials 2 --cpu-workers 2 --replicas 2
+expect 0 "4 trials: 4 ok" "$cf" search --space "$space" $fast --trials 4 --cpu-workers 2 --out run
+[ "$(grep -c '^|' run/trials.tsv)" = 4 ] || fail "run/trials.tsv has $(grep -c '^|' run/trials.tsv) rows, want 4"
+[ "$(grep -c '"event":"trial_finished"' run/journal.jsonl)" = 4 ] || fail "the journal does not hold 4 finished trials"
+expect 0 "trials    4: 4 ok" "$cf" status run
+expect 2 "already holds a run" "$cf" search --space "$space" $fast --trials 4 --out run
+expect 2 "cannot change in a resumed run" "$cf" search --resume run --lr 0.5
+# a larger budget continues a finished run
+expect 0 "6 trials: 6 ok" "$cf" search --resume run --trials 6
+# a spec file sets options, flags override it; --print-spec shows the result
+printf '{"space": "%s", "trials": 2, "epochs": "1", "fraction": 0.02, "batch": 64, "val-fraction": 0.01}\n' "$space" > spec.json
+expect 0 '"trials": "3"' "$cf" search spec.json --trials 3 --print-spec
+expect 0 "2 trials: 2 ok" "$cf" search spec.json --out none
+printf '{"space": "%s", "trails": 2}\n' "$space" > bad.json
+expect 1 'did you mean "trials"' "$cf" search bad.json
+expect 0 "w0+1" "$cf" search --space "$space" $fast --trials 2 --cpu-workers 2 --replicas 2 --out none
 # constraints: nothing under 1 MAC, so every proposal is rejected and none runs
-expect 1 "rejected by the constraints" "$cf" search --space "$space" $fast --trials 3 --max-macs 1
+expect 1 "rejected by the constraints" "$cf" search --space "$space" $fast --trials 3 --max-macs 1 --out none
 # failures are recorded and the search finishes: a learning rate that diverges (the
 # cells that survive it keep the exit status 0)
-expect 0 "diverged: loss" "$cf" search --space "$space" $fast --trials 3 --lr 100
+expect 0 "diverged: loss" "$cf" search --space "$space" $fast --trials 3 --lr 100 --out none
 
 # bad input
 expect 2 "did you mean 'evolution'" "$cf" search --space "$space" --strategy evolutoin --trials 1

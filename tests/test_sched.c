@@ -192,7 +192,8 @@ typedef struct recorder {
     const cf_space *s;
 } recorder;
 
-static int record(void *ctx, cf_search_event_kind kind, const cf_trial *t) {
+static int record(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
+    (void)clock;
     recorder *r = ctx;
     if (r->n >= MAX_EV || (kind != CF_EVENT_FINISHED && kind != CF_EVENT_REJECTED)) return 0;
     int i = r->n++;
@@ -219,7 +220,8 @@ static cf_status run_search(const cf_search_config *cfg, const cf_space *s, cons
     CF_TRY(cf_strategy_create(strategy, s, &sc, &st));
     memset(rec, 0, sizeof *rec);
     rec->s = s;
-    cf_status status = cf_search_run(cfg, s, st, ev, w, n, record, rec, sum);
+    cf_search_hooks hooks = {record, NULL, rec, NULL};
+    cf_status status = cf_search_run(cfg, s, st, ev, w, n, &hooks, NULL, sum);
     cf_strategy_destroy(st);
     return status;
 }

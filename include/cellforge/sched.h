@@ -39,6 +39,7 @@
 #include "cellforge/cost.h"
 #include "cellforge/data.h"
 #include "cellforge/device.h"
+#include "cellforge/journal.h"
 #include "cellforge/search.h"
 #include "cellforge/space.h"
 #include "cellforge/train.h"
@@ -157,6 +158,14 @@ typedef struct cf_trial_task {
     int rank, replicas;
     void *comm;                    /* cf_comm * for data-parallel ranks, else NULL */
     double time_limit_s;           /* 0: none */
+    /* Where rank 0 keeps the trial's training state after every epoch (weights,
+     * BN statistics, momentum, curve), written atomically; when the file exists
+     * at the start, training continues after its last epoch instead of from zero.
+     * NULL: no checkpoints. */
+    const char *checkpoint;
+    /* Called by rank 0 on the worker's thread after each epoch (may be NULL). */
+    void (*on_epoch)(void *ctx, const cf_trial *t, const cf_epoch_record *r);
+    void *epoch_ctx;
 } cf_trial_task;
 
 /* What a rank returns. Rank 0's result is the trial's. */
@@ -233,13 +242,54 @@ typedef struct cf_search_config {
 void cf_search_config_default(cf_search_config *cfg);
 
 typedef enum cf_search_event_kind {
-    CF_EVENT_PROPOSED = 0, CF_EVENT_STARTED, CF_EVENT_FINISHED, CF_EVENT_REJECTED
+    CF_EVENT_PROPOSED = 0,         /* the strategy proposed the trial (an ask) */
+    CF_EVENT_STARTED,              /* dispatched to t->workers (again after a retry) */
+    CF_EVENT_RETRY,                /* out of memory: back in the queue with t->batch */
+    CF_EVENT_FINISHED,             /* ended with t->status (a tell) */
+    CF_EVENT_REJECTED,             /* broke a hard constraint (a tell) */
 } cf_search_event_kind;
 
-/* Called on the controller's thread for each event (may be NULL). The trial is
- * borrowed for the call. Returning nonzero stops the search gracefully: nothing
- * new is dispatched, running trials finish. */
-typedef int (*cf_search_event_fn)(void *ctx, cf_search_event_kind kind, const cf_trial *t);
+/* What the caller hears of a search. Every member may be NULL. */
+typedef struct cf_search_hooks {
+    /* On the controller's thread for each event, in the order they happen; the
+     * trial is borrowed for the call and clock is the run clock. Returning
+     * nonzero stops the search gracefully: nothing new is dispatched, running
+     * trials finish. */
+    int (*on_event)(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock);
+    /* On a worker's thread after each epoch of a trained trial (rank 0). */
+    void (*on_epoch)(void *ctx, const cf_trial *t, const cf_epoch_record *r);
+    void *ctx;
+    /* A directory for trials' training state: DIR/ID/train.cfs after every epoch,
+     * so a resumed trial continues from its last epoch. NULL: none. */
+    const char *state_dir;
+} cf_search_hooks;
+
+/* A search as its journal recorded it, to resume from (journal.h, cf_search_replay_load). */
+typedef struct cf_replay_step {
+    int tell;                      /* 0: an ask (the trial was proposed); 1: a tell */
+    int64_t trial;                 /* index into trials */
+} cf_replay_step;
+
+typedef struct cf_search_replay {
+    cf_trial *trials;              /* (n) every recorded trial, trials[i].id == i; owned */
+    int64_t n;
+    cf_replay_step *steps;         /* (n_steps) asks and tells in the order they happened; owned */
+    int64_t n_steps;
+    int *started;                  /* (n) 1: was running when the journal ends; owned */
+    double clock;                  /* run clock of the last recorded event */
+    int64_t retries;
+} cf_search_replay;
+
+/* Read a journal (journal.h) into *out for cf_search_run, checking every line;
+ * scan receives where the valid part ends, to reopen the journal for appending.
+ * The caller frees *out with cf_search_replay_free. */
+cf_status cf_search_replay_load(const char *journal, const cf_space *s, cf_search_replay *out,
+                                cf_journal_scan *scan);
+void cf_search_replay_free(cf_search_replay *r);
+
+/* A search's events as journal lines (journal.h): hook these into cf_search_hooks. */
+cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock);
+cf_status cf_journal_epoch(cf_journal *j, const cf_trial *t, const cf_epoch_record *r, double clock);
 
 typedef struct cf_search_summary {
     int64_t proposed, dispatched, finished, ok, failed, rejected, retries;
@@ -254,10 +304,16 @@ typedef struct cf_search_summary {
 } cf_search_summary;
 
 /* Run a search to its budget (trials, time, or the strategy running out).
- * Borrowed: everything. */
+ * With replay (may be NULL), first bring the new strategy st to where the
+ * recorded run was by repeating its asks and tells (every replayed proposal must
+ * match the record, else the spec or the version changed and the call fails),
+ * then restart the trials that had not finished (with a simulated clock, on
+ * their recorded workers at their recorded start) and go on. Nothing replayed is
+ * reported again through hooks. Borrowed: everything. */
 cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strategy *st,
                         cf_evaluator *ev, const cf_worker_desc *workers, int n_workers,
-                        cf_search_event_fn on_event, void *ctx, cf_search_summary *sum);
+                        const cf_search_hooks *hooks, const cf_search_replay *replay,
+                        cf_search_summary *sum);
 
 #ifdef __cplusplus
 }

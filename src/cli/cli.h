@@ -33,6 +33,8 @@ typedef struct cli_args {
     const char *positional[CLI_MAX_VALUES];
     int n_positional;
     int help;              /* --help or -h was given */
+    struct cf_spec *spec;  /* a spec file the flag values may point into; owned by the command */
+    char *abs_paths[CLI_MAX_VALUES]; /* absolute forms of file values; owned by the command */
 } cli_args;
 
 /* Parse argv[1..argc) (argv[0] is the command name). Unknown flags, missing
@@ -61,6 +63,44 @@ int cli_load_space(const cli_args *a, cf_space **out);
  * default fashion-mnist. Returns -1 on success. `what` receives a description. */
 int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap);
 
+/* ---- the settings of search and tabulate (search_knobs.c) ------------------ */
+
+#include "cellforge/spec.h"
+
+enum {
+    KNOB_SPEC = 1,        /* saved in spec files and spec.json */
+    KNOB_RESUMABLE = 2,   /* may change when a run is resumed (budget, devices) */
+    KNOB_SEARCH = 4,      /* a flag of `cellforge search` */
+    KNOB_TABULATE = 8,    /* a flag of `cellforge tabulate` */
+};
+
+typedef struct cli_knob {
+    const char *name;     /* the flag without dashes, and the spec key */
+    int takes_value, repeatable;
+    const char *def;      /* default as text; NULL: unset */
+    const char *arg;      /* the value's name in --help */
+    const char *doc;      /* lines separated by '\n' */
+    unsigned flags;       /* KNOB_* */
+    const char *group;    /* a heading printed before this knob in --help, or NULL */
+} cli_knob;
+
+extern const cli_knob cli_knobs[];
+extern const int cli_n_knobs;
+const cli_knob *cli_knob_find(const char *name);
+/* The flags of the knobs in scope, for cli_parse; returns their number. */
+int cli_knob_flags(unsigned scope, cli_flag *out);
+/* head, then every knob in scope with its doc and default, then tail (cached). */
+const char *cli_knob_usage(unsigned scope, const char *head, const char *tail);
+/* Fill flags not given on the command line from a spec (flags override the
+ * file). resuming: only KNOB_RESUMABLE flags may be given. -1 or an exit code. */
+int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming);
+/* Fill what is still unset with the defaults (the default search's C=8 N=1 included). */
+void cli_knob_defaults(cli_args *a);
+/* The resolved spec as JSON text; the caller frees it. */
+char *cli_knob_spec_json(const cli_args *a);
+/* Load a spec file for a's command; -1 or an exit code (message printed). */
+int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out);
+
 /* Commands (cmd_*.c). */
 int cmd_space(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
@@ -68,11 +108,13 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_tabulate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+const char *cmd_search_usage_text(void);
+const char *cmd_tabulate_usage_text(void);
 extern const char *const cmd_space_usage;
 extern const char *const cmd_cost_usage;
 extern const char *const cmd_train_usage;
 extern const char *const cmd_eval_usage;
-extern const char *const cmd_search_usage;
-extern const char *const cmd_tabulate_usage;
+extern const char *const cmd_status_usage;
 
 #endif

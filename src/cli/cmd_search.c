@@ -5,79 +5,95 @@
  *   cellforge search --space nb201 --evaluator table:nb201-fmnist.tsv --trials 500
  *   cellforge tabulate --space nb201 --set C=8 --epochs 1 --sample 50 --out nb201.tsv
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cellforge/data.h"
+#include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "cellforge/search.h"
 #include "cellforge/text.h"
 #include "cellforge/thread.h"
 #include "cli.h"
 
-const char *const cmd_search_usage =
-    "usage: cellforge search [--space NAME] [--set KEY=VALUE]... [--dataset NAME] [options]\n\n"
+static const char *const search_head =
+    "usage: cellforge search [SPEC.json] [options]\n"
+    "       cellforge search --resume DIR [--trials N] [--time T] [--devices ...]\n\n"
     "Searches a space: the strategy proposes architectures, each trial trains on a\n"
     "free device (or is looked up in a benchmark table), results go back to the\n"
     "strategy. A failed trial (out of memory, NaN, timeout) is recorded and the\n"
-    "search goes on. One line per finished trial, the best trials at the end.\n\n"
-    "what to search:\n"
-    "  --space NAME          nb201 (default, with C=8 N=1), darts, nb101, mobile or a\n"
-    "                        .json file; --set KEY=VALUE sets its skeleton options\n"
-    "  --dataset NAME        fashion-mnist (default), mnist, cifar10, cifar100\n"
-    "  --data-dir DIR        where the dataset files are\n"
-    "  --strategy NAME       random (default), grid, evolution, local;\n"
-    "                        --strategy-options K=V,... sets its options\n"
-    "  --objectives LIST     acc (default) or acc plus any of macs,params,memory\n"
-    "  --max-macs N          hard limits checked with the exact cost model before a\n"
-    "  --max-params N        trial is dispatched (K/M/G suffixes); rejected proposals\n"
-    "  --max-memory N        are counted, never run\n"
-    "budget:\n"
-    "  --trials N            stop after N trials\n"
-    "  --time DURATION       stop proposing after this run time (90s, 10m, 2h); running\n"
-    "                        trials are cut at the end of the budget. With neither, the\n"
-    "                        budget is 10 minutes.\n"
-    "training of each trial:\n"
-    "  --epochs N            1\n"
-    "  --fraction F          share of each epoch's batches, 1\n"
-    "  --batch B             256 (halved on out of memory, down to --min-batch 16)\n"
-    "  --lr LR               0.1, cosine to 0\n"
-    "  --val-fraction F      share of the training set held out to score trials, 0.1\n"
-    "devices:\n"
-    "  --devices LIST        auto (default), cpu, cuda:0,1,...\n"
-    "  --cpu-workers K       split the CPU into K workers running trials side by side, 1\n"
-    "  --threads T           CPU threads in all (divided among the workers), all cores\n"
-    "  --cpu-memory N        bytes the CPU workers may plan for trials, half the RAM\n"
-    "  --replicas K          run every trial data-parallel over K workers\n"
-    "  --oom-retries N       retries of an out-of-memory trial (bigger device or half\n"
-    "                        the batch), 3\n"
-    "  --evaluator E         train (default) or table:FILE (a `cellforge tabulate` table:\n"
-    "                        results looked up, time simulated)\n"
-    "  --seed S              0\n"
-    "  --out FILE            write every finished trial as a table row (the format\n"
-    "                        `--evaluator table:FILE` reads)\n";
+    "search goes on. Everything lands in the run directory (spec.json, the journal,\n"
+    "trials.tsv, trial checkpoints), so a stopped or crashed run resumes where it\n"
+    "was. A spec file (JSON, keys named like the flags) sets any option; flags\n"
+    "override it.\n\n";
 
-const char *const cmd_tabulate_usage =
+static const char *const search_tail =
+    "\nstrategy options (--strategy-options):\n"
+    "  random     dedup=1\n"
+    "  grid       limit=100000 shuffle=1\n"
+    "  evolution  population=50 sample=10 dedup=1\n"
+    "  local      (none)\n"
+    "\nrun directory: spec.json (the resolved spec), journal.jsonl (one JSON event per\n"
+    "line, jq-readable), trials.tsv (a benchmark table of the finished trials),\n"
+    "trials/ID/train.cfs (a trial's state after each epoch). `cellforge status DIR`\n"
+    "shows its progress.\n";
+
+static const char *const tabulate_head =
     "usage: cellforge tabulate --space NAME [--set KEY=VALUE]... [--dataset NAME] --epochs N\n"
     "                          [--sample N] --out FILE [options]\n\n"
     "Trains every architecture of a space (each canonical cell once), or --sample N\n"
-    "random ones, at one fidelity and writes a benchmark table for\n"
-    "`cellforge search --evaluator table:FILE`. Rows are written as trials finish.\n"
-    "Takes the training and device options of `cellforge search`.\n";
+    "random ones, at one fidelity on all workers and writes a benchmark table for\n"
+    "`cellforge search --evaluator table:FILE`. Rows are written as trials finish.\n\n";
+
+const char *cmd_search_usage_text(void) {
+    return cli_knob_usage(KNOB_SEARCH, search_head, search_tail);
+}
+
+const char *cmd_tabulate_usage_text(void) {
+    return cli_knob_usage(KNOB_TABULATE, tabulate_head, NULL);
+}
 
 typedef struct search_view {
     const cf_space *space;
     FILE *table;
+    cf_journal *journal;
+    cf_status journal_st;      /* the first journal failure: the search stops on it */
+    char journal_err[512];
     int64_t done, failed;
     double best;
     int64_t best_id;
     int quiet;
 } search_view;
 
-static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t) {
+static void journal_failed(search_view *v, cf_status st) {
+    if (v->journal_st != CF_OK) return;
+    v->journal_st = st;
+    snprintf(v->journal_err, sizeof v->journal_err, "%s", cf_error_message());
+}
+
+static void on_epoch(void *ctx, const cf_trial *t, const cf_epoch_record *r) {
     search_view *v = ctx;
+    if (!v->journal) return;
+    cf_status st = cf_journal_epoch(v->journal, t, r, t->start + r->seconds);
+    if (st != CF_OK) journal_failed(v, st);
+}
+
+static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
+    search_view *v = ctx;
+    if (v->journal) {
+        cf_status st = cf_journal_event(v->journal, kind, t, clock);
+        if (st != CF_OK) journal_failed(v, st);
+    }
+    /* a journal that cannot be written stops the search: nothing new starts that
+     * could not be resumed */
+    if (v->journal_st != CF_OK) return 1;
     if (kind != CF_EVENT_FINISHED) return 0;
     v->done++;
     if (t->status != CF_TRIAL_OK) v->failed++;
@@ -159,13 +175,6 @@ static void setup_free(run_setup *r) {
     cf_space_destroy(r->space);
 }
 
-#define SHARED_FLAGS                                                                                        \
-    FLAG("space", 1, 0), FLAG("set", 1, 1), FLAG("dataset", 1, 0), FLAG("data-dir", 1, 0), FLAG("epochs", 1, 0), \
-        FLAG("fraction", 1, 0), FLAG("batch", 1, 0), FLAG("min-batch", 1, 0), FLAG("lr", 1, 0),            \
-        FLAG("val-fraction", 1, 0), FLAG("devices", 1, 0), FLAG("cpu-workers", 1, 0), FLAG("threads", 1, 0), \
-        FLAG("cpu-memory", 1, 0), FLAG("replicas", 1, 0), FLAG("oom-retries", 1, 0), FLAG("seed", 1, 0),    \
-        FLAG("out", 1, 0)
-
 /* Parse the shared flags and load the space, data, evaluator and workers.
  * strategy: the strategy name (its options from --strategy-options). Returns -1
  * on success, else the exit code. */
@@ -198,19 +207,7 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
     cfg->fraction = fraction;
     r->dataset = cli_value(a, "dataset");
     if (!r->dataset) r->dataset = "fashion-mnist";
-    if (!cli_has(a, "space")) {
-        /* the default space: cli_load_space reads --space, so give it one */
-        cf_status st = cf_space_load("nb201", &r->space);
-        if (st != CF_OK) return cli_fail(a->command);
-        /* the default search: NB201 sized for 28x28 images, one cell per stage */
-        if (cf_space_set(r->space, "C", "8") != CF_OK || cf_space_set(r->space, "N", "1") != CF_OK)
-            return cli_fail(a->command);
-        const cli_flag *sets = cli_get(a, "set");
-        for (int i = 0; sets && i < sets->count; i++)
-            if (cf_space_set_kv(r->space, sets->values[i]) != CF_OK) return cli_fail(a->command);
-    } else if ((rc = cli_load_space(a, &r->space)) >= 0) {
-        return rc;
-    }
+    if ((rc = cli_load_space(a, &r->space)) >= 0) return rc;
 
     cf_device_report report;
     cf_devices_discover(&report);
@@ -256,24 +253,6 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
     return -1;
 }
 
-static FILE *open_table(const cli_args *a, const run_setup *r, const char *path, int *rc) {
-    struct stat sb;
-    *rc = -1;
-    if (stat(path, &sb) == 0) {
-        *rc = cli_usage_error(a, "--out %s exists; remove it or pick another name (nothing is overwritten)", path);
-        return NULL;
-    }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "cellforge %s: %s: cannot create: %s\n", a->command, path, strerror(errno));
-        *rc = EXIT_ERROR;
-        return NULL;
-    }
-    cf_table_write_header(f, r->space, r->dataset, &r->ev->input);
-    fflush(f);
-    return f;
-}
-
 static void print_summary(const run_setup *r, const cf_search_summary *s) {
     printf("%lld trials: %lld ok, %lld failed, %lld rejected by the constraints, %lld retries\n",
            (long long)(s->proposed - s->rejected), (long long)s->ok, (long long)s->failed, (long long)s->rejected,
@@ -287,59 +266,302 @@ static void print_summary(const run_setup *r, const cf_search_summary *s) {
     if (s->best_trial >= 0) printf("best: trial %lld, val %.2f%%\n", (long long)s->best_trial, 100 * s->best_val_acc);
 }
 
-static int run(const cli_args *a, run_setup *r, const char *out_path, int quiet) {
-    int rc = -1;
-    search_view view = {r->space, NULL, 0, 0, -1, -1, quiet};
-    if (out_path && !(view.table = open_table(a, r, out_path, &rc))) return rc;
-    char opts[256];
-    cf_space_format_options(r->space, opts, sizeof opts);
-    printf("search %s (%s) with %s on %s, evaluator %s, %d worker%s:", r->space->name, opts, cf_strategy_name(r->st),
-           r->dataset, r->ev->ops->name, r->n_workers, r->n_workers == 1 ? "" : "s");
-    for (int i = 0; i < r->n_workers; i++) printf(" %s", r->workers[i].name);
-    printf("\n");
-    fflush(stdout);
-    cf_search_summary sum;
-    cf_status st = cf_search_run(&r->cfg, r->space, r->st, r->ev, r->workers, r->n_workers, on_event, &view, &sum);
-    if (view.table && fclose(view.table) != 0) {
-        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, out_path, strerror(errno));
+static int is_empty_dir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static int mkdirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The run directory: created for a new run (refused when it holds anything),
+ * locked against a second search in it. Returns -1 or an exit code. */
+static int open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd) {
+    struct stat sb;
+    *lock_fd = -1;
+    if (!resuming && stat(dir, &sb) == 0 && !is_empty_dir(dir))
+        return cli_usage_error(a, "%s already holds a run; resume it with --resume %s, or pick another --out "
+                                  "(nothing is overwritten)",
+                               dir, dir);
+    if (resuming && stat(dir, &sb) != 0) {
+        fprintf(stderr, "cellforge %s: --resume %s: %s\n", a->command, dir, strerror(errno));
         return EXIT_ERROR;
     }
-    if (st != CF_OK) return cli_fail(a->command);
-    print_summary(r, &sum);
-    if (out_path) printf("wrote %s\n", out_path);
-    return sum.ok > 0 ? EXIT_OK : EXIT_ERROR;
+    char path[1100];
+    if (mkdirs(dir) != 0) {
+        fprintf(stderr, "cellforge %s: %s: cannot create the run directory: %s\n", a->command, dir, strerror(errno));
+        return EXIT_ERROR;
+    }
+    snprintf(path, sizeof path, "%s/trials", dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, path, strerror(errno));
+        return EXIT_ERROR;
+    }
+    snprintf(path, sizeof path, "%s/lock", dir);
+    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, dir,
+                *lock_fd < 0 ? strerror(errno) : "another cellforge search is running in this directory");
+        if (*lock_fd >= 0) close(*lock_fd);
+        *lock_fd = -1;
+        return EXIT_ERROR;
+    }
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(*lock_fd, 0) != 0 || write(*lock_fd, pid, strlen(pid)) < 0) { /* the pid is informational */
+    }
+    return -1;
+}
+
+/* trials.tsv rewritten from the journal's record, so it matches the journal
+ * even when a crash came between the two writes. */
+static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search_replay *rep) {
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%.1100s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return NULL;
+    cf_table_write_header(f, r->space, r->dataset, &r->ev->input);
+    for (int64_t i = 0; rep && i < rep->n; i++) {
+        const cf_trial *t = &rep->trials[i];
+        if (t->status != CF_TRIAL_PENDING && t->status != CF_TRIAL_RUNNING && t->status != CF_TRIAL_REJECTED)
+            cf_table_write_row(f, t);
+    }
+    if (fflush(f) != 0 || rename(tmp, path) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+typedef struct run_opts {
+    const char *dir;          /* run directory, NULL: none */
+    int resuming;
+    int quiet;
+    const char *table_path;   /* tabulate: the table file */
+    const char *spec_json;    /* the resolved spec */
+} run_opts;
+
+static int run(const cli_args *a, run_setup *r, const run_opts *o) {
+    int rc = -1, lock_fd = -1;
+    search_view view = {r->space, NULL, NULL, CF_OK, "", 0, 0, -1, -1, o->quiet};
+    cf_search_replay replay;
+    memset(&replay, 0, sizeof replay);
+    int have_replay = 0;
+    char path[1100], state_dir[1100];
+    cf_search_hooks hooks = {on_event, on_epoch, &view, NULL};
+    if (o->dir) {
+        if ((rc = open_run_dir(a, o->dir, o->resuming, &lock_fd)) >= 0) return rc;
+        rc = EXIT_ERROR;
+        snprintf(path, sizeof path, "%s/journal.jsonl", o->dir);
+        cf_journal_scan scan = {0};
+        if (o->resuming) {
+            if (cf_search_replay_load(path, r->space, &replay, &scan) != CF_OK) {
+                rc = cli_fail(a->command);
+                goto exit;
+            }
+            have_replay = 1;
+            if (scan.torn) printf("resume: the journal's last line was torn by the crash and is dropped\n");
+        } else {
+            snprintf(state_dir, sizeof state_dir, "%s/spec.json", o->dir);
+            if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) {
+                rc = cli_fail(a->command);
+                goto exit;
+            }
+        }
+        if (cf_journal_open(path, scan.next_seq, scan.valid_bytes, &view.journal) != CF_OK) {
+            rc = cli_fail(a->command);
+            goto exit;
+        }
+        char fields[256];
+        snprintf(fields, sizeof fields, "\"cellforge\":\"%s\",\"resumed\":%s,\"workers\":%d,\"pid\":%ld", cf_version(),
+                 o->resuming ? "true" : "false", r->n_workers, (long)getpid());
+        if (cf_journal_append(view.journal, "run_started", have_replay ? replay.clock : 0, fields) != CF_OK) {
+            rc = cli_fail(a->command);
+            goto exit;
+        }
+        snprintf(path, sizeof path, "%s/trials.tsv", o->dir);
+        if (!(view.table = rewrite_table(r, path, have_replay ? &replay : NULL))) {
+            fprintf(stderr, "cellforge %s: %s: cannot write: %s\n", a->command, path, strerror(errno));
+            goto exit;
+        }
+        snprintf(state_dir, sizeof state_dir, "%s/trials", o->dir);
+        hooks.state_dir = state_dir;
+    } else if (o->table_path) {
+        struct stat sb;
+        if (stat(o->table_path, &sb) == 0)
+            return cli_usage_error(a, "--out %s exists; remove it or pick another name (nothing is overwritten)",
+                                   o->table_path);
+        if (!(view.table = fopen(o->table_path, "w"))) {
+            fprintf(stderr, "cellforge %s: %s: cannot create: %s\n", a->command, o->table_path, strerror(errno));
+            return EXIT_ERROR;
+        }
+        cf_table_write_header(view.table, r->space, r->dataset, &r->ev->input);
+        fflush(view.table);
+    }
+    char opts[256];
+    cf_space_format_options(r->space, opts, sizeof opts);
+    printf("%s %s (%s) with %s on %s, evaluator %s, %d worker%s:", o->resuming ? "resume" : "search", r->space->name,
+           opts, cf_strategy_name(r->st), r->dataset, r->ev->ops->name, r->n_workers, r->n_workers == 1 ? "" : "s");
+    for (int i = 0; i < r->n_workers; i++) printf(" %s", r->workers[i].name);
+    printf("\n");
+    if (o->dir) printf("run directory %s%s\n", o->dir, have_replay ? "" : " (cellforge status DIR shows progress)");
+    if (have_replay) {
+        int64_t done = 0, open = 0;
+        for (int64_t i = 0; i < replay.n; i++) {
+            cf_trial_status s = replay.trials[i].status;
+            if (s == CF_TRIAL_PENDING || s == CF_TRIAL_RUNNING) open++;
+            else done++;
+        }
+        printf("resume: %lld trials recorded, %lld unfinished %s\n", (long long)done, (long long)open,
+               open == 1 ? "trial restarts" : "trials restart");
+    }
+    fflush(stdout);
+    cf_search_summary sum;
+    cf_status st = cf_search_run(&r->cfg, r->space, r->st, r->ev, r->workers, r->n_workers, &hooks,
+                                 have_replay ? &replay : NULL, &sum);
+    if (st != CF_OK) {
+        rc = cli_fail(a->command);
+    } else if (view.journal_st != CF_OK) {
+        fprintf(stderr, "cellforge %s: %s\ncellforge %s: the search stopped; what was recorded is kept and "
+                        "--resume %s goes on once the cause is fixed\n",
+                a->command, view.journal_err, a->command, o->dir ? o->dir : "DIR");
+        rc = EXIT_ERROR;
+    } else {
+        print_summary(r, &sum);
+        rc = sum.ok > 0 ? EXIT_OK : EXIT_ERROR;
+    }
+    if (view.journal) {
+        char fields[512];
+        snprintf(fields, sizeof fields,
+                 "\"reason\":\"%s\",\"trials\":%lld,\"ok\":%lld,\"failed\":%lld,\"rejected\":%lld,\"best_trial\":%lld,"
+                 "\"best_val_acc\":%.17g",
+                 st != CF_OK ? "error" : view.journal_st != CF_OK ? "journal" : "budget",
+                 (long long)(sum.proposed - sum.rejected), (long long)sum.ok, (long long)sum.failed,
+                 (long long)sum.rejected, (long long)sum.best_trial, sum.best_val_acc);
+        if (st == CF_OK && view.journal_st == CF_OK) cf_journal_append(view.journal, "run_stopped", sum.clock_s, fields);
+    }
+    if (o->dir && rc != EXIT_USAGE) printf("run directory %s: `cellforge status %s`\n", o->dir, o->dir);
+    if (o->table_path) printf("wrote %s\n", o->table_path);
+exit:
+    if (view.journal && cf_journal_close(view.journal) != CF_OK && rc == EXIT_OK) rc = cli_fail(a->command);
+    if (view.table && fclose(view.table) != 0 && rc == EXIT_OK) {
+        fprintf(stderr, "cellforge %s: cannot write the trials table: %s\n", a->command, strerror(errno));
+        rc = EXIT_ERROR;
+    }
+    if (lock_fd >= 0) close(lock_fd);
+    cf_search_replay_free(&replay);
+    return rc;
+}
+
+/* Parse argv, merge a spec file or a resumed run's spec, fill the defaults.
+ * Returns -1 with *spec_out (the resolved spec text, caller frees) or an exit code. */
+static int resolve(cli_args *args, int argc, char **argv, char **spec_out) {
+    *spec_out = NULL;
+    int rc = cli_parse(args, argc, argv);
+    if (rc >= 0) return rc;
+    if (args->help) {
+        fputs(args->usage, stdout);
+        return EXIT_OK;
+    }
+    const char *resume = cli_value(args, "resume");
+    const char *spec_path = NULL;
+    char buf[1100];
+    if (args->n_positional > 1) return cli_usage_error(args, "unexpected argument '%s'", args->positional[1]);
+    if (args->n_positional == 1) spec_path = args->positional[0];
+    if (resume) {
+        if (spec_path) return cli_usage_error(args, "give a spec file or --resume, not both");
+        if (cli_has(args, "out")) return cli_usage_error(args, "--resume DIR is the run directory; drop --out");
+        snprintf(buf, sizeof buf, "%s/spec.json", resume);
+        spec_path = buf;
+    }
+    if (spec_path) {
+        cf_spec *spec = NULL;
+        if ((rc = cli_knob_load_spec(args, spec_path, &spec)) >= 0) return rc;
+        /* the values stay borrowed from spec for the run: keep it alive */
+        rc = cli_knob_merge(args, spec, resume != NULL);
+        if (rc >= 0) {
+            cf_spec_destroy(spec);
+            return rc;
+        }
+        args->spec = spec;
+    }
+    cli_knob_defaults(args);
+    /* files named in the spec are kept as absolute paths, so a run resumes from anywhere */
+    for (int i = 0; i < args->n_flags; i++) {
+        cli_flag *f = &args->flags[i];
+        if (f->count == 0) continue;
+        const char *v = f->values[f->count - 1];
+        const char *file = NULL;
+        if (strcmp(f->name, "space") == 0 && strchr(v, '/')) file = v;
+        else if (strcmp(f->name, "data-dir") == 0) file = v;
+        else if (strcmp(f->name, "evaluator") == 0 && strncmp(v, "table:", 6) == 0) file = v + 6;
+        char *abs = file ? realpath(file, NULL) : NULL;
+        if (!abs) continue;
+        int slot = -1;
+        for (int k = 0; k < CLI_MAX_VALUES && slot < 0; k++)
+            if (!args->abs_paths[k]) slot = k;
+        if (slot < 0) {
+            free(abs);
+            continue;
+        }
+        if (file != v) {
+            char *tagged = malloc(strlen(abs) + 7);
+            if (tagged) sprintf(tagged, "table:%s", abs);
+            free(abs);
+            abs = tagged;
+        }
+        args->abs_paths[slot] = abs;
+        if (abs) f->values[f->count - 1] = abs;
+    }
+    *spec_out = cli_knob_spec_json(args);
+    return -1;
+}
+
+static void default_run_dir(const cf_space *s, char *buf, size_t cap) {
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, cap, "runs/%s-%s", s->name, stamp);
 }
 
 int cmd_search(int argc, char **argv) {
-    cli_flag flags[] = {SHARED_FLAGS,
-                        FLAG("strategy", 1, 0),
-                        FLAG("strategy-options", 1, 0),
-                        FLAG("objectives", 1, 0),
-                        FLAG("max-macs", 1, 0),
-                        FLAG("max-params", 1, 0),
-                        FLAG("max-memory", 1, 0),
-                        FLAG("trials", 1, 0),
-                        FLAG("time", 1, 0),
-                        FLAG("evaluator", 1, 0),
-                        FLAG("quiet", 0, 0)};
-    cli_args args = {.command = "search", .usage = cmd_search_usage, .flags = flags,
-                     .n_flags = (int)(sizeof flags / sizeof flags[0])};
-    int rc = cli_parse(&args, argc, argv);
-    if (rc >= 0) return rc;
-    if (args.help) {
-        fputs(cmd_search_usage, stdout);
-        return EXIT_OK;
+    cli_flag flags[64];
+    cli_args args = {.command = "search", .usage = cmd_search_usage_text(), .flags = flags,
+                     .n_flags = cli_knob_flags(KNOB_SEARCH, flags)};
+    char *spec_json = NULL;
+    int rc = resolve(&args, argc, argv, &spec_json);
+    run_setup r;
+    memset(&r, 0, sizeof r);
+    if (rc >= 0) goto exit;
+    if (cli_has(&args, "print-spec")) {
+        fputs(spec_json, stdout);
+        rc = EXIT_OK;
+        goto exit;
     }
-    if (args.n_positional) return cli_usage_error(&args, "unexpected argument '%s'", args.positional[0]);
     long long trials = 0, max_macs = 0, max_params = 0, max_memory = 0;
     double time_s = 0;
     if ((rc = cli_count(&args, "trials", 1, &trials)) >= 0 || (rc = cli_count(&args, "max-macs", 1, &max_macs)) >= 0 ||
         (rc = cli_count(&args, "max-params", 1, &max_params)) >= 0 ||
         (rc = cli_count(&args, "max-memory", 1, &max_memory)) >= 0 || (rc = cli_duration(&args, "time", &time_s)) >= 0)
-        return rc;
-    const char *strategy = cli_value(&args, "strategy");
-    run_setup r;
-    rc = setup(&args, strategy ? strategy : "random", cli_value(&args, "evaluator"), &r);
+        goto exit;
+    rc = setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
     if (rc < 0) {
         r.cfg.max_trials = trials;
         r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : 600;
@@ -348,19 +570,36 @@ int cmd_search(int argc, char **argv) {
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
         rc = parse_objectives(&args, &r.cfg);
     }
-    if (rc < 0) rc = run(&args, &r, cli_value(&args, "out"), cli_has(&args, "quiet"));
+    if (rc < 0) {
+        char dir[1024];
+        const char *out = cli_value(&args, "out"), *resume = cli_value(&args, "resume");
+        run_opts o = {NULL, resume != NULL, cli_has(&args, "quiet"), NULL, spec_json};
+        if (resume) {
+            o.dir = resume;
+        } else if (!out) {
+            default_run_dir(r.space, dir, sizeof dir);
+            o.dir = dir;
+        } else if (strcmp(out, "none") != 0) {
+            o.dir = out;
+        }
+        rc = run(&args, &r, &o);
+    }
+exit:
     setup_free(&r);
+    free(spec_json);
+    cf_spec_destroy(args.spec);
+    for (int k = 0; k < CLI_MAX_VALUES; k++) free(args.abs_paths[k]);
     return rc;
 }
 
 int cmd_tabulate(int argc, char **argv) {
-    cli_flag flags[] = {SHARED_FLAGS, FLAG("sample", 1, 0)};
-    cli_args args = {.command = "tabulate", .usage = cmd_tabulate_usage, .flags = flags,
-                     .n_flags = (int)(sizeof flags / sizeof flags[0])};
+    cli_flag flags[64];
+    cli_args args = {.command = "tabulate", .usage = cmd_tabulate_usage_text(), .flags = flags,
+                     .n_flags = cli_knob_flags(KNOB_TABULATE, flags)};
     int rc = cli_parse(&args, argc, argv);
     if (rc >= 0) return rc;
     if (args.help) {
-        fputs(cmd_tabulate_usage, stdout);
+        fputs(args.usage, stdout);
         return EXIT_OK;
     }
     if (args.n_positional) return cli_usage_error(&args, "unexpected argument '%s'", args.positional[0]);
@@ -368,12 +607,14 @@ int cmd_tabulate(int argc, char **argv) {
     if (!cli_has(&args, "space")) return cli_usage_error(&args, "--space NAME is required");
     long long sample = 0;
     if ((rc = cli_count(&args, "sample", 1, &sample)) >= 0) return rc;
+    cli_knob_defaults(&args);
     run_setup r;
     /* every canonical arch once (grid), or a sample of distinct ones (random) */
     rc = setup(&args, sample ? "random" : "grid", "train", &r);
     if (rc < 0) {
         r.cfg.max_trials = sample;
-        rc = run(&args, &r, cli_value(&args, "out"), 0);
+        run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL};
+        rc = run(&args, &r, &o);
     }
     setup_free(&r);
     return rc;

@@ -24,6 +24,7 @@ typedef struct command {
     const char *usage; /* shown by `cellforge help NAME` and `NAME --help` */
     int (*run)(int argc, char **argv);
     const char *const *usage_ref; /* the usage text of a command in its own file */
+    const char *(*usage_fn)(void); /* or a usage text made at run time */
 } command;
 
 static int cmd_help(int argc, char **argv);
@@ -31,22 +32,25 @@ static int cmd_version(int argc, char **argv);
 static int cmd_devices(int argc, char **argv);
 
 static const command commands[] = {
-    {"search", "search a space for the best architectures on every device", NULL, cmd_search, &cmd_search_usage},
-    {"tabulate", "train every (or a sample of) architecture and write a benchmark table", NULL, cmd_tabulate,
-     &cmd_tabulate_usage},
-    {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage},
-    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage},
-    {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage},
-    {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage},
+    {"search", "search a space for the best architectures on every device", NULL, cmd_search, NULL,
+     cmd_search_usage_text},
+    {"status", "progress of a search from its run directory (running or stopped)", NULL, cmd_status,
+     &cmd_status_usage, NULL},
+    {"tabulate", "train every (or a sample of) architecture and write a benchmark table", NULL, cmd_tabulate, NULL,
+     cmd_tabulate_usage_text},
+    {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage, NULL},
+    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage, NULL},
+    {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage, NULL},
+    {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage, NULL},
     {"devices", "list the CPU and GPUs cellforge can use",
      "usage: cellforge devices\n\n"
      "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"
      "memory, compute capability), or a line saying why no GPU was found.\n",
-     cmd_devices, NULL},
+     cmd_devices, NULL, NULL},
     {"version", "print the version, git commit and compiled-in backends",
-     "usage: cellforge version\n", cmd_version, NULL},
+     "usage: cellforge version\n", cmd_version, NULL, NULL},
     {"help", "show help for cellforge or one command",
-     "usage: cellforge help [COMMAND]\n", cmd_help, NULL},
+     "usage: cellforge help [COMMAND]\n", cmd_help, NULL, NULL},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -67,6 +71,7 @@ static void print_overview(FILE *out) {
 /* Commands in their own files keep their usage text there. */
 static const char *usage_of(const command *cmd) {
     if (cmd->usage) return cmd->usage;
+    if (cmd->usage_fn) return cmd->usage_fn();
     return cmd->usage_ref ? *cmd->usage_ref : "";
 }
 

@@ -14,9 +14,11 @@
  * is the same whatever the threads' timing. With training, the clock is the
  * wall clock and results are told as they arrive.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cellforge/comm.h"
 #include "cellforge/log.h"
@@ -58,6 +60,7 @@ struct flight {
     size_t min_memory;         /* retry only on devices offering more than this; 0: any */
     int done;                  /* every rank is back */
     double end;                /* run clock at completion */
+    char state[512];           /* the trial's training-state file, or "" */
     flight *next;
 };
 
@@ -180,10 +183,10 @@ typedef struct ctl {
     flight *flights;           /* running trials */
     int n_flights;
     flight *ready;             /* proposed or retried, waiting for a place (FIFO) */
-    cf_search_event_fn on_event;
-    void *ctx;
+    cf_search_hooks hooks;
     cf_search_summary *sum;
-    double t0, now;            /* wall start; run clock */
+    double t0, now;            /* wall time at run clock 0; run clock */
+    double wall0;              /* wall time this call started */
     int64_t next_id;
     int stop_proposing;
     int rejects_in_row;
@@ -194,9 +197,8 @@ static double run_clock(ctl *c) {
     return c->ev->ops->simulated ? c->now : cf_time_now() - c->t0;
 }
 
-static int emit(ctl *c, cf_search_event_kind kind, const cf_trial *t) {
-    if (c->on_event && c->on_event(c->ctx, kind, t)) c->stop_proposing = 1;
-    return 0;
+static void emit(ctl *c, cf_search_event_kind kind, const cf_trial *t) {
+    if (c->hooks.on_event && c->hooks.on_event(c->hooks.ctx, kind, t, run_clock(c))) c->stop_proposing = 1;
 }
 
 static void flight_free(flight *f) {
@@ -229,10 +231,8 @@ static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o)
     }
 }
 
-/* Record a trial's end: summary, event, strategy. Frees the flight. */
-static void finish(ctl *c, flight *f) {
-    cf_trial *t = f->t;
-    t->end = f->end;
+/* Count a trial's end in the summary. */
+static void tally(ctl *c, const cf_trial *t) {
     cf_search_summary *sum = c->sum;
     if (t->status == CF_TRIAL_REJECTED) {
         sum->rejected++;
@@ -248,6 +248,13 @@ static void finish(ctl *c, flight *f) {
             sum->failed++;
         }
     }
+}
+
+/* Record a trial's end: summary, event, strategy. Frees the flight. */
+static void finish(ctl *c, flight *f) {
+    cf_trial *t = f->t;
+    t->end = f->end;
+    tally(c, t);
     emit(c, t->status == CF_TRIAL_REJECTED ? CF_EVENT_REJECTED : CF_EVENT_FINISHED, t);
     cf_outcome o;
     outcome_for_strategy(c, t, &o);
@@ -293,12 +300,22 @@ static int try_place(ctl *c, flight *f, cf_place *p) {
     return p->verdict == CF_PLACE_OK ? 1 : p->verdict == CF_PLACE_WAIT ? 0 : -1;
 }
 
-static cf_status dispatch(ctl *c, flight *f, const cf_place *p) {
+/* Start f on p's workers at run clock `start` (< 0: now). */
+static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     cf_trial *t = f->t;
     t->replicas = p->count;
     t->attempts++;
     t->status = CF_TRIAL_RUNNING;
-    t->start = run_clock(c);
+    t->start = start >= 0 ? start : run_clock(c);
+    if (c->hooks.state_dir && !f->state[0]) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%.480s/%lld", c->hooks.state_dir, (long long)t->id);
+        if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+            snprintf(f->state, sizeof f->state, "%.480s/train.cfs", dir);
+        else
+            CF_LOG_WARN("trial %lld: cannot create %s (%s); it runs without epoch checkpoints", (long long)t->id,
+                        dir, strerror(errno));
+    }
     /* a retried trial's old communicator was aborted with its failure */
     cf_comm_destroy(f->comm);
     f->comm = NULL;
@@ -323,7 +340,8 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p) {
         j->fl = f;
         j->rank = r;
         j->worker = wi;
-        j->task = (cf_trial_task){t, &c->s.w[wi].desc, r, p->count, f->comm, limit};
+        j->task = (cf_trial_task){t,     &c->s.w[wi].desc, r, p->count, f->comm, limit, f->state[0] ? f->state : NULL,
+                                  c->hooks.on_epoch, c->hooks.ctx};
         jobs[r] = j;
         c->load[wi].used += t->memory;
         c->load[wi].running++;
@@ -345,6 +363,33 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p) {
     return CF_OK;
 }
 
+/* A trial record for candidate cand with its network and cost. NULL with *err
+ * set only when memory runs out; a network that cannot be built comes back
+ * with *build_st set (the trial then ends as an error). */
+static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, cf_status *err, cf_status *build_st) {
+    const cf_search_config *cfg = c->cfg;
+    flight *f = calloc(1, sizeof *f);
+    cf_trial *t = calloc(1, sizeof *t);
+    if (!f || !t) {
+        free(f);
+        free(t);
+        *err = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "controller: no memory for a trial");
+        return NULL;
+    }
+    f->t = t;
+    t->id = id;
+    t->cand = *cand;
+    if (t->cand.epochs <= 0) t->cand.epochs = cfg->epochs;
+    if (t->cand.fraction <= 0) t->cand.fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
+    t->batch = cfg->batch;
+    t->val_acc = -1;
+    t->status = CF_TRIAL_PENDING;
+    cf_arch_format(c->space, &cand->arch, t->arch, sizeof t->arch);
+    *build_st = cf_net_build(c->space, &cand->arch, &c->ev->input, &f->net);
+    if (*build_st == CF_OK) *build_st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
+    return f;
+}
+
 /* Ask the strategy for one new trial; NULL when it has none now. *again is set
  * when the proposal ended at once (rejected, or its network cannot be built):
  * the caller asks again. */
@@ -360,28 +405,13 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
     cf_ask_result r = cf_strategy_ask(c->st, c->next_id, &cand);
     if (r == CF_ASK_DONE) c->stop_proposing = 1;
     if (r != CF_ASK_OK) return NULL;
-    flight *f = calloc(1, sizeof *f);
-    cf_trial *t = calloc(1, sizeof *t);
-    if (!f || !t) {
-        free(f);
-        free(t);
-        *err = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "controller: no memory for a trial");
-        return NULL;
-    }
-    f->t = t;
-    t->id = c->next_id++;
-    t->cand = cand;
-    if (t->cand.epochs <= 0) t->cand.epochs = cfg->epochs;
-    if (t->cand.fraction <= 0) t->cand.fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
-    t->batch = cfg->batch;
-    t->val_acc = -1;
-    t->status = CF_TRIAL_PENDING;
-    cf_arch_format(c->space, &cand.arch, t->arch, sizeof t->arch);
+    cf_status build_st = CF_OK;
+    flight *f = new_flight(c, c->next_id++, &cand, err, &build_st);
+    if (!f) return NULL;
+    cf_trial *t = f->t;
     c->sum->proposed++;
     emit(c, CF_EVENT_PROPOSED, t);
-    cf_status st = cf_net_build(c->space, &cand.arch, &c->ev->input, &f->net);
-    if (st == CF_OK) st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
-    if (st != CF_OK) {
+    if (build_st != CF_OK) {
         fail_now(c, f, CF_TRIAL_ERROR, cf_error_message());
         *again = 1;
         return NULL;
@@ -466,6 +496,7 @@ static cf_status complete(ctl *c, flight *f) {
         o->curve = NULL;
         if (retry_oom(c, f, 1, ran_on)) {
             t->status = CF_TRIAL_PENDING;
+            emit(c, CF_EVENT_RETRY, t);
             f->next = c->ready;   /* retries go first */
             c->ready = f;
             return CF_OK;
@@ -578,6 +609,7 @@ static cf_status fill(ctl *c) {
             size_t need = f->t->memory;
             int ran_before = f->t->attempts > 0;
             if (retry_oom(c, f, 0, 0)) {
+                emit(c, CF_EVENT_RETRY, f->t);
                 f->next = c->ready;
                 c->ready = f;
                 continue;
@@ -593,13 +625,95 @@ static cf_status fill(ctl *c) {
             fail_now(c, f, CF_TRIAL_OOM, why);
             continue;
         }
-        CF_TRY(dispatch(c, f, &p));
+        CF_TRY(dispatch(c, f, &p, -1));
     }
 }
 
+/* ---- resuming ------------------------------------------------------------------- */
+
+static uint64_t candidate_key(ctl *c, const cf_candidate *cand) {
+    cf_arch canon;
+    cf_arch_canonical(c->space, &cand->arch, &canon);
+    int epochs = cand->epochs > 0 ? cand->epochs : c->cfg->epochs;
+    return cf_arch_hash(c->space, &canon) ^ (0x9E3779B97F4A7C15ull * (uint64_t)epochs);
+}
+
+/* Bring the strategy and the summary to where the journal ends, then restart the
+ * trials that had not finished. */
+static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
+    for (int64_t k = 0; k < r->n_steps; k++) {
+        const cf_trial *rt = &r->trials[r->steps[k].trial];
+        if (!r->steps[k].tell) {
+            cf_candidate cand;
+            cf_ask_result a = cf_strategy_ask(c->st, rt->id, &cand);
+            if (a != CF_ASK_OK || candidate_key(c, &cand) != candidate_key(c, &rt->cand)) {
+                char now[CF_ARCH_TEXT_MAX] = "nothing";
+                if (a == CF_ASK_OK) cf_arch_format(c->space, &cand.arch, now, sizeof now);
+                CF_FAIL(CF_ERR_INVALID_ARG,
+                        "resume: trial %lld: the strategy now proposes %.300s where the journal records %.300s; "
+                        "the spec, the space file or the cellforge version changed since the run started",
+                        (long long)rt->id, now, rt->arch);
+            }
+            c->sum->proposed++;
+        } else {
+            tally(c, rt);
+            if (rt->status != CF_TRIAL_REJECTED) c->sum->dispatched++;
+            for (int w = 0; w < rt->replicas && rt->status != CF_TRIAL_REJECTED; w++)
+                if (rt->workers[w] >= 0 && rt->workers[w] < c->s.n) c->sum->busy_s[rt->workers[w]] += rt->end - rt->start;
+            cf_outcome o;
+            outcome_for_strategy(c, rt, &o);
+            cf_strategy_tell(c->st, rt->id, &rt->cand, &o);
+        }
+    }
+    c->next_id = r->n;
+    c->sum->retries = r->retries;
+    c->now = r->clock;
+    c->t0 = cf_time_now() - r->clock;
+    flight **tail = &c->ready;
+    for (int64_t i = 0; i < r->n; i++) {
+        const cf_trial *rt = &r->trials[i];
+        if (rt->status != CF_TRIAL_PENDING && rt->status != CF_TRIAL_RUNNING) continue;
+        cf_status err = CF_OK, build_st = CF_OK;
+        flight *f = new_flight(c, rt->id, &rt->cand, &err, &build_st);
+        CF_TRY(err);
+        if (build_st != CF_OK) {
+            flight_free(f);
+            return build_st;
+        }
+        cf_trial *t = f->t;
+        t->batch = rt->batch > 0 ? rt->batch : t->batch;
+        t->attempts = rt->attempts > 0 && r->started[i] ? rt->attempts - 1 : rt->attempts;
+        int placed = 1;
+        for (int k = 0; k < rt->replicas; k++) placed &= rt->workers[k] >= 0 && rt->workers[k] < c->s.n;
+        if (r->started[i] && c->ev->ops->simulated && rt->replicas > 0 && placed) {
+            /* the simulated clock goes on exactly: same workers, same start */
+            cf_place p;
+            memset(&p, 0, sizeof p);
+            p.verdict = CF_PLACE_OK;
+            p.count = rt->replicas;
+            memcpy(p.workers, rt->workers, sizeof p.workers);
+            t->memory = rt->memory;
+            CF_TRY(dispatch(c, f, &p, rt->start));
+        } else {
+            *tail = f;
+            tail = &f->next;
+        }
+    }
+    return CF_OK;
+}
+
+void cf_search_replay_free(cf_search_replay *r) {
+    if (!r) return;
+    for (int64_t i = 0; i < r->n; i++) free(r->trials[i].curve);
+    free(r->trials);
+    free(r->steps);
+    free(r->started);
+    memset(r, 0, sizeof *r);
+}
+
 cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strategy *st, cf_evaluator *ev,
-                        const cf_worker_desc *workers, int n_workers, cf_search_event_fn on_event, void *ctx,
-                        cf_search_summary *sum) {
+                        const cf_worker_desc *workers, int n_workers, const cf_search_hooks *hooks,
+                        const cf_search_replay *replay, cf_search_summary *sum) {
     memset(sum, 0, sizeof *sum);
     sum->best_trial = -1;
     sum->best_val_acc = -1;
@@ -612,12 +726,12 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     c->space = s;
     c->st = st;
     c->ev = ev;
-    c->on_event = on_event;
-    c->ctx = ctx;
+    if (hooks) c->hooks = *hooks;
     c->sum = sum;
-    c->t0 = cf_time_now();
+    c->t0 = c->wall0 = cf_time_now();
     sum->workers = n_workers;
     cf_status status = sched_start(&c->s, ev, workers, n_workers);
+    if (status == CF_OK && replay) status = replay_apply(c, replay);
     if (status == CF_OK) {
         for (;;) {
             double tf = cf_time_now();
@@ -655,7 +769,7 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
         flight_free(f);
     }
     sum->clock_s = run_clock(c);
-    sum->wall_s = cf_time_now() - c->t0;
+    sum->wall_s = cf_time_now() - c->wall0;
     sum->controller_s = c->overhead;
     free(c);
     return status;

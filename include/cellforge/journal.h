@@ -1,0 +1,79 @@
+/* journal.h - the run directory and its journal: crash-safe, resumable, replayable.
+ *
+ * A run directory (runs/NAME/ by default) holds:
+ *   spec.json        the search as resolved: every setting with its value, so the
+ *                    run can be resumed or repeated (format 1)
+ *   journal.jsonl    one JSON object per line per event, append-only
+ *   trials.tsv       every finished trial as a benchmark-table row
+ *   trials/ID/       a trial's training state after each epoch (train.cfs)
+ *
+ * Journal lines (jq-readable; `jq -c 'select(.event=="trial_finished")' journal.jsonl`):
+ *   {"seq":7,"event":"trial_finished","time":1763920000.125,"clock":81.250,
+ *    ...event fields...,"crc":"89abcdef"}
+ * seq counts from 0 without gaps; time is the wall clock (Unix seconds); clock is
+ * the run clock (simulated with a table evaluator; written exactly, so a
+ * resumed run goes on from the very same clock); crc is the CRC-32 (zlib) of
+ * the line's bytes before `"crc"`. Events: run_started, trial_proposed,
+ * trial_rejected, trial_started, trial_retry, trial_epoch, trial_finished,
+ * run_stopped (budget reached, stopped, or failed).
+ *
+ * Durability: each line goes to the kernel in one write() (a killed process
+ * loses nothing it logged); lines are fsync'd in groups, at most 1 s or 64 lines
+ * apart, and at every run_started/run_stopped. After a crash the last line may be
+ * torn: readers detect it by its missing newline or checksum and ignore it; a
+ * bad line anywhere else is reported with its line number and never accepted.
+ *
+ *   cf_journal *j = NULL;
+ *   CF_TRY(cf_journal_open("runs/a/journal.jsonl", 0, 0, &j));
+ *   CF_TRY(cf_journal_append(j, "trial_proposed", 12.5, "\"id\":3,\"arch\":\"...\""));
+ *   CF_TRY(cf_journal_close(j));
+ */
+#ifndef CELLFORGE_JOURNAL_H
+#define CELLFORGE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cellforge/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CF_RUN_FORMAT 1 /* spec.json "format" this version writes and reads */
+
+typedef struct cf_journal cf_journal;
+
+/* Open (creating) the journal at path for appending. next_seq is the seq of the
+ * first line to write; keep_bytes truncates the file to that length first (the
+ * valid part found by cf_journal_scan, dropping a torn last line); pass 0, 0 for
+ * a new journal. The caller closes with cf_journal_close. */
+cf_status cf_journal_open(const char *path, int64_t next_seq, size_t keep_bytes, cf_journal **out);
+
+/* Append one event. fields: the event's JSON members, comma-separated, without
+ * braces ("" for none); the journal adds seq, event, time, clock and crc.
+ * Thread-safe. A failed write (disk full, I/O error) returns CF_ERR_IO naming the
+ * file; the lines before it stay intact and a partial line is cut off again. */
+cf_status cf_journal_append(cf_journal *j, const char *event, double clock, const char *fields);
+
+/* fsync what was appended. */
+cf_status cf_journal_sync(cf_journal *j);
+
+/* Sync and close; NULL is accepted. */
+cf_status cf_journal_close(cf_journal *j);
+
+/* What a scan of a journal found. */
+typedef struct cf_journal_scan {
+    int64_t lines;        /* valid lines */
+    int64_t next_seq;     /* seq for the next line */
+    size_t valid_bytes;   /* length of the valid part */
+    int torn;             /* the last line was torn and is ignored */
+} cf_journal_scan;
+
+/* Escape s as the body of a JSON string (no quotes) into buf; returns buf. */
+char *cf_journal_escape(const char *s, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

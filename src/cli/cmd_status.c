@@ -1,0 +1,143 @@
+/* cmd_status.c - `cellforge status RUN`: a search's progress read from its run
+ * directory, while it runs or after it stopped (the journal is the record).
+ *
+ *   cellforge status runs/nb201-20261123-181500
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "cellforge/journal.h"
+#include "cellforge/sched.h"
+#include "cli.h"
+
+const char *const cmd_status_usage =
+    "usage: cellforge status RUN [--top N]\n\n"
+    "Shows a search's progress from its run directory: whether it is running,\n"
+    "trials finished, running, failed and rejected, the best trials, what each\n"
+    "running trial has reached, and the failures with their reasons. Works while\n"
+    "the search runs (read-only) and after it stopped or crashed.\n";
+
+/* 1 when a search holds the run's lock. */
+static int run_is_live(const char *dir, long *pid) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    *pid = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[32] = "";
+    if (read(fd, buf, sizeof buf - 1) > 0) *pid = atol(buf);
+    int live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return live;
+}
+
+static int cmp_val_desc(const void *a, const void *b) {
+    const cf_trial *x = *(const cf_trial *const *)a, *y = *(const cf_trial *const *)b;
+    if (x->val_acc != y->val_acc) return x->val_acc < y->val_acc ? 1 : -1;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+int cmd_status(int argc, char **argv) {
+    cli_flag flags[] = {FLAG("top", 1, 0)};
+    cli_args args = {.command = "status", .usage = cmd_status_usage, .flags = flags, .n_flags = 1};
+    int rc = cli_parse(&args, argc, argv);
+    if (rc >= 0) return rc;
+    if (args.help) {
+        fputs(cmd_status_usage, stdout);
+        return EXIT_OK;
+    }
+    if (args.n_positional != 1) return cli_usage_error(&args, "expected one run directory");
+    long long top = 5;
+    if ((rc = cli_count(&args, "top", 1, &top)) >= 0) return rc;
+    const char *dir = args.positional[0];
+    char path[1100];
+    snprintf(path, sizeof path, "%s/spec.json", dir);
+    cf_spec *spec = NULL;
+    /* the spec's keys are the search's flags */
+    cli_flag sflags[64];
+    cli_args sargs = {.command = "status", .usage = cmd_status_usage, .flags = sflags,
+                      .n_flags = cli_knob_flags(KNOB_SEARCH, sflags)};
+    if ((rc = cli_knob_load_spec(&sargs, path, &spec)) >= 0) return rc;
+    cli_knob_merge(&sargs, spec, 0);
+    cf_space *space = NULL;
+    cf_search_replay rep;
+    memset(&rep, 0, sizeof rep);
+    cf_trial **order = NULL;
+    rc = EXIT_ERROR;
+    if ((rc = cli_load_space(&sargs, &space)) >= 0) goto exit;
+    rc = EXIT_ERROR;
+    snprintf(path, sizeof path, "%s/journal.jsonl", dir);
+    cf_journal_scan scan;
+    if (cf_search_replay_load(path, space, &rep, &scan) != CF_OK) {
+        rc = cli_fail("status");
+        goto exit;
+    }
+    long pid = 0;
+    int live = run_is_live(dir, &pid);
+    int64_t ok = 0, failed = 0, rejected = 0, running = 0, pending = 0;
+    order = malloc((size_t)(rep.n > 0 ? rep.n : 1) * sizeof *order);
+    int64_t n_ok = 0;
+    for (int64_t i = 0; i < rep.n; i++) {
+        const cf_trial *t = &rep.trials[i];
+        switch (t->status) {
+        case CF_TRIAL_OK: ok++; order[n_ok++] = &rep.trials[i]; break;
+        case CF_TRIAL_REJECTED: rejected++; break;
+        case CF_TRIAL_RUNNING: running++; break;
+        case CF_TRIAL_PENDING: pending++; break;
+        default: failed++; break;
+        }
+    }
+    const cf_spec_value *strategy = cf_spec_get(spec, "strategy"), *evaluator = cf_spec_get(spec, "evaluator");
+    char opts[256];
+    cf_space_format_options(space, opts, sizeof opts);
+    printf("run       %s\n", dir);
+    printf("state     %s%s\n",
+           live ? "running" : (running || pending) ? "stopped before the end (resume with --resume)" : "stopped",
+           scan.torn ? " (the journal's last line is torn: the search was killed while writing)" : "");
+    if (live && pid) printf("pid       %ld\n", pid);
+    printf("search    %s (%s), strategy %s, evaluator %s\n", space->name, opts,
+           strategy ? strategy->values[0] : "random", evaluator ? evaluator->values[0] : "train");
+    printf("trials    %lld: %lld ok, %lld failed, %lld running, %lld waiting; %lld rejected by the constraints; "
+           "%lld retries\n",
+           (long long)(rep.n - rejected), (long long)ok, (long long)failed, (long long)running, (long long)pending,
+           (long long)rejected, (long long)rep.retries);
+    printf("clock     %.1f s%s, %lld journal lines\n", rep.clock,
+           evaluator && strncmp(evaluator->values[0], "table:", 6) == 0 ? " (simulated)" : "", (long long)scan.lines);
+    qsort(order, (size_t)n_ok, sizeof *order, cmp_val_desc);
+    if (n_ok) printf("best\n");
+    for (int64_t i = 0; i < n_ok && i < top; i++) {
+        const cf_trial *t = order[i];
+        printf("  trial %-5lld val %6.2f%%  %8lld params %10.2fM MACs  %5.1f s  %s\n", (long long)t->id,
+               100 * t->val_acc, (long long)t->cost.params, (double)t->cost.macs / 1e6, t->train_seconds, t->arch);
+    }
+    if (running) printf("running\n");
+    for (int64_t i = 0; i < rep.n; i++) {
+        const cf_trial *t = &rep.trials[i];
+        if (t->status != CF_TRIAL_RUNNING) continue;
+        printf("  trial %-5lld on worker", (long long)t->id);
+        for (int r = 0; r < t->replicas; r++) printf("%s%d", r ? "+" : " ", t->workers[r]);
+        printf(", epoch %d of %d", t->epochs_done, t->cand.epochs);
+        if (t->epochs_done > 0) printf(", val %.2f%%", 100 * t->curve[t->epochs_done - 1].val_acc);
+        printf(", since %.1f s  %s\n", t->start, t->arch);
+    }
+    if (failed) printf("failed\n");
+    for (int64_t i = 0, shown = 0; i < rep.n && shown < top; i++) {
+        const cf_trial *t = &rep.trials[i];
+        if (t->status == CF_TRIAL_OK || t->status == CF_TRIAL_REJECTED || t->status == CF_TRIAL_RUNNING ||
+            t->status == CF_TRIAL_PENDING)
+            continue;
+        printf("  trial %-5lld %s: %s\n", (long long)t->id, cf_trial_status_name(t->status), t->reason);
+        shown++;
+    }
+    rc = EXIT_OK;
+exit:
+    free(order);
+    cf_search_replay_free(&rep);
+    cf_space_destroy(space);
+    cf_spec_destroy(spec);
+    return rc;
+}

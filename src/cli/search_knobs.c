@@ -1,0 +1,198 @@
+/* search_knobs.c - every setting of `cellforge search` and `cellforge tabulate`,
+ * declared once: name, default and doc feed the flag parser, the spec files,
+ * the resolved spec (--print-spec, spec.json) and --help.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/journal.h"
+#include "cellforge/device.h"
+#include "cellforge/search.h"
+#include "cli.h"
+
+#define S KNOB_SPEC
+#define R KNOB_RESUMABLE
+#define SE KNOB_SEARCH
+#define TA KNOB_TABULATE
+
+/* Groups print in this order; a knob's doc may hold '\n' for more lines. */
+const cli_knob cli_knobs[] = {
+    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file (the default\nsearch sets C=8 N=1 on nb201, sized for 28x28 images)", S | SE | TA, "what to search"},
+    {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL},
+    {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL},
+    {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL},
+    {"strategy", 1, 0, "random", "NAME", "random, grid, evolution, local", S | SE, NULL},
+    {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below)", S | SE, NULL},
+    {"objectives", 1, 0, "acc", "LIST", "acc, or acc plus any of macs,params,memory", S | SE, NULL},
+    {"max-macs", 1, 0, NULL, "N", "hard limits checked with the exact cost model before a trial\nis dispatched (K/M/G suffixes); rejected proposals are counted,\nnever run", S | SE, NULL},
+    {"max-params", 1, 0, NULL, "N", "", S | SE, NULL},
+    {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL},
+    {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget (with neither, 10 minutes)"},
+    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h); trials\nstill running are cut at the end", S | R | SE, NULL},
+    {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL},
+    {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial"},
+    {"fraction", 1, 0, "1", "F", "share of each epoch's batches", S | SE | TA, NULL},
+    {"batch", 1, 0, "256", "B", "batch size (halved on out of memory)", S | SE | TA, NULL},
+    {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL},
+    {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL},
+    {"val-fraction", 1, 0, "0.1", "F", "share of the training set held out to score trials", S | SE | TA, NULL},
+    {"evaluator", 1, 0, "train", "E", "train, or table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated)", S | SE, NULL},
+    {"seed", 1, 0, "0", "S", "the run seed: proposals, splits, weights, data order", S | SE | TA, NULL},
+    {"devices", 1, 0, "auto", "LIST", "auto, cpu, cuda:0,1,...", S | R | SE | TA, "devices"},
+    {"cpu-workers", 1, 0, "1", "K", "split the CPU into K workers running trials side by side", S | R | SE | TA, NULL},
+    {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL},
+    {"cpu-memory", 1, 0, NULL, "N", "bytes the CPU workers may plan for trials (default: half the RAM)", S | R | SE | TA, NULL},
+    {"replicas", 1, 0, NULL, "K", "run every trial data-parallel over K workers", S | SE | TA, NULL},
+    {"oom-retries", 1, 0, "3", "N", "retries of an out-of-memory trial (more room, or half the batch)", S | SE | TA, NULL},
+    {"out", 1, 0, NULL, "DIR", "the run directory (default runs/SPACE-DATE-TIME; `none`: keep\nnothing); for tabulate, the table FILE", SE | TA, "the run"},
+    {"resume", 1, 0, NULL, "DIR", "go on with a stopped or crashed run (flags may change the\nbudget and devices)", SE, NULL},
+    {"print-spec", 0, 0, NULL, NULL, "print the resolved spec as JSON and exit", SE, NULL},
+    {"quiet", 0, 0, NULL, NULL, "no line per trial", SE | TA, NULL},
+};
+const int cli_n_knobs = (int)(sizeof cli_knobs / sizeof cli_knobs[0]);
+
+const cli_knob *cli_knob_find(const char *name) {
+    for (int i = 0; i < cli_n_knobs; i++)
+        if (strcmp(cli_knobs[i].name, name) == 0) return &cli_knobs[i];
+    return NULL;
+}
+
+int cli_knob_flags(unsigned scope, cli_flag *out) {
+    int n = 0;
+    for (int i = 0; i < cli_n_knobs; i++)
+        if (cli_knobs[i].flags & scope)
+            out[n++] = (cli_flag){.name = cli_knobs[i].name, .takes_value = cli_knobs[i].takes_value,
+                                  .repeatable = cli_knobs[i].repeatable};
+    return n;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *text) {
+    size_t n = strlen(text);
+    if (*len + n + 1 > *cap) {
+        size_t c = (*cap ? *cap : 4096);
+        while (c < *len + n + 1) c *= 2;
+        char *p = realloc(*buf, c);
+        if (!p) return;
+        *buf = p;
+        *cap = c;
+    }
+    memcpy(*buf + *len, text, n + 1);
+    *len += n;
+}
+
+const char *cli_knob_usage(unsigned scope, const char *head, const char *tail) {
+    static char *cache[2];
+    int slot = scope == KNOB_TABULATE;
+    if (cache[slot]) return cache[slot];
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    append(&buf, &len, &cap, head);
+    for (int i = 0; i < cli_n_knobs; i++) {
+        const cli_knob *k = &cli_knobs[i];
+        if (!(k->flags & scope)) continue;
+        char line[512];
+        if (k->group) {
+            snprintf(line, sizeof line, "%s:\n", k->group);
+            append(&buf, &len, &cap, line);
+        }
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s%s", k->name, k->arg ? " " : "", k->arg ? k->arg : "");
+        /* the doc, its continuation lines indented under the first */
+        const char *doc = k->doc;
+        int first = 1;
+        do {
+            const char *nl = strchr(doc, '\n');
+            int n = nl ? (int)(nl - doc) : (int)strlen(doc);
+            snprintf(line, sizeof line, "  %-22s%.*s", first ? flag : "", n, doc);
+            append(&buf, &len, &cap, line);
+            if (!nl && k->def && *k->def) {
+                snprintf(line, sizeof line, "%s(default %s)", n ? " " : "", k->def);
+                append(&buf, &len, &cap, line);
+            }
+            append(&buf, &len, &cap, "\n");
+            first = 0;
+            doc = nl ? nl + 1 : NULL;
+        } while (doc);
+    }
+    if (tail) append(&buf, &len, &cap, tail);
+    cache[slot] = buf;
+    return buf ? buf : head;
+}
+
+int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming) {
+    for (int i = 0; i < a->n_flags; i++) {
+        cli_flag *f = &a->flags[i];
+        const cli_knob *k = cli_knob_find(f->name);
+        if (!k || !(k->flags & KNOB_SPEC)) continue;
+        if (resuming && f->count && !(k->flags & KNOB_RESUMABLE))
+            return cli_usage_error(a, "--%s cannot change in a resumed run (only the budget and the devices can); "
+                                      "start a new run instead",
+                                   f->name);
+        const cf_spec_value *v = cf_spec_get(spec, f->name);
+        if (f->count || !v) continue;
+        if (!k->takes_value) {
+            if (strcmp(v->values[0], "true") == 0) f->values[f->count++] = NULL;
+            continue;
+        }
+        for (int j = 0; j < v->count && f->count < CLI_MAX_VALUES; j++) f->values[f->count++] = v->values[j];
+    }
+    return -1;
+}
+
+void cli_knob_defaults(cli_args *a) {
+    cli_flag *space = NULL, *set = NULL;
+    for (int i = 0; i < a->n_flags; i++) {
+        if (strcmp(a->flags[i].name, "space") == 0) space = &a->flags[i];
+        if (strcmp(a->flags[i].name, "set") == 0) set = &a->flags[i];
+    }
+    if (space && space->count == 0 && set && set->count + 2 <= CLI_MAX_VALUES) {
+        /* the default search: NB201 sized for Fashion-MNIST; --set still overrides */
+        memmove(set->values + 2, set->values, (size_t)set->count * sizeof set->values[0]);
+        set->values[0] = "C=8";
+        set->values[1] = "N=1";
+        set->count += 2;
+    }
+    for (int i = 0; i < a->n_flags; i++) {
+        cli_flag *f = &a->flags[i];
+        const cli_knob *k = cli_knob_find(f->name);
+        if (k && f->count == 0 && k->def && *k->def && k->takes_value) f->values[f->count++] = k->def;
+    }
+}
+
+char *cli_knob_spec_json(const cli_args *a) {
+    char *buf = NULL, esc[4096], line[4400];
+    size_t len = 0, cap = 0;
+    snprintf(line, sizeof line, "{\n  \"format\": %d,\n  \"cellforge\": \"%s\"", CF_RUN_FORMAT, cf_version());
+    append(&buf, &len, &cap, line);
+    for (int i = 0; i < a->n_flags; i++) {
+        const cli_flag *f = &a->flags[i];
+        const cli_knob *k = cli_knob_find(f->name);
+        if (!k || !(k->flags & KNOB_SPEC) || f->count == 0) continue;
+        if (!k->takes_value) {
+            snprintf(line, sizeof line, ",\n  \"%s\": true", f->name);
+        } else if (k->repeatable) {
+            snprintf(line, sizeof line, ",\n  \"%s\": [", f->name);
+            append(&buf, &len, &cap, line);
+            for (int j = 0; j < f->count; j++) {
+                snprintf(line, sizeof line, "%s\"%s\"", j ? ", " : "", cf_journal_escape(f->values[j], esc, sizeof esc));
+                append(&buf, &len, &cap, line);
+            }
+            snprintf(line, sizeof line, "]");
+        } else {
+            snprintf(line, sizeof line, ",\n  \"%s\": \"%s\"", f->name,
+                     cf_journal_escape(f->values[f->count - 1], esc, sizeof esc));
+        }
+        append(&buf, &len, &cap, line);
+    }
+    append(&buf, &len, &cap, "\n}\n");
+    return buf;
+}
+
+int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out) {
+    const char *names[64];
+    int n = 0;
+    for (int i = 0; i < cli_n_knobs && n < 64; i++)
+        if (cli_knobs[i].flags & KNOB_SPEC) names[n++] = cli_knobs[i].name;
+    if (cf_spec_load(path, names, (size_t)n, CF_RUN_FORMAT, out) != CF_OK) return cli_fail(a->command);
+    return -1;
+}

@@ -1,0 +1,228 @@
+/* resume.c - a search's events as journal lines, and the journal read back
+ * into the record cf_search_run resumes from.
+ *
+ * The controller's asks and tells are journaled in the order they happen
+ * (trial_proposed is an ask; trial_finished and trial_rejected are tells), so
+ * a new strategy fed the same sequence reaches the same state: no strategy
+ * needs its own snapshot format, and replaying checks every proposal against
+ * the record. Tests: tests/test_journal.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/journal.h"
+#include "cellforge/sched.h"
+#include "journal_read.h"
+#include "../spec/json_read.h"
+
+/* ---- writing events ------------------------------------------------------------ */
+
+static int workers_json(const cf_trial *t, char *buf, size_t cap) {
+    int n = snprintf(buf, cap, "[");
+    for (int r = 0; r < t->replicas && (size_t)n < cap; r++) n += snprintf(buf + n, cap - (size_t)n, "%s%d", r ? "," : "", t->workers[r]);
+    if ((size_t)n < cap) n += snprintf(buf + n, cap - (size_t)n, "]");
+    return n;
+}
+
+cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock) {
+    char fields[6144], esc[4200], workers[256];
+    switch (kind) {
+    case CF_EVENT_PROPOSED:
+        snprintf(fields, sizeof fields,
+                 "\"id\":%lld,\"arch\":\"%s\",\"epochs\":%d,\"fraction\":%.17g,\"parent\":%lld,\"params\":%lld,"
+                 "\"macs\":%lld,\"activation_bytes\":%zu",
+                 (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), t->cand.epochs, t->cand.fraction,
+                 (long long)t->cand.parent, (long long)t->cost.params, (long long)t->cost.macs,
+                 t->cost.activation_bytes);
+        return cf_journal_append(j, "trial_proposed", clock, fields);
+    case CF_EVENT_REJECTED:
+        snprintf(fields, sizeof fields, "\"id\":%lld,\"reason\":\"%s\"", (long long)t->id,
+                 cf_journal_escape(t->reason, esc, sizeof esc));
+        return cf_journal_append(j, "trial_rejected", clock, fields);
+    case CF_EVENT_STARTED:
+        workers_json(t, workers, sizeof workers);
+        snprintf(fields, sizeof fields,
+                 "\"id\":%lld,\"attempt\":%d,\"batch\":%d,\"replicas\":%d,\"workers\":%s,\"start\":%.17g,\"memory\":%zu",
+                 (long long)t->id, t->attempts, t->batch, t->replicas, workers, t->start, t->memory);
+        return cf_journal_append(j, "trial_started", clock, fields);
+    case CF_EVENT_RETRY:
+        snprintf(fields, sizeof fields, "\"id\":%lld,\"attempts\":%d,\"batch\":%d", (long long)t->id, t->attempts,
+                 t->batch);
+        return cf_journal_append(j, "trial_retry", clock, fields);
+    case CF_EVENT_FINISHED:
+        workers_json(t, workers, sizeof workers);
+        snprintf(fields, sizeof fields,
+                 "\"id\":%lld,\"status\":\"%s\",\"reason\":\"%s\",\"val_acc\":%.17g,\"epochs_done\":%d,"
+                 "\"train_seconds\":%.17g,\"start\":%.17g,\"end\":%.17g,\"attempts\":%d,\"batch\":%d,"
+                 "\"replicas\":%d,\"workers\":%s,\"memory\":%zu",
+                 (long long)t->id, cf_trial_status_name(t->status), cf_journal_escape(t->reason, esc, sizeof esc),
+                 t->val_acc, t->epochs_done, t->train_seconds, t->start, t->end, t->attempts, t->batch, t->replicas,
+                 workers, t->memory);
+        return cf_journal_append(j, "trial_finished", clock, fields);
+    }
+    return CF_OK;
+}
+
+cf_status cf_journal_epoch(cf_journal *j, const cf_trial *t, const cf_epoch_record *r, double clock) {
+    char fields[512];
+    snprintf(fields, sizeof fields,
+             "\"id\":%lld,\"epoch\":%d,\"train_loss\":%.9g,\"train_acc\":%.9g,\"val_acc\":%.9g,\"lr\":%.9g,"
+             "\"seconds\":%.6g",
+             (long long)t->id, r->epoch, r->train_loss, r->train_acc, r->val_acc, r->lr, r->seconds);
+    return cf_journal_append(j, "trial_epoch", clock, fields);
+}
+
+/* ---- reading back --------------------------------------------------------------- */
+
+typedef struct loader {
+    const char *path;
+    const cf_space *space;
+    cf_search_replay *r;
+    int64_t cap, steps_cap;
+} loader;
+
+static cf_status fail_line(const loader *L, int64_t lineno, const char *fmt, const char *what) {
+    CF_FAIL(CF_ERR_PARSE, "%s:%lld: %s%s", L->path, (long long)lineno, fmt, what ? what : "");
+}
+
+static double num(const cJSON *o, const char *key, double def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+static const char *str(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static cf_status add_step(loader *L, int tell, int64_t trial) {
+    cf_search_replay *r = L->r;
+    if (r->n_steps == L->steps_cap) {
+        int64_t cap = L->steps_cap ? 2 * L->steps_cap : 256;
+        cf_replay_step *p = realloc(r->steps, (size_t)cap * sizeof *p);
+        if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+        r->steps = p;
+        L->steps_cap = cap;
+    }
+    r->steps[r->n_steps++] = (cf_replay_step){tell, trial};
+    return CF_OK;
+}
+
+static void read_workers(const cJSON *o, cf_trial *t) {
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "workers");
+    int k = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, w) {
+        if (k < CF_MAX_WORKERS && cJSON_IsNumber(e)) t->workers[k++] = (int)e->valuedouble;
+    }
+    t->replicas = k;
+}
+
+static cf_trial_status status_of(const char *name) {
+    for (int s = CF_TRIAL_PENDING; s <= CF_TRIAL_REJECTED; s++)
+        if (name && strcmp(name, cf_trial_status_name((cf_trial_status)s)) == 0) return (cf_trial_status)s;
+    return CF_TRIAL_ERROR;
+}
+
+static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
+    loader *L = ctx;
+    cf_search_replay *r = L->r;
+    const char *ev = str(o, "event");
+    r->clock = num(o, "clock", r->clock);
+    if (strcmp(ev, "trial_proposed") == 0) {
+        int64_t id = (int64_t)num(o, "id", -1);
+        if (id != r->n) return fail_line(L, lineno, "trial ids must count up from 0 without gaps", NULL);
+        if (r->n == L->cap) {
+            int64_t cap = L->cap ? 2 * L->cap : 256;
+            cf_trial *p = realloc(r->trials, (size_t)cap * sizeof *p);
+            int *q = realloc(r->started, (size_t)cap * sizeof *q);
+            if (p) r->trials = p;
+            if (q) r->started = q;
+            if (!p || !q) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)cap);
+            L->cap = cap;
+        }
+        cf_trial *t = &r->trials[r->n];
+        memset(t, 0, sizeof *t);
+        r->started[r->n] = 0;
+        r->n++;
+        t->id = id;
+        const char *arch = str(o, "arch");
+        if (!arch) return fail_line(L, lineno, "trial_proposed without an arch", NULL);
+        snprintf(t->arch, sizeof t->arch, "%s", arch);
+        if (cf_arch_parse(L->space, arch, &t->cand.arch) != CF_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", cf_error_message());
+            return fail_line(L, lineno, "the recorded arch does not parse in this space: ", msg);
+        }
+        t->cand.epochs = (int)num(o, "epochs", 0);
+        t->cand.fraction = num(o, "fraction", 1);
+        t->cand.parent = (int64_t)num(o, "parent", -1);
+        t->cost.params = (int64_t)num(o, "params", 0);
+        t->cost.macs = (int64_t)num(o, "macs", 0);
+        t->cost.activation_bytes = (size_t)num(o, "activation_bytes", 0);
+        t->val_acc = -1;
+        t->status = CF_TRIAL_PENDING;
+        return add_step(L, 0, id);
+    }
+    if (strcmp(ev, "run_started") == 0 || strcmp(ev, "run_stopped") == 0) return CF_OK;
+    int64_t id = (int64_t)num(o, "id", -1);
+    if (id < 0 || id >= r->n) return fail_line(L, lineno, "an event for a trial that was never proposed", NULL);
+    cf_trial *t = &r->trials[id];
+    if (strcmp(ev, "trial_started") == 0) {
+        t->status = CF_TRIAL_RUNNING;
+        r->started[id] = 1;
+        t->attempts = (int)num(o, "attempt", 1);
+        t->batch = (int)num(o, "batch", 0);
+        t->start = num(o, "start", 0);
+        t->memory = (size_t)num(o, "memory", 0);
+        read_workers(o, t);
+    } else if (strcmp(ev, "trial_retry") == 0) {
+        t->status = CF_TRIAL_PENDING;
+        r->started[id] = 0;
+        t->attempts = (int)num(o, "attempts", t->attempts);
+        t->batch = (int)num(o, "batch", t->batch);
+        r->retries++;
+    } else if (strcmp(ev, "trial_epoch") == 0) {
+        int e = (int)num(o, "epoch", -1);
+        if (e >= 0 && e < CF_TRAIN_MAX_EPOCHS && e == t->epochs_done) {
+            cf_epoch_record *c = realloc(t->curve, (size_t)(e + 1) * sizeof *c);
+            if (!c) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+            t->curve = c;
+            c[e] = (cf_epoch_record){e, num(o, "train_loss", 0), num(o, "train_acc", 0), num(o, "val_acc", -1),
+                                     num(o, "lr", 0), num(o, "seconds", 0)};
+            t->epochs_done = e + 1;
+        }
+    } else if (strcmp(ev, "trial_finished") == 0 || strcmp(ev, "trial_rejected") == 0) {
+        int rejected = ev[6] == 'r';
+        t->status = rejected ? CF_TRIAL_REJECTED : status_of(str(o, "status"));
+        const char *reason = str(o, "reason");
+        snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
+        r->started[id] = 0;
+        if (!rejected) {
+            t->val_acc = num(o, "val_acc", -1);
+            t->epochs_done = (int)num(o, "epochs_done", t->epochs_done);
+            t->train_seconds = num(o, "train_seconds", 0);
+            t->start = num(o, "start", t->start);
+            t->end = num(o, "end", 0);
+            t->attempts = (int)num(o, "attempts", t->attempts);
+            t->batch = (int)num(o, "batch", t->batch);
+            t->memory = (size_t)num(o, "memory", t->memory);
+            read_workers(o, t);
+        } else {
+            t->start = t->end = r->clock;
+        }
+        return add_step(L, 1, id);
+    }
+    /* unknown events from a newer version are skipped: they carry nothing this
+     * version could act on, and spec.json's format guards incompatible changes */
+    return CF_OK;
+}
+
+cf_status cf_search_replay_load(const char *journal, const cf_space *s, cf_search_replay *out, cf_journal_scan *scan) {
+    memset(out, 0, sizeof *out);
+    loader L = {journal, s, out, 0, 0};
+    cf_status st = cf_journal_read(journal, on_line, &L, scan);
+    if (st != CF_OK) cf_search_replay_free(out);
+    return st;
+}
