@@ -1,0 +1,219 @@
+/* test_journal.c - the run journal and spec files: lines read back exactly, a
+ * torn last line ignored, damage before the end reported by line, a full disk
+ * (a file-size limit) failing cleanly with every earlier line intact, spec
+ * files with unknown keys and newer formats refused, atomic writes.
+ *
+ *   ctest -R test_journal --output-on-failure
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cellforge/journal.h"
+#include "cellforge/spec.h"
+#include "check.h"
+#include "../src/journal/journal_read.h"
+
+static char dir[512];
+
+typedef struct seen {
+    int64_t n;
+    int64_t ids[256];
+} seen;
+
+static cf_status collect(void *ctx, const cJSON *line, int64_t lineno) {
+    (void)lineno;
+    seen *s = ctx;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(line, "id");
+    if (s->n < 256) s->ids[s->n] = cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1;
+    s->n++;
+    return CF_OK;
+}
+
+static long file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static void write_lines(const char *path, int n) {
+    unlink(path);
+    cf_journal *j = NULL;
+    CHECK_OK(cf_journal_open(path, 0, 0, &j));
+    for (int i = 0; i < n; i++) {
+        char fields[128], esc[64];
+        snprintf(fields, sizeof fields, "\"id\":%d,\"note\":\"%s\"", i, cf_journal_escape("a \"quoted\"\ttab", esc, sizeof esc));
+        CHECK_OK(cf_journal_append(j, "trial_proposed", 0.5 * i, fields));
+    }
+    CHECK_OK(cf_journal_close(j));
+}
+
+static void corrupt_at(const char *path, long offset, char byte) {
+    FILE *f = fopen(path, "r+b");
+    fseek(f, offset, SEEK_SET);
+    fputc(byte, f);
+    fclose(f);
+}
+
+/* Offset of the start of line k (0-based). */
+static long line_start(const char *path, int k) {
+    FILE *f = fopen(path, "rb");
+    long off = 0;
+    int c, line = 0;
+    while (line < k && (c = fgetc(f)) != EOF) {
+        off++;
+        if (c == '\n') line++;
+    }
+    fclose(f);
+    return off;
+}
+
+static void test_round_trip(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/j1.jsonl", dir);
+    write_lines(path, 20);
+    seen s = {0};
+    cf_journal_scan scan;
+    CHECK_OK(cf_journal_read(path, collect, &s, &scan));
+    CHECK(s.n == 20 && scan.lines == 20 && scan.next_seq == 20 && !scan.torn, "20 lines back: %lld", (long long)s.n);
+    CHECK(scan.valid_bytes == (size_t)file_size(path), "valid bytes %zu of %ld", scan.valid_bytes, file_size(path));
+    int ordered = 1;
+    for (int i = 0; i < 20; i++) ordered &= s.ids[i] == i;
+    CHECK(ordered, "lines in order");
+
+    /* reopen for appending where the scan ended: seq goes on */
+    cf_journal *j = NULL;
+    CHECK_OK(cf_journal_open(path, scan.next_seq, scan.valid_bytes, &j));
+    CHECK_OK(cf_journal_append(j, "run_stopped", 10, ""));
+    CHECK_OK(cf_journal_close(j));
+    s.n = 0;
+    CHECK_OK(cf_journal_read(path, collect, &s, &scan));
+    CHECK(s.n == 21 && scan.next_seq == 21, "appended after reopening: %lld lines", (long long)s.n);
+}
+
+static void test_damage(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/j2.jsonl", dir);
+    seen s = {0};
+    cf_journal_scan scan;
+
+    /* a torn last line (a write cut short): ignored, the rest read */
+    write_lines(path, 10);
+    long full = file_size(path);
+    CHECK(truncate(path, full - 7) == 0, "truncate");
+    CHECK_OK(cf_journal_read(path, collect, &s, &scan));
+    CHECK(s.n == 9 && scan.torn && scan.valid_bytes == (size_t)line_start(path, 9),
+          "torn tail: %lld lines, torn %d", (long long)s.n, scan.torn);
+    /* reopening cuts the torn line off before appending */
+    cf_journal *j = NULL;
+    CHECK_OK(cf_journal_open(path, scan.next_seq, scan.valid_bytes, &j));
+    CHECK_OK(cf_journal_append(j, "trial_proposed", 1, "\"id\":9"));
+    CHECK_OK(cf_journal_close(j));
+    s.n = 0;
+    CHECK_OK(cf_journal_read(path, collect, &s, &scan));
+    CHECK(s.n == 10 && !scan.torn, "after the repair: %lld lines, torn %d", (long long)s.n, scan.torn);
+
+    /* a damaged last line that still ends in a newline: a checksum catches it */
+    write_lines(path, 10);
+    corrupt_at(path, line_start(path, 9) + 30, 'X');
+    s.n = 0;
+    CHECK_OK(cf_journal_read(path, collect, &s, &scan));
+    CHECK(s.n == 9 && scan.torn, "bad checksum on the last line: ignored (%lld lines)", (long long)s.n);
+
+    /* damage in the middle: refused with the line number */
+    write_lines(path, 10);
+    corrupt_at(path, line_start(path, 4) + 40, 'Z');
+    CHECK_FAILS(cf_journal_read(path, collect, &s, &scan), CF_ERR_PARSE, "j2.jsonl:5:", "checksum mismatch");
+    /* a line missing in the middle: the seq gap is found */
+    write_lines(path, 10);
+    {
+        FILE *f = fopen(path, "rb");
+        char buf[8192];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        long a = line_start(path, 3), b = line_start(path, 4);
+        memmove(buf + a, buf + b, n - (size_t)b);
+        f = fopen(path, "wb");
+        fwrite(buf, 1, n - (size_t)(b - a), f);
+        fclose(f);
+    }
+    CHECK_FAILS(cf_journal_read(path, collect, &s, &scan), CF_ERR_PARSE, "j2.jsonl:4:", "seq 4 where 3");
+    CHECK_FAILS(cf_journal_read("/nonexistent/j.jsonl", collect, &s, &scan), CF_ERR_IO, "/nonexistent/j.jsonl",
+                "cannot open");
+}
+
+/* A full disk, as a file-size limit: the failing append reports it, nothing
+ * before it is lost and no partial line is left behind. */
+static void test_disk_full(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/j3.jsonl", dir);
+    unlink(path);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 3000;
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0, "setrlimit");
+    cf_journal *j = NULL;
+    CHECK_OK(cf_journal_open(path, 0, 0, &j));
+    int written = 0;
+    cf_status st = CF_OK;
+    for (int i = 0; i < 1000 && st == CF_OK; i++) {
+        char fields[128];
+        snprintf(fields, sizeof fields, "\"id\":%d,\"pad\":\"0123456789012345678901234567890123456789\"", i);
+        st = cf_journal_append(j, "trial_proposed", i, fields);
+        if (st == CF_OK) written++;
+    }
+    CHECK(st == CF_ERR_IO && strstr(cf_error_message(), "j3.jsonl") && strstr(cf_error_message(), "cannot append"),
+          "the full disk is reported: %s", cf_error_message());
+    cf_journal_close(j);
+    setrlimit(RLIMIT_FSIZE, &old);
+    seen s = {0};
+    cf_journal_scan scan;
+    CHECK_OK(cf_journal_read(path, collect, &s, &scan));
+    CHECK(s.n == written && written > 5 && !scan.torn, "%d lines written before the limit, %lld read back, torn %d",
+          written, (long long)s.n, scan.torn);
+}
+
+static void test_spec(void) {
+    static const char *const known[] = {"space", "set", "trials", "quiet"};
+    char path[600];
+    snprintf(path, sizeof path, "%s/spec.json", dir);
+    CHECK_OK(cf_file_write_atomic(path, "{\"format\": 1, \"space\": \"nb201\", \"set\": [\"C=8\", 4], \"trials\": 50, "
+                                        "\"quiet\": true}\n"));
+    cf_spec *sp = NULL;
+    CHECK_OK(cf_spec_load(path, known, 4, 1, &sp));
+    const cf_spec_value *v = cf_spec_get(sp, "set");
+    CHECK(v && v->count == 2 && strcmp(v->values[1], "4") == 0, "array values as text");
+    v = cf_spec_get(sp, "trials");
+    CHECK(v && strcmp(v->values[0], "50") == 0, "number as text");
+    v = cf_spec_get(sp, "quiet");
+    CHECK(v && strcmp(v->values[0], "true") == 0, "boolean as text");
+    CHECK(!cf_spec_get(sp, "space2"), "absent");
+    cf_spec_destroy(sp);
+
+    cf_file_write_atomic(path, "{\"space\": \"nb201\", \"trails\": 5}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "$.trails", "did you mean \"trials\"");
+    cf_file_write_atomic(path, "{\"format\": 2, \"space\": \"nb201\"}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_UNSUPPORTED, "$.format", "newer");
+    cf_file_write_atomic(path, "{\"space\": {\"name\": 1}}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "$.space", "expected a string");
+    cf_file_write_atomic(path, "{\"space\": \"nb201\",\n \"trials\": }");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "spec.json:2:", "invalid JSON");
+    CHECK_FAILS(cf_file_write_atomic("/nonexistent/dir/spec.json", "{}"), CF_ERR_IO, "/nonexistent/dir/spec.json.tmp",
+                "cannot create");
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(access(tmp, F_OK) != 0, "no temporary file is left behind");
+}
+
+int main(int argc, char **argv) {
+    snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : ".");
+    test_round_trip();
+    test_damage();
+    test_disk_full();
+    test_spec();
+    return test_finish("test_journal");
+}
