@@ -50,12 +50,8 @@ search)
     build "$BUILD_DIR"
     "$BUILD_DIR/cellforge" version
     "$BUILD_DIR/cellforge" devices
-    if "$BUILD_DIR/cellforge" help search >/dev/null 2>&1; then
-        say "cellforge search $*"
-        exec "$BUILD_DIR/cellforge" search "$@"
-    fi
-    say "this version has no search command yet: the engine core, the CPU reference ops and device discovery are built;"
-    say "run ./quickstart.sh test to check them on this machine"
+    say "cellforge search $*"
+    exec "$BUILD_DIR/cellforge" search "$@"
     ;;
 test)
     install_packages

@@ -1,6 +1,9 @@
 /* bench_dispatch.c - controller overhead: trials of the table evaluator through
  * the whole controller (strategy ask, exact cost, placement, worker queues,
- * tell, one table row written and flushed per finished trial).
+ * tell, the journal).
+ *
+ * Every event goes to a journal file as a search's run directory holds it
+ * (one checksummed JSON line per event, fsync'd in groups).
  *
  * The table lists every canonical NAS-Bench-201 cell with placeholder values
  * (accuracy and seconds drawn from the cell's hash): what is measured is the
@@ -44,18 +47,9 @@ static int write_row(const cf_arch *a, void *ctx) {
     return 0;
 }
 
-typedef struct journal {
-    FILE *f;
-} journal;
-
+/* The run's journal, as `cellforge search` writes it: every event, grouped fsync. */
 static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
-    (void)clock;
-    journal *j = ctx;
-    if (kind == CF_EVENT_FINISHED) {
-        cf_table_write_row(j->f, t);
-        fflush(j->f);
-    }
-    return 0;
+    return cf_journal_event(ctx, kind, t, clock) != CF_OK;
 }
 
 int main(int argc, char **argv) {
@@ -103,12 +97,17 @@ int main(int argc, char **argv) {
         cfg.max_trials = trials;
         cfg.seed = 1;
         char jpath[] = "/tmp/cf_dispatch_journal_XXXXXX";
-        int jfd = mkstemp(jpath);
-        journal j = {fdopen(jfd, "w")};
+        close(mkstemp(jpath));
+        unlink(jpath);
+        cf_journal *j = NULL;
+        if (cf_journal_open(jpath, 0, 0, &j) != CF_OK) {
+            fprintf(stderr, "bench_dispatch: %s\n", cf_error_message());
+            return 1;
+        }
         cf_search_summary sum;
-        cf_search_hooks hooks = {on_event, NULL, &j, NULL};
+        cf_search_hooks hooks = {on_event, NULL, j, NULL};
         cf_status st_run = cf_search_run(&cfg, s, st, ev, wd, n, &hooks, NULL, &sum);
-        fclose(j.f);
+        cf_journal_close(j);
         unlink(jpath);
         cf_strategy_destroy(st);
         if (st_run != CF_OK) {

@@ -52,6 +52,7 @@ for i in $(seq 1 300); do
     grep -q '"event":"trial_epoch"' train/journal.jsonl 2>/dev/null && break
     sleep 0.05
 done
+"$cf" status train | grep -q "state     running" || fail "status of a running search"
 kill -9 $pid; wait $pid 2>/dev/null
 grep -q '"event":"trial_epoch"' train/journal.jsonl || fail "no epoch finished before the kill"
 "$cf" status train | grep -q "stopped before the end" || fail "status of the killed training run"
