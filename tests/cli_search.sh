@@ -6,7 +6,7 @@
 set -u
 cf=$1; space=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
-rm -rf tiny.tsv run runs
+rm -rf tiny.tsv run runs newer afile
 fail() { echo "FAIL: $*"; exit 1; }
 expect() { # expect CODE TEXT CMD...: exit status CODE and TEXT in the output
     code=$1; text=$2; shift 2
@@ -36,6 +36,11 @@ expect 2 "already holds a run" "$cf" search --space "$space" $fast --trials 4 --
 expect 2 "cannot change in a resumed run" "$cf" search --resume run --lr 0.5
 # a larger budget continues a finished run
 expect 0 "6 trials: 6 ok" "$cf" search --resume run --trials 6
+# a run directory that cannot be created, and one written by a newer version
+touch afile
+expect 1 "cannot create the run directory" "$cf" search --space "$space" $fast --trials 1 --out afile/run
+sed 's/"format": 1/"format": 99/' run/spec.json > newer.json && mkdir -p newer && mv newer.json newer/spec.json
+expect 1 "newer" "$cf" search --resume newer
 # a spec file sets options, flags override it; --print-spec shows the result
 printf '{"space": "%s", "trials": 2, "epochs": "1", "fraction": 0.02, "batch": 64, "val-fraction": 0.01}\n' "$space" > spec.json
 expect 0 '"trials": "3"' "$cf" search spec.json --trials 3 --print-spec

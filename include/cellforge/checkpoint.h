@@ -1,4 +1,5 @@
-/* checkpoint.h - a trained model in one file (.cfm), enough to rebuild and run it.
+/* checkpoint.h - a trained model in one file (.cfm), enough to rebuild and run
+ * it, and a training state, enough to continue an interrupted run.
  *
  * Layout (little-endian):
  *   8 bytes    "CFMODEL1"
@@ -12,13 +13,33 @@
  *              weight then bias, BN gamma then beta), then each BN layer's
  *              running mean and running variance
  *   u32        CRC-32 (zlib) of every byte before it
- * The header is readable with `head -c` + jq; the CRC catches a truncated or
- * damaged file. Files are written to NAME.tmp, flushed and renamed, so a crash
- * never leaves half a checkpoint under the real name.
+ * The header is readable with `head -c` + jq (`tail -c +17 F | head -c L | jq`);
+ * its numbers read back as the exact doubles written. The CRC catches a
+ * truncated or damaged file. Files are written to NAME.tmp, flushed to the
+ * disk and renamed, so a crash never leaves half a checkpoint under the real
+ * name.
  *
  *   CF_TRY(cf_checkpoint_save("model.cfm", space, arch_text, model, &cfg, &res, test_acc));
  *   cf_model *m; cf_checkpoint_info info;
  *   CF_TRY(cf_checkpoint_load("model.cfm", backend, 256, &m, &info));
+ *
+ * A training state has the same layout with the magic "CFSTATE1". Its header
+ * is a .cfm header without test_acc (status "ok": a state is written between
+ * epochs), plus
+ *   resume     {epochs_done, step (the model's m->step), seed (a decimal
+ *              string: 64 bits do not fit a JSON number), max_epoch_fraction,
+ *              n_params}
+ * and its tensors are the model's followed by the momentum buffer of every
+ * weight tensor, named "<weight name>.momentum". The train evaluator writes
+ * one after every epoch of a trial with a checkpoint path (cf_train's
+ * epoch_end) and continues from it after a crash:
+ *
+ *   // in epoch_end, rank 0:
+ *   CF_TRY(cf_trainstate_save("trial-17.state", space, arch_text, m, momentum, &cfg, res_so_far));
+ *   // later, on a model built for the same architecture:
+ *   CF_TRY(cf_trainstate_load("trial-17.state", space, arch_text, &cfg, m, momentum, done));
+ *   cfg.resume = done; cfg.resume_momentum = momentum;
+ *   CF_TRY(cf_train(m, train, val, &cfg, &res));
  */
 #ifndef CELLFORGE_CHECKPOINT_H
 #define CELLFORGE_CHECKPOINT_H
@@ -55,6 +76,30 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
  * file and the byte offset or header key. */
 cf_status cf_checkpoint_load(const char *path, const cf_backend *be, int batch, cf_model **model,
                              cf_checkpoint_info *info);
+
+/* Write the state of a run after res_so_far->epochs_done epochs: m (weights,
+ * BN statistics, m->step), the momentum buffer (m->n_params floats), the
+ * configuration and the record so far. Everything is borrowed. */
+cf_status cf_trainstate_save(const char *path, const cf_space *s, const char *arch_text, const cf_model *m,
+                             const float *momentum, const cf_train_config *cfg,
+                             const cf_train_result *res_so_far);
+
+/* Restore a state into m, built for the same architecture (any batch and
+ * backend), and momentum (m->n_params floats), and fill *done with the record
+ * of the epochs done (curve, val_acc, seconds, images_per_s, normalization;
+ * status CF_TRAIN_OK): what cf_train_config's resume and resume_momentum
+ * take. Everything is borrowed. The file must have been written for the space
+ * s with its options, arch_text, m's network (input, classes, parameter
+ * count, tensor names and shapes) and a configuration equal to cfg in
+ * everything that shapes the run (epochs, batch, seed, fraction, learning
+ * rate schedule, optimizer, augmentation, drop-path; not the time limit).
+ * Fails with CF_ERR_IO (cannot open), CF_ERR_PARSE (not a state, damaged or
+ * truncated: the message names the file and the byte or JSON path) or
+ * CF_ERR_INVALID_ARG (a state of another network or run: the message names
+ * the file and what does not match). On failure m and momentum are untouched;
+ * *done may be partly filled. */
+cf_status cf_trainstate_load(const char *path, const cf_space *s, const char *arch_text,
+                             const cf_train_config *cfg, cf_model *m, float *momentum, cf_train_result *done);
 
 #ifdef __cplusplus
 }

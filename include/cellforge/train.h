@@ -21,6 +21,17 @@
  *   cfg.comm = comm;          // cf_comm_cpu_create(K, &comm), shared by all K
  *   cfg.rank = r;             // on the thread of replica r
  *   CF_TRY(cf_train(model_r, train_set, r == 0 ? val_set : NULL, &cfg, &res_r));
+ *
+ * Resuming an interrupted run: epoch_end hands rank 0 the state after every
+ * epoch (cf_trainstate_save in checkpoint.h writes it to a file); a later call
+ * on a model with that state restored continues after the last saved epoch and
+ * ends exactly as the uninterrupted run would have (same thread count):
+ *
+ *   cf_train_result *done = ...;  float *momentum = ...;  // m->n_params floats
+ *   CF_TRY(cf_trainstate_load(path, space, arch_text, &cfg, m, momentum, done));
+ *   cfg.resume = done;
+ *   cfg.resume_momentum = momentum;
+ *   CF_TRY(cf_train(m, train_set, val_set, &cfg, &res));  // res->curve: every epoch
  */
 #ifndef CELLFORGE_TRAIN_H
 #define CELLFORGE_TRAIN_H
@@ -44,36 +55,8 @@ typedef struct cf_train_progress {
     double loss, acc;         /* running means over the epoch so far */
     double lr;
     double images_per_s;      /* over the epoch so far */
-    double elapsed_s;         /* since training started */
+    double elapsed_s;         /* since training started (restored epochs included) */
 } cf_train_progress;
-
-typedef struct cf_train_config {
-    int epochs;               /* 10 */
-    int batch;                /* 256 */
-    double lr;                /* peak learning rate, 0.1 */
-    double lr_min;            /* end of the cosine, 0 */
-    int warmup_epochs;        /* linear warmup from lr/steps over these epochs, 0 */
-    double momentum;          /* 0.9 */
-    int nesterov;             /* 1 */
-    double weight_decay;      /* 5e-4 on every parameter, as NAS-Bench-201 trains */
-    double label_smoothing;   /* 0 */
-    double grad_clip;         /* clip the global gradient norm to this; 0: off */
-    double drop_path;         /* DARTS drop-path probability (ramped linearly over epochs); 0 */
-    double aux_weight;        /* weight of the auxiliary head's loss, 0.4 */
-    cf_augment augment;       /* off by default */
-    double time_limit_s;      /* stop with CF_TRAIN_TIMEOUT past this; 0: none */
-    double diverge_loss;      /* a loss above this ends the trial as diverged, 1e4 */
-    uint64_t seed;            /* data order, augmentation, drop-path; 0 */
-    double max_epoch_fraction;/* train on this fraction of each epoch's batches (fidelity), 1 */
-    /* called after every step and at the end of every epoch (may be NULL); with
-       comm set, on rank 0 only */
-    void (*progress)(void *ctx, const cf_train_progress *p);
-    void *progress_ctx;
-    cf_comm *comm;            /* borrowed; NULL: one replica (see cf_train) */
-    int rank;                 /* this replica, 0..size-1 of comm; 0 without comm */
-} cf_train_config;
-
-void cf_train_config_default(cf_train_config *cfg);
 
 typedef enum cf_train_status {
     CF_TRAIN_OK = 0,
@@ -104,10 +87,67 @@ typedef struct cf_train_result {
     float mean[4], std[4];        /* the normalization used (from the training set) */
 } cf_train_result;
 
+typedef struct cf_train_config {
+    int epochs;               /* 10 */
+    int batch;                /* 256 */
+    double lr;                /* peak learning rate, 0.1 */
+    double lr_min;            /* end of the cosine, 0 */
+    int warmup_epochs;        /* linear warmup from lr/steps over these epochs, 0 */
+    double momentum;          /* 0.9 */
+    int nesterov;             /* 1 */
+    double weight_decay;      /* 5e-4 on every parameter, as NAS-Bench-201 trains */
+    double label_smoothing;   /* 0 */
+    double grad_clip;         /* clip the global gradient norm to this; 0: off */
+    double drop_path;         /* DARTS drop-path probability (ramped linearly over epochs); 0 */
+    double aux_weight;        /* weight of the auxiliary head's loss, 0.4 */
+    cf_augment augment;       /* off by default */
+    double time_limit_s;      /* stop with CF_TRAIN_TIMEOUT past this; 0: none */
+    double diverge_loss;      /* a loss above this ends the trial as diverged, 1e4 */
+    uint64_t seed;            /* data order, augmentation, drop-path; 0 */
+    double max_epoch_fraction;/* train on this fraction of each epoch's batches (fidelity), 1 */
+    /* called after every step and at the end of every epoch (may be NULL); with
+       comm set, on rank 0 only */
+    void (*progress)(void *ctx, const cf_train_progress *p);
+    void *progress_ctx;
+    cf_comm *comm;            /* borrowed; NULL: one replica (see cf_train) */
+    int rank;                 /* this replica, 0..size-1 of comm; 0 without comm */
+    /* Called after every completed epoch, its evaluation included (may be
+       NULL); with comm set, on rank 0 only. res_so_far holds the epochs done
+       (epochs_done = epoch + 1) and the seconds so far; momentum is the
+       optimizer's buffer (m->n_params floats). All three are borrowed for the
+       call: together with m->step they are what a resumed run needs. A
+       failure ends cf_train with that status, on every rank. */
+    cf_status (*epoch_end)(void *ctx, const cf_model *m, const float *momentum,
+                           const cf_train_result *res_so_far, int epoch);
+    void *epoch_ctx;
+    /* Continue a run after its first resume->epochs_done epochs (0..epochs)
+       instead of starting at epoch 0; NULL: from the start. Borrowed: the
+       curve, val_acc, seconds and normalization of the epochs done, and
+       resume_momentum (m->n_params floats), the momentum buffer after them.
+       The caller restores m's weights, BN statistics and m->step as they were
+       at that point (cf_trainstate_load does all of it). resume may not be
+       the res of the call. */
+    const cf_train_result *resume;
+    const float *resume_momentum;
+} cf_train_config;
+
+void cf_train_config_default(cf_train_config *cfg);
+
 /* Train m (created with a batch of at least cfg->batch) on `train`, evaluating
  * on `val` (may be NULL) after each epoch. Normalization statistics come from
  * `train`. Returns CF_OK with res->status saying how the trial ended; a
- * cf_status failure only for bad arguments or a backend error.
+ * cf_status failure only for bad arguments, a backend error or a failing
+ * epoch_end.
+ *
+ * With cfg->resume, training starts at epoch e = resume->epochs_done: the data
+ * order and augmentation are keyed by (seed, epoch, position), the learning
+ * rate by the global step and drop-path masks by m->step, so with the state
+ * restored the run goes on bit for bit as if it had never stopped. res->curve
+ * holds all epochs, the restored ones first; res->seconds and the progress's
+ * elapsed_s count the restored seconds too, while the time limit and
+ * images_per_s count this call only (images_per_s is the restored one when
+ * no epoch was left). The restored normalization must be the one `train`
+ * gives (else CF_ERR_INVALID_ARG: a different training set).
  *
  * With cfg->comm of K ranks, the call is one replica of a data-parallel run
  * and every rank must make it (see the example at the top):
@@ -135,8 +175,14 @@ typedef struct cf_train_result {
  *    step) and only rank 0 calls progress: rank 0's result is the trial's.
  *    Other ranks give NULL for val or have it ignored; their val_acc is -1.
  *  - images_per_s counts the whole global batch.
+ *  - To resume, every rank restores the same state (rank 0's save): the same
+ *    weights, momentum, step and curve. The other ranks' BN running statistics
+ *    become rank 0's, which changes nothing, since they are only read in
+ *    evaluation and only rank 0 evaluates.
  *  - When a rank fails with a cf_status it aborts comm, and the other ranks
- *    return that status too instead of waiting; comm is then unusable. */
+ *    return that status too instead of waiting; comm is then unusable. The
+ *    ranks meet once more after the last epoch, so that a failure in rank 0's
+ *    last evaluation or epoch_end reaches them as well. */
 cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
                    const cf_train_config *cfg, cf_train_result *res);
 

@@ -5,12 +5,23 @@
  * worker. Each worker slot owns its backend (the fast CPU backend's workspace
  * is not shared). A data-parallel trial runs one rank per worker, each with a
  * model holding its shard of the batch, joined by the trial's communicator.
+ *
+ * With a checkpoint path, rank 0 saves the training state after every epoch
+ * (checkpoint.h) and every rank starts from the saved state when the file is
+ * there, so a trial cut off by a crash goes on from its last epoch and ends
+ * as if it had never stopped. A state that cannot be used (damaged, another
+ * architecture or configuration) is reported and training starts from zero.
+ * Tested by tests/test_train_resume.c and tests/test_sched.c.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cellforge/backend.h"
+#include "cellforge/checkpoint.h"
 #include "cellforge/comm.h"
+#include "cellforge/log.h"
 #include "cellforge/sched.h"
 
 typedef struct train_eval {
@@ -63,6 +74,65 @@ static uint64_t trial_seed(uint64_t run_seed, int64_t id) {
     return x ^ (x >> 29);
 }
 
+/* What rank 0 does after every epoch: save the state, then tell the controller. */
+typedef struct epoch_hook {
+    const cf_trial_task *task;
+    const cf_space *space;
+    const cf_train_config *cfg;
+} epoch_hook;
+
+/* A state that cannot be written (a full disk) costs only the ability to
+ * resume from this epoch: the previous state, if any, is still whole (the
+ * write is atomic) and the trial's result does not depend on the file, so the
+ * trial goes on with a warning instead of failing. */
+static cf_status epoch_end(void *ctx, const cf_model *m, const float *momentum, const cf_train_result *res,
+                           int epoch) {
+    const epoch_hook *hook = ctx;
+    const cf_trial_task *task = hook->task;
+    if (task->checkpoint &&
+        cf_trainstate_save(task->checkpoint, hook->space, task->trial->arch, m, momentum, hook->cfg, res) != CF_OK)
+        CF_LOG_WARN("trial %lld: state after epoch %d not saved: %s", (long long)task->trial->id, epoch + 1,
+                    cf_error_message());
+    if (task->on_epoch) task->on_epoch(task->epoch_ctx, task->trial, &res->curve[epoch]);
+    return CF_OK;
+}
+
+/* When the checkpoint file is there and fits this trial, restore its state
+ * into m and set *done and *momentum (malloc'd, the caller frees them) for
+ * cf_train's resume; else both stay NULL and m is untouched. Every rank reads
+ * the same file: rank 0 saves only after an epoch, which needs every rank to
+ * have started. A state that does not fit (damaged, or written for another
+ * batch after an out-of-memory retry) is reported once and left for the next
+ * save to replace. */
+static cf_status restore(const cf_trial_task *task, const cf_space *s, const cf_train_config *cfg, cf_model *m,
+                         cf_train_result **done, float **momentum) {
+    *done = NULL;
+    *momentum = NULL;
+    struct stat sb;
+    if (stat(task->checkpoint, &sb) != 0 && errno == ENOENT) return CF_OK;
+    cf_train_result *d = calloc(1, sizeof *d);
+    float *mom = malloc((m->n_params ? m->n_params : 1) * sizeof *mom);
+    cf_status st = d && mom ? cf_trainstate_load(task->checkpoint, s, task->trial->arch, cfg, m, mom, d)
+                            : cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
+                                           "%s: no memory to restore the state", task->checkpoint);
+    if (st == CF_OK) {
+        if (task->rank == 0)
+            CF_LOG_INFO("trial %lld: resuming after epoch %d of %d from %s", (long long)task->trial->id,
+                        d->epochs_done, cfg->epochs, task->checkpoint);
+        *done = d;
+        *momentum = mom;
+        return CF_OK;
+    }
+    free(d);
+    free(mom);
+    /* Out of memory on one rank only would split the ranks between two starting points. */
+    if (st == CF_ERR_OUT_OF_MEMORY) return st;
+    if (task->rank == 0)
+        CF_LOG_WARN("trial %lld: cannot resume: %s; training starts from epoch 0", (long long)task->trial->id,
+                    cf_error_message());
+    return CF_OK;
+}
+
 static cf_status train_run(void *self, void *state, const cf_trial_task *task, cf_trial_outcome *out) {
     train_eval *te = self;
     const cf_trial *t = task->trial;
@@ -90,14 +160,23 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     cfg.comm = task->comm;
     cfg.rank = task->rank;
     cfg.progress = NULL;
+    epoch_hook hook = {task, te->space, &cfg};
+    cfg.epoch_end = task->checkpoint || task->on_epoch ? epoch_end : NULL;
+    cfg.epoch_ctx = &hook;
     cf_model_init(m, cfg.seed);
-    cf_train_result *res = calloc(1, sizeof *res);
+    cf_train_result *res = calloc(1, sizeof *res), *done = NULL;
     if (!res) {
         cf_model_destroy(m);
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "train evaluator: no memory for a result");
     }
-    st = cf_train(m, te->train, task->rank == 0 ? te->val : NULL, &cfg, res);
+    float *momentum = NULL;
+    if (task->checkpoint) st = restore(task, te->space, &cfg, m, &done, &momentum);
+    cfg.resume = done;
+    cfg.resume_momentum = momentum;
+    if (st == CF_OK) st = cf_train(m, te->train, task->rank == 0 ? te->val : NULL, &cfg, res);
     cf_model_destroy(m);
+    free(done);
+    free(momentum);
     if (st != CF_OK) {
         free(res);
         return trial_failed(task, out, st);

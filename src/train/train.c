@@ -7,7 +7,9 @@
  * trains on its shard of every batch and sums gradients and per-step scalars
  * with the other replicas. Tested by tests/test_train.c (a short real run on
  * Fashion-MNIST, determinism, NaN and time-limit endings, and the optimizer
- * against a hand-computed update) and tests/test_dp.c (replicas against one).
+ * against a hand-computed update), tests/test_dp.c (replicas against one)
+ * and tests/test_train_resume.c (a run stopped and resumed from its saved
+ * state against one that never stopped).
  */
 #include <math.h>
 #include <stdio.h>
@@ -181,6 +183,8 @@ exit:
  * peers from waiting for it. */
 static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_dataset *val,
                            const cf_train_config *cfg, cf_train_result *res) {
+    const cf_train_result *resume = cfg->resume;
+    if (resume == res) CF_FAIL(CF_ERR_INVALID_ARG, "train: cfg->resume and res are the same result");
     memset(res, 0, sizeof *res);
     res->val_acc = -1;
     const cf_net_input *in = &m->net->input;
@@ -212,6 +216,18 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d is larger than %s (%zu images)", B, train->name,
                 train->n);
     CF_TRY(norm_stats(train, res->mean, res->std));
+    const int e0 = resume ? resume->epochs_done : 0;
+    if (resume) {
+        if (e0 < 0 || e0 > cfg->epochs)
+            CF_FAIL(CF_ERR_INVALID_ARG, "train: resuming after %d epochs of a %d-epoch run", e0, cfg->epochs);
+        if (!cfg->resume_momentum) CF_FAIL(CF_ERR_INVALID_ARG, "train: resuming without the momentum buffer");
+        for (int c = 0; c < in->c; c++)
+            if (resume->mean[c] != res->mean[c] || resume->std[c] != res->std[c])
+                CF_FAIL(CF_ERR_INVALID_ARG,
+                        "train: the resumed run normalized channel %d with mean %.9g, std %.9g; %s gives "
+                        "%.9g, %.9g: not the same training set", c, resume->mean[c], resume->std[c],
+                        train->name, res->mean[c], res->std[c]);
+    }
 
     const int K = in->classes;
     const size_t image = cf_dataset_image_bytes(train);
@@ -234,10 +250,20 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
     /* Independent drop-path masks per replica: with one stream, row k of
      * every shard would share its mask. */
     m->seed = cfg->seed + 0x9E3779B97F4A7C15ull * (uint64_t)rank;
-    const double t0 = cf_time_now();
+    if (resume) {
+        memcpy(res->curve, resume->curve, (size_t)e0 * sizeof *res->curve);
+        /* Only rank 0 evaluates: the others' records say so, as if they had never stopped. */
+        if (rank != 0)
+            for (int e = 0; e < e0; e++) res->curve[e].val_acc = -1;
+        res->epochs_done = e0;
+        if (e0 > 0) res->val_acc = res->curve[e0 - 1].val_acc;
+        memcpy(buf, cfg->resume_momentum, m->n_params * sizeof *buf);
+    }
+    /* The time limit counts this call; the reported seconds every epoch done. */
+    const double t0 = cf_time_now(), before = resume ? resume->seconds : 0;
     int64_t images = 0;
     double step_seconds = 0;
-    for (int epoch = 0; epoch < cfg->epochs; epoch++) {
+    for (int epoch = e0; epoch < cfg->epochs; epoch++) {
         const double te = cf_time_now();
         m->drop_path = cfg->drop_path * (double)epoch / (double)cfg->epochs;
         cf_data_epoch_order(train->n, cfg->seed, (uint64_t)epoch, order);
@@ -304,7 +330,7 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
             if (cfg->progress && rank == 0) {
                 cf_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / (double)(s + 1),
                                        (double)correct / (double)seen, lr, (double)seen / (now - te),
-                                       now - t0};
+                                       before + now - t0};
                 cfg->progress(cfg->progress_ctx, &p);
             }
             if (!comm) out_of_time = cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s;
@@ -328,10 +354,22 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         r->seconds = cf_time_now() - te;
         res->epochs_done = epoch + 1;
         res->val_acc = r->val_acc;
+        if (cfg->epoch_end && rank == 0) {
+            res->seconds = before + cf_time_now() - t0;
+            res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : 0;
+            CF_TRY_GOTO(st, cfg->epoch_end(cfg->epoch_ctx, m, buf, res, epoch), exit);
+        }
+    }
+    if (comm) {
+        /* Rank 0's last evaluation and epoch_end come after the loop's last
+         * collective: without this meeting the other ranks would return CF_OK
+         * even when those fail. */
+        double meet = 0;
+        CF_TRY_GOTO(st, cf_comm_allreduce_f64(comm, rank, &meet, 1), exit);
     }
 finish:
-    res->seconds = cf_time_now() - t0;
-    res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : 0;
+    res->seconds = before + cf_time_now() - t0;
+    res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : resume ? resume->images_per_s : 0;
 exit:
     free(x);
     free(y);
