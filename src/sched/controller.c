@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cellforge/comm.h"
 #include "cellforge/log.h"
@@ -456,6 +457,8 @@ static int retry_oom(ctl *c, flight *f, int ran, size_t ran_on_memory) {
     }
     if (t->batch / 2 < c->cfg->min_batch || t->batch / 2 < 1) return 0;
     t->batch /= 2;
+    /* a state saved at the old batch cannot continue at the new one */
+    if (f->state[0]) unlink(f->state);
     f->min_memory = 0;
     c->sum->retries++;
     CF_LOG_INFO("trial %lld: out of memory, retrying with batch %d", (long long)t->id, t->batch);
