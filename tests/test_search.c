@@ -1,9 +1,11 @@
-/* test_search.c - the strategy registry, option strings and the first
- * strategies (random, grid, evolution, local) driven by a simulated
- * controller: no repeats, exhaustive grid coverage, determinism, aging and
- * tournaments, failed and rejected results, many trials in flight, and a
- * synthetic NB201 objective on which evolution and local search must beat
- * random search.
+/* test_search.c - the strategy registry, option strings (every strategy's)
+ * and the first strategies (random, grid, evolution, local) driven by the
+ * simulated controller of search_sim.h: no repeats, exhaustive grid coverage,
+ * determinism, aging and tournaments, failed and rejected results, many
+ * trials in flight, proposals unchanged by extra objectives, and a synthetic
+ * NB201 objective on which evolution and local search must beat random
+ * search. The other strategies have test_search_mf.c (sh, hyperband, asha),
+ * test_search_bananas.c and test_search_pareto.c (pareto.h, nsga2).
  *
  *   ctest --test-dir build -R test_search --output-on-failure
  *   build/tests/test_search SPACES_DIR
@@ -18,145 +20,14 @@
 #include "cellforge/search.h"
 #include "cellforge/space.h"
 #include "check.h"
+#include "search_sim.h"
 
 /* NB201: 5 ops on 6 edges = 15625 texts, 8765 distinct canonical cells (the
  * count `cellforge space show nb201` prints; recounted below). */
 #define NB201_TEXTS 15625
 #define NB201_DISTINCT 8765
 
-static cf_space *load(const char *name) {
-    cf_space *s = NULL;
-    CHECK_OK(cf_space_load(name, &s));
-    if (!s) {
-        test_finish("test_search");
-        exit(1);
-    }
-    return s;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Distinct values among v[0..n) (sorts v). */
-static size_t count_distinct(uint64_t *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_u64);
-    size_t d = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || v[i] != v[i - 1]) d++;
-    return d;
-}
-
-static double unit_of_hash(uint64_t h) { return (double)(h >> 11) / 9007199254740992.0; }
-
-/* The synthetic NB201 error: the share of the 6 canonical edges that are not
- * nor_conv_3x3 (so 0 for the all-conv cell, steps of 1/6), plus up to 0.05 from
- * the arch's hash, which orders cells with equal conv counts without ever
- * crossing a step. A function of the canonical form, as a trained network's
- * error would be. Other spaces: the hash term alone. */
-static double synthetic(const cf_space *s, const cf_arch *a) {
-    double noise = 0.05 * unit_of_hash(cf_arch_hash(s, a));
-    if (s->family != CF_SPACE_FAMILY_NB201) return noise;
-    cf_arch c;
-    cf_arch_canonical(s, a, &c);
-    int conv = cf_space_op_index(s, "nor_conv_3x3"), edges = 0, other = 0;
-    for (int j = 1; j < s->nodes; j++)
-        for (int i = 0; i < j; i++, edges++) other += c.cell[0].in[j][i].op != conv;
-    return (double)other / edges + noise;
-}
-
-/* ---- a simulated controller ----------------------------------------------------- */
-
-typedef struct sim {
-    const char *strategy;
-    const char *options;
-    uint64_t seed;
-    int trials;          /* candidates to ask for */
-    int in_flight;       /* most trials running at once */
-    uint64_t tell_seed;  /* 0: results arrive oldest first; else in an order drawn from it */
-    int fail_mod;        /* >0: hash % fail_mod == 0 fails, == 1 is rejected */
-} sim;
-
-typedef struct sim_log {
-    int asked, waits, done;
-    double best;          /* lowest synthetic objective among OK results */
-    uint64_t hash[4096];  /* canonical hash of each proposal, in ask order */
-    int64_t parent[4096];
-} sim_log;
-
-typedef struct running {
-    int64_t trial;
-    cf_candidate cand;
-} running;
-
-static cf_outcome outcome_of(const cf_space *s, const cf_arch *a, int fail_mod) {
-    cf_outcome o;
-    memset(&o, 0, sizeof o);
-    o.n_objectives = 1;
-    o.val_acc = -1;
-    uint64_t h = cf_arch_hash(s, a);
-    if (fail_mod > 0 && h % (uint64_t)fail_mod == 0) {
-        o.status = CF_OUTCOME_FAILED;
-        o.objective[0] = NAN;
-    } else if (fail_mod > 0 && h % (uint64_t)fail_mod == 1) {
-        o.status = CF_OUTCOME_REJECTED;
-    } else {
-        o.status = CF_OUTCOME_OK;
-        o.objective[0] = synthetic(s, a);
-        o.val_acc = 1 - o.objective[0];
-        o.epochs = 1;
-    }
-    return o;
-}
-
-/* Ask while there is room, tell one result, repeat; trial ids count the
- * candidates (an answered WAIT does not use one up). */
-static void run_sim(const cf_space *s, const sim *m, sim_log *log) {
-    memset(log, 0, sizeof *log);
-    log->best = INFINITY;
-    cf_strategy_config cfg;
-    cf_strategy_config_default(&cfg);
-    cfg.seed = m->seed;
-    snprintf(cfg.options, sizeof cfg.options, "%s", m->options ? m->options : "");
-    cf_strategy *st = NULL;
-    CHECK_OK(cf_strategy_create(m->strategy, s, &cfg, &st));
-    if (!st) return;
-    running *run = malloc((size_t)m->in_flight * sizeof *run);
-    int n_run = 0;
-    cf_rng order = cf_rng_make(m->tell_seed, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
-    CHECK(m->trials <= 4096, "sim of %d trials", m->trials);
-    for (;;) {
-        while (n_run < m->in_flight && log->asked < m->trials && !log->done) {
-            cf_candidate c;
-            cf_ask_result r = cf_strategy_ask(st, log->asked, &c);
-            if (r == CF_ASK_DONE) log->done = 1;
-            if (r != CF_ASK_OK) {
-                log->waits += r == CF_ASK_WAIT;
-                break;
-            }
-            CHECK(cf_arch_validate(s, &c.arch) == CF_OK, "%s: invalid proposal: %s", m->strategy,
-                  cf_error_message());
-            CHECK(c.parent < log->asked, "%s: parent %lld of trial %d", m->strategy, (long long)c.parent,
-                  log->asked);
-            log->hash[log->asked] = cf_arch_hash(s, &c.arch);
-            log->parent[log->asked] = c.parent;
-            run[n_run++] = (running){log->asked++, c};
-        }
-        if (n_run == 0) break;
-        int k = m->tell_seed ? (int)cf_rng_below(&order, (uint32_t)n_run) : 0;
-        running done = run[k];
-        memmove(&run[k], &run[k + 1], (size_t)(n_run - k - 1) * sizeof *run);
-        n_run--;
-        cf_outcome o = outcome_of(s, &done.cand.arch, m->fail_mod);
-        if (o.status == CF_OUTCOME_OK && o.objective[0] < log->best) log->best = o.objective[0];
-        cf_strategy_tell(st, done.trial, &done.cand, &o);
-    }
-    CHECK(log->done || log->asked == m->trials, "%s: stopped after %d of %d trials without DONE (waiting with "
-          "nothing in flight)", m->strategy, log->asked, m->trials);
-    free(run);
-    cf_strategy_destroy(st);
-}
+static cf_space *load(const char *name) { return sim_load(name, "test_search"); }
 
 /* ---- registry and options ----------------------------------------------------- */
 
@@ -176,9 +47,10 @@ typedef struct bad_option {
 static void registry_and_options(const cf_space *nb201, const cf_space *darts) {
     size_t n = 0;
     const cf_strategy_ops *const *list = cf_strategy_list(&n);
-    const char *expect[] = {"random", "grid", "evolution", "local"};
-    CHECK(n == 4, "%zu strategies", n);
-    for (size_t i = 0; i < n && i < 4; i++) {
+    const char *expect[] = {"random", "grid", "evolution", "local", "sh", "hyperband", "asha", "bananas", "nsga2"};
+    const size_t n_expect = sizeof expect / sizeof expect[0];
+    CHECK(n == n_expect, "%zu strategies", n);
+    for (size_t i = 0; i < n && i < n_expect; i++) {
         CHECK(strcmp(list[i]->name, expect[i]) == 0, "strategy %zu is %s", i, list[i]->name);
         CHECK(list[i]->doc && strlen(list[i]->doc) > 20, "%s has no doc line", list[i]->name);
     }
@@ -187,8 +59,8 @@ static void registry_and_options(const cf_space *nb201, const cf_space *darts) {
     CHECK_FAILS(cf_strategy_create("evolutoin", nb201, NULL, &st), CF_ERR_UNKNOWN_NAME,
                 "unknown strategy 'evolutoin'", "did you mean 'evolution'?");
     CHECK(st == NULL, "out not cleared on failure");
-    CHECK_FAILS(cf_strategy_create("bananas", nb201, NULL, &st), CF_ERR_UNKNOWN_NAME, "unknown strategy 'bananas'",
-                "strategies: random, grid, evolution, local");
+    CHECK_FAILS(cf_strategy_create("bohb", nb201, NULL, &st), CF_ERR_UNKNOWN_NAME, "unknown strategy 'bohb'",
+                "strategies: random, grid, evolution, local, sh, hyperband, asha, bananas, nsga2");
 
     static const bad_option bad[] = {
         {"evolution", "populaton=20", CF_ERR_UNKNOWN_NAME, "unknown option 'populaton'", "did you mean 'population'?"},
@@ -204,6 +76,14 @@ static void registry_and_options(const cf_space *nb201, const cf_space *darts) {
         {"local", "restarts=3", CF_ERR_UNKNOWN_NAME, "strategy local: unknown option 'restarts'", "takes no options"},
         {"grid", "limt=5", CF_ERR_UNKNOWN_NAME, "unknown option 'limt'", "did you mean 'limit'?"},
         {"grid", "limit=1000", CF_ERR_UNSUPPORTED, "space nb201 has 1.562e+04 architectures", "limit=1000"},
+        {"asha", "sampler=evolutoin", CF_ERR_INVALID_ARG, "option sampler='evolutoin'", "did you mean 'evolution'?"},
+        {"sh", "sampler=grid", CF_ERR_INVALID_ARG, "option sampler='grid'", "expected one of random, evolution"},
+        {"sh", "eta=1", CF_ERR_INVALID_ARG, "option eta=1", "expected an integer in 2..100"},
+        {"hyperband", "n=5", CF_ERR_UNKNOWN_NAME, "unknown option 'n'", "options: eta, sampler, sample, parallel"},
+        {"bananas", "acquisition=ei", CF_ERR_INVALID_ARG, "option acquisition='ei'", "expected one of its, ucb"},
+        {"bananas", "ensemble=0", CF_ERR_INVALID_ARG, "option ensemble=0", "expected an integer in 1..32"},
+        {"nsga2", "population=10,tournament=20", CF_ERR_INVALID_ARG, "tournament=20 is more than population=10",
+         "distinct"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_FAILS(create_with(bad[i].strategy, nb201, bad[i].options, &st), bad[i].want, bad[i].text1,
@@ -250,7 +130,7 @@ static void random_and_grid(const cf_space *s) {
     CHECK(distinct == NB201_DISTINCT, "nb201 has %zu distinct cells, expected %d", distinct, NB201_DISTINCT);
 
     static sim_log log;
-    sim m = {"random", "", 3, 2000, 1, 0, 0};
+    sim m = {"random", "", 3, 2000, 1, 0, 0, 1, 1, 0};
     run_sim(s, &m, &log);
     CHECK(log.asked == 2000 && !log.done, "random: %d asks, done %d", log.asked, log.done);
     CHECK(count_distinct(log.hash, (size_t)log.asked) == (size_t)log.asked, "random repeated a canonical arch");
@@ -307,29 +187,26 @@ static void random_and_grid(const cf_space *s) {
 
 /* ---- determinism ------------------------------------------------------------------ */
 
-static int same_log(const sim_log *a, const sim_log *b) {
-    return a->asked == b->asked && memcmp(a->hash, b->hash, (size_t)a->asked * sizeof a->hash[0]) == 0 &&
-           memcmp(a->parent, b->parent, (size_t)a->asked * sizeof a->parent[0]) == 0;
-}
-
 static void determinism(const cf_space *s) {
     static const char *const names[] = {"random", "grid", "evolution", "local"};
-    static sim_log a, b;
     for (size_t i = 0; i < 4; i++) {
         const char *opt = strcmp(names[i], "evolution") == 0 ? "population=20,sample=5" : "";
-        sim m = {names[i], opt, 11, 300, 6, 5, 7};
+        check_determinism(s, (sim){names[i], opt, 11, 300, 6, 5, 7, 1, 1, 0});
+    }
+}
+
+/* The single-objective strategies read objective 0 only: a second objective
+ * in the config and in every result changes none of their proposals. */
+static void more_objectives(const cf_space *s) {
+    static const char *const names[] = {"random", "grid", "evolution", "local", "sh", "hyperband", "asha"};
+    static sim_log a, b;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *opt = strcmp(names[i], "evolution") == 0 ? "population=20,sample=5" : "";
+        sim m = {names[i], opt, 4, 200, 4, 9, 7, 9, 1, 0};
         run_sim(s, &m, &a);
+        m.n_objectives = 2;
         run_sim(s, &m, &b);
-        CHECK(same_log(&a, &b), "%s: same seed and tell order, different proposals", names[i]);
-        m.seed = 12;
-        run_sim(s, &m, &b);
-        CHECK(!same_log(&a, &b), "%s: seeds 11 and 12 give the same proposals", names[i]);
-        /* Another tell order may change the trajectory, but it must stay reproducible. */
-        m.seed = 11;
-        m.tell_seed = 99;
-        run_sim(s, &m, &a);
-        run_sim(s, &m, &b);
-        CHECK(same_log(&a, &b), "%s: same seed and tell order 99, different proposals", names[i]);
+        CHECK(same_log(&a, &b), "%s: a second objective changed the proposals", names[i]);
     }
 }
 
@@ -480,7 +357,7 @@ static void in_flight(const cf_space *s) {
 
         /* And a longer asynchronous run with failures, to exercise the families' neighbors. */
         static sim_log log;
-        sim m = {names[i], opt, 5, 150, 8, 3, 5};
+        sim m = {names[i], opt, 5, 150, 8, 3, 5, 1, 1, 0};
         run_sim(s, &m, &log);
         CHECK(log.asked == 150, "%s on %s: %d trials", names[i], s->name, log.asked);
         CHECK(count_distinct(log.hash, (size_t)log.asked) == (size_t)log.asked, "%s on %s repeated an arch",
@@ -490,11 +367,6 @@ static void in_flight(const cf_space *s) {
 
 /* ---- the synthetic objective ------------------------------------------------------ */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Mean and median best-so-far of `strategy` over seeds 1..SEEDS. */
 enum { SEEDS = 10, BUDGET = 150 };
 
@@ -502,12 +374,13 @@ static void best_over_seeds(const cf_space *s, const char *strategy, int in_flig
     static sim_log log;
     double best[SEEDS], sum = 0;
     for (int k = 0; k < SEEDS; k++) {
-        sim m = {strategy, "", (uint64_t)k + 1, BUDGET, in_flight_n, in_flight_n > 1 ? (uint64_t)k + 100 : 0, 0};
+        uint64_t tell_seed = in_flight_n > 1 ? (uint64_t)k + 100 : 0;
+        sim m = {strategy, "", (uint64_t)k + 1, BUDGET, in_flight_n, tell_seed, 0, 1, 1, 0};
         run_sim(s, &m, &log);
         best[k] = log.best;
         sum += log.best;
     }
-    qsort(best, SEEDS, sizeof best[0], cmp_double);
+    qsort(best, SEEDS, sizeof best[0], sim_cmp_double);
     *mean = sum / SEEDS;
     *median = (best[SEEDS / 2 - 1] + best[SEEDS / 2]) / 2;
 }
@@ -540,6 +413,7 @@ int main(int argc, char **argv) {
     registry_and_options(nb201, darts);
     random_and_grid(nb201);
     determinism(nb201);
+    more_objectives(nb201);
     evolution_rules(nb201, 10, 10);
     evolution_rules(nb201, 12, 4);
     for (uint64_t seed = 1; seed <= 5; seed++) local_rules(nb201, seed);

@@ -21,7 +21,7 @@ const cli_knob cli_knobs[] = {
     {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL},
     {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL},
     {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL},
-    {"strategy", 1, 0, "random", "NAME", "random, grid, evolution, local", S | SE, NULL},
+    {"strategy", 1, 0, "random", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL},
     {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below)", S | SE, NULL},
     {"objectives", 1, 0, "acc", "LIST", "acc, or acc plus any of macs,params,memory", S | SE, NULL},
     {"max-macs", 1, 0, NULL, "N", "hard limits checked with the exact cost model before a trial\nis dispatched (K/M/G suffixes); rejected proposals are counted,\nnever run", S | SE, NULL},

@@ -24,6 +24,11 @@ static const cf_strategy_ops *const registry[] = {
     &cf_strategy_grid,
     &cf_strategy_evolution,
     &cf_strategy_local,
+    &cf_strategy_sh,
+    &cf_strategy_hyperband,
+    &cf_strategy_asha,
+    &cf_strategy_bananas,
+    &cf_strategy_nsga2,
 };
 #define REGISTRY_COUNT (sizeof registry / sizeof registry[0])
 
@@ -137,9 +142,41 @@ cf_ask_result cf_strategy_ask_failed(const char *strategy) {
 
 /* ---- options ------------------------------------------------------------------- */
 
-/* "an integer in 1..1000", "a number in 0..1" */
+/* "an integer in 1..1000", "a number in 0..1", "one of random, evolution" */
 static void describe_range(const cf_strategy_option *o, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s in %g..%g", o->integer ? "an integer" : "a number", o->min, o->max);
+    if (!o->choices) {
+        snprintf(buf, cap, "%s in %g..%g", o->integer ? "an integer" : "a number", o->min, o->max);
+        return;
+    }
+    size_t len = (size_t)snprintf(buf, cap, "one of ");
+    for (const char *c = o->choices; *c && len + 2 < cap; c++) {
+        if (*c == '|') {
+            buf[len++] = ',';
+            buf[len++] = ' ';
+        } else {
+            buf[len++] = *c;
+        }
+    }
+    buf[len < cap ? len : cap - 1] = '\0';
+}
+
+/* The index of `value` among o->choices ("random|evolution"); -1 with the
+ * closest choice in near ("" if none is plausibly meant). */
+static int choice_index(const cf_strategy_option *o, const char *value, char near[64]) {
+    char names[8][64];
+    const char *ptrs[8];
+    int n = 0;
+    for (const char *c = o->choices; *c && n < 8; n++) {
+        size_t len = strcspn(c, "|");
+        snprintf(names[n], sizeof names[n], "%.*s", (int)len, c);
+        ptrs[n] = names[n];
+        if (strcmp(names[n], value) == 0) return n;
+        c += len + (c[len] == '|');
+    }
+    const char *best = cf_text_closest(value, ptrs, (size_t)n);
+    near[0] = '\0';
+    if (best) snprintf(near, 64, "%s", best);
+    return -1;
 }
 
 /* Copy s[0..len) with surrounding blanks removed into buf (cap bytes); 0 if it does not fit. */
@@ -189,6 +226,17 @@ static cf_status parse_item(const char *strategy, const char *item, size_t item_
     const cf_strategy_option *o = &table[k];
     char range[96];
     describe_range(o, range, sizeof range);
+    if (o->choices) {
+        char near[64];
+        int k_choice = choice_index(o, value, near);
+        if (k_choice < 0 && near[0])
+            CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: option %s='%s': expected %s (did you mean '%s'?)", strategy,
+                    key, value, range, near);
+        if (k_choice < 0)
+            CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: option %s='%s': expected %s", strategy, key, value, range);
+        values[k] = k_choice;
+        return CF_OK;
+    }
     errno = 0;
     char *end = NULL;
     double v = strtod(value, &end);

@@ -3,7 +3,8 @@
  * strategy.c holds the registry and these helpers; each strategy lives in its
  * own strategy_<name>.c and exports one cf_strategy_ops. The helpers:
  *   - an option parser for the "key=value,key=value" strings of
- *     cf_strategy_config.options, driven by a table per strategy;
+ *     cf_strategy_config.options, driven by a table per strategy (numbers,
+ *     or one of a few names: "sampler=evolution");
  *   - a hash map keyed by canonical-arch hashes, for "proposed before?" and
  *     "what did it score?";
  *   - drawing a uniform arch whose canonical form was never proposed;
@@ -43,6 +44,11 @@ extern const cf_strategy_ops cf_strategy_random;
 extern const cf_strategy_ops cf_strategy_grid;
 extern const cf_strategy_ops cf_strategy_evolution;
 extern const cf_strategy_ops cf_strategy_local;
+extern const cf_strategy_ops cf_strategy_sh;
+extern const cf_strategy_ops cf_strategy_hyperband;
+extern const cf_strategy_ops cf_strategy_asha;
+extern const cf_strategy_ops cf_strategy_bananas;
+extern const cf_strategy_ops cf_strategy_nsga2;
 
 /* The stream of trial `trial`: (seed, trial, SAMPLE). */
 cf_rng cf_strategy_rng(uint64_t seed, int64_t trial);
@@ -57,20 +63,25 @@ cf_ask_result cf_strategy_ask_failed(const char *strategy);
 
 /* ---- options ---------------------------------------------------------------- */
 
-/* One option key of a strategy. Values are numbers; `integer` rejects fractions. */
+/* One option key of a strategy. Values are numbers; `integer` rejects fractions.
+ * A key with `choices` ("random|evolution") takes one of those names instead,
+ * and its value is the index of the name given (def, min and max then count
+ * choices: {"sampler", 0, 0, 1, 1, "doc", "random|evolution"}). */
 typedef struct cf_strategy_option {
     const char *key;
     double def;
     double min, max;  /* accepted range, inclusive */
     int integer;
     const char *doc;
+    const char *choices; /* NULL: a number */
 } cf_strategy_option;
 
 /* Parse `text` ("population=50, sample=10"; "" for all defaults) against the
  * n entries of table into values[0..n), which start at the defaults. Unknown
  * keys fail naming the key and the closest one; malformed items, bad numbers,
- * fractions for integer keys, values out of range and keys given twice fail
- * naming the key and the value. `strategy` names the strategy in messages. */
+ * fractions for integer keys, values out of range, names that are not among
+ * a key's choices (with the closest one) and keys given twice fail naming the
+ * key and the value. `strategy` names the strategy in messages. */
 cf_status cf_strategy_options_parse(const char *strategy, const char *text,
                                     const cf_strategy_option *table, size_t n, double *values);
 
@@ -115,5 +126,9 @@ cf_status cf_strategy_sample_unseen(const cf_space *s, cf_rng *rng, cf_strategy_
  * size; 0 for a strategy that is not "evolution". */
 size_t cf_strategy_evolution_population(const cf_strategy *st, int64_t *trials, double *objective,
                                         size_t cap);
+
+/* How many times a bananas strategy has fitted its ensemble; 0 for a strategy
+ * that is not "bananas". */
+size_t cf_strategy_bananas_fits(const cf_strategy *st);
 
 #endif
