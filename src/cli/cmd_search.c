@@ -17,6 +17,7 @@
 
 #include "cellforge/data.h"
 #include "cellforge/journal.h"
+#include "cellforge/pareto.h"
 #include "cellforge/sched.h"
 #include "cellforge/search.h"
 #include "cellforge/text.h"
@@ -76,7 +77,75 @@ typedef struct search_view {
     double best;
     int64_t best_id;
     int quiet;
+    const cf_search_config *cfg;
+    /* multi-objective runs: every finished ok trial's objectives, for the front */
+    double *points;            /* (n_points, cfg->n_objectives) */
+    int64_t *point_ids;
+    size_t n_points, cap_points;
 } search_view;
+
+static double objective_of(const cf_search_config *cfg, const cf_trial *t, int k) {
+    if (k == 0) return 1.0 - t->val_acc;
+    switch (cfg->objectives[k]) {
+    case CF_LIMIT_MACS: return (double)t->cost.macs;
+    case CF_LIMIT_PARAMS: return (double)t->cost.params;
+    default: return (double)t->memory;
+    }
+}
+
+static void keep_point(search_view *v, const cf_trial *t) {
+    const int k = v->cfg ? v->cfg->n_objectives : 1;
+    if (k < 2 || t->status != CF_TRIAL_OK) return;
+    if (v->n_points == v->cap_points) {
+        size_t cap = v->cap_points ? 2 * v->cap_points : 64;
+        double *p = realloc(v->points, cap * (size_t)k * sizeof *p);
+        int64_t *q = realloc(v->point_ids, cap * sizeof *q);
+        if (p) v->points = p;
+        if (q) v->point_ids = q;
+        if (!p || !q) return;
+        v->cap_points = cap;
+    }
+    for (int j = 0; j < k; j++) v->points[v->n_points * (size_t)k + (size_t)j] = objective_of(v->cfg, t, j);
+    v->point_ids[v->n_points++] = t->id;
+}
+
+/* The non-dominated trials and their hypervolume. Objectives after the error are
+ * divided by their largest value in the run, and the reference point is
+ * (error 1, 1.1 for each of those): a run's hypervolume lies in [0, 1.1^(k-1)]. */
+static void print_front(const search_view *v) {
+    const int k = v->cfg ? v->cfg->n_objectives : 1;
+    if (k < 2 || v->n_points == 0 || k > 3) return;
+    static const char *const names[] = {"MACs", "params", "activation bytes"};
+    double scale[CF_MAX_OBJECTIVES] = {1, 0, 0, 0};
+    for (size_t i = 0; i < v->n_points; i++)
+        for (int j = 1; j < k; j++)
+            if (v->points[i * (size_t)k + (size_t)j] > scale[j]) scale[j] = v->points[i * (size_t)k + (size_t)j];
+    double *norm = malloc(v->n_points * (size_t)k * sizeof *norm);
+    size_t *front = malloc(v->n_points * sizeof *front);
+    if (!norm || !front) {
+        free(norm);
+        free(front);
+        return;
+    }
+    for (size_t i = 0; i < v->n_points; i++)
+        for (int j = 0; j < k; j++)
+            norm[i * (size_t)k + (size_t)j] = v->points[i * (size_t)k + (size_t)j] / (scale[j] > 0 ? scale[j] : 1);
+    double ref[CF_MAX_OBJECTIVES] = {1.0, 1.1, 1.1, 1.1}, hv = 0;
+    size_t m = cf_pareto_front(norm, v->n_points, k, front);
+    cf_pareto_hypervolume(norm, v->n_points, k, ref, &hv);
+    printf("pareto front: %zu of %zu trials; hypervolume %.4f (error and %s / its maximum, reference (1, 1.1))\n", m,
+           v->n_points, hv, names[v->cfg->objectives[1] < 3 ? v->cfg->objectives[1] : 2]);
+    for (size_t a = 0; a < m; a++) {
+        size_t i = front[a];
+        printf("  trial %-5lld val %6.2f%%", (long long)v->point_ids[i], 100 * (1 - v->points[i * (size_t)k]));
+        for (int j = 1; j < k; j++)
+            printf("  %s %.4g", names[v->cfg->objectives[j] < 3 ? v->cfg->objectives[j] : 2],
+                   v->points[i * (size_t)k + (size_t)j]);
+        printf("\n");
+    }
+    free(norm);
+    free(front);
+}
 
 static void journal_failed(search_view *v, cf_status st) {
     if (v->journal_st != CF_OK) return;
@@ -111,6 +180,7 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
         cf_table_write_row(v->table, t);
         fflush(v->table);
     }
+    keep_point(v, t);
     if (v->quiet) return 0;
     char where[64] = "";
     for (int r = 0; r < t->replicas && r < 2; r++) {
@@ -364,7 +434,7 @@ typedef struct run_opts {
 
 static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     int rc = -1, lock_fd = -1;
-    search_view view = {r->space, NULL, NULL, CF_OK, "", 0, 0, -1, -1, o->quiet};
+    search_view view = {r->space, NULL, NULL, CF_OK, "", 0, 0, -1, -1, o->quiet, &r->cfg, NULL, NULL, 0, 0};
     cf_search_replay replay;
     memset(&replay, 0, sizeof replay);
     int have_replay = 0;
@@ -429,9 +499,20 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     if (have_replay) {
         int64_t done = 0, open = 0;
         for (int64_t i = 0; i < replay.n; i++) {
-            cf_trial_status s = replay.trials[i].status;
-            if (s == CF_TRIAL_PENDING || s == CF_TRIAL_RUNNING) open++;
-            else done++;
+            const cf_trial *t = &replay.trials[i];
+            if (t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING) {
+                open++;
+                continue;
+            }
+            done++;
+            if (t->status == CF_TRIAL_REJECTED) continue;
+            view.done++;
+            if (t->status != CF_TRIAL_OK) view.failed++;
+            if (t->status == CF_TRIAL_OK && t->val_acc > view.best) {
+                view.best = t->val_acc;
+                view.best_id = t->id;
+            }
+            keep_point(&view, t);
         }
         printf("resume: %lld trials recorded, %lld unfinished %s\n", (long long)done, (long long)open,
                open == 1 ? "trial restarts" : "trials restart");
@@ -449,6 +530,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
         rc = EXIT_ERROR;
     } else {
         print_summary(r, &sum);
+        print_front(&view);
         rc = sum.ok > 0 ? EXIT_OK : EXIT_ERROR;
     }
     if (view.journal) {
@@ -470,6 +552,8 @@ exit:
         rc = EXIT_ERROR;
     }
     if (lock_fd >= 0) close(lock_fd);
+    free(view.points);
+    free(view.point_ids);
     cf_search_replay_free(&replay);
     return rc;
 }

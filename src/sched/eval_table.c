@@ -15,7 +15,8 @@
  * other line names the columns, in any order. arch, epochs, val_acc and
  * train_seconds are required; fraction (default 1) and status (ok, nan,
  * diverged, timeout, oom, error; default ok) are optional; other columns are
- * kept for people and ignored here. One row per (arch, epochs, fraction): an
+ * kept for people and ignored here. A repeated column header line is skipped,
+ * so tables of several fidelities can be joined with cat. One row per (arch, epochs, fraction): an
  * arch is matched by its canonical form, so isomorphic cells share rows.
  * Several rows of one key (several training seeds) are all kept and a trial
  * takes row (trial id mod count), so repeated trials see the recorded spread.
@@ -149,7 +150,7 @@ static cf_status read_table(table_eval *t, FILE *f, cf_net_input *input) {
     long lineno = 0;
     int col[COL_N], have_header = 0;
     cf_status st = CF_OK;
-    char meta_space[64] = "";
+    char meta_space[64] = "", header[1024] = "";
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
@@ -161,6 +162,8 @@ static cf_status read_table(table_eval *t, FILE *f, cf_net_input *input) {
             sscanf(line, "# space %63s", meta_space);
             continue;
         }
+        if (have_header && strcmp(line, header) == 0) continue; /* tables concatenated with cat */
+        if (!have_header) snprintf(header, sizeof header, "%s", line);
         char *fields[64];
         int nf = split_tabs(line, fields, 64);
         if (!have_header) {

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""bench_strategies.py - search strategies compared on a benchmark table, many seeds each.
+
+Every strategy searches the same table (made with `cellforge tabulate` on real data) with
+the table evaluator, on the same simulated budget and the same number of workers, for
+--seeds seeds. Single-fidelity strategies train every trial at the highest fidelity; the
+multi-fidelity ones (sh, hyperband, asha) also use the lower rungs. The incumbent at time t
+is the best validation accuracy among trials finished by t at the highest fidelity.
+
+Prints one JSON line per strategy: the anytime curve (median and quartiles of the
+incumbent over seeds at 20 points of the budget) and the final incumbent; for the
+multi-objective rows (--objectives acc,macs) the final hypervolume of (error, MACs /
+max MACs of the table) against the reference point (1, 1.1), median and quartiles.
+
+    /usr/bin/python3 benchmarks/bench_strategies.py --table benchmarks/tables/nb201-3op-fmnist.tsv \
+        --space benchmarks/spaces/nb201-3op.json [--seeds 20] [--budget-trials 25] [--workers 4]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SINGLE = ["random", "evolution", "local", "bananas"]
+MULTI_FIDELITY = ["sh", "hyperband", "asha"]
+MULTI_OBJECTIVE = ["random", "nsga2"]
+
+
+def read_table(path):
+    rows, header = [], None
+    for line in open(path):
+        line = line.rstrip("\n")
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if header is None or fields == header:
+            header = fields
+            continue
+        rows.append(dict(zip(header, fields)))
+    return rows
+
+
+def run_search(exe, space, table, strategy, seed, epochs, budget, workers, objectives, out):
+    args = [exe, "search", "--space", space, "--evaluator", "table:" + table, "--strategy", strategy,
+            "--epochs", str(epochs), "--time", "%.3fs" % budget, "--cpu-workers", str(workers),
+            "--seed", str(seed), "--out", out, "--quiet"]
+    if objectives:
+        args += ["--objectives", objectives]
+    subprocess.run(args, check=False, capture_output=True, text=True)
+    proposed, finished = {}, []
+    with open(os.path.join(out, "journal.jsonl")) as f:
+        for line in f:
+            e = json.loads(line)
+            if e["event"] == "trial_proposed":
+                proposed[e["id"]] = e
+            elif e["event"] == "trial_finished":
+                finished.append(e)
+    return proposed, finished
+
+
+def incumbent_curve(proposed, finished, epochs, points):
+    done = sorted((e["end"], e["val_acc"]) for e in finished
+                  if e["status"] == "ok" and proposed[e["id"]]["epochs"] == epochs)
+    curve, best, k = [], 0.0, 0
+    for t in points:
+        while k < len(done) and done[k][0] <= t:
+            best = max(best, done[k][1])
+            k += 1
+        curve.append(best)
+    return curve
+
+
+def hypervolume_2d(points, ref):
+    pts = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
+    hv, best_y = 0.0, ref[1]
+    for x, y in pts:
+        if y < best_y:
+            hv += (ref[0] - x) * (best_y - y)
+            best_y = y
+    return hv
+
+
+def quartiles(values):
+    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
+    return {"q1": round(q[0], 5), "median": round(q[1], 5), "q3": round(q[2], 5)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--table", required=True)
+    ap.add_argument("--space", required=True)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--budget-trials", type=float, default=25,
+                    help="budget in units of the median highest-fidelity training time, per worker")
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    args = ap.parse_args()
+    exe = os.path.join(args.build, "cellforge")
+    rows = read_table(args.table)
+    epochs = max(int(r["epochs"]) for r in rows)
+    top = [r for r in rows if int(r["epochs"]) == epochs]
+    secs = statistics.median(float(r["train_seconds"]) for r in top)
+    best_possible = max(float(r["val_acc"]) for r in top)
+    max_macs = max(float(r["macs"]) for r in top)
+    budget = args.budget_trials * secs * args.workers
+    points = [budget * (i + 1) / 20 for i in range(20)]
+    print(json.dumps({"table": args.table, "cells": len(top), "epochs": epochs, "budget_s": round(budget, 1),
+                      "workers": args.workers, "seeds": args.seeds, "best_in_table": best_possible}))
+    tmp = tempfile.mkdtemp(prefix="cf_strategies_")
+    try:
+        for strategy in SINGLE + MULTI_FIDELITY:
+            curves, finals, trials = [], [], []
+            for seed in range(args.seeds):
+                out = os.path.join(tmp, "%s-%d" % (strategy, seed))
+                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, budget,
+                                                args.workers, None, out)
+                c = incumbent_curve(proposed, finished, epochs, points)
+                curves.append(c)
+                finals.append(c[-1])
+                trials.append(len(finished))
+            curve = [quartiles([c[i] for c in curves]) for i in range(len(points))]
+            print(json.dumps({"strategy": strategy, "final": quartiles(finals),
+                              "mean_final": round(statistics.mean(finals), 5),
+                              "regret_median": round(best_possible - statistics.median(finals), 5),
+                              "trials_median": statistics.median(trials),
+                              "curve_t": [round(p, 1) for p in points], "curve": curve}))
+        for strategy in MULTI_OBJECTIVE:
+            hvs = []
+            for seed in range(args.seeds):
+                out = os.path.join(tmp, "mo-%s-%d" % (strategy, seed))
+                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, budget,
+                                                args.workers, "acc,macs", out)
+                pts = [(1 - e["val_acc"], proposed[e["id"]]["macs"] / max_macs) for e in finished
+                       if e["status"] == "ok" and proposed[e["id"]]["epochs"] == epochs]
+                hvs.append(hypervolume_2d(pts, (1.0, 1.1)))
+            print(json.dumps({"strategy": strategy, "objectives": "acc,macs", "hypervolume": quartiles(hvs),
+                              "mean_hypervolume": round(statistics.mean(hvs), 5)}))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
