@@ -13,7 +13,7 @@ multi-objective rows (--objectives acc,macs) the final hypervolume of (error, MA
 max MACs of the table) against the reference point (1, 1.1), median and quartiles.
 
     /usr/bin/python3 benchmarks/bench_strategies.py --table benchmarks/tables/nb201-3op-fmnist.tsv \
-        --space benchmarks/spaces/nb201-3op.json [--seeds 20] [--budget-trials 25] [--workers 4]
+        --space benchmarks/spaces/nb201-3op.json [--seeds 20] [--budget-trials 30] [--workers 4]
 """
 import argparse
 import json
@@ -28,6 +28,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SINGLE = ["random", "evolution", "local", "bananas"]
 MULTI_FIDELITY = ["sh", "hyperband", "asha"]
 MULTI_OBJECTIVE = ["random", "nsga2"]
+# Populations sized for budgets of tens of trials: with the defaults (50) evolution and
+# NSGA-II would still be sampling their random first generation when the budget ends.
+OPTIONS = {"evolution": "population=10,sample=3", "nsga2": "population=10"}
+
+
+def spearman(a, b):
+    def ranks(v):
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        for pos, i in enumerate(order):
+            r[i] = float(pos)
+        return r
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = statistics.mean(ra), statistics.mean(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = sum((x - ma) ** 2 for x in ra) ** 0.5
+    vb = sum((y - mb) ** 2 for y in rb) ** 0.5
+    return cov / (va * vb) if va and vb else 0.0
 
 
 def read_table(path):
@@ -44,12 +62,14 @@ def read_table(path):
     return rows
 
 
-def run_search(exe, space, table, strategy, seed, epochs, budget, workers, objectives, out):
+def run_search(exe, space, table, strategy, seed, epochs, fraction, budget, workers, objectives, out):
     args = [exe, "search", "--space", space, "--evaluator", "table:" + table, "--strategy", strategy,
-            "--epochs", str(epochs), "--time", "%.3fs" % budget, "--cpu-workers", str(workers),
+            "--epochs", str(epochs), "--fraction", fraction, "--time", "%.3fs" % budget, "--cpu-workers", str(workers),
             "--seed", str(seed), "--out", out, "--quiet"]
     if objectives:
         args += ["--objectives", objectives]
+    if strategy in OPTIONS:
+        args += ["--strategy-options", OPTIONS[strategy]]
     subprocess.run(args, check=False, capture_output=True, text=True)
     proposed, finished = {}, []
     with open(os.path.join(out, "journal.jsonl")) as f:
@@ -94,8 +114,8 @@ def main():
     ap.add_argument("--table", required=True)
     ap.add_argument("--space", required=True)
     ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--budget-trials", type=float, default=25,
-                    help="budget in units of the median highest-fidelity training time, per worker")
+    ap.add_argument("--budget-trials", type=float, default=30,
+                    help="budget: this many highest-fidelity trainings of median length, spread over the workers")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
@@ -103,20 +123,30 @@ def main():
     rows = read_table(args.table)
     epochs = max(int(r["epochs"]) for r in rows)
     top = [r for r in rows if int(r["epochs"]) == epochs]
+    fraction = top[0].get("fraction", "1")
     secs = statistics.median(float(r["train_seconds"]) for r in top)
     best_possible = max(float(r["val_acc"]) for r in top)
     max_macs = max(float(r["macs"]) for r in top)
-    budget = args.budget_trials * secs * args.workers
+    budget = args.budget_trials * secs / args.workers
     points = [budget * (i + 1) / 20 for i in range(20)]
+    # how well the lowest fidelity ranks the cells of the highest (what multi-fidelity relies on)
+    low = min(int(r["epochs"]) for r in rows)
+    by_arch = {}
+    for r in rows:
+        by_arch.setdefault(r["arch"], {})[int(r["epochs"])] = float(r["val_acc"])
+    pairs = [(v[low], v[epochs]) for v in by_arch.values() if low in v and epochs in v]
+    rho = spearman([p[0] for p in pairs], [p[1] for p in pairs]) if low != epochs and pairs else None
     print(json.dumps({"table": args.table, "cells": len(top), "epochs": epochs, "budget_s": round(budget, 1),
-                      "workers": args.workers, "seeds": args.seeds, "best_in_table": best_possible}))
+                      "workers": args.workers, "seeds": args.seeds, "best_in_table": best_possible,
+                      "spearman_lowest_vs_highest_fidelity": None if rho is None else round(rho, 3),
+                      "options": OPTIONS}))
     tmp = tempfile.mkdtemp(prefix="cf_strategies_")
     try:
         for strategy in SINGLE + MULTI_FIDELITY:
             curves, finals, trials = [], [], []
             for seed in range(args.seeds):
                 out = os.path.join(tmp, "%s-%d" % (strategy, seed))
-                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, budget,
+                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, fraction, budget,
                                                 args.workers, None, out)
                 c = incumbent_curve(proposed, finished, epochs, points)
                 curves.append(c)
@@ -132,7 +162,7 @@ def main():
             hvs = []
             for seed in range(args.seeds):
                 out = os.path.join(tmp, "mo-%s-%d" % (strategy, seed))
-                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, budget,
+                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, fraction, budget,
                                                 args.workers, "acc,macs", out)
                 pts = [(1 - e["val_acc"], proposed[e["id"]]["macs"] / max_macs) for e in finished
                        if e["status"] == "ok" and proposed[e["id"]]["epochs"] == epochs]
