@@ -49,8 +49,8 @@ static const char *const search_tail =
     "  nsga2      population=50 tournament=2 (every objective of --objectives)\n"
     "\nrun directory: spec.json (the resolved spec), journal.jsonl (one JSON event per\n"
     "line, jq-readable), trials.tsv (a benchmark table of the finished trials),\n"
-    "trials/ID/train.cfs (a trial's state after each epoch). `cellforge status DIR`\n"
-    "shows its progress.\n";
+    "trials/ID/train.cfs (a trial's state after each epoch), best.cfs (the best\n"
+    "trial's). `cellforge status DIR` shows its progress.\n";
 
 static const char *const tabulate_head =
     "usage: cellforge tabulate --space NAME [--set KEY=VALUE]... [--dataset NAME] --epochs N\n"
@@ -95,7 +95,9 @@ static double objective_of(const cf_search_config *cfg, const cf_trial *t, int k
 
 static void keep_point(search_view *v, const cf_trial *t) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
-    if (k < 2 || t->status != CF_TRIAL_OK) return;
+    /* the front compares trials at the run's fidelity, not the lower rungs of a
+     * multi-fidelity strategy */
+    if (k < 2 || t->status != CF_TRIAL_OK || t->cand.epochs != v->cfg->epochs) return;
     if (v->n_points == v->cap_points) {
         size_t cap = v->cap_points ? 2 * v->cap_points : 64;
         double *p = realloc(v->points, cap * (size_t)k * sizeof *p);
@@ -424,6 +426,22 @@ static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search
     return f;
 }
 
+/* DIR/best.cfs: the training state (weights included) of the best trial so far,
+ * a hard link to trials/ID/train.cfs swapped in atomically. */
+static void link_best(const char *dir, int64_t id) {
+    char src[1100], tmp[1100], dst[1100];
+    snprintf(src, sizeof src, "%.1000s/trials/%lld/train.cfs", dir, (long long)id);
+    snprintf(tmp, sizeof tmp, "%.1000s/best.cfs.tmp", dir);
+    snprintf(dst, sizeof dst, "%.1000s/best.cfs", dir);
+    unlink(tmp);
+    if (access(src, R_OK) != 0) return; /* no state (a table evaluator) */
+    if (link(src, tmp) != 0 || rename(tmp, dst) != 0) {
+        unlink(tmp);
+        return;
+    }
+    printf("best model: %s (trial %lld)\n", dst, (long long)id);
+}
+
 typedef struct run_opts {
     const char *dir;          /* run directory, NULL: none */
     int resuming;
@@ -531,6 +549,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     } else {
         print_summary(r, &sum);
         print_front(&view);
+        if (o->dir && view.best_id >= 0) link_best(o->dir, view.best_id);
         rc = sum.ok > 0 ? EXIT_OK : EXIT_ERROR;
     }
     if (view.journal) {
