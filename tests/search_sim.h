@@ -31,6 +31,27 @@ static inline cf_space *sim_load(const char *name, const char *test) {
     return s;
 }
 
+/* The four shipped spaces and the 15-cell test space (tests/data/tiny201.json),
+ * found through argv[1] (the search_spaces directory) as ctest passes it. */
+typedef struct sim_spaces {
+    cf_space *all[4];   /* nb201, darts, nb101, mobile */
+    cf_space *tiny;
+} sim_spaces;
+
+static inline void sim_spaces_load(int argc, char **argv, const char *test, sim_spaces *sp) {
+    static const char *const names[4] = {"nb201", "darts", "nb101", "mobile"};
+    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
+    for (int i = 0; i < 4; i++) sp->all[i] = sim_load(names[i], test);
+    char tiny_path[1024];
+    snprintf(tiny_path, sizeof tiny_path, "%s/../tests/data/tiny201.json", argc > 1 ? argv[1] : "search_spaces");
+    sp->tiny = sim_load(tiny_path, test);
+}
+
+static inline void sim_spaces_free(sim_spaces *sp) {
+    for (int i = 0; i < 4; i++) cf_space_destroy(sp->all[i]);
+    cf_space_destroy(sp->tiny);
+}
+
 static inline int sim_cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;

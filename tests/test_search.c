@@ -27,7 +27,6 @@
 #define NB201_TEXTS 15625
 #define NB201_DISTINCT 8765
 
-static cf_space *load(const char *name) { return sim_load(name, "test_search"); }
 
 /* ---- registry and options ----------------------------------------------------- */
 
@@ -405,11 +404,9 @@ static void synthetic_objective(const cf_space *s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
-    cf_space *nb201 = load("nb201");
-    cf_space *darts = load("darts");
-    cf_space *nb101 = load("nb101");
-    cf_space *mobile = load("mobile");
+    sim_spaces sp;
+    sim_spaces_load(argc, argv, "test_search", &sp);
+    cf_space *nb201 = sp.all[0], *darts = sp.all[1], *nb101 = sp.all[2], *mobile = sp.all[3];
     registry_and_options(nb201, darts);
     random_and_grid(nb201);
     determinism(nb201);
@@ -422,9 +419,6 @@ int main(int argc, char **argv) {
     in_flight(nb101);
     in_flight(mobile);
     synthetic_objective(nb201);
-    cf_space_destroy(nb201);
-    cf_space_destroy(darts);
-    cf_space_destroy(nb101);
-    cf_space_destroy(mobile);
+    sim_spaces_free(&sp);
     return test_finish("test_search");
 }

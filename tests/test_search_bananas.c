@@ -27,7 +27,6 @@
 
 #define CHEAP "ensemble=2,steps=20,candidates=20"
 
-static cf_space *load(const char *name) { return sim_load(name, "test_search_bananas"); }
 
 /* Drive bananas by hand: `init` random proposals (parent -1, also with all of
  * them in flight), then proposals whose parent, when they have one, is among
@@ -138,22 +137,11 @@ static void synthetic_objective(const cf_space *s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
-    cf_space *nb201 = load("nb201");
-    cf_space *darts = load("darts");
-    cf_space *nb101 = load("nb101");
-    cf_space *mobile = load("mobile");
-    char tiny_path[1024];
-    snprintf(tiny_path, sizeof tiny_path, "%s/../tests/data/tiny201.json", argc > 1 ? argv[1] : "search_spaces");
-    cf_space *tiny = load(tiny_path);
-    rules(nb201);
-    const cf_space *spaces[] = {nb201, darts, nb101, mobile};
-    mechanics(spaces, 4, tiny);
-    synthetic_objective(nb201);
-    cf_space_destroy(nb201);
-    cf_space_destroy(darts);
-    cf_space_destroy(nb101);
-    cf_space_destroy(mobile);
-    cf_space_destroy(tiny);
+    sim_spaces sp;
+    sim_spaces_load(argc, argv, "test_search_bananas", &sp);
+    rules(sp.all[0]);
+    mechanics((const cf_space *const *)sp.all, 4, sp.tiny);
+    synthetic_objective(sp.all[0]);
+    sim_spaces_free(&sp);
     return test_finish("test_search_bananas");
 }

@@ -23,7 +23,6 @@
 #include "check.h"
 #include "search_sim.h"
 
-static cf_space *load(const char *name) { return sim_load(name, "test_search_mf"); }
 
 /* ---- the ladder ------------------------------------------------------------------- */
 
@@ -422,25 +421,15 @@ static void everywhere(const cf_space *const *spaces, size_t n_spaces, const cf_
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
-    cf_space *nb201 = load("nb201");
-    cf_space *darts = load("darts");
-    cf_space *nb101 = load("nb101");
-    cf_space *mobile = load("mobile");
-    char tiny_path[1024];
-    snprintf(tiny_path, sizeof tiny_path, "%s/../tests/data/tiny201.json", argc > 1 ? argv[1] : "search_spaces");
-    cf_space *tiny = load(tiny_path);
+    sim_spaces sp;
+    sim_spaces_load(argc, argv, "test_search_mf", &sp);
+    cf_space *nb201 = sp.all[0];
     ladder(nb201);
     schedules(nb201);
     waiting(nb201);
     asha(nb201);
     told_not_asked(nb201);
-    const cf_space *spaces[] = {nb201, darts, nb101, mobile};
-    everywhere(spaces, 4, tiny);
-    cf_space_destroy(nb201);
-    cf_space_destroy(darts);
-    cf_space_destroy(nb101);
-    cf_space_destroy(mobile);
-    cf_space_destroy(tiny);
+    everywhere((const cf_space *const *)sp.all, 4, sp.tiny);
+    sim_spaces_free(&sp);
     return test_finish("test_search_mf");
 }

@@ -25,7 +25,6 @@
  * of random doubles in [0, 1): 1e-12 is rounding, nothing else. */
 #define HV_TOL 1e-12
 
-static cf_space *load(const char *name) { return sim_load(name, "test_search_pareto"); }
 
 /* ---- two objectives, by hand ------------------------------------------------------ */
 
@@ -219,23 +218,12 @@ static void nsga2_vs_random(const cf_space *s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
+    sim_spaces sp;
     two_objectives();
     three_objectives();
-    cf_space *nb201 = load("nb201");
-    cf_space *darts = load("darts");
-    cf_space *nb101 = load("nb101");
-    cf_space *mobile = load("mobile");
-    char tiny_path[1024];
-    snprintf(tiny_path, sizeof tiny_path, "%s/../tests/data/tiny201.json", argc > 1 ? argv[1] : "search_spaces");
-    cf_space *tiny = load(tiny_path);
-    const cf_space *spaces[] = {nb201, darts, nb101, mobile};
-    nsga2_mechanics(spaces, 4, tiny);
-    nsga2_vs_random(nb201);
-    cf_space_destroy(nb201);
-    cf_space_destroy(darts);
-    cf_space_destroy(nb101);
-    cf_space_destroy(mobile);
-    cf_space_destroy(tiny);
+    sim_spaces_load(argc, argv, "test_search_pareto", &sp);
+    nsga2_mechanics((const cf_space *const *)sp.all, 4, sp.tiny);
+    nsga2_vs_random(sp.all[0]);
+    sim_spaces_free(&sp);
     return test_finish("test_search_pareto");
 }
