@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 static _Thread_local char tl_message[1024];
@@ -30,10 +31,14 @@ const char *cf_status_name(cf_status s) {
 }
 
 cf_status cf_error_set(cf_status s, const char *file, int line, const char *fmt, ...) {
+    /* format into a copy: callers may pass cf_error_message() itself as an
+     * argument, to wrap the previous message in context */
+    char buf[sizeof tl_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tl_message, sizeof tl_message, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(tl_message, buf, sizeof buf);
     cf_log_write(CF_LOG_LEVEL_DEBUG, file, line, "%s: %s", cf_status_name(s), tl_message);
     return s;
 }
