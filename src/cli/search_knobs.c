@@ -17,7 +17,7 @@
 
 /* Groups print in this order; a knob's doc may hold '\n' for more lines. */
 const cli_knob cli_knobs[] = {
-    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file (the default\nsearch sets C=8 N=1 on nb201, sized for 28x28 images)", S | SE | TA, "what to search"},
+    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file; the\ndefault search sets C=8 N=1 on nb201 (28x28 images)", S | SE | TA, "what to search"},
     {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL},
     {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL},
     {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL},
@@ -25,7 +25,7 @@ const cli_knob cli_knobs[] = {
     {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below)", S | SE, NULL},
     {"objectives", 1, 0, "acc", "LIST", "acc, or acc plus any of macs,params,memory", S | SE, NULL},
     {"max-macs", 1, 0, NULL, "N", "hard limits checked with the exact cost model before a trial\nis dispatched (K/M/G suffixes); rejected proposals are counted,\nnever run", S | SE, NULL},
-    {"max-params", 1, 0, NULL, "N", "", S | SE, NULL},
+    {"max-params", 1, 0, NULL, "N", "trainable parameters", S | SE, NULL},
     {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL},
     {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget (with neither, 10 minutes)"},
     {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h); trials\nstill running are cut at the end", S | R | SE, NULL},
@@ -100,6 +100,12 @@ const char *cli_knob_usage(unsigned scope, const char *head, const char *tail) {
         /* the doc, its continuation lines indented under the first */
         const char *doc = k->doc;
         int first = 1;
+        if (strlen(flag) >= 22) {
+            /* a long flag gets its own line, the doc starts under the others */
+            snprintf(line, sizeof line, "  %s\n", flag);
+            append(&buf, &len, &cap, line);
+            flag[0] = 0;
+        }
         do {
             const char *nl = strchr(doc, '\n');
             int n = nl ? (int)(nl - doc) : (int)strlen(doc);
