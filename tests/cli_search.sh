@@ -50,6 +50,7 @@ expect 1 'did you mean "trials"' "$cf" search bad.json
 expect 0 "w0+1" "$cf" search --space "$space" $fast --trials 2 --cpu-workers 2 --replicas 2 --out none
 # constraints: nothing under 1 MAC, so every proposal is rejected and none runs
 expect 1 "rejected by the constraints" "$cf" search --space "$space" $fast --trials 3 --max-macs 1 --out none
+expect 0 "latency ms" "$cf" search --space "$space" --evaluator table:tiny.tsv --epochs 1 --fraction 0.02 --objectives acc,latency --trials 5 --out none
 # failures are recorded and the search finishes: a learning rate that diverges (the
 # cells that survive it keep the exit status 0)
 expect 0 "diverged: loss" "$cf" search --space "$space" $fast --trials 3 --lr 100 --out none

@@ -189,6 +189,7 @@ typedef struct recorder {
     double start[MAX_EV], end[MAX_EV];
     int replicas[MAX_EV], worker[MAX_EV], attempts[MAX_EV], batch[MAX_EV];
     int64_t macs[MAX_EV];
+    double latency[MAX_EV];
     const cf_space *s;
 } recorder;
 
@@ -208,6 +209,7 @@ static int record(void *ctx, cf_search_event_kind kind, const cf_trial *t, doubl
     r->attempts[i] = t->attempts;
     r->batch[i] = t->batch;
     r->macs[i] = t->cost.macs;
+    r->latency[i] = t->latency_ms;
     return 0;
 }
 
@@ -349,6 +351,22 @@ static void test_table_search(const char *dir) {
           "constraints: %lld rejected, %lld ran, %d over the limit", (long long)sum.rejected, (long long)sum.finished,
           over);
     cfg.limit[CF_LIMIT_MACS] = 0;
+
+    /* measured latency: an objective, and a limit nothing meets */
+    cfg.n_objectives = 2;
+    cfg.objectives[1] = CF_LIMIT_LATENCY;
+    cfg.max_trials = 5;
+    CHECK_OK(run_search(&cfg, s, "random", ev, w, 3, &rec[0], &sum));
+    int measured = 0;
+    for (int i = 0; i < rec[0].n; i++) measured += rec[0].latency[i] > 0 && rec[0].latency[i] < 1e3;
+    CHECK(sum.finished == 5 && measured == 5, "latency measured for %d of 5 trials", measured);
+    cfg.n_objectives = 1;
+    cfg.limit[CF_LIMIT_LATENCY] = 1; /* 1 us: no network runs that fast */
+    cfg.max_trials = 0;
+    CHECK_OK(run_search(&cfg, s, "random", ev, w, 3, &rec[0], &sum));
+    CHECK(sum.finished == 0 && sum.rejected == rows, "latency limit of 1 us: %lld rejected of %d, %lld ran",
+          (long long)sum.rejected, rows, (long long)sum.finished);
+    cfg.limit[CF_LIMIT_LATENCY] = 0;
 
     /* a simulated time budget: the clock stops at it, trials in flight are cut */
     cfg.time_budget_s = 100;

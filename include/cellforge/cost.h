@@ -51,6 +51,13 @@ cf_status cf_cost_of_net(const cf_net *net, int batch, int with_aux, cf_cost *ou
 cf_status cf_cost_of(const cf_space *s, const cf_arch *a, const cf_net_input *in, int batch,
                      cf_cost *out);
 
+/* Measured inference latency: the median of `reps` forward passes of one image
+ * in inference mode on backend be (after one warm-up pass), in milliseconds. A
+ * measurement of this machine, not a count: compare it only within one run. */
+struct cf_backend;
+cf_status cf_latency_measure(const cf_space *s, const cf_arch *a, const cf_net_input *in,
+                             const struct cf_backend *be, int reps, double *ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -134,6 +134,8 @@ typedef struct cf_trial {
     cf_candidate cand;
     char arch[CF_ARCH_TEXT_MAX];   /* the candidate in its space's text form */
     cf_cost cost;                  /* at the trial's batch */
+    double latency_ms;             /* measured inference latency of one image on the CPU, when
+                                      the run asks for it (objective or limit); -1 otherwise */
     size_t memory;                 /* planned bytes per replica */
     int batch;                     /* global batch it ran with (smaller after OOM) */
     int replicas;
@@ -220,7 +222,9 @@ void cf_table_write_row(FILE *f, const cf_trial *t);
 /* ---- the search loop -------------------------------------------------------- */
 
 typedef enum cf_constraint_kind {
-    CF_LIMIT_MACS = 0, CF_LIMIT_PARAMS, CF_LIMIT_MEMORY, CF_LIMIT_COUNT
+    CF_LIMIT_MACS = 0, CF_LIMIT_PARAMS, CF_LIMIT_MEMORY,
+    CF_LIMIT_LATENCY,              /* measured inference latency, in microseconds */
+    CF_LIMIT_COUNT
 } cf_constraint_kind;
 
 typedef struct cf_search_config {
@@ -234,6 +238,7 @@ typedef struct cf_search_config {
     int replicas;                  /* 0: placement decides; k > 1: every trial data-parallel */
     int64_t limit[CF_LIMIT_COUNT]; /* hard constraints; 0: none */
     int objectives[CF_MAX_OBJECTIVES]; /* objectives after accuracy: CF_LIMIT_MACS, ... */
+    int latency_reps;              /* forward passes per latency measurement, 20 */
     int n_objectives;              /* 1 + extra objectives */
     int max_rejects;               /* consecutive rejected proposals before giving up, 10000 */
     uint64_t seed;

@@ -89,6 +89,7 @@ static double objective_of(const cf_search_config *cfg, const cf_trial *t, int k
     switch (cfg->objectives[k]) {
     case CF_LIMIT_MACS: return (double)t->cost.macs;
     case CF_LIMIT_PARAMS: return (double)t->cost.params;
+    case CF_LIMIT_LATENCY: return t->latency_ms;
     default: return (double)t->memory;
     }
 }
@@ -117,7 +118,7 @@ static void keep_point(search_view *v, const cf_trial *t) {
 static void print_front(const search_view *v) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
     if (k < 2 || v->n_points == 0 || k > 3) return;
-    static const char *const names[] = {"MACs", "params", "activation bytes"};
+    static const char *const names[] = {"MACs", "params", "activation bytes", "latency ms"};
     double scale[CF_MAX_OBJECTIVES] = {1, 0, 0, 0};
     for (size_t i = 0; i < v->n_points; i++)
         for (int j = 1; j < k; j++)
@@ -136,12 +137,12 @@ static void print_front(const search_view *v) {
     size_t m = cf_pareto_front(norm, v->n_points, k, front);
     cf_pareto_hypervolume(norm, v->n_points, k, ref, &hv);
     printf("pareto front: %zu of %zu trials; hypervolume %.4f (error and %s / its maximum, reference (1, 1.1))\n", m,
-           v->n_points, hv, names[v->cfg->objectives[1] < 3 ? v->cfg->objectives[1] : 2]);
+           v->n_points, hv, names[v->cfg->objectives[1] < 4 ? v->cfg->objectives[1] : 2]);
     for (size_t a = 0; a < m; a++) {
         size_t i = front[a];
         printf("  trial %-5lld val %6.2f%%", (long long)v->point_ids[i], 100 * (1 - v->points[i * (size_t)k]));
         for (int j = 1; j < k; j++)
-            printf("  %s %.4g", names[v->cfg->objectives[j] < 3 ? v->cfg->objectives[j] : 2],
+            printf("  %s %.4g", names[v->cfg->objectives[j] < 4 ? v->cfg->objectives[j] : 2],
                    v->points[i * (size_t)k + (size_t)j]);
         printf("\n");
     }
@@ -208,7 +209,8 @@ static int parse_objectives(const cli_args *a, cf_search_config *cfg) {
     const char *list = cli_value(a, "objectives");
     cfg->n_objectives = 1;
     if (!list) return -1;
-    static const char *const names[] = {"macs", "params", "memory"};
+    /* in the order of cf_constraint_kind */
+    static const char *const names[] = {"macs", "params", "memory", "latency"};
     char buf[128];
     snprintf(buf, sizeof buf, "%s", list);
     int first = 1;
@@ -219,11 +221,11 @@ static int parse_objectives(const cli_args *a, cf_search_config *cfg) {
         }
         if (first) return cli_usage_error(a, "--objectives: the list starts with acc (e.g. acc,macs)");
         int k = -1;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             if (strcmp(t, names[i]) == 0) k = i;
         if (k < 0) {
-            const char *near = cf_text_closest(t, names, 3);
-            return cli_usage_error(a, "--objectives: unknown '%s'%s%s%s (acc, macs, params, memory)", t,
+            const char *near = cf_text_closest(t, names, 4);
+            return cli_usage_error(a, "--objectives: unknown '%s'%s%s%s (acc, macs, params, memory, latency)", t,
                                    near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
         }
         if (cfg->n_objectives >= CF_MAX_OBJECTIVES) return cli_usage_error(a, "--objectives: at most %d", CF_MAX_OBJECTIVES);
@@ -665,10 +667,11 @@ int cmd_search(int argc, char **argv) {
         goto exit;
     }
     long long trials = 0, max_macs = 0, max_params = 0, max_memory = 0;
-    double time_s = 0;
+    double time_s = 0, max_latency = 0;
     if ((rc = cli_count(&args, "trials", 1, &trials)) >= 0 || (rc = cli_count(&args, "max-macs", 1, &max_macs)) >= 0 ||
         (rc = cli_count(&args, "max-params", 1, &max_params)) >= 0 ||
-        (rc = cli_count(&args, "max-memory", 1, &max_memory)) >= 0 || (rc = cli_duration(&args, "time", &time_s)) >= 0)
+        (rc = cli_count(&args, "max-memory", 1, &max_memory)) >= 0 || (rc = cli_duration(&args, "time", &time_s)) >= 0 ||
+        (rc = cli_number(&args, "max-latency", 0.001, 1e6, &max_latency)) >= 0)
         goto exit;
     rc = setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
     if (rc < 0) {
@@ -677,6 +680,7 @@ int cmd_search(int argc, char **argv) {
         r.cfg.limit[CF_LIMIT_MACS] = max_macs;
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
+        r.cfg.limit[CF_LIMIT_LATENCY] = (int64_t)(max_latency * 1e3);
         rc = parse_objectives(&args, &r.cfg);
     }
     if (rc < 0) {

@@ -31,10 +31,10 @@ cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_tr
     case CF_EVENT_PROPOSED:
         snprintf(fields, sizeof fields,
                  "\"id\":%lld,\"arch\":\"%s\",\"epochs\":%d,\"fraction\":%.17g,\"parent\":%lld,\"params\":%lld,"
-                 "\"macs\":%lld,\"activation_bytes\":%zu",
+                 "\"macs\":%lld,\"activation_bytes\":%zu,\"latency_ms\":%.17g",
                  (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), t->cand.epochs, t->cand.fraction,
                  (long long)t->cand.parent, (long long)t->cost.params, (long long)t->cost.macs,
-                 t->cost.activation_bytes);
+                 t->cost.activation_bytes, t->latency_ms);
         return cf_journal_append(j, "trial_proposed", clock, fields);
     case CF_EVENT_REJECTED:
         snprintf(fields, sizeof fields, "\"id\":%lld,\"reason\":\"%s\"", (long long)t->id,
@@ -161,6 +161,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         t->cost.params = (int64_t)num(o, "params", 0);
         t->cost.macs = (int64_t)num(o, "macs", 0);
         t->cost.activation_bytes = (size_t)num(o, "activation_bytes", 0);
+        t->latency_ms = num(o, "latency_ms", -1);
         t->val_acc = -1;
         t->status = CF_TRIAL_PENDING;
         return add_step(L, 0, id);

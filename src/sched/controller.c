@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cellforge/backend.h"
 #include "cellforge/comm.h"
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
@@ -34,6 +35,7 @@ void cf_search_config_default(cf_search_config *cfg) {
     cfg->oom_retries = 3;
     cfg->n_objectives = 1;
     cfg->max_rejects = 10000;
+    cfg->latency_reps = 20;
 }
 
 /* ---- jobs and worker threads ---------------------------------------------------- */
@@ -192,6 +194,7 @@ typedef struct ctl {
     int stop_proposing;
     int rejects_in_row;
     double overhead;           /* controller wall time outside waits */
+    cf_backend *lat_be;        /* one-thread CPU backend for latency measurements, or NULL */
 } ctl;
 
 static double run_clock(ctl *c) {
@@ -227,6 +230,7 @@ static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o)
         switch (c->cfg->objectives[k]) {
         case CF_LIMIT_MACS: o->objective[k] = (double)t->cost.macs; break;
         case CF_LIMIT_PARAMS: o->objective[k] = (double)t->cost.params; break;
+        case CF_LIMIT_LATENCY: o->objective[k] = t->latency_ms >= 0 ? t->latency_ms : 1e30; break;
         default: o->objective[k] = (double)t->memory; break;
         }
     }
@@ -367,7 +371,8 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
 /* A trial record for candidate cand with its network and cost. NULL with *err
  * set only when memory runs out; a network that cannot be built comes back
  * with *build_st set (the trial then ends as an error). */
-static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, cf_status *err, cf_status *build_st) {
+static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int measure, cf_status *err,
+                          cf_status *build_st) {
     const cf_search_config *cfg = c->cfg;
     flight *f = calloc(1, sizeof *f);
     cf_trial *t = calloc(1, sizeof *t);
@@ -384,10 +389,14 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, cf_statu
     if (t->cand.fraction <= 0) t->cand.fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
     t->batch = cfg->batch;
     t->val_acc = -1;
+    t->latency_ms = -1;
     t->status = CF_TRIAL_PENDING;
     cf_arch_format(c->space, &cand->arch, t->arch, sizeof t->arch);
     *build_st = cf_net_build(c->space, &cand->arch, &c->ev->input, &f->net);
     if (*build_st == CF_OK) *build_st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
+    if (*build_st == CF_OK && c->lat_be && measure)
+        *build_st = cf_latency_measure(c->space, &cand->arch, &c->ev->input, c->lat_be, cfg->latency_reps,
+                                       &t->latency_ms);
     return f;
 }
 
@@ -407,7 +416,7 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
     if (r == CF_ASK_DONE) c->stop_proposing = 1;
     if (r != CF_ASK_OK) return NULL;
     cf_status build_st = CF_OK;
-    flight *f = new_flight(c, c->next_id++, &cand, err, &build_st);
+    flight *f = new_flight(c, c->next_id++, &cand, 1, err, &build_st);
     if (!f) return NULL;
     cf_trial *t = f->t;
     c->sum->proposed++;
@@ -428,6 +437,9 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
     else if (lim[CF_LIMIT_MEMORY] > 0 && (int64_t)t->cost.activation_bytes > lim[CF_LIMIT_MEMORY])
         snprintf(why, sizeof why, "%zu activation bytes > max %lld", t->cost.activation_bytes,
                  (long long)lim[CF_LIMIT_MEMORY]);
+    else if (lim[CF_LIMIT_LATENCY] > 0 && t->latency_ms * 1e3 > (double)lim[CF_LIMIT_LATENCY])
+        snprintf(why, sizeof why, "%.3f ms measured latency > max %.3f ms", t->latency_ms,
+                 1e-3 * (double)lim[CF_LIMIT_LATENCY]);
     if (why[0]) {
         if (++c->rejects_in_row >= cfg->max_rejects) {
             CF_LOG_WARN("search: %d proposals in a row broke the constraints; no more proposals",
@@ -677,8 +689,9 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
         const cf_trial *rt = &r->trials[i];
         if (rt->status != CF_TRIAL_PENDING && rt->status != CF_TRIAL_RUNNING) continue;
         cf_status err = CF_OK, build_st = CF_OK;
-        flight *f = new_flight(c, rt->id, &rt->cand, &err, &build_st);
+        flight *f = new_flight(c, rt->id, &rt->cand, 0, &err, &build_st);
         CF_TRY(err);
+        f->t->latency_ms = rt->latency_ms; /* as measured then: the strategy was told that */
         if (build_st != CF_OK) {
             flight_free(f);
             return build_st;
@@ -733,7 +746,12 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     c->sum = sum;
     c->t0 = c->wall0 = cf_time_now();
     sum->workers = n_workers;
-    cf_status status = sched_start(&c->s, ev, workers, n_workers);
+    cf_status status = CF_OK;
+    int latency = cfg->limit[CF_LIMIT_LATENCY] > 0;
+    for (int k = 1; k < cfg->n_objectives && k < CF_MAX_OBJECTIVES; k++) latency |= cfg->objectives[k] == CF_LIMIT_LATENCY;
+    /* measured on one thread of the controller, the same way for every trial */
+    if (latency) status = cf_backend_cpu_fast_create(1, &c->lat_be);
+    if (status == CF_OK) status = sched_start(&c->s, ev, workers, n_workers);
     if (status == CF_OK && replay) status = replay_apply(c, replay);
     if (status == CF_OK) {
         for (;;) {
@@ -774,6 +792,7 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     sum->clock_s = run_clock(c);
     sum->wall_s = cf_time_now() - c->wall0;
     sum->controller_s = c->overhead;
+    cf_backend_cpu_fast_destroy(c->lat_be);
     free(c);
     return status;
 }
