@@ -45,7 +45,8 @@ echo "ok: 3000 trials equal after $kills kills ($resumes starts)"
 "$cf" status killed | grep -q "state     stopped" || fail "status after the end"
 
 # real training: kill while the first trials train, resume, no epoch trained twice
-train="--space $space --epochs 3 --fraction 0.05 --val-fraction 0.01 --batch 64 --trials 4 --cpu-workers 2 --seed 3 --quiet"
+# long enough (4 trials of 6 epochs) that the search is still running when status and kill come
+train="--space $space --epochs 6 --fraction 0.1 --val-fraction 0.01 --batch 64 --trials 4 --cpu-workers 2 --seed 3 --quiet"
 "$cf" search $train --out train >/dev/null 2>&1 &
 pid=$!
 for i in $(seq 1 300); do
