@@ -53,7 +53,8 @@ cf_status cf_journal_open(const char *path, int64_t next_seq, size_t keep_bytes,
 /* Append one event. fields: the event's JSON members, comma-separated, without
  * braces ("" for none); the journal adds seq, event, time, clock and crc.
  * Thread-safe. A failed write (disk full, I/O error) returns CF_ERR_IO naming the
- * file; the lines before it stay intact and a partial line is cut off again. */
+ * file; the lines before it stay intact, a partial line is cut off again, and
+ * every later append fails the same way (no event may follow a lost one). */
 cf_status cf_journal_append(cf_journal *j, const char *event, double clock, const char *fields);
 
 /* fsync what was appended. */

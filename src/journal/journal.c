@@ -30,6 +30,8 @@ struct cf_journal {
     double last_sync;
     char *line;            /* scratch for one line */
     size_t cap;
+    cf_status failed;      /* a write failed: nothing more is appended (sticky) */
+    char why[256];
 };
 
 static double wall_now(void) {
@@ -103,6 +105,13 @@ cf_status cf_journal_append(cf_journal *j, const char *event, double clock, cons
     if (!j) return CF_OK;
     cf_mutex_lock(&j->mu);
     cf_status st = CF_OK;
+    if (j->failed != CF_OK) {
+        /* after a failed write nothing more goes in, even if space comes back: a
+         * later event could refer to the one that was lost */
+        st = cf_error_set(j->failed, __FILE__, __LINE__, "%s", j->why);
+        cf_mutex_unlock(&j->mu);
+        return st;
+    }
     size_t need = strlen(fields) + strlen(event) + 160;
     if (need > j->cap) {
         char *p = realloc(j->line, need);
@@ -126,6 +135,8 @@ cf_status cf_journal_append(cf_journal *j, const char *event, double clock, cons
         }
         st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot append to the journal: %s%s", j->path,
                           strerror(e), e == ENOSPC ? " (the disk is full; everything before this event is kept)" : "");
+        j->failed = st;
+        snprintf(j->why, sizeof j->why, "%s", cf_error_message());
         cf_mutex_unlock(&j->mu);
         return st;
     }
