@@ -78,6 +78,11 @@ typedef struct search_view {
     int64_t best_id;
     int quiet;
     const cf_search_config *cfg;
+    /* the live status line (a terminal only) */
+    int tty, status_shown, n_workers;
+    int64_t running, started, rejected;
+    int64_t busy[CF_MAX_WORKERS];  /* trials running on each worker */
+    double clock;
     /* multi-objective runs: every finished ok trial's objectives, for the front */
     double *points;            /* (n_points, cfg->n_objectives) */
     int64_t *point_ids;
@@ -163,8 +168,68 @@ static void on_epoch(void *ctx, const cf_trial *t, const cf_epoch_record *r) {
     if (st != CF_OK) journal_failed(v, st);
 }
 
+static void fmt_time(double s, char *buf, size_t cap) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* One line at the bottom of a terminal, redrawn at every event: counts, the best
+ * so far, busy workers, the run clock and what is left of the budget. */
+static void draw_status(search_view *v) {
+    if (!v->tty || v->quiet) return;
+    char line[512], t0[32], t1[32];
+    int n = snprintf(line, sizeof line, "[%lld done, %lld running, %lld failed", (long long)v->done,
+                     (long long)v->running, (long long)v->failed);
+    if (v->rejected) n += snprintf(line + n, sizeof line - (size_t)n, ", %lld rejected", (long long)v->rejected);
+    if (v->best >= 0)
+        n += snprintf(line + n, sizeof line - (size_t)n, " | best %.2f%% (trial %lld)", 100 * v->best,
+                      (long long)v->best_id);
+    n += snprintf(line + n, sizeof line - (size_t)n, " | busy ");
+    for (int w = 0; w < v->n_workers && (size_t)n + 4 < sizeof line; w++) line[n++] = v->busy[w] ? '#' : '.';
+    line[n] = 0;
+    fmt_time(v->clock, t0, sizeof t0);
+    n += snprintf(line + n, sizeof line - (size_t)n, " | %s", t0);
+    const cf_search_config *cfg = v->cfg;
+    if (cfg->time_budget_s > 0) {
+        fmt_time(cfg->time_budget_s > v->clock ? cfg->time_budget_s - v->clock : 0, t1, sizeof t1);
+        n += snprintf(line + n, sizeof line - (size_t)n, ", %s left", t1);
+    } else if (cfg->max_trials > 0 && v->done > 0) {
+        /* the trials left at the pace so far */
+        double left = v->clock / (double)v->done * (double)(cfg->max_trials - v->done);
+        fmt_time(left > 0 ? left : 0, t1, sizeof t1);
+        n += snprintf(line + n, sizeof line - (size_t)n, ", about %s left", t1);
+    }
+    snprintf(line + n, sizeof line - (size_t)n, "]");
+    printf("\r\033[K%s", line);
+    fflush(stdout);
+    v->status_shown = 1;
+}
+
+static void clear_status(search_view *v) {
+    if (v->status_shown) printf("\r\033[K");
+    v->status_shown = 0;
+}
+
 static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
     search_view *v = ctx;
+    v->clock = clock;
+    if (kind == CF_EVENT_STARTED) {
+        v->running++;
+        for (int r = 0; r < t->replicas; r++)
+            if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS) v->busy[t->workers[r]]++;
+    } else if (kind == CF_EVENT_RETRY && t->attempts > 0 && t->replicas > 0) {
+        /* a retry after a run gives its workers back (one found too small at placement had none) */
+        v->running--;
+        for (int r = 0; r < t->replicas; r++)
+            if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS && v->busy[t->workers[r]]) v->busy[t->workers[r]]--;
+    } else if (kind == CF_EVENT_FINISHED && t->attempts > 0 && t->replicas > 0) {
+        v->running--;
+        for (int r = 0; r < t->replicas; r++)
+            if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS && v->busy[t->workers[r]]) v->busy[t->workers[r]]--;
+    } else if (kind == CF_EVENT_REJECTED) {
+        v->rejected++;
+    }
     if (v->journal) {
         cf_status st = cf_journal_event(v->journal, kind, t, clock);
         if (st != CF_OK) journal_failed(v, st);
@@ -172,7 +237,10 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     /* a journal that cannot be written stops the search: nothing new starts that
      * could not be resumed */
     if (v->journal_st != CF_OK) return 1;
-    if (kind != CF_EVENT_FINISHED) return 0;
+    if (kind != CF_EVENT_FINISHED) {
+        draw_status(v);
+        return 0;
+    }
     v->done++;
     if (t->status != CF_TRIAL_OK) v->failed++;
     if (t->status == CF_TRIAL_OK && t->val_acc > v->best) {
@@ -185,6 +253,7 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     }
     keep_point(v, t);
     if (v->quiet) return 0;
+    clear_status(v);
     char where[64] = "";
     for (int r = 0; r < t->replicas && r < 2; r++) {
         size_t len = strlen(where);
@@ -201,6 +270,7 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
            (long long)t->id, where, (double)t->cost.params / 1e3, (double)t->cost.macs / 1e6, t->train_seconds,
            result, v->best >= 0 ? 100 * v->best : 0.0, (long long)v->best_id, (long long)v->done,
            (long long)v->failed, t->end);
+    draw_status(v);
     fflush(stdout);
     return 0;
 }
@@ -454,7 +524,15 @@ typedef struct run_opts {
 
 static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     int rc = -1, lock_fd = -1;
-    search_view view = {r->space, NULL, NULL, CF_OK, "", 0, 0, -1, -1, o->quiet, &r->cfg, NULL, NULL, 0, 0};
+    search_view view;
+    memset(&view, 0, sizeof view);
+    view.space = r->space;
+    view.best = -1;
+    view.best_id = -1;
+    view.quiet = o->quiet;
+    view.cfg = &r->cfg;
+    view.tty = isatty(STDOUT_FILENO);
+    view.n_workers = r->n_workers;
     cf_search_replay replay;
     memset(&replay, 0, sizeof replay);
     int have_replay = 0;
@@ -541,6 +619,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     cf_search_summary sum;
     cf_status st = cf_search_run(&r->cfg, r->space, r->st, r->ev, r->workers, r->n_workers, &hooks,
                                  have_replay ? &replay : NULL, &sum);
+    clear_status(&view);
     if (st != CF_OK) {
         rc = cli_fail(a->command);
     } else if (view.journal_st != CF_OK) {
