@@ -246,6 +246,10 @@ typedef struct cf_search_config {
 
 void cf_search_config_default(cf_search_config *cfg);
 
+/* Objective k of a trial as strategies are told it (minimized): 0 is the
+ * validation error, k >= 1 the run's cfg->objectives[k]. */
+double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k);
+
 typedef enum cf_search_event_kind {
     CF_EVENT_PROPOSED = 0,         /* the strategy proposed the trial (an ask) */
     CF_EVENT_STARTED,              /* dispatched to t->workers (again after a retry) */

@@ -89,16 +89,6 @@ typedef struct search_view {
     size_t n_points, cap_points;
 } search_view;
 
-static double objective_of(const cf_search_config *cfg, const cf_trial *t, int k) {
-    if (k == 0) return 1.0 - t->val_acc;
-    switch (cfg->objectives[k]) {
-    case CF_LIMIT_MACS: return (double)t->cost.macs;
-    case CF_LIMIT_PARAMS: return (double)t->cost.params;
-    case CF_LIMIT_LATENCY: return t->latency_ms;
-    default: return (double)t->memory;
-    }
-}
-
 static void keep_point(search_view *v, const cf_trial *t) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
     /* the front compares trials at the run's fidelity, not the lower rungs of a
@@ -113,7 +103,7 @@ static void keep_point(search_view *v, const cf_trial *t) {
         if (!p || !q) return;
         v->cap_points = cap;
     }
-    for (int j = 0; j < k; j++) v->points[v->n_points * (size_t)k + (size_t)j] = objective_of(v->cfg, t, j);
+    for (int j = 0; j < k; j++) v->points[v->n_points * (size_t)k + (size_t)j] = cf_trial_objective(v->cfg, t, j);
     v->point_ids[v->n_points++] = t->id;
 }
 
@@ -218,12 +208,9 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
         v->running++;
         for (int r = 0; r < t->replicas; r++)
             if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS) v->busy[t->workers[r]]++;
-    } else if (kind == CF_EVENT_RETRY && t->attempts > 0 && t->replicas > 0) {
-        /* a retry after a run gives its workers back (one found too small at placement had none) */
-        v->running--;
-        for (int r = 0; r < t->replicas; r++)
-            if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS && v->busy[t->workers[r]]) v->busy[t->workers[r]]--;
-    } else if (kind == CF_EVENT_FINISHED && t->attempts > 0 && t->replicas > 0) {
+    } else if ((kind == CF_EVENT_RETRY || kind == CF_EVENT_FINISHED) && t->attempts > 0 && t->replicas > 0) {
+        /* the end of a run gives its workers back (a trial found too small at
+         * placement, or failed before dispatch, never had any) */
         v->running--;
         for (int r = 0; r < t->replicas; r++)
             if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS && v->busy[t->workers[r]]) v->busy[t->workers[r]]--;

@@ -214,6 +214,16 @@ static void flight_free(flight *f) {
     free(f);
 }
 
+double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k) {
+    if (k == 0) return t->val_acc >= 0 ? 1.0 - t->val_acc : 1.0;
+    switch (cfg->objectives[k]) {
+    case CF_LIMIT_MACS: return (double)t->cost.macs;
+    case CF_LIMIT_PARAMS: return (double)t->cost.params;
+    case CF_LIMIT_LATENCY: return t->latency_ms >= 0 ? t->latency_ms : 1e30;
+    default: return (double)t->memory;
+    }
+}
+
 static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o) {
     memset(o, 0, sizeof *o);
     o->status = t->status == CF_TRIAL_OK ? CF_OUTCOME_OK
@@ -225,15 +235,8 @@ static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o)
     o->epochs = t->epochs_done;
     o->seconds = t->train_seconds;
     o->n_objectives = c->cfg->n_objectives;
-    o->objective[0] = t->val_acc >= 0 ? 1.0 - t->val_acc : 1.0;
-    for (int k = 1; k < c->cfg->n_objectives && k < CF_MAX_OBJECTIVES; k++) {
-        switch (c->cfg->objectives[k]) {
-        case CF_LIMIT_MACS: o->objective[k] = (double)t->cost.macs; break;
-        case CF_LIMIT_PARAMS: o->objective[k] = (double)t->cost.params; break;
-        case CF_LIMIT_LATENCY: o->objective[k] = t->latency_ms >= 0 ? t->latency_ms : 1e30; break;
-        default: o->objective[k] = (double)t->memory; break;
-        }
-    }
+    for (int k = 0; k < c->cfg->n_objectives && k < CF_MAX_OBJECTIVES; k++)
+        o->objective[k] = cf_trial_objective(c->cfg, t, k);
 }
 
 /* Count a trial's end in the summary. */
