@@ -46,7 +46,7 @@ echo "ok: 3000 trials equal after $kills kills ($resumes starts)"
 
 # real training: kill while the first trials train, resume, no epoch trained twice
 # long enough (4 trials of 6 epochs) that the search is still running when status and kill come
-train="--space $space --epochs 6 --fraction 0.05 --val-fraction 0.01 --batch 64 --trials 4 --cpu-workers 2 --seed 3 --quiet"
+train="--space $space --epochs 6 --fraction 0.05 --val-fraction 0.01 --batch 64 --trials 4 --cpu-workers 2 --seed 3 --retrain 0 --quiet"
 "$cf" search $train --out train >/dev/null 2>&1 &
 pid=$!
 # up to two minutes: sanitizer builds on a loaded machine train slowly

@@ -28,7 +28,19 @@ expect 0 "(simulated)" "$cf" search --space "$space" --evaluator table:tiny.tsv 
 expect 1 "not in the table" "$cf" search --space "$space" --evaluator table:tiny.tsv --epochs 3 --trials 3 --out none
 
 # training on 2 CPU workers, then every trial data-parallel over both
-expect 0 "4 trials: 4 ok" "$cf" search --space "$space" $fast --trials 4 --cpu-workers 2 --out run
+# then the final phase: two models of the front trained again and tested
+final="--retrain 2 --retrain-epochs 2 --retrain-fraction 0.02"
+expect 0 "4 trials: 4 ok" "$cf" search --space "$space" $fast --trials 4 --cpu-workers 2 $final --out run
+n_final=$(ls run/final/*/test.json 2>/dev/null | wc -l)
+[ "$n_final" = 2 ] || fail "run/final holds $n_final test.json files, want 2"
+[ "$(grep -c '"event":"final_finished"' run/journal.jsonl)" = 2 ] || fail "the journal does not hold 2 finished final models"
+[ "$(grep -c '"event":"final_epoch"' run/journal.jsonl)" = 4 ] || fail "the journal does not hold 2 epochs of 2 final models"
+for f in run/final/*/test.json; do
+    grep -q '"confusion": \[\[' "$f" && grep -q '"test_acc": 0\.[0-9]' "$f" || { cat "$f"; fail "$f lacks a test accuracy or a confusion matrix"; }
+    [ -f "${f%test.json}model.cfm" ] || fail "no model.cfm beside $f"
+done
+[ -f run/best.cfm ] || fail "no run/best.cfm"
+expect 0 "accuracy" "$cf" eval run/best.cfm --threads 1
 [ "$(grep -c '^|' run/trials.tsv)" = 4 ] || fail "run/trials.tsv has $(grep -c '^|' run/trials.tsv) rows, want 4"
 [ "$(grep -c '"event":"trial_finished"' run/journal.jsonl)" = 4 ] || fail "the journal does not hold 4 finished trials"
 expect 0 "trials    4: 4 ok" "$cf" status run
@@ -36,6 +48,8 @@ expect 2 "already holds a run" "$cf" search --space "$space" $fast --trials 4 --
 expect 2 "cannot change in a resumed run" "$cf" search --resume run --lr 0.5
 # a larger budget continues a finished run
 expect 0 "6 trials: 6 ok" "$cf" search --resume run --trials 6
+# a model of the final phase done before the resume is not trained again
+[ "$(grep -c '"event":"final_finished"' run/journal.jsonl)" -le 4 ] || fail "final models trained again after the resume"
 # a run directory that cannot be created, and one written by a newer version
 touch afile
 expect 1 "cannot create the run directory" "$cf" search --space "$space" $fast --trials 1 --out afile/run

@@ -168,6 +168,13 @@ typedef struct cf_trial_task {
     /* Called by rank 0 on the worker's thread after each epoch (may be NULL). */
     void (*on_epoch)(void *ctx, const cf_trial *t, const cf_epoch_record *r);
     void *epoch_ctx;
+    /* Called by rank 0 on the worker's thread when training ended with status
+     * ok, before the model is freed (may be NULL): m holds the trained weights
+     * and statistics, cfg the configuration it trained with, res its record.
+     * All borrowed for the call. A failure fails the trial with its message. */
+    cf_status (*on_trained)(void *ctx, const cf_trial *t, cf_model *m, const cf_train_config *cfg,
+                            const cf_train_result *res);
+    void *trained_ctx;
 } cf_trial_task;
 
 /* What a rank returns. Rank 0's result is the trial's. */

@@ -6,7 +6,9 @@
 
 #include <stdio.h>
 
+#include "cellforge/journal.h"
 #include "cellforge/net.h"
+#include "cellforge/sched.h"
 #include "cellforge/space.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
@@ -100,6 +102,28 @@ void cli_knob_defaults(cli_args *a);
 char *cli_knob_spec_json(const cli_args *a);
 /* Load a spec file for a's command; -1 or an exit code (message printed). */
 int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out);
+
+/* ---- the final phase of a search (search_final.c) -------------------------- */
+#define CF_FINAL_MAX 64
+
+typedef struct search_final_args {
+    const char *dir;                 /* the run directory */
+    const cf_space *space;
+    cf_evaluator *ev;                /* the train evaluator of the search */
+    const cf_worker_desc *workers;
+    int n_workers;
+    const cf_search_config *cfg;     /* the search's objectives and fidelity */
+    const char *dataset, *data_dir;  /* the test set: split "test" of these */
+    cf_journal *journal;             /* the run's journal; NULL: none */
+    int count, epochs;               /* --retrain K, --retrain-epochs N */
+    double fraction;                 /* --retrain-fraction F */
+    int quiet;
+    double clock0;                   /* the run clock when the phase starts */
+} search_final_args;
+
+/* Retrain the best trials of the run's journal longer and test them; every
+ * pointer borrowed. -1 on success (or nothing to do), else an exit code. */
+int search_final(const search_final_args *a);
 
 /* Commands (cmd_*.c). */
 int cmd_space(int argc, char **argv);

@@ -487,7 +487,7 @@ static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search
 
 /* DIR/best.cfs: the training state (weights included) of the best trial so far,
  * a hard link to trials/ID/train.cfs swapped in atomically. */
-static void link_best(const char *dir, int64_t id) {
+static void link_best(const char *dir, int64_t id, int quiet) {
     char src[1100], tmp[1100], dst[1100];
     snprintf(src, sizeof src, "%.1000s/trials/%lld/train.cfs", dir, (long long)id);
     snprintf(tmp, sizeof tmp, "%.1000s/best.cfs.tmp", dir);
@@ -498,7 +498,7 @@ static void link_best(const char *dir, int64_t id) {
         unlink(tmp);
         return;
     }
-    printf("best model: %s (trial %lld)\n", dst, (long long)id);
+    if (!quiet) printf("best model: %s (trial %lld)\n", dst, (long long)id);
 }
 
 typedef struct run_opts {
@@ -507,6 +507,8 @@ typedef struct run_opts {
     int quiet;
     const char *table_path;   /* tabulate: the table file */
     const char *spec_json;    /* the resolved spec */
+    int retrain, retrain_epochs; /* the final phase (search_final.c); 0: none */
+    double retrain_fraction;
 } run_opts;
 
 static int run(const cli_args *a, run_setup *r, const run_opts *o) {
@@ -617,8 +619,15 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     } else {
         print_summary(r, &sum);
         print_front(&view);
-        if (o->dir && view.best_id >= 0) link_best(o->dir, view.best_id);
+        if (o->dir && view.best_id >= 0) link_best(o->dir, view.best_id, o->retrain > 0);
         rc = sum.ok > 0 ? EXIT_OK : EXIT_ERROR;
+        if (rc == EXIT_OK && o->dir && o->retrain > 0) {
+            search_final_args fa = {o->dir, r->space, r->ev, r->workers, r->n_workers, &r->cfg, r->dataset,
+                                    cli_value(a, "data-dir"), view.journal, o->retrain, o->retrain_epochs,
+                                    o->retrain_fraction, o->quiet, sum.clock_s};
+            int frc = search_final(&fa);
+            if (frc >= 0) rc = frc;
+        }
     }
     if (view.journal) {
         char fields[512];
@@ -742,7 +751,7 @@ int cmd_search(int argc, char **argv) {
     rc = setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
     if (rc < 0) {
         r.cfg.max_trials = trials;
-        r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : 600;
+        r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : 360;
         r.cfg.limit[CF_LIMIT_MACS] = max_macs;
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
@@ -752,7 +761,22 @@ int cmd_search(int argc, char **argv) {
     if (rc < 0) {
         char dir[1024];
         const char *out = cli_value(&args, "out"), *resume = cli_value(&args, "resume");
-        run_opts o = {NULL, resume != NULL, cli_has(&args, "quiet"), NULL, spec_json};
+        long long retrain = 0, retrain_epochs = 1;
+        double retrain_fraction = 1;
+        if ((rc = cli_count(&args, "retrain", 0, &retrain)) >= 0 ||
+            (rc = cli_number(&args, "retrain-fraction", 0.001, 1, &retrain_fraction)) >= 0 ||
+            (rc = cli_count(&args, "retrain-epochs", 1, &retrain_epochs)) >= 0)
+            goto exit;
+        if (retrain > CF_FINAL_MAX) {
+            rc = cli_usage_error(&args, "--retrain %lld: at most %d", retrain, CF_FINAL_MAX);
+            goto exit;
+        }
+        if (retrain_epochs > CF_TRAIN_MAX_EPOCHS) {
+            rc = cli_usage_error(&args, "--retrain-epochs %lld: at most %d", retrain_epochs, CF_TRAIN_MAX_EPOCHS);
+            goto exit;
+        }
+        run_opts o = {NULL, resume != NULL, cli_has(&args, "quiet"), NULL, spec_json, (int)retrain,
+                      (int)retrain_epochs, retrain_fraction};
         if (resume) {
             o.dir = resume;
         } else if (!out) {
@@ -792,7 +816,7 @@ int cmd_tabulate(int argc, char **argv) {
     rc = setup(&args, sample ? "random" : "grid", "train", &r);
     if (rc < 0) {
         r.cfg.max_trials = sample;
-        run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL};
+        run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL, 0, 0, 0};
         rc = run(&args, &r, &o);
     }
     setup_free(&r);

@@ -21,24 +21,27 @@ const cli_knob cli_knobs[] = {
     {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL},
     {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL},
     {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL},
-    {"strategy", 1, 0, "random", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL},
-    {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below)", S | SE, NULL},
-    {"objectives", 1, 0, "acc", "LIST", "acc, or acc plus any of macs,params,memory,latency", S | SE, NULL},
+    {"strategy", 1, 0, "nsga2", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL},
+    {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below); the default search uses\npopulation=16", S | SE, NULL},
+    {"objectives", 1, 0, "acc,macs", "LIST", "acc, or acc plus any of macs,params,memory,latency; the front\nof these is printed, reported and retrained", S | SE, NULL},
     {"max-macs", 1, 0, NULL, "N", "hard limits checked with the exact cost model before a trial\nis dispatched (K/M/G suffixes); rejected proposals are counted,\nnever run", S | SE, NULL},
     {"max-params", 1, 0, NULL, "N", "trainable parameters", S | SE, NULL},
     {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL},
     {"max-latency", 1, 0, NULL, "MS", "inference latency of one image, measured on one CPU thread\n(the median of 20 forward passes) before the trial is dispatched", S | SE, NULL},
-    {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget (with neither, 10 minutes)"},
+    {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget of the search (with neither, 6 minutes)"},
     {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h); trials\nstill running are cut at the end", S | R | SE, NULL},
     {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL},
     {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial"},
-    {"fraction", 1, 0, "1", "F", "share of each epoch's batches", S | SE | TA, NULL},
+    {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; tabulate 1)", S | SE | TA, NULL},
     {"batch", 1, 0, "256", "B", "batch size (halved on out of memory)", S | SE | TA, NULL},
     {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL},
     {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL},
     {"val-fraction", 1, 0, "0.1", "F", "share of the training set held out to score trials", S | SE | TA, NULL},
     {"evaluator", 1, 0, "train", "E", "train, or table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated)", S | SE, NULL},
     {"seed", 1, 0, "0", "S", "the run seed: proposals, splits, weights, data order", S | SE | TA, NULL},
+    {"retrain", 1, 0, "3", "K", "then train up to K models of the front again, longer, and\nmeasure them on the test set (0: no final phase)", S | R | SE, "after the search"},
+    {"retrain-epochs", 1, 0, "3", "N", "epochs of each final model", S | R | SE, NULL},
+    {"retrain-fraction", 1, 0, "1", "F", "share of each epoch's batches for the final models", S | R | SE, NULL},
     {"devices", 1, 0, "auto", "LIST", "auto, cpu, cuda:0,1,...", S | R | SE | TA, "devices"},
     {"cpu-workers", 1, 0, "1", "K", "split the CPU into K workers running trials side by side", S | R | SE | TA, NULL},
     {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL},
@@ -147,11 +150,20 @@ int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming) {
 }
 
 void cli_knob_defaults(cli_args *a) {
-    cli_flag *space = NULL, *set = NULL;
+    cli_flag *space = NULL, *set = NULL, *strategy = NULL, *options = NULL, *fraction = NULL;
     for (int i = 0; i < a->n_flags; i++) {
         if (strcmp(a->flags[i].name, "space") == 0) space = &a->flags[i];
         if (strcmp(a->flags[i].name, "set") == 0) set = &a->flags[i];
+        if (strcmp(a->flags[i].name, "strategy") == 0) strategy = &a->flags[i];
+        if (strcmp(a->flags[i].name, "strategy-options") == 0) options = &a->flags[i];
+        if (strcmp(a->flags[i].name, "fraction") == 0) fraction = &a->flags[i];
     }
+    /* the default strategy's population sized for a ten-minute search; another
+     * strategy keeps its own defaults */
+    if (strategy && strategy->count == 0 && options && options->count == 0) options->values[options->count++] = "population=16";
+    /* a search ranks with low-fidelity trials; a table records whole epochs */
+    if (fraction && fraction->count == 0)
+        fraction->values[fraction->count++] = strcmp(a->command, "tabulate") == 0 ? "1" : "0.25";
     if (space && space->count == 0 && set && set->count + 2 <= CLI_MAX_VALUES) {
         /* the default search: NB201 sized for Fashion-MNIST; --set still overrides */
         memmove(set->values + 2, set->values, (size_t)set->count * sizeof set->values[0]);

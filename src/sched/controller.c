@@ -349,7 +349,7 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         j->rank = r;
         j->worker = wi;
         j->task = (cf_trial_task){t,     &c->s.w[wi].desc, r, p->count, f->comm, limit, f->state[0] ? f->state : NULL,
-                                  c->hooks.on_epoch, c->hooks.ctx};
+                                  c->hooks.on_epoch, c->hooks.ctx, NULL, NULL};
         jobs[r] = j;
         c->load[wi].used += t->memory;
         c->load[wi].running++;

@@ -174,6 +174,8 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     cfg.resume = done;
     cfg.resume_momentum = momentum;
     if (st == CF_OK) st = cf_train(m, te->train, task->rank == 0 ? te->val : NULL, &cfg, res);
+    if (st == CF_OK && task->rank == 0 && task->on_trained && res->status == CF_TRAIN_OK)
+        st = task->on_trained(task->trained_ctx, t, m, &cfg, res);
     cf_model_destroy(m);
     free(done);
     free(momentum);

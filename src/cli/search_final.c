@@ -1,0 +1,537 @@
+/* search_final.c - the last phase of `cellforge search`: the best models of the
+ * search are trained again, longer, and measured on the test set.
+ *
+ * Trials of a search are short (a fraction of an epoch by default), enough to
+ * rank architectures, not to say how good one is. After the search, up to
+ * --retrain K architectures are taken from the Pareto front of the run's
+ * objectives (spread along it: the most accurate first, then evenly down to
+ * the smallest), topped up by validation accuracy when the front is shorter,
+ * and each is trained from scratch for --retrain-epochs epochs on the
+ * same training split, one model per worker at a time. Each then gets its
+ * test-set accuracy, per-class accuracy and confusion matrix. The run
+ * directory receives, per model:
+ *
+ *   final/ID/train.cfs   the training state after every epoch (resumable)
+ *   final/ID/model.cfm   the trained model with its test accuracy
+ *   final/ID/test.json   the record below, for `cellforge report` and people
+ *
+ * and best.cfm, a hard link to the model.cfm with the best validation
+ * accuracy (the test set only measures; it never chooses). The journal gets
+ * final_started, final_epoch and final_finished events. A crash in this phase
+ * loses nothing: a model with its test.json is done, one with a train.cfs goes
+ * on from its last epoch. Tested by tests/cli_search.sh.
+ *
+ * test.json:
+ *   {"trial": 5, "arch": "...", "epochs": 3, "status": "ok", "reason": "",
+ *    "val_acc": 0.87, "test_acc": 0.86, "seconds": 95.2, "params": 21514,
+ *    "macs": 1763000, "search_val_acc": 0.80, "classes": ["T-shirt/top", ...],
+ *    "per_class_acc": [...], "confusion": [[...], ...] (rows: true class),
+ *    "curve": [{"epoch": 0, "train_loss": ..., "train_acc": ..., "val_acc": ...,
+ *               "lr": ..., "seconds": ...}, ...]}
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cellforge/checkpoint.h"
+#include "cellforge/journal.h"
+#include "cellforge/log.h"
+#include "cellforge/pareto.h"
+#include "cellforge/spec.h"
+#include "cellforge/thread.h"
+#include "cli.h"
+
+typedef struct final_job {
+    cf_trial trial;              /* the search's trial, at the final fidelity */
+    double search_val;           /* its validation accuracy in the search */
+    int done;                    /* 1: finished (now or before a resume) */
+    cf_trial_status status;
+    char reason[256];
+    double val_acc, test_acc, seconds;
+    int worker;
+} final_job;
+
+typedef struct final_run {
+    const search_final_args *a;
+    final_job *jobs;
+    int n_jobs, next;
+    cf_mutex mu;                 /* next, printing, journal failures */
+    const cf_dataset *test;
+    double t0;                   /* wall clock at the start of the phase */
+    cf_status err;               /* the first failure of the phase itself */
+    char err_msg[512];
+} final_run;
+
+typedef struct final_worker {
+    final_run *run;
+    int w;
+} final_worker;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double run_clock(const final_run *r) {
+    return r->a->clock0 + (now_s() - r->t0);
+}
+
+static void fail_phase(final_run *r, cf_status st) {
+    if (r->err != CF_OK) return;
+    r->err = st;
+    snprintf(r->err_msg, sizeof r->err_msg, "%s", cf_error_message());
+}
+
+static void journal(final_run *r, const char *event, const char *fields) {
+    if (!r->a->journal) return;
+    cf_status st = cf_journal_append(r->a->journal, event, run_clock(r), fields);
+    if (st != CF_OK) {
+        cf_mutex_lock(&r->mu);
+        fail_phase(r, st);
+        cf_mutex_unlock(&r->mu);
+    }
+}
+
+static const char *const fashion_names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+static const char *const cifar10_names[] = {"airplane", "automobile", "bird", "cat",  "deer",
+                                            "dog",      "frog",       "horse", "ship", "truck"};
+
+static const char *class_name(const char *dataset, int k, char *buf, size_t cap) {
+    if (k < 10 && strcmp(dataset, "fashion-mnist") == 0) return fashion_names[k];
+    if (k < 10 && strcmp(dataset, "cifar10") == 0) return cifar10_names[k];
+    snprintf(buf, cap, "%d", k);
+    return buf;
+}
+
+/* A growing text buffer; a failed allocation leaves it NULL and is reported by the caller. */
+typedef struct text {
+    char *p;
+    size_t len, cap;
+    int oom;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...) {
+    if (t->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->oom = 1;
+            return;
+        }
+        if (t->p && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap <= t->len + (size_t)n) cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q) {
+            t->oom = 1;
+            return;
+        }
+        t->p = q;
+        t->cap = cap;
+    }
+}
+
+static void job_dir(const final_run *r, const final_job *j, const char *file, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/final/%lld%s%s", r->a->dir, (long long)j->trial.id, file ? "/" : "", file ? file : "");
+}
+
+/* What one worker's task hands to the hooks. */
+typedef struct job_ctx {
+    final_run *run;
+    final_job *job;
+} job_ctx;
+
+static cf_status write_test_json(final_run *r, final_job *j, const cf_trial *t, const cf_train_result *res,
+                                 double test_acc, const int64_t *conf, int classes) {
+    char esc[2 * CF_ARCH_TEXT_MAX + 64], name[32], path[1200];
+    text o = {0};
+    put(&o, "{\"trial\": %lld, \"arch\": \"%s\", \"epochs\": %d, \"status\": \"ok\", \"reason\": \"\",\n",
+        (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), res->epochs_done);
+    put(&o, " \"val_acc\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f, \"params\": %lld, \"macs\": %lld,\n",
+        res->val_acc, test_acc, res->seconds, (long long)t->cost.params, (long long)t->cost.macs);
+    put(&o, " \"search_val_acc\": %.6f, \"dataset\": \"%s\",\n \"classes\": [", j->search_val, r->a->dataset);
+    for (int k = 0; k < classes; k++)
+        put(&o, "%s\"%s\"", k ? ", " : "", class_name(r->a->dataset, k, name, sizeof name));
+    put(&o, "],\n \"per_class_acc\": [");
+    for (int k = 0; k < classes; k++) {
+        int64_t row = 0;
+        for (int c = 0; c < classes; c++) row += conf[(size_t)k * (size_t)classes + (size_t)c];
+        put(&o, "%s%.6f", k ? ", " : "", row ? (double)conf[(size_t)k * (size_t)classes + (size_t)k] / (double)row : 0.0);
+    }
+    put(&o, "],\n \"confusion\": [");
+    for (int k = 0; k < classes; k++) {
+        put(&o, "%s[", k ? ",\n   " : "");
+        for (int c = 0; c < classes; c++)
+            put(&o, "%s%lld", c ? ", " : "", (long long)conf[(size_t)k * (size_t)classes + (size_t)c]);
+        put(&o, "]");
+    }
+    put(&o, "],\n \"curve\": [");
+    for (int e = 0; e < res->epochs_done; e++) {
+        const cf_epoch_record *c = &res->curve[e];
+        put(&o,
+            "%s{\"epoch\": %d, \"train_loss\": %.6f, \"train_acc\": %.6f, \"val_acc\": %.6f, \"lr\": %.6g, "
+            "\"seconds\": %.3f}",
+            e ? ",\n   " : "", c->epoch, c->train_loss, c->train_acc, c->val_acc, c->lr, c->seconds);
+    }
+    put(&o, "]}\n");
+    if (o.oom) {
+        free(o.p);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "final trial %lld: no memory for test.json", (long long)t->id);
+    }
+    job_dir(r, j, "test.json", path, sizeof path);
+    cf_status st = cf_file_write_atomic(path, o.p);
+    free(o.p);
+    return st;
+}
+
+/* After training, on the worker's thread: the test set, the model file, test.json. */
+static cf_status on_trained(void *ctx, const cf_trial *t, cf_model *m, const cf_train_config *cfg,
+                            const cf_train_result *res) {
+    job_ctx *c = ctx;
+    final_run *r = c->run;
+    final_job *j = c->job;
+    const int classes = r->test->classes;
+    int64_t *conf = calloc((size_t)classes * (size_t)classes, sizeof *conf);
+    if (!conf) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "final trial %lld: no memory for the confusion matrix", (long long)t->id);
+    double test_acc = -1;
+    char path[1200];
+    job_dir(r, j, "model.cfm", path, sizeof path);
+    cf_status st = cf_evaluate(m, r->test, res->mean, res->std, &test_acc, conf);
+    if (st == CF_OK) st = cf_checkpoint_save(path, r->a->space, t->arch, m, cfg, res, test_acc);
+    if (st == CF_OK) st = write_test_json(r, j, t, res, test_acc, conf, classes);
+    free(conf);
+    j->test_acc = test_acc;
+    return st;
+}
+
+static void on_epoch(void *ctx, const cf_trial *t, const cf_epoch_record *e) {
+    job_ctx *c = ctx;
+    final_run *r = c->run;
+    char fields[512];
+    snprintf(fields, sizeof fields,
+             "\"id\":%lld,\"epoch\":%d,\"train_loss\":%.17g,\"train_acc\":%.17g,\"val_acc\":%.17g,\"lr\":%.17g,"
+             "\"seconds\":%.17g",
+             (long long)t->id, e->epoch, e->train_loss, e->train_acc, e->val_acc, e->lr, e->seconds);
+    journal(r, "final_epoch", fields);
+    if (r->a->quiet) return;
+    cf_mutex_lock(&r->mu);
+    printf("final trial %-4lld epoch %d/%d  loss %.4f  train %.2f%%  val %.2f%%  %.1f s\n", (long long)t->id,
+           e->epoch + 1, t->cand.epochs, e->train_loss, 100 * e->train_acc, 100 * e->val_acc, e->seconds);
+    fflush(stdout);
+    cf_mutex_unlock(&r->mu);
+}
+
+static void run_job(final_run *r, final_job *j, int w, void *device_state) {
+    const search_final_args *a = r->a;
+    char ckpt[1200], fields[640], esc[600];
+    job_dir(r, j, NULL, ckpt, sizeof ckpt);
+    if (mkdir(ckpt, 0755) != 0 && errno != EEXIST) {
+        j->status = CF_TRIAL_ERROR;
+        snprintf(j->reason, sizeof j->reason, "%.160s: cannot create: %.60s", ckpt, strerror(errno));
+        j->done = 1;
+        return;
+    }
+    job_dir(r, j, "train.cfs", ckpt, sizeof ckpt);
+    j->worker = w;
+    snprintf(fields, sizeof fields, "\"id\":%lld,\"worker\":%d,\"epochs\":%d", (long long)j->trial.id, w,
+             j->trial.cand.epochs);
+    journal(r, "final_started", fields);
+    job_ctx c = {r, j};
+    cf_trial_task task;
+    memset(&task, 0, sizeof task);
+    task.trial = &j->trial;
+    task.worker = &a->workers[w];
+    task.rank = 0;
+    task.replicas = 1;
+    task.checkpoint = ckpt;
+    task.on_epoch = on_epoch;
+    task.epoch_ctx = &c;
+    task.on_trained = on_trained;
+    task.trained_ctx = &c;
+    cf_trial_outcome out;
+    double t0 = now_s();
+    cf_status st = a->ev->ops->run(a->ev->self, device_state, &task, &out);
+    if (st != CF_OK) {
+        out.status = CF_TRIAL_ERROR;
+        snprintf(out.reason, sizeof out.reason, "%s", cf_error_message());
+        out.val_acc = -1;
+        out.curve = NULL;
+    }
+    free(out.curve);
+    j->status = out.status;
+    snprintf(j->reason, sizeof j->reason, "%s", out.reason);
+    j->val_acc = out.val_acc;
+    j->seconds = now_s() - t0;
+    if (j->status != CF_TRIAL_OK) j->test_acc = -1;
+    j->done = 1;
+    snprintf(fields, sizeof fields,
+             "\"id\":%lld,\"status\":\"%s\",\"reason\":\"%s\",\"val_acc\":%.17g,\"test_acc\":%.17g,\"seconds\":%.17g",
+             (long long)j->trial.id, cf_trial_status_name(j->status), cf_journal_escape(j->reason, esc, sizeof esc),
+             j->val_acc, j->test_acc, j->seconds);
+    journal(r, "final_finished", fields);
+    if (a->quiet) return;
+    cf_mutex_lock(&r->mu);
+    if (j->status == CF_TRIAL_OK)
+        printf("final trial %-4lld val %.2f%%  test %.2f%%  (%.0f s on %s)\n", (long long)j->trial.id,
+               100 * j->val_acc, 100 * j->test_acc, j->seconds, a->workers[w].name);
+    else
+        printf("final trial %-4lld %s: %s\n", (long long)j->trial.id, cf_trial_status_name(j->status), j->reason);
+    fflush(stdout);
+    cf_mutex_unlock(&r->mu);
+}
+
+static void *worker_main(void *arg) {
+    final_worker *fw = arg;
+    final_run *r = fw->run;
+    const search_final_args *a = r->a;
+    void *state = NULL;
+    if (a->ev->ops->open && a->ev->ops->open(a->ev->self, &a->workers[fw->w], &state) != CF_OK) {
+        cf_mutex_lock(&r->mu);
+        fail_phase(r, CF_ERR_DEVICE);
+        cf_mutex_unlock(&r->mu);
+        return NULL;
+    }
+    for (;;) {
+        cf_mutex_lock(&r->mu);
+        final_job *j = NULL;
+        while (r->next < r->n_jobs && r->err == CF_OK && !j) {
+            j = &r->jobs[r->next++];
+            if (j->done) j = NULL;
+        }
+        cf_mutex_unlock(&r->mu);
+        if (!j) break;
+        run_job(r, j, fw->w, state);
+    }
+    if (a->ev->ops->close) a->ev->ops->close(a->ev->self, state);
+    return NULL;
+}
+
+/* A finished final model from before a resume: its test.json, as written above. */
+static int read_done(const final_run *r, final_job *j) {
+    char path[1200];
+    job_dir(r, j, "test.json", path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *v = strstr(buf, "\"val_acc\": "), *t = strstr(buf, "\"test_acc\": "), *s = strstr(buf, "\"seconds\": ");
+    if (!v || !t || !s) return 0; /* damaged: trained again from its state */
+    j->val_acc = strtod(v + 11, NULL);
+    j->test_acc = strtod(t + 12, NULL);
+    j->seconds = strtod(s + 11, NULL);
+    j->status = CF_TRIAL_OK;
+    j->done = 1;
+    return 1;
+}
+
+static int by_error(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Up to K trials: spread along the front of the run's objectives, topped up by
+ * validation accuracy; one per architecture. Trials of lower rungs of a
+ * multi-fidelity strategy take part only when no trial reached the run's
+ * fidelity. Returns how many went into ids. */
+static int select_finals(const cf_search_replay *rep, const cf_search_config *cfg, int K, int64_t *ids) {
+    int64_t n_ok = 0, n_top = 0;
+    for (int64_t i = 0; i < rep->n; i++)
+        if (rep->trials[i].status == CF_TRIAL_OK) {
+            n_ok++;
+            if (rep->trials[i].cand.epochs >= cfg->epochs) n_top++;
+        }
+    if (n_ok == 0 || K <= 0) return 0;
+    const int min_epochs = n_top > 0 ? cfg->epochs : 0;
+    const int k = cfg->n_objectives;
+    size_t n = 0;
+    double *pts = malloc((size_t)n_ok * (size_t)k * sizeof *pts);
+    int64_t *pid = malloc((size_t)n_ok * sizeof *pid);
+    size_t *front = malloc((size_t)n_ok * sizeof *front);
+    double *order = malloc((size_t)n_ok * 2 * sizeof *order); /* (error, index) pairs */
+    int chosen = 0;
+    if (!pts || !pid || !front || !order) goto exit;
+    for (int64_t i = 0; i < rep->n; i++) {
+        const cf_trial *t = &rep->trials[i];
+        if (t->status != CF_TRIAL_OK || t->cand.epochs < min_epochs) continue;
+        for (int o = 0; o < k; o++) pts[n * (size_t)k + (size_t)o] = cf_trial_objective(cfg, t, o);
+        pid[n++] = t->id;
+    }
+    size_t m = cf_pareto_front(pts, n, k, front);
+    for (size_t i = 0; i < m; i++) {
+        order[2 * i] = pts[front[i] * (size_t)k];
+        order[2 * i + 1] = (double)front[i];
+    }
+    qsort(order, m, 2 * sizeof *order, by_error);
+    /* the most accurate, then evenly along the front to its far end */
+    for (int c = 0; c < K && (size_t)c < m; c++) {
+        size_t at = K == 1 || m <= (size_t)K ? (size_t)c : (size_t)((double)c * (double)(m - 1) / (K - 1) + 0.5);
+        ids[chosen++] = pid[(size_t)order[2 * at + 1]];
+    }
+    /* then the most accurate of the rest */
+    for (size_t i = 0; i < n; i++) {
+        order[2 * i] = pts[i * (size_t)k];
+        order[2 * i + 1] = (double)i;
+    }
+    qsort(order, n, 2 * sizeof *order, by_error);
+    for (size_t i = 0; i < n && chosen < K; i++) {
+        int64_t id = pid[(size_t)order[2 * i + 1]];
+        int seen = 0;
+        for (int c = 0; c < chosen; c++) seen |= ids[c] == id;
+        if (!seen) ids[chosen++] = id;
+    }
+    /* one model per architecture: duplicates of a proposal are the same network */
+    int w = 0;
+    for (int c = 0; c < chosen; c++) {
+        int dup = 0;
+        for (int d = 0; d < w; d++) dup |= strcmp(rep->trials[ids[d]].arch, rep->trials[ids[c]].arch) == 0;
+        if (!dup) ids[w++] = ids[c];
+    }
+    chosen = w;
+exit:
+    free(pts);
+    free(pid);
+    free(front);
+    free(order);
+    return chosen;
+}
+
+/* best.cfm: a hard link to the best final model, swapped in atomically. */
+static void link_best(const final_run *r, const final_job *j) {
+    char src[1200], tmp[1200], dst[1200];
+    job_dir(r, j, "model.cfm", src, sizeof src);
+    snprintf(tmp, sizeof tmp, "%.1100s/best.cfm.tmp", r->a->dir);
+    snprintf(dst, sizeof dst, "%.1100s/best.cfm", r->a->dir);
+    unlink(tmp);
+    if (link(src, tmp) != 0 || rename(tmp, dst) != 0) {
+        CF_LOG_WARN("%s: not linked to %s: %s", dst, src, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+int search_final(const search_final_args *a) {
+    if (a->count <= 0) return -1;
+    if (a->ev->ops->simulated) {
+        printf("final: no retraining with a benchmark table (--retrain needs the train evaluator)\n");
+        return -1;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/journal.jsonl", a->dir);
+    cf_search_replay rep;
+    cf_journal_scan scan = {0};
+    final_run r;
+    memset(&r, 0, sizeof r);
+    r.a = a;
+    int rc = -1;
+    cf_dataset *test = NULL;
+    if (cf_search_replay_load(path, a->space, &rep, &scan) != CF_OK) return cli_fail("search");
+    int64_t ids[CF_FINAL_MAX];
+    int n = select_finals(&rep, a->cfg, a->count < CF_FINAL_MAX ? a->count : CF_FINAL_MAX, ids);
+    if (n == 0) {
+        printf("final: no trial finished ok; nothing to retrain\n");
+        cf_search_replay_free(&rep);
+        return -1;
+    }
+    r.jobs = calloc((size_t)n, sizeof *r.jobs);
+    if (!r.jobs || cf_mutex_init(&r.mu) != CF_OK) {
+        free(r.jobs);
+        cf_search_replay_free(&rep);
+        fprintf(stderr, "cellforge search: no memory for the final phase\n");
+        return EXIT_ERROR;
+    }
+    r.n_jobs = n;
+    snprintf(path, sizeof path, "%s/final", a->dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cellforge search: %s: cannot create: %s\n", path, strerror(errno));
+        rc = EXIT_ERROR;
+        goto exit;
+    }
+    int todo = 0;
+    for (int i = 0; i < n; i++) {
+        final_job *j = &r.jobs[i];
+        j->trial = rep.trials[ids[i]];
+        j->search_val = j->trial.val_acc;
+        j->trial.cand.epochs = a->epochs;
+        j->trial.cand.fraction = a->fraction;
+        j->trial.status = CF_TRIAL_RUNNING;
+        j->test_acc = -1;
+        j->val_acc = -1;
+        j->worker = -1;
+        if (!read_done(&r, j)) todo++;
+    }
+    printf("final: %d model%s from the front, %d epoch%s each, then the test set%s\n", n, n == 1 ? "" : "s",
+           a->epochs, a->epochs == 1 ? "" : "s", todo < n ? " (some done before the resume)" : "");
+    for (int i = 0; i < n; i++) {
+        const final_job *j = &r.jobs[i];
+        printf("  trial %-5lld search val %6.2f%%  %7.1fk params %7.2fM MACs%s\n", (long long)j->trial.id,
+               100 * j->search_val, (double)j->trial.cost.params / 1e3, (double)j->trial.cost.macs / 1e6,
+               j->done ? "  (done)" : "");
+    }
+    fflush(stdout);
+    if (todo > 0) {
+        if (cf_dataset_load(a->dataset, a->data_dir, "test", &test) != CF_OK) {
+            rc = cli_fail("search");
+            goto exit;
+        }
+        r.test = test;
+        r.t0 = now_s();
+        int nw = a->n_workers < todo ? a->n_workers : todo;
+        cf_thread th[CF_MAX_WORKERS];
+        final_worker fw[CF_MAX_WORKERS];
+        int started = 0;
+        for (int w = 0; w < nw; w++) {
+            fw[w] = (final_worker){&r, w};
+            if (cf_thread_create(&th[w], "final", worker_main, &fw[w]) != CF_OK) break;
+            started++;
+        }
+        if (started == 0) worker_main(&fw[0]); /* no thread: this one does the work */
+        for (int w = 0; w < started; w++) cf_thread_join(&th[w], NULL);
+        if (r.err != CF_OK) {
+            fprintf(stderr, "cellforge search: final phase: %s\n", r.err_msg);
+            fprintf(stderr, "cellforge search: what was done is kept; --resume %s goes on\n", a->dir);
+            rc = EXIT_ERROR;
+            goto exit;
+        }
+    }
+    const final_job *best = NULL;
+    printf("final models (%s test set):\n", a->dataset);
+    for (int i = 0; i < n; i++) {
+        const final_job *j = &r.jobs[i];
+        if (j->status == CF_TRIAL_OK) {
+            printf("  trial %-5lld val %6.2f%%  test %6.2f%%  %7.1fk params %7.2fM MACs  %s\n", (long long)j->trial.id,
+                   100 * j->val_acc, 100 * j->test_acc, (double)j->trial.cost.params / 1e3,
+                   (double)j->trial.cost.macs / 1e6, j->trial.arch);
+            if (!best || j->val_acc > best->val_acc) best = j;
+        } else {
+            printf("  trial %-5lld %s: %s\n", (long long)j->trial.id, cf_trial_status_name(j->status), j->reason);
+        }
+    }
+    if (best) {
+        link_best(&r, best);
+        printf("best model: %s/best.cfm (trial %lld: val %.2f%%, test %.2f%%)\n", a->dir, (long long)best->trial.id,
+               100 * best->val_acc, 100 * best->test_acc);
+    } else {
+        rc = EXIT_ERROR;
+    }
+exit:
+    cf_dataset_destroy(test);
+    cf_mutex_destroy(&r.mu);
+    free(r.jobs);
+    cf_search_replay_free(&rep);
+    return rc;
+}
