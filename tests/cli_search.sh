@@ -41,6 +41,7 @@ for f in run/final/*/test.json; do
 done
 [ -f run/best.cfm ] || fail "no run/best.cfm"
 expect 0 "accuracy" "$cf" eval run/best.cfm --threads 1
+expect 0 "2 of 2 models retrained and tested" "$cf" status run
 [ "$(grep -c '^|' run/trials.tsv)" = 4 ] || fail "run/trials.tsv has $(grep -c '^|' run/trials.tsv) rows, want 4"
 [ "$(grep -c '"event":"trial_finished"' run/journal.jsonl)" = 4 ] || fail "the journal does not hold 4 finished trials"
 expect 0 "trials    4: 4 ok" "$cf" status run

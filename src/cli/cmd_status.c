@@ -19,7 +19,8 @@ const char *const cmd_status_usage =
     "Shows a search's progress from its run directory: whether it is running,\n"
     "trials finished, running, failed and rejected, the best trials, what each\n"
     "running trial has reached, and the failures with their reasons. Works while\n"
-    "the search runs (read-only) and after it stopped or crashed.\n";
+    "the search runs (read-only) and after it stopped or crashed, and the final\n"
+    "phase: the models retrained and their test accuracy.\n";
 
 /* 1 when a search holds the run's lock. */
 static int run_is_live(const char *dir, long *pid) {
@@ -33,6 +34,71 @@ static int run_is_live(const char *dir, long *pid) {
     int live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     close(fd);
     return live;
+}
+
+/* A number field of a journal line ("key":value), or def. */
+static double field(const char *line, const char *key, double def) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    return p ? strtod(p + strlen(pat), NULL) : def;
+}
+
+/* The final phase (search_final.c) from its journal events: each model's
+ * state, last epoch and, when done, its validation and test accuracy. */
+static void print_final(const char *journal) {
+    FILE *f = fopen(journal, "r");
+    if (!f) return;
+    enum { MAX = 64 };
+    struct {
+        long long id;
+        int started, finished, ok, epoch, epochs;
+        double val, test;
+    } m[MAX];
+    int n = 0;
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        const char *ev = strstr(line, "\"event\":\"final_");
+        if (!ev) continue;
+        long long id = (long long)field(line, "id", -1);
+        int k = 0;
+        while (k < n && m[k].id != id) k++;
+        if (k == n) {
+            if (n == MAX) continue;
+            memset(&m[n], 0, sizeof m[n]);
+            m[n].id = id;
+            m[n].epoch = -1;
+            n++;
+        }
+        ev += strlen("\"event\":\"final_");
+        if (strncmp(ev, "started", 7) == 0) {
+            m[k].started = 1;
+            m[k].epochs = (int)field(line, "epochs", 0);
+        } else if (strncmp(ev, "epoch", 5) == 0) {
+            m[k].epoch = (int)field(line, "epoch", -1);
+            m[k].val = field(line, "val_acc", -1);
+        } else if (strncmp(ev, "finished", 8) == 0) {
+            m[k].finished = 1;
+            m[k].ok = strstr(line, "\"status\":\"ok\"") != NULL;
+            m[k].val = field(line, "val_acc", -1);
+            m[k].test = field(line, "test_acc", -1);
+        }
+    }
+    fclose(f);
+    if (n == 0) return;
+    int done = 0;
+    for (int k = 0; k < n; k++) done += m[k].finished;
+    printf("final     %d of %d models retrained and tested\n", done, n);
+    for (int k = 0; k < n; k++) {
+        if (m[k].finished && m[k].ok)
+            printf("  trial %-5lld val %6.2f%%  test %6.2f%%\n", m[k].id, 100 * m[k].val, 100 * m[k].test);
+        else if (m[k].finished)
+            printf("  trial %-5lld failed (see the journal's final_finished event)\n", m[k].id);
+        else if (m[k].epoch >= 0)
+            printf("  trial %-5lld epoch %d of %d, val %.2f%%\n", m[k].id, m[k].epoch + 1, m[k].epochs, 100 * m[k].val);
+        else
+            printf("  trial %-5lld started\n", m[k].id);
+    }
 }
 
 static int cmp_val_desc(const void *a, const void *b) {
@@ -133,6 +199,7 @@ int cmd_status(int argc, char **argv) {
         printf("  trial %-5lld %s: %s\n", (long long)t->id, cf_trial_status_name(t->status), t->reason);
         shown++;
     }
+    print_final(path);
     rc = EXIT_OK;
 exit:
     free(order);
