@@ -98,6 +98,8 @@ const char *cli_knob_usage(unsigned scope, const char *head, const char *tail);
 int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming);
 /* Fill what is still unset with the defaults (the default search's C=8 N=1 included). */
 void cli_knob_defaults(cli_args *a);
+/* Every spec key as a Markdown table (the README's reference); the caller frees it. */
+char *cli_knob_markdown(void);
 /* The resolved spec as JSON text; the caller frees it. */
 char *cli_knob_spec_json(const cli_args *a);
 /* Load a spec file for a's command; -1 or an exit code (message printed). */

@@ -664,6 +664,12 @@ static int resolve(cli_args *args, int argc, char **argv, char **spec_out) {
         fputs(args->usage, stdout);
         return EXIT_OK;
     }
+    if (cli_has(args, "spec-reference")) {
+        char *md = cli_knob_markdown();
+        if (md) fputs(md, stdout);
+        free(md);
+        return md ? EXIT_OK : EXIT_ERROR;
+    }
     const char *resume = cli_value(args, "resume");
     const char *spec_path = NULL;
     char buf[1100];

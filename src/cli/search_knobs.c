@@ -29,7 +29,7 @@ const cli_knob cli_knobs[] = {
     {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL},
     {"max-latency", 1, 0, NULL, "MS", "inference latency of one image, measured on one CPU thread\n(the median of 20 forward passes) before the trial is dispatched", S | SE, NULL},
     {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget of the search (with neither, 6 minutes)"},
-    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h); trials\nstill running are cut at the end", S | R | SE, NULL},
+    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h; with neither\nthis nor --trials: 6m); trials still running are cut at the end", S | R | SE, NULL},
     {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL},
     {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial"},
     {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; tabulate 1)", S | SE | TA, NULL},
@@ -51,6 +51,7 @@ const cli_knob cli_knobs[] = {
     {"out", 1, 0, NULL, "DIR", "the run directory (default runs/SPACE-DATE-TIME; `none`: keep\nnothing); for tabulate, the table FILE", SE | TA, "the run"},
     {"resume", 1, 0, NULL, "DIR", "go on with a stopped or crashed run (flags may change the\nbudget and devices)", SE, NULL},
     {"print-spec", 0, 0, NULL, NULL, "print the resolved spec as JSON and exit", SE, NULL},
+    {"spec-reference", 0, 0, NULL, NULL, "print every spec key as a Markdown table and exit", SE, NULL},
     {"quiet", 0, 0, NULL, NULL, "no line per trial", SE | TA, NULL},
 };
 const int cli_n_knobs = (int)(sizeof cli_knobs / sizeof cli_knobs[0]);
@@ -127,6 +128,31 @@ const char *cli_knob_usage(unsigned scope, const char *head, const char *tail) {
     if (tail) append(&buf, &len, &cap, tail);
     cache[slot] = buf;
     return buf ? buf : head;
+}
+
+/* The spec keys as a Markdown table: the README's spec reference is this
+ * output (tests/readme_spec.sh keeps the two equal). */
+char *cli_knob_markdown(void) {
+    char *buf = NULL, line[1024], doc[768];
+    size_t len = 0, cap = 0;
+    append(&buf, &len, &cap,
+           "| key (flag) | value | default | meaning | on resume |\n"
+           "|---|---|---|---|---|\n");
+    for (int i = 0; i < cli_n_knobs; i++) {
+        const cli_knob *k = &cli_knobs[i];
+        if (!(k->flags & KNOB_SPEC)) continue;
+        size_t n = 0;
+        for (const char *c = k->doc; *c && n + 2 < sizeof doc; c++) {
+            if (*c == '|' && n + 3 < sizeof doc) doc[n++] = '\\';
+            doc[n++] = *c == '\n' ? ' ' : *c;
+        }
+        doc[n] = 0;
+        snprintf(line, sizeof line, "| `%s` | %s%s | %s%s%s | %s | %s |\n", k->name, k->arg ? k->arg : "true",
+                 k->repeatable ? " (list)" : "", k->def && *k->def ? "`" : "", k->def && *k->def ? k->def : "",
+                 k->def && *k->def ? "`" : "", doc, k->flags & KNOB_RESUMABLE ? "may change" : "fixed");
+        append(&buf, &len, &cap, line);
+    }
+    return buf;
 }
 
 int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming) {
