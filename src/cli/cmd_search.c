@@ -87,7 +87,38 @@ typedef struct search_view {
     double *points;            /* (n_points, cfg->n_objectives) */
     int64_t *point_ids;
     size_t n_points, cap_points;
+    /* the current front, kept as points arrive: indices into points */
+    size_t *front;
+    size_t n_front;
+    int joined_front;          /* the last trial kept entered the front */
 } search_view;
+
+/* 1 when point a dominates point b (every objective at most b's, one below). */
+static int dominates(const double *a, const double *b, int k) {
+    int less = 0;
+    for (int j = 0; j < k; j++) {
+        if (a[j] > b[j]) return 0;
+        if (a[j] < b[j]) less = 1;
+    }
+    return less;
+}
+
+/* Point i enters the front unless a member dominates it or equals it; the
+ * members it dominates leave. O(front) per point. */
+static void update_front(search_view *v, size_t i, int k) {
+    const double *p = v->points + i * (size_t)k;
+    v->joined_front = 0;
+    for (size_t f = 0; f < v->n_front; f++) {
+        const double *q = v->points + v->front[f] * (size_t)k;
+        if (dominates(q, p, k) || memcmp(q, p, (size_t)k * sizeof *p) == 0) return;
+    }
+    size_t w = 0;
+    for (size_t f = 0; f < v->n_front; f++)
+        if (!dominates(p, v->points + v->front[f] * (size_t)k, k)) v->front[w++] = v->front[f];
+    v->front[w++] = i;
+    v->n_front = w;
+    v->joined_front = 1;
+}
 
 static void keep_point(search_view *v, const cf_trial *t) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
@@ -98,13 +129,16 @@ static void keep_point(search_view *v, const cf_trial *t) {
         size_t cap = v->cap_points ? 2 * v->cap_points : 64;
         double *p = realloc(v->points, cap * (size_t)k * sizeof *p);
         int64_t *q = realloc(v->point_ids, cap * sizeof *q);
+        size_t *fr = realloc(v->front, cap * sizeof *fr);
         if (p) v->points = p;
         if (q) v->point_ids = q;
-        if (!p || !q) return;
+        if (fr) v->front = fr;
+        if (!p || !q || !fr) return;
         v->cap_points = cap;
     }
     for (int j = 0; j < k; j++) v->points[v->n_points * (size_t)k + (size_t)j] = cf_trial_objective(v->cfg, t, j);
     v->point_ids[v->n_points++] = t->id;
+    update_front(v, v->n_points - 1, k);
 }
 
 /* The non-dominated trials and their hypervolume. Objectives after the error are
@@ -175,6 +209,7 @@ static void draw_status(search_view *v) {
     if (v->best >= 0)
         n += snprintf(line + n, sizeof line - (size_t)n, " | best %.2f%% (trial %lld)", 100 * v->best,
                       (long long)v->best_id);
+    if (v->n_front) n += snprintf(line + n, sizeof line - (size_t)n, ", front %zu", v->n_front);
     n += snprintf(line + n, sizeof line - (size_t)n, " | busy ");
     for (int w = 0; w < v->n_workers && (size_t)n + 4 < sizeof line; w++) line[n++] = v->busy[w] ? '#' : '.';
     line[n] = 0;
@@ -238,6 +273,7 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
         cf_table_write_row(v->table, t);
         fflush(v->table);
     }
+    v->joined_front = 0;
     keep_point(v, t);
     if (v->quiet) return 0;
     clear_status(v);
@@ -249,13 +285,15 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     if (t->replicas > 2) strncat(where, "+...", sizeof where - strlen(where) - 1);
     char result[300];
     if (t->status == CF_TRIAL_OK)
-        snprintf(result, sizeof result, "val %.2f%%", 100 * t->val_acc);
+        snprintf(result, sizeof result, "val %.2f%%%s", 100 * t->val_acc, v->joined_front ? " *" : "  ");
     else
         snprintf(result, sizeof result, "%s: %.200s", cf_trial_status_name(t->status), t->reason);
-    printf("trial %lld  %-4s %6.1fk params %7.2fM MACs  %6.1f s  %s  | best %.2f%% (trial %lld), %lld done, %lld "
+    char front[32] = "";
+    if (v->n_front) snprintf(front, sizeof front, ", front %zu", v->n_front);
+    printf("trial %lld  %-4s %6.1fk params %7.2fM MACs  %6.1f s  %s  | best %.2f%% (trial %lld)%s, %lld done, %lld "
            "failed, t=%.0f s\n",
            (long long)t->id, where, (double)t->cost.params / 1e3, (double)t->cost.macs / 1e6, t->train_seconds,
-           result, v->best >= 0 ? 100 * v->best : 0.0, (long long)v->best_id, (long long)v->done,
+           result, v->best >= 0 ? 100 * v->best : 0.0, (long long)v->best_id, front, (long long)v->done,
            (long long)v->failed, t->end);
     draw_status(v);
     fflush(stdout);
@@ -583,6 +621,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     for (int i = 0; i < r->n_workers; i++) printf(" %s", r->workers[i].name);
     printf("\n");
     if (o->dir) printf("run directory %s%s\n", o->dir, have_replay ? "" : " (cellforge status DIR shows progress)");
+    if (r->cfg.n_objectives > 1 && !o->quiet) printf("(* marks a trial that joins the Pareto front)\n");
     if (have_replay) {
         int64_t done = 0, open = 0;
         for (int64_t i = 0; i < replay.n; i++) {
@@ -650,6 +689,7 @@ exit:
     if (lock_fd >= 0) close(lock_fd);
     free(view.points);
     free(view.point_ids);
+    free(view.front);
     cf_search_replay_free(&replay);
     return rc;
 }
