@@ -192,6 +192,7 @@ typedef struct ctl {
     double wall0;              /* wall time this call started */
     int64_t next_id;
     int stop_proposing;
+    double min_ok_s;          /* the shortest ok trial so far (run clock seconds); 0: none yet */
     int rejects_in_row;
     double overhead;           /* controller wall time outside waits */
     cf_backend *lat_be;        /* one-thread CPU backend for latency measurements, or NULL */
@@ -248,6 +249,8 @@ static void tally(ctl *c, const cf_trial *t) {
         sum->finished++;
         if (t->status == CF_TRIAL_OK) {
             sum->ok++;
+            double d = t->end - t->start;
+            if (d > 0 && (c->min_ok_s <= 0 || d < c->min_ok_s)) c->min_ok_s = d;
             if (t->val_acc > sum->best_val_acc) {
                 sum->best_val_acc = t->val_acc;
                 sum->best_trial = t->id;
@@ -414,6 +417,9 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
     /* the trial budget counts every proposal that passed the constraints */
     if (cfg->max_trials > 0 && c->sum->proposed - c->sum->rejected >= cfg->max_trials) return NULL;
     if (cfg->time_budget_s > 0 && run_clock(c) >= cfg->time_budget_s) return NULL;
+    /* a trial that could not end within the budget even as fast as the fastest
+     * so far would only be cut: the time left goes to the trials running */
+    if (cfg->time_budget_s > 0 && c->min_ok_s > 0 && run_clock(c) + c->min_ok_s > cfg->time_budget_s) return NULL;
     cf_candidate cand;
     cf_ask_result r = cf_strategy_ask(c->st, c->next_id, &cand);
     if (r == CF_ASK_DONE) c->stop_proposing = 1;
