@@ -510,7 +510,7 @@ typedef struct net_case {
 } net_case;
 
 static const net_case k_cases[] = {
-    {"nb201", "C=4,N=1", "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_1x1~2|",
+    {"nb201", "C=4,N=1", "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|",
      {1, 28, 28, 10}},
     {"nb201", "C=3,N=2", "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
      {3, 16, 12, 4}},

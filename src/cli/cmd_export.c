@@ -125,6 +125,16 @@ static void json_number(FILE *f, double v, int unmeasured_null) {
     fputs(text, f);
 }
 
+/* A float32 in the fewest digits (6..9) that read back as it. */
+static void json_float(FILE *f, float v) {
+    char text[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, (double)v);
+        if (strtof(text, NULL) == v) break;
+    }
+    fputs(text, f);
+}
+
 static int write_json(FILE *f, const char *source, const cf_checkpoint_info *info, const cf_space *s,
                       const cf_model *m) {
     cf_cost c;
@@ -149,12 +159,12 @@ static int write_json(FILE *f, const char *source, const cf_checkpoint_info *inf
     fprintf(f, "  \"layers\": %d,\n  \"normalize\": {\"mean\": [", m->net->n);
     for (int k = 0; k < info->input.c && k < 4; k++) {
         fputs(k ? ", " : "", f);
-        json_number(f, info->mean[k], 0);
+        json_float(f, info->mean[k]);
     }
     fputs("], \"std\": [", f);
     for (int k = 0; k < info->input.c && k < 4; k++) {
         fputs(k ? ", " : "", f);
-        json_number(f, info->std[k], 0);
+        json_float(f, info->std[k]);
     }
     fprintf(f, "]},\n  \"epochs\": %d,\n  \"status\": ", info->epochs_done);
     json_string(f, info->status[0] ? info->status : "-");
