@@ -379,6 +379,9 @@ static void check_model(const char *what, const cf_model *m) {
     CHECK_OK(cf_export_onnx_encode(m, &opt, &data, &size, &sum));
     if (!data) return;
     onnx_file o;
+    decode(data, size - 1, &o);
+    CHECK(o.bad, "%s: the reader takes a file cut short by a byte", what);
+    onnx_free(&o);
     decode(data, size, &o);
     CHECK(!o.bad, "%s: the file does not decode as the expected ONNX messages", what);
     CHECK(o.ir_version == CF_ONNX_IR_VERSION && o.opset == 13 && o.opset_domain[0] == 0 &&

@@ -32,9 +32,9 @@
  * and its tensors are the model's followed by the momentum buffer of every
  * weight tensor, named "<weight name>.momentum". cf_checkpoint_load reads a
  * state as it reads a model file (the model's tensors, test_acc -1), and
- * cf_checkpoint_convert turns one into a model file. The train evaluator writes
- * one after every epoch of a trial with a checkpoint path (cf_train's
- * epoch_end) and continues from it after a crash:
+ * cf_checkpoint_convert turns one into a model file. The train evaluator
+ * writes a state after every epoch of a trial with a checkpoint path
+ * (cf_train's epoch_end) and continues from it after a crash:
  *
  *   // in epoch_end, rank 0:
  *   CF_TRY(cf_trainstate_save("trial-17.state", space, arch_text, m, momentum, &cfg, res_so_far));

@@ -252,8 +252,10 @@ static int default_out(const cli_args *a, const char *arg, int is_run, const cha
         fprintf(stderr, "cellforge export: cannot create %s: %s\n", dir, strerror(errno));
         return EXIT_ERROR;
     }
-    const char *trial = cli_value(a, "trial");
-    if (trial) snprintf(out, cap, "%s/trial-%s.%s", dir, trial, ext);
+    long long id = -1;
+    int rc = cli_count(a, "trial", 0, &id);
+    if (rc >= 0) return rc;
+    if (id >= 0) snprintf(out, cap, "%s/trial-%lld.%s", dir, id, ext);
     else snprintf(out, cap, "%s/best.%s", dir, ext);
     return -1;
 }

@@ -6,7 +6,8 @@
  * round trip gives identical outputs; truncated, corrupted or foreign files
  * fail with the file and offset) and tests/test_train_resume.c (a run resumed
  * from a state ends bit for bit as one that never stopped; states of another
- * network or run are refused with what did not match).
+ * network or run are refused with what did not match; a state loads as a
+ * model and converts to a model file with the same tensors).
  */
 #include <errno.h>
 #include <fcntl.h>
