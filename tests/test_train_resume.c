@@ -347,6 +347,58 @@ static void check_resume_dp(const cf_space *s, const cf_train_config *cfg, const
 
 /* ---- the state file ----------------------------------------------------------- */
 
+/* Every weight and BN statistic of b equals a's. */
+static int same_tensors(const cf_model *a, const cf_model *b) {
+    if (a->net->n != b->net->n) return 0;
+    for (int i = 0; i < a->net->n; i++) {
+        const cf_net_layer *l = &a->net->layers[i];
+        for (int k = 0; k < l->n_w; k++)
+            if (memcmp(cf_model_weight(a, i, k), cf_model_weight(b, i, k),
+                       (size_t)cf_net_weight_numel(l, k) * sizeof(float)) != 0)
+                return 0;
+        for (int k = 0; l->kind == CF_OP_BATCHNORM && k < 2; k++)
+            if (memcmp(cf_model_bn_stat(a, i, k), cf_model_bn_stat(b, i, k), (size_t)l->c * sizeof(float)) != 0)
+                return 0;
+    }
+    return 1;
+}
+
+static void check_state_as_model(const char *state, const char *model_path, const cf_model *m) {
+    cf_model *back = NULL;
+    cf_checkpoint_info info;
+    CHECK_OK(cf_checkpoint_load(state, cf_backend_cpu_ref(), 4, &back, &info));
+    if (back) {
+        CHECK(same_tensors(m, back), "a state read as a model has other weights");
+        CHECK(info.is_state && info.test_acc == -1 && info.epochs_done == 1 && strcmp(info.arch, NB201_ARCH) == 0,
+              "state as a model: is_state %d, test_acc %g, %d epochs, arch %s", info.is_state, info.test_acc,
+              info.epochs_done, info.arch);
+    }
+    cf_model_destroy(back);
+    back = NULL;
+    CHECK_OK(cf_checkpoint_convert(state, model_path));
+    CHECK_OK(cf_checkpoint_load(model_path, cf_backend_cpu_ref(), 4, &back, &info));
+    if (back) {
+        CHECK(same_tensors(m, back), "the converted model has other weights");
+        CHECK(!info.is_state && info.test_acc == -1 && info.epochs_done == 1 && info.mean[0] > 0.2f,
+              "converted: is_state %d, test_acc %g, %d epochs, mean %g", info.is_state, info.test_acc,
+              info.epochs_done, info.mean[0]);
+    }
+    cf_model_destroy(back);
+    FILE *f = fopen(model_path, "rb");
+    unsigned char pre[16] = {0};
+    size_t hl = 0;
+    CHECK(f && fread(pre, 1, 16, f) == 16 && memcmp(pre, "CFMODEL1", 8) == 0, "%s is no model file", model_path);
+    for (int i = 0; i < 8; i++) hl |= (size_t)pre[8 + i] << (8 * i);
+    char *text = hl < 1000000 ? calloc(hl + 1, 1) : NULL;
+    CHECK(f && text && fread(text, 1, hl, f) == hl, "read the header of %s", model_path);
+    if (f) fclose(f);
+    if (text)
+        CHECK(strstr(text, "\"train\":{") && strstr(text, "\"curve\":[") && !strstr(text, "\"resume\"") &&
+                  strstr(text, ".weight\"") && !strstr(text, ".momentum\""),
+              "converted header: %.300s", text);
+    free(text);
+}
+
 static void check_refusals(const cf_space *s, const cf_train_config *cfg, const cf_dataset *train) {
     char path[64], other[64];
     temp_path(path, sizeof path, "bad");
@@ -404,6 +456,9 @@ static void check_refusals(const cf_space *s, const cf_train_config *cfg, const 
     c2.time_limit_s = 100;
     CHECK_OK(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done));
     CHECK(memcmp(before, m->param, m->n_params * sizeof *before) == 0, "loading a state changed the weights");
+
+    /* a state reads as a model (its momentum left out), and converts to a model file */
+    check_state_as_model(path, other, m);
 
     /* damage: a flipped byte in the momentum, a cut in the data, in the preamble */
     f = fopen(path, "r+b");

@@ -21,7 +21,7 @@
  *
  *   CF_TRY(cf_checkpoint_save("model.cfm", space, arch_text, model, &cfg, &res, test_acc));
  *   cf_model *m; cf_checkpoint_info info;
- *   CF_TRY(cf_checkpoint_load("model.cfm", backend, 256, &m, &info));
+ *   CF_TRY(cf_checkpoint_load("model.cfm", backend, 256, &m, &info));  // or a .cfs state
  *
  * A training state has the same layout with the magic "CFSTATE1". Its header
  * is a .cfm header without test_acc (status "ok": a state is written between
@@ -30,9 +30,11 @@
  *              string: 64 bits do not fit a JSON number), max_epoch_fraction,
  *              n_params}
  * and its tensors are the model's followed by the momentum buffer of every
- * weight tensor, named "<weight name>.momentum". The train evaluator writes
- * one after every epoch of a trial with a checkpoint path (cf_train's
- * epoch_end) and continues from it after a crash:
+ * weight tensor, named "<weight name>.momentum". cf_checkpoint_load reads a
+ * state as it reads a model file (the model's tensors, test_acc -1), and
+ * cf_checkpoint_convert turns one into a model file. The train evaluator
+ * writes a state after every epoch of a trial with a checkpoint path
+ * (cf_train's epoch_end) and continues from it after a crash:
  *
  *   // in epoch_end, rank 0:
  *   CF_TRY(cf_trainstate_save("trial-17.state", space, arch_text, m, momentum, &cfg, res_so_far));
@@ -58,9 +60,10 @@ typedef struct cf_checkpoint_info {
     char arch[CF_ARCH_TEXT_MAX];
     cf_net_input input;
     float mean[4], std[4];
-    double val_acc, test_acc;     /* -1 where not measured */
+    double val_acc, test_acc;     /* -1 where not measured (a state has no test_acc) */
     int epochs_done;
     char status[16];
+    int is_state;                 /* 1: read from a training state (CFSTATE1) */
 } cf_checkpoint_info;
 
 /* Write m with its space, arch and training record. cfg and res may be NULL
@@ -70,12 +73,28 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
                              const cf_train_result *res, double test_acc);
 
 /* Rebuild the model of a checkpoint on backend be for batches of up to
- * `batch`, weights and statistics restored. The space is loaded by name from
- * the spaces directory (or the file recorded in the checkpoint when that name
- * is not there). The caller frees *model with cf_model_destroy. Errors name the
+ * `batch`, weights and statistics restored. path is a model file or a
+ * training state (its weights and statistics; the momentum is checked and
+ * left out, and info->test_acc is -1). The space is loaded by name from the
+ * spaces directory (or the file recorded in the checkpoint when that name is
+ * not there). The caller frees *model with cf_model_destroy. Errors name the
  * file and the byte offset or header key. */
 cf_status cf_checkpoint_load(const char *path, const cf_backend *be, int batch, cf_model **model,
                              cf_checkpoint_info *info);
+
+/* cf_checkpoint_load, also handing back the space the model was built in,
+ * its options set as recorded. The caller frees *space with cf_space_destroy
+ * (NULL on failure). */
+cf_status cf_checkpoint_load_full(const char *path, const cf_backend *be, int batch, cf_model **model,
+                                  cf_checkpoint_info *info, cf_space **space);
+
+/* Write the model of a model file or training state src as a model file at
+ * dst: src's header (space, arch, training configuration, curve,
+ * normalization, accuracies) less a state's resume record, with test_acc -1
+ * where src has none, and the model's tensors without the momentum. Written
+ * like cf_checkpoint_save (dst.tmp, flushed, renamed); dst may be src. Errors
+ * are cf_checkpoint_load's for src, CF_ERR_IO naming dst.tmp or dst. */
+cf_status cf_checkpoint_convert(const char *src, const char *dst);
 
 /* Write the state of a run after res_so_far->epochs_done epochs: m (weights,
  * BN statistics, m->step), the momentum buffer (m->n_params floats), the

@@ -135,6 +135,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_tabulate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 const char *cmd_search_usage_text(void);
 const char *cmd_tabulate_usage_text(void);
 extern const char *const cmd_space_usage;
@@ -142,5 +143,14 @@ extern const char *const cmd_cost_usage;
 extern const char *const cmd_train_usage;
 extern const char *const cmd_eval_usage;
 extern const char *const cmd_status_usage;
+extern const char *const cmd_export_usage;
+
+/* A MODEL argument of eval and export (cmd_export.c): a model file or training
+ * state as given, or for a run directory of `cellforge search` its best model
+ * (best.cfm, else best.cfs) or with --trial ID (a flag of a's command) that
+ * trial's (final/ID/model.cfm, else trials/ID/train.cfs). The path goes to out;
+ * *is_run says whether arg was a run. Returns -1, or an exit code after
+ * printing a one-line message naming what is missing. */
+int cli_model_path(const cli_args *a, const char *arg, char *out, size_t cap, int *is_run);
 
 #endif

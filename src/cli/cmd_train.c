@@ -5,7 +5,9 @@
  *       '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|' \
  *       --out model.cfm
  *   cellforge eval model.cfm --dataset fashion-mnist
+ *   cellforge eval runs/nb201-1 --logits best.f32   # the best model of a search
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,9 +52,17 @@ const char *const cmd_train_usage =
     "one line per epoch.\n";
 
 const char *const cmd_eval_usage =
-    "usage: cellforge eval MODEL [--dataset NAME] [--data-dir DIR] [--threads T] [--batch B]\n\n"
-    "Test-set accuracy of a checkpoint written by `cellforge train --out`, with the\n"
-    "accuracy of each class. The dataset defaults to fashion-mnist.\n";
+    "usage: cellforge eval MODEL|RUN [--trial ID] [--dataset NAME] [--data-dir DIR] [--threads T]\n"
+    "                      [--batch B] [--logits FILE]\n\n"
+    "Test-set accuracy of a model, with the accuracy of each class. MODEL is a model\n"
+    "file (`cellforge train --out`) or a training state (.cfs); RUN a run directory of\n"
+    "`cellforge search`, read as `cellforge export` reads it (its best model, or\n"
+    "--trial ID). The dataset defaults to fashion-mnist.\n\n"
+    "options:\n"
+    "  --logits FILE   also write the logits of every test image, in test-set order,\n"
+    "                  as raw little-endian float32 (images x classes), to compare\n"
+    "                  with another runtime (numpy.fromfile(FILE, '<f4'))\n"
+    "  --reference     run the plain reference ops instead of the fast CPU backend\n";
 
 typedef struct progress_state {
     int tty;
@@ -262,9 +272,85 @@ exit:
     return rc;
 }
 
+/* Logits of every image of ds in order, (ds->n, classes) into logits, and the
+ * confusion counts (true row, predicted column: the first largest logit). */
+static cf_status eval_logits(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
+                             float *logits, int64_t *confusion) {
+    const int B = m->batch, K = m->net->input.classes;
+    const size_t image = cf_dataset_image_bytes(ds);
+    float *x = malloc((size_t)B * image * sizeof *x);
+    int32_t *y = malloc((size_t)B * sizeof *y);
+    uint32_t *idx = malloc((size_t)B * sizeof *idx);
+    cf_status st = CF_OK;
+    if (!x || !y || !idx) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "eval: no memory for a batch of %d", B);
+        goto exit;
+    }
+    for (size_t start = 0; start < ds->n; start += (size_t)B) {
+        int n = (int)(ds->n - start < (size_t)B ? ds->n - start : (size_t)B);
+        for (int k = 0; k < n; k++) idx[k] = (uint32_t)(start + (size_t)k);
+        cf_data_batch(ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
+        CF_TRY_GOTO(st, cf_model_forward(m, x, n, 0), exit);
+        const float *out = cf_model_logits(m);
+        memcpy(logits + start * (size_t)K, out, (size_t)n * K * sizeof *out);
+        for (int k = 0; k < n; k++) {
+            const float *v = out + (size_t)k * K;
+            int p = 0;
+            for (int j = 1; j < K; j++)
+                if (v[j] > v[p]) p = j;
+            if (y[k] >= 0 && y[k] < K) confusion[(size_t)y[k] * K + p]++;
+        }
+    }
+exit:
+    free(x);
+    free(y);
+    free(idx);
+    return st;
+}
+
+/* Raw little-endian float32, written to FILE.tmp and renamed. */
+static int write_logits(const char *path, const float *v, size_t count) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "cellforge eval: %s: cannot create: %s\n", tmp, strerror(errno));
+        return 0;
+    }
+    const uint16_t probe = 1;
+    int ok = 1;
+    if (*(const unsigned char *)&probe == 1) {
+        ok = fwrite(v, sizeof *v, count, f) == count;
+    } else {
+        for (size_t i = 0; i < count && ok; i++) {
+            unsigned char b[4];
+            uint32_t bits;
+            memcpy(&bits, &v[i], 4);
+            for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
+            ok = fwrite(b, 1, 4, f) == 4;
+        }
+    }
+    ok = ok && fflush(f) == 0;
+    int err = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        err = errno;
+    }
+    if (!ok) {
+        remove(tmp);
+        fprintf(stderr, "cellforge eval: %s: cannot write: %s\n", path, strerror(err));
+    }
+    return ok;
+}
+
 int cmd_eval(int argc, char **argv) {
     cli_flag flags[] = {FLAG("dataset", 1, 0), FLAG("data-dir", 1, 0), FLAG("threads", 1, 0),
-                        FLAG("batch", 1, 0), FLAG("reference", 0, 0)};
+                        FLAG("batch", 1, 0), FLAG("reference", 0, 0), FLAG("trial", 1, 0),
+                        FLAG("logits", 1, 0)};
     cli_args args = {.command = "eval", .usage = cmd_eval_usage, .flags = flags,
                      .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);
@@ -273,39 +359,58 @@ int cmd_eval(int argc, char **argv) {
         fputs(cmd_eval_usage, stdout);
         return EXIT_OK;
     }
-    if (args.n_positional != 1) return cli_usage_error(&args, "expected one MODEL file");
+    if (args.n_positional != 1) return cli_usage_error(&args, "expected one MODEL file or RUN directory");
     long long threads = 0, batch = 256;
     if ((rc = cli_count(&args, "threads", 1, &threads)) >= 0 || (rc = cli_count(&args, "batch", 1, &batch)) >= 0)
         return rc;
     const char *dataset = cli_value(&args, "dataset");
     if (!dataset) dataset = "fashion-mnist";
+    const char *logits_path = cli_value(&args, "logits");
+    char path[4096];
+    int is_run = 0;
+    if ((rc = cli_model_path(&args, args.positional[0], path, sizeof path, &is_run)) >= 0) return rc;
     cf_backend *fast = NULL;
     const cf_backend *be = NULL;
     cf_model *m = NULL;
     cf_dataset *test = NULL;
     int64_t *confusion = NULL;
+    float *logits = NULL;
     if ((rc = make_backend("eval", cli_has(&args, "reference"), (int)threads, &fast, &be)) >= 0) return rc;
     rc = EXIT_ERROR;
     cf_checkpoint_info info;
-    if (cf_checkpoint_load(args.positional[0], be, (int)batch, &m, &info) != CF_OK) {
+    if (cf_checkpoint_load(path, be, (int)batch, &m, &info) != CF_OK) {
         rc = cli_fail("eval");
         goto exit;
     }
     m->threads = threads > 0 ? (int)threads : cf_cpu_count();
     if ((rc = load_data("eval", dataset, cli_value(&args, "data-dir"), "test", &test)) >= 0) goto exit;
     rc = EXIT_ERROR;
+    const cf_net_input *in = &m->net->input;
+    if (test->c != in->c || test->h != in->h || test->w != in->w || test->classes > in->classes) {
+        fprintf(stderr, "cellforge eval: %s: images are %dx%dx%d with %d classes, the model takes %dx%dx%d "
+                "with %d\n", test->name, test->h, test->w, test->c, test->classes, in->h, in->w, in->c,
+                in->classes);
+        goto exit;
+    }
     int K = info.input.classes;
     confusion = calloc((size_t)K * K, sizeof *confusion);
-    double acc = 0;
-    if (!confusion || cf_evaluate(m, test, info.mean, info.std, &acc, confusion) != CF_OK) {
+    logits = malloc((test->n ? test->n : 1) * (size_t)K * sizeof *logits);
+    if (!confusion || !logits) {
+        fprintf(stderr, "cellforge eval: no memory for the logits of %zu images\n", test->n);
+        goto exit;
+    }
+    if (eval_logits(m, test, info.mean, info.std, logits, confusion) != CF_OK) {
         rc = cli_fail("eval");
         goto exit;
     }
-    printf("model     %s: %s (%s), %d epochs, status %s\n", args.positional[0], info.space, info.options,
+    int64_t correct = 0;
+    for (int k = 0; k < K; k++) correct += confusion[(size_t)k * K + k];
+    double acc = test->n ? (double)correct / (double)test->n : 0.0;
+    printf("model     %s: %s (%s), %d epochs, status %s\n", path, info.space, info.options,
            info.epochs_done, info.status[0] ? info.status : "-");
     printf("arch      %s\n", info.arch);
     printf("dataset   %s test, %zu images\n", dataset, test->n);
-    printf("accuracy  %.2f%%\n", 100 * acc);
+    printf("accuracy  %.2f%% (%lld of %zu)\n", 100 * acc, (long long)correct, test->n);
     printf("per class");
     for (int k = 0; k < K; k++) {
         int64_t total = 0;
@@ -313,8 +418,13 @@ int cmd_eval(int argc, char **argv) {
         printf(" %d:%.1f%%", k, total ? 100.0 * (double)confusion[(size_t)k * K + k] / (double)total : 0.0);
     }
     printf("\n");
+    if (logits_path) {
+        if (!write_logits(logits_path, logits, test->n * (size_t)K)) goto exit;
+        printf("wrote %s: %zu x %d logits, float32 little-endian\n", logits_path, test->n, K);
+    }
     rc = EXIT_OK;
 exit:
+    free(logits);
     free(confusion);
     cf_model_destroy(m);
     cf_dataset_destroy(test);

@@ -7,6 +7,7 @@
  *   cellforge space list | show NAME | sample NAME     (cmd_space.c)
  *   cellforge cost --space NAME ARCH                    (cmd_cost.c)
  *   cellforge train ... ARCH, cellforge eval MODEL      (cmd_train.c)
+ *   cellforge export RUN|MODEL                          (cmd_export.c)
  *   cellforge search ..., cellforge tabulate ...        (cmd_search.c)
  */
 #include <stdio.h>
@@ -42,6 +43,8 @@ static const command commands[] = {
     {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage, NULL},
     {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage, NULL},
     {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage, NULL},
+    {"export", "write a trained model as ONNX, a model file, JSON or an arch string", NULL, cmd_export,
+     &cmd_export_usage, NULL},
     {"devices", "list the CPU and GPUs cellforge can use",
      "usage: cellforge devices\n\n"
      "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"

@@ -6,7 +6,8 @@
  * round trip gives identical outputs; truncated, corrupted or foreign files
  * fail with the file and offset) and tests/test_train_resume.c (a run resumed
  * from a state ends bit for bit as one that never stopped; states of another
- * network or run are refused with what did not match).
+ * network or run are refused with what did not match; a state loads as a
+ * model and converts to a model file with the same tensors).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +27,11 @@
 /* What a file of each kind starts with, and what to say when it does not. */
 typedef struct file_kind {
     char magic[9];
-    const char *what, *origin;
+    const char *noun, *origin;
 } file_kind;
 
-static const file_kind k_model = {"CFMODEL1", "a cellforge model", "made by `cellforge train --out`"};
-static const file_kind k_state = {"CFSTATE1", "a cellforge training state",
+static const file_kind k_model = {"CFMODEL1", "model", "made by `cellforge train --out`"};
+static const file_kind k_state = {"CFSTATE1", "training state",
                                   "written after each epoch of a trial with a checkpoint path"};
 
 /* The float blocks a tensor of the file can live in. */
@@ -120,6 +121,23 @@ static cJSON *float_array(const float *v, int n) {
     return a;
 }
 
+/* The header's list of the tensors in the data, in order. */
+static cJSON *tensors_json(const slot *slots, int n) {
+    cJSON *tensors = cJSON_CreateArray();
+    size_t offset = 0;
+    for (int k = 0; tensors && k < n; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", slots[k].name);
+        int shape[4] = {(int)slots[k].shape[0], (int)slots[k].shape[1], (int)slots[k].shape[2],
+                        (int)slots[k].shape[3]};
+        cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(shape, 4));
+        cJSON_AddNumberToObject(o, "offset", (double)offset);
+        offset += (size_t)numel(slots[k].shape) * sizeof(float);
+        cJSON_AddItemToArray(tensors, o);
+    }
+    return tensors;
+}
+
 static cJSON *make_header(const cf_space *s, const char *arch_text, const cf_model *m,
                           const cf_train_config *cfg, const cf_train_result *res, double test_acc,
                           const slot *slots, int n_slots) {
@@ -179,18 +197,7 @@ static cJSON *make_header(const cf_space *s, const char *arch_text, const cf_mod
         add_exact(h, "images_per_s", res->images_per_s);
     }
     add_exact(h, "test_acc", test_acc);
-    cJSON *tensors = cJSON_AddArrayToObject(h, "tensors");
-    size_t offset = 0;
-    for (int k = 0; k < n_slots; k++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", slots[k].name);
-        int shape[4] = {(int)slots[k].shape[0], (int)slots[k].shape[1], (int)slots[k].shape[2],
-                        (int)slots[k].shape[3]};
-        cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(shape, 4));
-        cJSON_AddNumberToObject(o, "offset", (double)offset);
-        offset += (size_t)numel(slots[k].shape) * sizeof(float);
-        cJSON_AddItemToArray(tensors, o);
-    }
+    cJSON_AddItemToObject(h, "tensors", tensors_json(slots, n_slots));
     return h;
 }
 
@@ -316,11 +323,13 @@ static cf_status read_all(const char *path, unsigned char **out, size_t *size) {
     return CF_OK;
 }
 
-/* A file of this kind in memory, its magic, header length and CRC checked and
- * its header parsed. The caller frees *buf and *header; the tensor data
- * starts at byte 16 + *header_len and ends 4 bytes before *size. */
-static cf_status read_file(const char *path, const file_kind *kind, unsigned char **buf, size_t *size,
-                           cJSON **header, size_t *header_len) {
+/* A file of kind `kind`, or with `other` not NULL of either kind, in memory,
+ * its magic, header length and CRC checked and its header parsed. *is_other
+ * (may be NULL) says which kind it was. The caller frees *buf and *header;
+ * the tensor data starts at byte 16 + *header_len and ends 4 bytes before
+ * *size. */
+static cf_status read_file(const char *path, const file_kind *kind, const file_kind *other, int *is_other,
+                           unsigned char **buf, size_t *size, cJSON **header, size_t *header_len) {
     *buf = NULL;
     *header = NULL;
     unsigned char *b = NULL;
@@ -328,9 +337,16 @@ static cf_status read_file(const char *path, const file_kind *kind, unsigned cha
     CF_TRY(read_all(path, &b, &n));
     cf_status st = CF_OK;
     char *text = NULL;
-    if (n < 20 || memcmp(b, kind->magic, 8) != 0) {
-        st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__, "%s: byte 0: not %s (expected \"%s\"; %s)", path,
-                          kind->what, kind->magic, kind->origin);
+    int second = other && n >= 20 && memcmp(b, other->magic, 8) == 0;
+    if (is_other) *is_other = second;
+    if (!second && (n < 20 || memcmp(b, kind->magic, 8) != 0)) {
+        if (other)
+            st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__,
+                              "%s: byte 0: not a cellforge %s or %s (expected \"%s\", %s, or \"%s\", %s)", path,
+                              kind->noun, other->noun, kind->magic, kind->origin, other->magic, other->origin);
+        else
+            st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__, "%s: byte 0: not a cellforge %s (expected \"%s\"; %s)",
+                              path, kind->noun, kind->magic, kind->origin);
         goto exit;
     }
     uint64_t hl = 0;
@@ -455,14 +471,21 @@ static cf_status load_space(const cJSON *h, const char *path, cf_space **out) {
     return CF_OK;
 }
 
-cf_status cf_checkpoint_load(const char *path, const cf_backend *be, int batch, cf_model **model,
-                             cf_checkpoint_info *info) {
+/* A model file or a training state read into a new model on be, what
+ * cf_checkpoint_load does; the parsed header and the space go to the caller
+ * when header / space are not NULL (freed with cJSON_Delete and
+ * cf_space_destroy; NULL on failure). A state's momentum is checked like
+ * every tensor and left out. */
+static cf_status load_any(const char *path, const cf_backend *be, int batch, cf_model **model,
+                          cf_checkpoint_info *info, cJSON **header, cf_space **space) {
     *model = NULL;
+    if (header) *header = NULL;
+    if (space) *space = NULL;
     memset(info, 0, sizeof *info);
     unsigned char *buf = NULL;
     size_t size = 0, hl = 0;
     cJSON *h = NULL;
-    CF_TRY(read_file(path, &k_model, &buf, &size, &h, &hl));
+    CF_TRY(read_file(path, &k_model, &k_state, &info->is_state, &buf, &size, &h, &hl));
     cf_status st = CF_OK;
     cf_space *s = NULL;
     cf_model *m = NULL;
@@ -508,10 +531,10 @@ cf_status cf_checkpoint_load(const char *path, const cf_backend *be, int batch, 
     CF_TRY_GOTO(st, cf_net_build(s, &a, &info->input, &net), exit);
     CF_TRY_GOTO(st, cf_model_create(net, batch, be, 0, &m), exit);
     int n;
-    CF_TRY_GOTO(st, make_slots(path, m, 0, &slots, &n), exit);
+    CF_TRY_GOTO(st, make_slots(path, m, info->is_state, &slots, &n), exit);
     float *base[BLOCK_COUNT] = {m->param, m->state, NULL};
     CF_TRY_GOTO(st, check_tensors(path, h, size, hl, slots, n), exit);
-    copy_tensors(buf, hl, base, slots, n);
+    copy_tensors(buf, hl, base, slots, list_slots(m, 0, NULL));
 exit:
     if (st != CF_OK) {
         cf_model_destroy(m);
@@ -519,9 +542,49 @@ exit:
     }
     *model = m;
     free(slots);
-    cJSON_Delete(h);
-    cf_space_destroy(s);
+    if (header && st == CF_OK) *header = h;
+    else cJSON_Delete(h);
+    if (space && st == CF_OK) *space = s;
+    else cf_space_destroy(s);
     free(buf);
+    return st;
+}
+
+cf_status cf_checkpoint_load(const char *path, const cf_backend *be, int batch, cf_model **model,
+                             cf_checkpoint_info *info) {
+    return load_any(path, be, batch, model, info, NULL, NULL);
+}
+
+cf_status cf_checkpoint_load_full(const char *path, const cf_backend *be, int batch, cf_model **model,
+                                  cf_checkpoint_info *info, cf_space **space) {
+    return load_any(path, be, batch, model, info, NULL, space);
+}
+
+cf_status cf_checkpoint_convert(const char *src, const char *dst) {
+    cf_model *m = NULL;
+    cf_checkpoint_info info;
+    cJSON *h = NULL;
+    CF_TRY(load_any(src, cf_backend_cpu_ref(), 1, &m, &info, &h, NULL));
+    slot *slots = NULL;
+    int n = 0;
+    cf_status st = make_slots(dst, m, 0, &slots, &n);
+    if (st != CF_OK) goto exit;
+    /* the header as read, less what belongs to a state */
+    cJSON_DeleteItemFromObject(h, "resume");
+    if (!cf_json_has(h, "test_acc")) add_exact(h, "test_acc", -1);
+    cJSON *tensors = tensors_json(slots, n);
+    if (!tensors) {
+        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory for the header", dst);
+        goto exit;
+    }
+    cJSON_DeleteItemFromObject(h, "tensors");
+    cJSON_AddItemToObject(h, "tensors", tensors);
+    const float *base[BLOCK_COUNT] = {m->param, m->state, NULL};
+    st = write_file(dst, &k_model, h, base, slots, n);
+exit:
+    free(slots);
+    cJSON_Delete(h);
+    cf_model_destroy(m);
     return st;
 }
 
@@ -720,7 +783,7 @@ cf_status cf_trainstate_load(const char *path, const cf_space *s, const char *ar
     unsigned char *buf = NULL;
     size_t size = 0, hl = 0;
     cJSON *h = NULL;
-    CF_TRY(read_file(path, &k_state, &buf, &size, &h, &hl));
+    CF_TRY(read_file(path, &k_state, NULL, NULL, &buf, &size, &h, &hl));
     cf_status st = CF_OK;
     slot *slots = NULL;
     int n = 0;
