@@ -109,6 +109,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_tabulate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 const char *cmd_search_usage_text(void);
 const char *cmd_tabulate_usage_text(void);
 extern const char *const cmd_space_usage;
@@ -116,5 +117,6 @@ extern const char *const cmd_cost_usage;
 extern const char *const cmd_train_usage;
 extern const char *const cmd_eval_usage;
 extern const char *const cmd_status_usage;
+extern const char *const cmd_report_usage;
 
 #endif
