@@ -29,6 +29,7 @@ typedef struct gnode {
     char label[40];
     char caption[24];     /* small text under the node ("input") */
     int layer;
+    int dead;             /* not on a path from an input to the output: computes nothing used */
 } gnode;
 
 typedef struct gedge {
@@ -136,7 +137,7 @@ static int box_clear(const graph *g, int upto, double x, double y, double w, dou
     for (int i = 0; i < upto; i++) {
         const gedge *e = &g->edge[i];
         if (e->plain || !e->label[0]) continue;
-        if (fabs(x - e->lx) < (w + e->lw) / 2 + 2 && fabs(y - e->ly) < h + 1) return 0;
+        if (fabs(x - e->lx) < (w + e->lw) / 2 + 6 && fabs(y - e->ly) < h + 2) return 0;
     }
     return 1;
 }
@@ -180,6 +181,21 @@ static void set_layers(graph *g, int first) {
     }
 }
 
+/* Nodes off every input-to-output path (over edges that carry something). */
+static void mark_dead(graph *g, int n_inputs) {
+    int fwd[MAX_NODES] = {0}, bwd[MAX_NODES] = {0};
+    for (int i = 0; i < n_inputs && i < g->n; i++) fwd[i] = 1;
+    if (g->n > 0) bwd[g->n - 1] = 1;
+    for (int pass = 0; pass < g->n; pass++)
+        for (int k = 0; k < g->m; k++) {
+            const gedge *e = &g->edge[k];
+            if (e->dashed) continue;
+            if (fwd[e->from]) fwd[e->to] = 1;
+            if (bwd[e->to]) bwd[e->from] = 1;
+        }
+    for (int i = 0; i < g->n; i++) g->node[i].dead = !(fwd[i] && bwd[i]);
+}
+
 /* ---- drawing ------------------------------------------------------------------------- */
 
 static void end_point(const gnode *n, double ux, double uy, double *x, double *y) {
@@ -204,7 +220,7 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
         const gnode *n = &g->node[i];
         double hh = n->round ? n->hw : n->hh;
         grow(box, n->x - n->hw, n->y - hh);
-        grow(box, n->x + n->hw, n->y + hh + (n->caption[0] ? 16 : 0));
+        grow(box, n->x + n->hw, n->y + hh + (n->caption[0] || n->dead ? 16 : 0));
     }
     for (int i = 0; i < g->m; i++) {
         const gedge *e = &g->edge[i];
@@ -244,7 +260,9 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
         vx /= k, vy /= k;
         end_point(c, vx, vy, &x1, &y1);
         const char *color = e->plain ? "#999" : e->color;
-        rp_printf(b, "<path class=\"edge%s\" style=\"stroke:%s\" d=\"M", e->dashed ? " dashed" : "", color);
+        int faint = a->dead || c->dead;
+        rp_printf(b, "<path class=\"edge%s%s\" style=\"stroke:%s\" d=\"M", e->dashed ? " dashed" : "",
+                  faint ? " faint" : "", color);
         rp_xy(b, x0);
         rp_puts(b, " ");
         rp_xy(b, y0);
@@ -260,7 +278,7 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
         if (!e->dashed) {
             /* the arrow head at the target, along the curve's last direction */
             double px = -vy, py = vx;
-            rp_printf(b, "<path style=\"fill:%s\" d=\"M", color);
+            rp_printf(b, "<path class=\"%s\" style=\"fill:%s\" d=\"M", faint ? "faint" : "head", color);
             rp_xy(b, x1);
             rp_puts(b, " ");
             rp_xy(b, y1);
@@ -278,14 +296,15 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
     }
     for (int i = 0; i < g->n; i++) {
         const gnode *n = &g->node[i];
+        const char *dead = n->dead ? " dead" : "";
         if (n->round) {
-            rp_puts(b, "<circle class=\"node\" cx=\"");
+            rp_printf(b, "<circle class=\"node%s\" cx=\"", dead);
             rp_xy(b, n->x);
             rp_puts(b, "\" cy=\"");
             rp_xy(b, n->y);
             rp_printf(b, "\" r=\"%.0f\"/>", n->hw);
         } else {
-            rp_puts(b, "<rect class=\"node\" rx=\"5\" x=\"");
+            rp_printf(b, "<rect class=\"node%s\" rx=\"5\" x=\"", dead);
             rp_xy(b, n->x - n->hw);
             rp_puts(b, "\" y=\"");
             rp_xy(b, n->y - n->hh);
@@ -295,20 +314,20 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
             rp_xy(b, 2 * n->hh);
             rp_puts(b, "\"/>");
         }
-        rp_puts(b, "<text class=\"nodelabel\" text-anchor=\"middle\" x=\"");
+        rp_printf(b, "<text class=\"nodelabel%s\" text-anchor=\"middle\" x=\"", dead);
         rp_xy(b, n->x);
         rp_puts(b, "\" y=\"");
         rp_xy(b, n->y + 4);
         rp_puts(b, "\">");
         rp_esc(b, n->label);
         rp_puts(b, "</text>");
-        if (n->caption[0]) {
+        if (n->caption[0] || n->dead) {
             rp_puts(b, "<text class=\"caption\" text-anchor=\"middle\" x=\"");
             rp_xy(b, n->x);
             rp_puts(b, "\" y=\"");
             rp_xy(b, n->y + (n->round ? n->hw : n->hh) + 13);
             rp_puts(b, "\">");
-            rp_esc(b, n->caption);
+            rp_esc(b, n->caption[0] ? n->caption : "unused");
             rp_puts(b, "</text>");
         }
         rp_puts(b, "\n");
@@ -369,7 +388,7 @@ static void draw_nb201(rp_buf *b, const cf_space *s, const cf_arch *a) {
         char num[8];
         snprintf(num, sizeof num, "%d", j);
         add_node(&g, num, j == 0 ? "input" : j == n - 1 ? "output" : NULL, 1);
-        g.node[j].x = j * 175;
+        g.node[j].x = j * 200;
         g.node[j].y = 0;
     }
     for (int j = 1; j < n; j++)
@@ -379,6 +398,7 @@ static void draw_nb201(rp_buf *b, const cf_space *s, const cf_arch *a) {
             /* even spans above, odd spans below, so the long edges keep apart */
             if (g.m > before) prefer[g.m - 1] = (j - c->in[j][k].from) % 2 == 0 ? 1 : -1;
         }
+    mark_dead(&g, 1);
     route_edges(&g, prefer);
     place_labels(&g);
     draw_graph(b, &g, "the cell: nodes and the op on each edge");
@@ -407,8 +427,9 @@ static void draw_darts_cell(rp_buf *b, const cf_space *s, const cf_arch_cell *c,
             add_edge(&g, s, j, out, -1, 1);
             prefer[g.m - 1] = 1;
         }
+    mark_dead(&g, 2);
     set_layers(&g, 2);
-    layer_layout(&g, 150, 86);
+    layer_layout(&g, 210, 96);
     route_edges(&g, prefer);
     place_labels(&g);
     draw_graph(b, &g, what);
@@ -432,6 +453,7 @@ static void draw_nb101(rp_buf *b, const cf_space *s, const cf_arch *a) {
             prefer[g.m - 1] = (g.m % 2) ? 1 : -1;
         }
     }
+    mark_dead(&g, 1);
     set_layers(&g, 1);
     layer_layout(&g, 150, 70);
     route_edges(&g, prefer);
@@ -506,6 +528,9 @@ void rp_cells_section(rp_buf *b, const rp_run *run) {
     char title[200], a[32], p[32], m[32], t[32];
     int64_t shown[8];
     int n_shown = 0;
+    /* darts cells are wide: one figure a row; the others two a row */
+    int wide = run->space && run->space->family == CF_SPACE_FAMILY_DARTS;
+    rp_printf(b, "<div class=\"cells%s\">\n", wide ? " wide" : "");
     for (int i = 0; i < run->n_finals && n_shown < 3; i++) {
         const rp_final *f = &run->finals[i];
         const rp_trial *tr = f->trial >= 0 && f->trial < run->n_trials ? &run->trials[f->trial] : NULL;
@@ -532,6 +557,7 @@ void rp_cells_section(rp_buf *b, const rp_run *run) {
         added++;
     }
     free(v);
+    rp_puts(b, "</div>\n");
     if (n_shown + added == 0) {
         rp_puts(b, "<p class=\"empty\">No trial finished ok: there is no architecture to draw.</p>\n");
     }

@@ -257,7 +257,10 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
         return;
     }
     qsort(v, n, sizeof *v, cmp_end);
-    double end = run->clock > v[n - 1]->end ? run->clock : v[n - 1]->end;
+    /* the search's clock: the final retraining after it is on the timeline */
+    double end = run->final_start >= 0 ? run->final_start : run->clock;
+    for (int64_t i = 0; i < run->n_trials; i++)
+        if (run->trials[i].status != CF_TRIAL_REJECTED && run->trials[i].end > end) end = run->trials[i].end;
     rp_plot p = {.width = 1100, .height = 320, .left = 62, .right = 18, .top = 34, .bottom = 46};
     p.y.ticks = RP_TICKS_PCT;
     p.x.ticks = RP_TICKS_NUM;
@@ -308,11 +311,13 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
         rp_puts(b, "/>");
         char id[24];
         snprintf(id, sizeof id, "#%lld", (long long)who[i]);
-        if (x - 4 > last_label && y > p.y.p1 + 14) {
+        /* above the step where there is room, else below it */
+        double ly = y > p.y.p1 + 14 ? y - 7 : y + 15;
+        if (x - 2 > last_label) {
             rp_puts(b, "<text class=\"ptlabel\" x=\"");
             rp_xy(b, x + 4);
             rp_puts(b, "\" y=\"");
-            rp_xy(b, y - 7);
+            rp_xy(b, ly);
             rp_printf(b, "\">%s</text>\n", id);
             last_label = x + 4 + rp_text_width(id, 10);
         }
@@ -345,7 +350,7 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         present[run->bars[i].kind] = 1;
     }
     const int lanes = run->workers, lane_h = 22, gap = 7;
-    rp_plot p = {.width = 1100, .left = 74, .right = 18, .top = 34, .bottom = 46};
+    rp_plot p = {.width = 1100, .left = 74, .right = 18, .top = 46, .bottom = 46};
     p.height = p.top + p.bottom + lanes * (lane_h + gap) + gap;
     p.y_hidden = 1;
     p.x.ticks = RP_TICKS_NUM;
@@ -397,9 +402,9 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         rp_xy(b, x);
         rp_puts(b, "\" x2=\"");
         rp_xy(b, x);
-        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top, p.y.p0);
+        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top - 12, p.y.p0);
         rp_xy(b, x + 3);
-        rp_printf(b, "\" y=\"%.0f\">resumed</text>\n", p.y.p0 - 3);
+        rp_printf(b, "\" y=\"%.0f\">resumed</text>\n", p.top - 4);
     }
     if (run->final_start >= 0) {
         double x = rp_map(&p.x, run->final_start);
@@ -407,9 +412,9 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         rp_xy(b, x);
         rp_puts(b, "\" x2=\"");
         rp_xy(b, x);
-        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top, p.y.p0);
+        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top - 12, p.y.p0);
         rp_xy(b, x + 3);
-        rp_printf(b, "\" y=\"%.0f\">final retrain</text>\n", p.y.p0 - 3);
+        rp_printf(b, "\" y=\"%.0f\">final retrain starts</text>\n", p.top - 4);
     }
     double lx = p.left;
     for (int k = 0; k < RP_BAR_KIND_COUNT; k++)

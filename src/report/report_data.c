@@ -673,7 +673,9 @@ fail:
 static int cmp_display(const void *a, const void *b) {
     const rp_trial *x = *(const rp_trial *const *)a, *y = *(const rp_trial *const *)b;
     int ox = x->status == CF_TRIAL_OK, oy = y->status == CF_TRIAL_OK;
+    int rx = x->status == CF_TRIAL_REJECTED, ry = y->status == CF_TRIAL_REJECTED;
     if (ox != oy) return oy - ox;
+    if (rx != ry) return rx - ry;
     if (ox && x->val_acc != y->val_acc) return x->val_acc < y->val_acc ? 1 : -1;
     return x->id < y->id ? -1 : (x->id > y->id);
 }

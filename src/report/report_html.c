@@ -43,10 +43,13 @@ static const char *const style =
     ".curve{fill:none;stroke-width:1.6}.curve-final{stroke-width:2.6}\n"
     "ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:12.5px}"
     ".swatch{display:inline-block;width:18px;height:4px;margin-right:6px;vertical-align:middle}.swatch.thick{height:6px}\n"
-    "figure.cell{border:1px solid #e1e4e8;border-radius:6px;padding:10px 12px;margin:0 0 14px;break-inside:avoid}\n"
+    ".cells{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:14px}"
+    ".cells.wide{grid-template-columns:1fr}\n"
+    "figure.cell{border:1px solid #e1e4e8;border-radius:6px;padding:10px 12px;margin:0;break-inside:avoid}\n"
     "figcaption{font-weight:600;margin-bottom:6px}.subcap{font-size:12.5px;color:#555;margin-top:6px}\n"
     "svg.cellsvg{max-width:100%;height:auto;display:block;margin:4px 0}\n"
     ".node{fill:#f4f6fa;stroke:#333;stroke-width:1.2}.nodelabel{font-size:11px;fill:#111}.caption{font-size:10px;fill:#555}\n"
+    ".node.dead{fill:#fff;stroke:#aaa;stroke-dasharray:3 3}.nodelabel.dead{fill:#999}.faint{opacity:.35}\n"
     ".edge{fill:none;stroke-width:1.8}.edge.dashed{stroke-dasharray:4 4;stroke-width:1.2}\n"
     ".edgebg{fill:#fff;fill-opacity:.92}.edgelabel{font-size:10.5px;font-weight:600}\n"
     "code.arch{display:block;font-size:11.5px;color:#333;word-break:break-all;white-space:pre-wrap}\n"
@@ -177,7 +180,9 @@ static void summary(rp_buf *b, const rp_run *run) {
     rp_puts(b, "</div>\n<dl class=\"facts\">\n");
     if (run->space) {
         cf_space_format_options(run->space, c, sizeof c);
-        snprintf(v, sizeof v, "%s (%s), %s family", run->space->name, c, cf_space_family_name(run->space->family));
+        const char *family = cf_space_family_name(run->space->family);
+        snprintf(v, sizeof v, "%s (%s)%s%s%s", run->space->name, c, strcmp(family, run->space->name) ? ", " : "",
+                 strcmp(family, run->space->name) ? family : "", strcmp(family, run->space->name) ? " family" : "");
     } else {
         snprintf(v, sizeof v, "%s (could not be loaded: %.180s)", rp_spec(run, "space") ? rp_spec(run, "space") : "nb201",
                  run->space_error);
@@ -247,10 +252,15 @@ static void summary(rp_buf *b, const rp_run *run) {
 
 static void trial_table(rp_buf *b, const rp_run *run, int64_t *rows_out) {
     const rp_trial **v = rp_sorted_trials(run);
-    int64_t rows = run->n_trials < CF_REPORT_MAX_ROWS ? run->n_trials : CF_REPORT_MAX_ROWS;
+    int64_t ran = 0, rejected = 0;
+    for (int64_t i = 0; i < run->n_trials; i++) rejected += run->trials[i].status == CF_TRIAL_REJECTED;
+    ran = run->n_trials - rejected;
+    int64_t rows = ran < CF_REPORT_MAX_ROWS ? ran : CF_REPORT_MAX_ROWS;
     *rows_out = 0;
-    if (!v) {
-        rp_puts(b, "<p class=\"empty\">No trial was proposed.</p>\n");
+    if (!v || ran == 0) {
+        rp_printf(b, "<p class=\"empty\">No trial was run%s.</p>\n",
+                  rejected ? ": every proposal broke a constraint (see Failures)" : "");
+        free(v);
         return;
     }
     rp_puts(b, "<table class=\"sortable\" id=\"trial-table\">\n<thead><tr><th class=\"n\">id</th><th>arch</th>"
@@ -258,8 +268,11 @@ static void trial_table(rp_buf *b, const rp_run *run, int64_t *rows_out) {
                "<th class=\"n\">epochs</th><th class=\"n\">seconds</th><th class=\"n\">worker</th>"
                "<th class=\"n\">attempts</th></tr></thead>\n<tbody>\n");
     char a[32], w[64];
-    for (int64_t i = 0; i < rows; i++) {
+    /* the display order puts the rejected proposals last: the first `rows` ran */
+    for (int64_t i = 0, shown = 0; i < run->n_trials && shown < rows; i++) {
         const rp_trial *t = v[i];
+        if (t->status == CF_TRIAL_REJECTED) continue;
+        shown++;
         rp_printf(b, "<tr class=\"trial\"><td class=\"n\">%lld</td><td><code>", (long long)t->id);
         rp_esc(b, t->arch);
         rp_printf(b, "</code></td><td class=\"%s\">%s</td>", status_class(t->status), cf_trial_status_name(t->status));
@@ -279,10 +292,14 @@ static void trial_table(rp_buf *b, const rp_run *run, int64_t *rows_out) {
         rp_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%d</td></tr>\n", w, t->attempts);
     }
     rp_puts(b, "</tbody></table>\n");
-    if (rows < run->n_trials)
+    if (rows < ran)
         rp_printf(b, "<p class=\"note\">The %lld best of %lld trials are shown; every trial is in journal.jsonl and "
                      "the finished ones in trials.tsv.</p>\n",
-                  (long long)rows, (long long)run->n_trials);
+                  (long long)rows, (long long)ran);
+    if (rejected)
+        rp_printf(b, "<p class=\"note\">%lld proposal%s rejected by the constraints (never run) %s listed under "
+                     "Failures.</p>\n",
+                  (long long)rejected, rejected == 1 ? "" : "s", rejected == 1 ? "is" : "are");
     *rows_out = rows;
     free(v);
 }
@@ -396,7 +413,7 @@ static void confusion(rp_buf *b, const rp_final *f) {
     for (int i = 0; i < k; i++) longest = fmax(longest, rp_text_width(f->classes[i], 11));
     if (longest > 150) longest = 150;
     const double left = longest + 44, top = longest * 0.72 + 46;
-    double w = left + k * cs + 10, h = top + k * cs + 10;
+    double w = left + k * cs + longest * 0.72 + 10, h = top + k * cs + 10;
     rp_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
                  "height=\"%.0f\" role=\"img\" aria-label=\"confusion matrix: rows true class, columns predicted\">\n",
               w, h, w, h);

@@ -208,7 +208,8 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run);
 void rp_chart_curves(rp_buf *b, const rp_run *run);
 void rp_cells_section(rp_buf *b, const rp_run *run);
 
-/* Trials sorted for display: ok by val_acc (best first), then the rest by id.
+/* Trials sorted for display: ok by val_acc (best first), then the others by
+ * id, then the rejected proposals by id.
  * Returns a malloc'd array of n pointers (NULL when n is 0 or on no memory). */
 const rp_trial **rp_sorted_trials(const rp_run *run);
 /* Short op label for diagrams: "conv 3x3", "skip", "avg pool 3x3". */

@@ -86,19 +86,22 @@ static int ticks(const rp_axis *a, double *out, int cap, double *step) {
     int n = 0;
     if (a->log) {
         double l0 = floor(log10(a->lo)), l1 = ceil(log10(a->hi)), decades = log10(a->hi / a->lo);
-        static const double all[] = {1, 2, 5};
-        int n_mult = decades * 3 <= target ? 3 : 1;
+        /* 1-2-5 per decade where they fit, every digit within a short range, and
+         * only every few decades over a very wide one */
+        static const double digits[] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, one_two_five[] = {1, 2, 5};
+        const double *mult = decades < 1.2 ? digits : one_two_five;
+        int n_mult = decades < 1.2 ? 9 : decades * 3 <= target ? 3 : 1;
         int every = 1;
         while (n_mult == 1 && decades / every > target) every++;
         for (double k = l0; k <= l1 && n < cap; k += 1) {
             if (n_mult == 1 && (long)(k - l0) % every) continue;
             for (int m = 0; m < n_mult && n < cap; m++) {
-                double v = all[m] * pow(10, k);
+                double v = mult[m] * pow(10, k);
                 if (v >= a->lo && v <= a->hi) out[n++] = v;
             }
         }
         *step = 0;
-        if (n >= 2) return n;
+        if (n >= 3) return n;
         /* less than a decade: plain steps over the range, still placed on the log scale */
         n = 0;
     }
