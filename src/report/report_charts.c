@@ -31,6 +31,16 @@ static void circle(rp_buf *b, const char *cls, double x, double y, double r) {
     rp_printf(b, "\" r=\"%.1f\"", r);
 }
 
+/* A dense scatter (no tooltips): every mark of a class as a dot of one path,
+ * a tenth of the bytes of a circle each. */
+static void dot(rp_buf *b, double x, double y) {
+    rp_puts(b, "M");
+    rp_xy(b, x);
+    rp_puts(b, " ");
+    rp_xy(b, y);
+    rp_puts(b, "h0");
+}
+
 static void trial_title(rp_buf *b, const rp_trial *t, int by_params) {
     char a[32], c[32];
     rp_printf(b, "<title>trial %lld: val %s, %s %s</title>", (long long)t->id, rp_fmt_pct(t->val_acc, 2, a, sizeof a),
@@ -116,22 +126,28 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     snprintf(xlabel, sizeof xlabel, "%s (log scale)", by_params ? "parameters" : "MACs per image");
     rp_plot_begin(b, &p, aria, xlabel, "validation accuracy");
     int tips = n_ok <= TOOLTIP_LIMIT;
+    rp_pixels px;
+    rp_pixels_init(&px, (size_t)n_ok);
     for (int pass = 0; pass < 2; pass++) {
+        if (!tips) rp_printf(b, "<path class=\"dots %s\" d=\"", pass == 0 ? "dots-low" : "dots-pt");
         for (int64_t i = 0; i < run->n_trials; i++) {
             const rp_trial *t = &run->trials[i];
             if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
             if (on_front && on_front[i]) continue;
             int low = run->fidelity > 0 && t->epochs != run->fidelity && t->epochs != 0;
             if (low != (pass == 0)) continue;
-            circle(b, low ? "pt-low" : "pt", rp_map(&p.x, cost_of(t, by_params)), rp_map(&p.y, t->val_acc), 3.5);
-            if (tips) {
-                rp_puts(b, ">");
-                trial_title(b, t, by_params);
-                rp_puts(b, "</circle>\n");
-            } else {
-                rp_puts(b, "/>\n");
+            double x = rp_map(&p.x, cost_of(t, by_params)), y = rp_map(&p.y, t->val_acc);
+            if (!rp_pixels_first(&px, x, y)) continue;
+            if (!tips) {
+                dot(b, x, y);
+                continue;
             }
+            circle(b, low ? "pt-low" : "pt", x, y, 3.5);
+            rp_puts(b, ">");
+            trial_title(b, t, by_params);
+            rp_puts(b, "</circle>\n");
         }
+        if (!tips) rp_puts(b, "\"/>\n");
     }
     if (m > 0) {
         /* the attainment line: the best accuracy reachable at each cost */
@@ -213,6 +229,7 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     lx += rp_legend_item(b, lx, 22, "pt-front", 0, "Pareto front");
     if (n_final) rp_legend_item(b, lx, 22, "pt-final", 3, "final (retrained)");
     rp_plot_end(b);
+    rp_pixels_free(&px);
     free(pts), free(ids), free(front), free(line), free(on_front);
 }
 
@@ -274,26 +291,36 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
     if (p.y.hi > 1) p.y.hi = 1;
     rp_plot_begin(b, &p, "best validation accuracy over the run clock", label, "validation accuracy");
     int tips = n <= TOOLTIP_LIMIT;
+    rp_pixels px;
+    rp_pixels_init(&px, n);
+    if (!tips) rp_puts(b, "<path class=\"dots dots-faint\" d=\"");
     for (size_t i = 0; i < n; i++) {
-        circle(b, "pt-faint", rp_map(&p.x, v[i]->end), rp_map(&p.y, v[i]->val_acc), 3);
-        if (tips) {
-            rp_puts(b, ">");
-            trial_title(b, v[i], 0);
-            rp_puts(b, "</circle>\n");
-        } else {
-            rp_puts(b, "/>\n");
+        double x = rp_map(&p.x, v[i]->end), y = rp_map(&p.y, v[i]->val_acc);
+        if (!rp_pixels_first(&px, x, y)) continue;
+        if (!tips) {
+            dot(b, x, y);
+            continue;
         }
+        circle(b, "pt-faint", x, y, 3);
+        rp_puts(b, ">");
+        trial_title(b, v[i], 0);
+        rp_puts(b, "</circle>\n");
     }
+    if (!tips) rp_puts(b, "\"/>\n");
+    rp_pixels_free(&px);
     /* failures as short red marks on the bottom edge, where they happened */
+    rp_pixels_init(&px, n_failed);
     for (int64_t i = 0; i < run->n_trials && n_failed; i++) {
         const rp_trial *t = &run->trials[i];
         if (t->status <= CF_TRIAL_OK || t->status >= CF_TRIAL_REJECTED) continue;
+        if (!rp_pixels_first(&px, rp_map(&p.x, t->end), 0)) continue;
         rp_puts(b, "<line class=\"fail-mark\" x1=\"");
         rp_xy(b, rp_map(&p.x, t->end));
         rp_puts(b, "\" x2=\"");
         rp_xy(b, rp_map(&p.x, t->end));
         rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/>\n", p.y.p0, p.y.p0 - 9);
     }
+    rp_pixels_free(&px);
     double *xs = malloc(n * sizeof *xs), *ys = malloc(n * sizeof *ys);
     int64_t *who = malloc(n * sizeof *who);
     size_t k = 0;
@@ -338,6 +365,13 @@ static const char *const bar_name[RP_BAR_KIND_COUNT] = {
     "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off / unfinished", "final retrain",
     "final retrain failed"};
 
+static int cmp_bar(const void *a, const void *b) {
+    const rp_bar *x = *(const rp_bar *const *)a, *y = *(const rp_bar *const *)b;
+    if (x->worker != y->worker) return x->worker < y->worker ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->trial < y->trial ? -1 : (x->trial > y->trial);
+}
+
 void rp_chart_timeline(rp_buf *b, const rp_run *run) {
     if (run->n_bars == 0) {
         empty(b, "No trial was started on a worker: there is no timeline to draw.");
@@ -367,17 +401,31 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">worker %d</text>\n", p.left - 8,
                   y + lane_h / 2.0 + 4, w);
     }
-    int tips = run->n_bars <= 3 * TOOLTIP_LIMIT;
-    for (size_t i = 0; i < run->n_bars; i++) {
-        const rp_bar *r = &run->bars[i];
+    int tips = run->n_bars <= 2 * TOOLTIP_LIMIT;
+    const rp_bar **order = malloc(run->n_bars * sizeof *order);
+    for (size_t i = 0; order && i < run->n_bars; i++) order[i] = &run->bars[i];
+    if (order) qsort(order, run->n_bars, sizeof *order, cmp_bar);
+    for (size_t k = 0; k < run->n_bars;) {
+        const rp_bar *r = order ? order[k] : &run->bars[k];
         double x0 = rp_map(&p.x, r->start), x1 = rp_map(&p.x, r->end), y = p.top + gap + r->worker * (lane_h + gap);
+        /* narrow bars of one kind that touch on a lane are drawn as one */
+        size_t next = k + 1;
+        while (order && x1 - x0 < 4 && next < run->n_bars) {
+            const rp_bar *q = order[next];
+            double a = rp_map(&p.x, q->start), c = rp_map(&p.x, q->end);
+            if (q->worker != r->worker || q->kind != r->kind || c - a >= 4 || a - x1 > 1) break;
+            x1 = fmax(x1, c);
+            next++;
+        }
+        int merged = next - k > 1;
+        k = next;
         double w = x1 - x0 < 1 ? 1 : x1 - x0;
         rp_printf(b, "<rect class=\"%s\" x=\"", bar_class[r->kind]);
         rp_xy(b, x0);
         rp_printf(b, "\" y=\"%.0f\" width=\"", y);
         rp_xy(b, w);
         rp_printf(b, "\" height=\"%d\"", lane_h);
-        if (tips) {
+        if (tips && !merged) {
             char s0[32], s1[32];
             rp_printf(b, "><title>%s %lld, attempt %d: %s to %s, %s</title></rect>",
                       r->kind >= RP_BAR_FINAL ? "final model of trial" : "trial", (long long)r->trial, r->attempt,
@@ -388,7 +436,7 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         }
         char id[24];
         snprintf(id, sizeof id, "%lld", (long long)r->trial);
-        if (w >= rp_text_width(id, 10) + 6) {
+        if (!merged && w >= rp_text_width(id, 10) + 6) {
             int light = r->kind == RP_BAR_FAILED || r->kind >= RP_BAR_FINAL;
             rp_printf(b, "<text class=\"barlabel%s\" text-anchor=\"middle\" x=\"", light ? " light" : "");
             rp_xy(b, x0 + w / 2);
@@ -416,6 +464,7 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         rp_xy(b, x + 3);
         rp_printf(b, "\" y=\"%.0f\">final retrain starts</text>\n", p.top - 4);
     }
+    free(order);
     double lx = p.left;
     for (int k = 0; k < RP_BAR_KIND_COUNT; k++)
         if (present[k]) lx += rp_legend_item(b, lx, 20, bar_class[k], 2, bar_name[k]);

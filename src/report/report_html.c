@@ -33,6 +33,8 @@ static const char *const style =
     ".pt{fill:#6b8fc7;fill-opacity:.6;stroke:#3d5f95;stroke-width:.6}.pt-low{fill:#fff;stroke:#9aa4b1}\n"
     ".pt-front{fill:#e8590c;stroke:#7a2e05}.front-line{fill:none;stroke:#e8590c;stroke-width:2}\n"
     ".pt-final{fill:#7b3fb5;stroke:#3c1d5a}.final-link{stroke:#7b3fb5;stroke-dasharray:3 3}.ptlabel{font-size:10px;fill:#333}\n"
+    ".dots{fill:none;stroke-linecap:round}.dots-pt{stroke:#5f84bf;stroke-opacity:.7;stroke-width:7}"
+    ".dots-low{stroke:#b9c0ca;stroke-width:6}.dots-faint{stroke:#6b8fc7;stroke-opacity:.45;stroke-width:6}\n"
     ".pt-faint{fill:#6b8fc7;fill-opacity:.4}.best-line{fill:none;stroke:#1f4e8c;stroke-width:2}.pt-best{fill:#1f4e8c}\n"
     ".fail-mark{stroke:#d62728;stroke-width:2}.marker{stroke:#555;stroke-dasharray:4 3}\n"
     ".bar-ok{fill:#5b9bd5}.bar-failed{fill:#d62728}.bar-oom{fill:#e8710a}.bar-timeout{fill:#c9b400}"

@@ -197,6 +197,19 @@ double rp_legend_item(rp_buf *b, double x, double y, const char *swatch_cls, int
 /* Rough width in pixels of text at the given font size. */
 double rp_text_width(const char *s, double font_px);
 
+/* Marks already drawn at a pixel: a dense chart draws one mark per pixel, which
+ * looks the same and keeps the page small. */
+typedef struct rp_pixels {
+    uint64_t *keys;      /* open addressing; 0 is empty; owned */
+    size_t cap;
+} rp_pixels;
+
+/* Room for n marks (on no memory every mark is drawn). Free with rp_pixels_free. */
+void rp_pixels_init(rp_pixels *px, size_t n);
+void rp_pixels_free(rp_pixels *px);
+/* 1 the first time a mark lands on the pixel of (x, y), else 0. */
+int rp_pixels_first(rp_pixels *px, double x, double y);
+
 /* A palette of distinct series colours (dark enough on white). */
 const char *rp_series_color(int i);
 

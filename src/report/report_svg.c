@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report_impl.h"
@@ -17,6 +18,31 @@ const char *rp_series_color(int i) {
                                          "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#ff7f0e"};
     int n = (int)(sizeof colors / sizeof colors[0]);
     return colors[((i % n) + n) % n];
+}
+
+void rp_pixels_init(rp_pixels *px, size_t n) {
+    px->cap = 64;
+    while (px->cap < 2 * n) px->cap *= 2;
+    px->keys = calloc(px->cap, sizeof *px->keys);
+}
+
+void rp_pixels_free(rp_pixels *px) {
+    free(px->keys);
+    px->keys = NULL;
+}
+
+int rp_pixels_first(rp_pixels *px, double x, double y) {
+    if (!px->keys || !isfinite(x) || !isfinite(y)) return 1;
+    uint64_t key = ((uint64_t)(uint32_t)(int32_t)lround(x) << 32 | (uint32_t)(int32_t)lround(y)) + 1;
+    size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (px->cap - 1);
+    for (size_t probes = 0; probes < px->cap; probes++, i = (i + 1) & (px->cap - 1)) {
+        if (px->keys[i] == key) return 0;
+        if (px->keys[i] == 0) {
+            px->keys[i] = key;
+            return 1;
+        }
+    }
+    return 1;
 }
 
 double rp_text_width(const char *s, double font_px) {
@@ -88,9 +114,9 @@ static int ticks(const rp_axis *a, double *out, int cap, double *step) {
         double l0 = floor(log10(a->lo)), l1 = ceil(log10(a->hi)), decades = log10(a->hi / a->lo);
         /* 1-2-5 per decade where they fit, every digit within a short range, and
          * only every few decades over a very wide one */
-        static const double digits[] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, one_two_five[] = {1, 2, 5};
+        static const double digits[] = {1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9}, one_two_five[] = {1, 2, 5};
         const double *mult = decades < 1.2 ? digits : one_two_five;
-        int n_mult = decades < 1.2 ? 9 : decades * 3 <= target ? 3 : 1;
+        int n_mult = decades < 1.2 ? 10 : decades * 3 <= target ? 3 : 1;
         int every = 1;
         while (n_mult == 1 && decades / every > target) every++;
         for (double k = l0; k <= l1 && n < cap; k += 1) {
