@@ -168,9 +168,14 @@ static cf_status load_spec(rp_run *run) {
             const cJSON *e;
             cJSON_ArrayForEach(e, v) {
                 if (!kv->items) break;
-                const char *s = cJSON_IsString(e) ? e->valuestring : cJSON_IsNumber(e) ? (snprintf(buf, sizeof buf, "%.17g", e->valuedouble), buf) : "";
+                buf[0] = 0;
+                if (cJSON_IsNumber(e)) snprintf(buf, sizeof buf, "%.17g", e->valuedouble);
+                const char *s = cJSON_IsString(e) ? e->valuestring : buf;
                 kv->items[kv->n_items] = strdup(s);
-                if (kv->items[kv->n_items]) total += strlen(s) + 2, kv->n_items++;
+                if (kv->items[kv->n_items]) {
+                    total += strlen(s) + 2;
+                    kv->n_items++;
+                }
             }
             kv->value = calloc(total, 1);
             for (int i = 0; kv->value && i < kv->n_items; i++) {
@@ -443,7 +448,7 @@ static void note(rp_final *f, const char *fmt, const char *a, const char *b) {
     snprintf(f->note, sizeof f->note, fmt, a, b ? b : "");
 }
 
-static void read_test_json(rp_run *run, rp_final *f, const char *dir) {
+static void read_test_json(rp_final *f, const char *dir) {
     char path[1300];
     snprintf(path, sizeof path, "%s/test.json", dir);
     struct stat sb;
@@ -507,7 +512,10 @@ static void read_test_json(rp_run *run, rp_final *f, const char *dir) {
                 f->classes[i] = strdup(cJSON_IsString(c) ? c->valuestring : name);
                 const cJSON *a = cJSON_GetArrayItem(per, i);
                 f->per_class[i] = cJSON_IsNumber(a) && a->valuedouble >= 0 && a->valuedouble <= 1 ? a->valuedouble : -1;
-                if (!f->classes[i]) f->n_classes = i;
+                if (!f->classes[i]) {
+                    f->n_classes = i; /* out of memory: the classes read so far */
+                    break;
+                }
             }
             if (cJSON_IsArray(per) && cJSON_GetArraySize(per) != k)
                 note(f, "%s: $.per_class_acc: expected one accuracy per class%s", path, NULL);
@@ -533,9 +541,15 @@ static void read_test_json(rp_run *run, rp_final *f, const char *dir) {
                  NULL);
         }
     }
+    /* per-class accuracy from the matrix's rows where the file has none */
+    for (int i = 0; f->confusion && i < f->n_classes; i++) {
+        if (f->per_class[i] >= 0) continue;
+        int64_t total = 0, *row = &f->confusion[(size_t)i * (size_t)f->n_classes];
+        for (int j = 0; j < f->n_classes; j++) total += row[j];
+        if (total > 0) f->per_class[i] = (double)row[i] / (double)total;
+    }
     f->n_curve = read_curve(cJSON_GetObjectItemCaseSensitive(root, "curve"), &f->curve);
     cJSON_Delete(root);
-    (void)run;
 }
 
 static int all_digits(const char *s) {
@@ -578,7 +592,7 @@ static cf_status load_finals(rp_run *run) {
         rp_final *f = &run->finals[i];
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/final/%lld", run->dir, (long long)f->trial);
-        if (run->have_final_dir) read_test_json(run, f, dir);
+        if (run->have_final_dir) read_test_json(f, dir);
         if (!f->arch && f->trial >= 0 && f->trial < run->n_trials) f->arch = strdup(run->trials[f->trial].arch);
         if (!f->reason) f->reason = dup_or_empty("");
         if (!f->status[0]) snprintf(f->status, sizeof f->status, "%s", f->started && !f->finished ? "running" : "-");
@@ -598,6 +612,21 @@ static cf_status load_finals(rp_run *run) {
     if (!best_found && run->n_finals > 0 && run->finals[0].val_acc >= 0 && strcmp(run->finals[0].status, "ok") == 0)
         run->finals[0].is_best = 1;
     return CF_OK;
+}
+
+/* The curves of the best trials from their training state files where the
+ * journal holds no epochs for them (a journal of an older version). */
+static void load_state_curves(rp_run *run) {
+    if (run->simulated) return;
+    const rp_trial **v = rp_sorted_trials(run);
+    for (int64_t i = 0, k = 0; v && i < run->n_trials && k < 6 && v[i]->status == CF_TRIAL_OK; i++, k++) {
+        rp_trial *t = &run->trials[v[i]->id];
+        if (t->n_curve > 0) continue;
+        char path[1300];
+        snprintf(path, sizeof path, "%s/trials/%lld/train.cfs", run->dir, (long long)t->id);
+        t->n_curve = rp_read_state_curve(path, &t->curve);
+    }
+    free(v);
 }
 
 /* ---- the whole run --------------------------------------------------------------------------- */
@@ -662,6 +691,7 @@ cf_status rp_run_load(const char *dir, rp_run *run) {
             if (run->trials[i].epochs > run->fidelity) run->fidelity = run->trials[i].epochs;
     if (run->workers == 0) run->workers = 1;
     CF_TRY_GOTO(st, load_finals(run), fail);
+    load_state_curves(run);
     return CF_OK;
 fail:
     rp_run_free(run);

@@ -344,8 +344,9 @@ static void failures(rp_buf *b, const rp_run *run) {
         rp_puts(b, "<p class=\"note\">No trial failed.</p>\n");
     }
     if (run->retries)
-        rp_printf(b, "<p class=\"note\">%lld attempt%s ran out of memory and %s retried (with more room or half the "
-                     "batch); the timeline shows them in light orange.</p>\n",
+        rp_printf(b, "<p class=\"note\">%lld time%s a trial ran out of memory (at placement or while training) and "
+                     "%s retried with more room or half the batch; attempts that had started show on the timeline in "
+                     "light orange.</p>\n",
                   (long long)run->retries, run->retries == 1 ? "" : "s", run->retries == 1 ? "was" : "were");
     if (rejected) {
         rp_printf(b, "<h3>%lld rejected by the constraints (never run)</h3>\n<ul class=\"rejected\">\n", (long long)rejected);

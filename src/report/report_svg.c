@@ -142,18 +142,19 @@ static int ticks(const rp_axis *a, double *out, int cap, double *step) {
     return n;
 }
 
+/* Decimals that tell ticks `step` apart: 0.5 steps need one, 0.25 two. */
+static int step_digits(double step) {
+    int digits = step >= 1 || step <= 0 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    while (digits < 4 && step > 0 && fabs(step * pow(10, digits) - round(step * pow(10, digits))) > 1e-6) digits++;
+    return digits;
+}
+
 static void tick_label(const rp_axis *a, double v, double step, char *buf, size_t cap) {
     switch (a->ticks) {
     case RP_TICKS_SI: rp_fmt_si(v, buf, cap); break;
-    case RP_TICKS_PCT: snprintf(buf, cap, "%.*f%%", step > 0 && step * 100 < 1 ? 1 : 0, 100 * v); break;
+    case RP_TICKS_PCT: snprintf(buf, cap, "%.*f%%", step_digits(100 * step), 100 * v); break;
     case RP_TICKS_INT: snprintf(buf, cap, "%.0f", v); break;
-    default: {
-        double x = v / a->scale, s = step / a->scale;
-        int digits = s >= 1 || s <= 0 ? 0 : (int)ceil(-log10(s) - 1e-9);
-        if (s > 0 && fabs(s * pow(10, digits) - round(s * pow(10, digits))) > 1e-6) digits++;
-        if (digits > 4) digits = 4;
-        snprintf(buf, cap, "%.*f", digits, x);
-    }
+    default: snprintf(buf, cap, "%.*f", step_digits(step / a->scale), v / a->scale);
     }
 }
 
