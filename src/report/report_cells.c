@@ -21,7 +21,8 @@
 
 #define MAX_NODES (CF_CELL_MAX_NODES + 2)
 #define MAX_EDGES (CF_CELL_MAX_NODES * CF_NODE_MAX_IN + CF_CELL_MAX_NODES)
-#define LABEL_FONT 10.5
+#define LABEL_FONT 11.0
+#define LABEL_BOLD 1.1 /* edge labels are semi-bold: wider than rp_text_width's estimate */
 
 typedef struct gnode {
     double x, y, hw, hh;  /* centre and half sizes */
@@ -147,12 +148,12 @@ static void place_labels(graph *g) {
     for (int i = 0; i < g->m; i++) {
         gedge *e = &g->edge[i];
         if (e->plain || !e->label[0]) continue;
-        e->lw = rp_text_width(e->label, LABEL_FONT) + 8;
+        e->lw = rp_text_width(e->label, LABEL_FONT) * LABEL_BOLD + 8;
         curve_at(g, e, 0.5, &e->lx, &e->ly);
         for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
             double x, y;
             curve_at(g, e, ts[k], &x, &y);
-            if (box_clear(g, i, x, y, e->lw, 15)) {
+            if (box_clear(g, i, x, y, e->lw, 16)) {
                 e->lx = x, e->ly = y;
                 break;
             }
@@ -338,10 +339,10 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
         rp_puts(b, "<rect class=\"edgebg\" x=\"");
         rp_xy(b, e->lx - e->lw / 2);
         rp_puts(b, "\" y=\"");
-        rp_xy(b, e->ly - 7.5);
+        rp_xy(b, e->ly - 8);
         rp_puts(b, "\" width=\"");
         rp_xy(b, e->lw);
-        rp_puts(b, "\" height=\"15\"/>");
+        rp_puts(b, "\" height=\"16\"/>");
         rp_printf(b, "<text class=\"edgelabel\" style=\"fill:%s\" text-anchor=\"middle\" x=\"", e->color);
         rp_xy(b, e->lx);
         rp_puts(b, "\" y=\"");
@@ -388,7 +389,7 @@ static void draw_nb201(rp_buf *b, const cf_space *s, const cf_arch *a) {
         char num[8];
         snprintf(num, sizeof num, "%d", j);
         add_node(&g, num, j == 0 ? "input" : j == n - 1 ? "output" : NULL, 1);
-        g.node[j].x = j * 200;
+        g.node[j].x = j * 190;
         g.node[j].y = 0;
     }
     for (int j = 1; j < n; j++)

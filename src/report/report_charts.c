@@ -362,7 +362,7 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
 static const char *const bar_class[RP_BAR_KIND_COUNT] = {"bar-ok",    "bar-failed", "bar-oom",   "bar-timeout",
                                                          "bar-retry", "bar-open",   "bar-final", "bar-final-failed"};
 static const char *const bar_name[RP_BAR_KIND_COUNT] = {
-    "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off / unfinished", "final retrain",
+    "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off (unfinished)", "final retrain",
     "final retrain failed"};
 
 static int cmp_bar(const void *a, const void *b) {
@@ -467,7 +467,9 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
     free(order);
     double lx = p.left;
     for (int k = 0; k < RP_BAR_KIND_COUNT; k++)
-        if (present[k]) lx += rp_legend_item(b, lx, 20, bar_class[k], 2, bar_name[k]);
+        if (present[k])
+            lx += rp_legend_item(b, lx, 20, bar_class[k], 2,
+                                 k == RP_BAR_OPEN && run->live ? "running (or cut off by a crash)" : bar_name[k]);
     rp_plot_end(b);
 }
 

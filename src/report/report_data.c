@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../journal/journal_read.h"
 #include "../spec/json_read.h"
@@ -607,7 +610,7 @@ static cf_status load_finals(rp_run *run) {
             best_found = 1;
         }
     }
-    qsort(run->finals, (size_t)run->n_finals, sizeof *run->finals, cmp_final);
+    if (run->n_finals > 1) qsort(run->finals, (size_t)run->n_finals, sizeof *run->finals, cmp_final);
     /* without a best.cfm to go by, the best is the highest validation accuracy */
     if (!best_found && run->n_finals > 0 && run->finals[0].val_acc >= 0 && strcmp(run->finals[0].status, "ok") == 0)
         run->finals[0].is_best = 1;
@@ -627,6 +630,17 @@ static void load_state_curves(rp_run *run) {
         t->n_curve = rp_read_state_curve(path, &t->curve);
     }
     free(v);
+}
+
+/* 1 when a search holds RUN/lock (as `cellforge status` tells a running search). */
+static int run_is_live(const char *dir) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return live;
 }
 
 /* ---- the whole run --------------------------------------------------------------------------- */
@@ -665,6 +679,7 @@ cf_status rp_run_load(const char *dir, rp_run *run) {
     memset(run, 0, sizeof *run);
     snprintf(run->dir, sizeof run->dir, "%s", dir);
     run->final_start = -1;
+    run->live = run_is_live(dir);
     cf_status st;
     CF_TRY_GOTO(st, load_spec(run), fail);
     load_space(run);

@@ -53,7 +53,7 @@ static const char *const style =
     ".node{fill:#f4f6fa;stroke:#333;stroke-width:1.2}.nodelabel{font-size:11px;fill:#111}.caption{font-size:10px;fill:#555}\n"
     ".node.dead{fill:#fff;stroke:#aaa;stroke-dasharray:3 3}.nodelabel.dead{fill:#999}.faint{opacity:.35}\n"
     ".edge{fill:none;stroke-width:1.8}.edge.dashed{stroke-dasharray:4 4;stroke-width:1.2}\n"
-    ".edgebg{fill:#fff;fill-opacity:.92}.edgelabel{font-size:10.5px;font-weight:600}\n"
+    ".edgebg{fill:#fff;fill-opacity:.92}.edgelabel{font-size:11px;font-weight:600}\n"
     "code.arch{display:block;font-size:11.5px;color:#333;word-break:break-all;white-space:pre-wrap}\n"
     "table{border-collapse:collapse;font-size:12.5px;width:100%}th,td{padding:3px 7px;border-bottom:1px solid #eceef1;"
     "text-align:left;vertical-align:top}th{background:#f3f5f8;position:sticky;top:0}table.sortable th{cursor:pointer}\n"
@@ -227,7 +227,7 @@ static void summary(rp_buf *b, const rp_run *run) {
     if (run->wall_first > 0 && gmtime_r(&t0, &tm)) strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
     snprintf(v, sizeof v, "%s%s; started %s, wall %s; %s", rp_fmt_duration(run->clock, a, sizeof a),
              run->simulated ? " simulated" : "", date, rp_fmt_duration(run->wall_last - run->wall_first, c, sizeof c),
-             run->stopped ? "stopped" : "no stop recorded (still running, or killed)");
+             run->live ? "running now" : run->stopped ? "stopped" : "no stop recorded (killed, or crashed)");
     if (run->stopped && run->stop_reason[0]) snprintf(v + strlen(v), sizeof v - strlen(v), " (%s)", run->stop_reason);
     if (run->n_resumes) snprintf(v + strlen(v), sizeof v - strlen(v), ", resumed %d time(s)", run->n_resumes);
     fact(b, "run clock", v);

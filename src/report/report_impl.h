@@ -142,6 +142,7 @@ typedef struct rp_run {
     int64_t torn_line;
     int64_t retries;
     int stopped;                /* a run_stopped event ends the journal */
+    int live;                   /* a search holds the run's lock: it is running now */
     char stop_reason[32];
     int simulated;              /* the table evaluator: the clock is simulated */
     int fidelity;               /* the run's epochs: the front compares trials at it */
