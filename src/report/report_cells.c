@@ -154,7 +154,8 @@ static void place_labels(graph *g) {
             double x, y;
             curve_at(g, e, ts[k], &x, &y);
             if (box_clear(g, i, x, y, e->lw, 16)) {
-                e->lx = x, e->ly = y;
+                e->lx = x;
+                e->ly = y;
                 break;
             }
         }
@@ -212,7 +213,10 @@ static void end_point(const gnode *n, double ux, double uy, double *x, double *y
 }
 
 static void grow(double *box, double x, double y) {
-    box[0] = fmin(box[0], x), box[1] = fmin(box[1], y), box[2] = fmax(box[2], x), box[3] = fmax(box[3], y);
+    box[0] = fmin(box[0], x);
+    box[1] = fmin(box[1], y);
+    box[2] = fmax(box[2], x);
+    box[3] = fmax(box[3], y);
 }
 
 static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
@@ -230,9 +234,15 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
             curve_at(g, e, t, &x, &y);
             grow(box, x, y);
         }
-        if (!e->plain && e->label[0]) grow(box, e->lx - e->lw / 2, e->ly - 9), grow(box, e->lx + e->lw / 2, e->ly + 9);
+        if (!e->plain && e->label[0]) {
+            grow(box, e->lx - e->lw / 2, e->ly - 9);
+            grow(box, e->lx + e->lw / 2, e->ly + 9);
+        }
     }
-    if (!isfinite(box[0])) box[0] = box[1] = 0, box[2] = box[3] = 1;
+    if (!isfinite(box[0])) {
+        box[0] = box[1] = 0;
+        box[2] = box[3] = 1;
+    }
     double pad = 10, w = box[2] - box[0] + 2 * pad, h = box[3] - box[1] + 2 * pad;
     rp_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"cellsvg\" viewBox=\"");
     rp_xy(b, box[0] - pad);
@@ -253,12 +263,23 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
         const gedge *e = &g->edge[i];
         const gnode *a = &g->node[e->from], *c = &g->node[e->to];
         double ux = e->cx - a->x, uy = e->cy - a->y, l = hypot(ux, uy);
-        if (l < 1e-9) ux = c->x - a->x, uy = c->y - a->y, l = hypot(ux, uy);
+        if (l < 1e-9) { /* a straight edge: its direction is the chord's */
+            ux = c->x - a->x;
+            uy = c->y - a->y;
+            l = hypot(ux, uy);
+        }
+        if (l < 1e-9) l = 1;
         double x0, y0, x1, y1;
         end_point(a, ux / l, uy / l, &x0, &y0);
         double vx = e->cx - c->x, vy = e->cy - c->y, k = hypot(vx, vy);
-        if (k < 1e-9) vx = a->x - c->x, vy = a->y - c->y, k = hypot(vx, vy);
-        vx /= k, vy /= k;
+        if (k < 1e-9) {
+            vx = a->x - c->x;
+            vy = a->y - c->y;
+            k = hypot(vx, vy);
+        }
+        if (k < 1e-9) k = 1;
+        vx /= k;
+        vy /= k;
         end_point(c, vx, vy, &x1, &y1);
         const char *color = e->plain ? "#999" : e->color;
         int faint = a->dead || c->dead;

@@ -59,6 +59,14 @@ static int overlaps(const label_box *boxes, int n, label_box k) {
     return 0;
 }
 
+/* Widen [lo, hi] of x and y to hold a point. */
+static void grow_range(double *r, double x, double y) {
+    r[0] = fmin(r[0], x);
+    r[1] = fmax(r[1], x);
+    r[2] = fmin(r[2], y);
+    r[3] = fmax(r[3], y);
+}
+
 static int cmp_by_x(const void *a, const void *b) {
     const double *x = a, *y = b;
     if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
@@ -68,13 +76,12 @@ static int cmp_by_x(const void *a, const void *b) {
 void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     const char *what = by_params ? "parameters" : "MACs";
     int64_t n_ok = 0;
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    double range[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int64_t i = 0; i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
         if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
         n_ok++;
-        double x = cost_of(t, by_params);
-        xlo = fmin(xlo, x), xhi = fmax(xhi, x), ylo = fmin(ylo, t->val_acc), yhi = fmax(yhi, t->val_acc);
+        grow_range(range, cost_of(t, by_params), t->val_acc);
     }
     if (n_ok == 0) {
         empty(b, "No trial finished ok with a known cost: there is no front to draw.");
@@ -83,8 +90,8 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     for (int i = 0; i < run->n_finals; i++) {
         const rp_final *f = &run->finals[i];
         double x = (double)(by_params ? f->params : f->macs);
-        if (x <= 0 && f->trial < run->n_trials) x = cost_of(&run->trials[f->trial], by_params);
-        if (f->val_acc >= 0 && x > 0) xlo = fmin(xlo, x), xhi = fmax(xhi, x), ylo = fmin(ylo, f->val_acc), yhi = fmax(yhi, f->val_acc);
+        if (x <= 0 && f->trial >= 0 && f->trial < run->n_trials) x = cost_of(&run->trials[f->trial], by_params);
+        if (f->val_acc >= 0 && x > 0) grow_range(range, x, f->val_acc);
     }
     /* the front: (error, cost) of the trials at the run's fidelity */
     double *pts = malloc((size_t)n_ok * 2 * sizeof *pts);
@@ -92,7 +99,10 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     size_t *front = malloc((size_t)n_ok * sizeof *front);
     double *line = malloc((size_t)n_ok * 2 * sizeof *line);
     if (!pts || !ids || !front || !line) {
-        free(pts), free(ids), free(front), free(line);
+        free(pts);
+        free(ids);
+        free(front);
+        free(line);
         empty(b, "Out of memory while drawing the front.");
         return;
     }
@@ -117,8 +127,8 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     rp_plot p = {.width = 540, .height = 380, .left = 62, .right = 18, .top = 40, .bottom = 46};
     p.x.ticks = RP_TICKS_SI;
     p.y.ticks = RP_TICKS_PCT;
-    rp_axis_fit(&p.x, xlo, xhi, 1);
-    rp_axis_fit(&p.y, ylo, yhi, 0);
+    rp_axis_fit(&p.x, range[0], range[1], 1);
+    rp_axis_fit(&p.y, range[2], range[3], 0);
     if (p.y.lo < 0) p.y.lo = 0;
     if (p.y.hi > 1) p.y.hi = 1;
     char aria[128], xlabel[64];
@@ -230,7 +240,11 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     if (n_final) rp_legend_item(b, lx, 22, "pt-final", 3, "final (retrained)");
     rp_plot_end(b);
     rp_pixels_free(&px);
-    free(pts), free(ids), free(front), free(line), free(on_front);
+    free(pts);
+    free(ids);
+    free(front);
+    free(line);
+    free(on_front);
 }
 
 /* ---- best so far over the run clock --------------------------------------------------- */
@@ -263,7 +277,8 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
         const rp_trial *t = &run->trials[i];
         if (t->status == CF_TRIAL_OK && t->val_acc >= 0) {
             v[n++] = t;
-            ylo = fmin(ylo, t->val_acc), yhi = fmax(yhi, t->val_acc);
+            ylo = fmin(ylo, t->val_acc);
+            yhi = fmax(yhi, t->val_acc);
         } else if (t->status > CF_TRIAL_OK && t->status < CF_TRIAL_REJECTED) {
             n_failed++;
         }
@@ -354,7 +369,10 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
     lx += rp_legend_item(b, lx, 20, "best-line", 1, "best so far");
     if (n_failed) rp_legend_item(b, lx, 20, "fail-mark", 1, "failed trial");
     rp_plot_end(b);
-    free(xs), free(ys), free(who), free(v);
+    free(xs);
+    free(ys);
+    free(who);
+    free(v);
 }
 
 /* ---- timeline of the workers ------------------------------------------------------------ */

@@ -310,7 +310,8 @@ static void failures(rp_buf *b, const rp_run *run) {
     int64_t failed = 0, rejected = 0, open = 0, shown = 0;
     for (int64_t i = 0; i < run->n_trials; i++) {
         cf_trial_status s = run->trials[i].status;
-        failed += is_failure(s), rejected += s == CF_TRIAL_REJECTED;
+        failed += is_failure(s);
+        rejected += s == CF_TRIAL_REJECTED;
         open += s == CF_TRIAL_PENDING || s == CF_TRIAL_RUNNING;
     }
     int final_failed = 0;
@@ -366,9 +367,11 @@ static void failures(rp_buf *b, const rp_run *run) {
         rp_printf(b, "<p class=\"note\">%lld trial%s had not finished when the journal ends:", (long long)open,
                   open == 1 ? "" : "s");
         shown = 0;
-        for (int64_t i = 0; i < run->n_trials && shown < 40; i++)
-            if (run->trials[i].status == CF_TRIAL_PENDING || run->trials[i].status == CF_TRIAL_RUNNING)
-                rp_printf(b, " %lld", (long long)run->trials[i].id), shown++;
+        for (int64_t i = 0; i < run->n_trials && shown < 40; i++) {
+            if (run->trials[i].status != CF_TRIAL_PENDING && run->trials[i].status != CF_TRIAL_RUNNING) continue;
+            rp_printf(b, " %lld", (long long)run->trials[i].id);
+            shown++;
+        }
         rp_puts(b, shown < open ? " ...</p>\n" : ".</p>\n");
     }
     for (int i = 0; i < run->n_finals; i++) {
