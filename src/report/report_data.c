@@ -310,7 +310,9 @@ static cf_status on_final(loader *L, const char *ev, const cJSON *o, int64_t lin
         f->started = 1;
         f->finished = 0;
         f->t_start = clock;
-        f->worker = (int)num(o, "worker", 0);
+        int workers[CF_MAX_WORKERS];
+        /* "worker": N, or a list of workers as the trial events write it */
+        f->worker = read_workers(o, workers) > 0 ? workers[0] : (int)num(o, "worker", 0);
         if (f->worker < 0 || f->worker >= CF_MAX_WORKERS) f->worker = 0;
         if (run->final_start < 0 || clock < run->final_start) run->final_start = clock;
         return CF_OK;
