@@ -136,6 +136,7 @@ int cmd_search(int argc, char **argv);
 int cmd_tabulate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 const char *cmd_search_usage_text(void);
 const char *cmd_tabulate_usage_text(void);
 extern const char *const cmd_space_usage;
@@ -152,5 +153,6 @@ extern const char *const cmd_export_usage;
  * *is_run says whether arg was a run. Returns -1, or an exit code after
  * printing a one-line message naming what is missing. */
 int cli_model_path(const cli_args *a, const char *arg, char *out, size_t cap, int *is_run);
+extern const char *const cmd_report_usage;
 
 #endif

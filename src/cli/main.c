@@ -9,6 +9,7 @@
  *   cellforge train ... ARCH, cellforge eval MODEL      (cmd_train.c)
  *   cellforge export RUN|MODEL                          (cmd_export.c)
  *   cellforge search ..., cellforge tabulate ...        (cmd_search.c)
+ *   cellforge status RUN, cellforge report RUN          (cmd_status.c, cmd_report.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static const command commands[] = {
      cmd_search_usage_text},
     {"status", "progress of a search from its run directory (running or stopped)", NULL, cmd_status,
      &cmd_status_usage, NULL},
+    {"report", "a run directory as one HTML page: front, timeline, curves, cells, trials", NULL, cmd_report,
+     &cmd_report_usage, NULL},
     {"tabulate", "train every (or a sample of) architecture and write a benchmark table", NULL, cmd_tabulate, NULL,
      cmd_tabulate_usage_text},
     {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage, NULL},

@@ -1,0 +1,589 @@
+/* report_charts.c - the report's data charts as inline SVG: the Pareto front
+ * (validation accuracy against MACs or parameters, log x), the best accuracy
+ * over the run clock, the per-worker timeline of trial attempts, and the
+ * learning curves of the top models. Each prints a short message instead of
+ * a chart when there is nothing to draw. Tests: tests/cli_report.sh.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/pareto.h"
+#include "report_impl.h"
+
+/* Tooltips (<title>) on every mark only while the page stays small. */
+#define TOOLTIP_LIMIT 1500
+
+static void empty(rp_buf *b, const char *msg) {
+    rp_puts(b, "<p class=\"empty\">");
+    rp_esc(b, msg);
+    rp_puts(b, "</p>\n");
+}
+
+static double cost_of(const rp_trial *t, int by_params) { return (double)(by_params ? t->params : t->macs); }
+
+static void circle(rp_buf *b, const char *cls, double x, double y, double r) {
+    rp_printf(b, "<circle class=\"%s\" cx=\"", cls);
+    rp_xy(b, x);
+    rp_puts(b, "\" cy=\"");
+    rp_xy(b, y);
+    rp_printf(b, "\" r=\"%.1f\"", r);
+}
+
+/* A dense scatter (no tooltips): every mark of a class as a dot of one path,
+ * a tenth of the bytes of a circle each. */
+static void dot(rp_buf *b, double x, double y) {
+    rp_puts(b, "M");
+    rp_xy(b, x);
+    rp_puts(b, " ");
+    rp_xy(b, y);
+    rp_puts(b, "h0");
+}
+
+static void trial_title(rp_buf *b, const rp_trial *t, int by_params) {
+    char a[32], c[32];
+    rp_printf(b, "<title>trial %lld: val %s, %s %s</title>", (long long)t->id, rp_fmt_pct(t->val_acc, 2, a, sizeof a),
+              rp_fmt_si(cost_of(t, by_params), c, sizeof c), by_params ? "params" : "MACs");
+}
+
+/* ---- Pareto front ------------------------------------------------------------------- */
+
+typedef struct label_box {
+    double x0, y0, x1, y1;
+} label_box;
+
+static int overlaps(const label_box *boxes, int n, label_box k) {
+    for (int i = 0; i < n; i++)
+        if (k.x0 < boxes[i].x1 && boxes[i].x0 < k.x1 && k.y0 < boxes[i].y1 && boxes[i].y0 < k.y1) return 1;
+    return 0;
+}
+
+/* Widen [lo, hi] of x and y to hold a point. */
+static void grow_range(double *r, double x, double y) {
+    r[0] = fmin(r[0], x);
+    r[1] = fmax(r[1], x);
+    r[2] = fmin(r[2], y);
+    r[3] = fmax(r[3], y);
+}
+
+static int cmp_by_x(const void *a, const void *b) {
+    const double *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
+    const char *what = by_params ? "parameters" : "MACs";
+    int64_t n_ok = 0;
+    double range[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
+    for (int64_t i = 0; i < run->n_trials; i++) {
+        const rp_trial *t = &run->trials[i];
+        if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
+        n_ok++;
+        grow_range(range, cost_of(t, by_params), t->val_acc);
+    }
+    if (n_ok == 0) {
+        empty(b, "No trial finished ok with a known cost: there is no front to draw.");
+        return;
+    }
+    for (int i = 0; i < run->n_finals; i++) {
+        const rp_final *f = &run->finals[i];
+        double x = (double)(by_params ? f->params : f->macs);
+        if (x <= 0 && f->trial >= 0 && f->trial < run->n_trials) x = cost_of(&run->trials[f->trial], by_params);
+        if (f->val_acc >= 0 && x > 0) grow_range(range, x, f->val_acc);
+    }
+    /* the front: (error, cost) of the trials at the run's fidelity */
+    double *pts = malloc((size_t)n_ok * 2 * sizeof *pts);
+    int64_t *ids = malloc((size_t)n_ok * sizeof *ids);
+    size_t *front = malloc((size_t)n_ok * sizeof *front);
+    double *line = malloc((size_t)n_ok * 2 * sizeof *line);
+    if (!pts || !ids || !front || !line) {
+        free(pts);
+        free(ids);
+        free(front);
+        free(line);
+        empty(b, "Out of memory while drawing the front.");
+        return;
+    }
+    size_t n = 0;
+    for (int64_t i = 0; i < run->n_trials; i++) {
+        const rp_trial *t = &run->trials[i];
+        if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
+        if (run->fidelity > 0 && t->epochs != run->fidelity && t->epochs != 0) continue;
+        pts[2 * n] = 1 - t->val_acc;
+        pts[2 * n + 1] = cost_of(t, by_params);
+        ids[n++] = t->id;
+    }
+    size_t m = n ? cf_pareto_front(pts, n, 2, front) : 0;
+    char *on_front = calloc((size_t)run->n_trials, 1);
+    for (size_t k = 0; k < m; k++) {
+        line[2 * k] = pts[2 * front[k] + 1];
+        line[2 * k + 1] = 1 - pts[2 * front[k]];
+        if (on_front) on_front[ids[front[k]]] = 1;
+    }
+    qsort(line, m, 2 * sizeof *line, cmp_by_x);
+
+    rp_plot p = {.width = 540, .height = 380, .left = 62, .right = 18, .top = 40, .bottom = 46};
+    p.x.ticks = RP_TICKS_SI;
+    p.y.ticks = RP_TICKS_PCT;
+    rp_axis_fit(&p.x, range[0], range[1], 1);
+    rp_axis_fit(&p.y, range[2], range[3], 0);
+    if (p.y.lo < 0) p.y.lo = 0;
+    if (p.y.hi > 1) p.y.hi = 1;
+    char aria[128], xlabel[64];
+    snprintf(aria, sizeof aria, "validation accuracy against %s, %lld trials, %zu on the front", what, (long long)n_ok, m);
+    snprintf(xlabel, sizeof xlabel, "%s (log scale)", by_params ? "parameters" : "MACs per image");
+    rp_plot_begin(b, &p, aria, xlabel, "validation accuracy");
+    int tips = n_ok <= TOOLTIP_LIMIT;
+    rp_pixels px;
+    rp_pixels_init(&px, (size_t)n_ok);
+    for (int pass = 0; pass < 2; pass++) {
+        if (!tips) rp_printf(b, "<path class=\"dots %s\" d=\"", pass == 0 ? "dots-low" : "dots-pt");
+        for (int64_t i = 0; i < run->n_trials; i++) {
+            const rp_trial *t = &run->trials[i];
+            if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
+            if (on_front && on_front[i]) continue;
+            int low = run->fidelity > 0 && t->epochs != run->fidelity && t->epochs != 0;
+            if (low != (pass == 0)) continue;
+            double x = rp_map(&p.x, cost_of(t, by_params)), y = rp_map(&p.y, t->val_acc);
+            if (!rp_pixels_first(&px, x, y)) continue;
+            if (!tips) {
+                dot(b, x, y);
+                continue;
+            }
+            circle(b, low ? "pt-low" : "pt", x, y, 3.5);
+            rp_puts(b, ">");
+            trial_title(b, t, by_params);
+            rp_puts(b, "</circle>\n");
+        }
+        if (!tips) rp_puts(b, "\"/>\n");
+    }
+    if (m > 0) {
+        /* the attainment line: the best accuracy reachable at each cost */
+        rp_puts(b, "<path class=\"front-line\" d=\"M");
+        for (size_t k = 0; k < m; k++) {
+            if (k) rp_puts(b, "H"), rp_xy(b, rp_map(&p.x, line[2 * k])), rp_puts(b, "V");
+            else rp_xy(b, rp_map(&p.x, line[0])), rp_puts(b, " ");
+            rp_xy(b, rp_map(&p.y, line[2 * k + 1]));
+        }
+        rp_puts(b, "H");
+        rp_xy(b, p.x.p1);
+        rp_puts(b, "\"/>\n");
+    }
+    label_box boxes[64];
+    int n_boxes = 0;
+    for (size_t k = 0; k < m; k++) {
+        const rp_trial *t = &run->trials[ids[front[k]]];
+        double x = rp_map(&p.x, cost_of(t, by_params)), y = rp_map(&p.y, t->val_acc);
+        circle(b, "pt-front", x, y, 5);
+        rp_puts(b, ">");
+        trial_title(b, t, by_params);
+        rp_puts(b, "</circle>\n");
+        if (m > 24) continue;
+        char id[24];
+        snprintf(id, sizeof id, "#%lld", (long long)t->id);
+        double w = rp_text_width(id, 10);
+        /* right of the point, else left, else above */
+        label_box cand[3] = {{x + 7, y - 14, x + 7 + w, y - 3}, {x - 7 - w, y - 14, x - 7, y - 3},
+                             {x - w / 2, y - 20, x + w / 2, y - 9}};
+        for (int c = 0; c < 3; c++) {
+            if (cand[c].x1 > p.x.p1 || cand[c].x0 < p.x.p0 || cand[c].y0 < p.y.p1) continue;
+            if (overlaps(boxes, n_boxes, cand[c])) continue;
+            rp_puts(b, "<text class=\"ptlabel\" x=\"");
+            rp_xy(b, cand[c].x0);
+            rp_puts(b, "\" y=\"");
+            rp_xy(b, cand[c].y1 - 1);
+            rp_printf(b, "\">%s</text>\n", id);
+            if (n_boxes < 64) boxes[n_boxes++] = cand[c];
+            break;
+        }
+    }
+    int n_final = 0;
+    for (int i = 0; i < run->n_finals; i++) {
+        const rp_final *f = &run->finals[i];
+        double cost = (double)(by_params ? f->params : f->macs);
+        const rp_trial *t = f->trial >= 0 && f->trial < run->n_trials ? &run->trials[f->trial] : NULL;
+        if (cost <= 0 && t) cost = cost_of(t, by_params);
+        if (f->val_acc < 0 || cost <= 0) continue;
+        double x = rp_map(&p.x, cost), y = rp_map(&p.y, f->val_acc);
+        if (t && t->val_acc >= 0) {
+            rp_puts(b, "<line class=\"final-link\" x1=\"");
+            rp_xy(b, rp_map(&p.x, cost_of(t, by_params)));
+            rp_puts(b, "\" y1=\"");
+            rp_xy(b, rp_map(&p.y, t->val_acc));
+            rp_puts(b, "\" x2=\"");
+            rp_xy(b, x);
+            rp_puts(b, "\" y2=\"");
+            rp_xy(b, y);
+            rp_puts(b, "\"/>");
+        }
+        char a[32], c[32];
+        rp_puts(b, "<path class=\"pt-final\" d=\"M");
+        rp_xy(b, x);
+        rp_puts(b, " ");
+        rp_xy(b, y - 7);
+        rp_printf(b, "l7 7l-7 7l-7 -7z\"><title>final model of trial %lld: val %s, test %s</title></path>\n",
+                  (long long)f->trial, rp_fmt_pct(f->val_acc, 2, a, sizeof a), rp_fmt_pct(f->test_acc, 2, c, sizeof c));
+        n_final++;
+    }
+    double lx = p.left;
+    lx += rp_legend_item(b, lx, 22, "pt", 0, "trial");
+    if (run->fidelity > 0) {
+        int any_low = 0;
+        for (int64_t i = 0; i < run->n_trials && !any_low; i++)
+            any_low = run->trials[i].status == CF_TRIAL_OK && run->trials[i].epochs != run->fidelity &&
+                      run->trials[i].epochs != 0;
+        if (any_low) lx += rp_legend_item(b, lx, 22, "pt-low", 0, "fewer epochs");
+    }
+    lx += rp_legend_item(b, lx, 22, "pt-front", 0, "Pareto front");
+    if (n_final) rp_legend_item(b, lx, 22, "pt-final", 3, "final (retrained)");
+    rp_plot_end(b);
+    rp_pixels_free(&px);
+    free(pts);
+    free(ids);
+    free(front);
+    free(line);
+    free(on_front);
+}
+
+/* ---- best so far over the run clock --------------------------------------------------- */
+
+static int cmp_end(const void *a, const void *b) {
+    const rp_trial *x = *(const rp_trial *const *)a, *y = *(const rp_trial *const *)b;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+/* A time axis in seconds, minutes or hours, whichever reads best. */
+static const char *time_unit(rp_axis *a, double span) {
+    if (span >= 3 * 3600) {
+        a->scale = 3600;
+        return "run clock (h)";
+    }
+    if (span >= 180) {
+        a->scale = 60;
+        return "run clock (min)";
+    }
+    a->scale = 1;
+    return "run clock (s)";
+}
+
+void rp_chart_progress(rp_buf *b, const rp_run *run) {
+    const rp_trial **v = malloc((size_t)(run->n_trials > 0 ? run->n_trials : 1) * sizeof *v);
+    size_t n = 0, n_failed = 0;
+    double ylo = INFINITY, yhi = -INFINITY;
+    for (int64_t i = 0; v && i < run->n_trials; i++) {
+        const rp_trial *t = &run->trials[i];
+        if (t->status == CF_TRIAL_OK && t->val_acc >= 0) {
+            v[n++] = t;
+            ylo = fmin(ylo, t->val_acc);
+            yhi = fmax(yhi, t->val_acc);
+        } else if (t->status > CF_TRIAL_OK && t->status < CF_TRIAL_REJECTED) {
+            n_failed++;
+        }
+    }
+    if (n == 0) {
+        free(v);
+        empty(b, "No trial finished ok: there is no best accuracy to follow.");
+        return;
+    }
+    qsort(v, n, sizeof *v, cmp_end);
+    /* the search's clock: the final retraining after it is on the timeline */
+    double end = run->final_start >= 0 ? run->final_start : run->clock;
+    for (int64_t i = 0; i < run->n_trials; i++)
+        if (run->trials[i].status != CF_TRIAL_REJECTED && run->trials[i].end > end) end = run->trials[i].end;
+    rp_plot p = {.width = 1100, .height = 320, .left = 62, .right = 18, .top = 34, .bottom = 46};
+    p.y.ticks = RP_TICKS_PCT;
+    p.x.ticks = RP_TICKS_NUM;
+    const char *xlabel = time_unit(&p.x, end);
+    char label[80];
+    snprintf(label, sizeof label, "%s%s", xlabel, run->simulated ? ", simulated" : "");
+    rp_axis_fit(&p.x, 0, end > 0 ? end : 1, 0);
+    p.x.lo = 0;
+    rp_axis_fit(&p.y, ylo, yhi, 0);
+    if (p.y.lo < 0) p.y.lo = 0;
+    if (p.y.hi > 1) p.y.hi = 1;
+    rp_plot_begin(b, &p, "best validation accuracy over the run clock", label, "validation accuracy");
+    int tips = n <= TOOLTIP_LIMIT;
+    rp_pixels px;
+    rp_pixels_init(&px, n);
+    if (!tips) rp_puts(b, "<path class=\"dots dots-faint\" d=\"");
+    for (size_t i = 0; i < n; i++) {
+        double x = rp_map(&p.x, v[i]->end), y = rp_map(&p.y, v[i]->val_acc);
+        if (!rp_pixels_first(&px, x, y)) continue;
+        if (!tips) {
+            dot(b, x, y);
+            continue;
+        }
+        circle(b, "pt-faint", x, y, 3);
+        rp_puts(b, ">");
+        trial_title(b, v[i], 0);
+        rp_puts(b, "</circle>\n");
+    }
+    if (!tips) rp_puts(b, "\"/>\n");
+    rp_pixels_free(&px);
+    /* failures as short red marks on the bottom edge, where they happened */
+    rp_pixels_init(&px, n_failed);
+    for (int64_t i = 0; i < run->n_trials && n_failed; i++) {
+        const rp_trial *t = &run->trials[i];
+        if (t->status <= CF_TRIAL_OK || t->status >= CF_TRIAL_REJECTED) continue;
+        if (!rp_pixels_first(&px, rp_map(&p.x, t->end), 0)) continue;
+        rp_puts(b, "<line class=\"fail-mark\" x1=\"");
+        rp_xy(b, rp_map(&p.x, t->end));
+        rp_puts(b, "\" x2=\"");
+        rp_xy(b, rp_map(&p.x, t->end));
+        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/>\n", p.y.p0, p.y.p0 - 9);
+    }
+    rp_pixels_free(&px);
+    double *xs = malloc(n * sizeof *xs), *ys = malloc(n * sizeof *ys);
+    int64_t *who = malloc(n * sizeof *who);
+    size_t k = 0;
+    for (size_t i = 0; xs && ys && who && i < n; i++) {
+        if (k && v[i]->val_acc <= ys[k - 1]) continue;
+        xs[k] = v[i]->end;
+        ys[k] = v[i]->val_acc;
+        who[k++] = v[i]->id;
+    }
+    rp_step_path(b, &p, xs, ys, k, end, "best-line");
+    double last_label = -1e9;
+    for (size_t i = 0; i < k; i++) {
+        double x = rp_map(&p.x, xs[i]), y = rp_map(&p.y, ys[i]);
+        circle(b, "pt-best", x, y, 4);
+        rp_puts(b, "/>");
+        char id[24];
+        snprintf(id, sizeof id, "#%lld", (long long)who[i]);
+        /* above the step where there is room, else below it */
+        double ly = y > p.y.p1 + 14 ? y - 7 : y + 15;
+        if (x - 2 > last_label) {
+            rp_puts(b, "<text class=\"ptlabel\" x=\"");
+            rp_xy(b, x + 4);
+            rp_puts(b, "\" y=\"");
+            rp_xy(b, ly);
+            rp_printf(b, "\">%s</text>\n", id);
+            last_label = x + 4 + rp_text_width(id, 10);
+        }
+    }
+    double lx = p.left;
+    lx += rp_legend_item(b, lx, 20, "pt-faint", 0, "trial (at its end)");
+    lx += rp_legend_item(b, lx, 20, "best-line", 1, "best so far");
+    if (n_failed) rp_legend_item(b, lx, 20, "fail-mark", 1, "failed trial");
+    rp_plot_end(b);
+    free(xs);
+    free(ys);
+    free(who);
+    free(v);
+}
+
+/* ---- timeline of the workers ------------------------------------------------------------ */
+
+static const char *const bar_class[RP_BAR_KIND_COUNT] = {"bar-ok",    "bar-failed", "bar-oom",   "bar-timeout",
+                                                         "bar-retry", "bar-open",   "bar-final", "bar-final-failed"};
+static const char *const bar_name[RP_BAR_KIND_COUNT] = {
+    "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off (unfinished)", "final retrain",
+    "final retrain failed"};
+
+static int cmp_bar(const void *a, const void *b) {
+    const rp_bar *x = *(const rp_bar *const *)a, *y = *(const rp_bar *const *)b;
+    if (x->worker != y->worker) return x->worker < y->worker ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->trial < y->trial ? -1 : (x->trial > y->trial);
+}
+
+void rp_chart_timeline(rp_buf *b, const rp_run *run) {
+    if (run->n_bars == 0) {
+        empty(b, "No trial was started on a worker: there is no timeline to draw.");
+        return;
+    }
+    double end = run->clock;
+    int present[RP_BAR_KIND_COUNT] = {0};
+    for (size_t i = 0; i < run->n_bars; i++) {
+        end = fmax(end, run->bars[i].end);
+        present[run->bars[i].kind] = 1;
+    }
+    const int lanes = run->workers, lane_h = 22, gap = 7;
+    rp_plot p = {.width = 1100, .left = 74, .right = 18, .top = 46, .bottom = 46};
+    p.height = p.top + p.bottom + lanes * (lane_h + gap) + gap;
+    p.y_hidden = 1;
+    p.x.ticks = RP_TICKS_NUM;
+    char label[80];
+    snprintf(label, sizeof label, "%s%s", time_unit(&p.x, end), run->simulated ? ", simulated" : "");
+    rp_axis_fit(&p.x, 0, end > 0 ? end : 1, 0);
+    p.x.lo = 0;
+    p.x.hi = end > 0 ? end * 1.01 : 1;
+    p.y.lo = 0;
+    p.y.hi = 1;
+    rp_plot_begin(b, &p, "trial attempts per worker over the run clock", label, NULL);
+    for (int w = 0; w < lanes; w++) {
+        double y = p.top + gap + w * (lane_h + gap);
+        rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">worker %d</text>\n", p.left - 8,
+                  y + lane_h / 2.0 + 4, w);
+    }
+    int tips = run->n_bars <= 2 * TOOLTIP_LIMIT;
+    const rp_bar **order = malloc(run->n_bars * sizeof *order);
+    for (size_t i = 0; order && i < run->n_bars; i++) order[i] = &run->bars[i];
+    if (order) qsort(order, run->n_bars, sizeof *order, cmp_bar);
+    for (size_t k = 0; k < run->n_bars;) {
+        const rp_bar *r = order ? order[k] : &run->bars[k];
+        double x0 = rp_map(&p.x, r->start), x1 = rp_map(&p.x, r->end), y = p.top + gap + r->worker * (lane_h + gap);
+        /* narrow bars of one kind that touch on a lane are drawn as one */
+        size_t next = k + 1;
+        while (order && x1 - x0 < 4 && next < run->n_bars) {
+            const rp_bar *q = order[next];
+            double a = rp_map(&p.x, q->start), c = rp_map(&p.x, q->end);
+            if (q->worker != r->worker || q->kind != r->kind || c - a >= 4 || a - x1 > 1) break;
+            x1 = fmax(x1, c);
+            next++;
+        }
+        int merged = next - k > 1;
+        k = next;
+        double w = x1 - x0 < 1 ? 1 : x1 - x0;
+        rp_printf(b, "<rect class=\"%s\" x=\"", bar_class[r->kind]);
+        rp_xy(b, x0);
+        rp_printf(b, "\" y=\"%.0f\" width=\"", y);
+        rp_xy(b, w);
+        rp_printf(b, "\" height=\"%d\"", lane_h);
+        if (tips && !merged) {
+            char s0[32], s1[32];
+            rp_printf(b, "><title>%s %lld, attempt %d: %s to %s, %s</title></rect>",
+                      r->kind >= RP_BAR_FINAL ? "final model of trial" : "trial", (long long)r->trial, r->attempt,
+                      rp_fmt_duration(r->start, s0, sizeof s0), rp_fmt_duration(r->end, s1, sizeof s1),
+                      bar_name[r->kind]);
+        } else {
+            rp_puts(b, "/>");
+        }
+        char id[24];
+        snprintf(id, sizeof id, "%lld", (long long)r->trial);
+        if (!merged && w >= rp_text_width(id, 10) + 6) {
+            int light = r->kind == RP_BAR_FAILED || r->kind >= RP_BAR_FINAL;
+            rp_printf(b, "<text class=\"barlabel%s\" text-anchor=\"middle\" x=\"", light ? " light" : "");
+            rp_xy(b, x0 + w / 2);
+            rp_printf(b, "\" y=\"%.0f\">%s</text>", y + lane_h / 2.0 + 3.5, id);
+        }
+        rp_puts(b, "\n");
+    }
+    for (int i = 0; i < run->n_resumes; i++) {
+        double x = rp_map(&p.x, run->resume_at[i]);
+        rp_puts(b, "<line class=\"marker\" x1=\"");
+        rp_xy(b, x);
+        rp_puts(b, "\" x2=\"");
+        rp_xy(b, x);
+        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top - 12, p.y.p0);
+        rp_xy(b, x + 3);
+        rp_printf(b, "\" y=\"%.0f\">resumed</text>\n", p.top - 4);
+    }
+    if (run->final_start >= 0) {
+        double x = rp_map(&p.x, run->final_start);
+        rp_puts(b, "<line class=\"marker\" x1=\"");
+        rp_xy(b, x);
+        rp_puts(b, "\" x2=\"");
+        rp_xy(b, x);
+        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top - 12, p.y.p0);
+        rp_xy(b, x + 3);
+        rp_printf(b, "\" y=\"%.0f\">final retrain starts</text>\n", p.top - 4);
+    }
+    free(order);
+    double lx = p.left;
+    for (int k = 0; k < RP_BAR_KIND_COUNT; k++)
+        if (present[k])
+            lx += rp_legend_item(b, lx, 20, bar_class[k], 2,
+                                 k == RP_BAR_OPEN && run->live ? "running (or cut off by a crash)" : bar_name[k]);
+    rp_plot_end(b);
+}
+
+/* ---- learning curves ------------------------------------------------------------------- */
+
+typedef struct series {
+    const cf_epoch_record *curve;
+    int n;
+    char name[96];
+    int final;
+} series;
+
+static void curve_chart(rp_buf *b, const series *s, int n, int loss) {
+    int max_epoch = 1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++)
+        for (int e = 0; e < s[i].n; e++) {
+            double v = loss ? s[i].curve[e].train_loss : s[i].curve[e].val_acc;
+            if (v < 0 || !isfinite(v)) continue;
+            lo = fmin(lo, v), hi = fmax(hi, v);
+            if (e + 1 > max_epoch) max_epoch = e + 1;
+        }
+    rp_plot p = {.width = 540, .height = 320, .left = 62, .right = 18, .top = 16, .bottom = 46};
+    p.x.ticks = RP_TICKS_INT;
+    p.y.ticks = loss ? RP_TICKS_NUM : RP_TICKS_PCT;
+    rp_axis_fit(&p.x, 1, max_epoch, 0);
+    if (max_epoch == 1) p.x.lo = 0.5, p.x.hi = 1.5;
+    rp_axis_fit(&p.y, lo, hi, 0);
+    if (p.y.lo < 0) p.y.lo = 0;
+    if (!loss && p.y.hi > 1) p.y.hi = 1;
+    rp_plot_begin(b, &p, loss ? "training loss per epoch" : "validation accuracy per epoch", "epoch",
+                  loss ? "training loss" : "validation accuracy");
+    for (int i = n - 1; i >= 0; i--) {
+        const char *color = rp_series_color(i);
+        rp_printf(b, "<polyline class=\"curve%s\" style=\"stroke:%s\" points=\"", s[i].final ? " curve-final" : "", color);
+        int any = 0;
+        for (int e = 0; e < s[i].n; e++) {
+            double v = loss ? s[i].curve[e].train_loss : s[i].curve[e].val_acc;
+            if (v < 0 || !isfinite(v)) continue;
+            if (any++) rp_puts(b, " ");
+            rp_xy(b, rp_map(&p.x, e + 1));
+            rp_puts(b, ",");
+            rp_xy(b, rp_map(&p.y, v));
+        }
+        rp_puts(b, "\"/>\n");
+        for (int e = 0; e < s[i].n && s[i].n <= 60; e++) {
+            double v = loss ? s[i].curve[e].train_loss : s[i].curve[e].val_acc;
+            if (v < 0 || !isfinite(v)) continue;
+            circle(b, "curve-pt", rp_map(&p.x, e + 1), rp_map(&p.y, v), s[i].final ? 4 : 3);
+            rp_printf(b, " style=\"fill:%s\"/>", color);
+        }
+    }
+    rp_plot_end(b);
+}
+
+void rp_chart_curves(rp_buf *b, const rp_run *run) {
+    series s[8];
+    int n = 0;
+    char a[32];
+    for (int i = 0; i < run->n_finals && n < 3; i++) {
+        const rp_final *f = &run->finals[i];
+        if (f->n_curve == 0) continue;
+        s[n] = (series){f->curve, f->n_curve, "", 1};
+        snprintf(s[n].name, sizeof s[n].name, "final model of trial %lld (%d epochs, test %s)", (long long)f->trial,
+                 f->n_curve, rp_fmt_pct(f->test_acc, 2, a, sizeof a));
+        n++;
+    }
+    const rp_trial **v = rp_sorted_trials(run);
+    for (int64_t i = 0; v && i < run->n_trials && n < 6; i++) {
+        const rp_trial *t = v[i];
+        if (t->status != CF_TRIAL_OK || t->n_curve == 0) continue;
+        s[n] = (series){t->curve, t->n_curve, "", 0};
+        snprintf(s[n].name, sizeof s[n].name, "trial %lld (search, val %s)", (long long)t->id,
+                 rp_fmt_pct(t->val_acc, 2, a, sizeof a));
+        n++;
+    }
+    free(v);
+    if (n == 0) {
+        empty(b, run->simulated ? "No learning curves: the trials were looked up in a benchmark table, not trained."
+                                : "No learning curves: no trial recorded a finished epoch.");
+        return;
+    }
+    int longest = 0;
+    for (int i = 0; i < n; i++) longest = s[i].n > longest ? s[i].n : longest;
+    rp_puts(b, "<div class=\"charts\">\n");
+    curve_chart(b, s, n, 0);
+    curve_chart(b, s, n, 1);
+    rp_puts(b, "</div>\n<ul class=\"legend\">\n");
+    for (int i = 0; i < n; i++) {
+        rp_printf(b, "<li><span class=\"swatch%s\" style=\"background:%s\"></span>", s[i].final ? " thick" : "",
+                  rp_series_color(i));
+        rp_esc(b, s[i].name);
+        rp_puts(b, "</li>\n");
+    }
+    rp_puts(b, "</ul>\n");
+    if (longest == 1)
+        rp_puts(b, "<p class=\"note\">Every curve has one epoch (the search trained each trial for one), so each "
+                   "model shows as a single point.</p>\n");
+}
