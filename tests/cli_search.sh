@@ -40,6 +40,8 @@ for f in run/final/*/test.json; do
     [ -f "${f%test.json}model.cfm" ] || fail "no model.cfm beside $f"
 done
 [ -f run/best.cfm ] || fail "no run/best.cfm"
+[ -s run/report.html ] || fail "the search wrote no run/report.html"
+[ -s run/export/best.onnx ] || fail "the search wrote no run/export/best.onnx"
 expect 0 "accuracy" "$cf" eval run/best.cfm --threads 1
 expect 0 "2 of 2 models retrained and tested" "$cf" status run
 [ "$(grep -c '^|' run/trials.tsv)" = 4 ] || fail "run/trials.tsv has $(grep -c '^|' run/trials.tsv) rows, want 4"

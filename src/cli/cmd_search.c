@@ -18,6 +18,7 @@
 #include "cellforge/data.h"
 #include "cellforge/journal.h"
 #include "cellforge/pareto.h"
+#include "cellforge/report.h"
 #include "cellforge/sched.h"
 #include "cellforge/search.h"
 #include "cellforge/text.h"
@@ -539,6 +540,30 @@ static void link_best(const char *dir, int64_t id, int quiet) {
     if (!quiet) printf("best model: %s (trial %lld)\n", dst, (long long)id);
 }
 
+/* The end of a run: its report, and its best model as ONNX when there is a
+ * model (a table run has none). -1, or EXIT_ERROR after a message; the run
+ * itself is complete either way. */
+static int finish_run_dir(const char *dir) {
+    int rc = -1;
+    cf_report_summary rs;
+    if (cf_report_write_summary(dir, NULL, &rs) == CF_OK) {
+        printf("report: %s (%.0f KiB; open it in a browser)\n", rs.path, (double)rs.bytes / 1024);
+    } else {
+        fprintf(stderr, "cellforge search: report: %s\n", cf_error_message());
+        rc = EXIT_ERROR;
+    }
+    char cfm[1100], cfs[1100];
+    snprintf(cfm, sizeof cfm, "%s/best.cfm", dir);
+    snprintf(cfs, sizeof cfs, "%s/best.cfs", dir);
+    if (access(cfm, R_OK) == 0 || access(cfs, R_OK) == 0) {
+        char *argv[] = {"export", (char *)dir, NULL};
+        fflush(stdout);
+        if (cmd_export(2, argv) != EXIT_OK) rc = EXIT_ERROR;
+    }
+    fflush(stdout);
+    return rc;
+}
+
 typedef struct run_opts {
     const char *dir;          /* run directory, NULL: none */
     int resuming;
@@ -666,6 +691,10 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
                                     o->retrain_fraction, o->quiet, sum.clock_s};
             int frc = search_final(&fa);
             if (frc >= 0) rc = frc;
+        }
+        if (o->dir && !o->table_path) {
+            int frc = finish_run_dir(o->dir);
+            if (frc >= 0 && rc == EXIT_OK) rc = frc;
         }
     }
     if (view.journal) {
