@@ -96,7 +96,7 @@ expect 0 "wrote nb201-arch.txt" "$cf" export nb201.cfm --format arch --out nb201
 
 # ---- a search's run directory: training states, trials, a final model -----------
 expect 0 "best model: run/best.cfs" "$cf" search --space "$tests/data/tiny201.json" --epochs 1 --fraction 0.02 \
-    --val-fraction 0.01 --batch 64 --trials 2 --cpu-workers 1 --threads 1 --out run
+    --val-fraction 0.01 --batch 64 --trials 2 --cpu-workers 1 --threads 1 --retrain 0 --out run
 expect 0 "wrote run/export/best.onnx from run/best.cfs" "$cf" export run
 cp run/export/best.onnx run-best.onnx
 echo "run-best.onnx run-best.f32 $(correct run-best run)" >> onnx_cases
