@@ -569,6 +569,14 @@ static void collect(ctl *c, job *list) {
                 }
             } else {
                 f->end = cf_time_now() - c->t0;
+                /* the trial's time limit was what was left of the budget */
+                if (c->cfg->time_budget_s > 0 && f->out.status == CF_TRIAL_TIMEOUT &&
+                    f->end >= c->cfg->time_budget_s - 0.5) {
+                    char why[sizeof f->out.reason];
+                    snprintf(why, sizeof why, "%s", f->out.reason);
+                    snprintf(f->out.reason, sizeof f->out.reason, "the time budget ended during training (%.200s)",
+                             why);
+                }
             }
         }
         free(j);
