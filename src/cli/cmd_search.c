@@ -692,10 +692,6 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
             int frc = search_final(&fa);
             if (frc >= 0) rc = frc;
         }
-        if (o->dir && !o->table_path) {
-            int frc = finish_run_dir(o->dir);
-            if (frc >= 0 && rc == EXIT_OK) rc = frc;
-        }
     }
     if (view.journal) {
         char fields[512];
@@ -706,6 +702,12 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
                  (long long)(sum.proposed - sum.rejected), (long long)sum.ok, (long long)sum.failed,
                  (long long)sum.rejected, (long long)sum.best_trial, sum.best_val_acc);
         if (st == CF_OK && view.journal_st == CF_OK) cf_journal_append(view.journal, "run_stopped", sum.clock_s, fields);
+    }
+    /* the report and the export read the whole record, run_stopped included */
+    if (st == CF_OK && view.journal_st == CF_OK && o->dir && !o->table_path) {
+        if (view.journal) cf_journal_sync(view.journal);
+        int frc = finish_run_dir(o->dir);
+        if (frc >= 0 && rc == EXIT_OK) rc = frc;
     }
     if (o->dir && rc != EXIT_USAGE) printf("run directory %s: `cellforge status %s`\n", o->dir, o->dir);
     if (o->table_path) printf("wrote %s\n", o->table_path);

@@ -214,7 +214,7 @@ static void summary(rp_buf *b, const rp_run *run) {
     const char *trials = rp_spec(run, "trials"), *time_budget = rp_spec(run, "time");
     snprintf(v, sizeof v, "%s%s%s%s%s", trials ? trials : "", trials ? " trials" : "", trials && time_budget ? ", " : "",
              time_budget ? time_budget : "", time_budget ? " of run clock" : "");
-    if (!trials && !time_budget) snprintf(v, sizeof v, "10 minutes of run clock (the default)");
+    if (!trials && !time_budget) snprintf(v, sizeof v, "6 minutes of run clock (the default)");
     for (int k = 0; k < 4; k++) {
         static const char *const limits[] = {"max-macs", "max-params", "max-memory", "max-latency"};
         const char *l = rp_spec(run, limits[k]);
@@ -227,7 +227,7 @@ static void summary(rp_buf *b, const rp_run *run) {
     if (run->wall_first > 0 && gmtime_r(&t0, &tm)) strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
     snprintf(v, sizeof v, "%s%s; started %s, wall %s; %s", rp_fmt_duration(run->clock, a, sizeof a),
              run->simulated ? " simulated" : "", date, rp_fmt_duration(run->wall_last - run->wall_first, c, sizeof c),
-             run->live ? "running now" : run->stopped ? "stopped" : "no stop recorded (killed, or crashed)");
+             run->stopped ? "stopped" : run->live ? "running now" : "no stop recorded (killed, or crashed)");
     if (run->stopped && run->stop_reason[0]) snprintf(v + strlen(v), sizeof v - strlen(v), " (%s)", run->stop_reason);
     if (run->n_resumes) snprintf(v + strlen(v), sizeof v - strlen(v), ", resumed %d time(s)", run->n_resumes);
     fact(b, "run clock", v);
