@@ -192,6 +192,11 @@ cf_status cf_train(cf_model *m, const cf_dataset *train, const cf_dataset *val,
 cf_status cf_evaluate(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
                       double *accuracy, int64_t *confusion);
 
+/* cf_evaluate, also writing every image's logits in ds's order into
+ * logits (ds->n x classes floats, borrowed; NULL: none). */
+cf_status cf_evaluate_logits(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
+                             double *accuracy, int64_t *confusion, float *logits);
+
 #ifdef __cplusplus
 }
 #endif

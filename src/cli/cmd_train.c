@@ -272,42 +272,6 @@ exit:
     return rc;
 }
 
-/* Logits of every image of ds in order, (ds->n, classes) into logits, and the
- * confusion counts (true row, predicted column: the first largest logit). */
-static cf_status eval_logits(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
-                             float *logits, int64_t *confusion) {
-    const int B = m->batch, K = m->net->input.classes;
-    const size_t image = cf_dataset_image_bytes(ds);
-    float *x = malloc((size_t)B * image * sizeof *x);
-    int32_t *y = malloc((size_t)B * sizeof *y);
-    uint32_t *idx = malloc((size_t)B * sizeof *idx);
-    cf_status st = CF_OK;
-    if (!x || !y || !idx) {
-        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "eval: no memory for a batch of %d", B);
-        goto exit;
-    }
-    for (size_t start = 0; start < ds->n; start += (size_t)B) {
-        int n = (int)(ds->n - start < (size_t)B ? ds->n - start : (size_t)B);
-        for (int k = 0; k < n; k++) idx[k] = (uint32_t)(start + (size_t)k);
-        cf_data_batch(ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
-        CF_TRY_GOTO(st, cf_model_forward(m, x, n, 0), exit);
-        const float *out = cf_model_logits(m);
-        memcpy(logits + start * (size_t)K, out, (size_t)n * K * sizeof *out);
-        for (int k = 0; k < n; k++) {
-            const float *v = out + (size_t)k * K;
-            int p = 0;
-            for (int j = 1; j < K; j++)
-                if (v[j] > v[p]) p = j;
-            if (y[k] >= 0 && y[k] < K) confusion[(size_t)y[k] * K + p]++;
-        }
-    }
-exit:
-    free(x);
-    free(y);
-    free(idx);
-    return st;
-}
-
 /* Raw little-endian float32, written to FILE.tmp and renamed. */
 static int write_logits(const char *path, const float *v, size_t count) {
     char tmp[4200];
@@ -399,13 +363,14 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "cellforge eval: no memory for the logits of %zu images\n", test->n);
         goto exit;
     }
-    if (eval_logits(m, test, info.mean, info.std, logits, confusion) != CF_OK) {
+    double measured = 0;
+    if (cf_evaluate_logits(m, test, info.mean, info.std, &measured, confusion, logits) != CF_OK) {
         rc = cli_fail("eval");
         goto exit;
     }
     int64_t correct = 0;
     for (int k = 0; k < K; k++) correct += confusion[(size_t)k * K + k];
-    double acc = test->n ? (double)correct / (double)test->n : 0.0;
+    double acc = measured;
     printf("model     %s: %s (%s), %d epochs, status %s\n", path, info.space, info.options,
            info.epochs_done, info.status[0] ? info.status : "-");
     printf("arch      %s\n", info.arch);

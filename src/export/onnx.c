@@ -33,6 +33,7 @@
 
 #include "cellforge/device.h"
 #include "cellforge/export.h"
+#include "cellforge/spec.h"
 #include "onnx_proto.h"
 #include "protobuf.h"
 
@@ -462,21 +463,6 @@ exit:
     return st;
 }
 
-/* The rename is an entry of the directory: flush it too (best effort, as for
- * checkpoints: the file is whole and in place either way). */
-static void sync_dir(const char *path) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
 cf_status cf_export_onnx(const cf_model *m, const cf_onnx_options *opt, const char *path, cf_onnx_summary *summary) {
     unsigned char *data = NULL;
     size_t size = 0;
@@ -486,31 +472,7 @@ cf_status cf_export_onnx(const cf_model *m, const cf_onnx_options *opt, const ch
         snprintf(msg, sizeof msg, "%s", cf_error_message());
         return cf_error_set(st, __FILE__, __LINE__, "%s: %s", path, msg);
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot create: %s", tmp, strerror(errno));
-        goto exit;
-    }
-    int ok = fwrite(data, 1, size, f) == size && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: write failed: %s", tmp, strerror(err));
-        goto exit;
-    }
-    if (rename(tmp, path) != 0) {
-        st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        goto exit;
-    }
-    sync_dir(path);
-exit:
+    st = cf_file_write_bytes_atomic(path, data, size);
     free(data);
     return st;
 }

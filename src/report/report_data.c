@@ -22,45 +22,10 @@
 
 #include "../journal/journal_read.h"
 #include "../spec/json_read.h"
+#include "cellforge/spec.h"
 #include "report_impl.h"
 
 /* ---- small readers --------------------------------------------------------------- */
-
-static char *read_text(const char *path, size_t limit, cf_status *st) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n > limit) break;
-        if (n + 1 == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) {
-        *st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory to read it", path);
-        return NULL;
-    }
-    if (n > limit) {
-        free(buf);
-        *st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__, "%s: larger than %zu bytes", path, limit);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
-}
 
 /* A finite number member, else def. */
 static double num(const cJSON *o, const char *key, double def) {
@@ -142,7 +107,7 @@ static cf_status load_spec(rp_run *run) {
     char path[1100];
     snprintf(path, sizeof path, "%s/spec.json", run->dir);
     cf_status st = CF_OK;
-    char *text = read_text(path, 1 << 20, &st);
+    char *text = cf_file_read_text(path, 1 << 20, &st);
     if (!text) return st;
     cJSON *root = NULL;
     st = cf_json_parse(text, path, &root);
@@ -462,7 +427,7 @@ static void read_test_json(rp_final *f, const char *dir) {
         return;
     }
     cf_status st = CF_OK;
-    char *text = read_text(path, 64u << 20, &st);
+    char *text = cf_file_read_text(path, 64u << 20, &st);
     if (!text) {
         note(f, "%s%s", cf_error_message(), NULL);
         return;

@@ -142,6 +142,11 @@ static cf_status norm_stats(const cf_dataset *ds, float *mean, float *std) {
 
 cf_status cf_evaluate(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
                       double *accuracy, int64_t *confusion) {
+    return cf_evaluate_logits(m, ds, mean, std, accuracy, confusion, NULL);
+}
+
+cf_status cf_evaluate_logits(cf_model *m, const cf_dataset *ds, const float *mean, const float *std,
+                             double *accuracy, int64_t *confusion, float *logits_out) {
     const cf_net_input *in = &m->net->input;
     if (ds->c != in->c || ds->h != in->h || ds->w != in->w)
         CF_FAIL(CF_ERR_SHAPE, "%s: images are %dx%dx%d, the network takes %dx%dx%d", ds->name, ds->h,
@@ -165,6 +170,7 @@ cf_status cf_evaluate(cf_model *m, const cf_dataset *ds, const float *mean, cons
         batch_parallel(m->threads, ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
         CF_TRY_GOTO(st, cf_model_forward(m, x, n, 0), exit);
         const float *logits = cf_model_logits(m);
+        if (logits_out) memcpy(logits_out + start * (size_t)K, logits, (size_t)n * (size_t)K * sizeof *logits);
         for (int k = 0; k < n; k++) {
             int p = argmax(logits + (size_t)k * K, K);
             correct += p == y[k];
