@@ -12,6 +12,7 @@
 # cases with the first python that imports onnxruntime and numpy (onnx too where
 # one has it); exit 77 (skipped) when none does.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 
 if [ "$1" = "--compare" ]; then
     dir=$2; script=$3
@@ -39,14 +40,7 @@ fmnist=/usr/share/datasets/fashion-mnist
 tests=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dir"; cd "$dir" || exit 1
 rm -rf ./*.cfm ./*.onnx ./*.f32 ./*.json ./*.txt run notrun empty onnx_cases
-fail() { echo "FAIL: $*"; exit 1; }
-expect() { # expect CODE TEXT CMD...: exit status CODE and TEXT in the output
-    code=$1; text=$2; shift 2
-    out=$("$@" 2>&1); got=$?
-    [ "$got" = "$code" ] || { echo "$out"; fail "exit $got (want $code): $*"; }
-    case "$out" in *"$text"*) ;; *) echo "$out"; fail "no '$text' in the output of: $*";; esac
-    echo "ok: $*"
-}
+. "$here/cli_lib.sh"
 # correct NAME MODEL: evaluate with logits into NAME.f32, add the case, print the count
 correct() {
     out=$("$cf" eval "$2" --threads 1 --logits "$1.f32" 2>&1) || { echo "$out"; fail "eval $2"; }

@@ -11,17 +11,11 @@
 # checks are skipped with a message; the test exits 77 only when nothing at all
 # could be checked.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; src=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
 rm -rf train table failed rejected final damaged damaged2 ./*.html chrome ./*.png
-fail() { echo "FAIL: $*"; exit 1; }
-expect() { # expect CODE TEXT CMD...: exit status CODE and TEXT in the output
-    code=$1; text=$2; shift 2
-    out=$("$@" 2>&1); got=$?
-    [ "$got" = "$code" ] || { echo "$out"; fail "exit $got (want $code): $*"; }
-    case "$out" in *"$text"*) ;; *) echo "$out"; fail "no '$text' in the output of: $*";; esac
-    echo "ok: $*"
-}
+. "$here/cli_lib.sh"
 have_python=1
 command -v python3 >/dev/null 2>&1 || { have_python=0; echo "note: no python3: the HTML and PNG checks are skipped"; }
 checked=0

@@ -4,17 +4,11 @@
 # with the table evaluator, searched with training on 2 CPU workers (also
 # data-parallel), and bad input is refused with the documented exit codes.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; space=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
 rm -rf tiny.tsv run runs newer afile
-fail() { echo "FAIL: $*"; exit 1; }
-expect() { # expect CODE TEXT CMD...: exit status CODE and TEXT in the output
-    code=$1; text=$2; shift 2
-    out=$("$@" 2>&1); got=$?
-    [ "$got" = "$code" ] || { echo "$out"; fail "exit $got (want $code): $*"; }
-    case "$out" in *"$text"*) ;; *) echo "$out"; fail "no '$text' in the output of: $*";; esac
-    echo "ok: $*"
-}
+. "$here/cli_lib.sh"
 fast="--epochs 1 --fraction 0.02 --val-fraction 0.01 --batch 64"
 
 expect 0 "15 trials: 15 ok" "$cf" tabulate --space "$space" $fast --cpu-workers 2 --out tiny.tsv

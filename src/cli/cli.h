@@ -105,6 +105,21 @@ char *cli_knob_spec_json(const cli_args *a);
 /* Load a spec file for a's command; -1 or an exit code (message printed). */
 int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out);
 
+/* ---- the run directory of a search (run_dir.c) ------------------------------ */
+/* Create dir for a new run (refused when it holds anything) or check it for a
+ * resume, and lock it against a second search; *lock_fd is the lock (the
+ * caller closes it). Returns -1, or an exit code after a message. */
+int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd);
+/* runs/SPACE-DATE-TIME for space s. */
+void cli_default_run_dir(const cf_space *s, char *buf, size_t cap);
+/* dst becomes a hard link to src, swapped in atomically (dst.tmp, rename).
+ * 0, or -1 with errno set. */
+int cli_link_atomic(const char *src, const char *dst);
+/* The end of a run: its report and, where it has a best model, the model as
+ * ONNX in dir/export. -1, or EXIT_ERROR after a message (the run itself is
+ * complete either way). */
+int cli_finish_run_dir(const char *dir);
+
 /* ---- the final phase of a search (search_final.c) -------------------------- */
 #define CF_FINAL_MAX 64
 

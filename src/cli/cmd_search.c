@@ -5,20 +5,15 @@
  *   cellforge search --space nb201 --evaluator table:nb201-fmnist.tsv --trials 500
  *   cellforge tabulate --space nb201 --set C=8 --epochs 1 --sample 50 --out nb201.tsv
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cellforge/data.h"
 #include "cellforge/journal.h"
 #include "cellforge/pareto.h"
-#include "cellforge/report.h"
 #include "cellforge/sched.h"
 #include "cellforge/search.h"
 #include "cellforge/text.h"
@@ -442,68 +437,6 @@ static void print_summary(const run_setup *r, const cf_search_summary *s) {
     if (s->best_trial >= 0) printf("best: trial %lld, val %.2f%%\n", (long long)s->best_trial, 100 * s->best_val_acc);
 }
 
-static int is_empty_dir(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    closedir(d);
-    return empty;
-}
-
-static int mkdirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
-/* The run directory: created for a new run (refused when it holds anything),
- * locked against a second search in it. Returns -1 or an exit code. */
-static int open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd) {
-    struct stat sb;
-    *lock_fd = -1;
-    if (!resuming && stat(dir, &sb) == 0 && !is_empty_dir(dir))
-        return cli_usage_error(a, "%s already holds a run; resume it with --resume %s, or pick another --out "
-                                  "(nothing is overwritten)",
-                               dir, dir);
-    if (resuming && stat(dir, &sb) != 0) {
-        fprintf(stderr, "cellforge %s: --resume %s: %s\n", a->command, dir, strerror(errno));
-        return EXIT_ERROR;
-    }
-    char path[1100];
-    if (mkdirs(dir) != 0) {
-        fprintf(stderr, "cellforge %s: %s: cannot create the run directory: %s\n", a->command, dir, strerror(errno));
-        return EXIT_ERROR;
-    }
-    snprintf(path, sizeof path, "%s/trials", dir);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, path, strerror(errno));
-        return EXIT_ERROR;
-    }
-    snprintf(path, sizeof path, "%s/lock", dir);
-    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, dir,
-                *lock_fd < 0 ? strerror(errno) : "another cellforge search is running in this directory");
-        if (*lock_fd >= 0) close(*lock_fd);
-        *lock_fd = -1;
-        return EXIT_ERROR;
-    }
-    char pid[32];
-    snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(*lock_fd, 0) != 0 || write(*lock_fd, pid, strlen(pid)) < 0) { /* the pid is informational */
-    }
-    return -1;
-}
-
 /* trials.tsv rewritten from the journal's record, so it matches the journal
  * even when a crash came between the two writes. */
 static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search_replay *rep) {
@@ -524,44 +457,14 @@ static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search
     return f;
 }
 
-/* DIR/best.cfs: the training state (weights included) of the best trial so far,
- * a hard link to trials/ID/train.cfs swapped in atomically. */
+/* DIR/best.cfs: the training state (weights included) of the best trial so
+ * far, linked to trials/ID/train.cfs. A table evaluator leaves no state. */
 static void link_best(const char *dir, int64_t id, int quiet) {
-    char src[1100], tmp[1100], dst[1100];
+    char src[1100], dst[1100];
     snprintf(src, sizeof src, "%.1000s/trials/%lld/train.cfs", dir, (long long)id);
-    snprintf(tmp, sizeof tmp, "%.1000s/best.cfs.tmp", dir);
     snprintf(dst, sizeof dst, "%.1000s/best.cfs", dir);
-    unlink(tmp);
-    if (access(src, R_OK) != 0) return; /* no state (a table evaluator) */
-    if (link(src, tmp) != 0 || rename(tmp, dst) != 0) {
-        unlink(tmp);
-        return;
-    }
+    if (access(src, R_OK) != 0 || cli_link_atomic(src, dst) != 0) return;
     if (!quiet) printf("best model: %s (trial %lld)\n", dst, (long long)id);
-}
-
-/* The end of a run: its report, and its best model as ONNX when there is a
- * model (a table run has none). -1, or EXIT_ERROR after a message; the run
- * itself is complete either way. */
-static int finish_run_dir(const char *dir) {
-    int rc = -1;
-    cf_report_summary rs;
-    if (cf_report_write_summary(dir, NULL, &rs) == CF_OK) {
-        printf("report: %s (%.0f KiB; open it in a browser)\n", rs.path, (double)rs.bytes / 1024);
-    } else {
-        fprintf(stderr, "cellforge search: report: %s\n", cf_error_message());
-        rc = EXIT_ERROR;
-    }
-    char cfm[1100], cfs[1100];
-    snprintf(cfm, sizeof cfm, "%s/best.cfm", dir);
-    snprintf(cfs, sizeof cfs, "%s/best.cfs", dir);
-    if (access(cfm, R_OK) == 0 || access(cfs, R_OK) == 0) {
-        char *argv[] = {"export", (char *)dir, NULL};
-        fflush(stdout);
-        if (cmd_export(2, argv) != EXIT_OK) rc = EXIT_ERROR;
-    }
-    fflush(stdout);
-    return rc;
 }
 
 typedef struct run_opts {
@@ -591,7 +494,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     char path[1100], state_dir[1100];
     cf_search_hooks hooks = {on_event, on_epoch, &view, NULL};
     if (o->dir) {
-        if ((rc = open_run_dir(a, o->dir, o->resuming, &lock_fd)) >= 0) return rc;
+        if ((rc = cli_open_run_dir(a, o->dir, o->resuming, &lock_fd)) >= 0) return rc;
         rc = EXIT_ERROR;
         snprintf(path, sizeof path, "%s/journal.jsonl", o->dir);
         cf_journal_scan scan = {0};
@@ -706,7 +609,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     /* the report and the export read the whole record, run_stopped included */
     if (st == CF_OK && view.journal_st == CF_OK && o->dir && !o->table_path) {
         if (view.journal) cf_journal_sync(view.journal);
-        int frc = finish_run_dir(o->dir);
+        int frc = cli_finish_run_dir(o->dir);
         if (frc >= 0 && rc == EXIT_OK) rc = frc;
     }
     if (o->dir && rc != EXIT_USAGE) printf("run directory %s: `cellforge status %s`\n", o->dir, o->dir);
@@ -795,15 +698,6 @@ static int resolve(cli_args *args, int argc, char **argv, char **spec_out) {
     return -1;
 }
 
-static void default_run_dir(const cf_space *s, char *buf, size_t cap) {
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(buf, cap, "runs/%s-%s", s->name, stamp);
-}
-
 int cmd_search(int argc, char **argv) {
     cli_flag flags[64];
     cli_args args = {.command = "search", .usage = cmd_search_usage_text(), .flags = flags,
@@ -857,7 +751,7 @@ int cmd_search(int argc, char **argv) {
         if (resume) {
             o.dir = resume;
         } else if (!out) {
-            default_run_dir(r.space, dir, sizeof dir);
+            cli_default_run_dir(r.space, dir, sizeof dir);
             o.dir = dir;
         } else if (strcmp(out, "none") != 0) {
             o.dir = out;

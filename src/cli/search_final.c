@@ -413,15 +413,10 @@ exit:
 
 /* best.cfm: a hard link to the best final model, swapped in atomically. */
 static void link_best(const final_run *r, const final_job *j) {
-    char src[1200], tmp[1200], dst[1200];
+    char src[1200], dst[1200];
     job_dir(r, j, "model.cfm", src, sizeof src);
-    snprintf(tmp, sizeof tmp, "%.1100s/best.cfm.tmp", r->a->dir);
     snprintf(dst, sizeof dst, "%.1100s/best.cfm", r->a->dir);
-    unlink(tmp);
-    if (link(src, tmp) != 0 || rename(tmp, dst) != 0) {
-        CF_LOG_WARN("%s: not linked to %s: %s", dst, src, strerror(errno));
-        unlink(tmp);
-    }
+    if (cli_link_atomic(src, dst) != 0) CF_LOG_WARN("%s: not linked to %s: %s", dst, src, strerror(errno));
 }
 
 int search_final(const search_final_args *a) {
@@ -461,7 +456,7 @@ int search_final(const search_final_args *a) {
         rc = EXIT_ERROR;
         goto exit;
     }
-    int todo = 0;
+    int to_train = 0;
     for (int i = 0; i < n; i++) {
         final_job *j = &r.jobs[i];
         j->trial = rep.trials[ids[i]];
@@ -472,10 +467,10 @@ int search_final(const search_final_args *a) {
         j->test_acc = -1;
         j->val_acc = -1;
         j->worker = -1;
-        if (!read_done(&r, j)) todo++;
+        if (!read_done(&r, j)) to_train++;
     }
     printf("final: %d model%s from the front, %d epoch%s each, then the test set%s\n", n, n == 1 ? "" : "s",
-           a->epochs, a->epochs == 1 ? "" : "s", todo < n ? " (some done before the resume)" : "");
+           a->epochs, a->epochs == 1 ? "" : "s", to_train < n ? " (some done before the resume)" : "");
     for (int i = 0; i < n; i++) {
         const final_job *j = &r.jobs[i];
         printf("  trial %-5lld search val %6.2f%%  %7.1fk params %7.2fM MACs%s\n", (long long)j->trial.id,
@@ -483,14 +478,14 @@ int search_final(const search_final_args *a) {
                j->done ? "  (done)" : "");
     }
     fflush(stdout);
-    if (todo > 0) {
+    if (to_train > 0) {
         if (cf_dataset_load(a->dataset, a->data_dir, "test", &test) != CF_OK) {
             rc = cli_fail("search");
             goto exit;
         }
         r.test = test;
         r.t0 = now_s();
-        int nw = a->n_workers < todo ? a->n_workers : todo;
+        int nw = a->n_workers < to_train ? a->n_workers : to_train;
         cf_thread th[CF_MAX_WORKERS];
         final_worker fw[CF_MAX_WORKERS];
         int started = 0;

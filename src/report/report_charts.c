@@ -390,6 +390,18 @@ static int cmp_bar(const void *a, const void *b) {
     return x->trial < y->trial ? -1 : (x->trial > y->trial);
 }
 
+/* A dashed vertical line across the plot at run clock t, labelled above it. */
+static void time_marker(rp_buf *b, const rp_plot *p, double t, const char *label) {
+    double x = rp_map(&p->x, t);
+    rp_puts(b, "<line class=\"marker\" x1=\"");
+    rp_xy(b, x);
+    rp_puts(b, "\" x2=\"");
+    rp_xy(b, x);
+    rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p->top - 12, p->y.p0);
+    rp_xy(b, x + 3);
+    rp_printf(b, "\" y=\"%.0f\">%s</text>\n", p->top - 4, label);
+}
+
 void rp_chart_timeline(rp_buf *b, const rp_run *run) {
     if (run->n_bars == 0) {
         empty(b, "No trial was started on a worker: there is no timeline to draw.");
@@ -462,26 +474,8 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
         }
         rp_puts(b, "\n");
     }
-    for (int i = 0; i < run->n_resumes; i++) {
-        double x = rp_map(&p.x, run->resume_at[i]);
-        rp_puts(b, "<line class=\"marker\" x1=\"");
-        rp_xy(b, x);
-        rp_puts(b, "\" x2=\"");
-        rp_xy(b, x);
-        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top - 12, p.y.p0);
-        rp_xy(b, x + 3);
-        rp_printf(b, "\" y=\"%.0f\">resumed</text>\n", p.top - 4);
-    }
-    if (run->final_start >= 0) {
-        double x = rp_map(&p.x, run->final_start);
-        rp_puts(b, "<line class=\"marker\" x1=\"");
-        rp_xy(b, x);
-        rp_puts(b, "\" x2=\"");
-        rp_xy(b, x);
-        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p.top - 12, p.y.p0);
-        rp_xy(b, x + 3);
-        rp_printf(b, "\" y=\"%.0f\">final retrain starts</text>\n", p.top - 4);
-    }
+    for (int i = 0; i < run->n_resumes; i++) time_marker(b, &p, run->resume_at[i], "resumed");
+    if (run->final_start >= 0) time_marker(b, &p, run->final_start, "final retrain starts");
     free(order);
     double lx = p.left;
     for (int k = 0; k < RP_BAR_KIND_COUNT; k++)

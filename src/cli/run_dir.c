@@ -1,0 +1,127 @@
+/* run_dir.c - the run directory of `cellforge search`: creating and locking it,
+ * its default name, links swapped in atomically, and what a finished run
+ * leaves in it (the report, the best model as ONNX). Tested by
+ * tests/cli_search.sh and tests/cli_resume.sh.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cellforge/report.h"
+#include "cli.h"
+
+static int is_empty_dir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static int mkdirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The run directory: created for a new run (refused when it holds anything),
+ * locked against a second search in it. Returns -1 or an exit code. */
+int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd) {
+    struct stat sb;
+    *lock_fd = -1;
+    if (!resuming && stat(dir, &sb) == 0 && !is_empty_dir(dir))
+        return cli_usage_error(a, "%s already holds a run; resume it with --resume %s, or pick another --out "
+                                  "(nothing is overwritten)",
+                               dir, dir);
+    if (resuming && stat(dir, &sb) != 0) {
+        fprintf(stderr, "cellforge %s: --resume %s: %s\n", a->command, dir, strerror(errno));
+        return EXIT_ERROR;
+    }
+    char path[1100];
+    if (mkdirs(dir) != 0) {
+        fprintf(stderr, "cellforge %s: %s: cannot create the run directory: %s\n", a->command, dir, strerror(errno));
+        return EXIT_ERROR;
+    }
+    snprintf(path, sizeof path, "%s/trials", dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, path, strerror(errno));
+        return EXIT_ERROR;
+    }
+    snprintf(path, sizeof path, "%s/lock", dir);
+    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, dir,
+                *lock_fd < 0 ? strerror(errno) : "another cellforge search is running in this directory");
+        if (*lock_fd >= 0) close(*lock_fd);
+        *lock_fd = -1;
+        return EXIT_ERROR;
+    }
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(*lock_fd, 0) != 0 || write(*lock_fd, pid, strlen(pid)) < 0) { /* the pid is informational */
+    }
+    return -1;
+}
+
+int cli_link_atomic(const char *src, const char *dst) {
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%.1100s.tmp", dst);
+    unlink(tmp);
+    if (link(src, tmp) != 0 || rename(tmp, dst) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* The end of a run: its report, and its best model as ONNX when there is a
+ * model (a table run has none). -1, or EXIT_ERROR after a message; the run
+ * itself is complete either way. */
+int cli_finish_run_dir(const char *dir) {
+    int rc = -1;
+    cf_report_summary rs;
+    if (cf_report_write_summary(dir, NULL, &rs) == CF_OK) {
+        printf("report: %s (%.0f KiB; open it in a browser)\n", rs.path, (double)rs.bytes / 1024);
+    } else {
+        fprintf(stderr, "cellforge search: report: %s\n", cf_error_message());
+        rc = EXIT_ERROR;
+    }
+    char cfm[1100], cfs[1100];
+    snprintf(cfm, sizeof cfm, "%s/best.cfm", dir);
+    snprintf(cfs, sizeof cfs, "%s/best.cfs", dir);
+    if (access(cfm, R_OK) == 0 || access(cfs, R_OK) == 0) {
+        char *argv[] = {"export", (char *)dir, NULL};
+        fflush(stdout);
+        if (cmd_export(2, argv) != EXIT_OK) rc = EXIT_ERROR;
+    }
+    fflush(stdout);
+    return rc;
+}
+
+void cli_default_run_dir(const cf_space *s, char *buf, size_t cap) {
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, cap, "runs/%s-%s", s->name, stamp);
+}
+
