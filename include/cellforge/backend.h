@@ -9,6 +9,9 @@
 #ifndef CELLFORGE_BACKEND_H
 #define CELLFORGE_BACKEND_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "cellforge/ops.h"
 #include "cellforge/status.h"
 #include "cellforge/tensor.h"
@@ -16,6 +19,44 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef enum cf_copy_kind {
+    CF_COPY_TO_DEVICE = 0,  /* host -> backend memory */
+    CF_COPY_TO_HOST,        /* backend memory -> host */
+    CF_COPY_ON_DEVICE       /* backend memory -> backend memory */
+} cf_copy_kind;
+
+/* One SGD step, PyTorch's rule: g' = clip g + wd w; buf = mu buf + g';
+ * w -= lr (g' + mu buf) with Nesterov, w -= lr buf without. All three arrays
+ * are n floats of backend memory. */
+typedef struct cf_sgd_args {
+    float *w;              /* (n) parameters, updated */
+    const float *g;        /* (n) gradients */
+    float *buf;            /* (n) momentum buffer, updated */
+    size_t n;
+    float lr, momentum, weight_decay;
+    float clip;            /* gradient factor, 1 when not clipping */
+    int nesterov;
+    int threads;           /* host loops: threads to use */
+} cf_sgd_args;
+
+/* One training or evaluation batch: x[k] = image ds[idx[k]] scaled to [0, 1],
+ * normalized per channel and augmented when aug is set, y[k] its label; the
+ * draws of image k use the RNG words at (seed, epoch, pos0 + k): exactly
+ * cf_data_batch (data.h). idx, x and y are backend memory. */
+struct cf_dataset;
+struct cf_augment;
+typedef struct cf_batch_args {
+    const struct cf_dataset *ds;     /* borrowed; a device backend keeps its copy */
+    const uint32_t *idx;             /* (n) image indices */
+    int n;
+    const float *mean, *std;         /* (ds->c) host arrays */
+    const struct cf_augment *aug;    /* NULL: none */
+    uint64_t seed, epoch, pos0;
+    float *x;                        /* (n, c, h, w) */
+    int32_t *y;                      /* (n) */
+    int threads;                     /* host loops: threads to use */
+} cf_batch_args;
 
 typedef struct cf_backend_ops {
     const char *name;
@@ -28,6 +69,33 @@ typedef struct cf_backend_ops {
     /* Whether backward of this call writes din[k] outright when din_assign[k]
      * is set (saving the caller a zeroing pass); NULL: never. */
     int (*assigns)(void *ctx, const cf_op_args *a, int k);
+
+    /* ---- memory and training loops of a device backend -------------------
+     * Every entry below is NULL on a host backend: its memory is plain host
+     * memory and the cf_backend_* wrappers further down run the host loops.
+     * A device backend fills them all; pointers it hands out are device
+     * pointers that only its own ops and these entries may touch. Work may
+     * be queued asynchronously; a copy to the host returns once the bytes
+     * are there. */
+    cf_status (*mem_alloc)(void *ctx, size_t bytes, void **out);
+    void (*mem_free)(void *ctx, void *p);
+    cf_status (*mem_zero)(void *ctx, void *p, size_t bytes);
+    cf_status (*mem_copy)(void *ctx, void *dst, const void *src, size_t bytes, cf_copy_kind kind);
+    /* Multiply image b of x (n images of `per` floats) by its drop-path
+     * factor: 0 or 1/(1-p), kept when (word >> 8) * 2^-24 >= p for word
+     * cf_rng_word_at(seed, stream, index0 + b). */
+    cf_status (*drop_path)(void *ctx, float *x, int n, size_t per, double p, uint64_t seed,
+                           uint64_t stream, uint64_t index0);
+    /* x[i] *= a for n floats. */
+    cf_status (*scale)(void *ctx, float *x, size_t n, float a);
+    /* Sum of squares of g (n floats) as double; NaN or infinity when an
+     * element is not finite. */
+    cf_status (*norm2)(void *ctx, const float *g, size_t n, double *out);
+    /* One SGD step over every parameter (see cf_sgd_args). */
+    cf_status (*sgd)(void *ctx, const cf_sgd_args *a);
+    /* One batch: images and labels of a dataset, normalized and augmented
+     * (see cf_batch_args). */
+    cf_status (*batch)(void *ctx, const cf_batch_args *a);
 } cf_backend_ops;
 
 typedef struct cf_backend {
@@ -56,6 +124,40 @@ const cf_backend *cf_backend_cpu_ref(void);
 cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out);
 /* Frees the instance and its workspace; accepts NULL. */
 void cf_backend_cpu_fast_destroy(cf_backend *be);
+
+/* The CUDA backend on GPU `device` (CF_HAVE_CUDA builds): cuDNN for
+ * convolution, batch norm and pooling, cuBLAS for linear layers, kernels/ for
+ * the rest and for the training loops, all on one stream of its own. Its
+ * memory entries hand out device memory; datasets given to its batch entry
+ * are uploaded once per device as uint8 and shared by every instance there.
+ * deterministic: pin convolution algorithms that give the same bits on every
+ * run. Without CUDA in the build, or without the GPU, fails with
+ * CF_ERR_UNSUPPORTED or CF_ERR_NO_DEVICE. Caller frees with
+ * cf_backend_cuda_destroy (NULL accepted). One thread uses an instance at a
+ * time; instances on one GPU may run at once.
+ *
+ *   cf_backend *gpu;
+ *   CF_TRY(cf_backend_cuda_create(0, 0, &gpu));
+ *   CF_TRY(cf_model_create(net, 256, gpu, 0, &m));   // memory on GPU 0
+ */
+cf_status cf_backend_cuda_create(int device, int deterministic, cf_backend **out);
+void cf_backend_cuda_destroy(cf_backend *be);
+/* Whether this build has the CUDA backend. */
+int cf_backend_cuda_built(void);
+
+/* ---- backend memory and loops: the device entries, or host code when NULL ---- */
+static inline int cf_backend_on_device(const cf_backend *be) { return be->ops->mem_alloc != NULL; }
+/* Zeroed memory of `bytes` (64-byte aligned on the host); free with cf_backend_free. */
+cf_status cf_backend_alloc(const cf_backend *be, size_t bytes, void **out);
+void cf_backend_free(const cf_backend *be, void *p); /* NULL accepted */
+cf_status cf_backend_zero(const cf_backend *be, void *p, size_t bytes, int threads);
+cf_status cf_backend_copy(const cf_backend *be, void *dst, const void *src, size_t bytes, cf_copy_kind kind);
+cf_status cf_backend_drop_path(const cf_backend *be, float *x, int n, size_t per, double p, uint64_t seed,
+                               uint64_t stream, uint64_t index0);
+cf_status cf_backend_scale(const cf_backend *be, float *x, size_t n, float a, int threads);
+cf_status cf_backend_norm2(const cf_backend *be, const float *g, size_t n, int threads, double *out);
+cf_status cf_backend_sgd(const cf_backend *be, const cf_sgd_args *a);
+cf_status cf_backend_batch(const cf_backend *be, const cf_batch_args *a);
 
 /* Validate, then run on `be`. */
 cf_status cf_op_forward(const cf_backend *be, const cf_op_args *a);
