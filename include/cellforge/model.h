@@ -42,20 +42,25 @@ typedef struct cf_model_layer {
 
 typedef struct cf_model {
     cf_net *net;              /* owned */
-    const cf_backend *be;     /* borrowed */
+    const cf_backend *be;     /* borrowed; must outlive the model */
     cf_dtype dtype;           /* f32 for training; f64 for gradient checks */
     size_t elem;              /* bytes of one element */
     int batch;                /* largest batch the arena holds */
     int n;                    /* batch size of the last forward */
     int training;             /* mode of the last forward */
+    int on_device;            /* the backend's memory is a device's, not the host's */
     size_t n_params;          /* elements in param, grad */
-    void *param;              /* every weight, one block of dtype, owned */
-    void *grad;               /* (n_params), owned */
+    void *param;              /* every weight, one block of dtype, on the host, owned */
+    void *grad;               /* (n_params) in backend memory, owned */
     size_t n_state;
-    void *state;              /* BN statistics, owned */
+    void *state;              /* BN statistics on the host, owned */
+    void *dparam;             /* param in backend memory: param itself on a host backend */
+    void *dstate;             /* state in backend memory: state itself on a host backend */
+    int host_stale;           /* device copies are newer (training ran): cf_model_to_host */
+    int device_stale;         /* host copies are newer (init, a restore): cf_model_to_device */
     cf_model_layer *layers;   /* (net->n), owned */
     cf_net_plan plan;         /* activation offsets (bytes) into act */
-    unsigned char *act;       /* the activation arena, owned */
+    unsigned char *act;       /* the activation arena in backend memory, owned */
     int threads;              /* threads for the model's own loops (gradient zeroing, the
                                  trainer's batches and update); 1 unless set */
     int with_aux;             /* the auxiliary head runs in training */
@@ -63,10 +68,13 @@ typedef struct cf_model {
     double drop_path;         /* probability for layers marked drop_path, training only */
     uint64_t seed;            /* drop-path masks: counter RNG (seed, step) */
     uint64_t step;            /* forward calls in training mode so far */
-    int32_t *labels;          /* (batch) the labels of the last loss */
+    int32_t *labels;          /* (batch) the labels of the last loss, backend memory */
+    void *scalars;            /* (4) of dtype in backend memory: main and auxiliary loss,
+                                 and the weights their gradients start from */
     int *last_reader;         /* (net->n) last layer feeding a loss that reads each output */
     unsigned char *feeds_loss;/* (net->n) 1: a loss depends on the layer's output */
     float loss_buf[2];        /* main and auxiliary loss values */
+    double loss_weight[2];    /* the weights now in scalars[2], scalars[3]; -1: not set */
 } cf_model;
 
 /* Take ownership of net and allocate everything for batches of up to `batch`
@@ -82,22 +90,42 @@ void cf_model_destroy(cf_model *m); /* NULL is accepted */
 /* PyTorch's default initialization from the counter RNG stream (seed, INIT). */
 void cf_model_init(cf_model *m, uint64_t seed);
 
-/* Forward n <= batch images x (n, c, h, w) of the model's dtype. training: batch statistics,
- * drop-path, auxiliary head; else running statistics and the main head only. */
+/* Forward n <= batch images x (n, c, h, w) of the model's dtype, a host
+ * array; x NULL: the images are already in cf_model_input(m). training: batch
+ * statistics, drop-path, auxiliary head; else running statistics and the main
+ * head only. */
 cf_status cf_model_forward(cf_model *m, const void *x, int n, int training);
 
-/* Softmax cross-entropy of the last forward against labels (n), with label
- * smoothing; *loss is the main loss (plus aux_weight x the auxiliary loss in
- * training). Prepares the gradient for cf_model_backward. */
+/* Softmax cross-entropy of the last forward against labels (n, a host array;
+ * NULL: already in cf_model_labels(m)), with label smoothing; *loss is the
+ * main loss (plus aux_weight x the auxiliary loss in training). Prepares the
+ * gradient for cf_model_backward. */
 cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, double *loss);
 
 /* Zero the gradients and back-propagate the last loss into m->grad. */
 cf_status cf_model_backward(cf_model *m);
 
-/* (n, classes) logits of the last forward, of the model's dtype; borrowed. */
+/* (n, classes) logits of the last forward, of the model's dtype, in backend
+ * memory; borrowed. cf_model_logits_host copies them into out (n x classes). */
 const void *cf_model_logits(const cf_model *m);
+cf_status cf_model_logits_host(const cf_model *m, void *out);
 
-/* A weight tensor of layer i, slot k: pointer into param (or grad). */
+/* The input batch and label slots in backend memory (batch x c x h x w
+ * elements, batch labels): a device batch is assembled there directly. */
+void *cf_model_input(const cf_model *m);
+int32_t *cf_model_labels(const cf_model *m);
+
+/* Host and device copies of the weights and BN statistics. On a host
+ * backend they are one and the same and these do nothing. After writing
+ * m->param or m->state on the host (a restored checkpoint), call
+ * cf_model_host_changed; before reading them after training, cf_model_to_host
+ * (cf_train returns with the host copy current; forward uploads a changed
+ * host copy by itself). to_host takes a const model: the host copy is a cache. */
+void cf_model_host_changed(cf_model *m);
+cf_status cf_model_to_host(const cf_model *m);
+cf_status cf_model_to_device(cf_model *m);
+
+/* A weight tensor of layer i, slot k: pointer into param (host) or grad (backend memory). */
 void *cf_model_weight(const cf_model *m, int i, int k);
 void *cf_model_weight_grad(const cf_model *m, int i, int k);
 /* Batch-norm layer i's running mean (k = 0) or running variance (k = 1), C elements. */

@@ -3,7 +3,10 @@
  *
  * Memory: one block of parameters, one of gradients, one of BN statistics,
  * and the activation arena of cf_net_plan_activations (the same plan the cost
- * model reports). Forward output y_i and its gradient dy_i sit at the plan's
+ * model reports). Everything the ops touch is backend memory (cf_backend_alloc):
+ * host memory on a CPU backend, device memory on a GPU, where the weights and
+ * statistics also keep a host copy for checkpoints and export, synchronized
+ * at the few points that need it (cf_model_to_host / cf_model_to_device). Forward output y_i and its gradient dy_i sit at the plan's
  * offsets; a gradient buffer is zeroed when its first writer (the backward of
  * the last layer reading it) is about to run, since backward adds.
  *
@@ -24,17 +27,6 @@
 #include "cellforge/rng.h"
 
 #define ARENA_ALIGN 64
-
-/* memset split across the model's threads: gradient buffers are megabytes. */
-static void zero_bytes(const cf_model *m, void *p, size_t bytes) {
-    const int T = m->threads > 1 && bytes >= (1u << 20) ? m->threads : 1;
-    const size_t chunk = (bytes / (size_t)T + 63) / 64 * 64;
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int t = 0; t < T; t++) {
-        size_t lo = (size_t)t * chunk, hi = lo + chunk < bytes ? lo + chunk : bytes;
-        if (lo < hi) memset((char *)p + lo, 0, hi - lo);
-    }
-}
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -59,12 +51,13 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
     m->threads = 1;
     m->with_aux = with_aux && net->aux_logits >= 0;
     m->aux_weight = 0.4;
+    m->on_device = cf_backend_on_device(be);
+    m->loss_weight[0] = m->loss_weight[1] = -1;
     m->layers = calloc((size_t)(net->n ? net->n : 1), sizeof *m->layers);
-    m->labels = calloc((size_t)batch, sizeof *m->labels);
     m->last_reader = malloc((size_t)(net->n ? net->n : 1) * sizeof *m->last_reader);
     m->feeds_loss = calloc((size_t)(net->n ? net->n : 1), 1);
     cf_status st = CF_OK;
-    if (!m->layers || !m->labels || !m->last_reader || !m->feeds_loss) {
+    if (!m->layers || !m->last_reader || !m->feeds_loss) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "model: no memory for %d layers", net->n);
         goto fail;
     }
@@ -96,20 +89,31 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
         }
     }
     m->param = calloc(m->n_params ? m->n_params : 1, m->elem);
-    m->grad = calloc(m->n_params ? m->n_params : 1, m->elem);
     m->state = calloc(m->n_state ? m->n_state : 1, m->elem);
-    if (!m->param || !m->grad || !m->state) {
+    if (!m->param || !m->state) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
                           "model: no memory for %zu parameters", m->n_params);
         goto fail;
     }
     CF_TRY_GOTO(st, cf_net_plan_activations(net, batch, m->elem, m->with_aux, &m->plan), fail);
-    m->act = aligned_alloc(ARENA_ALIGN, round_up(m->plan.bytes ? m->plan.bytes : 1, ARENA_ALIGN));
-    if (!m->act) {
-        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
-                          "model: cannot allocate the %zu-byte activation arena (batch %d)",
-                          m->plan.bytes, batch);
+    /* Backend memory: gradients, activations, labels, loss scalars, and on a
+     * device the device copies of the weights and statistics. */
+    const size_t pbytes = (m->n_params ? m->n_params : 1) * m->elem, sbytes = (m->n_state ? m->n_state : 1) * m->elem;
+    CF_TRY_GOTO(st, cf_backend_alloc(be, pbytes, &m->grad), fail);
+    st = cf_backend_alloc(be, round_up(m->plan.bytes ? m->plan.bytes : 1, ARENA_ALIGN), (void **)&m->act);
+    if (st != CF_OK) {
+        cf_error_set(st, __FILE__, __LINE__, "model: cannot allocate the %zu-byte activation arena (batch %d): %s",
+                     m->plan.bytes, batch, cf_error_message());
         goto fail;
+    }
+    CF_TRY_GOTO(st, cf_backend_alloc(be, (size_t)batch * sizeof *m->labels, (void **)&m->labels), fail);
+    CF_TRY_GOTO(st, cf_backend_alloc(be, 4 * m->elem, &m->scalars), fail);
+    if (m->on_device) {
+        CF_TRY_GOTO(st, cf_backend_alloc(be, pbytes, &m->dparam), fail);
+        CF_TRY_GOTO(st, cf_backend_alloc(be, sbytes, &m->dstate), fail);
+    } else {
+        m->dparam = m->param;
+        m->dstate = m->state;
     }
     *out = m;
     return CF_OK;
@@ -118,20 +122,57 @@ fail:
     return st;
 }
 
+/* Backend memory goes back through the backend; a host backend's is plain
+ * heap memory, freed without touching the backend (it may be gone first). */
+static void free_backend(const cf_model *m, void *p) {
+    if (m->on_device) cf_backend_free(m->be, p);
+    else free(p);
+}
+
 void cf_model_destroy(cf_model *m) {
     if (!m) return;
+    if (m->on_device) {
+        free_backend(m, m->dparam);
+        free_backend(m, m->dstate);
+    }
+    free_backend(m, m->grad);
+    free_backend(m, m->act);
+    free_backend(m, m->labels);
+    free_backend(m, m->scalars);
     cf_net_destroy(m->net);
     cf_net_plan_free(&m->plan);
     free(m->layers);
     free(m->param);
-    free(m->grad);
     free(m->state);
-    free(m->labels);
     free(m->last_reader);
     free(m->feeds_loss);
-    free(m->act);
     free(m);
 }
+
+void cf_model_host_changed(cf_model *m) {
+    if (m->on_device) m->device_stale = 1;
+}
+
+cf_status cf_model_to_device(cf_model *m) {
+    if (!m->on_device || !m->device_stale) return CF_OK;
+    CF_TRY(cf_backend_copy(m->be, m->dparam, m->param, m->n_params * m->elem, CF_COPY_TO_DEVICE));
+    CF_TRY(cf_backend_copy(m->be, m->dstate, m->state, m->n_state * m->elem, CF_COPY_TO_DEVICE));
+    m->device_stale = 0;
+    m->host_stale = 0;
+    return CF_OK;
+}
+
+cf_status cf_model_to_host(const cf_model *cm) {
+    cf_model *m = (cf_model *)cm; /* the host copy is a cache of the device's */
+    if (!m->on_device || !m->host_stale) return CF_OK;
+    CF_TRY(cf_backend_copy(m->be, m->param, m->dparam, m->n_params * m->elem, CF_COPY_TO_HOST));
+    CF_TRY(cf_backend_copy(m->be, m->state, m->dstate, m->n_state * m->elem, CF_COPY_TO_HOST));
+    m->host_stale = 0;
+    return CF_OK;
+}
+
+void *cf_model_input(const cf_model *m) { return m->act + m->plan.input_offset; }
+int32_t *cf_model_labels(const cf_model *m) { return m->labels; }
 
 void *cf_model_weight(const cf_model *m, int i, int k) {
     return (char *)m->param + m->layers[i].w_offset[k] * m->elem;
@@ -191,6 +232,7 @@ void cf_model_init(cf_model *m, uint64_t seed) {
             }
         }
     }
+    cf_model_host_changed(m);
 }
 
 static void *y_of(const cf_model *m, int i) { return m->act + m->plan.y_offset[i]; }
@@ -198,8 +240,20 @@ static void *dy_of(const cf_model *m, int i) { return m->act + m->plan.dy_offset
 
 static int active(const cf_model *m, int i) { return !m->net->layers[i].aux || m->training; }
 
+/* A tensor in backend memory: on the backend's device. */
+static cf_status dev_tensor(const cf_model *m, cf_tensor *t, cf_dtype dtype, int64_t n, int64_t c, int64_t h,
+                            int64_t w, void *data) {
+    CF_TRY(cf_tensor_init(t, dtype, n, c, h, w, data));
+    t->device = m->be->device;
+    return CF_OK;
+}
+
 static cf_status tensor_of(const cf_model *m, cf_tensor *t, const cf_net_layer *l, int n, void *data) {
-    return cf_tensor_init(t, m->dtype, n, l->c, l->h, l->w, data);
+    return dev_tensor(m, t, m->dtype, n, l->c, l->h, l->w, data);
+}
+
+static void *dweight(const cf_model *m, int i, int k) {
+    return (char *)m->dparam + m->layers[i].w_offset[k] * m->elem;
 }
 
 /* The args of layer i for a forward or backward call: every tensor view. */
@@ -221,8 +275,8 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
     for (int k = 0; k < l->n_in; k++) {
         int j = l->in[k];
         if (j == CF_NET_INPUT) {
-            CF_TRY(cf_tensor_init(&c->in[k], m->dtype, n, net->input.c, net->input.h,
-                                  net->input.w, m->act + m->plan.input_offset));
+            CF_TRY(dev_tensor(m, &c->in[k], m->dtype, n, net->input.c, net->input.h, net->input.w,
+                              cf_model_input(m)));
         } else {
             CF_TRY(tensor_of(m, &c->in[k], &net->layers[j], n, y_of(m, j)));
             if (backward) {
@@ -233,8 +287,7 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
         c->a.in[k] = &c->in[k];
     }
     for (int k = 0; k < l->n_w; k++) {
-        CF_TRY(cf_tensor_init_shape(&c->w[k], m->dtype, l->w_shape[k], (cf_device){CF_DEVICE_CPU, 0},
-                                    cf_model_weight(m, i, k)));
+        CF_TRY(cf_tensor_init_shape(&c->w[k], m->dtype, l->w_shape[k], m->be->device, dweight(m, i, k)));
         c->a.w[k] = &c->w[k];
         if (backward) {
             c->dw[k] = c->w[k];
@@ -243,10 +296,10 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
         }
     }
     if (l->kind == CF_OP_BATCHNORM) {
-        char *st = state_of(m, i);
+        char *st = (char *)m->dstate + m->layers[i].state_offset * m->elem;
         size_t cs = round_up((size_t)l->c, 16);
         for (int k = 0; k < 4; k++) {
-            CF_TRY(cf_tensor_init(&c->st[k], m->dtype, l->c, 1, 1, 1, st + (size_t)k * cs * m->elem));
+            CF_TRY(dev_tensor(m, &c->st[k], m->dtype, l->c, 1, 1, 1, st + (size_t)k * cs * m->elem));
             c->a.state[k] = &c->st[k];
         }
     }
@@ -259,24 +312,22 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
     return CF_OK;
 }
 
-/* Scale image b of a marked layer's tensor by its drop-path factor (0 or 1/keep). */
-static void drop_path_apply(const cf_model *m, int i, void *data) {
+/* Scale image b of a marked layer's tensor by its drop-path factor (0 or
+ * 1/keep), mask word (step, layer, image) of the dropout stream. */
+static cf_status drop_path_apply(const cf_model *m, int i, void *data) {
     const cf_net_layer *l = &m->net->layers[i];
     const double p = m->drop_path, keep = 1.0 - p;
     const size_t per = (size_t)cf_net_layer_numel(l);
     const uint64_t stream = cf_rng_stream(0, CF_RNG_PURPOSE_DROPOUT);
+    const uint64_t index0 = (m->step * (uint64_t)m->net->n + (uint64_t)i) * (uint64_t)m->batch;
+    if (m->dtype != CF_DTYPE_F64) return cf_backend_drop_path(m->be, data, m->n, per, p, m->seed, stream, index0);
     for (int b = 0; b < m->n; b++) {
-        uint64_t index = (m->step * (uint64_t)m->net->n + (uint64_t)i) * (uint64_t)m->batch + (uint64_t)b;
-        uint32_t word = cf_rng_word_at(m->seed, stream, index);
+        uint32_t word = cf_rng_word_at(m->seed, stream, index0 + (uint64_t)b);
         double scale = (double)(word >> 8) * 0x1.0p-24 >= p ? 1.0 / keep : 0.0;
-        if (m->dtype == CF_DTYPE_F64) {
-            double *v = (double *)data + (size_t)b * per;
-            for (size_t j = 0; j < per; j++) v[j] *= scale;
-        } else {
-            float *v = (float *)data + (size_t)b * per;
-            for (size_t j = 0; j < per; j++) v[j] *= (float)scale;
-        }
+        double *v = (double *)data + (size_t)b * per;
+        for (size_t j = 0; j < per; j++) v[j] *= scale;
     }
+    return CF_OK;
 }
 
 static int drop_path_on(const cf_model *m, int i) {
@@ -291,7 +342,9 @@ cf_status cf_model_forward(cf_model *m, const void *x, int n, int training) {
     m->training = training;
     if (training) m->step++;
     size_t image = (size_t)net->input.c * net->input.h * net->input.w;
-    memcpy(m->act + m->plan.input_offset, x, (size_t)n * image * m->elem);
+    CF_TRY(cf_model_to_device(m));
+    if (training) m->host_stale = m->on_device; /* batch norm updates its running statistics */
+    if (x) CF_TRY(cf_backend_copy(m->be, cf_model_input(m), x, (size_t)n * image * m->elem, CF_COPY_TO_DEVICE));
     for (int i = 0; i < net->n; i++) {
         if (!active(m, i) || (net->layers[i].aux && !m->with_aux)) continue;
         call c;
@@ -302,45 +355,62 @@ cf_status cf_model_forward(cf_model *m, const void *x, int n, int training) {
                          cf_error_message());
             return st;
         }
-        if (drop_path_on(m, i)) drop_path_apply(m, i, y_of(m, i));
+        if (drop_path_on(m, i)) CF_TRY(drop_path_apply(m, i, y_of(m, i)));
     }
     return CF_OK;
 }
 
 const void *cf_model_logits(const cf_model *m) { return y_of(m, m->net->logits); }
 
-/* Loss of one classifier; with backward, add weight x its gradient into dy. */
-static cf_status xent(cf_model *m, int layer, double smoothing, double weight, int backward,
+cf_status cf_model_logits_host(const cf_model *m, void *out) {
+    size_t bytes = (size_t)m->n * (size_t)m->net->input.classes * m->elem;
+    return cf_backend_copy(m->be, out, cf_model_logits(m), bytes, CF_COPY_TO_HOST);
+}
+
+/* Loss of classifier `slot` (0 main, 1 auxiliary) into scalars[slot]; with
+ * backward, add weight x its gradient into dy. The weight sits in
+ * scalars[2 + slot] (the op's dout), uploaded only when it changes. */
+static cf_status xent(cf_model *m, int layer, int slot, double smoothing, double weight, int backward,
                       double *loss) {
     const cf_net_layer *l = &m->net->layers[layer];
     cf_tensor logits, labels, out, dout, dlogits;
-    double value = 0.0, one = weight; /* read as float or double by dtype */
-    float value32 = 0.0f, one32 = (float)weight;
-    int f64 = m->dtype == CF_DTYPE_F64;
+    const int f64 = m->dtype == CF_DTYPE_F64;
+    char *scal = m->scalars;
     CF_TRY(tensor_of(m, &logits, l, m->n, y_of(m, layer)));
-    CF_TRY(cf_tensor_init(&labels, CF_DTYPE_I32, m->n, 1, 1, 1, m->labels));
-    CF_TRY(cf_tensor_init(&out, m->dtype, 1, 1, 1, 1, f64 ? (void *)&value : (void *)&value32));
+    CF_TRY(dev_tensor(m, &labels, CF_DTYPE_I32, m->n, 1, 1, 1, m->labels));
+    CF_TRY(dev_tensor(m, &out, m->dtype, 1, 1, 1, 1, scal + (size_t)slot * m->elem));
     cf_op_args a = {.kind = CF_OP_SOFTMAX_XENT, .n_inputs = 2, .in = {&logits, &labels}, .out = &out};
     a.params.xent.label_smoothing = smoothing;
     CF_TRY(cf_op_forward(m->be, &a));
+    double value = 0;
+    float value32 = 0;
+    CF_TRY(cf_backend_copy(m->be, f64 ? (void *)&value : (void *)&value32, out.data, m->elem, CF_COPY_TO_HOST));
     *loss = f64 ? value : value32;
     if (!backward) return CF_OK;
-    CF_TRY(cf_tensor_init(&dout, m->dtype, 1, 1, 1, 1, f64 ? (void *)&one : (void *)&one32));
+    void *w = scal + (size_t)(2 + slot) * m->elem;
+    if (m->loss_weight[slot] != weight) {
+        double one = weight;
+        float one32 = (float)weight;
+        CF_TRY(cf_backend_copy(m->be, w, f64 ? (void *)&one : (void *)&one32, m->elem, CF_COPY_TO_DEVICE));
+        m->loss_weight[slot] = weight;
+    }
+    CF_TRY(dev_tensor(m, &dout, m->dtype, 1, 1, 1, 1, w));
     CF_TRY(tensor_of(m, &dlogits, l, m->n, dy_of(m, layer)));
-    memset(dlogits.data, 0, cf_tensor_bytes(&dlogits));
+    CF_TRY(cf_backend_zero(m->be, dlogits.data, cf_tensor_bytes(&dlogits), 1));
     a.dout = &dout;
     a.din[0] = &dlogits;
     return cf_op_backward(m->be, &a);
 }
 
 cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, double *loss) {
-    memcpy(m->labels, labels, (size_t)m->n * sizeof *labels);
+    if (labels)
+        CF_TRY(cf_backend_copy(m->be, m->labels, labels, (size_t)m->n * sizeof *labels, CF_COPY_TO_DEVICE));
     double main = 0, aux = 0;
-    CF_TRY(xent(m, m->net->logits, smoothing, 1.0, m->training, &main));
+    CF_TRY(xent(m, m->net->logits, 0, smoothing, 1.0, m->training, &main));
     m->loss_buf[0] = (float)main;
     *loss = main;
     if (m->training && m->with_aux) {
-        CF_TRY(xent(m, m->net->aux_logits, smoothing, m->aux_weight, 1, &aux));
+        CF_TRY(xent(m, m->net->aux_logits, 1, smoothing, m->aux_weight, 1, &aux));
         m->loss_buf[1] = (float)aux;
         *loss += m->aux_weight * aux;
     }
@@ -350,11 +420,11 @@ cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, do
 cf_status cf_model_backward(cf_model *m) {
     if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
     const cf_net *net = m->net;
-    zero_bytes(m, m->grad, m->n_params * m->elem);
+    CF_TRY(cf_backend_zero(m->be, m->grad, m->n_params * m->elem, m->threads));
     for (int i = net->n - 1; i >= 0; i--) {
         const cf_net_layer *l = &net->layers[i];
         if (!m->feeds_loss[i]) continue; /* nothing flows back from a dead end */
-        if (drop_path_on(m, i)) drop_path_apply(m, i, dy_of(m, i));
+        if (drop_path_on(m, i)) CF_TRY(drop_path_apply(m, i, dy_of(m, i)));
         call c;
         CF_TRY(make_call(m, i, 1, &c));
         /* This layer is the first to write the gradients of inputs it reads
@@ -371,7 +441,8 @@ cf_status cf_model_backward(cf_model *m) {
             if (once && m->be->ops->assigns && m->be->ops->assigns(m->be->ctx, &c.a, k))
                 c.a.din_assign[k] = 1;
             else
-                zero_bytes(m, dy_of(m, j), (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * m->elem);
+                CF_TRY(cf_backend_zero(m->be, dy_of(m, j),
+                                       (size_t)cf_net_layer_numel(&net->layers[j]) * (size_t)m->n * m->elem, m->threads));
         }
         cf_status st = cf_op_backward(m->be, &c.a);
         if (st != CF_OK) {

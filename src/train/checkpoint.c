@@ -279,6 +279,7 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
                              const cf_model *m, const cf_train_config *cfg,
                              const cf_train_result *res, double test_acc) {
     if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 models are saved", path);
+    CF_TRY(cf_model_to_host(m)); /* a model trained on a GPU */
     slot *slots;
     int n;
     CF_TRY(make_slots(path, m, 0, &slots, &n));
@@ -535,6 +536,7 @@ static cf_status load_any(const char *path, const cf_backend *be, int batch, cf_
     float *base[BLOCK_COUNT] = {m->param, m->state, NULL};
     CF_TRY_GOTO(st, check_tensors(path, h, size, hl, slots, n), exit);
     copy_tensors(buf, hl, base, slots, list_slots(m, 0, NULL));
+    cf_model_host_changed(m);
 exit:
     if (st != CF_OK) {
         cf_model_destroy(m);
@@ -593,6 +595,7 @@ exit:
 cf_status cf_trainstate_save(const char *path, const cf_space *s, const char *arch_text, const cf_model *m,
                              const float *momentum, const cf_train_config *cfg, const cf_train_result *res) {
     if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 models are saved", path);
+    CF_TRY(cf_model_to_host(m)); /* a model trained on a GPU */
     slot *slots;
     int n;
     CF_TRY(make_slots(path, m, 1, &slots, &n));
@@ -802,6 +805,7 @@ cf_status cf_trainstate_load(const char *path, const cf_space *s, const char *ar
      * parameter blocks would see. */
     memset(momentum, 0, m->n_params * sizeof *momentum);
     copy_tensors(buf, hl, base, slots, n);
+    cf_model_host_changed(m);
     m->step = step;
 exit:
     free(slots);

@@ -56,76 +56,40 @@ static int argmax(const float *v, int k) {
     return best;
 }
 
-/* Sum of squares of g as NORM_CHUNKS partial sums added in a fixed order: the
- * same bits whatever the thread count, so the replicas of a data-parallel run
- * (each with its own threads) clip by the same factor. */
-#define NORM_CHUNKS 64
-static double grad_norm2(const float *g, size_t n, int T) {
-    double part[NORM_CHUNKS];
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int c = 0; c < NORM_CHUNKS; c++) {
-        const size_t lo = n * (size_t)c / NORM_CHUNKS, hi = n * (size_t)(c + 1) / NORM_CHUNKS;
-        double sum = 0;
-        for (size_t i = lo; i < hi; i++) sum += (double)g[i] * g[i];
-        part[c] = sum;
-    }
+/* One SGD step (PyTorch's rule, cf_sgd_args) on m's backend: gradients are
+ * clipped first when asked. Returns 0 in *finite when a gradient is not finite. */
+static cf_status sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr, int *finite) {
     double norm2 = 0;
-    for (int c = 0; c < NORM_CHUNKS; c++) norm2 += part[c];
-    return norm2;
-}
-
-/* One SGD step (PyTorch's rule): g += wd w; buf = mu buf + g; w -= lr (g + mu buf)
- * with Nesterov, w -= lr buf without. Gradients are clipped first when asked.
- * Returns 0 when a gradient is not finite. */
-static int sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr) {
-    float *w = m->param, *g = m->grad;
-    const size_t n = m->n_params;
-    const int T = m->threads > 1 ? m->threads : 1;
-    const double norm2 = grad_norm2(g, n, T);
-    if (!isfinite(norm2)) return 0;
+    CF_TRY(cf_backend_norm2(m->be, m->grad, m->n_params, m->threads, &norm2));
+    *finite = isfinite(norm2);
+    if (!*finite) return CF_OK;
     float clip = 1.0f;
     if (cfg->grad_clip > 0 && sqrt(norm2) > cfg->grad_clip) clip = (float)(cfg->grad_clip / sqrt(norm2));
-    const float mu = (float)cfg->momentum, wd = (float)cfg->weight_decay, eta = (float)lr;
-    if (cfg->nesterov) {
-#pragma omp parallel for num_threads(T) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * clip + wd * w[i];
-            buf[i] = mu * buf[i] + gi;
-            w[i] -= eta * (gi + mu * buf[i]);
-        }
-    } else {
-#pragma omp parallel for num_threads(T) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * clip + wd * w[i];
-            buf[i] = mu * buf[i] + gi;
-            w[i] -= eta * buf[i];
-        }
-    }
-    return 1;
+    cf_sgd_args a = {m->dparam, m->grad, buf, m->n_params, (float)lr, (float)cfg->momentum,
+                     (float)cfg->weight_decay, clip, cfg->nesterov, m->threads};
+    return cf_backend_sgd(m->be, &a);
 }
 
-static void scale_grad(cf_model *m, float a) {
-    float *g = m->grad;
-    const size_t n = m->n_params;
-    const int T = m->threads > 1 ? m->threads : 1;
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (size_t i = 0; i < n; i++) g[i] *= a;
+/* The batch of images idx[0..n) (backend memory) into the model's input and
+ * label slots, on the model's backend. */
+static cf_status load_batch(cf_model *m, const cf_dataset *ds, const uint32_t *idx, int n, const float *mean,
+                            const float *std, const cf_augment *aug, uint64_t seed, uint64_t epoch, uint64_t pos0) {
+    cf_batch_args a = {ds, idx, n, mean, std, aug, seed, epoch, pos0, cf_model_input(m), cf_model_labels(m),
+                       m->threads};
+    return cf_backend_batch(m->be, &a);
 }
 
-/* cf_data_batch over slices of the batch on T threads; the same images
- * whatever T, since every draw is keyed by the image's position. */
-static void batch_parallel(int T, const cf_dataset *ds, const uint32_t *idx, int n, const float *mean,
-                           const float *std, const cf_augment *aug, uint64_t seed, uint64_t epoch,
-                           uint64_t pos0, float *x, int32_t *y) {
-    if (T < 1) T = 1;
-    const size_t image = cf_dataset_image_bytes(ds);
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int t = 0; t < T; t++) {
-        int lo = n * t / T, hi = n * (t + 1) / T;
-        if (hi > lo)
-            cf_data_batch(ds, idx + lo, hi - lo, mean, std, aug, seed, epoch, pos0 + (uint64_t)lo,
-                          x + (size_t)lo * image, y + lo);
+/* A host array's copy in backend memory, or the array itself on a host backend. */
+static cf_status device_twin(const cf_model *m, void *host, size_t bytes, void **out) {
+    if (!m->on_device) {
+        *out = host;
+        return CF_OK;
     }
+    return cf_backend_alloc(m->be, bytes, out);
+}
+
+static void device_twin_free(const cf_model *m, void *host, void *dev) {
+    if (dev && dev != host) cf_backend_free(m->be, dev);
 }
 
 /* Per-channel mean and std of the training set, as floats. */
@@ -153,34 +117,36 @@ cf_status cf_evaluate_logits(cf_model *m, const cf_dataset *ds, const float *mea
                 ds->w, ds->c, in->h, in->w, in->c);
     if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "evaluate: f32 models only");
     const int B = m->batch, K = in->classes;
-    const size_t image = cf_dataset_image_bytes(ds);
-    float *x = malloc((size_t)B * image * sizeof *x);
-    int32_t *y = malloc((size_t)B * sizeof *y);
+    float *logits = malloc((size_t)B * (size_t)K * sizeof *logits);
     uint32_t *idx = malloc((size_t)B * sizeof *idx);
+    void *didx = NULL;
     cf_status st = CF_OK;
-    if (!x || !y || !idx) {
+    if (!logits || !idx) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "evaluate: no memory for a batch of %d", B);
         goto exit;
     }
+    CF_TRY_GOTO(st, device_twin(m, idx, (size_t)B * sizeof *idx, &didx), exit);
     if (confusion) memset(confusion, 0, (size_t)K * K * sizeof *confusion);
     size_t correct = 0;
     for (size_t start = 0; start < ds->n; start += (size_t)B) {
         int n = (int)(ds->n - start < (size_t)B ? ds->n - start : (size_t)B);
         for (int k = 0; k < n; k++) idx[k] = (uint32_t)(start + (size_t)k);
-        batch_parallel(m->threads, ds, idx, n, mean, std, NULL, 0, 0, 0, x, y);
-        CF_TRY_GOTO(st, cf_model_forward(m, x, n, 0), exit);
-        const float *logits = cf_model_logits(m);
+        CF_TRY_GOTO(st, cf_backend_copy(m->be, didx, idx, (size_t)n * sizeof *idx, CF_COPY_TO_DEVICE), exit);
+        CF_TRY_GOTO(st, load_batch(m, ds, didx, n, mean, std, NULL, 0, 0, 0), exit);
+        CF_TRY_GOTO(st, cf_model_forward(m, NULL, n, 0), exit);
+        CF_TRY_GOTO(st, cf_model_logits_host(m, logits), exit);
         if (logits_out) memcpy(logits_out + start * (size_t)K, logits, (size_t)n * (size_t)K * sizeof *logits);
         for (int k = 0; k < n; k++) {
+            const int32_t y = ds->labels[start + (size_t)k];
             int p = argmax(logits + (size_t)k * K, K);
-            correct += p == y[k];
-            if (confusion && y[k] >= 0 && y[k] < K) confusion[(size_t)y[k] * K + p]++;
+            correct += p == y;
+            if (confusion && y >= 0 && y < K) confusion[(size_t)y * K + p]++;
         }
     }
     *accuracy = ds->n ? (double)correct / (double)ds->n : 0.0;
 exit:
-    free(x);
-    free(y);
+    device_twin_free(m, idx, didx);
+    free(logits);
     free(idx);
     return st;
 }
@@ -236,22 +202,28 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
     }
 
     const int K = in->classes;
-    const size_t image = cf_dataset_image_bytes(train);
     const int64_t full = (int64_t)(train->n / (size_t)B); /* whole batches only, as drop_last */
     double frac = cfg->max_epoch_fraction > 0 && cfg->max_epoch_fraction < 1 ? cfg->max_epoch_fraction : 1.0;
     int64_t steps = (int64_t)ceil((double)full * frac);
     if (steps < 1) steps = 1;
     const int64_t total = steps * cfg->epochs, warm = steps * cfg->warmup_epochs;
 
-    float *x = malloc((size_t)nb * image * sizeof *x);
-    int32_t *y = malloc((size_t)nb * sizeof *y);
+    /* Host arrays and their backend-memory twins (the same arrays on a host
+     * backend): the epoch order, the momentum buffer, and on a device the
+     * gradients' host copy that a host communicator sums. */
+    const size_t pbytes = (m->n_params ? m->n_params : 1) * sizeof(float);
+    float *logits = malloc((size_t)nb * (size_t)K * sizeof *logits);
     uint32_t *order = malloc(train->n * sizeof *order);
     float *buf = calloc(m->n_params ? m->n_params : 1, sizeof *buf);
+    float *host_grad = comm && m->on_device ? malloc(pbytes) : NULL;
+    void *dorder = NULL, *dbuf = NULL;
     cf_status st = CF_OK;
-    if (!x || !y || !order || !buf) {
+    if (!logits || !order || !buf || (comm && m->on_device && !host_grad)) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "train: no memory for batch buffers");
         goto exit;
     }
+    CF_TRY_GOTO(st, device_twin(m, order, train->n * sizeof *order, &dorder), exit);
+    CF_TRY_GOTO(st, device_twin(m, buf, pbytes, &dbuf), exit);
     m->aux_weight = cfg->aux_weight;
     /* Independent drop-path masks per replica: with one stream, row k of
      * every shard would share its mask. */
@@ -264,7 +236,9 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         res->epochs_done = e0;
         if (e0 > 0) res->val_acc = res->curve[e0 - 1].val_acc;
         memcpy(buf, cfg->resume_momentum, m->n_params * sizeof *buf);
+        CF_TRY_GOTO(st, cf_backend_copy(m->be, dbuf, buf, m->n_params * sizeof *buf, CF_COPY_TO_DEVICE), exit);
     }
+    CF_TRY_GOTO(st, cf_model_to_device(m), exit);
     /* The time limit counts this call; the reported seconds every epoch done. */
     const double t0 = cf_time_now(), before = resume ? resume->seconds : 0;
     int64_t images = 0;
@@ -273,6 +247,7 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         const double te = cf_time_now();
         m->drop_path = cfg->drop_path * (double)epoch / (double)cfg->epochs;
         cf_data_epoch_order(train->n, cfg->seed, (uint64_t)epoch, order);
+        CF_TRY_GOTO(st, cf_backend_copy(m->be, dorder, order, train->n * sizeof *order, CF_COPY_TO_DEVICE), exit);
         double loss_sum = 0;
         int64_t correct = 0, seen = 0;
         double lr = cfg->lr;
@@ -280,14 +255,15 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
             int64_t t = (int64_t)epoch * steps + s;
             lr = lr_at(cfg, t, total, warm);
             const double ts = cf_time_now();
-            batch_parallel(m->threads, train, order + s * B + lo, nb, res->mean, res->std, &cfg->augment,
-                           cfg->seed, (uint64_t)epoch, (uint64_t)(s * B + lo), x, y);
+            const uint32_t *rows = order + s * B + lo;
+            CF_TRY_GOTO(st, load_batch(m, train, (const uint32_t *)dorder + s * B + lo, nb, res->mean, res->std,
+                                       &cfg->augment, cfg->seed, (uint64_t)epoch, (uint64_t)(s * B + lo)), exit);
             double loss;
-            CF_TRY_GOTO(st, cf_model_forward(m, x, nb, 1), exit);
-            CF_TRY_GOTO(st, cf_model_loss(m, y, cfg->label_smoothing, &loss), exit);
-            const float *logits = cf_model_logits(m);
+            CF_TRY_GOTO(st, cf_model_forward(m, NULL, nb, 1), exit);
+            CF_TRY_GOTO(st, cf_model_loss(m, NULL, cfg->label_smoothing, &loss), exit);
+            CF_TRY_GOTO(st, cf_model_logits_host(m, logits), exit);
             int64_t hits = 0;
-            for (int k = 0; k < nb; k++) hits += argmax(logits + (size_t)k * K, K) == y[k];
+            for (int k = 0; k < nb; k++) hits += argmax(logits + (size_t)k * K, K) == train->labels[rows[k]];
             int nonfinite = !isfinite(loss), out_of_time = 0;
             if (comm) {
                 /* The whole batch's mean loss and hits, and whether any replica
@@ -319,10 +295,21 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
             if (comm) {
                 /* cf_model_loss means over this replica's nb rows; weighted by
                  * nb / B and summed, the gradients make the whole batch's mean. */
-                if (nb != B) scale_grad(m, (float)((double)nb / (double)B));
-                CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, m->grad, m->n_params), exit);
+                if (nb != B)
+                    CF_TRY_GOTO(st, cf_backend_scale(m->be, m->grad, m->n_params, (float)((double)nb / (double)B),
+                                                     m->threads), exit);
+                if (host_grad) { /* a host communicator sums host arrays */
+                    CF_TRY_GOTO(st, cf_backend_copy(m->be, host_grad, m->grad, pbytes, CF_COPY_TO_HOST), exit);
+                    CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, host_grad, m->n_params), exit);
+                    CF_TRY_GOTO(st, cf_backend_copy(m->be, m->grad, host_grad, pbytes, CF_COPY_TO_DEVICE), exit);
+                } else {
+                    CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, m->grad, m->n_params), exit);
+                }
             }
-            if (!sgd_step(m, buf, cfg, lr)) {
+            int finite = 1;
+            CF_TRY_GOTO(st, sgd_step(m, dbuf, cfg, lr, &finite), exit);
+            m->host_stale = m->on_device;
+            if (!finite) {
                 res->status = CF_TRAIN_NAN;
                 snprintf(res->reason, sizeof res->reason, "a gradient became NaN or infinite at epoch %d, step %lld",
                          epoch, (long long)s);
@@ -363,6 +350,8 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         if (cfg->epoch_end && rank == 0) {
             res->seconds = before + cf_time_now() - t0;
             res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : 0;
+            CF_TRY_GOTO(st, cf_backend_copy(m->be, buf, dbuf, m->n_params * sizeof *buf, CF_COPY_TO_HOST), exit);
+            CF_TRY_GOTO(st, cf_model_to_host(m), exit);
             CF_TRY_GOTO(st, cfg->epoch_end(cfg->epoch_ctx, m, buf, res, epoch), exit);
         }
     }
@@ -376,11 +365,15 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
 finish:
     res->seconds = before + cf_time_now() - t0;
     res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : resume ? resume->images_per_s : 0;
+    /* the caller reads the trained weights on the host (checkpoints, export) */
+    CF_TRY_GOTO(st, cf_model_to_host(m), exit);
 exit:
-    free(x);
-    free(y);
+    device_twin_free(m, order, dorder);
+    device_twin_free(m, buf, dbuf);
+    free(logits);
     free(order);
     free(buf);
+    free(host_grad);
     return st;
 }
 

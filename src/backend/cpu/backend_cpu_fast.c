@@ -141,6 +141,9 @@ static const cf_backend_ops cpu_fast_ops = {
     /* .backward = */ fast_backward,
     /* .supports = */ fast_supports,
     /* .assigns  = */ fast_assigns,
+    /* host memory: the cf_backend_* wrappers run the host loops */
+    /* .mem_alloc = */ NULL, /* .mem_free = */ NULL, /* .mem_zero = */ NULL, /* .mem_copy = */ NULL,
+    /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
 };
 
 cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {
