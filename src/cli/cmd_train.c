@@ -1,5 +1,5 @@
 /* cmd_train.c - `cellforge train` and `cellforge eval`: one architecture
- * trained on a real dataset on the CPU, saved as a checkpoint, evaluated.
+ * trained on a real dataset on the CPU or a GPU, saved as a checkpoint, evaluated.
  *
  *   cellforge train --space nb201 --set C=16 --set N=1 --dataset fashion-mnist --epochs 10 \
  *       '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|' \
@@ -21,7 +21,7 @@
 const char *const cmd_train_usage =
     "usage: cellforge train --space NAME [--set KEY=VALUE]... [--dataset NAME] [--data-dir DIR]\n"
     "                       [--epochs N] [--out FILE] [options] ARCH\n\n"
-    "Trains one architecture on the CPU, evaluates it on the held-out validation split\n"
+    "Trains one architecture on the CPU or a GPU, evaluates it on the held-out validation split\n"
     "after every epoch and on the test set at the end, and writes a checkpoint.\n\n"
     "options:\n"
     "  --space NAME          a space (`cellforge space list`) or a .json file; --set KEY=VALUE\n"
@@ -45,6 +45,8 @@ const char *const cmd_train_usage =
     "  --fraction F          train on this share of each epoch's batches, 1\n"
     "  --time-limit T        stop after T (90s, 10m, 2h); the run ends with status timeout\n"
     "  --threads T           CPU threads (default: all cores)\n"
+    "  --device D            cpu (default), cuda or cuda:N: train on GPU N (cuDNN, cuBLAS)\n"
+    "  --deterministic       on a GPU, only convolution algorithms that repeat bit for bit\n"
     "  --reference           run the plain reference ops instead of the fast CPU backend\n"
     "  --seed S              data order, augmentation, weights; 0\n"
     "  --out FILE            write the checkpoint (format: include/cellforge/checkpoint.h)\n"
@@ -53,7 +55,7 @@ const char *const cmd_train_usage =
 
 const char *const cmd_eval_usage =
     "usage: cellforge eval MODEL|RUN [--trial ID] [--dataset NAME] [--data-dir DIR] [--threads T]\n"
-    "                      [--batch B] [--logits FILE]\n\n"
+    "                      [--batch B] [--logits FILE] [--device D]\n\n"
     "Test-set accuracy of a model, with the accuracy of each class. MODEL is a model\n"
     "file (`cellforge train --out`) or a training state (.cfs); RUN a run directory of\n"
     "`cellforge search`, read as `cellforge export` reads it (its best model, or\n"
@@ -62,6 +64,7 @@ const char *const cmd_eval_usage =
     "  --logits FILE   also write the logits of every test image, in test-set order,\n"
     "                  as raw little-endian float32 (images x classes), to compare\n"
     "                  with another runtime (numpy.fromfile(FILE, '<f4'))\n"
+    "  --device D      cpu (default), cuda or cuda:N\n"
     "  --reference     run the plain reference ops instead of the fast CPU backend\n";
 
 typedef struct progress_state {
@@ -99,16 +102,40 @@ static int load_data(const char *cmd, const char *dataset, const char *dir, cons
     return -1;
 }
 
-static int make_backend(const char *cmd, int reference, int threads, cf_backend **fast,
-                        const cf_backend **be) {
-    *fast = NULL;
-    if (reference) {
-        *be = cf_backend_cpu_ref();
+/* The backend of --device: "cpu" (the fast CPU backend, or the reference
+ * ops with --reference) or "cuda" / "cuda:N". *owned is what close_backend frees. */
+static int make_backend(const char *cmd, const char *device, int reference, int threads, int deterministic,
+                        cf_backend **owned, const cf_backend **be) {
+    *owned = NULL;
+    if (!device || strcmp(device, "cpu") == 0) {
+        if (reference) {
+            *be = cf_backend_cpu_ref();
+            return -1;
+        }
+        if (cf_backend_cpu_fast_create(threads, owned) != CF_OK) return cli_fail(cmd);
+        *be = *owned;
         return -1;
     }
-    if (cf_backend_cpu_fast_create(threads, fast) != CF_OK) return cli_fail(cmd);
-    *be = *fast;
+    int index = 0;
+    char *end = NULL;
+    if (strcmp(device, "cuda") != 0) {
+        if (strncmp(device, "cuda:", 5) != 0 || !device[5] || (index = (int)strtol(device + 5, &end, 10)) < 0 || *end) {
+            fprintf(stderr, "cellforge %s: --device %s: expected cpu, cuda or cuda:N\n", cmd, device);
+            return EXIT_USAGE;
+        }
+    }
+    if (reference) {
+        fprintf(stderr, "cellforge %s: --reference runs on the CPU; drop --device %s\n", cmd, device);
+        return EXIT_USAGE;
+    }
+    if (cf_backend_cuda_create(index, deterministic, owned) != CF_OK) return cli_fail(cmd);
+    *be = *owned;
     return -1;
+}
+
+static void close_backend(cf_backend *owned) {
+    if (owned && owned->device.kind == CF_DEVICE_CUDA) cf_backend_cuda_destroy(owned);
+    else cf_backend_cpu_fast_destroy(owned);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -119,7 +146,7 @@ int cmd_train(int argc, char **argv) {
         FLAG("label-smoothing", 1, 0), FLAG("grad-clip", 1, 0), FLAG("drop-path", 1, 0),
         FLAG("augment", 1, 0), FLAG("cutout", 1, 0), FLAG("val-fraction", 1, 0), FLAG("fraction", 1, 0),
         FLAG("time-limit", 1, 0), FLAG("threads", 1, 0), FLAG("reference", 0, 0), FLAG("seed", 1, 0),
-        FLAG("out", 1, 0)};
+        FLAG("out", 1, 0), FLAG("device", 1, 0), FLAG("deterministic", 0, 0)};
     cli_args args = {.command = "train", .usage = cmd_train_usage, .flags = flags,
                      .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);
@@ -206,7 +233,9 @@ int cmd_train(int argc, char **argv) {
         goto exit;
     }
     const cf_backend *be = NULL;
-    if ((rc = make_backend("train", cli_has(&args, "reference"), (int)threads, &fast, &be)) >= 0) goto exit;
+    if ((rc = make_backend("train", cli_value(&args, "device"), cli_has(&args, "reference"), (int)threads,
+                           cli_has(&args, "deterministic"), &fast, &be)) >= 0)
+        goto exit;
     rc = EXIT_ERROR;
     if (cf_model_create(net, cfg.batch, be, with_aux, &m) != CF_OK) {
         net = NULL;
@@ -263,7 +292,7 @@ int cmd_train(int argc, char **argv) {
 exit:
     cf_model_destroy(m);
     cf_net_destroy(net);
-    cf_backend_cpu_fast_destroy(fast);
+    close_backend(fast);
     cf_dataset_destroy(all);
     cf_dataset_destroy(train);
     cf_dataset_destroy(val);
@@ -314,7 +343,7 @@ static int write_logits(const char *path, const float *v, size_t count) {
 int cmd_eval(int argc, char **argv) {
     cli_flag flags[] = {FLAG("dataset", 1, 0), FLAG("data-dir", 1, 0), FLAG("threads", 1, 0),
                         FLAG("batch", 1, 0), FLAG("reference", 0, 0), FLAG("trial", 1, 0),
-                        FLAG("logits", 1, 0)};
+                        FLAG("logits", 1, 0), FLAG("device", 1, 0)};
     cli_args args = {.command = "eval", .usage = cmd_eval_usage, .flags = flags,
                      .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);
@@ -339,7 +368,9 @@ int cmd_eval(int argc, char **argv) {
     cf_dataset *test = NULL;
     int64_t *confusion = NULL;
     float *logits = NULL;
-    if ((rc = make_backend("eval", cli_has(&args, "reference"), (int)threads, &fast, &be)) >= 0) return rc;
+    if ((rc = make_backend("eval", cli_value(&args, "device"), cli_has(&args, "reference"), (int)threads, 0, &fast,
+                           &be)) >= 0)
+        return rc;
     rc = EXIT_ERROR;
     cf_checkpoint_info info;
     if (cf_checkpoint_load(path, be, (int)batch, &m, &info) != CF_OK) {
@@ -393,6 +424,6 @@ exit:
     free(confusion);
     cf_model_destroy(m);
     cf_dataset_destroy(test);
-    cf_backend_cpu_fast_destroy(fast);
+    close_backend(fast);
     return rc;
 }

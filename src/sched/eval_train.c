@@ -33,17 +33,18 @@ typedef struct train_eval {
 static cf_status train_open(void *self, const cf_worker_desc *w, void **state) {
     (void)self;
     *state = NULL;
-    if (w->kind != CF_WORKER_CPU)
-        CF_FAIL(CF_ERR_UNSUPPORTED, "%s: this build cannot train on GPUs", w->name);
     cf_backend *be = NULL;
-    CF_TRY(cf_backend_cpu_fast_create(w->threads, &be));
+    if (w->kind == CF_WORKER_CUDA) CF_TRY(cf_backend_cuda_create(w->index, 0, &be));
+    else CF_TRY(cf_backend_cpu_fast_create(w->threads, &be));
     *state = be;
     return CF_OK;
 }
 
 static void train_close(void *self, void *state) {
     (void)self;
-    cf_backend_cpu_fast_destroy(state);
+    cf_backend *be = state;
+    if (be && be->device.kind == CF_DEVICE_CUDA) cf_backend_cuda_destroy(be);
+    else cf_backend_cpu_fast_destroy(be);
 }
 
 static cf_trial_status from_train_status(cf_train_status s) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cellforge/backend.h"
 #include "cellforge/sched.h"
 
 /* ---- workers ------------------------------------------------------------------ */
@@ -58,8 +59,8 @@ cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, siz
     if (cpu_workers > CF_MAX_WORKERS)
         CF_FAIL(CF_ERR_INVALID_ARG, "--cpu-workers %d: at most %d", cpu_workers, CF_MAX_WORKERS);
     if (!devices || !*devices || strcmp(devices, "auto") == 0) {
-        /* GPUs train only where the CUDA training backend is built in; until then
-         * "auto" means the CPU and the GPUs are listed by `cellforge devices` only */
+        /* GPUs train where the CUDA backend is built in; elsewhere "auto" means
+         * the CPU and the GPUs are listed by `cellforge devices` only */
         if (report->gpu_count > 0 && cf_sched_gpu_training())
             for (int g = 0; g < report->gpu_count && *n < CF_MAX_WORKERS; g++) add_gpu_worker(&report->gpus[g], out, n);
         if (*n == 0 || cpu_workers > 0) add_cpu_workers(cpu_workers, threads, cpu_memory, report, out, n);
@@ -88,8 +89,8 @@ cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, siz
                     report->gpu_count, report->gpu_note[0] ? ": " : "", report->gpu_note);
         if (!cf_sched_gpu_training())
             CF_FAIL(CF_ERR_UNSUPPORTED,
-                    "--devices %s: this build cannot train on GPUs yet (the CUDA training backend is not "
-                    "built in); use --devices cpu",
+                    "--devices %s: this build cannot train on GPUs (it was built without the CUDA "
+                    "toolkit); use --devices cpu",
                     devices);
         for (int k = 0; k < *n; k++)
             if (out[k].kind == CF_WORKER_CUDA && out[k].index == g)
@@ -102,7 +103,7 @@ cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, siz
 }
 
 int cf_sched_gpu_training(void) {
-    return 0;
+    return cf_backend_cuda_built();
 }
 
 /* ---- memory ------------------------------------------------------------------- */
