@@ -1,0 +1,245 @@
+/* test_cuda_train.c - (gpu) whole networks on the GPU against the CPU: one
+ * network per family, built twice from the same weights, one model on the
+ * reference CPU backend and one on the CUDA backend.
+ *
+ *  1. One training step by hand: the logits, the loss and every parameter's
+ *     gradient (normalized error; the GPU's fp32 sums run in another order).
+ *  2. Ten SGD steps through cf_train on a small synthetic dataset with
+ *     augmentation (and drop-path and the auxiliary head for DARTS): the loss
+ *     of the epoch, the weights and BN statistics after it, and the logits
+ *     of cf_evaluate_logits on the validation images.
+ *  3. Back on the host: a model trained on the GPU is saved and loaded again
+ *     on the CPU, and gives the GPU's logits.
+ *
+ * Exits 77 (skipped) in a build without CUDA or on a machine without a GPU.
+ *
+ *   build/tests/test_cuda_train SPACES_DIR
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/checkpoint.h"
+#include "cellforge/rng.h"
+#include "cellforge/train.h"
+#include "check.h"
+
+typedef struct net_case {
+    const char *space, *options, *arch;
+    int c, h, w, classes;
+    int with_aux;
+    double drop_path;
+} net_case;
+
+static const net_case k_cases[] = {
+    {"nb201", "C=8,N=1", "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+     1, 16, 16, 10, 0, 0.0},
+    {"darts", "C=8,layers=3,auxiliary=1,drop_path=0.3",
+     "Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_3x3', 1), ('skip_connect', 0), ('max_pool_3x3', 2), "
+     "('avg_pool_3x3', 1), ('sep_conv_5x5', 3), ('dil_conv_5x5', 2), ('skip_connect', 4)], normal_concat=[2, 3, 4, 5], "
+     "reduce=[('max_pool_3x3', 0), ('skip_connect', 1), ('sep_conv_3x3', 2), ('avg_pool_3x3', 0), "
+     "('dil_conv_3x3', 1), ('skip_connect', 3), ('none', 0), ('sep_conv_3x3', 4)], reduce_concat=[2, 3, 4, 5])",
+     3, 20, 20, 10, 1, 0.3},
+    {"nb101", "stem_channels=8,stacks=2,cells_per_stack=1",
+     "{\"matrix\":[[0,1,1,0,0,1,0],[0,0,0,1,0,0,0],[0,0,0,0,1,0,1],[0,0,0,0,1,0,0],[0,0,0,0,0,0,1],"
+     "[0,0,0,0,0,0,1],[0,0,0,0,0,0,0]],\"ops\":[\"input\",\"conv3x3-bn-relu\",\"maxpool3x3\","
+     "\"conv1x1-bn-relu\",\"conv3x3-bn-relu\",\"conv1x1-bn-relu\",\"output\"]}",
+     3, 16, 16, 10, 0, 0.0},
+    {"mobile", "width=0.5", "k3e3|k5e4|k3e6-k7e3|k3e3|k5e3", 3, 24, 24, 10, 0, 0.0},
+};
+
+/* Tolerances, normalized by the largest reference magnitude. */
+#define TOL_STEP 2e-4   /* one step: fp32 sums of a few thousand terms in another order */
+#define TOL_TRAIN 5e-3  /* ten SGD steps: the one-step differences grow through the updates */
+#define BATCH 8
+
+static double norm_err(const float *a, const float *b, size_t n) {
+    double worst = 0, scale = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= worst)) worst = d; /* NaN sticks */
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    }
+    return worst / scale;
+}
+
+static cf_model *build(const net_case *nc, const cf_backend *be, int batch) {
+    cf_space *s = NULL;
+    if (cf_space_load(nc->space, &s) != CF_OK) {
+        CHECK(0, "load %s: %s", nc->space, cf_error_message());
+        return NULL;
+    }
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", nc->options);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
+    cf_arch a;
+    cf_net *net = NULL;
+    cf_model *m = NULL;
+    cf_net_input in = {nc->c, nc->h, nc->w, nc->classes};
+    if (cf_arch_parse(s, nc->arch, &a) != CF_OK || cf_net_build(s, &a, &in, &net) != CF_OK)
+        CHECK(0, "%s: %s", nc->space, cf_error_message());
+    else if (cf_model_create(net, batch, be, nc->with_aux, &m) != CF_OK)
+        CHECK(0, "%s on %s: model: %s", nc->space, be->ops->name, cf_error_message());
+    cf_space_destroy(s);
+    if (m) {
+        m->drop_path = nc->drop_path;
+        m->seed = 99;
+        cf_model_init(m, 1234);
+    }
+    return m;
+}
+
+static cf_dataset *synthetic(const net_case *nc, size_t n, uint64_t seed) {
+    cf_dataset *ds = NULL;
+    if (cf_dataset_create("synthetic", n, nc->c, nc->h, nc->w, nc->classes, &ds) != CF_OK) return NULL;
+    cf_rng r = cf_rng_make(seed, cf_rng_stream(7, CF_RNG_PURPOSE_TEST));
+    for (size_t i = 0; i < n * cf_dataset_image_bytes(ds); i++) ds->images[i] = (uint8_t)cf_rng_below(&r, 256);
+    for (size_t i = 0; i < n; i++) ds->labels[i] = (int32_t)cf_rng_below(&r, (uint32_t)nc->classes);
+    return ds;
+}
+
+/* The gradient block of a model, on the host. */
+static float *grad_host(const cf_model *m) {
+    float *g = malloc(m->n_params * sizeof *g);
+    if (g) CHECK_OK(cf_backend_copy(m->be, g, m->grad, m->n_params * sizeof *g, CF_COPY_TO_HOST));
+    return g;
+}
+
+static void one_step(const net_case *nc, const cf_backend *gpu) {
+    cf_model *cpu_m = build(nc, cf_backend_cpu_ref(), BATCH), *gpu_m = build(nc, gpu, BATCH);
+    cf_dataset *ds = synthetic(nc, BATCH, 5);
+    if (!cpu_m || !gpu_m || !ds) goto exit;
+    const size_t image = cf_dataset_image_bytes(ds);
+    float *x = malloc(BATCH * image * sizeof *x), mean[4] = {0.5f, 0.5f, 0.5f, 0.5f}, std[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+    int32_t y[BATCH];
+    uint32_t idx[BATCH];
+    for (int k = 0; k < BATCH; k++) idx[k] = (uint32_t)k;
+    cf_data_batch(ds, idx, BATCH, mean, std, NULL, 0, 0, 0, x, y);
+    double loss_cpu = 0, loss_gpu = 0;
+    CHECK_OK(cf_model_forward(cpu_m, x, BATCH, 1));
+    CHECK_OK(cf_model_forward(gpu_m, x, BATCH, 1));
+    float lc[BATCH * 16], lg[BATCH * 16];
+    CHECK_OK(cf_model_logits_host(cpu_m, lc));
+    CHECK_OK(cf_model_logits_host(gpu_m, lg));
+    double e = norm_err(lg, lc, (size_t)BATCH * nc->classes);
+    printf("%-6s one step: logits %.2e", nc->space, e);
+    CHECK(e <= TOL_STEP, "%s: logits differ by %.3g", nc->space, e);
+    CHECK_OK(cf_model_loss(cpu_m, y, 0.1, &loss_cpu));
+    CHECK_OK(cf_model_loss(gpu_m, y, 0.1, &loss_gpu));
+    e = fabs(loss_gpu - loss_cpu) / fabs(loss_cpu);
+    printf("  loss %.2e", e);
+    CHECK(e <= TOL_STEP, "%s: loss %.6f on the GPU, %.6f on the CPU", nc->space, loss_gpu, loss_cpu);
+    CHECK_OK(cf_model_backward(cpu_m));
+    CHECK_OK(cf_model_backward(gpu_m));
+    float *g = grad_host(gpu_m);
+    if (g) {
+        e = norm_err(g, cpu_m->grad, cpu_m->n_params);
+        printf("  gradients %.2e\n", e);
+        CHECK(e <= TOL_STEP, "%s: gradients differ by %.3g", nc->space, e);
+        /* per layer, to name the first that differs */
+        for (int i = 0; i < cpu_m->net->n; i++)
+            for (int k = 0; k < cpu_m->net->layers[i].n_w; k++) {
+                size_t off = cpu_m->layers[i].w_offset[k], n = (size_t)cf_net_weight_numel(&cpu_m->net->layers[i], k);
+                double le = norm_err(g + off, (const float *)cpu_m->grad + off, n);
+                CHECK(le <= 10 * TOL_STEP, "%s: layer %d (%s) weight %d gradient differs by %.3g", nc->space, i,
+                      cpu_m->net->layers[i].name, k, le);
+            }
+    }
+    free(g);
+    free(x);
+exit:
+    cf_model_destroy(cpu_m);
+    cf_model_destroy(gpu_m);
+    cf_dataset_destroy(ds);
+}
+
+static void ten_steps(const net_case *nc, const cf_backend *gpu, const char *tmp) {
+    cf_model *cpu_m = build(nc, cf_backend_cpu_ref(), BATCH), *gpu_m = build(nc, gpu, BATCH);
+    cf_dataset *train = synthetic(nc, 10 * BATCH, 11), *val = synthetic(nc, 21, 12);
+    cf_train_result *rc = calloc(1, sizeof *rc), *rg = calloc(1, sizeof *rg);
+    float *lc = NULL, *lg = NULL;
+    if (!cpu_m || !gpu_m || !train || !val || !rc || !rg) goto exit;
+    cf_train_config cfg;
+    cf_train_config_default(&cfg);
+    cfg.epochs = 1;
+    cfg.batch = BATCH;
+    cfg.lr = 0.05;
+    cfg.seed = 3;
+    cfg.drop_path = nc->drop_path;
+    cfg.augment = (cf_augment){2, 1, 4};
+    cfg.grad_clip = 5;
+    CHECK_OK(cf_train(cpu_m, train, val, &cfg, rc));
+    CHECK_OK(cf_train(gpu_m, train, val, &cfg, rg));
+    CHECK(rc->status == CF_TRAIN_OK && rg->status == CF_TRAIN_OK, "%s: cpu %s, gpu %s (%s)", nc->space,
+          cf_train_status_name(rc->status), cf_train_status_name(rg->status), rg->reason);
+    double le = fabs(rg->curve[0].train_loss - rc->curve[0].train_loss) / fabs(rc->curve[0].train_loss);
+    /* cf_train leaves the host copies current: param and state are comparable as they are */
+    double we = norm_err(gpu_m->param, cpu_m->param, cpu_m->n_params);
+    double se = norm_err(gpu_m->state, cpu_m->state, cpu_m->n_state);
+    printf("%-6s ten steps: loss %.2e  weights %.2e  bn statistics %.2e", nc->space, le, we, se);
+    CHECK(le <= TOL_TRAIN, "%s: epoch loss %.6f on the GPU, %.6f on the CPU", nc->space, rg->curve[0].train_loss,
+          rc->curve[0].train_loss);
+    CHECK(we <= TOL_TRAIN, "%s: weights after ten steps differ by %.3g", nc->space, we);
+    CHECK(se <= TOL_TRAIN, "%s: BN statistics after ten steps differ by %.3g", nc->space, se);
+    lc = malloc(val->n * (size_t)nc->classes * sizeof *lc);
+    lg = malloc(val->n * (size_t)nc->classes * sizeof *lg);
+    double ac = 0, ag = 0;
+    CHECK_OK(cf_evaluate_logits(cpu_m, val, rc->mean, rc->std, &ac, NULL, lc));
+    CHECK_OK(cf_evaluate_logits(gpu_m, val, rg->mean, rg->std, &ag, NULL, lg));
+    double ee = norm_err(lg, lc, val->n * (size_t)nc->classes);
+    printf("  eval logits %.2e\n", ee);
+    CHECK(ee <= TOL_TRAIN, "%s: evaluation logits differ by %.3g", nc->space, ee);
+
+    /* back on the host through a checkpoint */
+    cf_space *s = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "%s/cuda_train_%s.cfm", tmp, nc->space);
+    if (cf_space_load(nc->space, &s) == CF_OK) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", nc->options);
+        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
+        CHECK_OK(cf_checkpoint_save(path, s, nc->arch, gpu_m, &cfg, rg, -1));
+        cf_model *back = NULL;
+        cf_checkpoint_info info;
+        if (cf_checkpoint_load(path, cf_backend_cpu_ref(), BATCH, &back, &info) == CF_OK) {
+            double ab = 0;
+            CHECK_OK(cf_evaluate_logits(back, val, rg->mean, rg->std, &ab, NULL, lc));
+            double be = norm_err(lc, lg, val->n * (size_t)nc->classes);
+            CHECK(be <= TOL_STEP, "%s: the saved GPU model gives other logits on the CPU (%.3g)", nc->space, be);
+            cf_model_destroy(back);
+        } else {
+            CHECK(0, "%s: %s", path, cf_error_message());
+        }
+        remove(path);
+    }
+    cf_space_destroy(s);
+exit:
+    free(lc);
+    free(lg);
+    free(rc);
+    free(rg);
+    cf_model_destroy(cpu_m);
+    cf_model_destroy(gpu_m);
+    cf_dataset_destroy(train);
+    cf_dataset_destroy(val);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
+    const char *tmp = argc > 2 ? argv[2] : ".";
+    cf_backend *gpu = NULL;
+    cf_status st = cf_backend_cuda_create(0, 1, &gpu);
+    if (st == CF_ERR_UNSUPPORTED || st == CF_ERR_NO_DEVICE) {
+        printf("skipped: %s\n", cf_error_message());
+        return CF_TEST_SKIP;
+    }
+    CHECK_OK(st);
+    if (!gpu) return test_finish("test_cuda_train");
+    for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+        one_step(&k_cases[i], gpu);
+        ten_steps(&k_cases[i], gpu, tmp);
+    }
+    cf_backend_cuda_destroy(gpu);
+    return test_finish("test_cuda_train");
+}
