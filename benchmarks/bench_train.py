@@ -13,6 +13,12 @@ forward, backward, update), not the evaluation, and both report test accuracy.
     /usr/bin/python3 benchmarks/bench_train.py                 # 1 epoch, 2 threads
     /usr/bin/python3 benchmarks/bench_train.py --epochs 10 --threads 2
     /usr/bin/python3 benchmarks/bench_train.py --skip-torch    # cellforge only (--skip-cellforge: PyTorch only)
+    python3 benchmarks/bench_train.py --device cuda --precision fp32   # on a GPU: cuDNN on both sides
+    python3 benchmarks/bench_train.py --device cuda --precision bf16
+
+On a GPU both sides keep the dataset on the device, PyTorch runs eager with cuDNN
+(benchmark mode on, TF32 off for fp32 as cellforge's fp32 is plain fp32, autocast for
+bf16), and its timing waits for the device at the end of each epoch.
 
 Prints one JSON line per implementation and a last line with the ratio
 (cellforge images/s over PyTorch images/s; above 1 means cellforge is faster).
@@ -50,6 +56,11 @@ def run_torch(args):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     xtr = read_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
     ytr = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).astype(np.int64)
     xte = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
@@ -58,8 +69,10 @@ def run_torch(args):
     xtr = torch.from_numpy((xtr - mean) / std).unsqueeze(1)
     xte = torch.from_numpy((xte - mean) / std).unsqueeze(1)
     ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
+    xtr, ytr, xte, yte = xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev)
 
-    net = build_nb201(ARCH, {"C": 16, "N": 1}, 1, 10)
+    net = build_nb201(ARCH, {"C": 16, "N": 1}, 1, 10).to(dev)
+    amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = len(xtr) // args.batch
     total = steps * args.epochs
@@ -68,25 +81,29 @@ def run_torch(args):
     g = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
         net.train()
-        order = torch.randperm(len(xtr), generator=g)
+        order = torch.randperm(len(xtr), generator=g).to(dev)
         start = time.perf_counter()
         for s in range(steps):
             for group in opt.param_groups:
                 group["lr"] = 0.5 * args.lr * (1 + math.cos(math.pi * t / total))
             idx = order[s * args.batch:(s + 1) * args.batch]
             xb, yb = xtr[idx], ytr[idx]
-            loss = F.cross_entropy(net(xb)[0], yb)
+            with amp:
+                loss = F.cross_entropy(net(xb)[0], yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             t += 1
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         seconds += time.perf_counter() - start
     net.eval()
     correct = 0
     with torch.no_grad():
         for i in range(0, len(xte), 1000):
             correct += (net(xte[i:i + 1000])[0].argmax(1) == yte[i:i + 1000]).sum().item()
-    return {"impl": "pytorch", "version": torch.__version__, "threads": args.threads,
+    return {"impl": "pytorch", "version": torch.__version__, "device": args.device, "precision": args.precision,
+            "threads": args.threads,
             "epochs": args.epochs, "batch": args.batch, "images_per_s": round(steps * args.batch * args.epochs / seconds, 1),
             "train_seconds": round(seconds, 2), "test_acc": correct / len(xte)}
 
@@ -95,12 +112,15 @@ def run_cellforge(args):
     cmd = [args.cellforge, "train", "--space", "nb201", "--set", "C=16", "--set", "N=1",
            "--dataset", "fashion-mnist", "--data-dir", args.data, "--epochs", str(args.epochs),
            "--batch", str(args.batch), "--lr", str(args.lr), "--val-fraction", "0",
-           "--threads", str(args.threads), "--seed", str(args.seed), ARCH]
+           "--threads", str(args.threads), "--seed", str(args.seed), "--device", args.device, ARCH]
+    if args.precision != "fp32":
+        raise SystemExit("cellforge trains in fp32 only for now (--precision %s)" % args.precision)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     m = re.search(r"test accuracy ([0-9.]+)% \(\d+ images\); ([0-9.]+) training images/s", out)
     if not m:
         raise SystemExit("unexpected cellforge output:\n" + out)
-    return {"impl": "cellforge", "threads": args.threads, "epochs": args.epochs, "batch": args.batch,
+    return {"impl": "cellforge", "device": args.device, "precision": args.precision, "threads": args.threads,
+            "epochs": args.epochs, "batch": args.batch,
             "images_per_s": float(m.group(2)), "test_acc": float(m.group(1)) / 100}
 
 
@@ -113,6 +133,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=DATA)
     p.add_argument("--cellforge", default=os.path.join(ROOT, "build", "cellforge"))
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (both sides)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-cellforge", action="store_true")
     args = p.parse_args()

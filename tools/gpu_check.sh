@@ -1,0 +1,76 @@
+#!/bin/sh
+# gpu_check.sh - build cellforge on a GPU machine that has the CUDA toolkit,
+# CMake and PyTorch but no Debian packages, then run the gpu-labelled tests
+# and the GPU training benchmark against PyTorch.
+#
+#   tools/gpu_check.sh bundle      # on a Debian build machine: fill gpu-bundle/
+#   tools/gpu_check.sh run         # on the GPU machine, from the checkout root
+#
+# `bundle` copies into gpu-bundle/ (git-ignored, about 40 MB packed) what such a
+# machine lacks: the headers and shared libraries of cJSON, OpenBLAS (with its
+# Fortran runtime), zlib, and the Fashion-MNIST files. `run` configures a
+# native build against them, with cuDNN and NCCL from the toolkit or, where
+# the toolkit has none, from PyTorch's nvidia-* wheels; builds for the local
+# GPU's architecture; runs every gpu test with its output; and runs
+# benchmarks/bench_train.py on the GPU in fp32 (cellforge against PyTorch)
+# and bf16 (PyTorch alone: cellforge trains in fp32). Results go to $OUT
+# (or gpu-results/).
+set -eu
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+B=$PWD/gpu-bundle
+DATA=/usr/share/datasets/fashion-mnist
+
+case "$mode" in
+bundle)
+    rm -rf "$B"
+    mkdir -p "$B/lib" "$B/include/cjson" "$B/include/openblas" "$B/fashion-mnist"
+    cp /usr/include/cjson/cJSON.h "$B/include/cjson/"
+    cp /usr/include/zlib.h /usr/include/zconf.h "$B/include/"
+    blas=$(dirname "$(find /usr/include -name cblas.h -path '*openblas*' | head -n 1)")
+    cp "$blas"/*.h "$B/include/openblas/"
+    for lib in libcjson.so.1 libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libz.so.1; do
+        cp -L "/lib/x86_64-linux-gnu/$lib" "$B/lib/"
+    done
+    cp "$DATA"/*.gz "$B/fashion-mnist/"
+    # packed: the carry to a GPU machine is limited to 64 MiB
+    tar -C "$B" -cJf "$B/lib.tar.xz" lib && rm -rf "$B/lib"
+    du -sh "$B"
+    ;;
+run)
+    out=${OUT:-$PWD/gpu-results}
+    mkdir -p "$out"
+    [ -d "$B/lib" ] || tar -C "$B" -xJf "$B/lib.tar.xz"
+    nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
+    cuda=${CUDAToolkit_ROOT:-/usr/local/cuda}
+    extra=""
+    # cuDNN and NCCL: the toolkit's, else those PyTorch was installed with
+    if ! ls "$cuda"/lib64/libcudnn.so* >/dev/null 2>&1; then
+        nv=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null || true)
+        nv=$nv/nvidia
+        extra="-DCF_CUDNN_INCLUDE=$nv/cudnn/include -DCF_CUDNN_LIB=$(ls "$nv"/cudnn/lib/libcudnn.so* | head -n 1)"
+        extra="$extra -DCF_NCCL_INCLUDE=$nv/nccl/include -DCF_NCCL_LIB=$(ls "$nv"/nccl/lib/libnccl.so* | head -n 1)"
+        LD_LIBRARY_PATH="$nv/cudnn/lib:$nv/nccl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    fi
+    LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH
+    arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '.' || true)
+    # shellcheck disable=SC2086
+    cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="${arch:-90}" \
+        -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
+        -DCF_CJSON_INCLUDE="$B/include" -DCF_CJSON_LIB="$B/lib/libcjson.so.1" \
+        -DCF_OPENBLAS_INCLUDE="$B/include/openblas" -DCF_OPENBLAS_LIB="$B/lib/libopenblas.so.0" \
+        -DZLIB_INCLUDE_DIR="$B/include" -DZLIB_LIBRARY="$B/lib/libz.so.1" $extra 2>&1 | tee "$out/configure.txt"
+    cmake --build build-gpu -j "$(nproc)" 2>&1 | tail -n 30 | tee "$out/build.txt"
+    build-gpu/cellforge devices | tee "$out/devices.txt"
+    ctest --test-dir build-gpu -L gpu --output-on-failure -V 2>&1 | tee "$out/ctest-gpu.txt" || true
+    python3 benchmarks/bench_train.py --device cuda --precision fp32 --data "$B/fashion-mnist" \
+        --cellforge build-gpu/cellforge 2>&1 | tee "$out/bench-gpu.jsonl" || true
+    python3 benchmarks/bench_train.py --device cuda --precision bf16 --data "$B/fashion-mnist" \
+        --skip-cellforge 2>&1 | tee -a "$out/bench-gpu.jsonl" || true
+    ;;
+*)
+    echo "usage: tools/gpu_check.sh bundle | run" >&2
+    exit 2
+    ;;
+esac
