@@ -81,6 +81,8 @@ typedef struct cf_backend_ops {
     void (*mem_free)(void *ctx, void *p);
     cf_status (*mem_zero)(void *ctx, void *p, size_t bytes);
     cf_status (*mem_copy)(void *ctx, void *dst, const void *src, size_t bytes, cf_copy_kind kind);
+    /* Return once every piece of work queued so far has finished. */
+    cf_status (*sync)(void *ctx);
     /* Multiply image b of x (n images of `per` floats) by its drop-path
      * factor: 0 or 1/(1-p), kept when (word >> 8) * 2^-24 >= p for word
      * cf_rng_word_at(seed, stream, index0 + b). */
@@ -152,6 +154,7 @@ cf_status cf_backend_alloc(const cf_backend *be, size_t bytes, void **out);
 void cf_backend_free(const cf_backend *be, void *p); /* NULL accepted */
 cf_status cf_backend_zero(const cf_backend *be, void *p, size_t bytes, int threads);
 cf_status cf_backend_copy(const cf_backend *be, void *dst, const void *src, size_t bytes, cf_copy_kind kind);
+cf_status cf_backend_sync(const cf_backend *be);
 cf_status cf_backend_drop_path(const cf_backend *be, float *x, int n, size_t per, double p, uint64_t seed,
                                uint64_t stream, uint64_t index0);
 cf_status cf_backend_scale(const cf_backend *be, float *x, size_t n, float a, int threads);

@@ -34,6 +34,7 @@ typedef struct cf_comm cf_comm;
  * and the buffer before calling in, so an implementation sees valid ranks. */
 typedef struct cf_comm_ops {
     const char *name;
+    int device_f32;              /* allreduce_f32 takes device buffers (NCCL), not host ones */
     cf_status (*allreduce_f32)(cf_comm *c, int rank, float *buf, size_t n);
     cf_status (*allreduce_f64)(cf_comm *c, int rank, double *buf, size_t n);
     void (*abort)(cf_comm *c, int rank, cf_status why);
@@ -49,6 +50,19 @@ struct cf_comm {
 /* A communicator of `size` (>= 1) ranks in this process, each rank on its own
  * thread. The caller frees *out with cf_comm_destroy once no rank uses it. */
 cf_status cf_comm_cpu_create(int size, cf_comm **out);
+
+/* A communicator of one rank per GPU in devices[0..size) (distinct
+ * ordinals), for data-parallel training on GPUs in this process: f32 sums run
+ * through NCCL on device buffers (the gradients stay on their GPUs), f64 sums
+ * (a step's loss and counts) on host buffers as the CPU communicator does.
+ * Rank r's buffers live on devices[r], and the caller has finished writing
+ * them (cf_backend_sync) before the call; every rank receives the same bits.
+ * Without CUDA in the build fails with CF_ERR_UNSUPPORTED. Created on one
+ * thread for all ranks; the caller frees it with cf_comm_destroy. */
+cf_status cf_comm_nccl_create(const int *devices, int size, cf_comm **out);
+
+/* Whether allreduce_f32 takes device buffers. */
+int cf_comm_device_f32(const cf_comm *c);
 
 /* NULL is accepted. No rank may be inside a collective. */
 void cf_comm_destroy(cf_comm *c);

@@ -70,6 +70,10 @@ cf_status cf_backend_copy(const cf_backend *be, void *dst, const void *src, size
     return CF_OK;
 }
 
+cf_status cf_backend_sync(const cf_backend *be) {
+    return be->ops->sync ? be->ops->sync(be->ctx) : CF_OK;
+}
+
 cf_status cf_backend_drop_path(const cf_backend *be, float *x, int n, size_t per, double p, uint64_t seed,
                                uint64_t stream, uint64_t index0) {
     if (be->ops->drop_path) return be->ops->drop_path(be->ctx, x, n, per, p, seed, stream, index0);

@@ -330,7 +330,17 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     /* a retried trial's old communicator was aborted with its failure */
     cf_comm_destroy(f->comm);
     f->comm = NULL;
-    if (p->count > 1) CF_TRY(cf_comm_cpu_create(p->count, &f->comm));
+    if (p->count > 1) {
+        /* replicas on GPUs sum their gradients with NCCL, on the devices */
+        int devices[CF_MAX_WORKERS], gpus = 0;
+        for (int r = 0; r < p->count; r++) {
+            const cf_worker_desc *d = &c->s.w[p->workers[r]].desc;
+            if (d->kind == CF_WORKER_CUDA) devices[gpus++] = d->index;
+        }
+        if (gpus == p->count && cf_backend_cuda_built() && !c->ev->ops->simulated)
+            CF_TRY(cf_comm_nccl_create(devices, gpus, &f->comm));
+        else CF_TRY(cf_comm_cpu_create(p->count, &f->comm));
+    }
     f->ranks_left = p->count;
     f->done = 0;
     f->st = CF_OK;

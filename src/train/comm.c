@@ -147,6 +147,7 @@ static void cpu_destroy(cf_comm *c) {
 
 static const cf_comm_ops cpu_ops = {
     /* .name          = */ "cpu",
+    /* .device_f32    = */ 0,
     /* .allreduce_f32 = */ cpu_allreduce_f32,
     /* .allreduce_f64 = */ cpu_allreduce_f64,
     /* .abort         = */ cpu_abort,
@@ -193,6 +194,17 @@ void cf_comm_destroy(cf_comm *c) {
 }
 
 int cf_comm_size(const cf_comm *c) { return c->size; }
+
+int cf_comm_device_f32(const cf_comm *c) { return c && c->ops->device_f32; }
+
+#ifndef CF_HAVE_CUDA
+cf_status cf_comm_nccl_create(const int *devices, int size, cf_comm **out) {
+    (void)devices;
+    (void)size;
+    *out = NULL;
+    CF_FAIL(CF_ERR_UNSUPPORTED, "comm: this build has no NCCL (configure with the CUDA toolkit present)");
+}
+#endif
 
 /* A bad rank or buffer is a caller's bug on one rank; aborting lets the other
  * ranks fail too instead of waiting for a collective that never completes. */

@@ -215,10 +215,13 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
     float *logits = malloc((size_t)nb * (size_t)K * sizeof *logits);
     uint32_t *order = malloc(train->n * sizeof *order);
     float *buf = calloc(m->n_params ? m->n_params : 1, sizeof *buf);
-    float *host_grad = comm && m->on_device ? malloc(pbytes) : NULL;
+    const int staged = comm && m->on_device && !cf_comm_device_f32(comm);
+    if (comm && cf_comm_device_f32(comm) && !m->on_device)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: a GPU communicator (%s) for a model in host memory", comm->ops->name);
+    float *host_grad = staged ? malloc(pbytes) : NULL;
     void *dorder = NULL, *dbuf = NULL;
     cf_status st = CF_OK;
-    if (!logits || !order || !buf || (comm && m->on_device && !host_grad)) {
+    if (!logits || !order || !buf || (staged && !host_grad)) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "train: no memory for batch buffers");
         goto exit;
     }
@@ -303,6 +306,8 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
                     CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, host_grad, m->n_params), exit);
                     CF_TRY_GOTO(st, cf_backend_copy(m->be, m->grad, host_grad, pbytes, CF_COPY_TO_DEVICE), exit);
                 } else {
+                    /* a device communicator reads the gradients once they are written */
+                    CF_TRY_GOTO(st, cf_backend_sync(m->be), exit);
                     CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, m->grad, m->n_params), exit);
                 }
             }

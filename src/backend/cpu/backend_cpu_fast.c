@@ -143,7 +143,7 @@ static const cf_backend_ops cpu_fast_ops = {
     /* .assigns  = */ fast_assigns,
     /* host memory: the cf_backend_* wrappers run the host loops */
     /* .mem_alloc = */ NULL, /* .mem_free = */ NULL, /* .mem_zero = */ NULL, /* .mem_copy = */ NULL,
-    /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
+    /* .sync = */ NULL, /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
 };
 
 cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {

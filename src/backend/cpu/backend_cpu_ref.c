@@ -58,7 +58,7 @@ static const cf_backend_ops cpu_ref_ops = {
     /* .assigns  = */ NULL,
     /* host memory: the cf_backend_* wrappers run the host loops */
     /* .mem_alloc = */ NULL, /* .mem_free = */ NULL, /* .mem_zero = */ NULL, /* .mem_copy = */ NULL,
-    /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
+    /* .sync = */ NULL, /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
 };
 
 static const cf_backend cpu_ref_backend = {&cpu_ref_ops, NULL, {CF_DEVICE_CPU, 0}};

@@ -165,6 +165,12 @@ static cf_status cuda_mem_copy(void *vctx, void *dst, const void *src, size_t by
     CF_FAIL(CF_ERR_INVALID_ARG, "cuda: unknown copy kind %d", (int)kind);
 }
 
+static cf_status cuda_sync(void *vctx) {
+    cf_cuda_ctx *ctx = vctx;
+    CF_CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+    return CF_OK;
+}
+
 static cf_status cuda_drop_path(void *vctx, float *x, int n, size_t per, double p, uint64_t seed, uint64_t stream,
                                 uint64_t index0) {
     return cf_cuda_drop_path(vctx, x, n, per, p, seed, stream, index0);
@@ -186,6 +192,7 @@ static const cf_backend_ops cuda_backend_ops = {
     /* .mem_free  = */ cuda_mem_free,
     /* .mem_zero  = */ cuda_mem_zero,
     /* .mem_copy  = */ cuda_mem_copy,
+    /* .sync      = */ cuda_sync,
     /* .drop_path = */ cuda_drop_path,
     /* .scale     = */ cuda_scale,
     /* .norm2     = */ cuda_norm2,
