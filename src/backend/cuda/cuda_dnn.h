@@ -1,0 +1,41 @@
+/* cuda_dnn.h - tensor descriptors for the cuDNN ops (cuda_conv.c,
+ * cuda_norm.c, cuda_pool.c). Private to src/backend/cuda.
+ *
+ * cuDNN's legacy descriptors take int dimensions and hold at most 2^31 - 1
+ * elements per tensor; a larger tensor is a valid request this backend cannot
+ * serve (CF_ERR_UNSUPPORTED), not a device failure.
+ */
+#ifndef CF_CUDA_DNN_H
+#define CF_CUDA_DNN_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "cuda_ops.h"
+
+/* The (N, C, H, W) of t as ints; `op` and `what` name it in the message. */
+static inline cf_status cf_cuda_dims(const cf_tensor *t, const char *op, const char *what, int dims[4]) {
+    int64_t numel = 1;
+    for (int i = 0; i < 4; i++) {
+        const int64_t d = t->shape[i];
+        if (d < 1 || d > INT_MAX || numel > INT_MAX / d)
+            CF_FAIL(CF_ERR_UNSUPPORTED,
+                    "cuda: %s: %s (%lld, %lld, %lld, %lld) exceeds cuDNN's 2^31 - 1 elements per tensor", op, what,
+                    (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3]);
+        numel *= d;
+        dims[i] = (int)d;
+    }
+    return CF_OK;
+}
+
+/* Describe t (f32, contiguous NCHW) in d, created by the caller. */
+static inline cf_status cf_cuda_tensor_desc(cudnnTensorDescriptor_t d, const cf_tensor *t, const char *op,
+                                            const char *what) {
+    int dims[4];
+    CF_TRY(cf_cuda_dims(t, op, what, dims));
+    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, dims[0], dims[1], dims[2],
+                                              dims[3]));
+    return CF_OK;
+}
+
+#endif

@@ -1,0 +1,122 @@
+/* cuda_norm.c - batch normalization on cuDNN (CUDNN_BATCHNORM_SPATIAL: one
+ * mean and variance per channel over N, H, W), the op of ref_norm.c. Tested
+ * against ref_norm.c by tests/test_cuda_ops.c (label gpu).
+ *
+ * cuDNN keeps the same four statistics as the CPU reference, in the same
+ * slots: state[0], state[1] the running mean and variance, updated as
+ * running = (1 - m) running + m batch with m = params.bn.momentum and the
+ * batch variance unbiased (M / (M - 1), M = N*H*W) as in PyTorch; state[2],
+ * state[3] the batch mean and 1 / sqrt(biased variance + eps) that backward
+ * reads back. Normalization itself uses the biased variance, as the CPU.
+ *
+ * Without affine parameters (w[0] = w[1] = NULL) gamma and beta are
+ * ctx->ones and ctx->zeros, and the gamma and beta gradients cuDNN always
+ * writes land in ctx->junk and ctx->junk + C, two regions nobody reads.
+ * The descriptors are made per call: two host objects, no device work.
+ */
+#include "cuda_dnn.h"
+
+typedef struct bn_descs {
+    cudnnTensorDescriptor_t x;     /* (N, C, H, W): x, y, dx, dy */
+    cudnnTensorDescriptor_t param; /* (1, C, 1, 1): gamma, beta and the four statistics */
+} bn_descs;
+
+static cf_status bn_descs_init(bn_descs *d, const cf_tensor *x) {
+    CF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->x));
+    CF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->param));
+    CF_TRY(cf_cuda_tensor_desc(d->x, x, "batchnorm", "input"));
+    CF_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(d->param, d->x, CUDNN_BATCHNORM_SPATIAL));
+    return CF_OK;
+}
+
+static void bn_descs_fini(bn_descs *d) {
+    if (d->x) cudnnDestroyTensorDescriptor(d->x);
+    if (d->param) cudnnDestroyTensorDescriptor(d->param);
+}
+
+static cf_status bn_check_eps(const cf_cuda_ctx *ctx, double eps) {
+    if (eps < CUDNN_BN_MIN_EPSILON)
+        CF_FAIL(CF_ERR_UNSUPPORTED, "cuda:%d: batchnorm: eps %g is below cuDNN's minimum %g", ctx->device, eps,
+                (double)CUDNN_BN_MIN_EPSILON);
+    return CF_OK;
+}
+
+static cf_status bn_forward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_descs *d) {
+    const cf_batchnorm_params *p = &a->params.bn;
+    const cf_tensor *x = a->in[0];    /* (N, C, H, W) */
+    const cf_tensor *gamma = a->w[0]; /* (C) or NULL */
+    const cf_tensor *beta = a->w[1];  /* (C) or NULL */
+    cf_tensor *y = a->out;            /* (N, C, H, W) */
+    const size_t C = (size_t)x->shape[1];
+    const float one = 1.0f, zero = 0.0f;
+    CF_TRY(bn_check_eps(ctx, p->eps));
+    /* 2C: the backward of this shape then finds its junk in place too */
+    CF_TRY(cf_cuda_constants(ctx, 2 * C));
+    const void *scale = gamma ? gamma->data : (const void *)ctx->ones;
+    const void *bias = beta ? beta->data : (const void *)ctx->zeros;
+    if (p->training) {
+        CF_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+            ctx->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d->x, x->data, d->x, y->data, d->param, scale, bias,
+            p->momentum, a->state[0]->data, a->state[1]->data, p->eps, a->state[2]->data, a->state[3]->data));
+    } else {
+        CF_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(ctx->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d->x,
+                                                               x->data, d->x, y->data, d->param, scale, bias,
+                                                               a->state[0]->data, a->state[1]->data, p->eps));
+    }
+    return CF_OK;
+}
+
+/* dx with beta 0 when din_assign[0] (or when dx is not wanted and cuDNN's
+ * dx goes to the workspace), else 1; dgamma and dbeta always add. */
+static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_descs *d) {
+    const cf_batchnorm_params *p = &a->params.bn;
+    const cf_tensor *x = a->in[0];    /* (N, C, H, W) */
+    const cf_tensor *gamma = a->w[0]; /* (C) or NULL */
+    const cf_tensor *dy = a->dout;    /* (N, C, H, W) */
+    cf_tensor *dx = a->din[0];        /* (N, C, H, W) or NULL */
+    cf_tensor *dgamma = a->dw[0];     /* (C) or NULL */
+    cf_tensor *dbeta = a->dw[1];      /* (C) or NULL */
+    const size_t C = (size_t)x->shape[1];
+    const float one = 1.0f, zero = 0.0f;
+    CF_TRY(bn_check_eps(ctx, p->eps));
+    CF_TRY(cf_cuda_constants(ctx, 2 * C));
+    void *dx_data;
+    const float *beta_data;
+    if (dx) {
+        dx_data = dx->data;
+        beta_data = a->din_assign[0] ? &zero : &one;
+    } else {
+        /* the network's input: cuDNN writes dx regardless, so give it scratch */
+        CF_TRY(cf_cuda_workspace(ctx, (size_t)cf_tensor_numel(x) * sizeof(float)));
+        dx_data = ctx->workspace;
+        beta_data = &zero;
+    }
+    /* read after cf_cuda_constants, which may have moved them */
+    const void *scale = gamma ? gamma->data : (const void *)ctx->ones;
+    void *dscale = dgamma ? dgamma->data : (void *)ctx->junk;
+    void *dbias = dbeta ? dbeta->data : (void *)(ctx->junk + C);
+    CF_CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, beta_data, &one, &one,
+                                                   d->x, x->data, d->x, dy->data, d->x, dx_data, d->param, scale,
+                                                   dscale, dbias, p->eps, a->state[2]->data, a->state[3]->data));
+    return CF_OK;
+}
+
+cf_status cf_cuda_batchnorm_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    bn_descs d = {0};
+    cf_status st = bn_descs_init(&d, a->in[0]);
+    if (st == CF_OK) st = bn_forward(ctx, a, &d);
+    bn_descs_fini(&d);
+    return st;
+}
+
+cf_status cf_cuda_batchnorm_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    if (!a->params.bn.training)
+        CF_FAIL(CF_ERR_UNSUPPORTED, "cuda:%d: batchnorm: backward needs a forward in training mode (batch statistics)",
+                ctx->device);
+    if (!a->din[0] && !a->dw[0] && !a->dw[1]) return CF_OK; /* nothing wanted */
+    bn_descs d = {0};
+    cf_status st = bn_descs_init(&d, a->in[0]);
+    if (st == CF_OK) st = bn_backward(ctx, a, &d);
+    bn_descs_fini(&d);
+    return st;
+}
