@@ -205,18 +205,18 @@ static const cf_backend_ops cuda_backend_ops = {
 cf_status cf_cuda_workspace(cf_cuda_ctx *ctx, size_t bytes) {
     if (bytes <= ctx->workspace_bytes) return CF_OK;
     bytes = (bytes + 0xFFFFF) & ~(size_t)0xFFFFF; /* whole MiB: fewer regrowths */
+    /* Stream-ordered: the old block is released after the work queued on it,
+     * without stalling the other instances on the device; a failed growth
+     * keeps the old workspace. */
     void *p = NULL;
-    CF_CUDA_CHECK(cudaStreamSynchronize(ctx->stream)); /* the old one may still be in use */
-    cudaFree(ctx->workspace);
-    ctx->workspace = NULL;
-    ctx->workspace_bytes = 0;
-    cudaError_t e = cudaMalloc(&p, bytes);
+    cudaError_t e = cudaMallocAsync(&p, bytes, ctx->stream);
     if (e != cudaSuccess) {
         cudaGetLastError();
         return cf_error_set(cf_status_from_cuda(e), __FILE__, __LINE__,
                             "cuda:%d: cannot allocate a %zu-byte cuDNN workspace: %s", ctx->device, bytes,
                             cudaGetErrorString(e));
     }
+    if (ctx->workspace) cudaFreeAsync(ctx->workspace, ctx->stream);
     ctx->workspace = p;
     ctx->workspace_bytes = bytes;
     return CF_OK;
@@ -261,7 +261,8 @@ static void ctx_free(cf_cuda_ctx *ctx) {
     if (ctx->stream) cudaStreamSynchronize(ctx->stream);
     cf_cuda_data_release(ctx);
     cf_cuda_conv_algos_destroy(ctx->algos);
-    cudaFree(ctx->workspace);
+    if (ctx->workspace) cudaFreeAsync(ctx->workspace, ctx->stream);
+    if (ctx->stream) cudaStreamSynchronize(ctx->stream);
     cudaFree(ctx->ones);
     cudaFree(ctx->zeros);
     cudaFree(ctx->junk);

@@ -4,8 +4,9 @@
  * Every op takes a call that passed cf_op_check_forward/backward, f32
  * contiguous NCHW tensors in device memory, and queues its work on ctx->stream
  * without synchronizing. Backward adds into din/dw (beta = 1) except where
- * din_assign[k] is set and cf_cuda_assigns says the op writes din[k] outright
- * (beta = 0). Each op is tested against the CPU reference op of the same kind
+ * din_assign[k] is set and cuda_assigns (backend_cuda.c) says the op writes
+ * din[k] outright (beta = 0). A backward must not rely on `out` still holding
+ * the forward's result: drop-path scales some outputs in place. Each op is tested against the CPU reference op of the same kind
  * by tests/test_cuda_ops.c (label gpu).
  */
 #ifndef CF_CUDA_OPS_H
@@ -16,7 +17,8 @@
 #include "cellforge/backend.h"
 #include "cuda_check.h"
 
-/* Convolution algorithms of one shape, chosen once and reused. */
+/* The per-instance table of convolution shapes: descriptors and algorithms
+ * chosen once per shape and reused (cuda_conv.c). */
 typedef struct cf_cuda_conv_algos cf_cuda_conv_algos;
 /* The uint8 copy of a dataset on one device, shared by the instances there. */
 typedef struct cf_cuda_data cf_cuda_data;
