@@ -1,0 +1,353 @@
+/* test_cuda_loops.c - (gpu) the CUDA backend's memory and training-loop entries
+ * against the host loops behind the cf_backend_* wrappers (what they run on
+ * cf_backend_cpu_ref(), which has no device entries), from the same seeded
+ * inputs (cf_rng):
+ *
+ *   memory     an absurd allocation fails with CF_ERR_DEVICE_OOM, not an abort,
+ *              and the next one works; allocations are zeroed; zero and
+ *              device-to-device copy move exactly the bytes asked for
+ *   drop_path  bit for bit
+ *   scale      bit for bit
+ *   norm2      relative error 1e-6; NaN or infinity in g gives a non-finite sum
+ *   sgd        Nesterov and plain, clip 1 and 0.5, with and without weight
+ *              decay, two steps from a non-zero momentum buffer
+ *   batch      a synthetic dataset, augmentation on and off, idx in device
+ *              memory: x within 1e-6 of the host's floats, y exact; two
+ *              datasets in turn (the device keeps a copy of each)
+ *
+ * Exits 77 (skipped) in a build without CUDA or on a machine without a GPU.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/backend.h"
+#include "cellforge/data.h"
+#include "cellforge/rng.h"
+#include "check.h"
+#include "cuda_test.h"
+
+/* What each comparison allows, and why. drop_path and scale must match bit for
+ * bit: each element is one f32 multiply by the same f32 factor. */
+#define TOL_NORM2 1e-6   /* relative: double sums of the same squares, in another order */
+#define TOL_SGD 2.5e-7   /* normalized: the same f32 formula, but nvcc contracts a*b + c into one
+                            FMA (one rounding fewer): measured 7e-8 with every such pair fused */
+#define TOL_BATCH 1e-6   /* absolute, on values within [-3, 3]: v * scale + shift rounded once,
+                            or fused: <= 1 ulp (2.4e-7) */
+
+static cf_backend *gpu;
+static const cf_backend *host;
+
+/* ---- device buffers ----------------------------------------------------------- */
+
+/* n floats of device memory holding v (NULL: as allocated); NULL on failure. */
+static void *dev_put(const void *v, size_t bytes) {
+    void *p = NULL;
+    cf_status st = cf_backend_alloc(gpu, bytes, &p);
+    if (st == CF_OK && v) st = cf_backend_copy(gpu, p, v, bytes, CF_COPY_TO_DEVICE);
+    CHECK(st == CF_OK, "device buffer of %zu bytes: %s: %s", bytes, cf_status_name(st), cf_error_message());
+    if (st != CF_OK) {
+        cf_backend_free(gpu, p);
+        return NULL;
+    }
+    return p;
+}
+
+static int dev_get(void *dst, const void *p, size_t bytes) {
+    const cf_status st = cf_backend_copy(gpu, dst, p, bytes, CF_COPY_TO_HOST);
+    CHECK(st == CF_OK, "copy of %zu bytes to the host: %s: %s", bytes, cf_status_name(st), cf_error_message());
+    return st == CF_OK;
+}
+
+static float *normals(size_t n, float scale, cf_rng *r) {
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    CF_ASSERT(v != NULL);
+    for (size_t i = 0; i < n; i++) v[i] = cf_rng_normal(r) * scale;
+    return v;
+}
+
+static double norm_err_f(const float *got, const float *want, size_t n) {
+    double *g = malloc((n ? n : 1) * sizeof *g), *w = malloc((n ? n : 1) * sizeof *w);
+    CF_ASSERT(g && w);
+    for (size_t i = 0; i < n; i++) g[i] = got[i], w[i] = want[i];
+    const double e = cuda_test_norm_err(g, w, (int64_t)n);
+    free(g);
+    free(w);
+    return e;
+}
+
+/* ---- memory ---------------------------------------------------------------------- */
+
+static void check_memory(void) {
+    void *p = (void *)&p;
+    const cf_status st = cf_backend_alloc(gpu, (size_t)1 << 50, &p);
+    CHECK(st == CF_ERR_DEVICE_OOM, "1 PiB allocation: %s, expected device_oom (%s)", cf_status_name(st),
+          cf_error_message());
+    CHECK(p == NULL, "a failed allocation left a pointer");
+    printf("memory: 1 PiB allocation -> %s: %s\n", cf_status_name(st), cf_error_message());
+    if (st == CF_OK) cf_backend_free(gpu, p);
+
+    /* after the failure: a normal allocation, zeroed, and zero/copy on exact byte ranges */
+    enum { BYTES = (1 << 20) + 13, LO = 1001, LEN = 4099 };
+    unsigned char *want = malloc(BYTES), *back = malloc(BYTES);
+    CF_ASSERT(want && back);
+    void *a = dev_put(NULL, BYTES), *b = dev_put(NULL, BYTES);
+    if (a && b && dev_get(back, a, BYTES)) {
+        size_t nonzero = 0;
+        for (size_t i = 0; i < BYTES; i++) nonzero += back[i] != 0;
+        CHECK(nonzero == 0, "a fresh allocation has %zu non-zero bytes", nonzero);
+        cf_rng r = cf_rng_make(1, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
+        for (size_t i = 0; i < BYTES; i++) want[i] = (unsigned char)(cf_rng_u32(&r) | 1);
+        CHECK_OK(cf_backend_copy(gpu, a, want, BYTES, CF_COPY_TO_DEVICE));
+        CHECK_OK(cf_backend_zero(gpu, (char *)a + LO, LEN, 1));
+        memset(want + LO, 0, LEN);
+        CHECK_OK(cf_backend_copy(gpu, b, a, BYTES, CF_COPY_ON_DEVICE));
+        memset(back, 0xAB, BYTES);
+        if (dev_get(back, b, BYTES))
+            CHECK(memcmp(back, want, BYTES) == 0, "zero of bytes [%d, %d) and a device copy: wrong bytes", LO, LO + LEN);
+    }
+    cf_backend_free(gpu, a);
+    cf_backend_free(gpu, b);
+    free(want);
+    free(back);
+}
+
+/* ---- drop_path and scale: bit for bit ----------------------------------------------- */
+
+typedef struct drop_case {
+    int n;
+    size_t per;
+    double p;
+    uint64_t seed, stream, index0;
+} drop_case;
+
+static const drop_case drop_cases[] = {
+    {6, 8 * 7 * 7, 0.3, 7, 11, 0},
+    {13, 3 * 5 * 5, 0.2, 0x9e3779b97f4a7c15ull, 0x0000000500000004ull, (1ull << 33) + 17},
+    {4, 16 * 14 * 14, 0.0, 3, 4, 5},
+};
+
+static void check_drop_path(void) {
+    for (size_t k = 0; k < sizeof drop_cases / sizeof drop_cases[0]; k++) {
+        const drop_case *c = &drop_cases[k];
+        const size_t n = (size_t)c->n * c->per;
+        cf_rng r = cf_rng_make(2, cf_rng_stream(k, CF_RNG_PURPOSE_TEST));
+        float *want = normals(n, 1.0f, &r), *got = malloc(n * sizeof *got);
+        CF_ASSERT(got != NULL);
+        float *x = dev_put(want, n * sizeof *want);
+        CHECK_OK(cf_backend_drop_path(host, want, c->n, c->per, c->p, c->seed, c->stream, c->index0));
+        if (x) {
+            CHECK_OK(cf_backend_drop_path(gpu, x, c->n, c->per, c->p, c->seed, c->stream, c->index0));
+            if (dev_get(got, x, n * sizeof *got)) {
+                size_t differ = 0;
+                for (size_t i = 0; i < n; i++) differ += memcmp(&got[i], &want[i], sizeof got[i]) != 0;
+                CHECK(differ == 0, "drop_path %d x %zu p %g: %zu elements differ from the host", c->n, c->per, c->p,
+                      differ);
+                printf("drop_path %2d x %-5zu p %.1f: %zu elements differ\n", c->n, c->per, c->p, differ);
+            }
+        }
+        cf_backend_free(gpu, x);
+        free(want);
+        free(got);
+    }
+}
+
+static void check_scale(void) {
+    static const size_t sizes[] = {1, 1000, (1u << 20) + 3};
+    static const float factors[] = {0.37f, -2.5f};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (size_t f = 0; f < sizeof factors / sizeof factors[0]; f++) {
+            const size_t n = sizes[k];
+            cf_rng r = cf_rng_make(3, cf_rng_stream(k, CF_RNG_PURPOSE_TEST));
+            float *want = normals(n, 1.0f, &r), *got = malloc(n * sizeof *got);
+            CF_ASSERT(got != NULL);
+            float *x = dev_put(want, n * sizeof *want);
+            CHECK_OK(cf_backend_scale(host, want, n, factors[f], 1));
+            if (x) {
+                CHECK_OK(cf_backend_scale(gpu, x, n, factors[f], 1));
+                if (dev_get(got, x, n * sizeof *got))
+                    CHECK(memcmp(got, want, n * sizeof *got) == 0, "scale of %zu floats by %g differs from the host",
+                          n, factors[f]);
+            }
+            cf_backend_free(gpu, x);
+            free(want);
+            free(got);
+        }
+    printf("scale: %zu sizes x %zu factors compared bit for bit\n", sizeof sizes / sizeof sizes[0],
+           sizeof factors / sizeof factors[0]);
+}
+
+/* ---- norm2 ---------------------------------------------------------------------------- */
+
+/* Sum of squares on both sides; `poison` (if not 0) is written at index `at` first. */
+static void norm2_case(size_t n, size_t at, float poison, int want_finite) {
+    cf_rng r = cf_rng_make(4, cf_rng_stream(n, CF_RNG_PURPOSE_TEST));
+    float *g = normals(n, 1.0f, &r);
+    if (poison != 0.0f) g[at] = poison; /* NaN != 0 too */
+    double want = 0, got = NAN;
+    float *d = dev_put(g, n * sizeof *g);
+    CHECK_OK(cf_backend_norm2(host, g, n, 1, &want));
+    if (d || n == 0) {
+        const cf_status st = cf_backend_norm2(gpu, d, n, 1, &got);
+        CHECK(st == CF_OK, "norm2 of %zu floats: %s: %s", n, cf_status_name(st), cf_error_message());
+        if (!want_finite) {
+            CHECK(!isfinite(got), "norm2 of %zu floats with %g at %zu: %g, expected NaN or infinity", n, poison, at,
+                  got);
+            printf("norm2 %8zu floats with %g at %zu: %g\n", n, poison, at, got);
+        } else {
+            const double e = fabs(got - want) / (want > 0 ? want : 1.0);
+            CHECK(e <= TOL_NORM2, "norm2 of %zu floats: %.17g, host %.17g: relative error %.3g > %g", n, got, want, e,
+                  TOL_NORM2);
+            printf("norm2 %8zu floats%s: relative error %.1e\n", n, poison != 0.0f ? " with 1e20 in it" : "", e);
+        }
+    }
+    cf_backend_free(gpu, d);
+    free(g);
+}
+
+static void check_norm2(void) {
+    norm2_case(0, 0, 0.0f, 1);
+    norm2_case(1, 0, 0.0f, 1);
+    norm2_case(1000, 0, 0.0f, 1);
+    norm2_case((1u << 20) + 7, 0, 0.0f, 1);
+    norm2_case(3000017, 0, 0.0f, 1);
+    /* squared in double, as the host does: 1e20^2 overflows f32, not f64 */
+    norm2_case(100003, 99, 1e20f, 1);
+    norm2_case(1, 0, NAN, 0);
+    norm2_case(3000017, 3000015, NAN, 0);
+    norm2_case(100003, 0, INFINITY, 0);
+    norm2_case(100003, 50000, -INFINITY, 0);
+}
+
+/* ---- sgd -------------------------------------------------------------------------------- */
+
+typedef struct sgd_case {
+    int nesterov;
+    float clip, weight_decay;
+} sgd_case;
+
+static const sgd_case sgd_cases[] = {
+    {1, 1.0f, 3e-4f}, {0, 1.0f, 3e-4f}, {1, 0.5f, 3e-4f}, {0, 0.5f, 3e-4f}, {1, 1.0f, 0.0f}, {0, 0.5f, 0.0f},
+};
+
+static void check_sgd(void) {
+    enum { N = 100003 };
+    for (size_t k = 0; k < sizeof sgd_cases / sizeof sgd_cases[0]; k++) {
+        const sgd_case *c = &sgd_cases[k];
+        cf_rng r = cf_rng_make(5, cf_rng_stream(k, CF_RNG_PURPOSE_TEST));
+        float *w = normals(N, 1.0f, &r), *g = normals(N, 0.1f, &r), *buf = normals(N, 0.01f, &r);
+        float *dw = dev_put(w, N * sizeof *w), *dg = dev_put(g, N * sizeof *g), *dbuf = dev_put(buf, N * sizeof *buf);
+        float *gw = malloc(N * sizeof *gw), *gbuf = malloc(N * sizeof *gbuf);
+        CF_ASSERT(gw && gbuf);
+        cf_sgd_args a = {w, g, buf, N, 0.05f, 0.9f, c->weight_decay, c->clip, c->nesterov, 1};
+        cf_sgd_args d = {dw, dg, dbuf, N, 0.05f, 0.9f, c->weight_decay, c->clip, c->nesterov, 1};
+        for (int step = 0; step < 2; step++) {
+            CHECK_OK(cf_backend_sgd(host, &a));
+            if (dw && dg && dbuf) CHECK_OK(cf_backend_sgd(gpu, &d));
+        }
+        if (dw && dg && dbuf && dev_get(gw, dw, N * sizeof *gw) && dev_get(gbuf, dbuf, N * sizeof *gbuf)) {
+            const double ew = norm_err_f(gw, w, N), eb = norm_err_f(gbuf, buf, N);
+            CHECK(ew <= TOL_SGD, "sgd nesterov %d clip %g wd %g: w normalized error %.3g > %g", c->nesterov, c->clip,
+                  c->weight_decay, ew, TOL_SGD);
+            CHECK(eb <= TOL_SGD, "sgd nesterov %d clip %g wd %g: buf normalized error %.3g > %g", c->nesterov,
+                  c->clip, c->weight_decay, eb, TOL_SGD);
+            printf("sgd nesterov %d clip %.1f wd %g: w %.1e  buf %.1e\n", c->nesterov, c->clip, c->weight_decay, ew,
+                   eb);
+        }
+        cf_backend_free(gpu, dw);
+        cf_backend_free(gpu, dg);
+        cf_backend_free(gpu, dbuf);
+        free(w), free(g), free(buf), free(gw), free(gbuf);
+    }
+}
+
+/* ---- batch --------------------------------------------------------------------------------- */
+
+/* n images of (c, h, w) with random pixels and labels. */
+static cf_dataset *synthetic(const char *name, size_t n, int c, int h, int w, int classes, uint64_t seed) {
+    cf_dataset *ds = NULL;
+    CHECK_OK(cf_dataset_create(name, n, c, h, w, classes, &ds));
+    if (!ds) return NULL;
+    cf_rng r = cf_rng_make(seed, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
+    for (size_t i = 0; i < n * cf_dataset_image_bytes(ds); i++) ds->images[i] = (uint8_t)cf_rng_below(&r, 256);
+    for (size_t i = 0; i < n; i++) ds->labels[i] = (int32_t)cf_rng_below(&r, (uint32_t)classes);
+    return ds;
+}
+
+/* One batch of n images on both sides, compared. */
+static void batch_case(const cf_dataset *ds, int n, const cf_augment *aug, uint64_t epoch, uint64_t pos0) {
+    static const float mean[3] = {0.49f, 0.48f, 0.45f}, stdv[3] = {0.25f, 0.24f, 0.26f};
+    const size_t image = cf_dataset_image_bytes(ds), nx = (size_t)n * image;
+    cf_rng r = cf_rng_make(6, cf_rng_stream(epoch * 1000 + pos0, CF_RNG_PURPOSE_TEST));
+    uint32_t *idx = malloc((size_t)n * sizeof *idx);
+    float *want_x = malloc(nx * sizeof *want_x), *got_x = malloc(nx * sizeof *got_x);
+    int32_t *want_y = malloc((size_t)n * sizeof *want_y), *got_y = malloc((size_t)n * sizeof *got_y);
+    CF_ASSERT(idx && want_x && got_x && want_y && got_y);
+    for (int k = 0; k < n; k++) idx[k] = cf_rng_below(&r, (uint32_t)ds->n); /* repeats allowed */
+    cf_batch_args a = {ds, idx, n, mean, stdv, aug, 42, epoch, pos0, want_x, want_y, 1};
+    CHECK_OK(cf_backend_batch(host, &a));
+
+    uint32_t *didx = dev_put(idx, (size_t)n * sizeof *idx);
+    float *dx = dev_put(NULL, nx * sizeof *dx);
+    int32_t *dy = dev_put(NULL, (size_t)n * sizeof *dy);
+    if (didx && dx && dy) {
+        cf_batch_args d = {ds, didx, n, mean, stdv, aug, 42, epoch, pos0, dx, dy, 1};
+        const cf_status st = cf_backend_batch(gpu, &d);
+        CHECK(st == CF_OK, "batch of %s: %s: %s", ds->name, cf_status_name(st), cf_error_message());
+        if (st == CF_OK && dev_get(got_x, dx, nx * sizeof *got_x) && dev_get(got_y, dy, (size_t)n * sizeof *got_y)) {
+            double worst = 0;
+            size_t bad = 0;
+            for (size_t i = 0; i < nx; i++) {
+                const double e = fabs((double)got_x[i] - want_x[i]);
+                if (!(e <= TOL_BATCH)) bad++;
+                if (e > worst || e != e) worst = e != e ? INFINITY : e;
+            }
+            const int labels_ok = memcmp(got_y, want_y, (size_t)n * sizeof *got_y) == 0;
+            const char *what = aug ? "augmented" : "plain";
+            CHECK(bad == 0, "batch of %s (%s, epoch %llu, pos0 %llu): %zu of %zu pixels off by more than %g (worst %.3g)",
+                  ds->name, what, (unsigned long long)epoch, (unsigned long long)pos0, bad, nx, TOL_BATCH, worst);
+            CHECK(labels_ok, "batch of %s (%s): labels differ from the host", ds->name, what);
+            printf("batch %-10s %-9s n %2d: worst pixel error %.1e, labels %s\n", ds->name, what, n, worst,
+                   labels_ok ? "equal" : "DIFFER");
+        }
+    }
+    cf_backend_free(gpu, didx);
+    cf_backend_free(gpu, dx);
+    cf_backend_free(gpu, dy);
+    free(idx), free(want_x), free(got_x), free(want_y), free(got_y);
+}
+
+static void check_batch(void) {
+    cf_dataset *ds = synthetic("synthetic", 50, 3, 12, 10, 10, 7);
+    cf_dataset *ds2 = synthetic("synthetic2", 20, 1, 9, 7, 5, 8);
+    if (!ds || !ds2) goto done;
+    const cf_augment full = {.crop_pad = 2, .flip = 1, .cutout = 4};
+    const cf_augment crop = {.crop_pad = 2, .flip = 0, .cutout = 0};
+    batch_case(ds, 17, NULL, 0, 0);
+    batch_case(ds, 17, &full, 3, 100);
+    batch_case(ds, 50, &full, 1, 0);
+    batch_case(ds, 1, &full, 2, 49);
+    batch_case(ds2, 9, &crop, 0, 5);  /* another dataset on the device beside the first */
+    batch_case(ds, 17, &full, 3, 117);
+    batch_case(ds2, 20, &full, 4, 0);
+done:
+    cf_dataset_destroy(ds);
+    cf_dataset_destroy(ds2);
+}
+
+int main(void) {
+    int skip = 0;
+    gpu = cuda_test_open(0, &skip);
+    if (!gpu) return skip ? CF_TEST_SKIP : test_finish("test_cuda_loops");
+    host = cf_backend_cpu_ref();
+    CHECK(cf_backend_on_device(gpu), "the CUDA backend has no device memory entries");
+    CHECK(!cf_backend_on_device(host), "the reference backend has device memory entries");
+    check_memory();
+    check_drop_path();
+    check_scale();
+    check_norm2();
+    check_sgd();
+    check_batch();
+    cf_backend_cuda_destroy(gpu);
+    return test_finish("test_cuda_loops");
+}
