@@ -1,0 +1,205 @@
+/* cuda_misc.c - the CUDA backend's ops on its own kernels (kernels/): ReLU,
+ * global average pooling, sum, zero, identity, concat, slice, softmax
+ * cross-entropy and dropout, and the optimizer's loops (drop-path, scale,
+ * gradient norm, SGD step). Plain C: each function turns a validated
+ * cf_op_args (f32 contiguous NCHW device tensors, checked by backend_cuda.c)
+ * into sizes and pointers for a launcher, on ctx->stream, without waiting;
+ * only the gradient norm waits, as its value goes back to the host.
+ *
+ * Backward adds into din[k] (a NULL din[k] is not wanted), except ReLU, which
+ * writes din[0] outright when din_assign[0] is set (cuda_assigns in
+ * backend_cuda.c says so; for every other op cf_op_backward has zeroed such
+ * a din[k] first). tests/test_cuda_ops.c (label gpu) tests every function
+ * here against the CPU reference op or host loop of the same name.
+ */
+#include "cuda_ops.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+#include "kernels/sgd.h"
+#include "kernels/xent.h"
+
+static size_t numel(const cf_tensor *t) { return (size_t)cf_tensor_numel(t); }
+static float *fdata(const cf_tensor *t) { return (float *)t->data; }
+
+/* The window of a whole contiguous tensor, corner (c0, top, left). */
+static cf_kernel_window window_of(const cf_tensor *t, int64_t c0, int64_t top, int64_t left) {
+    return (cf_kernel_window){.c = t->shape[1], .h = t->shape[2], .w = t->shape[3], .c0 = c0, .top = top, .left = left};
+}
+
+/* ---- ReLU ----------------------------------------------------------------- */
+
+cf_status cf_cuda_relu_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    return cf_kernel_relu_forward(fdata(a->in[0]), fdata(a->out), numel(a->out), ctx->stream);
+}
+
+cf_status cf_cuda_relu_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    if (!a->din[0]) return CF_OK;
+    return cf_kernel_relu_backward(fdata(a->in[0]), fdata(a->dout), fdata(a->din[0]), numel(a->din[0]),
+                                   a->din_assign[0], ctx->stream);
+}
+
+/* ---- global average pooling ------------------------------------------------ */
+
+cf_status cf_cuda_global_avgpool_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_tensor *x = a->in[0]; /* (N, C, H, W) -> (N, C, 1, 1) */
+    return cf_kernel_global_avgpool_forward(fdata(x), fdata(a->out), (size_t)(x->shape[0] * x->shape[1]),
+                                            (size_t)(x->shape[2] * x->shape[3]), ctx->stream);
+}
+
+cf_status cf_cuda_global_avgpool_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_tensor *x = a->in[0];
+    if (!a->din[0]) return CF_OK;
+    return cf_kernel_global_avgpool_backward(fdata(a->dout), fdata(a->din[0]), (size_t)(x->shape[0] * x->shape[1]),
+                                             (size_t)(x->shape[2] * x->shape[3]), ctx->stream);
+}
+
+/* ---- sum, zero, identity ---------------------------------------------------- */
+
+cf_status cf_cuda_sum_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const float *x[CF_OP_MAX_INPUTS];
+    for (int k = 0; k < a->n_inputs; k++) x[k] = fdata(a->in[k]);
+    return cf_kernel_sum(fdata(a->out), x, a->n_inputs, numel(a->out), ctx->stream);
+}
+
+/* One launch per wanted input, in order: two slots may name the same
+ * gradient (x + x), which then receives dy twice, as on the CPU. */
+cf_status cf_cuda_sum_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    for (int k = 0; k < a->n_inputs; k++)
+        if (a->din[k]) CF_TRY(cf_kernel_add(fdata(a->din[k]), fdata(a->dout), numel(a->dout), ctx->stream));
+    return CF_OK;
+}
+
+cf_status cf_cuda_zero_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    CF_CUDA_CHECK(cudaMemsetAsync(a->out->data, 0, numel(a->out) * sizeof(float), ctx->stream));
+    return CF_OK;
+}
+
+/* The output does not depend on the input: nothing flows back. */
+cf_status cf_cuda_zero_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    (void)ctx;
+    (void)a;
+    return CF_OK;
+}
+
+cf_status cf_cuda_identity_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    if (a->out->data == a->in[0]->data) return CF_OK;
+    CF_CUDA_CHECK(cudaMemcpyAsync(a->out->data, a->in[0]->data, numel(a->out) * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, ctx->stream));
+    return CF_OK;
+}
+
+cf_status cf_cuda_identity_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    if (!a->din[0]) return CF_OK;
+    return cf_kernel_add(fdata(a->din[0]), fdata(a->dout), numel(a->dout), ctx->stream);
+}
+
+/* ---- concat and slice: window copies on channels (and rows, columns) -------- */
+
+/* y[:, c0 : c0 + C_k] = x_k, inputs in order */
+cf_status cf_cuda_concat_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_tensor *y = a->out;
+    int64_t c0 = 0;
+    for (int k = 0; k < a->n_inputs; k++) {
+        const cf_tensor *x = a->in[k];
+        CF_TRY(cf_kernel_window_copy(fdata(y), window_of(y, c0, 0, 0), fdata(x), window_of(x, 0, 0, 0), x->shape[0],
+                                     x->shape[1], x->shape[2], x->shape[3], 0, ctx->stream));
+        c0 += x->shape[1];
+    }
+    return CF_OK;
+}
+
+cf_status cf_cuda_concat_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_tensor *dy = a->dout;
+    int64_t c0 = 0;
+    for (int k = 0; k < a->n_inputs; k++) {
+        const cf_tensor *dx = a->din[k];
+        if (dx)
+            CF_TRY(cf_kernel_window_copy(fdata(dx), window_of(dx, 0, 0, 0), fdata(dy), window_of(dy, c0, 0, 0),
+                                         dx->shape[0], dx->shape[1], dx->shape[2], dx->shape[3], 1, ctx->stream));
+        c0 += a->in[k]->shape[1];
+    }
+    return CF_OK;
+}
+
+/* y = x[:, c0 : c0 + c, top : top + h, left : left + w] */
+cf_status cf_cuda_slice_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_slice_params *p = &a->params.slice;
+    const cf_tensor *x = a->in[0], *y = a->out;
+    return cf_kernel_window_copy(fdata(y), window_of(y, 0, 0, 0), fdata(x), window_of(x, p->c0, p->top, p->left),
+                                 y->shape[0], y->shape[1], y->shape[2], y->shape[3], 0, ctx->stream);
+}
+
+/* The window of dx receives dy; the rest of dx is untouched. */
+cf_status cf_cuda_slice_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_slice_params *p = &a->params.slice;
+    const cf_tensor *dy = a->dout, *dx = a->din[0];
+    if (!dx) return CF_OK;
+    return cf_kernel_window_copy(fdata(dx), window_of(dx, p->c0, p->top, p->left), fdata(dy), window_of(dy, 0, 0, 0),
+                                 dy->shape[0], dy->shape[1], dy->shape[2], dy->shape[3], 1, ctx->stream);
+}
+
+/* ---- softmax cross-entropy ---------------------------------------------------- */
+
+/* logits (N, K), labels i32 (N) and the loss (1) are device memory: the loss
+ * stays there until the caller copies it back. */
+cf_status cf_cuda_softmax_xent_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_tensor *z = a->in[0];
+    return cf_kernel_xent_forward(fdata(z), (const int32_t *)a->in[1]->data, z->shape[0], z->shape[1],
+                                  a->params.xent.label_smoothing, fdata(a->out), ctx->stream);
+}
+
+/* dout is the loss's weight, one float of device memory. */
+cf_status cf_cuda_softmax_xent_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_tensor *z = a->in[0];
+    if (!a->din[0]) return CF_OK;
+    return cf_kernel_xent_backward(fdata(z), (const int32_t *)a->in[1]->data, z->shape[0], z->shape[1],
+                                   a->params.xent.label_smoothing, fdata(a->dout), fdata(a->din[0]), ctx->stream);
+}
+
+/* ---- dropout ------------------------------------------------------------------ */
+
+cf_status cf_cuda_dropout_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_dropout_params *p = &a->params.dropout;
+    return cf_kernel_dropout_forward(fdata(a->in[0]), fdata(a->out), numel(a->out), p->p, p->seed, p->stream,
+                                     p->offset, ctx->stream);
+}
+
+cf_status cf_cuda_dropout_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_dropout_params *p = &a->params.dropout;
+    if (!a->din[0]) return CF_OK;
+    return cf_kernel_dropout_backward(fdata(a->dout), fdata(a->din[0]), numel(a->dout), p->p, p->seed, p->stream,
+                                      p->offset, ctx->stream);
+}
+
+/* ---- the optimizer's loops -----------------------------------------------------
+ * The vtable calls these without selecting the device first (the ops come
+ * through cuda_forward/cuda_backward, which do), so they select it. */
+
+cf_status cf_cuda_drop_path(cf_cuda_ctx *ctx, float *x, int n, size_t per, double p, uint64_t seed,
+                            uint64_t stream, uint64_t index0) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    return cf_kernel_drop_path(x, n, per, p, seed, stream, index0, ctx->stream);
+}
+
+cf_status cf_cuda_scale(cf_cuda_ctx *ctx, float *x, size_t n, float a) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    return cf_kernel_scale(x, n, a, ctx->stream);
+}
+
+/* The one loop that waits: the sum goes through ctx->partial on the device
+ * to the pinned ctx->host_partial. */
+cf_status cf_cuda_norm2(cf_cuda_ctx *ctx, const float *g, size_t n, double *out) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    CF_TRY(cf_kernel_norm2(g, n, ctx->partial, CF_CUDA_PARTIALS, ctx->stream));
+    CF_CUDA_CHECK(
+        cudaMemcpyAsync(ctx->host_partial, ctx->partial, sizeof(double), cudaMemcpyDeviceToHost, ctx->stream));
+    CF_CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+    *out = ctx->host_partial[0];
+    return CF_OK;
+}
+
+cf_status cf_cuda_sgd(cf_cuda_ctx *ctx, const cf_sgd_args *a) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    return cf_kernel_sgd(a->w, a->g, a->buf, a->n, a->lr, a->momentum, a->weight_decay, a->clip, a->nesterov,
+                         ctx->stream);
+}
