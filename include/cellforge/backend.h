@@ -47,7 +47,8 @@ typedef struct cf_sgd_args {
 struct cf_dataset;
 struct cf_augment;
 typedef struct cf_batch_args {
-    const struct cf_dataset *ds;     /* borrowed; a device backend keeps its copy */
+    const struct cf_dataset *ds;     /* borrowed; a device backend keeps a copy keyed by its
+                                        address: it must outlive, unchanged, the backend */
     const uint32_t *idx;             /* (n) image indices */
     int n;
     const float *mean, *std;         /* (ds->c) host arrays */

@@ -141,6 +141,7 @@ static void cuda_mem_free(void *vctx, void *p) {
 static cf_status cuda_mem_zero(void *vctx, void *p, size_t bytes) {
     cf_cuda_ctx *ctx = vctx;
     if (!bytes) return CF_OK;
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
     CF_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx->stream));
     return CF_OK;
 }

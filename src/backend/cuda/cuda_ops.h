@@ -20,7 +20,8 @@
 /* The per-instance table of convolution shapes: descriptors and algorithms
  * chosen once per shape and reused (cuda_conv.c). */
 typedef struct cf_cuda_conv_algos cf_cuda_conv_algos;
-/* The uint8 copy of a dataset on one device, shared by the instances there. */
+/* This instance's holds on datasets uploaded to its device (uint8 copies
+ * shared by every instance there; cuda_data.c). */
 typedef struct cf_cuda_data cf_cuda_data;
 
 typedef struct cf_cuda_ctx {
