@@ -202,28 +202,77 @@ static void conv_image(const dgeom *g, const float *planes, const float *wpk, fl
     }
 }
 
-/* y (OC, OH, OW) = outT + bias, or y += outT (add). */
-/* Transposes go through blocks of 16 pixels so that both the pixel-major
- * tile buffer and the NCHW tensor are walked inside L1. */
-#define TB 16
+/* The pixel-major tile buffer (q, OC) and the NCHW tensors are converted
+ * 16 pixels x 16 channels at a time: 16 vector loads, a transpose in
+ * registers, 16 vector stores. Pixels p = oh*OW + ow are taken in NCHW order,
+ * so the NCHW side is read or written with whole vectors (all but the last
+ * block of a plane) and the pixel-major side, one 16-channel vector per
+ * pixel, at q = oh*Wq + ow. */
+typedef int32_t v16i __attribute__((vector_size(64)));
 
+/* r[i][l] <-> r[l][i]. Four rounds; round k exchanges the k-wide blocks
+ * that lie off the diagonal of each 2k x 2k block: lanes with bit k set of
+ * row i and lanes with bit k clear of row i + k. One two-source permute per
+ * row and round. */
+static const v16i tr_lo[4] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+    {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+    {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+};
+static const v16i tr_hi[4] = {
+    {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+    {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
+    {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
+    {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
+};
+static inline void transpose16(v16 r[16]) {
+    _Pragma("GCC unroll 4") for (int round = 0; round < 4; round++) {
+        const int k = 8 >> round;
+        _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) if (!(i & k)) {
+            const v16 a = r[i], b = r[i + k];
+            r[i] = __builtin_shuffle(a, b, tr_lo[round]);
+            r[i + k] = __builtin_shuffle(a, b, tr_hi[round]);
+        }
+    }
+}
+
+/* A vector at any float address. */
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+/* q of the 16 (or fewer) pixels from p0 on: the pixel-major row of each. */
+static int block_rows(const dgeom *g, int64_t p0, int64_t q[16]) {
+    const int64_t n = g->OH * g->OW - p0 < 16 ? g->OH * g->OW - p0 : 16;
+    int64_t oh = p0 / g->OW, ow = p0 % g->OW;
+    for (int64_t j = 0; j < n; j++) {
+        q[j] = oh * g->Wq + ow;
+        if (++ow == g->OW) ow = 0, oh++;
+    }
+    return (int)n;
+}
+
+/* y (OC, OH, OW) = outT + bias, or y += outT (add). */
 FAST_SIMD static void store_nchw(const dgeom *g, const float *outT, const float *bias, int add, float *y) {
     const int64_t OC = g->OC, OHW = g->OH * g->OW;
-    for (int64_t oh = 0; oh < g->OH; oh++)
-        for (int64_t w0 = 0; w0 < g->OW; w0 += TB) {
-            const int64_t nw = g->OW - w0 < TB ? g->OW - w0 : TB;
-            const float *src = outT + (oh * g->Wq + w0) * OC;
-            float *dst = y + oh * g->OW + w0;
-            for (int64_t oc = 0; oc < OC; oc++) {
-                float *yr = dst + oc * OHW;
-                if (add) {
-                    for (int64_t j = 0; j < nw; j++) yr[j] += src[j * OC + oc];
+    int64_t q[16];
+    for (int64_t p0 = 0; p0 < OHW; p0 += 16) {
+        const int n = block_rows(g, p0, q);
+        for (int64_t c0 = 0; c0 < OC; c0 += 16) {
+            v16 r[16];
+            for (int j = 0; j < 16; j++) r[j] = j < n ? *(const v16 *)(outT + q[j] * OC + c0) : (v16){0};
+            transpose16(r);
+            for (int c = 0; c < 16; c++) {
+                float *yr = y + (c0 + c) * OHW + p0;
+                v16 v = r[c];
+                if (!add && bias) v += bias[c0 + c];
+                if (n == 16) {
+                    *(v16u *)yr = add ? *(v16u *)yr + v : v;
                 } else {
-                    const float b = bias ? bias[oc] : 0.0f;
-                    for (int64_t j = 0; j < nw; j++) yr[j] = src[j * OC + oc] + b;
+                    for (int j = 0; j < n; j++) yr[j] = add ? yr[j] + v[j] : v[j];
                 }
             }
         }
+    }
 }
 
 static void split(int64_t N, int t, int T, int64_t *lo, int64_t *hi) {
@@ -305,16 +354,24 @@ DEFINE_WGRAD(2)
 /* dyT (Q, OC) pixel-major from dy (OC, OH, OW); columns ow >= OW are not written. */
 FAST_SIMD static void load_dyT(const dgeom *g, const float *dy, float *dyT) {
     const int64_t OC = g->OC, OHW = g->OH * g->OW;
-    for (int64_t oh = 0; oh < g->OH; oh++)
-        for (int64_t w0 = 0; w0 < g->OW; w0 += TB) {
-            const int64_t nw = g->OW - w0 < TB ? g->OW - w0 : TB;
-            float *dst = dyT + (oh * g->Wq + w0) * OC;
-            const float *src = dy + oh * g->OW + w0;
-            for (int64_t oc = 0; oc < OC; oc++) {
-                const float *d = src + oc * OHW;
-                for (int64_t j = 0; j < nw; j++) dst[j * OC + oc] = d[j];
+    int64_t q[16];
+    for (int64_t p0 = 0; p0 < OHW; p0 += 16) {
+        const int n = block_rows(g, p0, q);
+        for (int64_t c0 = 0; c0 < OC; c0 += 16) {
+            v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *src = dy + (c0 + c) * OHW + p0;
+                if (n == 16) {
+                    r[c] = *(const v16u *)src;
+                } else {
+                    r[c] = (v16){0};
+                    for (int j = 0; j < n; j++) r[c][j] = src[j];
+                }
             }
+            transpose16(r);
+            for (int j = 0; j < n; j++) *(v16 *)(dyT + q[j] * OC + c0) = r[j];
         }
+    }
 }
 
 int fast_direct_conv_assigns(const cf_op_args *a) {
