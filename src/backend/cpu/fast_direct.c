@@ -37,6 +37,7 @@
 typedef float v16 __attribute__((vector_size(64)));
 #define VL 16
 #define KK 9  /* taps of the 3x3 kernel */
+#define ICB 16 /* input channels per weight block of a tile pass */
 
 /* One direct convolution: in (C, H, W) -> out (OC, OH, OW), 3x3, square
  * stride s in {1, 2} and padding p. */
@@ -54,15 +55,16 @@ typedef struct dgeom {
 } dgeom;
 
 /* Tile kernels: out (PB pixels, ldo) at 16 NV channels = sum over input
- * channels and taps of the broadcast input times the weight vectors. One
+ * channels and taps of the broadcast input times the weight vectors (added
+ * to what out holds when `more`: a later block of input channels). One
  * function per (NV, PB): the accumulators must be compile-time arrays to
  * live in registers (NV * PB + NV of the 32 vector registers). */
 #define DEFINE_TILE(NV, PB)                                                                                   \
     FAST_SIMD static void tile_##NV##_##PB(const float *xq, int64_t cs, int64_t C, const int64_t *off,        \
-                                           const float *w, float *out, int64_t ldo) {                         \
+                                           const float *w, float *out, int64_t ldo, int more) {               \
         v16 acc[NV][PB];                                                                                      \
         for (int v = 0; v < NV; v++)                                                                          \
-            for (int j = 0; j < PB; j++) acc[v][j] = (v16){0};                                                \
+            for (int j = 0; j < PB; j++) acc[v][j] = more ? *(const v16 *)(out + j * ldo + v * VL) : (v16){0}; \
         for (int64_t ic = 0; ic < C; ic++) {                                                                  \
             const float *xc = xq + ic * cs;                                                                   \
             const v16 *wc = (const v16 *)(w + ic * KK * NV * VL);                                             \
@@ -86,7 +88,7 @@ DEFINE_TILE(2, 12)
 DEFINE_TILE(2, 9)
 DEFINE_TILE(2, 7)
 
-typedef void (*tile_fn)(const float *, int64_t, int64_t, const int64_t *, const float *, float *, int64_t);
+typedef void (*tile_fn)(const float *, int64_t, int64_t, const int64_t *, const float *, float *, int64_t, int);
 typedef struct tile_kind {
     int nv, pb;
     tile_fn fn;
@@ -112,6 +114,10 @@ static dgeom dgeom_make(int64_t C, int64_t H, int64_t W, int64_t OC, int64_t OH,
         const tile_kind *tk = &tile_kinds[k];
         if (OC % (tk->nv * VL)) continue;
         for (int rows = 0; rows < 2; rows++) {
+            /* a row's last tile may run into the padding columns but not
+             * into the next row: tiles of one pass must not overlap, since
+             * later input-channel blocks add to what earlier ones stored */
+            if (rows && ceil_div(OW, tk->pb) * tk->pb > g.Wq) continue;
             const int64_t px = rows ? OH * ceil_div(OW, tk->pb) * tk->pb : ceil_div(g.Q, tk->pb) * tk->pb;
             const int64_t cost = px * (OC / VL) * 64 + 64 / (tk->pb * tk->nv);
             if (best < 0 || cost < best) {
@@ -134,23 +140,33 @@ static dgeom dgeom_make(int64_t C, int64_t H, int64_t W, int64_t OC, int64_t OH,
     return g;
 }
 
+/* A vector at any float address. */
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+/* dst[0:n] = src[0:n] in vectors; rows are short (7-32 floats), so a library
+ * call per row would cost more than the copy. */
+static inline void copy_row(float *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) *(v16u *)(dst + i) = *(const v16u *)(src + i);
+    if (i == n) return;
+    if (n >= VL) {
+        *(v16u *)(dst + n - VL) = *(const v16u *)(src + n - VL); /* overlaps the last full vector */
+        return;
+    }
+    for (; i < n; i++) dst[i] = src[i];
+}
+
 /* Phase planes (C, s*s, PL) of one image x (C, H, W), zero padded. */
-static void load_planes(const dgeom *g, const float *x, float *planes) {
+FAST_SIMD static void load_planes(const dgeom *g, const float *x, float *planes) {
     if (g->s == 1) {
-        /* one plane per channel: zero only what the image does not cover */
+        /* one plane per channel (CS floats, a whole number of aligned
+         * vectors): cleared, then the rows copied in at (h + p, p) */
         const int64_t p = g->p, W = g->W, Wq = g->Wq;
         for (int64_t c = 0; c < g->C; c++) {
             const float *xc = x + c * g->H * W;
             float *pc = planes + c * g->CS;
-            memset(pc, 0, (size_t)(p * Wq + p) * sizeof(float));
-            for (int64_t h = 0; h < g->H; h++) {
-                float *row = pc + (h + p) * Wq + p;
-                memcpy(row, xc + h * W, (size_t)W * sizeof(float));
-                /* the right padding of this row and the left padding of the next */
-                memset(row + W, 0, (size_t)(Wq - W) * sizeof(float));
-            }
-            const int64_t used = (g->H + p) * Wq + p;
-            memset(pc + used, 0, (size_t)(g->CS - used) * sizeof(float));
+            for (int64_t i = 0; i < g->CS; i += VL) *(v16 *)(pc + i) = (v16){0};
+            for (int64_t h = 0; h < g->H; h++) copy_row(pc + (h + p) * Wq + p, xc + h * W, W);
         }
         return;
     }
@@ -161,14 +177,9 @@ static void load_planes(const dgeom *g, const float *x, float *planes) {
         for (int64_t h = 0; h < g->H; h++) {
             const int64_t hp = h + g->p;
             const float *xr = xc + h * g->W;
-            if (g->s == 1) {
-                float *dst = pc + hp * g->Wq + g->p;
-                for (int64_t w = 0; w < g->W; w++) dst[w] = xr[w];
-            } else {
-                for (int64_t w = 0; w < g->W; w++) {
-                    const int64_t wp = w + g->p;
-                    pc[((hp & 1) * 2 + (wp & 1)) * g->PL + (hp >> 1) * g->Wq + (wp >> 1)] = xr[w];
-                }
+            for (int64_t w = 0; w < g->W; w++) {
+                const int64_t wp = w + g->p;
+                pc[((hp & 1) * 2 + (wp & 1)) * g->PL + (hp >> 1) * g->Wq + (wp >> 1)] = xr[w];
             }
         }
     }
@@ -195,11 +206,18 @@ static void conv_image(const dgeom *g, const float *planes, const float *wpk, fl
     const tile_fn fn = tile_kinds[g->kind].fn;
     const int64_t seg = g->rows ? ceil_div(g->OW, g->pb) : 0;
     const int64_t ntiles = g->rows ? g->OH * seg : g->Qp / g->pb;
-    for (int64_t i = 0; i < ntiles; i++) {
-        const int64_t q0 = g->rows ? (i / seg) * g->Wq + (i % seg) * g->pb : i * g->pb;
-        for (int64_t gi = 0; gi < groups; gi++)
-            fn(planes + q0, g->CS, g->C, g->off, wpk + gi * g->C * KK * gw, outT + q0 * g->OC + gi * gw, g->OC);
-    }
+    /* Blocks of ICB input channels: the weights a block's tiles share
+     * (ICB * 9 * NV vectors, 9-18 KB) stay in L1 while every tile of the
+     * image passes over them. */
+    for (int64_t gi = 0; gi < groups; gi++)
+        for (int64_t ic0 = 0; ic0 < g->C; ic0 += ICB) {
+            const int64_t nc = g->C - ic0 < ICB ? g->C - ic0 : ICB;
+            const float *wb = wpk + (gi * g->C + ic0) * KK * gw, *xb = planes + ic0 * g->CS;
+            for (int64_t i = 0; i < ntiles; i++) {
+                const int64_t q0 = g->rows ? (i / seg) * g->Wq + (i % seg) * g->pb : i * g->pb;
+                fn(xb + q0, g->CS, nc, g->off, wb, outT + q0 * g->OC + gi * gw, g->OC, ic0 > 0);
+            }
+        }
 }
 
 /* The pixel-major tile buffer (q, OC) and the NCHW tensors are converted
@@ -236,9 +254,6 @@ static inline void transpose16(v16 r[16]) {
         }
     }
 }
-
-/* A vector at any float address. */
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
 
 /* q of the 16 (or fewer) pixels from p0 on: the pixel-major row of each. */
 static int block_rows(const dgeom *g, int64_t p0, int64_t q[16]) {
