@@ -37,6 +37,7 @@ static const assign_case cases[] = {
     {"batchnorm", CF_OP_BATCHNORM, {.bn = {.eps = 1e-5, .momentum = 0.1, .training = 1}}, {4, 6, 5, 5}, {6, 1, 1, 1}, 1},
     {"relu", CF_OP_RELU, {{0}}, {3, 5, 4, 4}, {0}, 1},
     {"avgpool", CF_OP_AVGPOOL2D, {.pool = {3, 3, 1, 1, 1, 1}}, {2, 4, 6, 6}, {0}, 0},
+    {"identity", CF_OP_IDENTITY, {{0}}, {2, 3, 5, 4}, {0}, 1},
 };
 
 typedef struct side {
@@ -94,10 +95,43 @@ static void release(side *s) {
     for (int i = 0; i < 12; i++) free(s->mem[i]);
 }
 
+/* A sum of three inputs whose gradients are: assigned (NaN before), added to
+ * (ones before), and absent. dy passes unchanged, so both results are exact. */
+static void check_sum(cf_backend *fast) {
+    const int64_t shape[4] = {3, 5, 7, 9};
+    const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+    cf_rng r = cf_rng_make(7, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
+    cf_tensor x[3], y, dy, dx[2];
+    float *mem[7];
+    for (int k = 0; k < 3; k++) mem[k] = fill(&x[k], shape, &r, NULL);
+    mem[3] = fill(&y, shape, NULL, NULL);
+    mem[4] = fill(&dy, shape, &r, NULL);
+    for (int k = 0; k < 2; k++) mem[5 + k] = fill(&dx[k], shape, NULL, NULL);
+    cf_op_args a = {.kind = CF_OP_SUM, .n_inputs = 3, .in = {&x[0], &x[1], &x[2]}, .out = &y, .dout = &dy,
+                    .din = {&dx[0], &dx[1], NULL}, .din_assign = {1, 0, 0}};
+    CHECK_OK(cf_op_forward(fast, &a));
+    for (int64_t j = 0; j < n; j++) {
+        mem[5][j] = NAN;
+        mem[6][j] = 1.0f;
+    }
+    CHECK(fast->ops->assigns && fast->ops->assigns(fast->ctx, &a, 0) && fast->ops->assigns(fast->ctx, &a, 1),
+          "sum: the fast backend assigns every input");
+    CHECK_OK(cf_op_backward(fast, &a));
+    int64_t bad0 = 0, bad1 = 0;
+    for (int64_t j = 0; j < n; j++) {
+        bad0 += mem[5][j] != mem[4][j];
+        bad1 += mem[6][j] != 1.0f + mem[4][j];
+    }
+    CHECK(bad0 == 0, "sum: %lld assigned gradient elements differ from dy", (long long)bad0);
+    CHECK(bad1 == 0, "sum: %lld added gradient elements differ from 1 + dy", (long long)bad1);
+    for (int k = 0; k < 7; k++) free(mem[k]);
+}
+
 int main(void) {
     cf_backend *fast = NULL;
     CHECK_OK(cf_backend_cpu_fast_create(2, &fast));
     if (!fast) return test_finish("test_assign");
+    check_sum(fast);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const assign_case *c = &cases[i];
         side ref, got;

@@ -123,10 +123,13 @@ static int fast_supports(void *ctx, cf_op_kind kind) {
 }
 
 /* Backward paths that write their input gradient outright when asked:
- * batch norm, ReLU, and the direct 3x3 convolution's stride-1 data gradient. */
+ * batch norm, ReLU, the direct 3x3 convolution's stride-1 data gradient, and
+ * every input of a sum, and identity. */
 static int fast_assigns(void *ctx, const cf_op_args *a, int k) {
     (void)ctx;
-    if (k != 0 || !fast_eligible(a, 1)) return 0;
+    if (!fast_eligible(a, 1)) return 0;
+    if (a->kind == CF_OP_SUM || a->kind == CF_OP_IDENTITY) return 1;
+    if (k != 0) return 0;
     switch (a->kind) {
     case CF_OP_BATCHNORM: return a->params.bn.training;
     case CF_OP_RELU: return 1;

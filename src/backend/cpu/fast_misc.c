@@ -80,21 +80,22 @@ cf_status cf_fast_sum_forward(fast_ctx *ctx, const cf_op_args *a) {
     return CF_OK;
 }
 
-/* dst += src over n elements, split over threads. */
-static void add_into(fast_ctx *ctx, float *dst, const float *src, int64_t n) {
+/* Every input's gradient gets dy: added, or copied where din_assign says the
+ * gradient holds nothing yet. One parallel region for all inputs. */
+cf_status cf_fast_sum_backward(fast_ctx *ctx, const cf_op_args *a) {
+    const float *dy = FDATA(a->dout);
+    const int64_t n = cf_tensor_numel(a->dout);
 #pragma omp parallel num_threads(ctx->threads)
     {
         int64_t lo, hi;
         fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        add_range(dst + lo, src + lo, hi - lo);
+        for (int k = 0; k < a->n_inputs && hi > lo; k++) {
+            if (!a->din[k]) continue;
+            float *dx = FDATA(a->din[k]);
+            if (a->din_assign[k]) memcpy(dx + lo, dy + lo, (size_t)(hi - lo) * sizeof(float));
+            else add_range(dx + lo, dy + lo, hi - lo);
+        }
     }
-}
-
-cf_status cf_fast_sum_backward(fast_ctx *ctx, const cf_op_args *a) {
-    const float *dy = FDATA(a->dout);
-    const int64_t n = cf_tensor_numel(a->dout);
-    for (int k = 0; k < a->n_inputs; k++)
-        if (a->din[k]) add_into(ctx, FDATA(a->din[k]), dy, n);
     return CF_OK;
 }
 
@@ -124,10 +125,8 @@ cf_status cf_fast_identity_forward(fast_ctx *ctx, const cf_op_args *a) {
     return CF_OK;
 }
 
-cf_status cf_fast_identity_backward(fast_ctx *ctx, const cf_op_args *a) {
-    if (a->din[0]) add_into(ctx, FDATA(a->din[0]), FDATA(a->dout), cf_tensor_numel(a->dout));
-    return CF_OK;
-}
+/* The sum's backward with one input. */
+cf_status cf_fast_identity_backward(fast_ctx *ctx, const cf_op_args *a) { return cf_fast_sum_backward(ctx, a); }
 
 /* ---- concat on channels: per image, input k is one block of C_k*H*W ------- */
 
