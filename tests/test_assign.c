@@ -7,6 +7,8 @@
  * skips an element) leaves NaN behind. The result must match the reference
  * backward into a zeroed buffer; where the backend does not assign,
  * cf_op_backward zeroes the buffer itself and the result must match too.
+ * Then the same call in add mode: din holding 1 must end at 1 + the gradient.
+ * Batch norm + ReLU is here in both modes, its ReLU mask read from `out`.
  *
  *   build/tests/test_assign
  */
@@ -35,6 +37,10 @@ static const assign_case cases[] = {
     {"conv3x3_c3", CF_OP_CONV2D, CONV1(1, 1), {2, 3, 8, 8}, {16, 3, 3, 3}, 0},
     {"conv1x1", CF_OP_CONV2D, CONV1(1, 0), {2, 8, 5, 5}, {8, 8, 1, 1}, 0},
     {"batchnorm", CF_OP_BATCHNORM, {.bn = {.eps = 1e-5, .momentum = 0.1, .training = 1}}, {4, 6, 5, 5}, {6, 1, 1, 1}, 1},
+    {"batchnorm_relu", CF_OP_BATCHNORM, {.bn = {.eps = 1e-5, .momentum = 0.1, .training = 1, .relu = 1}}, {4, 6, 5, 5},
+     {6, 1, 1, 1}, 1},
+    {"batchnorm_relu_plain", CF_OP_BATCHNORM, {.bn = {.eps = 1e-5, .momentum = 0.1, .training = 1, .relu = 1}},
+     {3, 4, 6, 6}, {0}, 1},
     {"relu", CF_OP_RELU, {{0}}, {3, 5, 4, 4}, {0}, 1},
     {"avgpool", CF_OP_AVGPOOL2D, {.pool = {3, 3, 1, 1, 1, 1}}, {2, 4, 6, 6}, {0}, 0},
     {"identity", CF_OP_IDENTITY, {{0}}, {2, 3, 5, 4}, {0}, 1},
@@ -158,6 +164,15 @@ int main(void) {
         /* f32 kernels against the reference's double accumulation */
         CHECK(nans == 0 && worst <= 1e-5 * (scale > 1 ? scale : 1), "%s: %d NaN left, max error %g (scale %g)",
               c->name, nans, worst, scale);
+        /* add mode on the same call: din holding 1 gets 1 + the gradient */
+        for (int64_t j = 0; j < n; j++) dx[j] = 1.0f;
+        got.a.din_assign[0] = 0;
+        for (int k = 0; k < CF_OP_MAX_WEIGHTS; k++)
+            if (got.a.dw[k]) memset(got.a.dw[k]->data, 0, cf_tensor_bytes(got.a.dw[k]));
+        CHECK_OK(cf_op_backward(fast, &got.a));
+        worst = 0;
+        for (int64_t j = 0; j < n; j++) worst = fmax(worst, fabs(dx[j] - (1.0 + want[j])));
+        CHECK(worst <= 1e-5 * (scale > 1 ? scale : 1), "%s: add mode: max error %g (scale %g)", c->name, worst, scale);
         release(&ref);
         release(&got);
     }

@@ -43,6 +43,7 @@ typedef struct fast_case {
 #define POOL(kh, kw, sh, sw, ph, pw) \
     {.pool = {.kernel_h = kh, .kernel_w = kw, .stride_h = sh, .stride_w = sw, .pad_h = ph, .pad_w = pw}}
 #define BN(train) {.bn = {.eps = 1e-5, .momentum = 0.1, .training = train}}
+#define BN_RELU(train) {.bn = {.eps = 1e-5, .momentum = 0.1, .training = train, .relu = 1}}
 
 /* The reference sums in double and rounds once; the fast ops sum in float in
  * another order. For sums of K terms of unit size the float error is about
@@ -108,6 +109,14 @@ static const fast_case cases[] = {
     {"bn_train_c64_7x7", CF_OP_BATCHNORM, BN(1), 1, {{6, 64, 7, 7}}, {{64, 1, 1, 1}, {64, 1, 1, 1}}, INIT_NORMAL, T_BN, W_BN},
     {"bn_eval_affine", CF_OP_BATCHNORM, BN(0), 1, {{3, 4, 5, 5}}, {{4, 1, 1, 1}, {4, 1, 1, 1}}, INIT_NORMAL, T_BN, W_BN},
     {"bn_eval_plain_b7", CF_OP_BATCHNORM, BN(0), 1, {{7, 3, 3, 5}}, {{0}}, INIT_NORMAL, T_BN, W_BN},
+    /* batch norm + ReLU: the mask is each backend's own output > 0; an element within
+     * float rounding of 0 could fall on either side, none does in these draws */
+    {"bn_relu_train_affine_b7", CF_OP_BATCHNORM, BN_RELU(1), 1, {{7, 5, 9, 9}}, {{5, 1, 1, 1}, {5, 1, 1, 1}}, INIT_NORMAL, T_BN, W_BN},
+    {"bn_relu_train_plain_b1", CF_OP_BATCHNORM, BN_RELU(1), 1, {{1, 3, 5, 7}}, {{0}}, INIT_NORMAL, T_BN, W_BN},
+    {"bn_relu_train_offset_c16", CF_OP_BATCHNORM, BN_RELU(1), 1, {{4, 16, 6, 6}}, {{16, 1, 1, 1}, {16, 1, 1, 1}}, INIT_OFFSET, T_BN, W_BN},
+    {"bn_relu_train_c64_7x7", CF_OP_BATCHNORM, BN_RELU(1), 1, {{6, 64, 7, 7}}, {{64, 1, 1, 1}, {64, 1, 1, 1}}, INIT_NORMAL, T_BN, W_BN},
+    {"bn_relu_eval_affine", CF_OP_BATCHNORM, BN_RELU(0), 1, {{3, 4, 5, 5}}, {{4, 1, 1, 1}, {4, 1, 1, 1}}, INIT_NORMAL, T_BN, W_BN},
+    {"bn_relu_eval_plain_b7", CF_OP_BATCHNORM, BN_RELU(0), 1, {{7, 3, 3, 5}}, {{0}}, INIT_NORMAL, T_BN, W_BN},
     /* pooling */
     {"relu_odd", CF_OP_RELU, {{0}}, 1, {{7, 3, 9, 11}}, {{0}}, INIT_NORMAL, T_EXACT, W_EXACT},
     {"avgpool3x3_s1_p1", CF_OP_AVGPOOL2D, POOL(3, 3, 1, 1, 1, 1), 1, {{7, 3, 9, 11}}, {{0}}, INIT_NORMAL, T_ACC, W_ACC},

@@ -118,6 +118,7 @@ typedef struct op_case {
     {.conv = {.stride_h = sh, .stride_w = sw, .pad_h = ph, .pad_w = pw, .dil_h = dh, .dil_w = dw, .groups = g}}
 #define POOL(k, s, p) {.pool = {.kernel_h = k, .kernel_w = k, .stride_h = s, .stride_w = s, .pad_h = p, .pad_w = p}}
 #define BN(train) {.bn = {.eps = 1e-5, .momentum = 0.1, .training = train}}
+#define BN_RELU(train) {.bn = {.eps = 1e-5, .momentum = 0.1, .training = train, .relu = 1}}
 #define XENT(e) {.xent = {.label_smoothing = e}}
 #define NONE {{0}}
 /* the last two fields of a row: how inputs are drawn, and whether one repeats */
@@ -157,6 +158,14 @@ static const op_case cases[] = {
     {"bn_train_plain_b5_14", CF_OP_BATCHNORM, BN(1), 1, {{5, 8, 14, 14}}, NONE, PLAIN},
     {"bn_eval_affine_b5_7", CF_OP_BATCHNORM, BN(0), 1, {{5, 16, 7, 7}}, {{16, 1, 1, 1}, {16, 1, 1, 1}}, PLAIN},
     {"bn_eval_plain_b1_14", CF_OP_BATCHNORM, BN(0), 1, {{1, 8, 14, 14}}, NONE, PLAIN},
+    /* batch norm + ReLU (cuDNN, the ReLU kernel in place; backward through the masked dy
+     * in the workspace): the batch norm rows of `tolerances`, as each side masks by its
+     * own output and no draw here puts bn(x) within float rounding of 0 */
+    {"bn_relu_train_affine_b5_14", CF_OP_BATCHNORM, BN_RELU(1), 1, {{5, 16, 14, 14}}, {{16, 1, 1, 1}, {16, 1, 1, 1}}, PLAIN},
+    {"bn_relu_train_affine_offset_b4_7", CF_OP_BATCHNORM, BN_RELU(1), 1, {{4, 16, 7, 7}}, {{16, 1, 1, 1}, {16, 1, 1, 1}}, OFFSET},
+    {"bn_relu_train_plain_b1_7", CF_OP_BATCHNORM, BN_RELU(1), 1, {{1, 8, 7, 7}}, NONE, PLAIN},
+    {"bn_relu_eval_affine_b5_7", CF_OP_BATCHNORM, BN_RELU(0), 1, {{5, 16, 7, 7}}, {{16, 1, 1, 1}, {16, 1, 1, 1}}, PLAIN},
+    {"bn_relu_eval_plain_b1_14", CF_OP_BATCHNORM, BN_RELU(0), 1, {{1, 8, 14, 14}}, NONE, PLAIN},
     /* ReLU and pooling */
     {"relu_b5_7", CF_OP_RELU, NONE, 1, {{5, 8, 7, 7}}, NONE, PLAIN},
     {"avgpool_k3s1p1_b5_14", CF_OP_AVGPOOL2D, POOL(3, 1, 1), 1, {{5, 8, 14, 14}}, NONE, PLAIN},

@@ -10,7 +10,8 @@
  *  - nodes: exactly the layers the logits depend on (worked out here from
  *    the layer inputs), each with the ONNX op of its kind, its attributes
  *    (kernel, strides, pads, dilations, groups, pool counting, epsilon) and
- *    the output of the layer it reads as input; the auxiliary head absent
+ *    the output of the layer it reads as input; a fused batch norm + ReLU as
+ *    BatchNormalization then Relu; the auxiliary head absent
  *  - every node input is a graph input, an initializer or an earlier node's
  *    output (topological order), every output is new
  *  - initializers: each weight with its shape and the model's exact floats,
@@ -282,15 +283,25 @@ static int64_t check_init(const onnx_file *o, const char *layer, const char *wha
     return n;
 }
 
+static int fused(const cf_net_layer *l) { return l->kind == CF_OP_BATCHNORM && l->params.bn.relu; }
+
 /* Nodes a layer kind becomes. */
 static int nodes_of(const cf_net_layer *l) {
     if (l->kind == CF_OP_LINEAR) return 2;
     if (l->kind == CF_OP_ZERO && l->params.zero.stride > 1) return 2;
+    if (fused(l)) return 2; /* BatchNormalization, Relu */
     return 1;
 }
 
-static const char *op_of(cf_op_kind k) {
-    switch (k) {
+/* The node of a two-node layer that reads the layer's inputs: "<layer>/<this>". */
+static const char *entry_of(const cf_net_layer *l) {
+    return l->kind == CF_OP_LINEAR ? "flatten" : fused(l) ? "bn" : "subsample";
+}
+
+/* The op of the node named after the layer (the last of its nodes). */
+static const char *op_of(const cf_net_layer *l) {
+    if (fused(l)) return "Relu";
+    switch (l->kind) {
     case CF_OP_CONV2D: return "Conv";
     case CF_OP_BATCHNORM: return "BatchNormalization";
     case CF_OP_RELU: return "Relu";
@@ -320,6 +331,16 @@ static int64_t check_layer(const onnx_file *o, const cf_model *m, int i, const n
         weights += check_init(o, l->name, "weight", l->w_shape[0], 4, cf_model_weight(m, i, 0));
         if (l->n_w > 1) weights += check_init(o, l->name, "bias", l->w_shape[1], 1, cf_model_weight(m, i, 1));
     } else if (l->kind == CF_OP_BATCHNORM) {
+        if (fused(l)) {
+            /* BatchNormalization "<layer>/bn" and the Relu n reading it */
+            char name[160];
+            snprintf(name, sizeof name, "%s/bn", l->name);
+            const node *bn = find_node(o, name);
+            CHECK(bn && strcmp(bn->op, "BatchNormalization") == 0 && n->n_in == 1 && strcmp(n->in[0], bn->out) == 0,
+                  "%s: a fused layer is BatchNormalization %s then Relu", l->name, name);
+            if (!bn) return 0;
+            n = bn;
+        }
         const attr *eps = find_attr(n, "epsilon");
         CHECK(eps && eps->type == ONNX_ATTR_TYPE_FLOAT && eps->f == (float)l->params.bn.eps && n->n_in == 5,
               "%s: epsilon", l->name);
@@ -365,6 +386,9 @@ static int64_t check_layer(const onnx_file *o, const cf_model *m, int i, const n
     }
     return weights;
 }
+
+/* Fused batch norm + ReLU layers exported over all models: the families have some. */
+static int fused_exported;
 
 /* Export m, decode it and check everything listed at the top. */
 static void check_model(const char *what, const cf_model *m) {
@@ -415,6 +439,7 @@ static void check_model(const char *what, const cf_model *m) {
         layers++;
         want_nodes += nodes_of(&net->layers[i]);
         zeros += net->layers[i].kind == CF_OP_ZERO;
+        fused_exported += fused(&net->layers[i]);
         if (net->layers[i].kind == CF_OP_BATCHNORM) bn_channels += net->layers[i].c;
     }
     CHECK(o.n_nodes == want_nodes && sum.nodes == want_nodes && sum.layers == layers && o.n_infos == layers,
@@ -430,12 +455,13 @@ static void check_model(const char *what, const cf_model *m) {
         const node *n = find_node(&o, l->name);
         CHECK(n != NULL, "%s: no node %s", what, l->name);
         if (!n) continue;
-        CHECK(strcmp(n->op, op_of(l->kind)) == 0 && n->n_out == 1, "%s: %s is %s, expected %s", what, l->name,
-              n->op, op_of(l->kind));
+        CHECK(strcmp(n->op, op_of(l)) == 0 && n->n_out == 1, "%s: %s is %s, expected %s", what, l->name, n->op,
+              op_of(l));
         CHECK((i == net->logits) == (strcmp(n->out, "logits") == 0), "%s: %s writes %s", what, l->name, n->out);
-        /* the node that reads the layer's inputs: Flatten before Gemm, Slice before a strided zero */
+        /* the node that reads the layer's inputs: Flatten before Gemm, Slice before a strided
+         * zero, BatchNormalization before the Relu of a fused batch norm */
         char first[160];
-        snprintf(first, sizeof first, "%s/%s", l->name, l->kind == CF_OP_LINEAR ? "flatten" : "subsample");
+        snprintf(first, sizeof first, "%s/%s", l->name, entry_of(l));
         const node *entry = nodes_of(l) == 2 ? find_node(&o, first) : n;
         CHECK(entry != NULL, "%s: no node %s", what, first);
         for (int k = 0; entry && k < l->n_in; k++) {
@@ -611,6 +637,7 @@ int main(int argc, char **argv) {
             CHECK(m->net->aux_logits >= 0, "the darts case has no auxiliary head to leave out");
         cf_model_destroy(m);
     }
+    CHECK(fused_exported > 0, "no family's network exported a fused batch norm + ReLU");
     cf_model *m = build_by_hand();
     if (m) {
         check_model("by hand", m);

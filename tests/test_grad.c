@@ -41,6 +41,7 @@ typedef struct grad_case {
 #define POOL(kh, kw, sh, sw, ph, pw) \
     {.pool = {.kernel_h = kh, .kernel_w = kw, .stride_h = sh, .stride_w = sw, .pad_h = ph, .pad_w = pw}}
 #define BN_TRAIN {.bn = {.eps = 1e-5, .momentum = 0.1, .training = 1}}
+#define BN_RELU_TRAIN {.bn = {.eps = 1e-5, .momentum = 0.1, .training = 1, .relu = 1}}
 
 /* With eps = 1e-6 the central difference truncation error is ~1e-12 relative
  * for these smooth (or piecewise-linear away from kinks) functions, and the
@@ -62,6 +63,10 @@ static const grad_case cases[] = {
     {"conv_rect_asym", CF_OP_CONV2D, CONV(1, 2, 0, 1, 1, 1, 1), 1, {{2, 2, 5, 6}}, {{2, 2, 1, 3}}, INIT_NORMAL, TOL, WHY},
     {"batchnorm_affine", CF_OP_BATCHNORM, BN_TRAIN, 1, {{3, 4, 3, 3}}, {{4, 1, 1, 1}, {4, 1, 1, 1}}, INIT_NORMAL, TOL, WHY},
     {"batchnorm_plain", CF_OP_BATCHNORM, BN_TRAIN, 1, {{4, 3, 2, 2}}, {{0}}, INIT_NORMAL, TOL, WHY},
+    {"batchnorm_relu_affine", CF_OP_BATCHNORM, BN_RELU_TRAIN, 1, {{3, 4, 3, 3}}, {{4, 1, 1, 1}, {4, 1, 1, 1}}, INIT_NORMAL, TOL,
+     "bn(x) kept 1e-3 from the kink (checked in run_fd)"},
+    {"batchnorm_relu_plain", CF_OP_BATCHNORM, BN_RELU_TRAIN, 1, {{4, 3, 2, 2}}, {{0}}, INIT_NORMAL, TOL,
+     "bn(x) kept 1e-3 from the kink (checked in run_fd)"},
     {"relu", CF_OP_RELU, {{0}}, 1, {{2, 3, 4, 4}}, {{0}}, INIT_NONZERO, TOL, "inputs kept 0.05 from the kink"},
     {"avgpool3x3_s1_p1", CF_OP_AVGPOOL2D, POOL(3, 3, 1, 1, 1, 1), 1, {{2, 2, 5, 5}}, {{0}}, INIT_NORMAL, TOL, WHY},
     {"avgpool3x3_s2_p1", CF_OP_AVGPOOL2D, POOL(3, 3, 2, 2, 1, 1), 1, {{2, 2, 6, 6}}, {{0}}, INIT_NORMAL, TOL, WHY},
@@ -208,9 +213,28 @@ static double fd_error(harness *h, cf_tensor *x, const cf_tensor *g, double *max
     return scale > 0 ? worst / scale : worst;
 }
 
+/* Smallest |bn(x)| of a batch norm + ReLU case: the kink is at bn(x) = 0,
+ * which the inputs cannot be pushed from directly (it moves with the batch
+ * statistics), so the cases are chosen where it is far, and this says so. */
+static double bn_relu_gap(const grad_case *c) {
+    harness h;
+    setup(&h, c, CF_DTYPE_F64);
+    h.a.params.bn.relu = 0;
+    CF_ASSERT(cf_op_forward(cf_backend_cpu_ref(), &h.a) == CF_OK);
+    double gap = INFINITY;
+    for (int64_t i = 0; i < cf_tensor_numel(&h.out); i++) gap = fmin(gap, fabs(get(&h.out, i)));
+    teardown(&h);
+    return gap;
+}
+
 static void run_fd(const grad_case *c) {
     harness h;
     setup(&h, c, CF_DTYPE_F64);
+    if (c->kind == CF_OP_BATCHNORM && c->params.bn.relu) {
+        double gap = bn_relu_gap(c);
+        CHECK(gap > 1e-3, "%s: bn(x) comes within %.3g of the ReLU kink; finite differences would cross it", c->name,
+              gap);
+    }
     CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &h.a));
     CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &h.a));
     char what[64];
@@ -292,6 +316,49 @@ static void run_accumulates(const grad_case *c) {
     teardown(&h);
 }
 
+/* Batch norm + ReLU is batch norm then ReLU bit for bit: output, running
+ * statistics, and every gradient of the two-layer backward. */
+static void check_bn_relu_exact(const grad_case *c, cf_dtype dtype) {
+    harness f, u;
+    setup(&f, c, dtype);
+    setup(&u, c, dtype); /* the same values */
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &f.a));
+    CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &f.a));
+    cf_tensor y, dbn;
+    make(&u, &y, dtype, u.out.shape);
+    make(&u, &dbn, dtype, u.out.shape);
+    u.a.params.bn.relu = 0;
+    u.a.dout = &dbn;
+    cf_op_args relu = {.kind = CF_OP_RELU, .n_inputs = 1, .in = {&u.out}, .out = &y, .dout = &u.dout, .din = {&dbn}};
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &u.a));
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &relu));
+    CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &relu));
+    CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &u.a));
+    const char *dt = cf_dtype_name(dtype);
+    CHECK(memcmp(f.out.data, y.data, cf_tensor_bytes(&y)) == 0, "%s %s: output is not batchnorm then relu", c->name, dt);
+    CHECK(memcmp(f.din[0].data, u.din[0].data, cf_tensor_bytes(&y)) == 0, "%s %s: input gradient differs", c->name, dt);
+    for (int k = 0; k < CF_OP_MAX_STATE; k++)
+        CHECK(memcmp(f.state[k].data, u.state[k].data, cf_tensor_bytes(&f.state[k])) == 0, "%s %s: statistic %d differs",
+              c->name, dt, k);
+    for (int k = 0; k < CF_OP_MAX_WEIGHTS; k++)
+        if (f.a.w[k])
+            CHECK(memcmp(f.dw[k].data, u.dw[k].data, cf_tensor_bytes(&f.dw[k])) == 0, "%s %s: weight %d gradient differs",
+                  c->name, dt, k);
+    /* the same in inference mode, forward only */
+    f.a.params.bn.training = u.a.params.bn.training = 0;
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &f.a));
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &u.a));
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &relu));
+    CHECK(memcmp(f.out.data, y.data, cf_tensor_bytes(&y)) == 0, "%s %s: inference output is not batchnorm then relu",
+          c->name, dt);
+    /* backward reads the forward output: without it the call is refused */
+    f.a.params.bn.training = 1;
+    f.a.out = NULL;
+    CHECK_FAILS(cf_op_backward(cf_backend_cpu_ref(), &f.a), CF_ERR_INVALID_ARG, "batchnorm+relu", "forward output");
+    teardown(&f);
+    teardown(&u);
+}
+
 /* Dropout: the same (seed, stream, offset) gives the same mask, the drop rate is p. */
 static void check_dropout_statistics(void) {
     const int64_t shape[4] = {4, 8, 16, 16};
@@ -328,6 +395,11 @@ int main(void) {
         for (size_t i = 0; i < n_cases; i++) found |= cases[i].kind == (cf_op_kind)k;
         CHECK(found, "op %s has no gradient case", cf_op_name((cf_op_kind)k));
     }
+    for (size_t i = 0; i < n_cases; i++)
+        if (cases[i].kind == CF_OP_BATCHNORM && cases[i].params.bn.relu) {
+            check_bn_relu_exact(&cases[i], CF_DTYPE_F32);
+            check_bn_relu_exact(&cases[i], CF_DTYPE_F64);
+        }
     check_dropout_statistics();
     return test_finish("test_grad");
 }

@@ -108,7 +108,7 @@ static void check_shapes(void) {
 
     cf_tensor gamma = T(3, 1, 1, 1), rm = T(3, 1, 1, 1), rv = T(4, 1, 1, 1), bn_y = T(2, 3, 8, 8);
     cf_op_args bn = {.kind = CF_OP_BATCHNORM, .n_inputs = 1, .in = {&x}, .w = {&gamma, NULL}, .out = &bn_y};
-    bn.params.bn = (cf_batchnorm_params){1e-5, 0.1, 0};
+    bn.params.bn = (cf_batchnorm_params){.eps = 1e-5, .momentum = 0.1, .training = 0};
     EXPECT_FAIL(cf_op_forward(be, &bn), CF_ERR_INVALID_ARG, "gamma and beta must both be given");
     bn.w[0] = NULL;
     bn.state[0] = &rm;

@@ -41,6 +41,7 @@ typedef struct cf_cost {
     size_t activation_bytes;
     int batch;
     int layers;            /* layers of the descriptor, auxiliary head included */
+    int fused;             /* of them, batch norms with their ReLU fused in ("batchnorm+relu") */
 } cf_cost;
 
 /* Costs of a built network at a batch size. */

@@ -15,6 +15,17 @@
  * Layers are built exactly as the space's reference implementation builds them
  * (NB201's TinyNetwork, DARTS's NetworkCIFAR, NAS-Bench-101's network, the
  * MBConv stages of the mobile space); src/nn/build_*.c say how, per family.
+ *
+ * Fusion: the last step of cf_net_build merges a ReLU into the batch norm it
+ * reads (params.bn.relu = 1, the op "batchnorm+relu") where that is exact and
+ * changes nothing else: the batch norm has no other reader, is not a
+ * classifier, is in the same part (auxiliary head or not) as the ReLU, and
+ * neither goes through drop-path. The fused layer keeps the batch norm's name
+ * (checkpoints name tensors by layer), the ReLU layer is gone, and later
+ * layers read the fused one instead. Parameters and MACs are unchanged (ReLU
+ * has neither); the activation plan holds one tensor and one gradient fewer
+ * per fusion. A ReLU shared by several readers (a node feeding several
+ * ReLU-conv edges) becomes a fused layer with several readers.
  */
 #ifndef CELLFORGE_NET_H
 #define CELLFORGE_NET_H
@@ -49,6 +60,8 @@ typedef struct cf_net_layer {
                                               vectors (C, 1, 1, 1) */
     uint8_t aux;                /* part of the auxiliary head: not in params/macs, not at inference */
     uint8_t drop_path;          /* output goes through drop-path while training (darts) */
+    int origin;                 /* index as the builder added it, before fusion: drop-path
+                                   draws its masks by it, so fusion changes no random draw */
     char name[64];              /* "cells.3.node2.in0.sep.dw1", for messages and export */
 } cf_net_layer;
 
@@ -59,6 +72,7 @@ typedef struct cf_net {
     cf_net_input input;
     int logits;                 /* the classifier's layer: (classes, 1, 1) */
     int aux_logits;             /* the auxiliary classifier, or -1 */
+    int n_built;                /* layers the builder added (origin < n_built); n after fusion */
     cf_status err;              /* builder's first failure (sticky) */
 } cf_net;
 
@@ -68,6 +82,10 @@ typedef struct cf_net {
 cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *in,
                        cf_net **out);
 void cf_net_destroy(cf_net *net); /* NULL is accepted */
+
+/* The op a layer runs, for listings and messages: the kind's registry name,
+ * or "batchnorm+relu" for a fused layer. Static storage. */
+const char *cf_net_layer_op_name(const cf_net_layer *l);
 
 /* Elements of one image's output of layer i (c * h * w). */
 static inline int64_t cf_net_layer_numel(const cf_net_layer *l) {

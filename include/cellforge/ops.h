@@ -35,7 +35,8 @@ extern "C" {
 typedef enum cf_op_kind {
     CF_OP_CONV2D = 0,      /* in {x}; w {weight (OC, C/groups, KH, KW), bias (OC) or NULL} */
     CF_OP_BATCHNORM,       /* in {x}; w {gamma (C), beta (C)} or both NULL (affine off);
-                              state {running_mean, running_var, save_mean, save_invstd} (C) */
+                              state {running_mean, running_var, save_mean, save_invstd} (C);
+                              params.bn.relu fuses a ReLU on the output ("batchnorm+relu") */
     CF_OP_RELU,            /* in {x} */
     CF_OP_AVGPOOL2D,       /* in {x}; padding excluded from the count */
     CF_OP_MAXPOOL2D,       /* in {x}; padding never wins */
@@ -72,6 +73,11 @@ typedef struct cf_batchnorm_params {
     double eps;         /* 1e-5 in PyTorch and cuDNN */
     double momentum;    /* running = (1 - m) * running + m * batch; PyTorch's 0.1 */
     int training;       /* 1: batch statistics, update running stats; 0: use running stats */
+    int relu;           /* 1: out = max(0, bn(x)), in training and inference alike. Backward
+                         * first masks dy by (out > 0), which is (bn(x) > 0) exactly, so
+                         * the fused op gives the bits of batchnorm then relu, forward and
+                         * backward (the ReLU gradient at 0 is 0). Backward reads `out`:
+                         * it must still hold the forward's result. */
 } cf_batchnorm_params;
 
 typedef struct cf_zero_params {
@@ -134,6 +140,9 @@ typedef struct cf_op_info {
 
 const cf_op_info *cf_op_get_info(cf_op_kind kind); /* NULL for an invalid kind */
 const char *cf_op_name(cf_op_kind kind);
+/* The name of one call in messages: the kind's, or "batchnorm+relu" for a
+ * batch norm with params.bn.relu. Static storage. */
+const char *cf_op_call_name(const cf_op_args *a);
 
 /* Resolve an op name. An unknown name fails with CF_ERR_UNKNOWN_NAME and a
  * message that suggests the closest known name. */

@@ -39,6 +39,11 @@ const char *cf_op_name(cf_op_kind kind) {
     return info ? info->name : "?";
 }
 
+const char *cf_op_call_name(const cf_op_args *a) {
+    if (a->kind == CF_OP_BATCHNORM && a->params.bn.relu) return "batchnorm+relu";
+    return cf_op_name(a->kind);
+}
+
 cf_status cf_op_lookup(const char *name, cf_op_kind *out) {
     const char *names[CF_OP_COUNT];
     for (int k = 0; k < CF_OP_COUNT; k++) {
@@ -93,7 +98,7 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     if (!a) CF_FAIL(CF_ERR_INVALID_ARG, "op call is NULL");
     const cf_op_info *info = cf_op_get_info(a->kind);
     if (!info) CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op kind %d", (int)a->kind);
-    const char *op = info->name;
+    const char *op = cf_op_call_name(a);
     if (a->n_inputs < info->min_inputs || a->n_inputs > info->max_inputs) {
         if (info->min_inputs == info->max_inputs)
             CF_FAIL(CF_ERR_ARITY, "%s: takes %d input%s, got %d", op, info->min_inputs,
@@ -143,11 +148,13 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     }
     case CF_OP_BATCHNORM: {
         const cf_batchnorm_params *p = &a->params.bn;
-        if (!(p->eps > 0)) CF_FAIL(CF_ERR_INVALID_ARG, "batchnorm: eps is %g, expected > 0", p->eps);
+        if (!(p->eps > 0)) CF_FAIL(CF_ERR_INVALID_ARG, "%s: eps is %g, expected > 0", op, p->eps);
+        if (p->relu != 0 && p->relu != 1)
+            CF_FAIL(CF_ERR_INVALID_ARG, "%s: relu is %d, expected 0 or 1", op, p->relu);
         if (p->momentum < 0 || p->momentum > 1)
-            CF_FAIL(CF_ERR_INVALID_ARG, "batchnorm: momentum is %g, expected in [0, 1]", p->momentum);
+            CF_FAIL(CF_ERR_INVALID_ARG, "%s: momentum is %g, expected in [0, 1]", op, p->momentum);
         if ((a->w[0] == NULL) != (a->w[1] == NULL))
-            CF_FAIL(CF_ERR_INVALID_ARG, "batchnorm: gamma and beta must both be given (affine) or both be NULL");
+            CF_FAIL(CF_ERR_INVALID_ARG, "%s: gamma and beta must both be given (affine) or both be NULL", op);
         if (a->w[0]) {
             CF_TRY(check_vector(op, "gamma", a->w[0], C, x->dtype));
             CF_TRY(check_vector(op, "beta", a->w[1], C, x->dtype));
@@ -158,8 +165,8 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
             CF_TRY(check_vector(op, "save_mean", a->state[2], C, x->dtype));
             CF_TRY(check_vector(op, "save_invstd", a->state[3], C, x->dtype));
             if (N * H * W < 2)
-                CF_FAIL(CF_ERR_SHAPE, "batchnorm: training needs more than one value per channel, input is " SHAPE_FMT,
-                        SHAPE_ARGS(x));
+                CF_FAIL(CF_ERR_SHAPE, "%s: training needs more than one value per channel, input is " SHAPE_FMT,
+                        op, SHAPE_ARGS(x));
         }
         break;
     }
@@ -284,7 +291,7 @@ static cf_status check_same(const char *op, const char *what, const cf_tensor *t
 cf_status cf_op_check_forward(const cf_op_args *a) {
     int64_t shape[CF_TENSOR_DIMS];
     CF_TRY(cf_op_infer_shape(a, shape));
-    const char *op = cf_op_name(a->kind);
+    const char *op = cf_op_call_name(a);
     const cf_tensor *x = a->in[0];
     for (int i = 0; i < a->n_inputs; i++) {
         if (!a->in[i]->data) CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d has no data", op, i);
@@ -301,8 +308,11 @@ cf_status cf_op_check_forward(const cf_op_args *a) {
 }
 
 cf_status cf_op_check_backward(const cf_op_args *a) {
+    /* checked before the forward's "output is missing" to say why it is needed */
+    if (a && a->kind == CF_OP_BATCHNORM && a->params.bn.relu && !a->out)
+        CF_FAIL(CF_ERR_INVALID_ARG, "batchnorm+relu: backward needs the forward output (its ReLU mask)");
     CF_TRY(cf_op_check_forward(a));
-    const char *op = cf_op_name(a->kind);
+    const char *op = cf_op_call_name(a);
     const cf_tensor *x = a->in[0];
     if (!a->dout) CF_FAIL(CF_ERR_INVALID_ARG, "%s: output gradient is missing", op);
     CF_TRY(check_same(op, "output gradient", a->dout, a->out->shape, x->dtype, x->device));
@@ -321,6 +331,6 @@ cf_status cf_op_check_backward(const cf_op_args *a) {
         CF_TRY(check_same(op, what, a->dw[i], a->w[i]->shape, x->dtype, x->device));
     }
     if (a->kind == CF_OP_BATCHNORM && !a->params.bn.training)
-        CF_FAIL(CF_ERR_UNSUPPORTED, "batchnorm: backward needs a forward in training mode (batch statistics)");
+        CF_FAIL(CF_ERR_UNSUPPORTED, "%s: backward needs a forward in training mode (batch statistics)", op);
     return CF_OK;
 }

@@ -94,7 +94,8 @@ static int cost_one(const cost_run *r, const char *text, int line) {
     printf("macs              %s (%.2f M)\n", grouped(c.macs, b3, sizeof b3), c.macs / 1e6);
     printf("activation_bytes  %zu (%.1f MiB)\n", c.activation_bytes,
            (double)c.activation_bytes / (1 << 20));
-    printf("layers            %d\n", c.layers);
+    if (c.fused) printf("layers            %d (%d of them batchnorm+relu)\n", c.layers, c.fused);
+    else printf("layers            %d\n", c.layers);
     printf("hash              %016" PRIx64 "\n", hash);
     return EXIT_OK;
 }

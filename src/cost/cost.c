@@ -1,7 +1,10 @@
 /* cost.c - parameters, MACs and activation bytes counted on the network
  * descriptor. Checked against published figures (NAS-Bench-201, DARTS_V2,
  * NAS-Bench-101) and against PyTorch builds of the same networks in
- * tests/test_cost.c.
+ * tests/test_cost.c. The descriptor is the fused one (net.h): a batch norm
+ * with its ReLU fused in has the batch norm's parameters and, like both
+ * layers before, no MACs, so those figures are the unfused network's; the
+ * activation plan is the one the model allocates, with one tensor per pair.
  */
 #include <string.h>
 
@@ -24,6 +27,7 @@ cf_status cf_cost_of_net(const cf_net *net, int batch, int with_aux, cf_cost *ou
     memset(out, 0, sizeof *out);
     for (int i = 0; i < net->n; i++) {
         const cf_net_layer *l = &net->layers[i];
+        out->fused += l->kind == CF_OP_BATCHNORM && l->params.bn.relu;
         int64_t p = 0;
         for (int k = 0; k < l->n_w; k++) p += cf_net_weight_numel(l, k);
         if (l->aux) {

@@ -7,6 +7,8 @@
  *   conv2d          Conv (pads on all four sides, dilations, group, bias if any)
  *   batchnorm       BatchNormalization with the running statistics (affine off:
  *                   gamma 1, beta 0)
+ *   batchnorm+relu  BatchNormalization "<layer>/bn" then Relu: a fused layer is
+ *                   written as the two layers it stands for
  *   relu            Relu
  *   avgpool2d       AveragePool, count_include_pad 0 (padding not counted),
  *                   ceil_mode 0: cf_conv_out_size rounds down
@@ -196,9 +198,17 @@ static cf_status batchnorm(writer *w, int i, const char **in) {
     init_floats(w, t[2], dims, 1, cf_model_bn_stat(w->m, i, 0));
     init_floats(w, t[3], dims, 1, cf_model_bn_stat(w->m, i, 1));
     for (int k = 0; k < 4; k++) in[1 + k] = t[k];
-    size_t at = node_begin(w, "BatchNormalization", l->name, in, 5, w->names[i]);
+    /* fused: the normalization under its own name, the layer's name on the Relu */
+    char bn[NAME_CAP];
+    const int relu = l->params.bn.relu;
+    if (relu) snprintf(bn, sizeof bn, "%s/bn", l->name);
+    size_t at = node_begin(w, "BatchNormalization", relu ? bn : l->name, in, 5, relu ? bn : w->names[i]);
     attr_float(w, "epsilon", (float)l->params.bn.eps);
     cf_pb_end(&w->nodes, at);
+    if (relu) {
+        const char *r[1] = {bn};
+        node(w, "Relu", l->name, r, 1, w->names[i]);
+    }
     return CF_OK;
 }
 
@@ -336,7 +346,7 @@ static cf_status layer(writer *w, int i) {
         break;
     }
     default:
-        CF_FAIL(CF_ERR_UNSUPPORTED, "onnx: layer %s: %s has no ONNX form here", l->name, cf_op_name(l->kind));
+        CF_FAIL(CF_ERR_UNSUPPORTED, "onnx: layer %s: %s has no ONNX form here", l->name, cf_net_layer_op_name(l));
     }
     /* the output's shape, for readers (Netron) and the checker's shape inference */
     const int64_t dims[4] = {-1, l->c, l->h, l->w};

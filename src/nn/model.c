@@ -12,9 +12,11 @@
  *
  * Drop-path (DARTS) scales a marked layer's output in place, per image, by
  * mask / keep, and its gradient likewise before the layer's backward: no
- * backward reads its own output, so no extra buffer is needed. Masks come
- * from the counter RNG at (seed, step, layer, image): reproducible, and free
- * to recompute in backward.
+ * marked layer's backward reads its own output (the one op that does, batch
+ * norm with a fused ReLU, is never marked: net.h), so no extra buffer is
+ * needed. Masks come from the counter RNG at (seed, step, layer, image), the
+ * layer counted as built before fusion: reproducible, free to recompute in
+ * backward, and the same draws with fusion or without.
  *
  * Tested by tests/test_model.c (gradients against finite differences on whole
  * networks of every family, and against the layer-by-layer reference).
@@ -319,7 +321,10 @@ static cf_status drop_path_apply(const cf_model *m, int i, void *data) {
     const double p = m->drop_path, keep = 1.0 - p;
     const size_t per = (size_t)cf_net_layer_numel(l);
     const uint64_t stream = cf_rng_stream(0, CF_RNG_PURPOSE_DROPOUT);
-    const uint64_t index0 = (m->step * (uint64_t)m->net->n + (uint64_t)i) * (uint64_t)m->batch;
+    /* a network laid out by hand (tests) has no build numbering: its own then */
+    const int built = m->net->n_built > 0;
+    const uint64_t layers = (uint64_t)(built ? m->net->n_built : m->net->n);
+    const uint64_t index0 = (m->step * layers + (uint64_t)(built ? l->origin : i)) * (uint64_t)m->batch;
     if (m->dtype != CF_DTYPE_F64) return cf_backend_drop_path(m->be, data, m->n, per, p, m->seed, stream, index0);
     for (int b = 0; b < m->n; b++) {
         uint32_t word = cf_rng_word_at(m->seed, stream, index0 + (uint64_t)b);

@@ -1,7 +1,9 @@
-/* net.c - the network descriptor: layer adders, cf_net_build dispatch.
+/* net.c - the network descriptor: layer adders, the batch norm + ReLU
+ * fusion pass, cf_net_build dispatch.
  *
- * Tested by tests/test_net.c (shapes, sticky errors) and through the cost
- * model's published-figure and PyTorch cross-checks (tests/test_cost.c).
+ * Tested by tests/test_model.c (where fusion happens, and that a fused
+ * network computes what the unfused one does) and through the cost model's
+ * published-figure and PyTorch cross-checks (tests/test_cost.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +60,7 @@ static cf_net_layer *push(cf_net *net, cf_op_kind kind, const char *fmt, va_list
     cf_net_layer *l = &net->layers[net->n];
     memset(l, 0, sizeof *l);
     l->kind = kind;
+    l->origin = net->n;
     vsnprintf(l->name, sizeof l->name, fmt, ap);
     return l;
 }
@@ -282,6 +285,73 @@ void cf_netb_mark_aux(cf_net *net, int from) {
     for (int i = from; i < net->n; i++) net->layers[i].aux = 1;
 }
 
+const char *cf_net_layer_op_name(const cf_net_layer *l) {
+    if (l->kind == CF_OP_BATCHNORM && l->params.bn.relu) return "batchnorm+relu";
+    return cf_op_name(l->kind);
+}
+
+/* ---- fusion --------------------------------------------------------------------- */
+
+/* Whether ReLU layer r may be merged into the batch norm it reads; readers
+ * counts every input slot and classifier that reads a layer. */
+static int fusable(const cf_net *net, const int *readers, int r) {
+    const cf_net_layer *relu = &net->layers[r];
+    if (relu->kind != CF_OP_RELU || relu->n_in != 1 || relu->in[0] < 0) return 0;
+    const int b = relu->in[0];
+    const cf_net_layer *bn = &net->layers[b];
+    return bn->kind == CF_OP_BATCHNORM && !bn->params.bn.relu && readers[b] == 1 && b != net->logits &&
+           b != net->aux_logits && bn->aux == relu->aux && !bn->drop_path && !relu->drop_path;
+}
+
+int cf_netb_fuse_bn_relu(cf_net *net) {
+    if (net->err != CF_OK || net->n == 0) return 0;
+    const int n = net->n;
+    int *readers = calloc((size_t)n, sizeof *readers);
+    int *to = calloc((size_t)n, sizeof *to);   /* old index -> new index */
+    unsigned char *merge = calloc((size_t)n, 1);  /* ReLU layers that go */
+    if (!readers || !to || !merge) {
+        free(readers);
+        free(to);
+        free(merge);
+        cf_netb_fail(net, CF_ERR_OUT_OF_MEMORY, "network: no memory to fuse %d layers", n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < net->layers[i].n_in; k++)
+            if (net->layers[i].in[k] >= 0) readers[net->layers[i].in[k]]++;
+    if (net->logits >= 0) readers[net->logits]++;
+    if (net->aux_logits >= 0) readers[net->aux_logits]++;
+    int fused = 0;
+    for (int i = 0; i < n; i++) {
+        if (!fusable(net, readers, i)) continue;
+        merge[i] = 1;
+        fused++;
+    }
+    for (int i = 0; i < n; i++)
+        if (merge[i]) net->layers[net->layers[i].in[0]].params.bn.relu = 1;
+    /* compact in place: a layer only moves down, after it is read */
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        cf_net_layer l = net->layers[i];
+        if (merge[i]) {
+            /* the ReLU's readers read the fused batch norm, which comes earlier */
+            to[i] = to[l.in[0]];
+            continue;
+        }
+        for (int k = 0; k < l.n_in; k++)
+            if (l.in[k] >= 0) l.in[k] = to[l.in[k]];
+        to[i] = kept;
+        net->layers[kept++] = l;
+    }
+    net->n = kept;
+    if (net->logits >= 0) net->logits = to[net->logits];
+    if (net->aux_logits >= 0) net->aux_logits = to[net->aux_logits];
+    free(readers);
+    free(to);
+    free(merge);
+    return fused;
+}
+
 typedef cf_status (*family_builder)(cf_net *, const cf_space *, const cf_arch *);
 
 static const family_builder k_builders[CF_SPACE_FAMILY_COUNT] = {
@@ -293,6 +363,11 @@ static const family_builder k_builders[CF_SPACE_FAMILY_COUNT] = {
 
 cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *in,
                        cf_net **out) {
+    return cf_netb_build(s, a, in, 1, out);
+}
+
+cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input *in, int fuse,
+                        cf_net **out) {
     *out = NULL;
     if (in->c < 1 || in->h < 1 || in->w < 1 || in->classes < 2)
         CF_FAIL(CF_ERR_INVALID_ARG, "network: input %dx%dx%d with %d classes (need >= 1 pixel, "
@@ -309,6 +384,11 @@ cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *
     if (st == CF_OK && net->err != CF_OK) st = net->err;
     if (st == CF_OK && net->logits < 0) {
         cf_netb_fail(net, CF_ERR_INTERNAL, "network: builder made no classifier");
+        st = net->err;
+    }
+    net->n_built = net->n;
+    if (st == CF_OK && fuse) {
+        cf_netb_fuse_bn_relu(net);
         st = net->err;
     }
     if (st != CF_OK) {

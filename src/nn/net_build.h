@@ -68,6 +68,14 @@ int cf_netb_relu_conv_bn(cf_net *net, int x, int c, int k, int stride, int pad, 
 /* Sum of any number of inputs, chained in groups of CF_OP_MAX_INPUTS; n == 0 is an error. */
 int cf_netb_sum_many(cf_net *net, int n, const int *xs, const char *name);
 
+/* cf_net_build with the fusion pass (net.h) on or off: off gives the
+ * network as the builder laid it out, which tests run beside the fused one
+ * to show that fusion changes no result. */
+cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input *in, int fuse,
+                        cf_net **out);
+/* The fusion pass: merge each ReLU into the batch norm it reads where net.h
+ * allows it, drop the ReLU layers and renumber. Returns how many it fused. */
+int cf_netb_fuse_bn_relu(cf_net *net);
 /* Per-family builders (build_<family>.c). */
 cf_status cf_net_build_nb201(cf_net *net, const cf_space *s, const cf_arch *a);
 cf_status cf_net_build_darts(cf_net *net, const cf_space *s, const cf_arch *a);

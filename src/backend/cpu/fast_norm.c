@@ -8,6 +8,13 @@
  * channel's first value) so that sum of squares minus squared sum does not
  * cancel when the mean is large next to the spread.
  *
+ * With params.bn.relu (batch norm then ReLU as one op) the normalizing loop
+ * clamps at 0 as it writes, and backward reads the ReLU mask from the output
+ * (out > 0, which is bn(x) > 0) inside its two loops: dy * mask is the value
+ * a ReLU layer would have stored as the batch norm's output gradient, so the
+ * sums and dx are those of the two-layer backward, without the extra tensor
+ * or the extra pass over it.
+ *
  * Checked against ref_norm.c and ref_elementwise.c by tests/test_cpu_fast.c.
  */
 #include <math.h>
@@ -37,28 +44,59 @@ FAST_SIMD static void plane_affine(const float *x, float *y, int64_t n, float sc
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale + offset;
 }
 
-/* *s += sum dy, *sx += sum dy * (x - mean) over one plane. */
-FAST_SIMD static void plane_grad_sums(const float *x, const float *dy, int64_t n, float mean, double *s, double *sx) {
-    float a = 0.0f, b = 0.0f;
-#pragma omp simd reduction(+ : a, b)
+/* y = max(0, x * scale + offset) over one plane: the same value, then ReLU's select. */
+FAST_SIMD static void plane_affine_relu(const float *x, float *y, int64_t n, float scale, float offset) {
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        a += dy[i];
-        b += dy[i] * (x[i] - mean);
+        const float v = x[i] * scale + offset;
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+/* The gradient a ReLU layer would pass back from output y: g where y > 0,
+ * else 0 (also at 0, as ReLU's backward). Callers load both unconditionally,
+ * so the select vectorizes. */
+static inline float relu_mask(float y, float g) { return y > 0.0f ? g : 0.0f; }
+
+/* *s += sum g, *sx += sum g * (x - mean) over one plane; g is dy, or with a
+ * ReLU output y (not NULL) relu_mask(y, dy). */
+FAST_SIMD static void plane_grad_sums(const float *x, const float *y, const float *dy, int64_t n, float mean,
+                                      double *s, double *sx) {
+    float a = 0.0f, b = 0.0f;
+    if (y) {
+#pragma omp simd reduction(+ : a, b)
+        for (int64_t i = 0; i < n; i++) {
+            const float g = relu_mask(y[i], dy[i]);
+            a += g;
+            b += g * (x[i] - mean);
+        }
+    } else {
+#pragma omp simd reduction(+ : a, b)
+        for (int64_t i = 0; i < n; i++) {
+            a += dy[i];
+            b += dy[i] * (x[i] - mean);
+        }
     }
     *s += a;
     *sx += b;
 }
 
-/* dx += A dy + B x + D over one plane (dx = ... when assign). */
-FAST_SIMD static void plane_grad_apply(const float *x, const float *dy, float *dx, int64_t n, float A, float B, float D,
-                                       int assign) {
-    if (assign) {
+/* dx += A g + B x + D over one plane (dx = ... when assign), g as in plane_grad_sums. */
+FAST_SIMD static void plane_grad_apply(const float *x, const float *y, const float *dy, float *dx, int64_t n, float A,
+                                       float B, float D, int assign) {
+    if (y && assign) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) dx[i] = A * relu_mask(y[i], dy[i]) + B * x[i] + D;
+    } else if (y) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) dx[i] += A * relu_mask(y[i], dy[i]) + B * x[i] + D;
+    } else if (assign) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) dx[i] = A * dy[i] + B * x[i] + D;
-        return;
-    }
+    } else {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) dx[i] += A * dy[i] + B * x[i] + D;
+        for (int64_t i = 0; i < n; i++) dx[i] += A * dy[i] + B * x[i] + D;
+    }
 }
 
 FAST_SIMD static void relu_range(const float *x, float *y, int64_t n) {
@@ -117,14 +155,19 @@ cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
         }
         const double g = gamma ? FV(gamma, c) : 1.0, b = beta ? FV(beta, c) : 0.0;
         const float scale = (float)(g * invstd), offset = (float)(b - mean * g * invstd);
-        for (int64_t n = 0; n < N; n++) plane_affine(x + (n * C + c) * HW, y + (n * C + c) * HW, HW, scale, offset);
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t o = (n * C + c) * HW;
+            if (p->relu) plane_affine_relu(x + o, y + o, HW, scale, offset);
+            else plane_affine(x + o, y + o, HW, scale, offset);
+        }
     }
     return CF_OK;
 }
 
 /* With xhat = (x - mean) * invstd over the M values of a channel, as ref_norm.c:
  *   dx = gamma * invstd / M * (M dy - sum dy - xhat * sum dy xhat)
- * written as dx += A dy + B x + D with per-channel A, B, D. */
+ * written as dx += A dy + B x + D with per-channel A, B, D; with relu, dy
+ * is masked by (out > 0) where it is read. */
 cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
     const cf_tensor *xt = a->in[0];             /* (N, C, H, W) */
     const cf_tensor *gamma = a->w[0];           /* (C) or NULL */
@@ -134,6 +177,7 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
     const int64_t N = xt->shape[0], C = xt->shape[1], HW = xt->shape[2] * xt->shape[3];
     const double M = (double)(N * HW);
     const float *x = FDATA(xt), *dy = FDATA(a->dout);
+    const float *y = a->params.bn.relu ? FDATA(a->out) : NULL; /* the ReLU mask, or none */
     float *dx = dxt ? FDATA(dxt) : NULL;
 
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
@@ -142,7 +186,8 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const double invstd = FV(save_invstd, c);
         double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy * (x - mean) */
         for (int64_t n = 0; n < N; n++)
-            plane_grad_sums(x + (n * C + c) * HW, dy + (n * C + c) * HW, HW, mean, &sdy, &sdyx);
+            plane_grad_sums(x + (n * C + c) * HW, y ? y + (n * C + c) * HW : NULL, dy + (n * C + c) * HW, HW, mean,
+                            &sdy, &sdyx);
         const double sdy_xhat = sdyx * invstd;
         if (dbeta) FV(dbeta, c) += (float)sdy;
         if (dgamma) FV(dgamma, c) += (float)sdy_xhat;
@@ -154,7 +199,7 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const float D = (float)(-scale * sdy + scale * sdy_xhat * invstd * (double)mean);
         for (int64_t n = 0; n < N; n++) {
             const int64_t o = (n * C + c) * HW;
-            plane_grad_apply(x + o, dy + o, dx + o, HW, A, B, D, a->din_assign[0]);
+            plane_grad_apply(x + o, y ? y + o : NULL, dy + o, dx + o, HW, A, B, D, a->din_assign[0]);
         }
     }
     return CF_OK;

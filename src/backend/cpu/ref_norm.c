@@ -2,7 +2,12 @@
  *
  * Training: batch mean and biased variance normalize; the running variance is
  * updated with the unbiased one (M / (M - 1)), as PyTorch does. Inference uses
- * the running statistics. Without affine parameters gamma = 1, beta = 0. */
+ * the running statistics. Without affine parameters gamma = 1, beta = 0.
+ *
+ * With params.bn.relu the op is batch norm then ReLU in one: the output is
+ * max(0, bn(x)), and backward takes dy * (out > 0) as the gradient of bn(x).
+ * out > 0 exactly where bn(x) > 0, so this is the two-layer computation bit
+ * for bit, in f32 and f64 alike. */
 #include <math.h>
 
 #include "ref.h"
@@ -54,6 +59,8 @@ cf_status cf_ref_batchnorm_forward(const cf_op_args *a) {
                 for (int64_t w = 0; w < W; w++) {
                     double xhat = (ref_get(x, AT(x, n, c, h, w)) - mean) * invstd;
                     ref_set(y, AT(y, n, c, h, w), g * xhat + b);
+                    /* on the stored value, as a ReLU layer reading it would */
+                    if (p->relu && !(ref_get(y, AT(y, n, c, h, w)) > 0.0)) ref_set(y, AT(y, n, c, h, w), 0.0);
                 }
     }
     return CF_OK;
@@ -62,13 +69,19 @@ cf_status cf_ref_batchnorm_forward(const cf_op_args *a) {
 /* With xhat = (x - mean) * invstd over the M = N*H*W values of a channel:
  *   dbeta  = sum dy
  *   dgamma = sum dy * xhat
- *   dx     = gamma * invstd / M * (M * dy - sum dy - xhat * sum dy * xhat) */
+ *   dx     = gamma * invstd / M * (M * dy - sum dy - xhat * sum dy * xhat)
+ * where dy is the output gradient, masked by (out > 0) first with relu. */
+static double grad_at(const cf_op_args *a, int64_t n, int64_t c, int64_t h, int64_t w) {
+    const cf_tensor *dy = a->dout, *y = a->out;
+    if (a->params.bn.relu && !(ref_get(y, AT(y, n, c, h, w)) > 0.0)) return 0.0;
+    return ref_get(dy, AT(dy, n, c, h, w));
+}
+
 cf_status cf_ref_batchnorm_backward(const cf_op_args *a) {
     const cf_tensor *x = a->in[0];            /* (N, C, H, W) */
     const cf_tensor *gamma = a->w[0];         /* (C) or NULL */
     const cf_tensor *save_mean = a->state[2]; /* (C) */
     const cf_tensor *save_invstd = a->state[3];
-    const cf_tensor *dy = a->dout;            /* (N, C, H, W) */
     cf_tensor *dx = a->din[0];
     cf_tensor *dgamma = a->dw[0];
     cf_tensor *dbeta = a->dw[1];
@@ -82,7 +95,7 @@ cf_status cf_ref_batchnorm_backward(const cf_op_args *a) {
         for (int64_t n = 0; n < N; n++)
             for (int64_t h = 0; h < H; h++)
                 for (int64_t w = 0; w < W; w++) {
-                    double g_out = ref_get(dy, AT(dy, n, c, h, w));
+                    double g_out = grad_at(a, n, c, h, w);
                     sum_dy += g_out;
                     sum_dy_xhat += g_out * (ref_get(x, AT(x, n, c, h, w)) - mean) * invstd;
                 }
@@ -95,7 +108,7 @@ cf_status cf_ref_batchnorm_backward(const cf_op_args *a) {
             for (int64_t h = 0; h < H; h++)
                 for (int64_t w = 0; w < W; w++) {
                     double xhat = (ref_get(x, AT(x, n, c, h, w)) - mean) * invstd;
-                    double g_out = ref_get(dy, AT(dy, n, c, h, w));
+                    double g_out = grad_at(a, n, c, h, w);
                     ref_add(dx, AT(dx, n, c, h, w), scale * (M * g_out - sum_dy - xhat * sum_dy_xhat));
                 }
     }

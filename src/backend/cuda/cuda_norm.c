@@ -13,8 +13,16 @@
  * ctx->ones and ctx->zeros, and the gamma and beta gradients cuDNN always
  * writes land in ctx->junk and ctx->junk + C, two regions nobody reads.
  * The descriptors are made per call: two host objects, no device work.
+ *
+ * With params.bn.relu (batch norm then ReLU as one op) forward runs the
+ * ReLU kernel in place on the output after cuDNN, and backward writes
+ * dy * (out > 0) (the ReLU kernel's backward with out as its input: out > 0
+ * exactly where bn(x) > 0) into the workspace, then hands that to cuDNN as
+ * the output gradient: the two layers' arithmetic, one tensor fewer. The
+ * workspace is stream-ordered: it is reused only by work queued after this.
  */
 #include "cuda_dnn.h"
+#include "kernels/elementwise.h"
 
 typedef struct bn_descs {
     cudnnTensorDescriptor_t x;     /* (N, C, H, W): x, y, dx, dy */
@@ -63,11 +71,13 @@ static cf_status bn_forward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_desc
                                                                x->data, d->x, y->data, d->param, scale, bias,
                                                                a->state[0]->data, a->state[1]->data, p->eps));
     }
+    if (p->relu) CF_TRY(cf_kernel_relu_forward(y->data, y->data, (size_t)cf_tensor_numel(y), ctx->stream));
     return CF_OK;
 }
 
 /* dx with beta 0 when din_assign[0] (or when dx is not wanted and cuDNN's
- * dx goes to the workspace), else 1; dgamma and dbeta always add. */
+ * dx goes to the workspace), else 1; dgamma and dbeta always add. With relu
+ * the workspace holds the masked dy first, and the scratch dx after it. */
 static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_descs *d) {
     const cf_batchnorm_params *p = &a->params.bn;
     const cf_tensor *x = a->in[0];    /* (N, C, H, W) */
@@ -77,9 +87,20 @@ static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_des
     cf_tensor *dgamma = a->dw[0];     /* (C) or NULL */
     cf_tensor *dbeta = a->dw[1];      /* (C) or NULL */
     const size_t C = (size_t)x->shape[1];
+    const size_t numel = (size_t)cf_tensor_numel(x), bytes = numel * sizeof(float);
     const float one = 1.0f, zero = 0.0f;
     CF_TRY(bn_check_eps(ctx, p->eps));
     CF_TRY(cf_cuda_constants(ctx, 2 * C));
+    /* workspace: [masked dy (relu)] [scratch dx (no dx wanted)]; each 256-byte aligned */
+    const size_t part = (bytes + 255) & ~(size_t)255;
+    CF_TRY(cf_cuda_workspace(ctx, (p->relu ? part : 0) + (dx ? 0 : part)));
+    const void *dy_data = dy->data;
+    char *scratch = ctx->workspace;
+    if (p->relu) {
+        CF_TRY(cf_kernel_relu_backward(a->out->data, dy->data, (float *)scratch, numel, 1, ctx->stream));
+        dy_data = scratch;
+        scratch += part;
+    }
     void *dx_data;
     const float *beta_data;
     if (dx) {
@@ -87,8 +108,7 @@ static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_des
         beta_data = a->din_assign[0] ? &zero : &one;
     } else {
         /* the network's input: cuDNN writes dx regardless, so give it scratch */
-        CF_TRY(cf_cuda_workspace(ctx, (size_t)cf_tensor_numel(x) * sizeof(float)));
-        dx_data = ctx->workspace;
+        dx_data = scratch;
         beta_data = &zero;
     }
     /* read after cf_cuda_constants, which may have moved them */
@@ -96,7 +116,7 @@ static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_des
     void *dscale = dgamma ? dgamma->data : (void *)ctx->junk;
     void *dbias = dbeta ? dbeta->data : (void *)(ctx->junk + C);
     CF_CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, beta_data, &one, &one,
-                                                   d->x, x->data, d->x, dy->data, d->x, dx_data, d->param, scale,
+                                                   d->x, x->data, d->x, dy_data, d->x, dx_data, d->param, scale,
                                                    dscale, dbias, p->eps, a->state[2]->data, a->state[3]->data));
     return CF_OK;
 }

@@ -6,8 +6,10 @@
  * without synchronizing. Backward adds into din/dw (beta = 1) except where
  * din_assign[k] is set and cuda_assigns (backend_cuda.c) says the op writes
  * din[k] outright (beta = 0). A backward must not rely on `out` still holding
- * the forward's result: drop-path scales some outputs in place. Each op is tested against the CPU reference op of the same kind
- * by tests/test_cuda_ops.c (label gpu).
+ * the forward's result (drop-path scales some outputs in place), except batch
+ * norm with params.bn.relu, whose mask is out > 0: the network never fuses a
+ * ReLU into a layer that goes through drop-path. Each op is tested against
+ * the CPU reference op of the same kind by tests/test_cuda_ops.c (label gpu).
  */
 #ifndef CF_CUDA_OPS_H
 #define CF_CUDA_OPS_H
