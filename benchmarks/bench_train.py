@@ -12,6 +12,7 @@ forward, backward, update), not the evaluation, and both report test accuracy.
 
     /usr/bin/python3 benchmarks/bench_train.py                 # 1 epoch, 2 threads
     /usr/bin/python3 benchmarks/bench_train.py --epochs 10 --threads 2
+    /usr/bin/python3 benchmarks/bench_train.py --rounds 3      # alternate 3 times, compare medians
     /usr/bin/python3 benchmarks/bench_train.py --skip-torch    # cellforge only (--skip-cellforge: PyTorch only)
     python3 benchmarks/bench_train.py --device cuda --precision fp32   # on a GPU: cuDNN on both sides
     python3 benchmarks/bench_train.py --device cuda --precision bf16
@@ -20,8 +21,10 @@ On a GPU both sides keep the dataset on the device, PyTorch runs eager with cuDN
 (benchmark mode on, TF32 off for fp32 as cellforge's fp32 is plain fp32, autocast for
 bf16), and its timing waits for the device at the end of each epoch.
 
-Prints one JSON line per implementation and a last line with the ratio
-(cellforge images/s over PyTorch images/s; above 1 means cellforge is faster).
+Prints one JSON line per implementation and run, and a last line with the ratio
+(cellforge images/s over PyTorch images/s; above 1 means cellforge is faster). With
+--rounds K both sides run K times, alternating, so that a slow spell of a shared machine
+falls on both; the ratio is then of the medians, and each round's ratio is listed too.
 """
 import argparse
 import gzip
@@ -29,6 +32,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -137,19 +141,29 @@ def main():
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-cellforge", action="store_true")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run both sides this many times, alternating, and compare medians")
     args = p.parse_args()
-    ours = theirs = None
-    if not args.skip_cellforge:
-        ours = run_cellforge(args)
-        print(json.dumps(ours), flush=True)
-    if not args.skip_torch:
-        theirs = run_torch(args)
-        print(json.dumps(theirs), flush=True)
+    ours, theirs = [], []
+    for r in range(max(1, args.rounds)):
+        if not args.skip_cellforge:
+            ours.append(dict(run_cellforge(args), round=r + 1))
+            print(json.dumps(ours[-1]), flush=True)
+        if not args.skip_torch:
+            theirs.append(dict(run_torch(args), round=r + 1))
+            print(json.dumps(theirs[-1]), flush=True)
     if not ours or not theirs:
         return
-    print(json.dumps({"ratio_images_per_s": round(ours["images_per_s"] / theirs["images_per_s"], 3),
-                      "test_acc_cellforge": ours["test_acc"], "test_acc_pytorch": theirs["test_acc"]}))
-
+    ips_ours = statistics.median(o["images_per_s"] for o in ours)
+    ips_theirs = statistics.median(t["images_per_s"] for t in theirs)
+    summary = {"ratio_images_per_s": round(ips_ours / ips_theirs, 3),
+               "test_acc_cellforge": ours[-1]["test_acc"], "test_acc_pytorch": theirs[-1]["test_acc"]}
+    if len(ours) > 1:
+        summary.update({"rounds": len(ours), "median_images_per_s_cellforge": ips_ours,
+                        "median_images_per_s_pytorch": ips_theirs,
+                        "ratio_per_round": [round(o["images_per_s"] / t["images_per_s"], 3)
+                                            for o, t in zip(ours, theirs)]})
+    print(json.dumps(summary))
 
 if __name__ == "__main__":
     main()
