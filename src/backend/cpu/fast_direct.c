@@ -201,11 +201,21 @@ static void pack_weights(const dgeom *g, const float *w, int swap, float *dst) {
 /* outT (q, OC) of one image from its phase planes: row tiles (each output
  * row cut into segments of PB, the last one overrunning into the padding
  * columns) or flat tiles (PB consecutive q across row ends). */
-static void conv_image(const dgeom *g, const float *planes, const float *wpk, float *outT) {
+static void conv_image(const dgeom *g, const float *planes, const float *wpk, float *outT, const float *dst,
+                       const float *next_in) {
     const int64_t gw = (int64_t)g->nv * VL, groups = g->OC / gw;
     const tile_fn fn = tile_kinds[g->kind].fn;
     const int64_t seg = g->rows ? ceil_div(g->OW, g->pb) : 0;
     const int64_t ntiles = g->rows ? g->OH * seg : g->Qp / g->pb;
+    /* While the tiles compute (from L1, leaving the memory system idle), a
+     * few cache lines per tile are fetched ahead: the NCHW image this result
+     * goes to (dst, OC*OH*OW floats, for writing), so the stores after the
+     * last tile do not wait on one read-for-ownership per line, and the next
+     * image's input (next_in, C*H*W floats, or NULL) for its load_planes. */
+    const int64_t out_lines = ceil_div(g->OC * g->OH * g->OW, VL);
+    const int64_t in_lines = next_in ? ceil_div(g->C * g->H * g->W, VL) : 0;
+    const int64_t per_call = ceil_div(out_lines + in_lines, groups * ceil_div(g->C, ICB) * ntiles);
+    int64_t next = 0;
     /* Blocks of ICB input channels: the weights a block's tiles share
      * (ICB * 9 * NV vectors, 9-18 KB) stay in L1 while every tile of the
      * image passes over them. */
@@ -216,6 +226,10 @@ static void conv_image(const dgeom *g, const float *planes, const float *wpk, fl
             for (int64_t i = 0; i < ntiles; i++) {
                 const int64_t q0 = g->rows ? (i / seg) * g->Wq + (i % seg) * g->pb : i * g->pb;
                 fn(xb + q0, g->CS, nc, g->off, wb, outT + q0 * g->OC + gi * gw, g->OC, ic0 > 0);
+                for (int64_t k = 0; k < per_call && next < out_lines + in_lines; k++, next++) {
+                    if (next < out_lines) __builtin_prefetch(dst + next * VL, 1, 3);
+                    else __builtin_prefetch(next_in + (next - out_lines) * VL, 0, 3);
+                }
             }
         }
 }
@@ -336,7 +350,8 @@ cf_status fast_direct_conv_forward(fast_ctx *ctx, const cf_op_args *a) {
         float *outT = planes + pl_f;                             /* (Qp, OC) */
         for (int64_t n = lo; n < hi; n++) {
             load_planes(&g, x + n * g.C * g.H * g.W, planes);
-            conv_image(&g, planes, wpk, outT);
+            conv_image(&g, planes, wpk, outT, y + n * g.OC * g.OH * g.OW,
+                       n + 1 < hi ? x + (n + 1) * g.C * g.H * g.W : NULL);
             store_nchw(&g, outT, b, 0, y + n * g.OC * g.OH * g.OW);
         }
     }
@@ -455,7 +470,8 @@ cf_status fast_direct_conv_backward(fast_ctx *ctx, const cf_op_args *a, cf_op_ar
             }
             if (do_dx) {
                 load_planes(&gb, dyn, dpl);
-                conv_image(&gb, dpl, ws, dout);
+                conv_image(&gb, dpl, ws, dout, dx + n * g.C * g.H * g.W,
+                           n + 1 < hi ? dy + (n + 1) * g.OC * g.OH * g.OW : NULL);
                 store_nchw(&gb, dout, NULL, !a->din_assign[0], dx + n * g.C * g.H * g.W);
             }
             if (db)
