@@ -118,6 +118,16 @@ FAST_SIMD static void relu_grad_range(const float *x, const float *dy, float *dx
     }
 }
 
+/* A channel's planes lie C * H * W floats apart, each too short (H * W) for
+ * the hardware prefetcher to get going before it ends: the loops below fetch
+ * the next plane's lines while they work on one. */
+static void prefetch_plane(const float *p, int64_t n, int write) {
+    for (int64_t i = 0; i < n; i += FAST_ALIGN_FLOATS) {
+        if (write) __builtin_prefetch(p + i, 1, 3);
+        else __builtin_prefetch(p + i, 0, 3);
+    }
+}
+
 cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
     const cf_batchnorm_params *p = &a->params.bn;
     const cf_tensor *xt = a->in[0];           /* (N, C, H, W) */
@@ -138,7 +148,10 @@ cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
         if (p->training) {
             const float shift = x[c * HW];
             double s = 0.0, ss = 0.0;
-            for (int64_t n = 0; n < N; n++) plane_stats(x + (n * C + c) * HW, HW, shift, &s, &ss);
+            for (int64_t n = 0; n < N; n++) {
+                if (n + 1 < N) prefetch_plane(x + ((n + 1) * C + c) * HW, HW, 0);
+                plane_stats(x + (n * C + c) * HW, HW, shift, &s, &ss);
+            }
             const double dm = s / (double)M;
             double var = ss / (double)M - dm * dm;
             if (var < 0.0) var = 0.0;
@@ -157,6 +170,7 @@ cf_status cf_fast_batchnorm_forward(fast_ctx *ctx, const cf_op_args *a) {
         const float scale = (float)(g * invstd), offset = (float)(b - mean * g * invstd);
         for (int64_t n = 0; n < N; n++) {
             const int64_t o = (n * C + c) * HW;
+            if (n + 1 < N) prefetch_plane(y + o + C * HW, HW, 1);
             if (p->relu) plane_affine_relu(x + o, y + o, HW, scale, offset);
             else plane_affine(x + o, y + o, HW, scale, offset);
         }
@@ -185,9 +199,14 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const float mean = FV(save_mean, c);
         const double invstd = FV(save_invstd, c);
         double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy * (x - mean) */
-        for (int64_t n = 0; n < N; n++)
+        for (int64_t n = 0; n < N; n++) {
+            if (n + 1 < N) {
+                prefetch_plane(x + ((n + 1) * C + c) * HW, HW, 0);
+                prefetch_plane(dy + ((n + 1) * C + c) * HW, HW, 0);
+            }
             plane_grad_sums(x + (n * C + c) * HW, y ? y + (n * C + c) * HW : NULL, dy + (n * C + c) * HW, HW, mean,
                             &sdy, &sdyx);
+        }
         const double sdy_xhat = sdyx * invstd;
         if (dbeta) FV(dbeta, c) += (float)sdy;
         if (dgamma) FV(dgamma, c) += (float)sdy_xhat;
@@ -199,6 +218,7 @@ cf_status cf_fast_batchnorm_backward(fast_ctx *ctx, const cf_op_args *a) {
         const float D = (float)(-scale * sdy + scale * sdy_xhat * invstd * (double)mean);
         for (int64_t n = 0; n < N; n++) {
             const int64_t o = (n * C + c) * HW;
+            if (n + 1 < N) prefetch_plane(dx + o + C * HW, HW, 1);
             plane_grad_apply(x + o, y ? y + o : NULL, dy + o, dx + o, HW, A, B, D, a->din_assign[0]);
         }
     }
