@@ -24,6 +24,32 @@
 #include "cellforge/train.h"
 #include "check.h"
 
+/* Every channel is normalized with its own mean and std, however many there
+ * are (20 here: more than an RGB or grey image has). */
+static void test_batch_channels(void) {
+    enum { C = 20, HW = 4 * 4 };
+    cf_dataset *ds = NULL;
+    CHECK_OK(cf_dataset_create("channels", 2, C, 4, 4, 10, &ds));
+    for (size_t i = 0; i < 2 * (size_t)C * HW; i++) ds->images[i] = (uint8_t)(i * 37 % 251);
+    float mean[C], std[C], x[2 * C * HW];
+    for (int c = 0; c < C; c++) {
+        mean[c] = 0.01f * (float)c;
+        std[c] = 0.5f + 0.1f * (float)c;
+    }
+    uint32_t idx[2] = {1, 0};
+    int32_t y[2];
+    cf_data_batch(ds, idx, 2, mean, std, NULL, 0, 0, 0, x, y);
+    int bad = 0;
+    for (int k = 0; k < 2; k++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) {
+                const uint8_t v = ds->images[((size_t)idx[k] * C + c) * HW + i];
+                bad += fabsf(x[(k * C + c) * HW + i] - (v / 255.0f - mean[c]) / std[c]) > 1e-5f;
+            }
+    CHECK(bad == 0, "%d of %d pixels of a %d-channel batch not normalized by their channel", bad, 2 * C * HW, C);
+    cf_dataset_destroy(ds);
+}
+
 static void test_batches(const cf_dataset *ds) {
     float mean[1] = {0.25f}, std[1] = {0.5f};
     uint32_t idx[3] = {5, 0, 77};
@@ -334,6 +360,7 @@ int main(int argc, char **argv) {
     CHECK(train && val && train->n == 1536 && val->n == 512, "split sizes");
     if (s && train && val) {
         test_batches(train);
+        test_batch_channels();
         test_sgd(s, train);
         test_learning(s, train, val);
         test_endings(s, train);

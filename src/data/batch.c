@@ -26,11 +26,6 @@ void cf_data_batch(const cf_dataset *ds, const uint32_t *idx, int n, const float
                    uint64_t pos0, float *x, int32_t *y) {
     const int C = ds->c, H = ds->h, W = ds->w;
     const size_t image = cf_dataset_image_bytes(ds);
-    float scale[16], shift[16]; /* v/255 - mean) / std = v * scale + shift */
-    for (int c = 0; c < C && c < 16; c++) {
-        scale[c] = (float)(1.0 / (255.0 * std[c]));
-        shift[c] = (float)(-mean[c] / std[c]);
-    }
     for (int k = 0; k < n; k++) {
         const uint8_t *src = ds->images + (size_t)idx[k] * image;
         float *dst = x + (size_t)k * image;
@@ -44,18 +39,20 @@ void cf_data_batch(const cf_dataset *ds, const uint32_t *idx, int n, const float
         }
         if (aug && aug->flip) flip = draw(seed, epoch, pos, 2) & 1;
         for (int c = 0; c < C; c++) {
+            /* (v/255 - mean) / std = v * scale + shift, for any channel count */
+            const float scale = (float)(1.0 / (255.0 * std[c])), shift = (float)(-mean[c] / std[c]);
             /* padding is black (0) before normalization, as torchvision pads */
             for (int h = 0; h < H; h++) {
                 int sh = h + dy;
                 float *row = dst + ((size_t)c * H + h) * W;
                 if (sh < 0 || sh >= H) {
-                    for (int w = 0; w < W; w++) row[w] = shift[c];
+                    for (int w = 0; w < W; w++) row[w] = shift;
                     continue;
                 }
                 const uint8_t *srow = src + ((size_t)c * H + sh) * W;
                 for (int w = 0; w < W; w++) {
                     int sw = (flip ? W - 1 - w : w) + dx;
-                    row[w] = sw < 0 || sw >= W ? shift[c] : srow[sw] * scale[c] + shift[c];
+                    row[w] = sw < 0 || sw >= W ? shift : srow[sw] * scale + shift;
                 }
             }
         }
