@@ -37,6 +37,8 @@ typedef struct bench_cfg {
 
 static const bench_cfg cfgs[] = {
     {"conv3x3_c16_28", CF_OP_CONV2D, CONV(1, 1, 1, 1), 1, {X16}, {{16, 16, 3, 3}}},
+    {"conv3x3_c8_28", CF_OP_CONV2D, CONV(1, 1, 1, 1), 1, {{B, 8, 28, 28}}, {{8, 8, 3, 3}}},
+    {"conv3x3_s2_c8to16_28", CF_OP_CONV2D, CONV(2, 1, 1, 1), 1, {{B, 8, 28, 28}}, {{16, 8, 3, 3}}},
     {"conv3x3_c32_14", CF_OP_CONV2D, CONV(1, 1, 1, 1), 1, {{B, 32, 14, 14}}, {{32, 32, 3, 3}}},
     {"conv3x3_c64_7", CF_OP_CONV2D, CONV(1, 1, 1, 1), 1, {{B, 64, 7, 7}}, {{64, 64, 3, 3}}},
     {"conv3x3_s2_c16to32_28", CF_OP_CONV2D, CONV(2, 1, 1, 1), 1, {X16}, {{32, 16, 3, 3}}},
