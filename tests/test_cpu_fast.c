@@ -102,6 +102,14 @@ static const fast_case cases[] = {
     {"dw9x9_p4_grouped_gemm", CF_OP_CONV2D, CONV(1, 1, 4, 4, 1, 1, 2), 1, {{1, 2, 11, 11}}, {{2, 1, 9, 9}}, INIT_NORMAL, T_ACC, W_ACC},
     {"dw3x3_multiplier2", CF_OP_CONV2D, CONV(1, 1, 1, 1, 1, 1, 3), 1, {{2, 3, 6, 6}}, {{6, 1, 3, 3}, {6, 1, 1, 1}}, INIT_NORMAL, T_ACC, W_ACC},
     {"dw1x7_p0_3", CF_OP_CONV2D, CONV(1, 1, 0, 3, 1, 1, 4), 1, {{2, 4, 7, 9}}, {{4, 1, 1, 7}}, INIT_NORMAL, T_ACC, W_ACC},
+    /* stride 1 takes the register-row path: rows of 1 to 4 vectors, "same"
+     * and "valid" padding, dilation, channel multiplier, bias */
+    {"dw3x3_28_bias_b3", CF_OP_CONV2D, CONV(1, 1, 1, 1, 1, 1, 5), 1, {{3, 5, 28, 28}}, {{5, 1, 3, 3}, {5, 1, 1, 1}}, INIT_NORMAL, T_ACC, W_ACC},
+    {"dw5x5_28_p2", CF_OP_CONV2D, CONV(1, 1, 2, 2, 1, 1, 4), 1, {{2, 4, 28, 28}}, {{4, 1, 5, 5}}, INIT_NORMAL, T_ACC, W_ACC},
+    {"dw7x7_14_p3", CF_OP_CONV2D, CONV(1, 1, 3, 3, 1, 1, 3), 1, {{3, 3, 14, 14}}, {{3, 1, 7, 7}}, INIT_NORMAL, T_ACC, W_ACC},
+    {"dw3x3_wide61_p0", CF_OP_CONV2D, CONV(1, 1, 0, 0, 1, 1, 2), 1, {{2, 2, 5, 61}}, {{2, 1, 3, 3}}, INIT_NORMAL, T_ACC, W_ACC},
+    {"dw3x3_40_dil3_p3_mult2", CF_OP_CONV2D, CONV(1, 1, 3, 3, 3, 3, 2), 1, {{2, 2, 9, 40}}, {{4, 1, 3, 3}, {4, 1, 1, 1}}, INIT_NORMAL, T_ACC, W_ACC},
+    {"dw3x3_p1_wide70_fallback", CF_OP_CONV2D, CONV(1, 1, 1, 1, 1, 1, 2), 1, {{1, 2, 3, 70}}, {{2, 1, 3, 3}}, INIT_NORMAL, T_ACC, W_ACC},
     /* batch norm */
     {"bn_train_affine_b7", CF_OP_BATCHNORM, BN(1), 1, {{7, 5, 9, 9}}, {{5, 1, 1, 1}, {5, 1, 1, 1}}, INIT_NORMAL, T_BN, W_BN},
     {"bn_train_plain_b1", CF_OP_BATCHNORM, BN(1), 1, {{1, 3, 5, 7}}, {{0}}, INIT_NORMAL, T_BN, W_BN},

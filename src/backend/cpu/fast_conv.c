@@ -286,6 +286,206 @@ FAST_SIMD static void dw_grad_weight_plane(const conv_geom *g, const float *xc, 
     }
 }
 
+/* ---- depthwise at stride 1: rows in registers --------------------------------
+ * The row-axpy loops above pass over the whole output plane once per tap (9
+ * to 49 read-modify-write passes, about one FMA per cycle). At stride 1 a
+ * zero-padded copy of the input plane lets each output row be summed in
+ * registers instead: NV 16-wide vectors (rows up to 16 NV wide, the tail of
+ * the last vector computed into padding and dropped), every tap one
+ * unaligned load and one FMA per vector, one store per vector at the end.
+ * Data gradient: the same pass over dy with the kernel flipped and padding
+ * (K - 1) * dil - pad. Weight gradient: per row, dy's vectors (zero past OW)
+ * times each tap's shifted input row, summed per tap in a vector, reduced per
+ * plane into the double accumulators as the loops above do. */
+#define DW1_MAXV 4 /* output rows up to 64 wide */
+
+typedef float dv16 __attribute__((vector_size(64)));
+typedef float dv16u __attribute__((vector_size(64), aligned(4))); /* at any float address */
+
+typedef struct dw1_geom {
+    int64_t IH, IW, OH, OW;  /* this pass's input and output planes */
+    int64_t ph, pw, dh, dw, KH, KW;
+    int64_t nv;              /* 16-wide vectors per output row */
+    int64_t Wq, Hq;          /* the padded input plane: row pitch and rows */
+} dw1_geom;
+
+static dw1_geom dw1_make(int64_t IH, int64_t IW, int64_t OH, int64_t OW, int64_t ph, int64_t pw, const conv_geom *g) {
+    dw1_geom d = {IH, IW, OH, OW, ph, pw, g->dh, g->dw, g->KH, g->KW, (OW + 15) / 16, 0, 0};
+    d.Wq = d.nv * 16 + (d.KW - 1) * d.dw;
+    d.Hq = OH + (d.KH - 1) * d.dh;
+    return d;
+}
+
+/* Stride 1, rows that fit DW1_MAXV vectors, and paddings of at most the
+ * kernel's reach (so the data gradient's padding is not negative). */
+static int dw1_fits(const conv_geom *g) {
+    return g->sh == 1 && g->sw == 1 && g->OW <= DW1_MAXV * 16 && g->W <= DW1_MAXV * 16 &&
+           g->ph <= (g->KH - 1) * g->dh && g->pw <= (g->KW - 1) * g->dw;
+}
+
+/* Floats of the per-thread buffer: a padded plane (the larger of the input
+ * and the dy pass) and one output row. */
+static size_t dw1_floats(const conv_geom *g) {
+    const dw1_geom f = dw1_make(g->H, g->W, g->OH, g->OW, g->ph, g->pw, g);
+    const dw1_geom b = dw1_make(g->OH, g->OW, g->H, g->W, (g->KH - 1) * g->dh - g->ph, (g->KW - 1) * g->dw - g->pw, g);
+    const size_t pf = (size_t)(f.Hq * f.Wq), pb = (size_t)(b.Hq * b.Wq);
+    return fast_round((pf > pb ? pf : pb) + 16) + DW1_MAXV * 16;
+}
+
+/* buf (Hq, Wq) = the plane src (IH, IW) at (ph, pw), zeros around it. */
+static void dw1_pad(const dw1_geom *d, const float *src, float *buf) {
+    memset(buf, 0, (size_t)(d->Hq * d->Wq + 16) * sizeof(float));
+    for (int64_t h = 0; h < d->IH; h++)
+        memcpy(buf + (h + d->ph) * d->Wq + d->pw, src + h * d->IW, (size_t)d->IW * sizeof(float));
+}
+
+/* out (OH, OW) = (add ? out : bias) + correlation of buf with kernel k. */
+#define DEFINE_DW1_ROWS(NV)                                                                                  \
+    FAST_SIMD static void dw1_rows_##NV(const dw1_geom *d, const float *buf, const float *k, float bias,    \
+                                        int add, float *out, float *row) {                                  \
+        for (int64_t oh = 0; oh < d->OH; oh++) {                                                            \
+            dv16 acc[NV];                                                                                   \
+            for (int v = 0; v < NV; v++) acc[v] = (dv16){0} + bias;                                         \
+            for (int64_t kh = 0; kh < d->KH; kh++) {                                                        \
+                const float *r = buf + (oh + kh * d->dh) * d->Wq;                                           \
+                for (int64_t kw = 0; kw < d->KW; kw++) {                                                    \
+                    const float wv = k[kh * d->KW + kw];                                                    \
+                    const float *rk = r + kw * d->dw;                                                       \
+                    for (int v = 0; v < NV; v++) acc[v] += wv * *(const dv16u *)(rk + 16 * v);              \
+                }                                                                                           \
+            }                                                                                               \
+            for (int v = 0; v < NV; v++) *(dv16u *)(row + 16 * v) = acc[v];                                 \
+            float *o = out + oh * d->OW;                                                                    \
+            if (add)                                                                                        \
+                for (int64_t i = 0; i < d->OW; i++) o[i] += row[i];                                         \
+            else                                                                                            \
+                for (int64_t i = 0; i < d->OW; i++) o[i] = row[i];                                          \
+        }                                                                                                   \
+    }
+DEFINE_DW1_ROWS(1)
+DEFINE_DW1_ROWS(2)
+DEFINE_DW1_ROWS(3)
+DEFINE_DW1_ROWS(4)
+
+static void dw1_plane(const dw1_geom *d, const float *src, const float *k, float bias, int add, float *out,
+                      float *ws) {
+    float *row = ws + fast_round((size_t)(d->Hq * d->Wq) + 16);
+    dw1_pad(d, src, ws);
+    switch (d->nv) {
+    case 1: dw1_rows_1(d, ws, k, bias, add, out, row); break;
+    case 2: dw1_rows_2(d, ws, k, bias, add, out, row); break;
+    case 3: dw1_rows_3(d, ws, k, bias, add, out, row); break;
+    default: dw1_rows_4(d, ws, k, bias, add, out, row); break;
+    }
+}
+
+/* acc[tap] += sum over the plane of the padded input (buf) shifted by the
+ * tap times dy (OH, OW). */
+FAST_SIMD static void dw1_grad_weight(const dw1_geom *d, const float *buf, const float *dyc, float *row,
+                                      double *acc) {
+    dv16 sum[64];
+    const int64_t taps = d->KH * d->KW;
+    for (int64_t t = 0; t < taps; t++) sum[t] = (dv16){0};
+    for (int64_t i = d->OW; i < d->nv * 16; i++) row[i] = 0.0f;
+    for (int64_t oh = 0; oh < d->OH; oh++) {
+        memcpy(row, dyc + oh * d->OW, (size_t)d->OW * sizeof(float));
+        for (int64_t kh = 0; kh < d->KH; kh++) {
+            const float *r = buf + (oh + kh * d->dh) * d->Wq;
+            for (int64_t kw = 0; kw < d->KW; kw++) {
+                dv16 s = sum[kh * d->KW + kw];
+                for (int64_t v = 0; v < d->nv; v++)
+                    s += *(const dv16u *)(row + 16 * v) * *(const dv16u *)(r + kw * d->dw + 16 * v);
+                sum[kh * d->KW + kw] = s;
+            }
+        }
+    }
+    for (int64_t t = 0; t < taps; t++) {
+        float s = 0.0f;
+        for (int j = 0; j < 16; j++) s += sum[t][j];
+        acc[t] += s;
+    }
+}
+
+static cf_status dw1_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]);
+    const float *b = a->w[1] ? FDATA(a->w[1]) : NULL;
+    float *y = FDATA(a->out);
+    const dw1_geom d = dw1_make(g->H, g->W, g->OH, g->OW, g->ph, g->pw, g);
+    const size_t per_thread = dw1_floats(g);
+    float *ws;
+    CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
+    const int64_t planes = g->N * g->OC;
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        float *mine = ws + per_thread * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < planes; i++) {
+            const int64_t n = i / g->OC, oc = i % g->OC, c = oc / g->OCG;
+            dw1_plane(&d, x + (n * g->C + c) * g->H * g->W, w + oc * g->KH * g->KW, b ? b[oc] : 0.0f, 0,
+                      y + i * g->P, mine);
+        }
+    }
+    return CF_OK;
+}
+
+static cf_status dw1_backward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
+    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
+    float *dx = a->din[0] ? FDATA(a->din[0]) : NULL;
+    float *dw = a->dw[0] ? FDATA(a->dw[0]) : NULL;
+    float *db = a->dw[1] ? FDATA(a->dw[1]) : NULL;
+    const int64_t HW = g->H * g->W, KK = g->KH * g->KW;
+    const dw1_geom fwd = dw1_make(g->H, g->W, g->OH, g->OW, g->ph, g->pw, g);
+    const dw1_geom bwd = dw1_make(g->OH, g->OW, g->H, g->W, (g->KH - 1) * g->dh - g->ph, (g->KW - 1) * g->dw - g->pw, g);
+    const size_t per_thread = dw1_floats(g);
+    float *ws;
+    CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
+    if (dx) {
+        const int64_t planes = g->N * g->C;
+#pragma omp parallel num_threads(ctx->threads)
+        {
+            float *mine = ws + per_thread * (size_t)omp_get_thread_num();
+            float flip[64];
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < planes; i++) {
+                const int64_t n = i / g->C, c = i % g->C;
+                for (int64_t oc = c * g->OCG; oc < (c + 1) * g->OCG; oc++) {
+                    for (int64_t t = 0; t < KK; t++) flip[t] = w[oc * KK + KK - 1 - t];
+                    dw1_plane(&bwd, dy + (n * g->OC + oc) * g->P, flip, 0.0f, 1, dx + i * HW, mine);
+                }
+            }
+        }
+    }
+    if (dw || db) {
+#pragma omp parallel num_threads(ctx->threads)
+        {
+            float *mine = ws + per_thread * (size_t)omp_get_thread_num();
+            float *row = mine + fast_round((size_t)(fwd.Hq * fwd.Wq) + 16);
+#pragma omp for schedule(static)
+            for (int64_t oc = 0; oc < g->OC; oc++) {
+                const int64_t c = oc / g->OCG;
+                double accw[64], accb = 0.0;
+                for (int64_t k = 0; k < KK; k++) accw[k] = 0.0;
+                for (int64_t n = 0; n < g->N; n++) {
+                    const float *xc = x + (n * g->C + c) * HW, *dyc = dy + (n * g->OC + oc) * g->P;
+                    if (db) {
+                        float s = 0.0f;
+                        for (int64_t k = 0; k < g->P; k++) s += dyc[k];
+                        accb += s;
+                    }
+                    if (dw) {
+                        dw1_pad(&fwd, xc, mine);
+                        dw1_grad_weight(&fwd, mine, dyc, row, accw);
+                    }
+                }
+                if (dw)
+                    for (int64_t k = 0; k < KK; k++) dw[oc * KK + k] += (float)accw[k];
+                if (db) db[oc] += (float)accb;
+            }
+        }
+    }
+    return CF_OK;
+}
+
 static cf_status dw_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
     const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]); /* x (N, C, H, W); w (OC, 1, KH, KW) */
     const float *b = a->w[1] ? FDATA(a->w[1]) : NULL;     /* (OC) or NULL */
@@ -481,14 +681,14 @@ static cf_status gemm_backward(fast_ctx *ctx, const cf_op_args *a, const conv_ge
 
 cf_status cf_fast_conv2d_forward(fast_ctx *ctx, const cf_op_args *a) {
     conv_geom g = geom(a);
-    if (is_depthwise(&g)) return dw_forward(ctx, a, &g);
+    if (is_depthwise(&g)) return dw1_fits(&g) ? dw1_forward(ctx, a, &g) : dw_forward(ctx, a, &g);
     if (fast_direct_conv_fits(a)) return fast_direct_conv_forward(ctx, a);
     return gemm_forward(ctx, a, &g);
 }
 
 cf_status cf_fast_conv2d_backward(fast_ctx *ctx, const cf_op_args *a) {
     conv_geom g = geom(a);
-    if (is_depthwise(&g)) return dw_backward(ctx, a, &g);
+    if (is_depthwise(&g)) return dw1_fits(&g) ? dw1_backward(ctx, a, &g) : dw_backward(ctx, a, &g);
     if (fast_direct_conv_fits(a)) {
         cf_op_args rest;
         CF_TRY(fast_direct_conv_backward(ctx, a, &rest));
