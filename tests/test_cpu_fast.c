@@ -418,6 +418,52 @@ static void check_strided_fallback(void) {
     CHECK(memcmp(ybuf, yref, sizeof ybuf) == 0, "strided relu: fast backend differs from the reference");
 }
 
+/* Max pooling with NaN in some windows and ties in others: the same output
+ * bits (a window with a NaN gives NaN) and the gradient at the same element
+ * (the first maximum, or the first NaN, in row-major order) as the reference,
+ * at stride 1 (the vector loops) and 2. */
+static void check_maxpool_nan(void) {
+    enum { N = 2, C = 3, H = 9, W = 21 };
+    static float x[N * C * H * W], y[N * C * H * W], yref[N * C * H * W];
+    static float dy[N * C * H * W], dx[N * C * H * W], dxref[N * C * H * W];
+    cf_rng r = cf_rng_make(9, 0);
+    for (int i = 0; i < N * C * H * W; i++) {
+        x[i] = (float)(cf_rng_u32(&r) % 7); /* small integers: many ties */
+        dy[i] = cf_rng_normal(&r);
+    }
+    for (int i = 5; i < N * C * H * W; i += 97) x[i] = NAN;
+    for (int stride = 1; stride <= 2; stride++) {
+        const int OH = (H + 2 - 3) / stride + 1, OW = (W + 2 - 3) / stride + 1;
+        cf_tensor tx, ty, tdy, tdx;
+        CHECK_OK(cf_tensor_init(&tx, CF_DTYPE_F32, N, C, H, W, x));
+        CHECK_OK(cf_tensor_init(&ty, CF_DTYPE_F32, N, C, OH, OW, y));
+        CHECK_OK(cf_tensor_init(&tdy, CF_DTYPE_F32, N, C, OH, OW, dy));
+        CHECK_OK(cf_tensor_init(&tdx, CF_DTYPE_F32, N, C, H, W, dx));
+        cf_op_args a = {.kind = CF_OP_MAXPOOL2D,
+                        .params.pool = {3, 3, stride, stride, 1, 1},
+                        .n_inputs = 1,
+                        .in = {&tx},
+                        .out = &ty,
+                        .dout = &tdy,
+                        .din = {&tdx}};
+        const size_t ny = (size_t)(N * C * OH * OW), nx = (size_t)(N * C * H * W);
+        memset(dx, 0, sizeof dx);
+        CHECK_OK(cf_op_forward(fast2, &a));
+        CHECK_OK(cf_op_backward(fast2, &a));
+        memcpy(yref, y, ny * sizeof(float));
+        memcpy(dxref, dx, nx * sizeof(float));
+        memset(dx, 0, sizeof dx);
+        CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &a));
+        CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &a));
+        int nans = 0;
+        for (size_t i = 0; i < ny; i++) nans += isnan(y[i]);
+        CHECK(nans > 0, "stride %d: no window holds a NaN", stride);
+        CHECK(memcmp(y, yref, ny * sizeof(float)) == 0, "stride %d: max pool output differs from the reference", stride);
+        CHECK(memcmp(dx, dxref, nx * sizeof(float)) == 0, "stride %d: max pool gradient differs from the reference",
+              stride);
+    }
+}
+
 /* Two instances used at the same time from two threads give what each gives
  * alone: nothing mutable is shared between instances. */
 typedef struct job {
@@ -479,6 +525,7 @@ int main(int argc, char **argv) {
     check_f64_fallback(find_case("conv3x3_p1_bias_b7_odd"));
     check_f64_fallback(find_case("bn_train_affine_b7"));
     check_strided_fallback();
+    check_maxpool_nan();
     check_concurrent();
 
     /* every op kind has a case, and the backend supports every kind */

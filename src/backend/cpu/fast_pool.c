@@ -145,12 +145,28 @@ FAST_SIMD static void max_plane(const pool_geom *g, const float *xp, float *yp, 
             const float *xr = xp + h * g->W;
             for (int64_t w = 0; w < g->W; w++) row[w] = max_nan(row[w], xr[w]);
         }
+        /* at stride 1 the windows that lie inside the row, [lo, hi), go as
+         * vector loops over ow, one per column of the window, in the
+         * window's order (so even which NaN comes out is the scalar loop's) */
+        float *yr = yp + oh * g->OW;
+        int64_t lo = g->OW, hi = g->OW;
+        if (g->sw == 1) {
+            lo = g->pw < g->OW ? g->pw : g->OW;
+            hi = g->W - g->kw + g->pw + 1 < g->OW ? g->W - g->kw + g->pw + 1 : g->OW;
+            if (hi < lo) hi = lo;
+            const float *r0 = row - g->pw;
+            for (int64_t ow = lo; ow < hi; ow++) yr[ow] = r0[ow];
+            for (int k = 1; k < g->kw; k++)
+                for (int64_t ow = lo; ow < hi; ow++) yr[ow] = max_nan(yr[ow], r0[ow + k]);
+        }
         for (int64_t ow = 0; ow < g->OW; ow++) {
+            if (ow == lo) ow = hi;
+            if (ow >= g->OW) break;
             int64_t w0, w1;
             clip(ow, g->sw, g->pw, g->kw, g->W, &w0, &w1);
             float m = row[w0];
             for (int64_t w = w0 + 1; w < w1; w++) m = max_nan(m, row[w]);
-            yp[oh * g->OW + ow] = m;
+            yr[ow] = m;
         }
     }
 }
