@@ -428,64 +428,6 @@ static cf_status dw1_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom
     return CF_OK;
 }
 
-static cf_status dw1_backward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
-    const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
-    float *dx = a->din[0] ? FDATA(a->din[0]) : NULL;
-    float *dw = a->dw[0] ? FDATA(a->dw[0]) : NULL;
-    float *db = a->dw[1] ? FDATA(a->dw[1]) : NULL;
-    const int64_t HW = g->H * g->W, KK = g->KH * g->KW;
-    const dw1_geom fwd = dw1_make(g->H, g->W, g->OH, g->OW, g->ph, g->pw, g);
-    const dw1_geom bwd = dw1_make(g->OH, g->OW, g->H, g->W, (g->KH - 1) * g->dh - g->ph, (g->KW - 1) * g->dw - g->pw, g);
-    const size_t per_thread = dw1_floats(g);
-    float *ws;
-    CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
-    if (dx) {
-        const int64_t planes = g->N * g->C;
-#pragma omp parallel num_threads(ctx->threads)
-        {
-            float *mine = ws + per_thread * (size_t)omp_get_thread_num();
-            float flip[64];
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < planes; i++) {
-                const int64_t n = i / g->C, c = i % g->C;
-                for (int64_t oc = c * g->OCG; oc < (c + 1) * g->OCG; oc++) {
-                    for (int64_t t = 0; t < KK; t++) flip[t] = w[oc * KK + KK - 1 - t];
-                    dw1_plane(&bwd, dy + (n * g->OC + oc) * g->P, flip, 0.0f, 1, dx + i * HW, mine);
-                }
-            }
-        }
-    }
-    if (dw || db) {
-#pragma omp parallel num_threads(ctx->threads)
-        {
-            float *mine = ws + per_thread * (size_t)omp_get_thread_num();
-            float *row = mine + fast_round((size_t)(fwd.Hq * fwd.Wq) + 16);
-#pragma omp for schedule(static)
-            for (int64_t oc = 0; oc < g->OC; oc++) {
-                const int64_t c = oc / g->OCG;
-                double accw[64], accb = 0.0;
-                for (int64_t k = 0; k < KK; k++) accw[k] = 0.0;
-                for (int64_t n = 0; n < g->N; n++) {
-                    const float *xc = x + (n * g->C + c) * HW, *dyc = dy + (n * g->OC + oc) * g->P;
-                    if (db) {
-                        float s = 0.0f;
-                        for (int64_t k = 0; k < g->P; k++) s += dyc[k];
-                        accb += s;
-                    }
-                    if (dw) {
-                        dw1_pad(&fwd, xc, mine);
-                        dw1_grad_weight(&fwd, mine, dyc, row, accw);
-                    }
-                }
-                if (dw)
-                    for (int64_t k = 0; k < KK; k++) dw[oc * KK + k] += (float)accw[k];
-                if (db) db[oc] += (float)accb;
-            }
-        }
-    }
-    return CF_OK;
-}
-
 static cf_status dw_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
     const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]); /* x (N, C, H, W); w (OC, 1, KH, KW) */
     const float *b = a->w[1] ? FDATA(a->w[1]) : NULL;     /* (OC) or NULL */
@@ -500,44 +442,74 @@ static cf_status dw_forward(fast_ctx *ctx, const cf_op_args *a, const conv_geom 
     return CF_OK;
 }
 
+/* At stride 1 (dw1_fits) the planes go through the register-row kernels,
+ * otherwise through the row-axpy ones; the loops around them are the same. */
 static cf_status dw_backward(fast_ctx *ctx, const cf_op_args *a, const conv_geom *g) {
     const float *x = FDATA(a->in[0]), *w = FDATA(a->w[0]), *dy = FDATA(a->dout);
     float *dx = a->din[0] ? FDATA(a->din[0]) : NULL;   /* (N, C, H, W) */
     float *dw = a->dw[0] ? FDATA(a->dw[0]) : NULL;     /* (OC, 1, KH, KW) */
     float *db = a->dw[1] ? FDATA(a->dw[1]) : NULL;     /* (OC) */
     const int64_t HW = g->H * g->W, KK = g->KH * g->KW;
+    const int rows = dw1_fits(g);
+    const dw1_geom fwd = dw1_make(g->H, g->W, g->OH, g->OW, g->ph, g->pw, g);
+    const dw1_geom bwd = dw1_make(g->OH, g->OW, g->H, g->W, (g->KH - 1) * g->dh - g->ph, (g->KW - 1) * g->dw - g->pw, g);
+    const size_t per_thread = rows ? dw1_floats(g) : 0;
+    float *ws = NULL;
+    if (rows) CF_TRY(fast_workspace(ctx, per_thread * (size_t)ctx->threads, &ws));
 
     /* dx plane (n, c) gathers from the OCG output planes of its group. */
     if (dx) {
         const int64_t planes = g->N * g->C;
-#pragma omp parallel for num_threads(ctx->threads) schedule(static)
-        for (int64_t i = 0; i < planes; i++) {
-            const int64_t n = i / g->C, c = i % g->C;
-            for (int64_t oc = c * g->OCG; oc < (c + 1) * g->OCG; oc++)
-                dw_grad_input_plane(g, dy + (n * g->OC + oc) * g->P, w + oc * KK, dx + i * HW);
+#pragma omp parallel num_threads(ctx->threads)
+        {
+            float *mine = rows ? ws + per_thread * (size_t)omp_get_thread_num() : NULL;
+            float flip[64];
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < planes; i++) {
+                const int64_t n = i / g->C, c = i % g->C;
+                for (int64_t oc = c * g->OCG; oc < (c + 1) * g->OCG; oc++) {
+                    const float *dyc = dy + (n * g->OC + oc) * g->P;
+                    if (!rows) {
+                        dw_grad_input_plane(g, dyc, w + oc * KK, dx + i * HW);
+                        continue;
+                    }
+                    for (int64_t t = 0; t < KK; t++) flip[t] = w[oc * KK + KK - 1 - t];
+                    dw1_plane(&bwd, dyc, flip, 0.0f, 1, dx + i * HW, mine);
+                }
+            }
         }
     }
 
     /* dw[oc] and db[oc] reduce over the batch: one output channel per
      * iteration, images summed in order, so no thread shares an accumulator. */
     if (dw || db) {
-#pragma omp parallel for num_threads(ctx->threads) schedule(static)
-        for (int64_t oc = 0; oc < g->OC; oc++) {
-            const int64_t c = oc / g->OCG;
-            double accw[64], accb = 0.0; /* KH*KW <= 64: is_depthwise */
-            for (int64_t k = 0; k < KK; k++) accw[k] = 0.0;
-            for (int64_t n = 0; n < g->N; n++) {
-                const float *xc = x + (n * g->C + c) * HW, *dyc = dy + (n * g->OC + oc) * g->P;
-                if (db) {
-                    float s = 0.0f;
-                    for (int64_t k = 0; k < g->P; k++) s += dyc[k];
-                    accb += s;
+#pragma omp parallel num_threads(ctx->threads)
+        {
+            float *mine = rows ? ws + per_thread * (size_t)omp_get_thread_num() : NULL;
+            float *row = rows ? mine + fast_round((size_t)(fwd.Hq * fwd.Wq) + 16) : NULL;
+#pragma omp for schedule(static)
+            for (int64_t oc = 0; oc < g->OC; oc++) {
+                const int64_t c = oc / g->OCG;
+                double accw[64], accb = 0.0; /* KH*KW <= 64: is_depthwise */
+                for (int64_t k = 0; k < KK; k++) accw[k] = 0.0;
+                for (int64_t n = 0; n < g->N; n++) {
+                    const float *xc = x + (n * g->C + c) * HW, *dyc = dy + (n * g->OC + oc) * g->P;
+                    if (db) {
+                        float s = 0.0f;
+                        for (int64_t k = 0; k < g->P; k++) s += dyc[k];
+                        accb += s;
+                    }
+                    if (dw && rows) {
+                        dw1_pad(&fwd, xc, mine);
+                        dw1_grad_weight(&fwd, mine, dyc, row, accw);
+                    } else if (dw) {
+                        dw_grad_weight_plane(g, xc, dyc, accw);
+                    }
                 }
-                if (dw) dw_grad_weight_plane(g, xc, dyc, accw);
+                if (dw)
+                    for (int64_t k = 0; k < KK; k++) dw[oc * KK + k] += (float)accw[k];
+                if (db) db[oc] += (float)accb;
             }
-            if (dw)
-                for (int64_t k = 0; k < KK; k++) dw[oc * KK + k] += (float)accw[k];
-            if (db) db[oc] += (float)accb;
         }
     }
     return CF_OK;
@@ -688,7 +660,7 @@ cf_status cf_fast_conv2d_forward(fast_ctx *ctx, const cf_op_args *a) {
 
 cf_status cf_fast_conv2d_backward(fast_ctx *ctx, const cf_op_args *a) {
     conv_geom g = geom(a);
-    if (is_depthwise(&g)) return dw1_fits(&g) ? dw1_backward(ctx, a, &g) : dw_backward(ctx, a, &g);
+    if (is_depthwise(&g)) return dw_backward(ctx, a, &g);
     if (fast_direct_conv_fits(a)) {
         cf_op_args rest;
         CF_TRY(fast_direct_conv_backward(ctx, a, &rest));
