@@ -24,6 +24,7 @@
 #include "cellforge/rng.h"
 #include "cellforge/train.h"
 #include "check.h"
+#include "space_kit.h"
 
 typedef struct net_case {
     const char *space, *options, *arch;
@@ -65,23 +66,11 @@ static double norm_err(const float *a, const float *b, size_t n) {
 }
 
 static cf_model *build(const net_case *nc, const cf_backend *be, int batch) {
-    cf_space *s = NULL;
-    if (cf_space_load(nc->space, &s) != CF_OK) {
-        CHECK(0, "load %s: %s", nc->space, cf_error_message());
-        return NULL;
-    }
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", nc->options);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
-    cf_arch a;
-    cf_net *net = NULL;
+    const cf_net_input in = {nc->c, nc->h, nc->w, nc->classes};
+    cf_net *net = kit_net(nc->space, nc->options, nc->arch, &in);
     cf_model *m = NULL;
-    cf_net_input in = {nc->c, nc->h, nc->w, nc->classes};
-    if (cf_arch_parse(s, nc->arch, &a) != CF_OK || cf_net_build(s, &a, &in, &net) != CF_OK)
-        CHECK(0, "%s: %s", nc->space, cf_error_message());
-    else if (cf_model_create(net, batch, be, nc->with_aux, &m) != CF_OK)
+    if (net && cf_model_create(net, batch, be, nc->with_aux, &m) != CF_OK)
         CHECK(0, "%s on %s: model: %s", nc->space, be->ops->name, cf_error_message());
-    cf_space_destroy(s);
     if (m) {
         m->drop_path = nc->drop_path;
         m->seed = 99;
@@ -192,13 +181,10 @@ static void ten_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     CHECK(ee <= TOL_TRAIN, "%s: evaluation logits differ by %.3g", nc->space, ee);
 
     /* back on the host through a checkpoint */
-    cf_space *s = NULL;
     char path[512];
     snprintf(path, sizeof path, "%s/cuda_train_%s.cfm", tmp, nc->space);
-    if (cf_space_load(nc->space, &s) == CF_OK) {
-        char buf[128];
-        snprintf(buf, sizeof buf, "%s", nc->options);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
+    cf_space *s = kit_space(nc->space, nc->options);
+    if (s) {
         CHECK_OK(cf_checkpoint_save(path, s, nc->arch, gpu_m, &cfg, rg, -1));
         cf_model *back = NULL;
         cf_checkpoint_info info;

@@ -33,6 +33,7 @@
 #include "cellforge/cost.h"
 #include "cellforge/export.h"
 #include "check.h"
+#include "space_kit.h"
 
 /* ---- the decoded file ------------------------------------------------------- */
 
@@ -573,21 +574,9 @@ static void warm_up(cf_model *m) {
 }
 
 static cf_model *build(const net_case *nc) {
-    cf_space *s = NULL;
     cf_model *m = NULL;
-    if (cf_space_load(nc->space, &s) != CF_OK) {
-        CHECK(0, "load %s: %s", nc->space, cf_error_message());
-        return NULL;
-    }
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", nc->options);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
-    cf_arch a;
-    cf_net *net = NULL;
-    CHECK_OK(cf_arch_parse(s, nc->arch, &a));
-    CHECK_OK(cf_net_build(s, &a, &nc->in, &net));
+    cf_net *net = kit_net(nc->space, nc->options, nc->arch, &nc->in);
     if (net) CHECK_OK(cf_model_create(net, 2, cf_backend_cpu_ref(), 0, &m));
-    cf_space_destroy(s);
     if (!m) return NULL;
     cf_model_init(m, 7);
     warm_up(m);

@@ -20,6 +20,7 @@
 
 #include "cellforge/model.h"
 #include "check.h"
+#include "space_kit.h"
 
 typedef struct net_case {
     const char *space, *options, *arch;
@@ -48,23 +49,10 @@ static const net_case k_cases[] = {
 };
 
 static cf_model *build(const net_case *nc, int batch) {
-    cf_space *s = NULL;
-    if (cf_space_load(nc->space, &s) != CF_OK) {
-        CHECK(0, "load %s: %s", nc->space, cf_error_message());
-        return NULL;
-    }
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", nc->options);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
-    cf_arch a;
-    cf_net *net = NULL;
+    cf_net *net = kit_net(nc->space, nc->options, nc->arch, &nc->in);
     cf_model *m = NULL;
-    if (cf_arch_parse(s, nc->arch, &a) != CF_OK || cf_net_build(s, &a, &nc->in, &net) != CF_OK) {
-        CHECK(0, "%s: %s", nc->space, cf_error_message());
-    } else if (cf_model_create_dtype(net, batch, cf_backend_cpu_ref(), nc->with_aux, CF_DTYPE_F64, &m) != CF_OK) {
+    if (net && cf_model_create_dtype(net, batch, cf_backend_cpu_ref(), nc->with_aux, CF_DTYPE_F64, &m) != CF_OK)
         CHECK(0, "%s: model: %s", nc->space, cf_error_message());
-    }
-    cf_space_destroy(s);
     if (m) {
         m->drop_path = nc->drop_path;
         m->seed = 99;

@@ -26,6 +26,7 @@
 #include "cellforge/model.h"
 #include "cellforge/rng.h"
 #include "check.h"
+#include "space_kit.h"
 
 typedef struct fuse_case {
     const char *space, *options, *arch;
@@ -65,12 +66,8 @@ static int fused(const cf_net_layer *l) { return l->kind == CF_OP_BATCHNORM && l
 /* Both networks of a case; 0 when either fails to build. */
 static int build_pair(const fuse_case *fc, cf_net **plain, cf_net **fast) {
     *plain = *fast = NULL;
-    cf_space *s = NULL;
-    CHECK_OK(cf_space_load(fc->space, &s));
+    cf_space *s = kit_space(fc->space, fc->options);
     if (!s) return 0;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", fc->options);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) CHECK_OK(cf_space_set_kv(s, t));
     cf_arch a;
     CHECK_OK(cf_arch_parse(s, fc->arch, &a));
     CHECK_OK(cf_netb_build(s, &a, &fc->in, 0, plain));
