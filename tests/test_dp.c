@@ -154,6 +154,18 @@ static void test_comm(void) {
     float one = 1;
     CHECK(cf_comm_allreduce_f32(c, 0, &one, 1) == CF_ERR_DEVICE_OOM, "an aborted communicator still reduces");
     cf_comm_destroy(c);
+
+    /* One rank has nobody to sum with, but an abort still stops it (the
+     * NCCL communicator's f64 sums go through such a one-rank communicator). */
+    c = NULL;
+    CHECK_OK(cf_comm_cpu_create(1, &c));
+    if (!c) return;
+    double v = 1;
+    CHECK_OK(cf_comm_allreduce_f64(c, 0, &v, 1));
+    cf_comm_abort(c, 0, CF_ERR_DEVICE_OOM);
+    CHECK(cf_comm_allreduce_f64(c, 0, &v, 1) == CF_ERR_DEVICE_OOM, "an aborted one-rank communicator still sums");
+    CHECK(cf_comm_allreduce_f32(c, 0, &one, 1) == CF_ERR_DEVICE_OOM, "an aborted one-rank communicator still sums");
+    cf_comm_destroy(c);
     CHECK(cf_comm_cpu_create(0, &c) == CF_ERR_INVALID_ARG && c == NULL, "a communicator of 0 ranks");
 }
 

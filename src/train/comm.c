@@ -80,12 +80,16 @@ static void reduce_slice_f64(double *const *bufs, int K, size_t lo, size_t hi) {
 static cf_status cpu_allreduce(cf_comm *c, int rank, void *buf, size_t n, elem_kind kind) {
     cpu_state *s = c->ctx;
     const int K = c->size;
-    if (K == 1) return CF_OK;
     cf_mutex_lock(&s->mu);
+    /* before the one-rank shortcut: an aborted communicator fails at any size */
     if (s->aborted_by >= 0) {
         cf_status st = aborted_locked(c, s, rank);
         cf_mutex_unlock(&s->mu);
         return st;
+    }
+    if (K == 1) {
+        cf_mutex_unlock(&s->mu);
+        return CF_OK;
     }
     s->bufs[rank] = buf;
     s->counts[rank] = n;
