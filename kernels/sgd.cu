@@ -40,19 +40,30 @@ static __global__ void norm2_final_kernel(double *partial, unsigned blocks) {
     if (threadIdx.x == 0) partial[0] = total;
 }
 
-extern "C" cf_status cf_kernel_norm2(const float *g, size_t n, double *partial, int n_partial, cudaStream_t stream) {
+extern "C" cf_status cf_kernel_norm2_partial(const float *g, size_t n, double *partial, int n_partial,
+                                             cudaStream_t stream, unsigned *blocks_out) {
     if (n_partial < 1) CF_FAIL(CF_ERR_INVALID_ARG, "norm2 kernel: no room for partial sums");
     size_t blocks = (n + CF_KERNEL_THREADS - 1) / CF_KERNEL_THREADS;
     if (blocks < 1) blocks = 1;
     if (blocks > (size_t)n_partial) blocks = (size_t)n_partial;
     norm2_partial_kernel<<<(unsigned)blocks, CF_KERNEL_THREADS, 0, stream>>>(g, n, partial);
-    CF_TRY(CF_KERNEL_LAUNCHED("norm2_partial"));
-    norm2_final_kernel<<<1, CF_KERNEL_THREADS, 0, stream>>>(partial, (unsigned)blocks);
+    *blocks_out = (unsigned)blocks;
+    return CF_KERNEL_LAUNCHED("norm2_partial");
+}
+
+extern "C" cf_status cf_kernel_norm2(const float *g, size_t n, double *partial, int n_partial, cudaStream_t stream) {
+    unsigned blocks = 0;
+    CF_TRY(cf_kernel_norm2_partial(g, n, partial, n_partial, stream, &blocks));
+    norm2_final_kernel<<<1, CF_KERNEL_THREADS, 0, stream>>>(partial, blocks);
     return CF_KERNEL_LAUNCHED("norm2_final");
 }
 
 static __global__ void sgd_kernel(float *w, const float *g, float *buf, size_t n, float lr, float mu, float wd,
-                                  float clip, int nesterov) {
+                                  float clip, int nesterov, const cf_step_stats *stats) {
+    if (stats) {
+        if (stats->bad != CF_STEP_OK) return;
+        clip = stats->clip;
+    }
     CF_KERNEL_FOR(i, n) {
         const float wi = w[i];
         const float gi = __fadd_rn(__fmul_rn(g[i], clip), __fmul_rn(wd, wi));
@@ -64,9 +75,10 @@ static __global__ void sgd_kernel(float *w, const float *g, float *buf, size_t n
 }
 
 extern "C" cf_status cf_kernel_sgd(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
-                                   float weight_decay, float clip, int nesterov, cudaStream_t stream) {
+                                   float weight_decay, float clip, int nesterov, const cf_step_stats *stats,
+                                   cudaStream_t stream) {
     if (n == 0) return CF_OK;
     sgd_kernel<<<cf_kernel_blocks(n), CF_KERNEL_THREADS, 0, stream>>>(w, g, buf, n, lr, momentum, weight_decay, clip,
-                                                                      nesterov);
+                                                                      nesterov, stats);
     return CF_KERNEL_LAUNCHED("sgd");
 }

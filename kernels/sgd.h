@@ -6,7 +6,7 @@
  * against the host loops.
  *
  *   CF_TRY(cf_kernel_norm2(g, n, ctx->partial, CF_CUDA_PARTIALS, ctx->stream));   // sum in partial[0]
- *   CF_TRY(cf_kernel_sgd(w, g, buf, n, lr, 0.9f, 3e-4f, clip, 1, ctx->stream));
+ *   CF_TRY(cf_kernel_sgd(w, g, buf, n, lr, 0.9f, 3e-4f, clip, 1, NULL, ctx->stream));
  */
 #ifndef CF_KERNELS_SGD_H
 #define CF_KERNELS_SGD_H
@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 #include <stddef.h>
 
+#include "cellforge/backend.h"
 #include "cellforge/status.h"
 
 #ifdef __cplusplus
@@ -26,12 +27,17 @@ extern "C" {
  * run and every GPU. NaN or infinity in g comes through. partial holds
  * n_partial doubles (at least 1); its other elements are scratch. */
 cf_status cf_kernel_norm2(const float *g, size_t n, double *partial, int n_partial, cudaStream_t stream);
+/* The first half of it: the partial sums into partial[0 .. *blocks). */
+cf_status cf_kernel_norm2_partial(const float *g, size_t n, double *partial, int n_partial, cudaStream_t stream,
+                                  unsigned *blocks);
 
 /* One step over n parameters, float arithmetic exactly as the host loop (no
  * fused multiply-add): g' = g clip + wd w; buf = mu buf + g';
- * w -= lr (g' + mu buf) with nesterov, w -= lr buf without. */
+ * w -= lr (g' + mu buf) with nesterov, w -= lr buf without. stats (device
+ * memory) non-NULL: clip is stats->clip, and nothing moves after a bad step. */
 cf_status cf_kernel_sgd(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
-                        float weight_decay, float clip, int nesterov, cudaStream_t stream);
+                        float weight_decay, float clip, int nesterov, const cf_step_stats *stats,
+                        cudaStream_t stream);
 
 #ifdef __cplusplus
 }

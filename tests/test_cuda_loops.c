@@ -11,6 +11,10 @@
  *   norm2      relative error 1e-6; NaN or infinity in g gives a non-finite sum
  *   sgd        Nesterov and plain, clip 1 and 0.5, with and without weight
  *              decay, two steps from a non-zero momentum buffer
+ *   steps      step statistics on the device: hits and loss sums equal to
+ *              the host's (ties take the first logit), the clipping factor
+ *              of the host rule, a NaN, divergent or non-finite-gradient
+ *              step marked once and no SGD update after it
  *   batch      a synthetic dataset, augmentation on and off, idx in device
  *              memory: x within 1e-6 of the host's floats, y exact; two
  *              datasets in turn (the device keeps a copy of each)
@@ -239,8 +243,8 @@ static void check_sgd(void) {
         float *dw = dev_put(w, N * sizeof *w), *dg = dev_put(g, N * sizeof *g), *dbuf = dev_put(buf, N * sizeof *buf);
         float *gw = malloc(N * sizeof *gw), *gbuf = malloc(N * sizeof *gbuf);
         CF_ASSERT(gw && gbuf);
-        cf_sgd_args a = {w, g, buf, N, 0.05f, 0.9f, c->weight_decay, c->clip, c->nesterov, 1};
-        cf_sgd_args d = {dw, dg, dbuf, N, 0.05f, 0.9f, c->weight_decay, c->clip, c->nesterov, 1};
+        cf_sgd_args a = {w, g, buf, N, 0.05f, 0.9f, c->weight_decay, c->clip, c->nesterov, 1, NULL};
+        cf_sgd_args d = {dw, dg, dbuf, N, 0.05f, 0.9f, c->weight_decay, c->clip, c->nesterov, 1, NULL};
         for (int step = 0; step < 2; step++) {
             CHECK_OK(cf_backend_sgd(host, &a));
             if (dw && dg && dbuf) CHECK_OK(cf_backend_sgd(gpu, &d));
@@ -259,6 +263,96 @@ static void check_sgd(void) {
         cf_backend_free(gpu, dbuf);
         free(w), free(g), free(buf), free(gw), free(gbuf);
     }
+}
+
+/* ---- step statistics ----------------------------------------------------------------------- */
+
+/* Steps of (n, k) logits with a few ties, each loss given: the device's sums
+ * against the host's arithmetic; then a bad step and an SGD step after it. */
+static void steps_case(float bad_loss, int want_bad) {
+    enum { N = 37, K = 10, STEPS = 3, P = 5000 };
+    cf_rng r = cf_rng_make(8, cf_rng_stream((uint64_t)want_bad, CF_RNG_PURPOSE_TEST));
+    cf_step_stats *dst = dev_put(NULL, sizeof *dst);
+    float *dlog = dev_put(NULL, N * K * sizeof(float)), *dloss = dev_put(NULL, 2 * sizeof(float));
+    int32_t *dlab = dev_put(NULL, N * sizeof(int32_t));
+    float *g = normals(P, 1.0f, &r), *w = normals(P, 1.0f, &r), *buf = normals(P, 0.1f, &r);
+    float *dg = dev_put(g, P * sizeof *g), *dw = dev_put(w, P * sizeof *w), *dbuf = dev_put(buf, P * sizeof *buf);
+    if (!dst || !dlog || !dloss || !dlab || !dg || !dw || !dbuf) goto exit;
+    double want_loss = 0, want_hits = 0;
+    for (int s = 0; s < STEPS; s++) {
+        float logits[N * K], loss[2] = {2.25f + 0.125f * (float)s, 0.75f};
+        int32_t labels[N];
+        for (int i = 0; i < N * K; i++) logits[i] = (float)cf_rng_below(&r, 4); /* ties */
+        for (int i = 0; i < N; i++) {
+            labels[i] = (int32_t)cf_rng_below(&r, K);
+            int best = 0;
+            for (int j = 1; j < K; j++)
+                if (logits[i * K + j] > logits[i * K + best]) best = j;
+            want_hits += best == labels[i];
+        }
+        want_loss += (double)loss[0] + 0.4 * (double)loss[1];
+        CHECK_OK(cf_backend_copy(gpu, dlog, logits, sizeof logits, CF_COPY_TO_DEVICE));
+        CHECK_OK(cf_backend_copy(gpu, dlab, labels, sizeof labels, CF_COPY_TO_DEVICE));
+        CHECK_OK(cf_backend_copy(gpu, dloss, loss, sizeof loss, CF_COPY_TO_DEVICE));
+        cf_step_stats_args a = {dlog, dlab, N, K, dloss, dloss + 1, 0.4, 1e4, dst};
+        CHECK_OK(gpu->ops->step_stats(gpu->ctx, &a));
+    }
+    /* clipping: |g| of P normals is about sqrt(P) = 70.7 */
+    double norm2 = 0;
+    for (int i = 0; i < P; i++) norm2 += (double)g[i] * (double)g[i];
+    CHECK_OK(gpu->ops->step_clip(gpu->ctx, dg, P, 10.0, dst));
+    cf_step_stats h;
+    if (!dev_get(&h, dst, sizeof h)) goto exit;
+    CHECK(h.steps == STEPS && h.bad == CF_STEP_OK, "steps: %d counted, bad %d", h.steps, h.bad);
+    CHECK(h.hits == want_hits, "steps: %g hits on the device, %g on the host", h.hits, want_hits);
+    CHECK(fabs(h.loss_sum - want_loss) <= 1e-12 * want_loss, "steps: loss sum %.17g, host %.17g", h.loss_sum,
+          want_loss);
+    const float want_clip = (float)(10.0 / sqrt(norm2));
+    CHECK(fabsf(h.clip - want_clip) <= 1e-6f * want_clip, "steps: clip %.9g, host rule %.9g", h.clip, want_clip);
+    CHECK_OK(gpu->ops->step_clip(gpu->ctx, dg, P, 0.0, dst));
+    if (dev_get(&h, dst, sizeof h)) CHECK(h.clip == 1.0f, "steps: clip %g without a limit", h.clip);
+
+    /* a bad step: marked once, sums unchanged, and SGD moves nothing after it */
+    float loss[2] = {bad_loss, 0.0f};
+    if (want_bad == CF_STEP_BAD_GRAD) {
+        loss[0] = 1.0f;
+        g[17] = NAN;
+        CHECK_OK(cf_backend_copy(gpu, dg, g, P * sizeof *g, CF_COPY_TO_DEVICE));
+    }
+    CHECK_OK(cf_backend_copy(gpu, dloss, loss, sizeof loss, CF_COPY_TO_DEVICE));
+    cf_step_stats_args a = {dlog, dlab, N, K, dloss, NULL, 0.4, 1e4, dst};
+    CHECK_OK(gpu->ops->step_stats(gpu->ctx, &a));
+    CHECK_OK(gpu->ops->step_clip(gpu->ctx, dg, P, 10.0, dst));
+    cf_sgd_args d = {dw, dg, dbuf, P, 0.05f, 0.9f, 0.0f, 1.0f, 1, 1, dst};
+    CHECK_OK(cf_backend_sgd(gpu, &d));
+    float *w_after = malloc(P * sizeof *w_after);
+    CF_ASSERT(w_after != NULL);
+    if (dev_get(&h, dst, sizeof h) && dev_get(w_after, dw, P * sizeof *w_after)) {
+        CHECK(h.bad == want_bad && h.bad_step == STEPS && h.steps == STEPS + 1, "bad step: kind %d at %d, want %d at %d",
+              h.bad, h.bad_step, want_bad, STEPS);
+        if (want_bad != CF_STEP_BAD_GRAD)
+            CHECK(h.loss_sum == want_loss || fabs(h.loss_sum - want_loss) <= 1e-12 * want_loss,
+                  "bad step: the loss sum moved to %g", h.loss_sum);
+        CHECK(memcmp(w_after, w, P * sizeof *w) == 0, "bad step %d: SGD still updated the weights", want_bad);
+    }
+    free(w_after);
+    printf("steps: %g hits, loss sum %.6f, clip %.6f; bad kind %d stops SGD\n", want_hits, want_loss, want_clip,
+           want_bad);
+exit:
+    cf_backend_free(gpu, dst);
+    cf_backend_free(gpu, dlog);
+    cf_backend_free(gpu, dloss);
+    cf_backend_free(gpu, dlab);
+    cf_backend_free(gpu, dg);
+    cf_backend_free(gpu, dw);
+    cf_backend_free(gpu, dbuf);
+    free(g), free(w), free(buf);
+}
+
+static void check_steps(void) {
+    steps_case(NAN, CF_STEP_BAD_LOSS);
+    steps_case(5e4f, CF_STEP_DIVERGED);
+    steps_case(1.0f, CF_STEP_BAD_GRAD);
 }
 
 /* ---- batch --------------------------------------------------------------------------------- */
@@ -347,6 +441,7 @@ int main(void) {
     check_scale();
     check_norm2();
     check_sgd();
+    check_steps();
     check_batch();
     cf_backend_cuda_destroy(gpu);
     return test_finish("test_cuda_loops");

@@ -26,6 +26,40 @@ typedef enum cf_copy_kind {
     CF_COPY_ON_DEVICE       /* backend memory -> backend memory */
 } cf_copy_kind;
 
+/* What a device backend keeps of an epoch's steps in its own memory, so that
+ * a step needs no copy to the host (step_stats, step_clip below); the
+ * trainer reads it at a stated interval. Zeroed (cf_backend_zero) at the
+ * start of an epoch. */
+typedef enum cf_step_bad {
+    CF_STEP_OK = 0,
+    CF_STEP_BAD_LOSS,   /* the loss was NaN or infinite */
+    CF_STEP_DIVERGED,   /* the loss passed the divergence limit */
+    CF_STEP_BAD_GRAD    /* a gradient was NaN or infinite */
+} cf_step_bad;
+
+typedef struct cf_step_stats {
+    double loss_sum;    /* the losses of the good steps, in step order */
+    double hits;        /* rows whose largest logit (the first of equals) is their label */
+    double bad_loss;    /* the loss of the first bad step */
+    int32_t steps;      /* steps counted, good or bad */
+    int32_t bad_step;   /* the first bad step, counted from 0, when bad != CF_STEP_OK */
+    int32_t bad;        /* cf_step_bad of the first bad step; sticky */
+    float clip;         /* the last step's gradient factor */
+} cf_step_stats;
+
+/* One step's statistics into `stats`: the loss is main[0] + aux_weight
+ * aux[0] (aux NULL: main alone), the hits those of logits (n, k) against
+ * labels (n). All pointers are backend memory. */
+typedef struct cf_step_stats_args {
+    const float *logits;   /* (n, k) */
+    const int32_t *labels; /* (n) */
+    int n, k;
+    const float *main, *aux;
+    double aux_weight;
+    double diverge;        /* a loss above this marks the step CF_STEP_DIVERGED */
+    cf_step_stats *stats;
+} cf_step_stats_args;
+
 /* One SGD step, PyTorch's rule: g' = clip g + wd w; buf = mu buf + g';
  * w -= lr (g' + mu buf) with Nesterov, w -= lr buf without. All three arrays
  * are n floats of backend memory. */
@@ -38,6 +72,9 @@ typedef struct cf_sgd_args {
     float clip;            /* gradient factor, 1 when not clipping */
     int nesterov;
     int threads;           /* host loops: threads to use */
+    /* device backends: NULL, or the epoch's statistics in backend memory:
+     * the factor is then stats->clip, and after a bad step nothing moves */
+    const cf_step_stats *stats;
 } cf_sgd_args;
 
 /* One training or evaluation batch: x[k] = image ds[idx[k]] scaled to [0, 1],
@@ -99,6 +136,22 @@ typedef struct cf_backend_ops {
     /* One batch: images and labels of a dataset, normalized and augmented
      * (see cf_batch_args). */
     cf_status (*batch)(void *ctx, const cf_batch_args *a);
+
+    /* ---- steps without a copy to the host (device backends; NULL: none) ----
+     * Add one step's loss and hits to a->stats (cf_step_stats_args). */
+    cf_status (*step_stats)(void *ctx, const cf_step_stats_args *a);
+    /* stats->clip = max_norm / |g| when max_norm > 0 and |g| > max_norm,
+     * else 1 (the host rule in double); a NaN or infinite |g| marks the
+     * step CF_STEP_BAD_GRAD. Call after step_stats of the same step. */
+    cf_status (*step_clip)(void *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats);
+    /* Record the work queued between capture_begin and capture_end, without
+     * running it, as a graph that graph_launch replays on the same memory;
+     * free it with graph_free (NULL accepted). NULL: the backend cannot. A
+     * failed capture leaves no capture open and *graph NULL. */
+    cf_status (*capture_begin)(void *ctx);
+    cf_status (*capture_end)(void *ctx, void **graph);
+    cf_status (*graph_launch)(void *ctx, void *graph);
+    void (*graph_free)(void *ctx, void *graph);
 } cf_backend_ops;
 
 typedef struct cf_backend {

@@ -102,6 +102,12 @@ cf_status cf_model_forward(cf_model *m, const void *x, int n, int training);
  * gradient for cf_model_backward. */
 cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, double *loss);
 
+/* cf_model_loss without reading the loss back: the main loss and the
+ * auxiliary one (NULL without an auxiliary head in training) stay in backend
+ * memory at *main and *aux (one value of the model's dtype each, borrowed),
+ * so that a device step need not wait for them. */
+cf_status cf_model_loss_queue(cf_model *m, double smoothing, const void **main, const void **aux);
+
 /* Zero the gradients and back-propagate the last loss into m->grad. */
 cf_status cf_model_backward(cf_model *m);
 

@@ -387,10 +387,12 @@ static cf_status xent(cf_model *m, int layer, int slot, double smoothing, double
     cf_op_args a = {.kind = CF_OP_SOFTMAX_XENT, .n_inputs = 2, .in = {&logits, &labels}, .out = &out};
     a.params.xent.label_smoothing = smoothing;
     CF_TRY(cf_op_forward(m->be, &a));
-    double value = 0;
-    float value32 = 0;
-    CF_TRY(cf_backend_copy(m->be, f64 ? (void *)&value : (void *)&value32, out.data, m->elem, CF_COPY_TO_HOST));
-    *loss = f64 ? value : value32;
+    if (loss) { /* NULL: the value stays in backend memory */
+        double value = 0;
+        float value32 = 0;
+        CF_TRY(cf_backend_copy(m->be, f64 ? (void *)&value : (void *)&value32, out.data, m->elem, CF_COPY_TO_HOST));
+        *loss = f64 ? value : value32;
+    }
     if (!backward) return CF_OK;
     void *w = scal + (size_t)(2 + slot) * m->elem;
     if (m->loss_weight[slot] != weight) {
@@ -418,6 +420,17 @@ cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, do
         CF_TRY(xent(m, m->net->aux_logits, 1, smoothing, m->aux_weight, 1, &aux));
         m->loss_buf[1] = (float)aux;
         *loss += m->aux_weight * aux;
+    }
+    return CF_OK;
+}
+
+cf_status cf_model_loss_queue(cf_model *m, double smoothing, const void **main, const void **aux) {
+    CF_TRY(xent(m, m->net->logits, 0, smoothing, 1.0, m->training, NULL));
+    *main = m->scalars;
+    *aux = NULL;
+    if (m->training && m->with_aux) {
+        CF_TRY(xent(m, m->net->aux_logits, 1, smoothing, m->aux_weight, 1, NULL));
+        *aux = (const char *)m->scalars + m->elem;
     }
     return CF_OK;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/log.h"
 #include "cellforge/thread.h"
 #include "cellforge/train.h"
 
@@ -57,16 +58,24 @@ static int argmax(const float *v, int k) {
 }
 
 /* One SGD step (PyTorch's rule, cf_sgd_args) on m's backend: gradients are
- * clipped first when asked. Returns 0 in *finite when a gradient is not finite. */
-static cf_status sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr, int *finite) {
+ * clipped first when asked. Returns 0 in *finite when a gradient is not finite.
+ * With stats (device steps) the factor and the check are on the device. */
+static cf_status sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr,
+                          const cf_step_stats *stats, int *finite) {
     double norm2 = 0;
+    if (stats) { /* on the device: the factor and the finiteness are there */
+        *finite = 1;
+        cf_sgd_args a = {m->dparam, m->grad, buf, m->n_params, (float)lr, (float)cfg->momentum,
+                         (float)cfg->weight_decay, 1.0f, cfg->nesterov, m->threads, stats};
+        return cf_backend_sgd(m->be, &a);
+    }
     CF_TRY(cf_backend_norm2(m->be, m->grad, m->n_params, m->threads, &norm2));
     *finite = isfinite(norm2);
     if (!*finite) return CF_OK;
     float clip = 1.0f;
     if (cfg->grad_clip > 0 && sqrt(norm2) > cfg->grad_clip) clip = (float)(cfg->grad_clip / sqrt(norm2));
     cf_sgd_args a = {m->dparam, m->grad, buf, m->n_params, (float)lr, (float)cfg->momentum,
-                     (float)cfg->weight_decay, clip, cfg->nesterov, m->threads};
+                     (float)cfg->weight_decay, clip, cfg->nesterov, m->threads, NULL};
     return cf_backend_sgd(m->be, &a);
 }
 
@@ -151,6 +160,72 @@ exit:
     return st;
 }
 
+/* ---- steps that stay on the device ----------------------------------------------
+ * On a device backend that keeps step statistics (cf_backend_ops.step_stats)
+ * a step queues its work and returns: the loss and hits are added up in
+ * backend memory, the clipping factor is computed there and read by the SGD
+ * kernel, and a NaN or divergent step stops every later update on the device.
+ * The host reads the statistics every CHECK_STEPS steps and at the end of the
+ * epoch, and ends the trial there as the host path would have at the bad
+ * step: the weights are those before it (BN running statistics may have moved
+ * in the steps up to the check, which end the trial anyway). Where the backend
+ * can, the forward, loss, statistics, backward and clipping of a step are
+ * captured as one graph after an eager step has sized every workspace, and
+ * replayed; the graph is made anew every epoch (evaluation may grow the
+ * workspaces it points into). CELLFORGE_GRAPHS=0 turns graphs off. */
+#define CHECK_STEPS 25
+
+typedef struct device_steps {
+    int on;                 /* this run keeps its statistics on the device */
+    int graphs;             /* capture steps as graphs */
+    void *graph;            /* this epoch's captured step, or NULL */
+    cf_step_stats *stats;   /* backend memory */
+} device_steps;
+
+static int graphs_wanted(const cf_model *m, const cf_train_config *cfg) {
+    const char *env = getenv("CELLFORGE_GRAPHS");
+    if (env && strcmp(env, "0") == 0) return 0;
+    const cf_backend_ops *ops = m->be->ops;
+    if (!ops->capture_begin || !ops->capture_end || !ops->graph_launch || !ops->graph_free) return 0;
+    /* masks keyed by the step number are kernel arguments that change every step */
+    if (cfg->drop_path > 0) return 0;
+    for (int i = 0; i < m->net->n; i++)
+        if (m->net->layers[i].kind == CF_OP_DROPOUT) return 0;
+    return 1;
+}
+
+/* Forward, loss, statistics, backward and clipping of the batch in the model's input slots. */
+static cf_status device_step_work(cf_model *m, const cf_train_config *cfg, int nb, cf_step_stats *stats) {
+    const void *main = NULL, *aux = NULL;
+    CF_TRY(cf_model_forward(m, NULL, nb, 1));
+    CF_TRY(cf_model_loss_queue(m, cfg->label_smoothing, &main, &aux));
+    cf_step_stats_args a = {cf_model_logits(m), cf_model_labels(m), nb, m->net->input.classes, main, aux,
+                            m->aux_weight, cfg->diverge_loss, stats};
+    CF_TRY(m->be->ops->step_stats(m->be->ctx, &a));
+    CF_TRY(cf_model_backward(m));
+    return m->be->ops->step_clip(m->be->ctx, m->grad, m->n_params, cfg->grad_clip, stats);
+}
+
+/* One step's work, replayed from this epoch's graph, captured into it, or eager. */
+static cf_status device_step(cf_model *m, const cf_train_config *cfg, int nb, device_steps *d, int warm) {
+    const cf_backend_ops *ops = m->be->ops;
+    if (d->graph) return ops->graph_launch(m->be->ctx, d->graph);
+    if (!d->graphs || !warm) return device_step_work(m, cfg, nb, d->stats);
+    CF_TRY(ops->capture_begin(m->be->ctx));
+    cf_status st = device_step_work(m, cfg, nb, d->stats);
+    void *graph = NULL;
+    cf_status end = ops->capture_end(m->be->ctx, &graph);
+    if (st == CF_OK && end == CF_OK) {
+        d->graph = graph;
+        return ops->graph_launch(m->be->ctx, graph);
+    }
+    /* nothing ran while capturing: the step runs eagerly, and so do the rest */
+    ops->graph_free(m->be->ctx, graph);
+    CF_LOG_WARN("train: steps run without graphs: %s", cf_error_message());
+    d->graphs = 0;
+    return device_step_work(m, cfg, nb, d->stats);
+}
+
 /* The whole trial; cf_train adds the abort that keeps a failing replica's
  * peers from waiting for it. */
 static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_dataset *val,
@@ -220,6 +295,7 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         CF_FAIL(CF_ERR_INVALID_ARG, "train: a GPU communicator (%s) for a model in host memory", comm->ops->name);
     float *host_grad = staged ? malloc(pbytes) : NULL;
     void *dorder = NULL, *dbuf = NULL;
+    device_steps dev = {0};
     cf_status st = CF_OK;
     if (!logits || !order || !buf || (staged && !host_grad)) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "train: no memory for batch buffers");
@@ -242,6 +318,11 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         CF_TRY_GOTO(st, cf_backend_copy(m->be, dbuf, buf, m->n_params * sizeof *buf, CF_COPY_TO_DEVICE), exit);
     }
     CF_TRY_GOTO(st, cf_model_to_device(m), exit);
+    if (!comm && m->on_device && m->be->ops->step_stats && m->be->ops->step_clip) {
+        CF_TRY_GOTO(st, cf_backend_alloc(m->be, sizeof *dev.stats, (void **)&dev.stats), exit);
+        dev.on = 1;
+        dev.graphs = graphs_wanted(m, cfg);
+    }
     /* The time limit counts this call; the reported seconds every epoch done. */
     const double t0 = cf_time_now(), before = resume ? resume->seconds : 0;
     int64_t images = 0;
@@ -254,6 +335,11 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         double loss_sum = 0;
         int64_t correct = 0, seen = 0;
         double lr = cfg->lr;
+        if (dev.on) {
+            if (dev.graph) m->be->ops->graph_free(m->be->ctx, dev.graph);
+            dev.graph = NULL;
+            CF_TRY_GOTO(st, cf_backend_zero(m->be, dev.stats, sizeof *dev.stats, 1), exit);
+        }
         for (int64_t s = 0; s < steps; s++) {
             int64_t t = (int64_t)epoch * steps + s;
             lr = lr_at(cfg, t, total, warm);
@@ -261,6 +347,53 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
             const uint32_t *rows = order + s * B + lo;
             CF_TRY_GOTO(st, load_batch(m, train, (const uint32_t *)dorder + s * B + lo, nb, res->mean, res->std,
                                        &cfg->augment, cfg->seed, (uint64_t)epoch, (uint64_t)(s * B + lo)), exit);
+            if (dev.on) {
+                CF_TRY_GOTO(st, device_step(m, cfg, nb, &dev, s > 0), exit);
+                int finite = 1;
+                CF_TRY_GOTO(st, sgd_step(m, dbuf, cfg, lr, dev.stats, &finite), exit);
+                m->host_stale = m->on_device;
+                double now = cf_time_now();
+                const int check = (s + 1) % CHECK_STEPS == 0 || s + 1 == steps;
+                if (check) {
+                    cf_step_stats h;
+                    CF_TRY_GOTO(st, cf_backend_copy(m->be, &h, dev.stats, sizeof h, CF_COPY_TO_HOST), exit);
+                    now = cf_time_now();
+                    loss_sum = h.loss_sum;
+                    correct = (int64_t)h.hits;
+                    if (h.bad != CF_STEP_OK) {
+                        res->status = h.bad == CF_STEP_DIVERGED ? CF_TRAIN_DIVERGED : CF_TRAIN_NAN;
+                        if (h.bad == CF_STEP_BAD_GRAD)
+                            snprintf(res->reason, sizeof res->reason,
+                                     "a gradient became NaN or infinite at epoch %d, step %d", epoch, h.bad_step);
+                        else if (h.bad == CF_STEP_DIVERGED)
+                            snprintf(res->reason, sizeof res->reason,
+                                     "loss %.4g above the divergence limit %.4g at epoch %d, step %d", h.bad_loss,
+                                     cfg->diverge_loss, epoch, h.bad_step);
+                        else
+                            snprintf(res->reason, sizeof res->reason, "loss became %g at epoch %d, step %d",
+                                     h.bad_loss, epoch, h.bad_step);
+                        step_seconds += now - ts;
+                        goto finish;
+                    }
+                }
+                seen += B;
+                images += B;
+                step_seconds += now - ts;
+                if (check && cfg->progress) {
+                    cf_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / (double)(s + 1),
+                                           (double)correct / (double)seen, lr, (double)seen / (now - te),
+                                           before + now - t0};
+                    cfg->progress(cfg->progress_ctx, &p);
+                }
+                if (cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s) {
+                    res->status = CF_TRAIN_TIMEOUT;
+                    snprintf(res->reason, sizeof res->reason,
+                             "time limit of %.0f s reached in epoch %d after %lld of %lld steps",
+                             cfg->time_limit_s, epoch, (long long)(s + 1), (long long)steps);
+                    goto finish;
+                }
+                continue;
+            }
             double loss;
             CF_TRY_GOTO(st, cf_model_forward(m, NULL, nb, 1), exit);
             CF_TRY_GOTO(st, cf_model_loss(m, NULL, cfg->label_smoothing, &loss), exit);
@@ -312,7 +445,7 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
                 }
             }
             int finite = 1;
-            CF_TRY_GOTO(st, sgd_step(m, dbuf, cfg, lr, &finite), exit);
+            CF_TRY_GOTO(st, sgd_step(m, dbuf, cfg, lr, NULL, &finite), exit);
             m->host_stale = m->on_device;
             if (!finite) {
                 res->status = CF_TRAIN_NAN;
@@ -373,6 +506,8 @@ finish:
     /* the caller reads the trained weights on the host (checkpoints, export) */
     CF_TRY_GOTO(st, cf_model_to_host(m), exit);
 exit:
+    if (dev.graph) m->be->ops->graph_free(m->be->ctx, dev.graph);
+    if (dev.stats) cf_backend_free(m->be, dev.stats);
     device_twin_free(m, order, dorder);
     device_twin_free(m, buf, dbuf);
     free(logits);

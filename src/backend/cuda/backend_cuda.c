@@ -182,6 +182,60 @@ static cf_status cuda_norm2(void *vctx, const float *g, size_t n, double *out) {
 }
 static cf_status cuda_sgd(void *vctx, const cf_sgd_args *a) { return cf_cuda_sgd(vctx, a); }
 static cf_status cuda_batch(void *vctx, const cf_batch_args *a) { return cf_cuda_batch(vctx, a); }
+static cf_status cuda_step_stats(void *vctx, const cf_step_stats_args *a) { return cf_cuda_step_stats(vctx, a); }
+static cf_status cuda_step_clip(void *vctx, const float *g, size_t n, double max_norm, cf_step_stats *stats) {
+    return cf_cuda_step_clip(vctx, g, n, max_norm, stats);
+}
+
+/* ---- CUDA graphs ----------------------------------------------------------------
+ * Thread-local capture mode: another thread's CUDA calls (another trial on
+ * this GPU) neither break this capture nor get caught in it. The work in a
+ * capture must allocate nothing: the trainer runs the same step eagerly once
+ * before, so workspaces and algorithm tables are at their size. */
+
+static cf_status cuda_capture_begin(void *vctx) {
+    cf_cuda_ctx *ctx = vctx;
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    CF_CUDA_CHECK(cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal));
+    return CF_OK;
+}
+
+static cf_status cuda_capture_end(void *vctx, void **graph) {
+    cf_cuda_ctx *ctx = vctx;
+    *graph = NULL;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(ctx->stream, &g);
+    if (e != cudaSuccess || !g) {
+        cudaGetLastError(); /* an invalidated capture leaves its error behind */
+        if (g) cudaGraphDestroy(g);
+        return cf_error_set(CF_ERR_DEVICE, __FILE__, __LINE__, "cuda:%d: capturing a step as a graph failed: %s",
+                            ctx->device, cudaGetErrorString(e));
+    }
+    cudaGraphExec_t exec = NULL;
+    e = cudaGraphInstantiate(&exec, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return cf_error_set(cf_status_from_cuda(e), __FILE__, __LINE__, "cuda:%d: instantiating a step graph: %s",
+                            ctx->device, cudaGetErrorString(e));
+    }
+    *graph = exec;
+    return CF_OK;
+}
+
+static cf_status cuda_graph_launch(void *vctx, void *graph) {
+    cf_cuda_ctx *ctx = vctx;
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    CF_CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)graph, ctx->stream));
+    return CF_OK;
+}
+
+static void cuda_graph_free(void *vctx, void *graph) {
+    cf_cuda_ctx *ctx = vctx;
+    if (!graph) return;
+    cudaSetDevice(ctx->device);
+    cudaGraphExecDestroy((cudaGraphExec_t)graph);
+}
 
 static const cf_backend_ops cuda_backend_ops = {
     /* .name      = */ "cuda",
@@ -199,6 +253,12 @@ static const cf_backend_ops cuda_backend_ops = {
     /* .norm2     = */ cuda_norm2,
     /* .sgd       = */ cuda_sgd,
     /* .batch     = */ cuda_batch,
+    /* .step_stats    = */ cuda_step_stats,
+    /* .step_clip     = */ cuda_step_clip,
+    /* .capture_begin = */ cuda_capture_begin,
+    /* .capture_end   = */ cuda_capture_end,
+    /* .graph_launch  = */ cuda_graph_launch,
+    /* .graph_free    = */ cuda_graph_free,
 };
 
 /* ---- workspace and constants ---------------------------------------------------- */

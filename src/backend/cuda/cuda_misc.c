@@ -16,6 +16,7 @@
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/sgd.h"
+#include "kernels/step.h"
 #include "kernels/xent.h"
 
 static size_t numel(const cf_tensor *t) { return (size_t)cf_tensor_numel(t); }
@@ -201,5 +202,16 @@ cf_status cf_cuda_norm2(cf_cuda_ctx *ctx, const float *g, size_t n, double *out)
 cf_status cf_cuda_sgd(cf_cuda_ctx *ctx, const cf_sgd_args *a) {
     CF_CUDA_CHECK(cudaSetDevice(ctx->device));
     return cf_kernel_sgd(a->w, a->g, a->buf, a->n, a->lr, a->momentum, a->weight_decay, a->clip, a->nesterov,
-                         ctx->stream);
+                         a->stats, ctx->stream);
+}
+
+cf_status cf_cuda_step_stats(cf_cuda_ctx *ctx, const cf_step_stats_args *a) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    return cf_kernel_step_stats(a->logits, a->labels, a->n, a->k, a->main, a->aux, a->aux_weight, a->diverge,
+                                a->stats, ctx->stream);
+}
+
+cf_status cf_cuda_step_clip(cf_cuda_ctx *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    return cf_kernel_step_clip(g, n, max_norm, ctx->partial, CF_CUDA_PARTIALS, stats, ctx->stream);
 }

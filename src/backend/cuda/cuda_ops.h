@@ -93,6 +93,8 @@ cf_status cf_cuda_scale(cf_cuda_ctx *ctx, float *x, size_t n, float a);
 cf_status cf_cuda_norm2(cf_cuda_ctx *ctx, const float *g, size_t n, double *out);
 cf_status cf_cuda_sgd(cf_cuda_ctx *ctx, const cf_sgd_args *a);
 cf_status cf_cuda_batch(cf_cuda_ctx *ctx, const cf_batch_args *a);
+cf_status cf_cuda_step_stats(cf_cuda_ctx *ctx, const cf_step_stats_args *a);
+cf_status cf_cuda_step_clip(cf_cuda_ctx *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats);
 /* Drop this instance's references to device datasets (cuda_data.c). */
 void cf_cuda_data_release(cf_cuda_ctx *ctx);
 
