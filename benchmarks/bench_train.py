@@ -16,6 +16,21 @@ forward, backward, update), not the evaluation, and both report test accuracy.
     /usr/bin/python3 benchmarks/bench_train.py --skip-torch    # cellforge only (--skip-cellforge: PyTorch only)
     python3 benchmarks/bench_train.py --device cuda --precision fp32   # on a GPU: cuDNN on both sides
     python3 benchmarks/bench_train.py --device cuda --precision bf16
+    python3 benchmarks/bench_train.py --device cuda --net darts --epochs 3 --warmup 1
+    python3 benchmarks/bench_train.py --device cuda --compile     # PyTorch through torch.compile too
+
+--net picks the network (both sides build the same one; tools/make_cost_golden.py is
+the PyTorch side, checked layer for layer against cellforge's cost model):
+  nb201     NAS-Bench-201 C=16 N=1, the reference arch above (default)
+  nb201n5   the same cell at C=16 N=5 (141 M MACs)
+  darts     DARTS_V2 (the published genotype), C=16, 8 layers, no auxiliary head
+  mobile    an MBConv network of the mobile space, width 1.0, expand 6 everywhere
+--warmup K leaves the first K epochs out of the timing on both sides (cuDNN's
+autotuning, CUDA graph capture, allocator growth), so the figure is steady state.
+--compile adds PyTorch with torch.compile(mode="reduce-overhead") (CUDA graphs
+through Inductor), the strongest PyTorch setup; its compile time is reported apart.
+Each JSON line also gives the network's MACs per image (cellforge cost) and the
+achieved training TFLOP/s, counted as 6 x MACs per image (forward 2, backward 4).
 
 On a GPU both sides keep the dataset on the device, PyTorch runs eager with cuDNN
 (benchmark mode on, TF32 off for fp32 as cellforge's fp32 is plain fp32, autocast for
@@ -39,6 +54,21 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+            "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
+            "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+            "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), "
+            "('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")
+MOBILE = "k3e6-k3e6|k5e6-k5e6|k5e6-k5e6-k5e6|k3e6-k3e6|k7e6-k7e6"
+# name: (space, options, arch)
+NETS = {
+    "nb201": ("nb201", {"C": 16, "N": 1}, ARCH),
+    "nb201n5": ("nb201", {"C": 16, "N": 5}, ARCH),
+    "darts": ("darts", {"C": 16, "layers": 8, "auxiliary": 0}, DARTS_V2),
+    "mobile": ("mobile", {"width": 1.0}, MOBILE),
+}
+# Published dense peaks of an H200 SXM (TFLOP/s): fp32 on CUDA cores, bf16 on tensor cores.
+PEAK = {"fp32": 67.0, "bf16": 989.0}
 DATA = "/usr/share/datasets/fashion-mnist"
 
 
@@ -56,7 +86,7 @@ def run_torch(args):
     import torch
     import torch.nn.functional as F
     sys.path.insert(0, os.path.join(ROOT, "tools"))
-    from make_cost_golden import build_nb201
+    from make_cost_golden import build_darts, build_mobile, build_nb201
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -75,7 +105,18 @@ def run_torch(args):
     ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
     xtr, ytr, xte, yte = xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev)
 
-    net = build_nb201(ARCH, {"C": 16, "N": 1}, 1, 10).to(dev)
+    space, opts, arch = NETS[args.net]
+    if space == "nb201":
+        net = build_nb201(arch, opts, 1, 10)
+    elif space == "darts":
+        net = build_darts(arch, opts, 1, 10, 28)
+    else:
+        net = build_mobile(arch, opts, 1, 10)
+    net = net.to(dev)
+    model = net
+    compile_s = None
+    if getattr(args, "torch_compile", False):
+        model = torch.compile(net, mode="reduce-overhead")
     amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = len(xtr) // args.batch
@@ -83,49 +124,89 @@ def run_torch(args):
     t = 0
     seconds = 0.0
     g = torch.Generator().manual_seed(args.seed)
+    # the learning rate as a tensor: a compiled step does not recompile when it changes
+    lr_t = torch.tensor(args.lr, device=dev) if getattr(args, "torch_compile", False) else None
+    if lr_t is not None:
+        for group in opt.param_groups:
+            group["lr"] = lr_t
     for epoch in range(args.epochs):
         net.train()
         order = torch.randperm(len(xtr), generator=g).to(dev)
         start = time.perf_counter()
         for s in range(steps):
-            for group in opt.param_groups:
-                group["lr"] = 0.5 * args.lr * (1 + math.cos(math.pi * t / total))
+            lr = 0.5 * args.lr * (1 + math.cos(math.pi * t / total))
+            if lr_t is not None:
+                lr_t.fill_(lr)
+            else:
+                for group in opt.param_groups:
+                    group["lr"] = lr
             idx = order[s * args.batch:(s + 1) * args.batch]
             xb, yb = xtr[idx], ytr[idx]
             with amp:
-                loss = F.cross_entropy(net(xb)[0], yb)
+                loss = F.cross_entropy(model(xb)[0], yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             t += 1
+            if compile_s is None and lr_t is not None and s == 0:
+                torch.cuda.synchronize()
+                compile_s = time.perf_counter() - start
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        seconds += time.perf_counter() - start
+        if epoch >= args.warmup:
+            seconds += time.perf_counter() - start
     net.eval()
     correct = 0
     with torch.no_grad():
         for i in range(0, len(xte), 1000):
             correct += (net(xte[i:i + 1000])[0].argmax(1) == yte[i:i + 1000]).sum().item()
-    return {"impl": "pytorch", "version": torch.__version__, "device": args.device, "precision": args.precision,
-            "threads": args.threads,
-            "epochs": args.epochs, "batch": args.batch, "images_per_s": round(steps * args.batch * args.epochs / seconds, 1),
-            "train_seconds": round(seconds, 2), "test_acc": correct / len(xte)}
+    timed = args.epochs - args.warmup
+    out = {"impl": "pytorch-compile" if lr_t is not None else "pytorch", "version": torch.__version__,
+           "net": args.net, "device": args.device, "precision": args.precision, "threads": args.threads,
+           "epochs": args.epochs, "warmup": args.warmup, "batch": args.batch,
+           "images_per_s": round(steps * args.batch * timed / seconds, 1),
+           "train_seconds": round(seconds, 2), "test_acc": correct / len(xte)}
+    if compile_s is not None:
+        out["first_step_seconds"] = round(compile_s, 1)
+    return out
+
+
+def space_args(args):
+    space, opts, arch = NETS[args.net]
+    out = ["--space", space]
+    for k, v in opts.items():
+        out += ["--set", "%s=%s" % (k, v)]
+    return out, arch
+
+
+def macs_per_image(args):
+    sargs, arch = space_args(args)
+    out = subprocess.run([args.cellforge, "cost"] + sargs + ["--json", arch], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.splitlines()[0])["macs"]
 
 
 def run_cellforge(args):
-    cmd = [args.cellforge, "train", "--space", "nb201", "--set", "C=16", "--set", "N=1",
+    sargs, arch = space_args(args)
+    cmd = [args.cellforge, "train"] + sargs + [
            "--dataset", "fashion-mnist", "--data-dir", args.data, "--epochs", str(args.epochs),
            "--batch", str(args.batch), "--lr", str(args.lr), "--val-fraction", "0",
-           "--threads", str(args.threads), "--seed", str(args.seed), "--device", args.device, ARCH]
+           "--threads", str(args.threads), "--seed", str(args.seed), "--device", args.device, arch]
     if args.precision != "fp32":
         raise SystemExit("cellforge trains in fp32 only for now (--precision %s)" % args.precision)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     m = re.search(r"test accuracy ([0-9.]+)% \(\d+ images\); ([0-9.]+) training images/s", out)
     if not m:
         raise SystemExit("unexpected cellforge output:\n" + out)
-    return {"impl": "cellforge", "device": args.device, "precision": args.precision, "threads": args.threads,
-            "epochs": args.epochs, "batch": args.batch,
-            "images_per_s": float(m.group(2)), "test_acc": float(m.group(1)) / 100}
+    # steady state: the epochs after the warm-up, from the per-epoch lines
+    secs = [float(x) for x in re.findall(r"^epoch \d+/\d+  loss .* ([0-9.]+) s$", out, re.M)]
+    ips = float(m.group(2))
+    if args.warmup and len(secs) == args.epochs:
+        images = (60000 // args.batch) * args.batch * (args.epochs - args.warmup)
+        ips = round(images / sum(secs[args.warmup:]), 1)
+    return {"impl": "cellforge", "net": args.net, "device": args.device, "precision": args.precision,
+            "threads": args.threads, "epochs": args.epochs, "warmup": args.warmup, "batch": args.batch,
+            "images_per_s": ips, "epoch_seconds": secs, "test_acc": float(m.group(1)) / 100}
 
 
 def main():
@@ -143,26 +224,49 @@ def main():
     p.add_argument("--skip-cellforge", action="store_true")
     p.add_argument("--rounds", type=int, default=1,
                    help="run both sides this many times, alternating, and compare medians")
+    p.add_argument("--net", default="nb201", choices=sorted(NETS))
+    p.add_argument("--warmup", type=int, default=0, help="epochs left out of the timing on both sides")
+    p.add_argument("--compile", dest="torch_compile", action="store_true",
+                   help="also PyTorch with torch.compile(mode='reduce-overhead')")
     args = p.parse_args()
-    ours, theirs = [], []
+    if args.warmup >= args.epochs:
+        raise SystemExit("--warmup %d leaves no timed epoch of %d" % (args.warmup, args.epochs))
+    macs = macs_per_image(args) if os.path.exists(args.cellforge) else None
+
+    def show(row):
+        if macs:
+            tflops = 6.0 * macs * row["images_per_s"] / 1e12
+            row["macs_per_image"] = macs
+            row["train_tflops"] = round(tflops, 2)
+            if row["device"].startswith("cuda"):
+                row["pct_of_peak"] = round(100 * tflops / PEAK[row["precision"]], 2)
+        print(json.dumps(row), flush=True)
+
+    ours, theirs, compiled = [], [], []
     for r in range(max(1, args.rounds)):
         if not args.skip_cellforge:
             ours.append(dict(run_cellforge(args), round=r + 1))
-            print(json.dumps(ours[-1]), flush=True)
+            show(ours[-1])
         if not args.skip_torch:
-            theirs.append(dict(run_torch(args), round=r + 1))
-            print(json.dumps(theirs[-1]), flush=True)
+            theirs.append(dict(run_torch(argparse.Namespace(**dict(vars(args), torch_compile=False))), round=r + 1))
+            show(theirs[-1])
+            if args.torch_compile:
+                compiled.append(dict(run_torch(args), round=r + 1))
+                show(compiled[-1])
     if not ours or not theirs:
         return
     ips_ours = statistics.median(o["images_per_s"] for o in ours)
     ips_theirs = statistics.median(t["images_per_s"] for t in theirs)
-    summary = {"ratio_images_per_s": round(ips_ours / ips_theirs, 3),
+    summary = {"net": args.net, "ratio_images_per_s": round(ips_ours / ips_theirs, 3),
                "test_acc_cellforge": ours[-1]["test_acc"], "test_acc_pytorch": theirs[-1]["test_acc"]}
     if len(ours) > 1:
         summary.update({"rounds": len(ours), "median_images_per_s_cellforge": ips_ours,
                         "median_images_per_s_pytorch": ips_theirs,
                         "ratio_per_round": [round(o["images_per_s"] / t["images_per_s"], 3)
                                             for o, t in zip(ours, theirs)]})
+    if compiled:
+        ips_c = statistics.median(c["images_per_s"] for c in compiled)
+        summary["ratio_vs_compile"] = round(ips_ours / ips_c, 3)
     print(json.dumps(summary))
 
 if __name__ == "__main__":

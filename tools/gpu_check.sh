@@ -9,12 +9,17 @@
 # `bundle` copies into gpu-bundle/ (git-ignored, about 40 MB packed) what such a
 # machine lacks: the headers and shared libraries of cJSON, OpenBLAS (with its
 # Fortran runtime), zlib, and the Fashion-MNIST files. `run` configures a
-# native build against them, with cuDNN and NCCL from the toolkit or, where
-# the toolkit has none, from PyTorch's nvidia-* wheels; builds for the local
-# GPU's architecture; runs every gpu test with its output; and runs
-# benchmarks/bench_train.py on the GPU in fp32 (cellforge against PyTorch)
-# and bf16 (PyTorch alone: cellforge trains in fp32). Results go to $OUT
-# (or gpu-results/).
+# native build against them (ninja where present), with cuDNN and NCCL from
+# the toolkit, else from the system's multiarch directories
+# (/usr/include/x86_64-linux-gnu/cudnn.h, /usr/lib/x86_64-linux-gnu/libcudnn.so.9,
+# /usr/include/nccl.h, /usr/lib/x86_64-linux-gnu/libnccl.so.2: only versioned
+# .so files there, so the paths are passed), else from PyTorch's nvidia-*
+# wheels; builds for the local GPU's architecture; runs every gpu test with
+# its output; and runs benchmarks/bench_train.py on the GPU in fp32 for each
+# network of BENCH (default: nb201 nb201n5 darts mobile), cellforge against
+# PyTorch eager, a warm-up epoch left out on both sides; COMPILE=1 adds
+# torch.compile(mode="reduce-overhead") for nb201. Results go to $OUT (or
+# gpu-results/).
 set -eu
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -44,8 +49,16 @@ run)
     nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
     cuda=${CUDAToolkit_ROOT:-/usr/local/cuda}
     extra=""
-    # cuDNN and NCCL: the toolkit's, else those PyTorch was installed with
-    if ! ls "$cuda"/lib64/libcudnn.so* >/dev/null 2>&1; then
+    sys_inc=/usr/include/x86_64-linux-gnu sys_lib=/usr/lib/x86_64-linux-gnu
+    # cuDNN and NCCL: the toolkit's, else the system's, else those PyTorch was installed with
+    if ls "$cuda"/lib64/libcudnn.so* >/dev/null 2>&1; then
+        :
+    elif [ -f "$sys_inc/cudnn.h" ] && ls "$sys_lib"/libcudnn.so.* >/dev/null 2>&1; then
+        extra="-DCF_CUDNN_INCLUDE=$sys_inc -DCF_CUDNN_LIB=$(ls "$sys_lib"/libcudnn.so.* | sort | head -n 1)"
+        nccl_inc=/usr/include
+        [ -f "$sys_inc/nccl.h" ] && nccl_inc=$sys_inc
+        extra="$extra -DCF_NCCL_INCLUDE=$nccl_inc -DCF_NCCL_LIB=$(ls "$sys_lib"/libnccl.so.* | sort | head -n 1)"
+    else
         nv=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null || true)
         nv=$nv/nvidia
         extra="-DCF_CUDNN_INCLUDE=$nv/cudnn/include -DCF_CUDNN_LIB=$(ls "$nv"/cudnn/lib/libcudnn.so* | head -n 1)"
@@ -55,8 +68,10 @@ run)
     LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export LD_LIBRARY_PATH
     arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '.' || true)
+    gen=""
+    command -v ninja >/dev/null 2>&1 && gen="-G Ninja"
     # shellcheck disable=SC2086
-    cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="${arch:-90}" \
+    cmake -S . -B build-gpu $gen -DCMAKE_BUILD_TYPE=Release -DCF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="${arch:-90}" \
         -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
         -DCF_CJSON_INCLUDE="$B/include" -DCF_CJSON_LIB="$B/lib/libcjson.so.1" \
         -DCF_OPENBLAS_INCLUDE="$B/include/openblas" -DCF_OPENBLAS_LIB="$B/lib/libopenblas.so.0" \
@@ -64,10 +79,16 @@ run)
     cmake --build build-gpu -j "$(nproc)" 2>&1 | tail -n 30 | tee "$out/build.txt"
     build-gpu/cellforge devices | tee "$out/devices.txt"
     ctest --test-dir build-gpu -L gpu --output-on-failure -V 2>&1 | tee "$out/ctest-gpu.txt" || true
-    python3 benchmarks/bench_train.py --device cuda --precision fp32 --data "$B/fashion-mnist" \
-        --cellforge build-gpu/cellforge 2>&1 | tee "$out/bench-gpu.jsonl" || true
-    python3 benchmarks/bench_train.py --device cuda --precision bf16 --data "$B/fashion-mnist" \
-        --skip-cellforge 2>&1 | tee -a "$out/bench-gpu.jsonl" || true
+    for net in ${BENCH:-nb201 nb201n5 darts mobile}; do
+        epochs=3
+        [ "$net" = nb201 ] || epochs=2
+        flags=""
+        [ "$net" = nb201 ] && [ "${COMPILE:-0}" = 1 ] && flags="--compile"
+        # shellcheck disable=SC2086
+        python3 benchmarks/bench_train.py --device cuda --precision fp32 --data "$B/fashion-mnist" \
+            --cellforge build-gpu/cellforge --net "$net" --epochs "$epochs" --warmup 1 $flags 2>&1 |
+            tee -a "$out/bench-gpu.jsonl" || true
+    done
     ;;
 *)
     echo "usage: tools/gpu_check.sh bundle | run" >&2

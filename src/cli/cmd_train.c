@@ -266,7 +266,7 @@ int cmd_train(int argc, char **argv) {
         const cf_epoch_record *r = &res->curve[e];
         char val_text[32] = "-";
         if (r->val_acc >= 0) snprintf(val_text, sizeof val_text, "%.2f%%", 100 * r->val_acc);
-        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s  lr %.4f  %.1f s\n", e + 1, cfg.epochs,
+        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s  lr %.4f  %.2f s\n", e + 1, cfg.epochs,
                r->train_loss, 100 * r->train_acc, val_text, r->lr, r->seconds);
     }
     if (res->status != CF_TRAIN_OK) printf("stopped: %s (%s)\n", cf_train_status_name(res->status), res->reason);
