@@ -213,6 +213,21 @@ static const op_case cases[] = {
     {"dropout_p0.3_far_b1_15", CF_OP_DROPOUT,
      {.dropout = {.p = 0.3, .seed = 0x9e3779b97f4a7c15ull, .stream = 0x0000000900000004ull, .offset = (1ull << 33) + 3}},
      1, {{1, 3, 15, 15}}, NONE, PLAIN},
+    /* depthwise convolution (groups == C == OC: kernels/depthwise.cu, not cuDNN), N = 3, C = 5:
+     * the 3x3, 5x5 and 7x7 kernels and the general one (3x5), odd and rectangular images.
+     * Here at the end so the cases above keep their draws (a case's seed is its index). */
+    {"conv_dw3x3_p1_bias_b3_14", CF_OP_CONV2D, CONV(1, 1, 1, 1, 1, 1, 5), 1, {{3, 5, 14, 14}}, {{5, 1, 3, 3}, {5, 1, 1, 1}}, PLAIN},
+    {"conv_dw3x3_p1_b3_14", CF_OP_CONV2D, CONV(1, 1, 1, 1, 1, 1, 5), 1, {{3, 5, 14, 14}}, {{5, 1, 3, 3}}, PLAIN},
+    {"conv_dw5x5_s2_p2_b3_14", CF_OP_CONV2D, CONV(2, 2, 2, 2, 1, 1, 5), 1, {{3, 5, 14, 14}}, {{5, 1, 5, 5}}, PLAIN},
+    {"conv_dw5x5_s2_p2_bias_b3_15", CF_OP_CONV2D, CONV(2, 2, 2, 2, 1, 1, 5), 1, {{3, 5, 15, 15}}, {{5, 1, 5, 5}, {5, 1, 1, 1}}, PLAIN},
+    {"conv_dw3x3_dil2_p2_b3_14", CF_OP_CONV2D, CONV(1, 1, 2, 2, 2, 2, 5), 1, {{3, 5, 14, 14}}, {{5, 1, 3, 3}}, PLAIN},
+    {"conv_dw3x3_dil2_p2_bias_9x7", CF_OP_CONV2D, CONV(1, 1, 2, 2, 2, 2, 5), 1, {{3, 5, 9, 7}}, {{5, 1, 3, 3}, {5, 1, 1, 1}}, PLAIN},
+    {"conv_dw7x7_p3_b3_14", CF_OP_CONV2D, CONV(1, 1, 3, 3, 1, 1, 5), 1, {{3, 5, 14, 14}}, {{5, 1, 7, 7}}, PLAIN},
+    {"conv_dw7x7_p3_bias_b3_9x7", CF_OP_CONV2D, CONV(1, 1, 3, 3, 1, 1, 5), 1, {{3, 5, 9, 7}}, {{5, 1, 7, 7}, {5, 1, 1, 1}}, PLAIN},
+    {"conv_dw3x3_s2_p1_b3_9x7", CF_OP_CONV2D, CONV(2, 2, 1, 1, 1, 1, 5), 1, {{3, 5, 9, 7}}, {{5, 1, 3, 3}}, PLAIN},
+    {"conv_dw3x3_s2_p1_bias_b3_9x7", CF_OP_CONV2D, CONV(2, 2, 1, 1, 1, 1, 5), 1, {{3, 5, 9, 7}}, {{5, 1, 3, 3}, {5, 1, 1, 1}}, PLAIN},
+    {"conv_dw3x5_s2x1_p1x4_d1x2_9x7", CF_OP_CONV2D, CONV(2, 1, 1, 4, 1, 2, 5), 1, {{3, 5, 9, 7}}, {{5, 1, 3, 5}, {5, 1, 1, 1}}, PLAIN},
+    {"conv_dw1x1_b3_7", CF_OP_CONV2D, CONV(1, 1, 0, 0, 1, 1, 5), 1, {{3, 5, 7, 7}}, {{5, 1, 1, 1}}, PLAIN},
 };
 
 /* ---- one case's values, drawn once as f32 --------------------------------- */

@@ -28,12 +28,20 @@
  * algorithms and their workspace sizes: a steady-state call creates nothing
  * and asks cuDNN nothing. Entries live as long as the instance: five small
  * host objects each, and a search meets a few hundred shapes at most.
+ *
+ * Depthwise convolutions (groups == C == OC, weight (C, 1, KH, KW)) skip
+ * cuDNN, which is slow on them, and run our kernels (kernels/depthwise.cu)
+ * under the same contract: y written outright, dx written outright when
+ * din_assign[0] is set (so cuda_assigns' answer for conv2d holds) and added
+ * otherwise, dw and db always added. Those kernels are deterministic on every
+ * instance and take no workspace and no cache entry.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cellforge/log.h"
 #include "cuda_dnn.h"
+#include "kernels/depthwise.h"
 
 /* The three directions, each with its own algorithm. */
 enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_FILTER, CONV_DIRS };
@@ -328,6 +336,47 @@ static cf_status conv_choose(cf_cuda_ctx *ctx, conv_entry *e, int dir) {
             ctx->deterministic ? "deterministic " : "");
 }
 
+/* ---- depthwise: our kernels ---------------------------------------------------- */
+
+/* One channel per group, one output channel per input channel. */
+static int conv_is_depthwise(const cf_op_args *a) {
+    const cf_tensor *x = a->in[0], *w = a->w[0];
+    return a->params.conv.groups == x->shape[1] && w->shape[0] == x->shape[1] && w->shape[1] == 1 &&
+           x->dtype == CF_DTYPE_F32 && w->dtype == CF_DTYPE_F32;
+}
+
+static cf_kernel_dwconv conv_dw_shape(const cf_op_args *a) {
+    const cf_conv2d_params *p = &a->params.conv;
+    const cf_tensor *x = a->in[0]; /* (N, C, H, W) */
+    const cf_tensor *w = a->w[0];  /* (C, 1, KH, KW) */
+    const cf_tensor *y = a->out;   /* (N, C, OH, OW) */
+    return (cf_kernel_dwconv){.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
+                              .oh = y->shape[2], .ow = y->shape[3], .kh = w->shape[2], .kw = w->shape[3],
+                              .stride_h = p->stride_h, .stride_w = p->stride_w, .pad_h = p->pad_h,
+                              .pad_w = p->pad_w, .dil_h = p->dil_h, .dil_w = p->dil_w};
+}
+
+static cf_status conv_dw_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_kernel_dwconv s = conv_dw_shape(a);
+    const cf_tensor *b = a->w[1]; /* (C) or NULL */
+    return cf_kernel_dwconv_forward(a->in[0]->data, a->w[0]->data, b ? b->data : NULL, a->out->data, &s,
+                                    ctx->stream);
+}
+
+static cf_status conv_dw_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const cf_kernel_dwconv s = conv_dw_shape(a);
+    cf_tensor *dx = a->din[0]; /* (N, C, H, W) or NULL */
+    cf_tensor *dw = a->dw[0];  /* (C, 1, KH, KW) or NULL */
+    cf_tensor *db = a->dw[1];  /* (C) or NULL */
+    if (dx)
+        CF_TRY(cf_kernel_dwconv_backward_data(a->dout->data, a->w[0]->data, dx->data, &s, a->din_assign[0],
+                                              ctx->stream));
+    if (dw || db)
+        CF_TRY(cf_kernel_dwconv_backward_weight(a->in[0]->data, a->dout->data, dw ? dw->data : NULL,
+                                                db ? db->data : NULL, &s, ctx->stream));
+    return CF_OK;
+}
+
 /* ---- the op ------------------------------------------------------------------ */
 
 /* y = conv(x, w), then y += bias broadcast over (N, OH, OW). */
@@ -337,6 +386,7 @@ cf_status cf_cuda_conv2d_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
     const cf_tensor *b = a->w[1];  /* (OC) or NULL */
     cf_tensor *y = a->out;         /* (N, OC, OH, OW) */
     const float one = 1.0f, zero = 0.0f;
+    if (conv_is_depthwise(a)) return conv_dw_forward(ctx, a);
     conv_entry *e;
     CF_TRY(conv_entry_get(ctx, a, &e));
     CF_TRY(conv_choose(ctx, e, CONV_FWD));
@@ -359,6 +409,7 @@ cf_status cf_cuda_conv2d_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
     cf_tensor *db = a->dw[1];       /* (OC) or NULL */
     const float one = 1.0f, zero = 0.0f;
     if (!dx && !dw && !db) return CF_OK;
+    if (conv_is_depthwise(a)) return conv_dw_backward(ctx, a);
     conv_entry *e;
     CF_TRY(conv_entry_get(ctx, a, &e));
     if (dx) {
