@@ -234,6 +234,14 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     CHECK_OK(cf_train(gpu_m, train, val, &cfg, rg));
     CHECK(rc->status == CF_TRAIN_OK && rg->status == CF_TRAIN_OK, "%s: cpu %s, gpu %s (%s)", nc->space,
           cf_train_status_name(rc->status), cf_train_status_name(rg->status), rg->reason);
+    /* on the GPU every step after the first runs from the captured graph, unless drop-path masks change */
+    if (strcmp(g_name, "GPU") == 0) {
+        const int64_t want = nc->drop_path > 0 ? 0 : nc->steps - 1;
+        CHECK(rg->graph_steps == want, "%s: %lld steps ran from a graph, want %lld", nc->space,
+              (long long)rg->graph_steps, (long long)want);
+    } else {
+        CHECK(rg->graph_steps == 0, "%s: %lld graph steps on a host backend", nc->space, (long long)rg->graph_steps);
+    }
     double le = fabs(rg->curve[0].train_loss - rc->curve[0].train_loss) / fabs(rc->curve[0].train_loss);
     /* cf_train leaves the host copies current: param and state are comparable as they are */
     double we = norm_err(gpu_m->param, cpu_m->param, cpu_m->n_params);

@@ -85,6 +85,7 @@ typedef struct cf_train_result {
                                      backward and update (evaluation excluded) */
     double seconds;
     float mean[4], std[4];        /* the normalization used (from the training set) */
+    int64_t graph_steps;          /* steps of this call replayed from a captured CUDA graph */
 } cf_train_result;
 
 typedef struct cf_train_config {

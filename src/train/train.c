@@ -179,6 +179,7 @@ typedef struct device_steps {
     int on;                 /* this run keeps its statistics on the device */
     int graphs;             /* capture steps as graphs */
     void *graph;            /* this epoch's captured step, or NULL */
+    int64_t replays;        /* steps run from a graph */
     cf_step_stats *stats;   /* backend memory */
 } device_steps;
 
@@ -209,14 +210,19 @@ static cf_status device_step_work(cf_model *m, const cf_train_config *cfg, int n
 /* One step's work, replayed from this epoch's graph, captured into it, or eager. */
 static cf_status device_step(cf_model *m, const cf_train_config *cfg, int nb, device_steps *d, int warm) {
     const cf_backend_ops *ops = m->be->ops;
-    if (d->graph) return ops->graph_launch(m->be->ctx, d->graph);
+    if (d->graph) {
+        d->replays++;
+        return ops->graph_launch(m->be->ctx, d->graph);
+    }
     if (!d->graphs || !warm) return device_step_work(m, cfg, nb, d->stats);
     CF_TRY(ops->capture_begin(m->be->ctx));
     cf_status st = device_step_work(m, cfg, nb, d->stats);
     void *graph = NULL;
     cf_status end = ops->capture_end(m->be->ctx, &graph);
     if (st == CF_OK && end == CF_OK) {
+        CF_LOG_DEBUG("train: the step of %d images captured as a graph", nb);
         d->graph = graph;
+        d->replays++;
         return ops->graph_launch(m->be->ctx, graph);
     }
     /* nothing ran while capturing: the step runs eagerly, and so do the rest */
@@ -501,6 +507,7 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
         CF_TRY_GOTO(st, cf_comm_allreduce_f64(comm, rank, &meet, 1), exit);
     }
 finish:
+    res->graph_steps = dev.replays;
     res->seconds = before + cf_time_now() - t0;
     res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : resume ? resume->images_per_s : 0;
     /* the caller reads the trained weights on the host (checkpoints, export) */
