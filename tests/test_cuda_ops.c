@@ -16,7 +16,9 @@
  * dw holds random values in both runs and must receive the gradient added.
  * Batch norm's four state tensors are compared after forward; dropout's masks
  * must agree element for element. Convolutions run again on a deterministic
- * instance, twice, which must give the same bits both times.
+ * instance, twice, which must give the same bits both times. Depthwise
+ * convolutions run on our kernels (kernels/depthwise.cu) on the first
+ * instance and on cuDNN on the deterministic one.
  *
  * Exits 77 (skipped) in a build without CUDA or on a machine without a GPU.
  *
@@ -620,7 +622,11 @@ done:
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
     int skip = 0;
+    /* depthwise convolutions: our kernels on the first instance, cuDNN's
+     * deterministic algorithms on the second */
+    setenv("CELLFORGE_DEPTHWISE", "ours", 1);
     gpu = cuda_test_open(0, &skip);
+    unsetenv("CELLFORGE_DEPTHWISE");
     if (!gpu) return skip ? CF_TEST_SKIP : test_finish("test_cuda_ops");
     gpu_det = cuda_test_open(1, &skip);
     CHECK(strcmp(gpu->ops->name, "cuda") == 0, "backend name is %s", gpu->ops->name);

@@ -378,6 +378,8 @@ cf_status cf_backend_cuda_create(int device, int deterministic, cf_backend **out
     }
     ctx->device = device;
     ctx->deterministic = deterministic;
+    const char *dw = getenv("CELLFORGE_DEPTHWISE");
+    ctx->own_depthwise = dw && strcmp(dw, "ours") == 0;
     CF_TRY_GOTO(st, ctx_init(ctx), fail);
     be->ops = &cuda_backend_ops;
     be->ctx = ctx;

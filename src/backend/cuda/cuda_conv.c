@@ -29,9 +29,10 @@
  * and asks cuDNN nothing. Entries live as long as the instance: five small
  * host objects each, and a search meets a few hundred shapes at most.
  *
- * Depthwise convolutions (groups == C == OC, weight (C, 1, KH, KW)) skip
+ * Depthwise convolutions (groups == C == OC, weight (C, 1, KH, KW)) can skip
  * cuDNN, which is slow on them, and run our kernels (kernels/depthwise.cu)
- * under the same contract: y written outright, dx written outright when
+ * where ctx->own_depthwise is set (CELLFORGE_DEPTHWISE=ours), under the same
+ * contract: y written outright, dx written outright when
  * din_assign[0] is set (so cuda_assigns' answer for conv2d holds) and added
  * otherwise, dw and db always added. Those kernels are deterministic on every
  * instance and take no workspace and no cache entry.
@@ -386,7 +387,7 @@ cf_status cf_cuda_conv2d_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
     const cf_tensor *b = a->w[1];  /* (OC) or NULL */
     cf_tensor *y = a->out;         /* (N, OC, OH, OW) */
     const float one = 1.0f, zero = 0.0f;
-    if (conv_is_depthwise(a)) return conv_dw_forward(ctx, a);
+    if (ctx->own_depthwise && conv_is_depthwise(a)) return conv_dw_forward(ctx, a);
     conv_entry *e;
     CF_TRY(conv_entry_get(ctx, a, &e));
     CF_TRY(conv_choose(ctx, e, CONV_FWD));
@@ -409,7 +410,7 @@ cf_status cf_cuda_conv2d_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
     cf_tensor *db = a->dw[1];       /* (OC) or NULL */
     const float one = 1.0f, zero = 0.0f;
     if (!dx && !dw && !db) return CF_OK;
-    if (conv_is_depthwise(a)) return conv_dw_backward(ctx, a);
+    if (ctx->own_depthwise && conv_is_depthwise(a)) return conv_dw_backward(ctx, a);
     conv_entry *e;
     CF_TRY(conv_entry_get(ctx, a, &e));
     if (dx) {

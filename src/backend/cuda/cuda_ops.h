@@ -29,6 +29,8 @@ typedef struct cf_cuda_data cf_cuda_data;
 typedef struct cf_cuda_ctx {
     int device;                 /* CUDA ordinal */
     int deterministic;          /* pin deterministic convolution algorithms */
+    int own_depthwise;          /* depthwise convolutions on kernels/depthwise.cu, not cuDNN
+                                   (CELLFORGE_DEPTHWISE=ours; cuDNN by default until measured) */
     cudaStream_t stream;        /* every op and copy of this instance */
     cudnnHandle_t cudnn;        /* bound to stream */
     cublasHandle_t cublas;      /* bound to stream */
