@@ -18,8 +18,9 @@
 # its output; and runs benchmarks/bench_train.py on the GPU in fp32 for each
 # network of BENCH (default: nb201 nb201n5 darts mobile), cellforge against
 # PyTorch eager, a warm-up epoch left out on both sides; COMPILE=1 adds
-# torch.compile(mode="reduce-overhead") for nb201. Results go to $OUT (or
-# gpu-results/).
+# torch.compile(mode="reduce-overhead") for nb201; then cellforge alone with
+# CUDA graphs off (nb201) and with its own depthwise kernels (darts, mobile).
+# Results go to $OUT (or gpu-results/).
 set -eu
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -88,6 +89,15 @@ run)
         python3 benchmarks/bench_train.py --device cuda --precision fp32 --data "$B/fashion-mnist" \
             --cellforge build-gpu/cellforge --net "$net" --epochs "$epochs" --warmup 1 $flags 2>&1 |
             tee -a "$out/bench-gpu.jsonl" || true
+    done
+    # the switches, cellforge alone: step graphs off; depthwise convolutions on our kernels
+    CELLFORGE_GRAPHS=0 python3 benchmarks/bench_train.py --device cuda --data "$B/fashion-mnist" \
+        --cellforge build-gpu/cellforge --net nb201 --epochs 3 --warmup 1 --skip-torch 2>&1 |
+        sed 's/"impl": "cellforge"/"impl": "cellforge-nographs"/' | tee -a "$out/bench-gpu.jsonl" || true
+    for net in darts mobile; do
+        CELLFORGE_DEPTHWISE=ours python3 benchmarks/bench_train.py --device cuda --data "$B/fashion-mnist" \
+            --cellforge build-gpu/cellforge --net "$net" --epochs 2 --warmup 1 --skip-torch 2>&1 |
+            sed 's/"impl": "cellforge"/"impl": "cellforge-own-depthwise"/' | tee -a "$out/bench-gpu.jsonl" || true
     done
     ;;
 *)
