@@ -36,6 +36,28 @@ static void test_workers_plan(void) {
     CHECK_FAILS(cf_workers_plan("tpu", 0, 0, 0, &r, w, &n), CF_ERR_INVALID_ARG, "unknown device 'tpu'", "cuda:0");
     CHECK_FAILS(cf_workers_plan("cuda:x", 0, 0, 0, &r, w, &n), CF_ERR_INVALID_ARG, "'cuda:x'", "not a device");
     CHECK_FAILS(cf_workers_plan("cpu", 40, 0, 0, &r, w, &n), CF_ERR_INVALID_ARG, "--cpu-workers 40", "at most");
+
+    /* Two described GPUs and 16 cores: under auto the CPU gets a worker only
+     * when asked, since its threads would take the GPU workers' cores. */
+    r.cpu_cores = 16;
+    r.gpu_count = 2;
+    for (int g = 0; g < 2; g++) {
+        r.gpus[g].index = g;
+        r.gpus[g].total_bytes = r.gpus[g].free_bytes = 80 * ((size_t)1 << 30);
+    }
+    CHECK_OK(cf_workers_plan("auto", 0, 0, 1 << 30, &r, w, &n));
+    if (cf_sched_gpu_training()) {
+        CHECK(n == 2 && w[0].kind == CF_WORKER_CUDA && w[1].kind == CF_WORKER_CUDA, "auto beside GPUs: %d workers", n);
+        CHECK_OK(cf_workers_plan("auto", 1, 4, 1 << 30, &r, w, &n));
+        CHECK(n == 3 && w[2].kind == CF_WORKER_CPU && w[2].threads == 4, "auto with --cpu-workers 1: %d workers", n);
+        CHECK_OK(cf_workers_plan("cuda:1,cpu", 0, 0, 1 << 30, &r, w, &n));
+        CHECK(n == 2 && w[0].kind == CF_WORKER_CUDA && w[0].index == 1 && w[1].kind == CF_WORKER_CPU &&
+                  w[1].threads == 16,
+              "cuda:1,cpu: %d workers", n);
+    } else {
+        /* a build without the CUDA backend trains on the CPU alone */
+        CHECK(n == 1 && w[0].kind == CF_WORKER_CPU && w[0].threads == 16, "auto without GPU training: %d workers", n);
+    }
 }
 
 /* ---- placement on described devices --------------------------------------------- */
