@@ -513,6 +513,7 @@ finish:
     /* the caller reads the trained weights on the host (checkpoints, export) */
     CF_TRY_GOTO(st, cf_model_to_host(m), exit);
 exit:
+    /* a replay still running after a failure mid-epoch is freed by CUDA on completion */
     if (dev.graph) m->be->ops->graph_free(m->be->ctx, dev.graph);
     if (dev.stats) cf_backend_free(m->be, dev.stats);
     device_twin_free(m, order, dorder);
