@@ -12,6 +12,7 @@
  * state against one that never stopped).
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,33 +233,72 @@ static cf_status device_step(cf_model *m, const cf_train_config *cfg, int nb, de
     return device_step_work(m, cfg, nb, d->stats);
 }
 
-/* The whole trial; cf_train adds the abort that keeps a failing replica's
- * peers from waiting for it. */
-static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_dataset *val,
-                           const cf_train_config *cfg, cf_train_result *res) {
+/* ---- one trial -------------------------------------------------------------------- */
+
+/* What every step of a trial's loop shares. */
+typedef struct run {
+    cf_model *m;
+    const cf_dataset *train, *val;
+    const cf_train_config *cfg;
+    cf_train_result *res;
+    cf_comm *comm;
+    int rank, B, lo, nb, K;    /* this replica's rows of every batch: [lo, lo + nb) of B */
+    int64_t steps, total, warm; /* steps per epoch, in all, of warmup */
+    /* Host arrays and their backend-memory twins (the same arrays on a host
+     * backend): the epoch order, the momentum buffer, and on a device the
+     * gradients' host copy that a host communicator sums. */
+    float *logits;             /* (nb, K) */
+    uint32_t *order;           /* (train->n) */
+    float *buf;                /* (n_params) */
+    float *host_grad;          /* (n_params) or NULL */
+    void *dorder, *dbuf;
+    device_steps dev;
+    double t0, before;         /* when this call started; seconds of the restored epochs */
+    int64_t images;
+    double step_seconds;
+} run;
+
+/* One epoch's running sums. */
+typedef struct epoch_sums {
+    double loss_sum, lr;
+    int64_t correct, seen;
+} epoch_sums;
+
+static void stop(cf_train_result *res, cf_train_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void stop(cf_train_result *res, cf_train_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    res->status = status;
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* The arguments, and the normalization of the training set into res. */
+static cf_status train_check(run *r) {
+    const cf_model *m = r->m;
+    const cf_dataset *train = r->train;
+    const cf_train_config *cfg = r->cfg;
     const cf_train_result *resume = cfg->resume;
-    if (resume == res) CF_FAIL(CF_ERR_INVALID_ARG, "train: cfg->resume and res are the same result");
-    memset(res, 0, sizeof *res);
-    res->val_acc = -1;
     const cf_net_input *in = &m->net->input;
-    cf_comm *comm = cfg->comm;
-    const int replicas = comm ? cf_comm_size(comm) : 1, rank = comm ? cfg->rank : 0;
+    const int replicas = r->comm ? cf_comm_size(r->comm) : 1, rank = r->rank, B = cfg->batch;
+    if (resume == r->res) CF_FAIL(CF_ERR_INVALID_ARG, "train: cfg->resume and res are the same result");
     if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "train: f32 models only");
     if (cfg->epochs < 1 || cfg->epochs > CF_TRAIN_MAX_EPOCHS)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: %d epochs (1..%d)", cfg->epochs, CF_TRAIN_MAX_EPOCHS);
-    const int B = cfg->batch;
-    if (!comm && (B < 1 || B > m->batch))
+    if (!r->comm && (B < 1 || B > m->batch))
         CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d, the model holds 1..%d", B, m->batch);
-    if (comm && (rank < 0 || rank >= replicas))
+    if (r->comm && (rank < 0 || rank >= replicas))
         CF_FAIL(CF_ERR_INVALID_ARG, "train: rank %d of %d replicas", rank, replicas);
-    if (comm && B < replicas)
+    if (r->comm && B < replicas)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d over %d replicas leaves a replica without images", B,
                 replicas);
-    /* This replica's rows of every batch: [lo, lo + nb). */
-    const int lo = (int)((int64_t)B * rank / replicas), nb = (int)((int64_t)B * (rank + 1) / replicas) - lo;
-    if (comm && nb > m->batch)
+    r->B = B;
+    r->lo = (int)((int64_t)B * rank / replicas);
+    r->nb = (int)((int64_t)B * (rank + 1) / replicas) - r->lo;
+    if (r->comm && r->nb > m->batch)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d gives replica %d of %d %d images, the model holds 1..%d",
-                B, rank, replicas, nb, m->batch);
+                B, rank, replicas, r->nb, m->batch);
     if (train->c != in->c || train->h != in->h || train->w != in->w)
         CF_FAIL(CF_ERR_SHAPE, "%s: images are %dx%dx%d, the network takes %dx%dx%d", train->name,
                 train->h, train->w, train->c, in->h, in->w, in->c);
@@ -268,260 +308,292 @@ static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_datase
     if ((size_t)B > train->n)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: batch %d is larger than %s (%zu images)", B, train->name,
                 train->n);
-    CF_TRY(norm_stats(train, res->mean, res->std));
-    const int e0 = resume ? resume->epochs_done : 0;
+    CF_TRY(norm_stats(train, r->res->mean, r->res->std));
     if (resume) {
+        const int e0 = resume->epochs_done;
         if (e0 < 0 || e0 > cfg->epochs)
             CF_FAIL(CF_ERR_INVALID_ARG, "train: resuming after %d epochs of a %d-epoch run", e0, cfg->epochs);
         if (!cfg->resume_momentum) CF_FAIL(CF_ERR_INVALID_ARG, "train: resuming without the momentum buffer");
         for (int c = 0; c < in->c; c++)
-            if (resume->mean[c] != res->mean[c] || resume->std[c] != res->std[c])
+            if (resume->mean[c] != r->res->mean[c] || resume->std[c] != r->res->std[c])
                 CF_FAIL(CF_ERR_INVALID_ARG,
                         "train: the resumed run normalized channel %d with mean %.9g, std %.9g; %s gives "
                         "%.9g, %.9g: not the same training set", c, resume->mean[c], resume->std[c],
-                        train->name, res->mean[c], res->std[c]);
+                        train->name, r->res->mean[c], r->res->std[c]);
     }
-
-    const int K = in->classes;
+    if (r->comm && cf_comm_device_f32(r->comm) && !m->on_device)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: a GPU communicator (%s) for a model in host memory",
+                r->comm->ops->name);
+    r->K = in->classes;
     const int64_t full = (int64_t)(train->n / (size_t)B); /* whole batches only, as drop_last */
     double frac = cfg->max_epoch_fraction > 0 && cfg->max_epoch_fraction < 1 ? cfg->max_epoch_fraction : 1.0;
-    int64_t steps = (int64_t)ceil((double)full * frac);
-    if (steps < 1) steps = 1;
-    const int64_t total = steps * cfg->epochs, warm = steps * cfg->warmup_epochs;
+    r->steps = (int64_t)ceil((double)full * frac);
+    if (r->steps < 1) r->steps = 1;
+    r->total = r->steps * cfg->epochs;
+    r->warm = r->steps * cfg->warmup_epochs;
+    return CF_OK;
+}
 
-    /* Host arrays and their backend-memory twins (the same arrays on a host
-     * backend): the epoch order, the momentum buffer, and on a device the
-     * gradients' host copy that a host communicator sums. */
+/* The buffers, the restored epochs and momentum, the model on its device. */
+static cf_status run_open(run *r) {
+    cf_model *m = r->m;
+    const cf_train_config *cfg = r->cfg;
+    const cf_train_result *resume = cfg->resume;
     const size_t pbytes = (m->n_params ? m->n_params : 1) * sizeof(float);
-    float *logits = malloc((size_t)nb * (size_t)K * sizeof *logits);
-    uint32_t *order = malloc(train->n * sizeof *order);
-    float *buf = calloc(m->n_params ? m->n_params : 1, sizeof *buf);
-    const int staged = comm && m->on_device && !cf_comm_device_f32(comm);
-    if (comm && cf_comm_device_f32(comm) && !m->on_device)
-        CF_FAIL(CF_ERR_INVALID_ARG, "train: a GPU communicator (%s) for a model in host memory", comm->ops->name);
-    float *host_grad = staged ? malloc(pbytes) : NULL;
-    void *dorder = NULL, *dbuf = NULL;
-    device_steps dev = {0};
-    cf_status st = CF_OK;
-    if (!logits || !order || !buf || (staged && !host_grad)) {
-        st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "train: no memory for batch buffers");
-        goto exit;
-    }
-    CF_TRY_GOTO(st, device_twin(m, order, train->n * sizeof *order, &dorder), exit);
-    CF_TRY_GOTO(st, device_twin(m, buf, pbytes, &dbuf), exit);
+    const int staged = r->comm && m->on_device && !cf_comm_device_f32(r->comm);
+    r->logits = malloc((size_t)r->nb * (size_t)r->K * sizeof *r->logits);
+    r->order = malloc(r->train->n * sizeof *r->order);
+    r->buf = calloc(m->n_params ? m->n_params : 1, sizeof *r->buf);
+    r->host_grad = staged ? malloc(pbytes) : NULL;
+    if (!r->logits || !r->order || !r->buf || (staged && !r->host_grad))
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "train: no memory for batch buffers");
+    CF_TRY(device_twin(m, r->order, r->train->n * sizeof *r->order, &r->dorder));
+    CF_TRY(device_twin(m, r->buf, pbytes, &r->dbuf));
     m->aux_weight = cfg->aux_weight;
     /* Independent drop-path masks per replica: with one stream, row k of
      * every shard would share its mask. */
-    m->seed = cfg->seed + 0x9E3779B97F4A7C15ull * (uint64_t)rank;
+    m->seed = cfg->seed + 0x9E3779B97F4A7C15ull * (uint64_t)r->rank;
     if (resume) {
+        cf_train_result *res = r->res;
+        const int e0 = resume->epochs_done;
         memcpy(res->curve, resume->curve, (size_t)e0 * sizeof *res->curve);
         /* Only rank 0 evaluates: the others' records say so, as if they had never stopped. */
-        if (rank != 0)
+        if (r->rank != 0)
             for (int e = 0; e < e0; e++) res->curve[e].val_acc = -1;
         res->epochs_done = e0;
         if (e0 > 0) res->val_acc = res->curve[e0 - 1].val_acc;
-        memcpy(buf, cfg->resume_momentum, m->n_params * sizeof *buf);
-        CF_TRY_GOTO(st, cf_backend_copy(m->be, dbuf, buf, m->n_params * sizeof *buf, CF_COPY_TO_DEVICE), exit);
+        memcpy(r->buf, cfg->resume_momentum, m->n_params * sizeof *r->buf);
+        CF_TRY(cf_backend_copy(m->be, r->dbuf, r->buf, m->n_params * sizeof *r->buf, CF_COPY_TO_DEVICE));
     }
-    CF_TRY_GOTO(st, cf_model_to_device(m), exit);
-    if (!comm && m->on_device && m->be->ops->step_stats && m->be->ops->step_clip) {
-        CF_TRY_GOTO(st, cf_backend_alloc(m->be, sizeof *dev.stats, (void **)&dev.stats), exit);
-        dev.on = 1;
-        dev.graphs = graphs_wanted(m, cfg);
+    CF_TRY(cf_model_to_device(m));
+    if (!r->comm && m->on_device && m->be->ops->step_stats && m->be->ops->step_clip) {
+        CF_TRY(cf_backend_alloc(m->be, sizeof *r->dev.stats, (void **)&r->dev.stats));
+        r->dev.on = 1;
+        r->dev.graphs = graphs_wanted(m, cfg);
     }
-    /* The time limit counts this call; the reported seconds every epoch done. */
-    const double t0 = cf_time_now(), before = resume ? resume->seconds : 0;
-    int64_t images = 0;
-    double step_seconds = 0;
+    return CF_OK;
+}
+
+static void run_close(run *r) {
+    cf_model *m = r->m;
+    /* a replay still running after a failure mid-epoch is freed by CUDA on completion */
+    if (r->dev.graph) m->be->ops->graph_free(m->be->ctx, r->dev.graph);
+    if (r->dev.stats) cf_backend_free(m->be, r->dev.stats);
+    device_twin_free(m, r->order, r->dorder);
+    device_twin_free(m, r->buf, r->dbuf);
+    free(r->logits);
+    free(r->order);
+    free(r->buf);
+    free(r->host_grad);
+}
+
+/* One step on the host path: every value is read back as it is made. Sets
+ * *done when the trial ends here (res says why), *late when the replicas
+ * agree that the time limit has passed. */
+static cf_status host_step(run *r, int epoch, int64_t s, epoch_sums *e, int *done, int *late) {
+    cf_model *m = r->m;
+    const cf_train_config *cfg = r->cfg;
+    cf_train_result *res = r->res;
+    const uint32_t *rows = r->order + s * r->B + r->lo;
+    double loss;
+    CF_TRY(cf_model_forward(m, NULL, r->nb, 1));
+    CF_TRY(cf_model_loss(m, NULL, cfg->label_smoothing, &loss));
+    CF_TRY(cf_model_logits_host(m, r->logits));
+    int64_t hits = 0;
+    for (int k = 0; k < r->nb; k++) hits += argmax(r->logits + (size_t)k * r->K, r->K) == r->train->labels[rows[k]];
+    int nonfinite = !isfinite(loss);
+    if (r->comm) {
+        /* The whole batch's mean loss and hits, and whether any replica
+         * saw a non-finite loss or passed the time limit: every replica
+         * decides from the same values and takes the same path. */
+        double v[4] = {loss * (double)r->nb / (double)r->B, (double)hits, (double)nonfinite,
+                       cfg->time_limit_s > 0 && cf_time_now() - r->t0 > cfg->time_limit_s};
+        CF_TRY(cf_comm_allreduce_f64(r->comm, r->rank, v, 4));
+        loss = v[0];
+        hits = (int64_t)v[1];
+        nonfinite = v[2] > 0 || !isfinite(loss);
+        *late = v[3] > 0;
+    }
+    if (nonfinite) {
+        stop(res, CF_TRAIN_NAN, "loss became %g at epoch %d, step %lld", loss, epoch, (long long)s);
+        *done = 1;
+        return CF_OK;
+    }
+    if (loss > cfg->diverge_loss) {
+        stop(res, CF_TRAIN_DIVERGED, "loss %.4g above the divergence limit %.4g at epoch %d, step %lld", loss,
+             cfg->diverge_loss, epoch, (long long)s);
+        *done = 1;
+        return CF_OK;
+    }
+    e->correct += hits;
+    CF_TRY(cf_model_backward(m));
+    if (r->comm) {
+        /* cf_model_loss means over this replica's nb rows; weighted by
+         * nb / B and summed, the gradients make the whole batch's mean. */
+        if (r->nb != r->B)
+            CF_TRY(cf_backend_scale(m->be, m->grad, m->n_params, (float)((double)r->nb / (double)r->B), m->threads));
+        const size_t pbytes = m->n_params * sizeof(float);
+        if (r->host_grad) { /* a host communicator sums host arrays */
+            CF_TRY(cf_backend_copy(m->be, r->host_grad, m->grad, pbytes, CF_COPY_TO_HOST));
+            CF_TRY(cf_comm_allreduce_f32(r->comm, r->rank, r->host_grad, m->n_params));
+            CF_TRY(cf_backend_copy(m->be, m->grad, r->host_grad, pbytes, CF_COPY_TO_DEVICE));
+        } else {
+            /* a device communicator reads the gradients once they are written */
+            CF_TRY(cf_backend_sync(m->be));
+            CF_TRY(cf_comm_allreduce_f32(r->comm, r->rank, m->grad, m->n_params));
+        }
+    }
+    int finite = 1;
+    CF_TRY(sgd_step(m, r->dbuf, cfg, e->lr, NULL, &finite));
+    m->host_stale = m->on_device;
+    if (!finite) {
+        stop(res, CF_TRAIN_NAN, "a gradient became NaN or infinite at epoch %d, step %lld", epoch, (long long)s);
+        *done = 1;
+        return CF_OK;
+    }
+    e->loss_sum += loss;
+    return CF_OK;
+}
+
+/* One step on the device path: queued, and every CHECK_STEPS steps (and at
+ * the end of the epoch) the statistics read back. Sets *read when it read
+ * them, *done when the trial ends at a bad step found there. */
+static cf_status device_run_step(run *r, int epoch, int64_t s, epoch_sums *e, int *done, int *read) {
+    cf_model *m = r->m;
+    CF_TRY(device_step(m, r->cfg, r->nb, &r->dev, s > 0));
+    int finite = 1;
+    CF_TRY(sgd_step(m, r->dbuf, r->cfg, e->lr, r->dev.stats, &finite));
+    m->host_stale = m->on_device;
+    *read = (s + 1) % CHECK_STEPS == 0 || s + 1 == r->steps;
+    if (!*read) return CF_OK;
+    cf_step_stats h;
+    CF_TRY(cf_backend_copy(m->be, &h, r->dev.stats, sizeof h, CF_COPY_TO_HOST));
+    e->loss_sum = h.loss_sum;
+    e->correct = (int64_t)h.hits;
+    if (h.bad == CF_STEP_OK) return CF_OK;
+    *done = 1;
+    if (h.bad == CF_STEP_BAD_GRAD)
+        stop(r->res, CF_TRAIN_NAN, "a gradient became NaN or infinite at epoch %d, step %d", epoch, h.bad_step);
+    else if (h.bad == CF_STEP_DIVERGED)
+        stop(r->res, CF_TRAIN_DIVERGED, "loss %.4g above the divergence limit %.4g at epoch %d, step %d",
+             h.bad_loss, r->cfg->diverge_loss, epoch, h.bad_step);
+    else
+        stop(r->res, CF_TRAIN_NAN, "loss became %g at epoch %d, step %d", h.bad_loss, epoch, h.bad_step);
+    return CF_OK;
+}
+
+/* The epoch's order to the backend; a fresh graph and statistics for the device path. */
+static cf_status epoch_begin(run *r, int epoch) {
+    cf_model *m = r->m;
+    m->drop_path = r->cfg->drop_path * (double)epoch / (double)r->cfg->epochs;
+    cf_data_epoch_order(r->train->n, r->cfg->seed, (uint64_t)epoch, r->order);
+    CF_TRY(cf_backend_copy(m->be, r->dorder, r->order, r->train->n * sizeof *r->order, CF_COPY_TO_DEVICE));
+    if (!r->dev.on) return CF_OK;
+    if (r->dev.graph) m->be->ops->graph_free(m->be->ctx, r->dev.graph);
+    r->dev.graph = NULL;
+    return cf_backend_zero(m->be, r->dev.stats, sizeof *r->dev.stats, 1);
+}
+
+/* The epoch's record, the evaluation (rank 0) and the epoch_end callback. */
+static cf_status epoch_finish(run *r, int epoch, const epoch_sums *e, double te) {
+    cf_model *m = r->m;
+    const cf_train_config *cfg = r->cfg;
+    cf_train_result *res = r->res;
+    cf_epoch_record *rec = &res->curve[epoch];
+    rec->epoch = epoch;
+    rec->train_loss = e->loss_sum / (double)r->steps;
+    rec->train_acc = (double)e->correct / (double)e->seen;
+    rec->lr = e->lr;
+    rec->val_acc = -1;
+    /* The other replicas go on to the next step's collective and wait there. */
+    if (r->val && r->rank == 0) CF_TRY(cf_evaluate(m, r->val, res->mean, res->std, &rec->val_acc, NULL));
+    rec->seconds = cf_time_now() - te;
+    res->epochs_done = epoch + 1;
+    res->val_acc = rec->val_acc;
+    if (cfg->epoch_end && r->rank == 0) {
+        res->seconds = r->before + cf_time_now() - r->t0;
+        res->images_per_s = r->step_seconds > 0 ? (double)r->images / r->step_seconds : 0;
+        CF_TRY(cf_backend_copy(m->be, r->buf, r->dbuf, m->n_params * sizeof *r->buf, CF_COPY_TO_HOST));
+        CF_TRY(cf_model_to_host(m));
+        CF_TRY(cfg->epoch_end(cfg->epoch_ctx, m, r->buf, res, epoch));
+    }
+    return CF_OK;
+}
+
+/* The epochs; *done when the trial ended before the last (res says why). */
+static cf_status run_epochs(run *r, int *done) {
+    const cf_train_config *cfg = r->cfg;
+    const int e0 = cfg->resume ? cfg->resume->epochs_done : 0;
     for (int epoch = e0; epoch < cfg->epochs; epoch++) {
         const double te = cf_time_now();
-        m->drop_path = cfg->drop_path * (double)epoch / (double)cfg->epochs;
-        cf_data_epoch_order(train->n, cfg->seed, (uint64_t)epoch, order);
-        CF_TRY_GOTO(st, cf_backend_copy(m->be, dorder, order, train->n * sizeof *order, CF_COPY_TO_DEVICE), exit);
-        double loss_sum = 0;
-        int64_t correct = 0, seen = 0;
-        double lr = cfg->lr;
-        if (dev.on) {
-            if (dev.graph) m->be->ops->graph_free(m->be->ctx, dev.graph);
-            dev.graph = NULL;
-            CF_TRY_GOTO(st, cf_backend_zero(m->be, dev.stats, sizeof *dev.stats, 1), exit);
-        }
-        for (int64_t s = 0; s < steps; s++) {
-            int64_t t = (int64_t)epoch * steps + s;
-            lr = lr_at(cfg, t, total, warm);
+        CF_TRY(epoch_begin(r, epoch));
+        epoch_sums e = {0, cfg->lr, 0, 0};
+        for (int64_t s = 0; s < r->steps; s++) {
+            e.lr = lr_at(cfg, (int64_t)epoch * r->steps + s, r->total, r->warm);
             const double ts = cf_time_now();
-            const uint32_t *rows = order + s * B + lo;
-            CF_TRY_GOTO(st, load_batch(m, train, (const uint32_t *)dorder + s * B + lo, nb, res->mean, res->std,
-                                       &cfg->augment, cfg->seed, (uint64_t)epoch, (uint64_t)(s * B + lo)), exit);
-            if (dev.on) {
-                CF_TRY_GOTO(st, device_step(m, cfg, nb, &dev, s > 0), exit);
-                int finite = 1;
-                CF_TRY_GOTO(st, sgd_step(m, dbuf, cfg, lr, dev.stats, &finite), exit);
-                m->host_stale = m->on_device;
-                double now = cf_time_now();
-                const int check = (s + 1) % CHECK_STEPS == 0 || s + 1 == steps;
-                if (check) {
-                    cf_step_stats h;
-                    CF_TRY_GOTO(st, cf_backend_copy(m->be, &h, dev.stats, sizeof h, CF_COPY_TO_HOST), exit);
-                    now = cf_time_now();
-                    loss_sum = h.loss_sum;
-                    correct = (int64_t)h.hits;
-                    if (h.bad != CF_STEP_OK) {
-                        res->status = h.bad == CF_STEP_DIVERGED ? CF_TRAIN_DIVERGED : CF_TRAIN_NAN;
-                        if (h.bad == CF_STEP_BAD_GRAD)
-                            snprintf(res->reason, sizeof res->reason,
-                                     "a gradient became NaN or infinite at epoch %d, step %d", epoch, h.bad_step);
-                        else if (h.bad == CF_STEP_DIVERGED)
-                            snprintf(res->reason, sizeof res->reason,
-                                     "loss %.4g above the divergence limit %.4g at epoch %d, step %d", h.bad_loss,
-                                     cfg->diverge_loss, epoch, h.bad_step);
-                        else
-                            snprintf(res->reason, sizeof res->reason, "loss became %g at epoch %d, step %d",
-                                     h.bad_loss, epoch, h.bad_step);
-                        step_seconds += now - ts;
-                        goto finish;
-                    }
-                }
-                seen += B;
-                images += B;
-                step_seconds += now - ts;
-                if (check && cfg->progress) {
-                    cf_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / (double)(s + 1),
-                                           (double)correct / (double)seen, lr, (double)seen / (now - te),
-                                           before + now - t0};
-                    cfg->progress(cfg->progress_ctx, &p);
-                }
-                if (cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s) {
-                    res->status = CF_TRAIN_TIMEOUT;
-                    snprintf(res->reason, sizeof res->reason,
-                             "time limit of %.0f s reached in epoch %d after %lld of %lld steps",
-                             cfg->time_limit_s, epoch, (long long)(s + 1), (long long)steps);
-                    goto finish;
-                }
-                continue;
-            }
-            double loss;
-            CF_TRY_GOTO(st, cf_model_forward(m, NULL, nb, 1), exit);
-            CF_TRY_GOTO(st, cf_model_loss(m, NULL, cfg->label_smoothing, &loss), exit);
-            CF_TRY_GOTO(st, cf_model_logits_host(m, logits), exit);
-            int64_t hits = 0;
-            for (int k = 0; k < nb; k++) hits += argmax(logits + (size_t)k * K, K) == train->labels[rows[k]];
-            int nonfinite = !isfinite(loss), out_of_time = 0;
-            if (comm) {
-                /* The whole batch's mean loss and hits, and whether any replica
-                 * saw a non-finite loss or passed the time limit: every replica
-                 * decides from the same values and takes the same path. */
-                double v[4] = {loss * (double)nb / (double)B, (double)hits, (double)nonfinite,
-                               cfg->time_limit_s > 0 && cf_time_now() - t0 > cfg->time_limit_s};
-                CF_TRY_GOTO(st, cf_comm_allreduce_f64(comm, rank, v, 4), exit);
-                loss = v[0];
-                hits = (int64_t)v[1];
-                nonfinite = v[2] > 0 || !isfinite(loss);
-                out_of_time = v[3] > 0;
-            }
-            if (nonfinite) {
-                res->status = CF_TRAIN_NAN;
-                snprintf(res->reason, sizeof res->reason, "loss became %g at epoch %d, step %lld", loss,
-                         epoch, (long long)s);
-                goto finish;
-            }
-            if (loss > cfg->diverge_loss) {
-                res->status = CF_TRAIN_DIVERGED;
-                snprintf(res->reason, sizeof res->reason,
-                         "loss %.4g above the divergence limit %.4g at epoch %d, step %lld", loss,
-                         cfg->diverge_loss, epoch, (long long)s);
-                goto finish;
-            }
-            correct += hits;
-            CF_TRY_GOTO(st, cf_model_backward(m), exit);
-            if (comm) {
-                /* cf_model_loss means over this replica's nb rows; weighted by
-                 * nb / B and summed, the gradients make the whole batch's mean. */
-                if (nb != B)
-                    CF_TRY_GOTO(st, cf_backend_scale(m->be, m->grad, m->n_params, (float)((double)nb / (double)B),
-                                                     m->threads), exit);
-                if (host_grad) { /* a host communicator sums host arrays */
-                    CF_TRY_GOTO(st, cf_backend_copy(m->be, host_grad, m->grad, pbytes, CF_COPY_TO_HOST), exit);
-                    CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, host_grad, m->n_params), exit);
-                    CF_TRY_GOTO(st, cf_backend_copy(m->be, m->grad, host_grad, pbytes, CF_COPY_TO_DEVICE), exit);
-                } else {
-                    /* a device communicator reads the gradients once they are written */
-                    CF_TRY_GOTO(st, cf_backend_sync(m->be), exit);
-                    CF_TRY_GOTO(st, cf_comm_allreduce_f32(comm, rank, m->grad, m->n_params), exit);
-                }
-            }
-            int finite = 1;
-            CF_TRY_GOTO(st, sgd_step(m, dbuf, cfg, lr, NULL, &finite), exit);
-            m->host_stale = m->on_device;
-            if (!finite) {
-                res->status = CF_TRAIN_NAN;
-                snprintf(res->reason, sizeof res->reason, "a gradient became NaN or infinite at epoch %d, step %lld",
-                         epoch, (long long)s);
-                goto finish;
-            }
-            loss_sum += loss;
-            seen += B;
-            images += B;
-            double now = cf_time_now();
-            step_seconds += now - ts;
-            if (cfg->progress && rank == 0) {
-                cf_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / (double)(s + 1),
-                                       (double)correct / (double)seen, lr, (double)seen / (now - te),
-                                       before + now - t0};
+            CF_TRY(load_batch(r->m, r->train, (const uint32_t *)r->dorder + s * r->B + r->lo, r->nb, r->res->mean,
+                              r->res->std, &cfg->augment, cfg->seed, (uint64_t)epoch, (uint64_t)(s * r->B + r->lo)));
+            int late = 0, show = 1;
+            if (r->dev.on)
+                CF_TRY(device_run_step(r, epoch, s, &e, done, &show));
+            else
+                CF_TRY(host_step(r, epoch, s, &e, done, &late));
+            if (*done) return CF_OK;
+            e.seen += r->B;
+            r->images += r->B;
+            const double now = cf_time_now();
+            r->step_seconds += now - ts;
+            if (show && cfg->progress && r->rank == 0) {
+                cf_train_progress p = {epoch, cfg->epochs, s + 1, r->steps, e.loss_sum / (double)(s + 1),
+                                       (double)e.correct / (double)e.seen, e.lr, (double)e.seen / (now - te),
+                                       r->before + now - r->t0};
                 cfg->progress(cfg->progress_ctx, &p);
             }
-            if (!comm) out_of_time = cfg->time_limit_s > 0 && now - t0 > cfg->time_limit_s;
-            if (out_of_time) {
-                res->status = CF_TRAIN_TIMEOUT;
-                snprintf(res->reason, sizeof res->reason,
-                         "time limit of %.0f s reached in epoch %d after %lld of %lld steps",
-                         cfg->time_limit_s, epoch, (long long)(s + 1), (long long)steps);
-                goto finish;
+            if (!r->comm) late = cfg->time_limit_s > 0 && now - r->t0 > cfg->time_limit_s;
+            if (late) {
+                stop(r->res, CF_TRAIN_TIMEOUT, "time limit of %.0f s reached in epoch %d after %lld of %lld steps",
+                     cfg->time_limit_s, epoch, (long long)(s + 1), (long long)r->steps);
+                *done = 1;
+                return CF_OK;
             }
         }
-        cf_epoch_record *r = &res->curve[epoch];
-        r->epoch = epoch;
-        r->train_loss = loss_sum / (double)steps;
-        r->train_acc = (double)correct / (double)seen;
-        r->lr = lr;
-        r->val_acc = -1;
-        /* The other replicas go on to the next step's collective and wait there. */
-        if (val && rank == 0)
-            CF_TRY_GOTO(st, cf_evaluate(m, val, res->mean, res->std, &r->val_acc, NULL), exit);
-        r->seconds = cf_time_now() - te;
-        res->epochs_done = epoch + 1;
-        res->val_acc = r->val_acc;
-        if (cfg->epoch_end && rank == 0) {
-            res->seconds = before + cf_time_now() - t0;
-            res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : 0;
-            CF_TRY_GOTO(st, cf_backend_copy(m->be, buf, dbuf, m->n_params * sizeof *buf, CF_COPY_TO_HOST), exit);
-            CF_TRY_GOTO(st, cf_model_to_host(m), exit);
-            CF_TRY_GOTO(st, cfg->epoch_end(cfg->epoch_ctx, m, buf, res, epoch), exit);
-        }
+        CF_TRY(epoch_finish(r, epoch, &e, te));
     }
-    if (comm) {
+    return CF_OK;
+}
+
+/* The whole trial; cf_train adds the abort that keeps a failing replica's
+ * peers from waiting for it. */
+static cf_status train_run(cf_model *m, const cf_dataset *train, const cf_dataset *val,
+                           const cf_train_config *cfg, cf_train_result *res) {
+    if (cfg->resume == res) CF_FAIL(CF_ERR_INVALID_ARG, "train: cfg->resume and res are the same result");
+    memset(res, 0, sizeof *res);
+    res->val_acc = -1;
+    run r = {.m = m, .train = train, .val = val, .cfg = cfg, .res = res, .comm = cfg->comm,
+             .rank = cfg->comm ? cfg->rank : 0};
+    CF_TRY(train_check(&r));
+    cf_status st = run_open(&r);
+    int done = 0;
+    /* The time limit counts this call; the reported seconds every epoch done. */
+    r.t0 = cf_time_now();
+    r.before = cfg->resume ? cfg->resume->seconds : 0;
+    if (st == CF_OK) st = run_epochs(&r, &done);
+    if (st == CF_OK && !done && r.comm) {
         /* Rank 0's last evaluation and epoch_end come after the loop's last
          * collective: without this meeting the other ranks would return CF_OK
          * even when those fail. */
         double meet = 0;
-        CF_TRY_GOTO(st, cf_comm_allreduce_f64(comm, rank, &meet, 1), exit);
+        st = cf_comm_allreduce_f64(r.comm, r.rank, &meet, 1);
     }
-finish:
-    res->graph_steps = dev.replays;
-    res->seconds = before + cf_time_now() - t0;
-    res->images_per_s = step_seconds > 0 ? (double)images / step_seconds : resume ? resume->images_per_s : 0;
-    /* the caller reads the trained weights on the host (checkpoints, export) */
-    CF_TRY_GOTO(st, cf_model_to_host(m), exit);
-exit:
-    /* a replay still running after a failure mid-epoch is freed by CUDA on completion */
-    if (dev.graph) m->be->ops->graph_free(m->be->ctx, dev.graph);
-    if (dev.stats) cf_backend_free(m->be, dev.stats);
-    device_twin_free(m, order, dorder);
-    device_twin_free(m, buf, dbuf);
-    free(logits);
-    free(order);
-    free(buf);
-    free(host_grad);
+    if (st == CF_OK) {
+        res->graph_steps = r.dev.replays;
+        res->seconds = r.before + cf_time_now() - r.t0;
+        res->images_per_s = r.step_seconds > 0 ? (double)r.images / r.step_seconds
+                            : cfg->resume ? cfg->resume->images_per_s : 0;
+        /* the caller reads the trained weights on the host (checkpoints, export) */
+        st = cf_model_to_host(m);
+    }
+    run_close(&r);
     return st;
 }
 
