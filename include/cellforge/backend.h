@@ -96,6 +96,8 @@ typedef struct cf_batch_args {
     int threads;                     /* host loops: threads to use */
 } cf_batch_args;
 
+struct cf_backend;
+
 typedef struct cf_backend_ops {
     const char *name;
     /* Run one op. The args were validated by cf_op_check_*; a backend may
@@ -107,6 +109,9 @@ typedef struct cf_backend_ops {
     /* Whether backward of this call writes din[k] outright when din_assign[k]
      * is set (saving the caller a zeroing pass); NULL: never. */
     int (*assigns)(void *ctx, const cf_op_args *a, int k);
+    /* Free the instance (be and its ctx); NULL for a static backend. Called
+     * through cf_backend_destroy. */
+    void (*destroy)(struct cf_backend *be);
 
     /* ---- memory and training loops of a device backend -------------------
      * Every entry below is NULL on a host backend: its memory is plain host
@@ -200,6 +205,14 @@ cf_status cf_backend_cuda_create(int device, int deterministic, cf_backend **out
 void cf_backend_cuda_destroy(cf_backend *be);
 /* Whether this build has the CUDA backend. */
 int cf_backend_cuda_built(void);
+
+/* The training backend of a device: the fast CPU backend on `threads`
+ * threads (<= 0: every core) for CF_DEVICE_CPU, the CUDA backend on GPU
+ * device.index for CF_DEVICE_CUDA (deterministic as in
+ * cf_backend_cuda_create). Free with cf_backend_destroy. */
+cf_status cf_backend_create(cf_device device, int threads, int deterministic, cf_backend **out);
+/* Frees any backend through its destroy entry; NULL and static backends are accepted. */
+void cf_backend_destroy(cf_backend *be);
 
 /* ---- backend memory and loops: the device entries, or host code when NULL ---- */
 static inline int cf_backend_on_device(const cf_backend *be) { return be->ops->mem_alloc != NULL; }

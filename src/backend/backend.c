@@ -34,6 +34,19 @@ cf_status cf_op_backward(const cf_backend *be, const cf_op_args *a) {
  * run the host code below (the loops the trainer and model ran before there
  * were device backends), so model.c and train.c never ask where memory is. */
 
+cf_status cf_backend_create(cf_device device, int threads, int deterministic, cf_backend **out) {
+    *out = NULL;
+    switch (device.kind) {
+    case CF_DEVICE_CPU: return cf_backend_cpu_fast_create(threads, out);
+    case CF_DEVICE_CUDA: return cf_backend_cuda_create(device.index, deterministic, out);
+    }
+    CF_FAIL(CF_ERR_INVALID_ARG, "backend: unknown device kind %d", (int)device.kind);
+}
+
+void cf_backend_destroy(cf_backend *be) {
+    if (be && be->ops->destroy) be->ops->destroy(be);
+}
+
 cf_status cf_backend_alloc(const cf_backend *be, size_t bytes, void **out) {
     *out = NULL;
     if (be->ops->mem_alloc) return be->ops->mem_alloc(be->ctx, bytes ? bytes : 1, out);

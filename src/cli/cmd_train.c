@@ -133,10 +133,7 @@ static int make_backend(const char *cmd, const char *device, int reference, int 
     return -1;
 }
 
-static void close_backend(cf_backend *owned) {
-    if (owned && owned->device.kind == CF_DEVICE_CUDA) cf_backend_cuda_destroy(owned);
-    else cf_backend_cpu_fast_destroy(owned);
-}
+static void close_backend(cf_backend *owned) { cf_backend_destroy(owned); }
 
 int cmd_train(int argc, char **argv) {
     cli_flag flags[] = {

@@ -294,12 +294,12 @@ static void table_destroy(void *self) {
 }
 
 static const cf_evaluator_ops table_ops = {
-    /* .name      = */ "table",
-    /* .simulated = */ 1,
-    /* .open      = */ table_open,
-    /* .close     = */ table_close,
-    /* .run       = */ table_run,
-    /* .destroy   = */ table_destroy,
+    .name = "table",
+    .simulated = 1,
+    .open = table_open,
+    .close = table_close,
+    .run = table_run,
+    .destroy = table_destroy,
 };
 
 cf_status cf_evaluator_table_create(const char *path, const cf_space *s, cf_evaluator **out) {

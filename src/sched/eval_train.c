@@ -34,17 +34,15 @@ static cf_status train_open(void *self, const cf_worker_desc *w, void **state) {
     (void)self;
     *state = NULL;
     cf_backend *be = NULL;
-    if (w->kind == CF_WORKER_CUDA) CF_TRY(cf_backend_cuda_create(w->index, 0, &be));
-    else CF_TRY(cf_backend_cpu_fast_create(w->threads, &be));
+    const cf_device dev = {w->kind == CF_WORKER_CUDA ? CF_DEVICE_CUDA : CF_DEVICE_CPU, w->index};
+    CF_TRY(cf_backend_create(dev, w->threads, 0, &be));
     *state = be;
     return CF_OK;
 }
 
 static void train_close(void *self, void *state) {
     (void)self;
-    cf_backend *be = state;
-    if (be && be->device.kind == CF_DEVICE_CUDA) cf_backend_cuda_destroy(be);
-    else cf_backend_cpu_fast_destroy(be);
+    cf_backend_destroy(state);
 }
 
 static cf_trial_status from_train_status(cf_train_status s) {
@@ -202,12 +200,12 @@ static void train_destroy(void *self) {
 }
 
 static const cf_evaluator_ops train_ops = {
-    /* .name      = */ "train",
-    /* .simulated = */ 0,
-    /* .open      = */ train_open,
-    /* .close     = */ train_close,
-    /* .run       = */ train_run,
-    /* .destroy   = */ train_destroy,
+    .name = "train",
+    .simulated = 0,
+    .open = train_open,
+    .close = train_close,
+    .run = train_run,
+    .destroy = train_destroy,
 };
 
 cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train, const cf_dataset *val,

@@ -95,12 +95,12 @@ static void asha_tell(void *state, int64_t trial, const cf_candidate *c, const c
 }
 
 const cf_strategy_ops cf_strategy_asha = {
-    /* .name    = */ "asha",
-    /* .doc     = */ "asynchronous successive halving (Li et al. 2020): rungs of epochs x eta from min to max "
+    .name = "asha",
+    .doc = "asynchronous successive halving (Li et al. 2020): rungs of epochs x eta from min to max "
                      "epochs; a result in the top 1/eta of its rung so far is promoted at once, else a new "
                      "config starts at the bottom; never waits (eta=3, sampler=random|evolution, sample=10)",
-    /* .create  = */ asha_create,
-    /* .destroy = */ asha_destroy,
-    /* .ask     = */ asha_ask,
-    /* .tell    = */ asha_tell,
+    .create = asha_create,
+    .destroy = asha_destroy,
+    .ask = asha_ask,
+    .tell = asha_tell,
 };

@@ -312,12 +312,12 @@ size_t cf_strategy_bananas_fits(const cf_strategy *st) {
 }
 
 const cf_strategy_ops cf_strategy_bananas = {
-    /* .name    = */ "bananas",
-    /* .doc     = */ "BANANAS (White et al. 2021): an ensemble=5 of MLPs on the path encoding predicts the error; "
+    .name = "bananas",
+    .doc = "BANANAS (White et al. 2021): an ensemble=5 of MLPs on the path encoding predicts the error; "
                      "after init=10 random results each ask scores candidates=100 mutants of the parents=10 best "
                      "(a tenth uniform) by acquisition=its|ucb (kappa=1) and proposes the best; steps=200",
-    /* .create  = */ bananas_create,
-    /* .destroy = */ bananas_destroy,
-    /* .ask     = */ bananas_ask,
-    /* .tell    = */ bananas_tell,
+    .create = bananas_create,
+    .destroy = bananas_destroy,
+    .ask = bananas_ask,
+    .tell = bananas_tell,
 };

@@ -210,11 +210,11 @@ size_t cf_strategy_evolution_population(const cf_strategy *st, int64_t *trials, 
 }
 
 const cf_strategy_ops cf_strategy_evolution = {
-    /* .name    = */ "evolution",
-    /* .doc     = */ "regularized evolution (Real et al. 2019): tournament of sample=10 from the last "
+    .name = "evolution",
+    .doc = "regularized evolution (Real et al. 2019): tournament of sample=10 from the last "
                      "population=50 results, child = mutated winner, oldest dies; dedup=1; objective 0 only",
-    /* .create  = */ evolution_create,
-    /* .destroy = */ evolution_destroy,
-    /* .ask     = */ evolution_ask,
-    /* .tell    = */ evolution_tell,
+    .create = evolution_create,
+    .destroy = evolution_destroy,
+    .ask = evolution_ask,
+    .tell = evolution_tell,
 };

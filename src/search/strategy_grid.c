@@ -108,11 +108,11 @@ static cf_ask_result grid_ask(void *state, int64_t trial, cf_candidate *out) {
 static void grid_tell(void *state, int64_t trial, const cf_candidate *c, const cf_outcome *o) {}
 
 const cf_strategy_ops cf_strategy_grid = {
-    /* .name    = */ "grid",
-    /* .doc     = */ "every canonical arch of a small space once, in an order drawn from the seed "
+    .name = "grid",
+    .doc = "every canonical arch of a small space once, in an order drawn from the seed "
                      "(limit=100000 texts, shuffle=1)",
-    /* .create  = */ grid_create,
-    /* .destroy = */ grid_destroy,
-    /* .ask     = */ grid_ask,
-    /* .tell    = */ grid_tell,
+    .create = grid_create,
+    .destroy = grid_destroy,
+    .ask = grid_ask,
+    .tell = grid_tell,
 };

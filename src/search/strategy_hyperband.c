@@ -290,22 +290,22 @@ static void hb_tell(void *state, int64_t trial, const cf_candidate *c, const cf_
 }
 
 const cf_strategy_ops cf_strategy_sh = {
-    /* .name    = */ "sh",
-    /* .doc     = */ "successive halving: brackets of n configs at min epochs, the best 1/eta of each complete "
+    .name = "sh",
+    .doc = "successive halving: brackets of n configs at min epochs, the best 1/eta of each complete "
                      "rung trained eta times longer up to max epochs (eta=3, n=0 meaning eta^(rungs-1), "
                      "sampler=random|evolution, sample=10, parallel=1)",
-    /* .create  = */ sh_create,
-    /* .destroy = */ hb_destroy,
-    /* .ask     = */ hb_ask,
-    /* .tell    = */ hb_tell,
+    .create = sh_create,
+    .destroy = hb_destroy,
+    .ask = hb_ask,
+    .tell = hb_tell,
 };
 
 const cf_strategy_ops cf_strategy_hyperband = {
-    /* .name    = */ "hyperband",
-    /* .doc     = */ "Hyperband (Li et al. 2018): successive-halving brackets cycling from many configs at min "
+    .name = "hyperband",
+    .doc = "Hyperband (Li et al. 2018): successive-halving brackets cycling from many configs at min "
                      "epochs to few at max epochs (eta=3, sampler=random|evolution, sample=10, parallel=1)",
-    /* .create  = */ hb_create,
-    /* .destroy = */ hb_destroy,
-    /* .ask     = */ hb_ask,
-    /* .tell    = */ hb_tell,
+    .create = hb_create,
+    .destroy = hb_destroy,
+    .ask = hb_ask,
+    .tell = hb_tell,
 };

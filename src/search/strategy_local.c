@@ -176,11 +176,11 @@ static void local_tell(void *state, int64_t trial, const cf_candidate *c, const 
 }
 
 const cf_strategy_ops cf_strategy_local = {
-    /* .name    = */ "local",
-    /* .doc     = */ "local search: evaluate every neighbor of the incumbent, move to the best improving one, "
+    .name = "local",
+    .doc = "local search: evaluate every neighbor of the incumbent, move to the best improving one, "
                      "restart at random at a local optimum; objective 0 only; no options",
-    /* .create  = */ local_create,
-    /* .destroy = */ local_destroy,
-    /* .ask     = */ local_ask,
-    /* .tell    = */ local_tell,
+    .create = local_create,
+    .destroy = local_destroy,
+    .ask = local_ask,
+    .tell = local_tell,
 };

@@ -208,12 +208,12 @@ static void nsga2_tell(void *state, int64_t trial, const cf_candidate *c, const 
 }
 
 const cf_strategy_ops cf_strategy_nsga2 = {
-    /* .name    = */ "nsga2",
-    /* .doc     = */ "steady-state NSGA-II over every objective: tournaments of tournament=2 by rank then "
+    .name = "nsga2",
+    .doc = "steady-state NSGA-II over every objective: tournaments of tournament=2 by rank then "
                      "crowding among population=50, child = crossover + mutation, the worst by rank and crowding "
                      "goes",
-    /* .create  = */ nsga2_create,
-    /* .destroy = */ nsga2_destroy,
-    /* .ask     = */ nsga2_ask,
-    /* .tell    = */ nsga2_tell,
+    .create = nsga2_create,
+    .destroy = nsga2_destroy,
+    .ask = nsga2_ask,
+    .tell = nsga2_tell,
 };

@@ -82,10 +82,10 @@ static void random_tell(void *state, int64_t trial, const cf_candidate *c, const
 }
 
 const cf_strategy_ops cf_strategy_random = {
-    /* .name    = */ "random",
-    /* .doc     = */ "uniform samples, each canonical arch at most once (dedup=1); ignores results",
-    /* .create  = */ random_create,
-    /* .destroy = */ random_destroy,
-    /* .ask     = */ random_ask,
-    /* .tell    = */ random_tell,
+    .name = "random",
+    .doc = "uniform samples, each canonical arch at most once (dedup=1); ignores results",
+    .create = random_create,
+    .destroy = random_destroy,
+    .ask = random_ask,
+    .tell = random_tell,
 };

@@ -369,15 +369,15 @@ static double size(const cf_space *s) {
 }
 
 const cf_family_ops cf_family_darts = {
-    /* .parse         = */ parse,
-    /* .format        = */ format,
-    /* .validate      = */ validate,
-    /* .canonical     = */ canonical,
-    /* .sample        = */ sample,
-    /* .neighbors     = */ neighbors,
-    /* .crossover     = */ crossover,
-    /* .encoding_size = */ encoding_size,
-    /* .encode        = */ encode,
-    /* .size          = */ size,
-    /* .enumerate     = */ NULL,
+    .parse = parse,
+    .format = format,
+    .validate = validate,
+    .canonical = canonical,
+    .sample = sample,
+    .neighbors = neighbors,
+    .crossover = crossover,
+    .encoding_size = encoding_size,
+    .encode = encode,
+    .size = size,
+    .enumerate = NULL,
 };

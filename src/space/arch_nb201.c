@@ -299,15 +299,15 @@ static cf_status enumerate(const cf_space *s, int (*fn)(const cf_arch *a, void *
 }
 
 const cf_family_ops cf_family_nb201 = {
-    /* .parse         = */ parse,
-    /* .format        = */ format,
-    /* .validate      = */ validate,
-    /* .canonical     = */ canonical,
-    /* .sample        = */ sample,
-    /* .neighbors     = */ neighbors,
-    /* .crossover     = */ crossover,
-    /* .encoding_size = */ encoding_size,
-    /* .encode        = */ encode,
-    /* .size          = */ size,
-    /* .enumerate     = */ enumerate,
+    .parse = parse,
+    .format = format,
+    .validate = validate,
+    .canonical = canonical,
+    .sample = sample,
+    .neighbors = neighbors,
+    .crossover = crossover,
+    .encoding_size = encoding_size,
+    .encode = encode,
+    .size = size,
+    .enumerate = enumerate,
 };

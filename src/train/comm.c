@@ -150,12 +150,12 @@ static void cpu_destroy(cf_comm *c) {
 }
 
 static const cf_comm_ops cpu_ops = {
-    /* .name          = */ "cpu",
-    /* .device_f32    = */ 0,
-    /* .allreduce_f32 = */ cpu_allreduce_f32,
-    /* .allreduce_f64 = */ cpu_allreduce_f64,
-    /* .abort         = */ cpu_abort,
-    /* .destroy       = */ cpu_destroy,
+    .name = "cpu",
+    .device_f32 = 0,
+    .allreduce_f32 = cpu_allreduce_f32,
+    .allreduce_f64 = cpu_allreduce_f64,
+    .abort = cpu_abort,
+    .destroy = cpu_destroy,
 };
 
 cf_status cf_comm_cpu_create(int size, cf_comm **out) {

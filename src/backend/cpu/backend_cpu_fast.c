@@ -138,17 +138,17 @@ static int fast_assigns(void *ctx, const cf_op_args *a, int k) {
     }
 }
 
+static void fast_destroy(cf_backend *be) { cf_backend_cpu_fast_destroy(be); }
+
 static const cf_backend_ops cpu_fast_ops = {
-    /* .name     = */ "cpu-fast",
-    /* .forward  = */ fast_forward,
-    /* .backward = */ fast_backward,
-    /* .supports = */ fast_supports,
-    /* .assigns  = */ fast_assigns,
-    /* host memory: the cf_backend_* wrappers run the host loops */
-    /* .mem_alloc = */ NULL, /* .mem_free = */ NULL, /* .mem_zero = */ NULL, /* .mem_copy = */ NULL,
-    /* .sync = */ NULL, /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
-    /* .step_stats = */ NULL, /* .step_clip = */ NULL,
-    /* .capture_begin = */ NULL, /* .capture_end = */ NULL, /* .graph_launch = */ NULL, /* .graph_free = */ NULL,
+    .name = "cpu-fast",
+    .forward = fast_forward,
+    .backward = fast_backward,
+    .supports = fast_supports,
+    .assigns = fast_assigns,
+    .destroy = fast_destroy,
+    /* host memory: every device entry stays NULL and the cf_backend_*
+     * wrappers run the host loops */
 };
 
 cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {

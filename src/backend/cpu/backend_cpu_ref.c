@@ -51,16 +51,13 @@ static int ref_supports(void *ctx, cf_op_kind kind) {
 }
 
 static const cf_backend_ops cpu_ref_ops = {
-    /* .name     = */ "cpu-ref",
-    /* .forward  = */ ref_forward,
-    /* .backward = */ ref_backward,
-    /* .supports = */ ref_supports,
-    /* .assigns  = */ NULL,
-    /* host memory: the cf_backend_* wrappers run the host loops */
-    /* .mem_alloc = */ NULL, /* .mem_free = */ NULL, /* .mem_zero = */ NULL, /* .mem_copy = */ NULL,
-    /* .sync = */ NULL, /* .drop_path = */ NULL, /* .scale = */ NULL, /* .norm2 = */ NULL, /* .sgd = */ NULL, /* .batch = */ NULL,
-    /* .step_stats = */ NULL, /* .step_clip = */ NULL,
-    /* .capture_begin = */ NULL, /* .capture_end = */ NULL, /* .graph_launch = */ NULL, /* .graph_free = */ NULL,
+    .name = "cpu-ref",
+    .forward = ref_forward,
+    .backward = ref_backward,
+    .supports = ref_supports,
+    .assigns = NULL,
+    /* static, so no destroy entry; host memory: every device entry stays
+     * NULL and the cf_backend_* wrappers run the host loops */
 };
 
 static const cf_backend cpu_ref_backend = {&cpu_ref_ops, NULL, {CF_DEVICE_CPU, 0}};

@@ -85,12 +85,12 @@ static void nccl_destroy(cf_comm *c) {
 }
 
 static const cf_comm_ops nccl_ops = {
-    /* .name          = */ "nccl",
-    /* .device_f32    = */ 1,
-    /* .allreduce_f32 = */ nccl_allreduce_f32,
-    /* .allreduce_f64 = */ nccl_allreduce_f64,
-    /* .abort         = */ nccl_abort,
-    /* .destroy       = */ nccl_destroy,
+    .name = "nccl",
+    .device_f32 = 1,
+    .allreduce_f32 = nccl_allreduce_f32,
+    .allreduce_f64 = nccl_allreduce_f64,
+    .abort = nccl_abort,
+    .destroy = nccl_destroy,
 };
 
 static cf_status nccl_init(nccl_state *s, const int *devices, int size) {

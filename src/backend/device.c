@@ -1,5 +1,6 @@
 /* device.c - machine discovery: CPU cores, model and SIMD level; GPUs through
- * the CUDA backend where it is compiled in. */
+ * the CUDA backend where it is compiled in (so it lives with the backends,
+ * above core: its import of backend/cuda points down). */
 #include "cellforge/device.h"
 
 #include <stdio.h>
@@ -8,7 +9,7 @@
 #include "cellforge/thread.h"
 
 #ifdef CF_HAVE_CUDA
-#include "../backend/cuda/cuda_backend.h"
+#include "cuda/cuda_backend.h"
 #endif
 
 #ifndef CF_VERSION_STRING
