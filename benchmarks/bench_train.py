@@ -119,7 +119,7 @@ def run_torch(args):
         model = torch.compile(net, mode="reduce-overhead")
     amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    steps = len(xtr) // args.batch
+    steps = max(1, math.ceil(len(xtr) // args.batch * args.fraction))
     total = steps * args.epochs
     t = 0
     seconds = 0.0
@@ -190,7 +190,7 @@ def run_cellforge(args):
     sargs, arch = space_args(args)
     cmd = [args.cellforge, "train"] + sargs + [
            "--dataset", "fashion-mnist", "--data-dir", args.data, "--epochs", str(args.epochs),
-           "--batch", str(args.batch), "--lr", str(args.lr), "--val-fraction", "0",
+           "--batch", str(args.batch), "--lr", str(args.lr), "--val-fraction", "0", "--fraction", str(args.fraction),
            "--threads", str(args.threads), "--seed", str(args.seed), "--device", args.device, arch]
     if args.precision != "fp32":
         raise SystemExit("cellforge trains in fp32 only for now (--precision %s)" % args.precision)
@@ -202,7 +202,7 @@ def run_cellforge(args):
     secs = [float(x) for x in re.findall(r"^epoch \d+/\d+  loss .* ([0-9.]+) s$", out, re.M)]
     ips = float(m.group(2))
     if args.warmup and len(secs) == args.epochs:
-        images = (60000 // args.batch) * args.batch * (args.epochs - args.warmup)
+        images = math.ceil(60000 // args.batch * args.fraction) * args.batch * (args.epochs - args.warmup)
         ips = round(images / sum(secs[args.warmup:]), 1)
     return {"impl": "cellforge", "net": args.net, "device": args.device, "precision": args.precision,
             "threads": args.threads, "epochs": args.epochs, "warmup": args.warmup, "batch": args.batch,
@@ -225,6 +225,7 @@ def main():
     p.add_argument("--rounds", type=int, default=1,
                    help="run both sides this many times, alternating, and compare medians")
     p.add_argument("--net", default="nb201", choices=sorted(NETS))
+    p.add_argument("--fraction", type=float, default=1.0, help="share of each epoch's batches, both sides")
     p.add_argument("--warmup", type=int, default=0, help="epochs left out of the timing on both sides")
     p.add_argument("--compile", dest="torch_compile", action="store_true",
                    help="also PyTorch with torch.compile(mode='reduce-overhead')")
