@@ -28,7 +28,7 @@ def functions(lines):
             sig_start = i
         if sig_start is not None:
             stripped = line.rstrip()
-            if stripped.endswith(";") and "{" not in stripped:
+            if (stripped.endswith(";") and "{" not in stripped) or stripped.endswith("}"):
                 sig_start = None
             elif stripped.endswith("{") and (stripped == "{" or ")" in stripped):
                 name = re.match(r"^[^(]*?([A-Za-z_]\w*)\s*\(", lines[sig_start])
