@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cellforge/log.h"
+#include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "cellforge/thread.h"
 

@@ -58,6 +58,8 @@ cf_status cf_cost_of(const cf_space *s, const cf_arch *a, const cf_net_input *in
 struct cf_backend;
 cf_status cf_latency_measure(const cf_space *s, const cf_arch *a, const cf_net_input *in,
                              const struct cf_backend *be, int reps, double *ms);
+/* The same for a network already built (borrowed). */
+cf_status cf_latency_measure_net(const cf_net *net, const struct cf_backend *be, int reps, double *ms);
 
 #ifdef __cplusplus
 }

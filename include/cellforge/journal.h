@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cellforge/sched.h"
 #include "cellforge/status.h"
 
 #ifdef __cplusplus
@@ -73,6 +74,19 @@ typedef struct cf_journal_scan {
 
 /* Escape s as the body of a JSON string (no quotes) into buf; returns buf. */
 char *cf_journal_escape(const char *s, char *buf, size_t cap);
+
+/* ---- a search's journal (src/journal/resume.c) ------------------------------ */
+
+/* Read a journal into *out for cf_search_run, checking every line;
+ * scan receives where the valid part ends, to reopen the journal for appending.
+ * The caller frees *out with cf_search_replay_free. */
+cf_status cf_search_replay_load(const char *journal, const cf_space *s, cf_search_replay *out,
+                                cf_journal_scan *scan);
+void cf_search_replay_free(cf_search_replay *r);
+
+/* A search's events as journal lines: hook these into cf_search_hooks. */
+cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock);
+cf_status cf_journal_epoch(cf_journal *j, const cf_trial *t, const cf_epoch_record *r, double clock);
 
 #ifdef __cplusplus
 }

@@ -83,6 +83,10 @@ cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *
                        cf_net **out);
 void cf_net_destroy(cf_net *net); /* NULL is accepted */
 
+/* A copy of net that the caller owns (a model takes its own copy of a network
+ * that someone else keeps, e.g. the search's one build per trial). */
+cf_status cf_net_clone(const cf_net *net, cf_net **out);
+
 /* The op a layer runs, for listings and messages: the kind's registry name,
  * or "batchnorm+relu" for a fused layer. Static storage. */
 const char *cf_net_layer_op_name(const cf_net_layer *l);

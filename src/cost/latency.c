@@ -19,13 +19,22 @@ static int cmp_double(const void *a, const void *b) {
 cf_status cf_latency_measure(const cf_space *s, const cf_arch *a, const cf_net_input *in, const cf_backend *be,
                              int reps, double *ms) {
     *ms = -1;
-    if (reps < 1 || reps > 1000) CF_FAIL(CF_ERR_INVALID_ARG, "latency: %d repetitions (1..1000)", reps);
     cf_net *net = NULL;
     CF_TRY(cf_net_build(s, a, in, &net));
+    cf_status st = cf_latency_measure_net(net, be, reps, ms);
+    cf_net_destroy(net);
+    return st;
+}
+
+cf_status cf_latency_measure_net(const cf_net *built, const cf_backend *be, int reps, double *ms) {
+    *ms = -1;
+    if (reps < 1 || reps > 1000) CF_FAIL(CF_ERR_INVALID_ARG, "latency: %d repetitions (1..1000)", reps);
+    cf_net *net = NULL;
+    CF_TRY(cf_net_clone(built, &net));
     cf_model *m = NULL;
     CF_TRY(cf_model_create(net, 1, be, 0, &m)); /* takes net */
     cf_model_init(m, 0);
-    const size_t image = (size_t)in->c * (size_t)in->h * (size_t)in->w;
+    const size_t image = (size_t)built->input.c * (size_t)built->input.h * (size_t)built->input.w;
     float *x = calloc(image, sizeof *x);
     double *t = malloc((size_t)reps * sizeof *t);
     cf_status st = CF_OK;

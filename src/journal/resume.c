@@ -120,9 +120,8 @@ static void read_workers(const cJSON *o, cf_trial *t) {
 }
 
 static cf_trial_status status_of(const char *name) {
-    for (int s = CF_TRIAL_PENDING; s <= CF_TRIAL_REJECTED; s++)
-        if (name && strcmp(name, cf_trial_status_name((cf_trial_status)s)) == 0) return (cf_trial_status)s;
-    return CF_TRIAL_ERROR;
+    cf_trial_status s;
+    return name && cf_trial_status_parse(name, &s) ? s : CF_TRIAL_ERROR;
 }
 
 static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
@@ -226,4 +225,13 @@ cf_status cf_search_replay_load(const char *journal, const cf_space *s, cf_searc
     cf_status st = cf_journal_read(journal, on_line, &L, scan);
     if (st != CF_OK) cf_search_replay_free(out);
     return st;
+}
+
+void cf_search_replay_free(cf_search_replay *r) {
+    if (!r) return;
+    for (int64_t i = 0; i < r->n; i++) free(r->trials[i].curve);
+    free(r->trials);
+    free(r->steps);
+    free(r->started);
+    memset(r, 0, sizeof *r);
 }

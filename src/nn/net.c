@@ -399,6 +399,23 @@ cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input 
     return CF_OK;
 }
 
+cf_status cf_net_clone(const cf_net *net, cf_net **out) {
+    *out = NULL;
+    cf_net *c = malloc(sizeof *c);
+    cf_net_layer *layers = malloc((size_t)(net->n > 0 ? net->n : 1) * sizeof *layers);
+    if (!c || !layers) {
+        free(c);
+        free(layers);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "net: no memory to copy %d layers", net->n);
+    }
+    *c = *net;
+    memcpy(layers, net->layers, (size_t)net->n * sizeof *layers);
+    c->layers = layers;
+    c->cap = net->n;
+    *out = c;
+    return CF_OK;
+}
+
 void cf_net_destroy(cf_net *net) {
     if (!net) return;
     free(net->layers);

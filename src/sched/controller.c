@@ -1,9 +1,9 @@
-/* controller.c - the search loop and the worker threads.
+/* controller.c - the search loop.
  *
  * The controller thread asks the strategy, checks hard constraints with the
  * exact cost model, places trials by memory (place.c) and hands one job per
- * replica to the chosen workers' queues. Each worker has one thread per slot
- * that runs jobs through the evaluator and returns them on the done queue.
+ * replica to the chosen workers' queues in the worker pool (pool.c), whose
+ * threads run them through the evaluator and return them on its done queue.
  * The controller never blocks on training: it sleeps only when every device
  * is full or the strategy waits for results.
  *
@@ -26,6 +26,7 @@
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
 #include "cellforge/thread.h"
+#include "pool.h"
 
 void cf_search_config_default(cf_search_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -38,19 +39,9 @@ void cf_search_config_default(cf_search_config *cfg) {
     cfg->latency_reps = 20;
 }
 
-/* ---- jobs and worker threads ---------------------------------------------------- */
+/* ---- trials in flight ----------------------------------------------------------- */
 
 typedef struct flight flight;
-
-typedef struct job {
-    struct job *next;
-    flight *fl;
-    int rank, worker;
-    cf_trial_task task;
-    cf_trial_outcome out;
-    cf_status st;              /* the evaluator itself failed */
-    char err[256];
-} job;
 
 struct flight {
     cf_trial *t;
@@ -67,113 +58,6 @@ struct flight {
     flight *next;
 };
 
-typedef struct worker_rt {
-    cf_worker_desc desc;
-    job *head, *tail;
-    cf_thread threads[16];
-    int n_threads;
-} worker_rt;
-
-typedef struct sched {
-    cf_mutex mu;
-    cf_cond work, done;
-    worker_rt w[CF_MAX_WORKERS];
-    int n;
-    job *done_head, *done_tail;
-    int stopping;
-    cf_evaluator *ev;
-} sched;
-
-typedef struct slot_arg {
-    sched *s;
-    int worker;
-} slot_arg;
-
-static void *slot_main(void *arg) {
-    slot_arg *a = arg;
-    sched *s = a->s;
-    worker_rt *w = &s->w[a->worker];
-    void *state = NULL;
-    cf_status open_st = s->ev->ops->open(s->ev->self, &w->desc, &state);
-    char open_err[256] = "";
-    if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
-    for (;;) {
-        cf_mutex_lock(&s->mu);
-        while (!s->stopping && !w->head) cf_cond_wait(&s->work, &s->mu);
-        job *j = w->head;
-        if (!j) {
-            cf_mutex_unlock(&s->mu);
-            break;
-        }
-        w->head = j->next;
-        if (!w->head) w->tail = NULL;
-        cf_mutex_unlock(&s->mu);
-
-        if (open_st != CF_OK) {
-            /* the other ranks of a data-parallel trial must not wait for this one */
-            if (j->task.comm) cf_comm_abort(j->task.comm, j->rank, open_st);
-            j->st = open_st;
-            snprintf(j->err, sizeof j->err, "%s", open_err);
-        } else {
-            j->st = s->ev->ops->run(s->ev->self, state, &j->task, &j->out);
-            if (j->st != CF_OK) snprintf(j->err, sizeof j->err, "%s", cf_error_message());
-        }
-
-        cf_mutex_lock(&s->mu);
-        j->next = NULL;
-        if (s->done_tail) s->done_tail->next = j;
-        else s->done_head = j;
-        s->done_tail = j;
-        cf_cond_signal(&s->done);
-        cf_mutex_unlock(&s->mu);
-    }
-    if (open_st == CF_OK) s->ev->ops->close(s->ev->self, state);
-    free(a);
-    return NULL;
-}
-
-static cf_status sched_start(sched *s, cf_evaluator *ev, const cf_worker_desc *workers, int n) {
-    memset(s, 0, sizeof *s);
-    s->ev = ev;
-    s->n = n;
-    CF_TRY(cf_mutex_init(&s->mu));
-    CF_TRY(cf_cond_init(&s->work));
-    CF_TRY(cf_cond_init(&s->done));
-    for (int i = 0; i < n; i++) {
-        worker_rt *w = &s->w[i];
-        w->desc = workers[i];
-        int slots = workers[i].slots < 1 ? 1 : workers[i].slots > 16 ? 16 : workers[i].slots;
-        w->desc.slots = slots;
-        for (int k = 0; k < slots; k++) {
-            slot_arg *a = malloc(sizeof *a);
-            if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
-            a->s = s;
-            a->worker = i;
-            char name[32];
-            snprintf(name, sizeof name, "%.10s/%d", w->desc.name, k);
-            cf_status st = cf_thread_create(&w->threads[k], name, slot_main, a);
-            if (st != CF_OK) {
-                free(a);
-                return st;
-            }
-            w->n_threads++;
-        }
-    }
-    return CF_OK;
-}
-
-static void sched_stop(sched *s) {
-    cf_mutex_lock(&s->mu);
-    s->stopping = 1;
-    cf_cond_broadcast(&s->work);
-    cf_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->n; i++)
-        for (int k = 0; k < s->w[i].n_threads; k++) cf_thread_join(&s->w[i].threads[k], NULL);
-    cf_cond_destroy(&s->work);
-    cf_cond_destroy(&s->done);
-    cf_mutex_destroy(&s->mu);
-}
-
 /* ---- the controller -------------------------------------------------------------- */
 
 typedef struct ctl {
@@ -181,7 +65,7 @@ typedef struct ctl {
     const cf_space *space;
     cf_strategy *st;
     cf_evaluator *ev;
-    sched s;
+    cf_pool s;                 /* the worker threads */
     cf_place_load load[CF_MAX_WORKERS];
     flight *flights;           /* running trials */
     int n_flights;
@@ -349,20 +233,30 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         limit = c->cfg->time_budget_s - t->start;
         if (limit < 1) limit = 1;
     }
-    job *jobs[CF_MAX_WORKERS];
+    cf_pool_job *jobs[CF_MAX_WORKERS];
     for (int r = 0; r < p->count; r++) {
-        job *j = calloc(1, sizeof *j);
+        cf_pool_job *j = calloc(1, sizeof *j);
         if (!j) {
             for (int k = 0; k < r; k++) free(jobs[k]);
             CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for a job");
         }
         int wi = p->workers[r];
         t->workers[r] = wi;
-        j->fl = f;
+        j->owner = f;
         j->rank = r;
         j->worker = wi;
-        j->task = (cf_trial_task){t,     &c->s.w[wi].desc, r, p->count, f->comm, limit, f->state[0] ? f->state : NULL,
-                                  c->hooks.on_epoch, c->hooks.ctx, NULL, NULL};
+        j->task = (cf_trial_task){
+            .trial = t,
+            .net = f->net,
+            .worker = &c->s.w[wi].desc,
+            .rank = r,
+            .replicas = p->count,
+            .comm = f->comm,
+            .time_limit_s = limit,
+            .checkpoint = f->state[0] ? f->state : NULL,
+            .on_epoch = c->hooks.on_epoch,
+            .epoch_ctx = c->hooks.ctx,
+        };
         jobs[r] = j;
         c->load[wi].used += t->memory;
         c->load[wi].running++;
@@ -372,15 +266,7 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     c->n_flights++;
     c->sum->dispatched += t->attempts == 1;
     emit(c, CF_EVENT_STARTED, t);
-    cf_mutex_lock(&c->s.mu);
-    for (int r = 0; r < p->count; r++) {
-        worker_rt *w = &c->s.w[jobs[r]->worker];
-        if (w->tail) w->tail->next = jobs[r];
-        else w->head = jobs[r];
-        w->tail = jobs[r];
-    }
-    cf_cond_broadcast(&c->s.work);
-    cf_mutex_unlock(&c->s.mu);
+    cf_pool_submit(&c->s, jobs, p->count);
     return CF_OK;
 }
 
@@ -411,8 +297,7 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     *build_st = cf_net_build(c->space, &cand->arch, &c->ev->input, &f->net);
     if (*build_st == CF_OK) *build_st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
     if (*build_st == CF_OK && c->lat_be && measure)
-        *build_st = cf_latency_measure(c->space, &cand->arch, &c->ev->input, c->lat_be, cfg->latency_reps,
-                                       &t->latency_ms);
+        *build_st = cf_latency_measure_net(f->net, c->lat_be, cfg->latency_reps, &t->latency_ms);
     return f;
 }
 
@@ -552,11 +437,11 @@ static cf_status complete(ctl *c, flight *f) {
 }
 
 /* Take the finished jobs off the done queue into their flights. */
-static void collect(ctl *c, job *list) {
+static void collect(ctl *c, cf_pool_job *list) {
     while (list) {
-        job *j = list;
+        cf_pool_job *j = list;
         list = j->next;
-        flight *f = j->fl;
+        flight *f = j->owner;
         if (j->st != CF_OK && f->st == CF_OK) {
             f->st = j->st;
             snprintf(f->err, sizeof f->err, "%s: %.200s", c->s.w[j->worker].desc.name, j->err);
@@ -596,27 +481,19 @@ static void collect(ctl *c, job *list) {
 /* Wait for the next completion and handle it. */
 static cf_status wait_one(ctl *c) {
     double tw = cf_time_now();
-    cf_mutex_lock(&c->s.mu);
+    const int need_all = c->ev->ops->simulated;
     for (;;) {
-        int need_all = c->ev->ops->simulated;
-        /* a loop, not an if: jobs that arrive while collect runs unlocked signal
-         * nobody, so the queue is checked again before waiting */
-        while (c->s.done_head) {
-            job *list = c->s.done_head;
-            c->s.done_head = c->s.done_tail = NULL;
-            cf_mutex_unlock(&c->s.mu);
-            collect(c, list);
-            cf_mutex_lock(&c->s.mu);
-        }
+        /* what came back while the controller worked first, then wait for more */
+        cf_pool_job *list;
+        while ((list = cf_pool_take(&c->s, 0)) != NULL) collect(c, list);
         int all = 1, any = 0;
         for (flight *f = c->flights; f; f = f->next) {
             all &= f->done;
             any |= f->done;
         }
         if (need_all ? all : any) break;
-        cf_cond_wait(&c->s.done, &c->s.mu);
+        collect(c, cf_pool_take(&c->s, 1));
     }
-    cf_mutex_unlock(&c->s.mu);
     c->overhead -= cf_time_now() - tw;
     /* the earliest end (simulated), or any done one (wall) */
     flight *best = NULL;
@@ -745,15 +622,6 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
     return CF_OK;
 }
 
-void cf_search_replay_free(cf_search_replay *r) {
-    if (!r) return;
-    for (int64_t i = 0; i < r->n; i++) free(r->trials[i].curve);
-    free(r->trials);
-    free(r->steps);
-    free(r->started);
-    memset(r, 0, sizeof *r);
-}
-
 cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strategy *st, cf_evaluator *ev,
                         const cf_worker_desc *workers, int n_workers, const cf_search_hooks *hooks,
                         const cf_search_replay *replay, cf_search_summary *sum) {
@@ -778,7 +646,7 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     for (int k = 1; k < cfg->n_objectives && k < CF_MAX_OBJECTIVES; k++) latency |= cfg->objectives[k] == CF_LIMIT_LATENCY;
     /* measured on one thread of the controller, the same way for every trial */
     if (latency) status = cf_backend_cpu_fast_create(1, &c->lat_be);
-    if (status == CF_OK) status = sched_start(&c->s, ev, workers, n_workers);
+    if (status == CF_OK) status = cf_pool_start(&c->s, ev, workers, n_workers);
     if (status == CF_OK && replay) status = replay_apply(c, replay);
     if (status == CF_OK) {
         for (;;) {
@@ -803,14 +671,9 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
             }
         }
         if (c->n_flights == 0) break;
-        cf_mutex_lock(&c->s.mu);
-        while (!c->s.done_head) cf_cond_wait(&c->s.done, &c->s.mu);
-        job *list = c->s.done_head;
-        c->s.done_head = c->s.done_tail = NULL;
-        cf_mutex_unlock(&c->s.mu);
-        collect(c, list);
+        collect(c, cf_pool_take(&c->s, 1));
     }
-    sched_stop(&c->s);
+    cf_pool_stop(&c->s);
     while (c->ready) {
         flight *f = c->ready;
         c->ready = f->next;

@@ -66,20 +66,9 @@ static int find_head(const table_eval *t, uint64_t key, int epochs, int fm, size
     }
 }
 
-static const char *const status_names[] = {"pending", "running", "ok",  "nan",    "diverged",
-                                           "timeout", "oom",     "error", "rejected"};
-
-const char *cf_trial_status_name(cf_trial_status s) {
-    return (unsigned)s < sizeof status_names / sizeof status_names[0] ? status_names[s] : "?";
-}
-
+/* A table row records how a trial ended: ok up to error. */
 static int parse_status(const char *s, cf_trial_status *out) {
-    for (int i = CF_TRIAL_OK; i <= CF_TRIAL_ERROR; i++)
-        if (strcmp(s, status_names[i]) == 0) {
-            *out = (cf_trial_status)i;
-            return 1;
-        }
-    return 0;
+    return cf_trial_status_parse(s, out) && *out >= CF_TRIAL_OK && *out <= CF_TRIAL_ERROR;
 }
 
 enum { COL_ARCH, COL_EPOCHS, COL_FRACTION, COL_STATUS, COL_VAL, COL_SECONDS, COL_N };

@@ -140,7 +140,7 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     const cf_backend *be = state;
     cf_net_input in = {te->train->c, te->train->h, te->train->w, te->train->classes};
     cf_net *net = NULL;
-    cf_status st = cf_net_build(te->space, &t->cand.arch, &in, &net);
+    cf_status st = task->net ? cf_net_clone(task->net, &net) : cf_net_build(te->space, &t->cand.arch, &in, &net);
     if (st != CF_OK) return trial_failed(task, out, st);
     const int K = task->replicas > 0 ? task->replicas : 1;
     const int shard = (t->batch + K - 1) / K;

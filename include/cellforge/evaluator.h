@@ -1,0 +1,109 @@
+/* evaluator.h - what running a trial means, behind one interface.
+ *
+ * `train` (src/sched/eval_train.c) trains the network on the worker's device;
+ * `table:FILE` (src/sched/eval_table.c) looks the result up in a benchmark
+ * table and advances a simulated clock by the recorded time, so strategies can
+ * be compared over many seeds in seconds. The controller calls open/close once
+ * per worker thread and run once per rank of a trial.
+ *
+ *   cf_evaluator *ev;
+ *   CF_TRY(cf_evaluator_table_create("nb201.tsv", space, &ev));
+ *   ...cf_search_run(&cfg, space, strategy, ev, workers, n, NULL, NULL, &sum)...
+ *   cf_evaluator_destroy(ev);
+ */
+#ifndef CELLFORGE_EVALUATOR_H
+#define CELLFORGE_EVALUATOR_H
+
+#include <stdio.h>
+#include "cellforge/data.h"
+#include "cellforge/place.h"
+#include "cellforge/space.h"
+#include "cellforge/train.h"
+#include "cellforge/trial.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- evaluators ------------------------------------------------------------- */
+
+/* What one rank of a trial runs with. */
+typedef struct cf_trial_task {
+    const cf_trial *trial;
+    /* The trial's network as the controller built it for the evaluator's
+     * input (borrowed; a model copies it). NULL: the evaluator builds it. */
+    const cf_net *net;
+    const cf_worker_desc *worker;
+    int rank, replicas;
+    void *comm;                    /* cf_comm * for data-parallel ranks, else NULL */
+    double time_limit_s;           /* 0: none */
+    /* Where rank 0 keeps the trial's training state after every epoch (weights,
+     * BN statistics, momentum, curve), written atomically; when the file exists
+     * at the start, training continues after its last epoch instead of from zero.
+     * NULL: no checkpoints. */
+    const char *checkpoint;
+    /* Called by rank 0 on the worker's thread after each epoch (may be NULL). */
+    void (*on_epoch)(void *ctx, const cf_trial *t, const cf_epoch_record *r);
+    void *epoch_ctx;
+    /* Called by rank 0 on the worker's thread when training ended with status
+     * ok, before the model is freed (may be NULL): m holds the trained weights
+     * and statistics, cfg the configuration it trained with, res its record.
+     * All borrowed for the call. A failure fails the trial with its message. */
+    cf_status (*on_trained)(void *ctx, const cf_trial *t, cf_model *m, const cf_train_config *cfg,
+                            const cf_train_result *res);
+    void *trained_ctx;
+} cf_trial_task;
+
+/* What a rank returns. Rank 0's result is the trial's. */
+typedef struct cf_trial_outcome {
+    cf_trial_status status;
+    char reason[256];
+    double val_acc;
+    int epochs_done;
+    double seconds;                /* wall, or recorded for a table */
+    cf_epoch_record *curve;        /* (epochs_done) malloc'd; the controller takes it */
+} cf_trial_outcome;
+
+typedef struct cf_evaluator_ops {
+    const char *name;
+    int simulated;                 /* results carry recorded seconds, not wall time */
+    /* per device, on the worker's thread, before its first trial */
+    cf_status (*open)(void *self, const cf_worker_desc *w, void **device_state);
+    void (*close)(void *self, void *device_state);
+    /* run one rank of a trial; failures of the trial go in *out (CF_OK returned),
+     * a returned error means the evaluator itself broke */
+    cf_status (*run)(void *self, void *device_state, const cf_trial_task *task,
+                     cf_trial_outcome *out);
+    void (*destroy)(void *self);
+} cf_evaluator_ops;
+
+typedef struct cf_evaluator {
+    const cf_evaluator_ops *ops;
+    void *self;
+    cf_net_input input;            /* the data's geometry: what networks are built for */
+    int with_aux;                  /* the space trains an auxiliary head */
+} cf_evaluator;
+
+/* Training on the workers' devices. Borrowed: s, train, val (the split the
+ * strategy sees). cfg is copied; cfg->epochs is the default fidelity and each
+ * candidate's epochs/fraction override it. */
+cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train,
+                                    const cf_dataset *val, const cf_train_config *cfg,
+                                    cf_evaluator **out);
+
+/* A benchmark table (format: docs in src/sched/table.c and the README): rows of
+ * (arch, epochs) with validation accuracy and training seconds. A candidate
+ * without a row at its fidelity ends as CF_TRIAL_ERROR "not in the table". */
+cf_status cf_evaluator_table_create(const char *path, const cf_space *s, cf_evaluator **out);
+
+void cf_evaluator_destroy(cf_evaluator *ev); /* NULL is accepted */
+
+/* Write a table (the format cf_evaluator_table_create reads): the metadata and
+ * column header once, then one row per finished trial. */
+void cf_table_write_header(FILE *f, const cf_space *s, const char *dataset, const cf_net_input *in);
+void cf_table_write_row(FILE *f, const cf_trial *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* trial.h - one trial of a search as the controller records it.
+ *
+ * The journal writes trials, the report and `status` read them back, the
+ * evaluators fill in their outcome. Status names (implemented in
+ * src/sched/trial.c) are the words the journal and the tables use.
+ *
+ *   cf_trial_status s;
+ *   if (cf_trial_status_parse("oom", &s)) printf("%s\n", cf_trial_status_name(s));
+ */
+#ifndef CELLFORGE_TRIAL_H
+#define CELLFORGE_TRIAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cellforge/cost.h"
+#include "cellforge/place.h"
+#include "cellforge/search.h"
+#include "cellforge/space.h"
+#include "cellforge/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- trials ----------------------------------------------------------------- */
+
+typedef enum cf_trial_status {
+    CF_TRIAL_PENDING = 0,
+    CF_TRIAL_RUNNING,
+    CF_TRIAL_OK,
+    CF_TRIAL_NAN,          /* loss or gradient not finite */
+    CF_TRIAL_DIVERGED,
+    CF_TRIAL_TIMEOUT,      /* hit its time limit; the curve holds what it learned */
+    CF_TRIAL_OOM,          /* out of memory after every retry */
+    CF_TRIAL_ERROR,        /* any other failure, with its message */
+    CF_TRIAL_REJECTED,     /* broke a hard constraint; never dispatched */
+} cf_trial_status;
+
+/* "pending", "running", "ok", "nan", "diverged", "timeout", "oom", "error",
+ * "rejected"; "?" for a value out of range. */
+const char *cf_trial_status_name(cf_trial_status s);
+/* The status a name stands for: 1 and *out set, or 0 for an unknown name. */
+int cf_trial_status_parse(const char *name, cf_trial_status *out);
+
+/* One trial as the controller records it. */
+typedef struct cf_trial {
+    int64_t id;
+    cf_candidate cand;
+    char arch[CF_ARCH_TEXT_MAX];   /* the candidate in its space's text form */
+    cf_cost cost;                  /* at the trial's batch */
+    double latency_ms;             /* measured inference latency of one image on the CPU, when
+                                      the run asks for it (objective or limit); -1 otherwise */
+    size_t memory;                 /* planned bytes per replica */
+    int batch;                     /* global batch it ran with (smaller after OOM) */
+    int replicas;
+    int workers[CF_MAX_WORKERS];   /* where it ran, `replicas` entries */
+    int attempts;                  /* 1 + retries */
+    cf_trial_status status;
+    char reason[256];
+    double val_acc;                /* -1 when not trained */
+    int epochs_done;
+    double train_seconds;          /* training time (recorded time with a table) */
+    double start, end;             /* run clock, seconds since the search began
+                                      (simulated with a table evaluator) */
+    cf_epoch_record *curve;        /* (epochs_done) owned by the controller */
+} cf_trial;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,126 @@
+/* pool.c - worker threads that run trial ranks through the evaluator.
+ * API and ownership: pool.h. Tests: tests/test_sched.c, tests/test_train_resume.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/comm.h"
+#include "pool.h"
+
+typedef struct slot_arg {
+    cf_pool *p;
+    int worker;
+} slot_arg;
+
+/* The next job for worker w, or NULL once the pool stops and the queue is empty. */
+static cf_pool_job *next_job(cf_pool *p, cf_pool_worker *w) {
+    cf_mutex_lock(&p->mu);
+    while (!p->stopping && !w->head) cf_cond_wait(&p->work, &p->mu);
+    cf_pool_job *j = w->head;
+    if (j) {
+        w->head = j->next;
+        if (!w->head) w->tail = NULL;
+    }
+    cf_mutex_unlock(&p->mu);
+    return j;
+}
+
+static void put_done(cf_pool *p, cf_pool_job *j) {
+    cf_mutex_lock(&p->mu);
+    j->next = NULL;
+    if (p->done_tail) p->done_tail->next = j;
+    else p->done_head = j;
+    p->done_tail = j;
+    cf_cond_signal(&p->done);
+    cf_mutex_unlock(&p->mu);
+}
+
+static void *slot_main(void *arg) {
+    slot_arg *a = arg;
+    cf_pool *p = a->p;
+    cf_pool_worker *w = &p->w[a->worker];
+    free(a);
+    void *state = NULL;
+    cf_status open_st = p->ev->ops->open(p->ev->self, &w->desc, &state);
+    char open_err[256] = "";
+    if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
+    cf_pool_job *j;
+    while ((j = next_job(p, w)) != NULL) {
+        if (open_st != CF_OK) {
+            /* the other ranks of a data-parallel trial must not wait for this one */
+            if (j->task.comm) cf_comm_abort(j->task.comm, j->rank, open_st);
+            j->st = open_st;
+            snprintf(j->err, sizeof j->err, "%s", open_err);
+        } else {
+            j->st = p->ev->ops->run(p->ev->self, state, &j->task, &j->out);
+            if (j->st != CF_OK) snprintf(j->err, sizeof j->err, "%s", cf_error_message());
+        }
+        put_done(p, j);
+    }
+    if (open_st == CF_OK) p->ev->ops->close(p->ev->self, state);
+    return NULL;
+}
+
+cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *workers, int n) {
+    memset(p, 0, sizeof *p);
+    p->ev = ev;
+    p->n = n;
+    CF_TRY(cf_mutex_init(&p->mu));
+    CF_TRY(cf_cond_init(&p->work));
+    CF_TRY(cf_cond_init(&p->done));
+    for (int i = 0; i < n; i++) {
+        cf_pool_worker *w = &p->w[i];
+        w->desc = workers[i];
+        int slots = workers[i].slots;
+        w->desc.slots = slots < 1 ? 1 : slots > CF_POOL_MAX_SLOTS ? CF_POOL_MAX_SLOTS : slots;
+        for (int k = 0; k < w->desc.slots; k++) {
+            slot_arg *a = malloc(sizeof *a);
+            if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
+            *a = (slot_arg){.p = p, .worker = i};
+            char name[32];
+            snprintf(name, sizeof name, "%.10s/%d", w->desc.name, k);
+            cf_status st = cf_thread_create(&w->threads[k], name, slot_main, a);
+            if (st != CF_OK) {
+                free(a);
+                return st;
+            }
+            w->n_threads++;
+        }
+    }
+    return CF_OK;
+}
+
+void cf_pool_submit(cf_pool *p, cf_pool_job *const *jobs, int n) {
+    cf_mutex_lock(&p->mu);
+    for (int r = 0; r < n; r++) {
+        cf_pool_worker *w = &p->w[jobs[r]->worker];
+        jobs[r]->next = NULL;
+        if (w->tail) w->tail->next = jobs[r];
+        else w->head = jobs[r];
+        w->tail = jobs[r];
+    }
+    cf_cond_broadcast(&p->work);
+    cf_mutex_unlock(&p->mu);
+}
+
+cf_pool_job *cf_pool_take(cf_pool *p, int wait) {
+    cf_mutex_lock(&p->mu);
+    while (wait && !p->done_head) cf_cond_wait(&p->done, &p->mu);
+    cf_pool_job *list = p->done_head;
+    p->done_head = p->done_tail = NULL;
+    cf_mutex_unlock(&p->mu);
+    return list;
+}
+
+void cf_pool_stop(cf_pool *p) {
+    cf_mutex_lock(&p->mu);
+    p->stopping = 1;
+    cf_cond_broadcast(&p->work);
+    cf_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->w[i].n_threads; k++) cf_thread_join(&p->w[i].threads[k], NULL);
+    cf_cond_destroy(&p->work);
+    cf_cond_destroy(&p->done);
+    cf_mutex_destroy(&p->mu);
+}

@@ -1,0 +1,22 @@
+/* trial.c - the names of a trial's status, as the journal and tables write them.
+ * Tests: tests/test_journal.c (round trips through the journal), tests/test_sched.c.
+ */
+#include <string.h>
+
+#include "cellforge/trial.h"
+
+static const char *const status_names[] = {"pending", "running", "ok",  "nan",    "diverged",
+                                           "timeout", "oom",     "error", "rejected"};
+
+const char *cf_trial_status_name(cf_trial_status s) {
+    return (unsigned)s < sizeof status_names / sizeof status_names[0] ? status_names[s] : "?";
+}
+
+int cf_trial_status_parse(const char *name, cf_trial_status *out) {
+    for (size_t i = 0; i < sizeof status_names / sizeof status_names[0]; i++)
+        if (strcmp(name, status_names[i]) == 0) {
+            *out = (cf_trial_status)i;
+            return 1;
+        }
+    return 0;
+}
