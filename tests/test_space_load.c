@@ -295,7 +295,11 @@ static const bad_case bad_cases[] = {
      "$.cell.ops[0].dilation:", "in 2..4, got 1"},
     {"{'name': 'd', 'family': 'darts', 'cell': {'nodes': 11, 'ops': [{'name': 'none', 'prim': 'zero'}]}, "
      "'skeleton': {" DARTS_OPTS "}}",
-     CF_ERR_PARSE, "$.cell.nodes:", "in 1..10, got 11"},
+     CF_ERR_PARSE, "$.cell.nodes:", "in 1..8, got 11"},
+    /* the cell's output joins every node in one concatenation of at most 8 inputs */
+    {"{'name': 'd', 'family': 'darts', 'cell': {'nodes': 10, 'ops': [{'name': 'none', 'prim': 'zero'}]}, "
+     "'skeleton': {" DARTS_OPTS "}}",
+     CF_ERR_PARSE, "$.cell.nodes:", "in 1..8, got 10"},
     {"{'name': 'd', 'family': 'darts', 'cell': {'nodes': 4, 'inputs_per_node': 12, 'ops': [{'name': 'none', "
      "'prim': 'zero'}]}, 'skeleton': {" DARTS_OPTS "}}",
      CF_ERR_PARSE, "$.cell.inputs_per_node:", "in 1..11, got 12"},

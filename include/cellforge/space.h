@@ -248,6 +248,13 @@ cf_status cf_space_enumerate(const cf_space *s, uint64_t max_count,
 const char *cf_space_family_name(cf_space_family f);
 const char *cf_prim_name(cf_prim p);
 
+/* The family's lines of `cellforge space NAME`: its cell (sizes) or its blocks
+ * and stages, each line ending in a newline, into buf (at most cap bytes). */
+void cf_space_describe(const cf_space *s, char *buf, size_t cap);
+/* The family's architecture text form in one line, e.g. "|op~0|+|op~0|op~1|...".
+ * Static storage. */
+const char *cf_space_arch_syntax(const cf_space *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,14 +23,6 @@ const char *const cmd_space_usage =
     "        in the space's text form (ready for `cellforge cost ... -`)\n"
     "NAME is a space name or a path to a space .json file (schema: search_spaces/README.md).\n";
 
-static const char *const k_format[CF_SPACE_FAMILY_COUNT] = {
-    [CF_SPACE_FAMILY_NB201] = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|  (one group per node)",
-    [CF_SPACE_FAMILY_DARTS] = "Genotype(normal=[('op', input), ...], normal_concat=[2, 3, 4, 5], "
-                              "reduce=[...], reduce_concat=[...])",
-    [CF_SPACE_FAMILY_NB101] = "{\"matrix\":[[0,1,...],...],\"ops\":[\"input\",...,\"output\"]}",
-    [CF_SPACE_FAMILY_MOBILE] = "k3e4-k5e6|k3e3|...  (stages split by '|', blocks k<kernel>e<expand>)",
-};
-
 static void print_size(double size) {
     if (size < 1e15) printf("%.0f", size);
     else printf("about 10^%.1f", log10(size));
@@ -99,25 +91,10 @@ static int space_show(const cf_space *s) {
     printf(" architectures\n");
     size_t unique = count_unique(s);
     if (unique) printf("distinct  %zu after removing dead edges and merging isomorphic cells\n", unique);
-    if (s->family == CF_SPACE_FAMILY_MOBILE) {
-        printf("blocks    kernels");
-        for (int k = 0; k < s->n_kernels; k++) printf(" %d", s->kernels[k]);
-        printf(", expand ratios");
-        for (int k = 0; k < s->n_expands; k++) printf(" %d", s->expands[k]);
-        printf("\nstages   ");
-        for (int k = 0; k < s->n_stages; k++)
-            printf(" %d ch s%d depth %d-%d%s", s->stages[k].channels, s->stages[k].stride,
-                   s->stages[k].min_depth, s->stages[k].max_depth, k + 1 < s->n_stages ? ";" : "");
-        printf("\nstem      %d channels, first block %d, head %d\n", s->stem_channels,
-               s->first_channels, s->head_channels);
-    } else {
-        if (s->family == CF_SPACE_FAMILY_DARTS)
-            printf("cell      %d intermediate nodes, %d inputs each\n", s->nodes, s->inputs_per_node);
-        else if (s->family == CF_SPACE_FAMILY_NB101)
-            printf("cell      up to %d vertices, at most %d edges\n", s->nodes, s->max_edges);
-        else
-            printf("cell      %d nodes, an op on each of %d edges\n", s->nodes,
-                   s->nodes * (s->nodes - 1) / 2);
+    char family_lines[1024];
+    cf_space_describe(s, family_lines, sizeof family_lines);
+    fputs(family_lines, stdout);
+    if (s->n_ops > 0) {
         printf("ops      ");
         for (int k = 0; k < s->n_ops; k++)
         {
@@ -135,7 +112,7 @@ static int space_show(const cf_space *s) {
         const cf_space_option *o = &s->options[k];
         printf("  %-14s %-8g %s (%g..%g)\n", o->name, o->value, o->doc, o->min, o->max);
     }
-    printf("format    %s\n", k_format[s->family]);
+    printf("format    %s\n", cf_space_arch_syntax(s));
     return EXIT_OK;
 }
 

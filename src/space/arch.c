@@ -10,16 +10,38 @@
 #include "family.h"
 #include "scan.h"
 
-static const cf_family_ops *family_of(const cf_space *s) {
-    static const cf_family_ops *const table[CF_SPACE_FAMILY_COUNT] = {
-        [CF_SPACE_FAMILY_NB201] = &cf_family_nb201,
-        [CF_SPACE_FAMILY_DARTS] = &cf_family_darts,
-        [CF_SPACE_FAMILY_NB101] = &cf_family_nb101,
-        [CF_SPACE_FAMILY_MOBILE] = &cf_family_mobile,
-    };
-    CF_ASSERT((unsigned)s->family < CF_SPACE_FAMILY_COUNT);
-    return table[s->family];
+/* The family registry: one line per family. */
+static const cf_family_ops *const k_families[CF_SPACE_FAMILY_COUNT] = {
+    [CF_SPACE_FAMILY_NB201] = &cf_family_nb201,
+    [CF_SPACE_FAMILY_DARTS] = &cf_family_darts,
+    [CF_SPACE_FAMILY_NB101] = &cf_family_nb101,
+    [CF_SPACE_FAMILY_MOBILE] = &cf_family_mobile,
+};
+
+const cf_family_ops *cf_family_of(cf_space_family f) {
+    CF_ASSERT((unsigned)f < CF_SPACE_FAMILY_COUNT);
+    return k_families[f];
 }
+
+const cf_family_ops *cf_family_find(const char *name) {
+    for (int f = 0; f < CF_SPACE_FAMILY_COUNT; f++)
+        if (strcmp(k_families[f]->name, name) == 0) return k_families[f];
+    return NULL;
+}
+
+const char *cf_space_family_name(cf_space_family f) {
+    if ((int)f < 0 || f >= CF_SPACE_FAMILY_COUNT) return "unknown";
+    return k_families[f]->name;
+}
+
+void cf_space_describe(const cf_space *s, char *buf, size_t cap) {
+    if (cap) buf[0] = '\0';
+    cf_family_of(s->family)->describe(s, buf, cap);
+}
+
+const char *cf_space_arch_syntax(const cf_space *s) { return cf_family_of(s->family)->arch_syntax; }
+
+static const cf_family_ops *family_of(const cf_space *s) { return cf_family_of(s->family); }
 
 cf_status cf_arch_op_lookup(const cf_space *s, const struct cf_scan *sc, int col,
                             const char *name, int *index) {

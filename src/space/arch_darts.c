@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "family.h"
+#include "cellforge/ops.h"
 #include "scan.h"
 
 static const char *const k_cell_key[2] = {"normal", "reduce"};
@@ -368,7 +369,43 @@ static double size(const cf_space *s) {
     return cell * cell;
 }
 
+/* ---- the family's part of a space file, and its description ----------------------- */
+
+static const char *const k_cell_keys[] = {"nodes", "ops", "inputs_per_node", NULL};
+
+static const cf_family_option k_options[] = {
+    {"C", 1, 1, 4096, "channels of the first cells"},
+    /* At least 3 so the reduction cells at layers/3 and 2*layers/3 are two cells. */
+    {"layers", 1, 3, 256, "cells in the network"},
+    {"auxiliary", 1, 0, 1, "1: auxiliary head after the second reduction cell"},
+    /* Below 1: a path dropped with certainty would divide by a keep rate of 0. */
+    {"drop_path", 0, 0, 0.95, "drop-path probability"},
+};
+
+static cf_status parse_space_cell(cf_json_reader *r, const cJSON *cell, cf_space *s) {
+    /* The cell's output joins every intermediate node in one concatenation,
+     * which takes at most CF_OP_MAX_INPUTS inputs. */
+    const int max_nodes = CF_CELL_MAX_NODES - 2 < CF_OP_MAX_INPUTS ? CF_CELL_MAX_NODES - 2 : CF_OP_MAX_INPUTS;
+    CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 1, max_nodes, &s->nodes));
+    s->inputs_per_node = 2;
+    CF_TRY(cf_json_get_int(r, cell, "inputs_per_node", CF_JSON_OPTIONAL, 1, CF_NODE_MAX_IN, &s->inputs_per_node));
+    return cf_space_parse_ops(r, cell, s);
+}
+
+static void describe(const cf_space *s, char *buf, size_t cap) {
+    snprintf(buf, cap, "cell      %d intermediate nodes, %d inputs each\n", s->nodes, s->inputs_per_node);
+}
+
 const cf_family_ops cf_family_darts = {
+    .name = "darts",
+    .part = "cell",
+    .part_keys = k_cell_keys,
+    .options = k_options,
+    .n_options = (int)(sizeof k_options / sizeof k_options[0]),
+    .parse_part = parse_space_cell,
+    .arch_syntax = "Genotype(normal=[('op', input), ...], normal_concat=[2, 3, 4, 5], "
+                   "reduce=[...], reduce_concat=[...])",
+    .describe = describe,
     .parse = parse,
     .format = format,
     .validate = validate,

@@ -328,7 +328,124 @@ static cf_status mobile_enumerate(const cf_space *s, int (*fn)(const cf_arch *a,
     return CF_OK;
 }
 
+/* ---- the family's part of a space file, and its description ----------------------- */
+
+/* An array of distinct integers in lo..hi (odd ones only if odd), 1..CF_MOBILE_MAX_CHOICES long. */
+static cf_status parse_choices(cf_json_reader *r, const cJSON *obj, const char *key, int lo, int hi, int odd,
+                               int *vals, int *n) {
+    const cJSON *arr = NULL;
+    CF_TRY(cf_json_get_array(r, obj, key, CF_JSON_REQUIRED, 1, CF_MOBILE_MAX_CHOICES, &arr));
+    size_t mark = cf_json_enter_key(r, key);
+    cf_status st = CF_OK;
+    int i = 0;
+    for (const cJSON *v = arr->child; v && st == CF_OK; v = v->next, i++) {
+        size_t m = cf_json_enter_index(r, i);
+        st = cf_json_as_int(r, v, lo, hi, &vals[i]);
+        if (st == CF_OK && odd && vals[i] % 2 == 0)
+            st = cf_json_fail(r, CF_ERR_PARSE, "expected an odd kernel size (1, 3, 5 or 7), got %d", vals[i]);
+        for (int j = 0; j < i && st == CF_OK; j++)
+            if (vals[j] == vals[i]) st = cf_json_fail(r, CF_ERR_PARSE, "duplicate value %d (also [%d])", vals[i], j);
+        cf_json_leave(r, m);
+    }
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+    *n = i;
+    return CF_OK;
+}
+
+static cf_status parse_blocks(cf_json_reader *r, const cJSON *blocks, cf_space *s) {
+    static const char *const keys[] = {"kernels", "expands"};
+    CF_TRY(cf_json_check_keys(r, blocks, keys, sizeof keys / sizeof keys[0]));
+    CF_TRY(parse_choices(r, blocks, "kernels", 1, 7, 1, s->kernels, &s->n_kernels));
+    CF_TRY(parse_choices(r, blocks, "expands", 1, 8, 0, s->expands, &s->n_expands));
+    return CF_OK;
+}
+
+static cf_status parse_stage(cf_json_reader *r, const cJSON *v, cf_mobile_stage *st) {
+    static const char *const keys[] = {"channels", "stride", "depth"};
+    CF_TRY(cf_json_as_object(r, v));
+    CF_TRY(cf_json_check_keys(r, v, keys, sizeof keys / sizeof keys[0]));
+    CF_TRY(cf_json_get_int(r, v, "channels", CF_JSON_REQUIRED, 1, 4096, &st->channels));
+    CF_TRY(cf_json_get_int(r, v, "stride", CF_JSON_REQUIRED, 1, 2, &st->stride));
+    const cJSON *d = NULL;
+    CF_TRY(cf_json_get_member(r, v, "depth", CF_JSON_REQUIRED, &d));
+    size_t mark = cf_json_enter_key(r, "depth");
+    cf_status s = CF_OK;
+    if (cJSON_IsNumber(d)) { /* a fixed depth */
+        s = cf_json_as_int(r, d, 1, CF_MOBILE_MAX_DEPTH, &st->min_depth);
+        st->max_depth = st->min_depth;
+    } else if (cJSON_IsArray(d)) { /* [min, max] */
+        s = cf_json_as_array(r, d, 2, 2);
+        for (int i = 0; i < 2 && s == CF_OK; i++) {
+            size_t m = cf_json_enter_index(r, i);
+            s = cf_json_as_int(r, cJSON_GetArrayItem(d, i), 1, CF_MOBILE_MAX_DEPTH, i ? &st->max_depth : &st->min_depth);
+            if (s == CF_OK && i == 1 && st->max_depth < st->min_depth)
+                s = cf_json_fail(r, CF_ERR_PARSE, "the largest depth %d is below the smallest %d", st->max_depth,
+                                 st->min_depth);
+            cf_json_leave(r, m);
+        }
+    } else {
+        char got[64];
+        s = cf_json_fail(r, CF_ERR_PARSE, "expected a depth (an integer) or a range [min, max], got %s",
+                         cf_json_describe(d, got, sizeof got));
+    }
+    cf_json_leave(r, mark);
+    return s;
+}
+
+static cf_status parse_skeleton(cf_json_reader *r, const cJSON *sk, cf_space *s) {
+    CF_TRY(cf_json_get_int(r, sk, "stem_channels", CF_JSON_REQUIRED, 1, 4096, &s->stem_channels));
+    CF_TRY(cf_json_get_int(r, sk, "first_channels", CF_JSON_OPTIONAL, 0, 4096, &s->first_channels));
+    CF_TRY(cf_json_get_int(r, sk, "head_channels", CF_JSON_OPTIONAL, 0, 8192, &s->head_channels));
+    const cJSON *stages = NULL;
+    CF_TRY(cf_json_get_array(r, sk, "stages", CF_JSON_REQUIRED, 1, CF_MOBILE_MAX_STAGES, &stages));
+    size_t mark = cf_json_enter_key(r, "stages");
+    cf_status st = CF_OK;
+    int i = 0;
+    for (const cJSON *v = stages->child; v && st == CF_OK; v = v->next, i++) {
+        size_t m = cf_json_enter_index(r, i);
+        st = parse_stage(r, v, &s->stages[i]);
+        cf_json_leave(r, m);
+    }
+    cf_json_leave(r, mark);
+    CF_TRY(st);
+    s->n_stages = i;
+    return CF_OK;
+}
+
+static const char *const k_block_keys[] = {"kernels", "expands", NULL};
+static const char *const k_skeleton_keys[] = {"stem_channels", "first_channels", "head_channels", "stages", NULL};
+
+static const cf_family_option k_options[] = {
+    {"width", 0, 0.05, 16, "width multiplier of every stage"},
+};
+
+static void describe(const cf_space *s, char *buf, size_t cap) {
+    size_t len = (size_t)snprintf(buf, cap, "blocks    kernels");
+    for (int k = 0; k < s->n_kernels && len < cap; k++) len += (size_t)snprintf(buf + len, cap - len, " %d", s->kernels[k]);
+    if (len < cap) len += (size_t)snprintf(buf + len, cap - len, ", expand ratios");
+    for (int k = 0; k < s->n_expands && len < cap; k++) len += (size_t)snprintf(buf + len, cap - len, " %d", s->expands[k]);
+    if (len < cap) len += (size_t)snprintf(buf + len, cap - len, "\nstages   ");
+    for (int k = 0; k < s->n_stages && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, " %d ch s%d depth %d-%d%s", s->stages[k].channels,
+                                s->stages[k].stride, s->stages[k].min_depth, s->stages[k].max_depth,
+                                k + 1 < s->n_stages ? ";" : "");
+    if (len < cap)
+        snprintf(buf + len, cap - len, "\nstem      %d channels, first block %d, head %d\n", s->stem_channels,
+                 s->first_channels, s->head_channels);
+}
+
 const cf_family_ops cf_family_mobile = {
+    .name = "mobile",
+    .part = "blocks",
+    .part_keys = k_block_keys,
+    .skeleton_keys = k_skeleton_keys,
+    .options = k_options,
+    .n_options = (int)(sizeof k_options / sizeof k_options[0]),
+    .parse_part = parse_blocks,
+    .parse_skeleton = parse_skeleton,
+    .arch_syntax = "k3e4-k5e6|k3e3|...  (stages split by '|', blocks k<kernel>e<expand>)",
+    .describe = describe,
     .parse = mobile_parse,
     .format = mobile_format,
     .validate = mobile_validate,

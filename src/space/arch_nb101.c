@@ -602,7 +602,57 @@ static double nb101_size(const cf_space *s) {
     return total;
 }
 
+/* ---- the family's part of a space file, and its description ----------------------- */
+
+static const char *const k_cell_keys[] = {"nodes", "ops", "max_edges", NULL};
+
+static const cf_family_option k_options[] = {
+    {"stem_channels", 1, 1, 4096, "channels of the stem conv"},
+    {"stacks", 1, 1, 16, "stacks of cells, downsampling between them"},
+    {"cells_per_stack", 1, 1, 64, "cells in each stack"},
+};
+
+static cf_status parse_space_cell(cf_json_reader *r, const cJSON *cell, cf_space *s) {
+    CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 3, CF_CELL_MAX_NODES, &s->nodes));
+    CF_TRY(cf_json_get_int(r, cell, "max_edges", CF_JSON_REQUIRED, 1, s->nodes * (s->nodes - 1) / 2, &s->max_edges));
+    return cf_space_parse_ops(r, cell, s);
+}
+
+/* The two end vertices are named in the text form, and every vertex between
+ * them computes something. */
+static cf_status check_op(cf_json_reader *r, const cf_space *s, const cf_space_op *op) {
+    (void)s;
+    const char *key = NULL;
+    char msg[128];
+    if (strcmp(op->name, "input") == 0 || strcmp(op->name, "output") == 0) {
+        key = "name";
+        snprintf(msg, sizeof msg, "\"%s\" is reserved in nb101 spaces (it names the cell's end vertices)", op->name);
+    } else if (op->prim == CF_PRIM_ZERO || op->prim == CF_PRIM_IDENTITY) {
+        key = "prim";
+        snprintf(msg, sizeof msg, "nb101 vertex ops compute something (conv_bn_relu, max_pool, avg_pool, ...), not \"%s\"",
+                 cf_prim_name(op->prim));
+    }
+    if (!key) return CF_OK;
+    size_t mark = cf_json_enter_key(r, key);
+    cf_status st = cf_json_fail(r, CF_ERR_PARSE, "%s", msg);
+    cf_json_leave(r, mark);
+    return st;
+}
+
+static void describe(const cf_space *s, char *buf, size_t cap) {
+    snprintf(buf, cap, "cell      up to %d vertices, at most %d edges\n", s->nodes, s->max_edges);
+}
+
 const cf_family_ops cf_family_nb101 = {
+    .name = "nb101",
+    .part = "cell",
+    .part_keys = k_cell_keys,
+    .options = k_options,
+    .n_options = (int)(sizeof k_options / sizeof k_options[0]),
+    .parse_part = parse_space_cell,
+    .check_op = check_op,
+    .arch_syntax = "{\"matrix\":[[0,1,...],...],\"ops\":[\"input\",...,\"output\"]}",
+    .describe = describe,
     .parse = nb101_parse,
     .format = nb101_format,
     .validate = nb101_validate,

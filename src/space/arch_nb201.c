@@ -298,7 +298,33 @@ static cf_status enumerate(const cf_space *s, int (*fn)(const cf_arch *a, void *
     }
 }
 
+/* ---- the family's part of a space file, and its description ----------------------- */
+
+static const char *const k_cell_keys[] = {"nodes", "ops", NULL};
+
+static const cf_family_option k_options[] = {
+    {"C", 1, 1, 4096, "channels of the first stage"},
+    {"N", 1, 1, 256, "cells per stage"},
+};
+
+static cf_status parse_space_cell(cf_json_reader *r, const cJSON *cell, cf_space *s) {
+    CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 2, CF_CELL_MAX_NODES, &s->nodes));
+    return cf_space_parse_ops(r, cell, s);
+}
+
+static void describe(const cf_space *s, char *buf, size_t cap) {
+    snprintf(buf, cap, "cell      %d nodes, an op on each of %d edges\n", s->nodes, s->nodes * (s->nodes - 1) / 2);
+}
+
 const cf_family_ops cf_family_nb201 = {
+    .name = "nb201",
+    .part = "cell",
+    .part_keys = k_cell_keys,
+    .options = k_options,
+    .n_options = (int)(sizeof k_options / sizeof k_options[0]),
+    .parse_part = parse_space_cell,
+    .arch_syntax = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|  (one group per node)",
+    .describe = describe,
     .parse = parse,
     .format = format,
     .validate = validate,

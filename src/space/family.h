@@ -1,16 +1,55 @@
-/* family.h - what each space family implements for the codec (private to src/space).
+/* family.h - the family registry: what each space family implements (private to src/space).
  *
- * src/space/arch.c holds the public cf_arch_* functions: it checks arguments,
- * dispatches to the family's table and does what is the same for all families
- * (hashing, mutation as a uniform pick among neighbors, crossover retries).
- * One file per family: arch_nb201.c, arch_darts.c, arch_nb101.c, arch_mobile.c.
+ * A family is one file (arch_nb201.c, arch_darts.c, arch_nb101.c,
+ * arch_mobile.c) that fills one cf_family_ops: its name and the parts of a
+ * space file it reads (space_load.c does the rest: names, ops, options), its
+ * architecture codec, and a description for `cellforge space`. src/space/arch.c
+ * holds the public cf_arch_* functions: it checks arguments, dispatches to the
+ * family's table and does what is the same for all families (hashing, mutation
+ * as a uniform pick among neighbors, crossover retries).
+ *
+ * Adding a family: its enum value in space.h, its file here, one line in the
+ * registry (arch.c), its network builder in src/nn (one line in net.c's
+ * builder table) and, optionally, a cell drawing in src/report/report_cells.c.
  */
 #ifndef CF_SPACE_FAMILY_H
 #define CF_SPACE_FAMILY_H
 
 #include "cellforge/space.h"
+#include "../spec/json_read.h"
+
+/* An option a family's skeleton reads: a space file must declare it, with its
+ * min/max inside lo..hi (what the network builder handles; lo/hi where the
+ * file leaves them out). */
+typedef struct cf_family_option {
+    const char *name;
+    int integer;
+    double lo, hi;
+    const char *doc; /* used where the file gives none */
+} cf_family_option;
 
 typedef struct cf_family_ops {
+    /* ---- the space file ---- */
+    const char *name;                  /* the file's "family": "nb201" */
+    const char *part;                  /* the object of the family's units: "cell" or "blocks" */
+    const char *const *part_keys;      /* keys of that object the family reads (NULL-terminated) */
+    const char *const *skeleton_keys;  /* keys of "skeleton" besides "options" (NULL-terminated) */
+    const cf_family_option *options;   /* options the skeleton must declare */
+    int n_options;
+    /* Read the family's keys of the part object (keys already checked). A cell
+     * family reads its sizes here; space_load.c reads "ops" after it. */
+    cf_status (*parse_part)(cf_json_reader *r, const cJSON *part, cf_space *s);
+    /* Read the family's keys of "skeleton" besides "options"; NULL: none. */
+    cf_status (*parse_skeleton)(cf_json_reader *r, const cJSON *sk, cf_space *s);
+    /* Refuse an op (already read) that this family cannot use, at the reader's
+     * path of that op; NULL: every op is fine. */
+    cf_status (*check_op)(cf_json_reader *r, const cf_space *s, const cf_space_op *op);
+    /* ---- describing it ---- */
+    const char *arch_syntax;           /* the text form in one line, for `cellforge space` */
+    /* The family's lines of `cellforge space NAME` (cell or stages), each
+     * ending in a newline. */
+    void (*describe)(const cf_space *s, char *buf, size_t cap);
+    /* ---- the architecture codec ---- */
     /* Text -> arch; errors carry the 1-based column. Need not validate (arch.c does). */
     cf_status (*parse)(const cf_space *s, const char *text, cf_arch *out);
     /* Arch -> canonical text; CF_ERR_INVALID_ARG when cap is too small. */
@@ -38,6 +77,14 @@ typedef struct cf_family_ops {
 struct cf_scan;
 cf_status cf_arch_op_lookup(const cf_space *s, const struct cf_scan *sc, int col,
                             const char *name, int *index);
+
+/* Read the "ops" array of a cell (the part of a cell family) into s->ops,
+ * checking each op with the family's check_op. Implemented in space_load.c. */
+cf_status cf_space_parse_ops(cf_json_reader *r, const cJSON *cell, cf_space *s);
+
+/* The registry: the family's table (f in range), or the family named name (NULL). */
+const cf_family_ops *cf_family_of(cf_space_family f);
+const cf_family_ops *cf_family_find(const char *name);
 
 extern const cf_family_ops cf_family_nb201;
 extern const cf_family_ops cf_family_darts;

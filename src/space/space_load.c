@@ -16,18 +16,11 @@
 
 #include "cellforge/log.h"
 #include "cellforge/text.h"
-#include "../spec/json_read.h"
+#include "family.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define SPACE_FILE_MAX (4u << 20) /* a space file is a few KiB; refuse anything huge */
 #define SPACE_LIST_MAX 256        /* files considered by cf_space_list and suggestions */
-
-static const char *const family_names[CF_SPACE_FAMILY_COUNT] = {
-    [CF_SPACE_FAMILY_NB201] = "nb201",
-    [CF_SPACE_FAMILY_DARTS] = "darts",
-    [CF_SPACE_FAMILY_NB101] = "nb101",
-    [CF_SPACE_FAMILY_MOBILE] = "mobile",
-};
 
 static const char *const prim_names[CF_PRIM_COUNT] = {
     [CF_PRIM_ZERO] = "zero",
@@ -40,42 +33,10 @@ static const char *const prim_names[CF_PRIM_COUNT] = {
     [CF_PRIM_MAX_POOL] = "max_pool",
 };
 
-const char *cf_space_family_name(cf_space_family f) {
-    if ((int)f < 0 || f >= CF_SPACE_FAMILY_COUNT) return "unknown";
-    return family_names[f];
-}
-
 const char *cf_prim_name(cf_prim p) {
     if ((int)p < 0 || p >= CF_PRIM_COUNT) return "unknown";
     return prim_names[p];
 }
-
-/* ---- the options each family's skeleton reads -------------------------------- */
-
-/* A file must declare these; its min/max must lie within lo..hi (the range the
- * network builders handle), and are lo/hi where the file leaves them out. */
-typedef struct required_option {
-    cf_space_family family;
-    const char *name;
-    int integer;
-    double lo, hi;
-    const char *doc; /* used where the file gives none */
-} required_option;
-
-static const required_option required_options[] = {
-    {CF_SPACE_FAMILY_NB201, "C", 1, 1, 4096, "channels of the first stage"},
-    {CF_SPACE_FAMILY_NB201, "N", 1, 1, 256, "cells per stage"},
-    {CF_SPACE_FAMILY_DARTS, "C", 1, 1, 4096, "channels of the first cells"},
-    /* At least 3 so the reduction cells at layers/3 and 2*layers/3 are two cells. */
-    {CF_SPACE_FAMILY_DARTS, "layers", 1, 3, 256, "cells in the network"},
-    {CF_SPACE_FAMILY_DARTS, "auxiliary", 1, 0, 1, "1: auxiliary head after the second reduction cell"},
-    /* Below 1: a path dropped with certainty would divide by a keep rate of 0. */
-    {CF_SPACE_FAMILY_DARTS, "drop_path", 0, 0, 0.95, "drop-path probability"},
-    {CF_SPACE_FAMILY_NB101, "stem_channels", 1, 1, 4096, "channels of the stem conv"},
-    {CF_SPACE_FAMILY_NB101, "stacks", 1, 1, 16, "stacks of cells, downsampling between them"},
-    {CF_SPACE_FAMILY_NB101, "cells_per_stack", 1, 1, 64, "cells in each stack"},
-    {CF_SPACE_FAMILY_MOBILE, "width", 0, 0.05, 16, "width multiplier of every stage"},
-};
 
 /* ---- names -------------------------------------------------------------------- */
 
@@ -109,6 +70,30 @@ static cf_status get_name(cf_json_reader *r, const cJSON *obj, const char *key, 
 static int prim_has_kernel(cf_prim p) { return p != CF_PRIM_ZERO && p != CF_PRIM_IDENTITY; }
 static int prim_is_pool(cf_prim p) { return p == CF_PRIM_AVG_POOL || p == CF_PRIM_MAX_POOL; }
 
+/* An op's kernel and dilation, which only prims with a kernel read. */
+static cf_status parse_op_geometry(cf_json_reader *r, const cJSON *v, cf_space_op *op) {
+    op->kernel = 0;
+    op->dilation = 1;
+    if (!prim_has_kernel(op->prim)) {
+        const char *extra = cf_json_has(v, "kernel") ? "kernel" : cf_json_has(v, "dilation") ? "dilation" : NULL;
+        if (!extra) return CF_OK;
+        size_t mark = cf_json_enter_key(r, extra);
+        cf_status st = cf_json_fail(r, CF_ERR_PARSE, "not used by prim \"%s\"", prim_names[op->prim]);
+        cf_json_leave(r, mark);
+        return st;
+    }
+    CF_TRY(cf_json_get_int(r, v, "kernel", CF_JSON_REQUIRED, 1, 7, &op->kernel));
+    if (op->kernel % 2 == 0) {
+        size_t mark = cf_json_enter_key(r, "kernel");
+        cf_status st = cf_json_fail(r, CF_ERR_PARSE, "expected an odd kernel size (1, 3, 5 or 7), got %d", op->kernel);
+        cf_json_leave(r, mark);
+        return st;
+    }
+    if (op->prim == CF_PRIM_DIL_CONV) return cf_json_get_int(r, v, "dilation", CF_JSON_REQUIRED, 2, 4, &op->dilation);
+    if (prim_is_pool(op->prim)) return cf_json_get_int(r, v, "dilation", CF_JSON_OPTIONAL, 1, 1, &op->dilation);
+    return cf_json_get_int(r, v, "dilation", CF_JSON_OPTIONAL, 1, 4, &op->dilation);
+}
+
 static cf_status parse_op(cf_json_reader *r, const cJSON *v, cf_space *s, int index) {
     static const char *const keys[] = {"name", "prim", "kernel", "dilation"};
     CF_TRY(cf_json_as_object(r, v));
@@ -124,113 +109,20 @@ static cf_status parse_op(cf_json_reader *r, const cJSON *v, cf_space *s, int in
             return st;
         }
     }
-    if (s->family == CF_SPACE_FAMILY_NB101 && (strcmp(op->name, "input") == 0 || strcmp(op->name, "output") == 0)) {
-        size_t mark = cf_json_enter_key(r, "name");
-        cf_status st = cf_json_fail(r, CF_ERR_PARSE,
-                                    "\"%s\" is reserved in nb101 spaces (it names the cell's end vertices)", op->name);
-        cf_json_leave(r, mark);
-        return st;
-    }
-
     const cJSON *pv = NULL;
     CF_TRY(cf_json_get_member(r, v, "prim", CF_JSON_REQUIRED, &pv));
     size_t mark = cf_json_enter_key(r, "prim");
     int prim = 0;
     cf_status st = cf_json_as_choice(r, pv, "prim", prim_names, CF_PRIM_COUNT, &prim);
-    if (st == CF_OK && s->family == CF_SPACE_FAMILY_NB101 && !prim_has_kernel((cf_prim)prim))
-        st = cf_json_fail(r, CF_ERR_PARSE,
-                          "nb101 vertex ops compute something (conv_bn_relu, max_pool, avg_pool, ...), not \"%s\"",
-                          prim_names[prim]);
     cf_json_leave(r, mark);
     CF_TRY(st);
     op->prim = (cf_prim)prim;
-
-    op->kernel = 0;
-    op->dilation = 1;
-    if (!prim_has_kernel(op->prim)) {
-        const char *extra = cf_json_has(v, "kernel") ? "kernel" : cf_json_has(v, "dilation") ? "dilation" : NULL;
-        if (extra) {
-            mark = cf_json_enter_key(r, extra);
-            st = cf_json_fail(r, CF_ERR_PARSE, "not used by prim \"%s\"", prim_names[prim]);
-            cf_json_leave(r, mark);
-            return st;
-        }
-        return CF_OK;
-    }
-    CF_TRY(cf_json_get_int(r, v, "kernel", CF_JSON_REQUIRED, 1, 7, &op->kernel));
-    if (op->kernel % 2 == 0) {
-        mark = cf_json_enter_key(r, "kernel");
-        st = cf_json_fail(r, CF_ERR_PARSE, "expected an odd kernel size (1, 3, 5 or 7), got %d", op->kernel);
-        cf_json_leave(r, mark);
-        return st;
-    }
-    if (op->prim == CF_PRIM_DIL_CONV) {
-        CF_TRY(cf_json_get_int(r, v, "dilation", CF_JSON_REQUIRED, 2, 4, &op->dilation));
-    } else if (prim_is_pool(op->prim)) {
-        CF_TRY(cf_json_get_int(r, v, "dilation", CF_JSON_OPTIONAL, 1, 1, &op->dilation));
-    } else {
-        CF_TRY(cf_json_get_int(r, v, "dilation", CF_JSON_OPTIONAL, 1, 4, &op->dilation));
-    }
-    return CF_OK;
+    const cf_family_ops *f = cf_family_of(s->family);
+    if (f->check_op) CF_TRY(f->check_op(r, s, op));
+    return parse_op_geometry(r, v, op);
 }
 
-/* Keys of "cell", and which families read them (bit per family). */
-typedef struct cell_key {
-    const char *name;
-    unsigned families;
-} cell_key;
-
-#define FAM(f) (1u << (f))
-static const cell_key cell_keys[] = {
-    {"nodes", FAM(CF_SPACE_FAMILY_NB201) | FAM(CF_SPACE_FAMILY_DARTS) | FAM(CF_SPACE_FAMILY_NB101)},
-    {"ops", FAM(CF_SPACE_FAMILY_NB201) | FAM(CF_SPACE_FAMILY_DARTS) | FAM(CF_SPACE_FAMILY_NB101)},
-    {"inputs_per_node", FAM(CF_SPACE_FAMILY_DARTS)},
-    {"max_edges", FAM(CF_SPACE_FAMILY_NB101)},
-};
-
-/* Check an object's keys against a family-masked table: a key another family
- * reads gets a message saying so, anything else the usual unknown-key one. */
-static cf_status check_family_keys(cf_json_reader *r, const cJSON *obj, const cell_key *table, size_t n,
-                                   cf_space_family family) {
-    const char *allowed[16];
-    size_t n_allowed = 0;
-    for (size_t i = 0; i < n && n_allowed < COUNT_OF(allowed); i++)
-        if (table[i].families & FAM(family)) allowed[n_allowed++] = table[i].name;
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        if (!c->string) continue;
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(c->string, table[i].name) != 0 || (table[i].families & FAM(family))) continue;
-            char users[64] = "";
-            size_t len = 0;
-            for (int f = 0; f < CF_SPACE_FAMILY_COUNT && len < sizeof users; f++)
-                if (table[i].families & FAM(f))
-                    len += (size_t)snprintf(users + len, sizeof users - len, "%s%s", len ? ", " : "", family_names[f]);
-            return cf_json_fail(r, CF_ERR_PARSE, "key \"%s\" is read only by family %s, not %s", c->string, users,
-                                family_names[family]);
-        }
-    }
-    return cf_json_check_keys(r, obj, allowed, n_allowed);
-}
-
-static cf_status parse_cell(cf_json_reader *r, const cJSON *cell, cf_space *s) {
-    CF_TRY(check_family_keys(r, cell, cell_keys, COUNT_OF(cell_keys), s->family));
-    switch (s->family) {
-    case CF_SPACE_FAMILY_NB201:
-        CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 2, CF_CELL_MAX_NODES, &s->nodes));
-        break;
-    case CF_SPACE_FAMILY_DARTS:
-        CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 1, CF_CELL_MAX_NODES - 2, &s->nodes));
-        s->inputs_per_node = 2;
-        CF_TRY(cf_json_get_int(r, cell, "inputs_per_node", CF_JSON_OPTIONAL, 1, CF_NODE_MAX_IN, &s->inputs_per_node));
-        break;
-    case CF_SPACE_FAMILY_NB101:
-        CF_TRY(cf_json_get_int(r, cell, "nodes", CF_JSON_REQUIRED, 3, CF_CELL_MAX_NODES, &s->nodes));
-        CF_TRY(cf_json_get_int(r, cell, "max_edges", CF_JSON_REQUIRED, 1, s->nodes * (s->nodes - 1) / 2,
-                               &s->max_edges));
-        break;
-    default:
-        return cf_json_fail(r, CF_ERR_INTERNAL, "no cell for family %s", family_names[s->family]);
-    }
+cf_status cf_space_parse_ops(cf_json_reader *r, const cJSON *cell, cf_space *s) {
     const cJSON *ops = NULL;
     CF_TRY(cf_json_get_array(r, cell, "ops", CF_JSON_REQUIRED, 1, CF_SPACE_MAX_OPS, &ops));
     size_t mark = cf_json_enter_key(r, "ops");
@@ -247,77 +139,53 @@ static cf_status parse_cell(cf_json_reader *r, const cJSON *cell, cf_space *s) {
     return CF_OK;
 }
 
-/* ---- mobile blocks and stages -------------------------------------------------------- */
+/* ---- keys that belong to a family ------------------------------------------------- */
 
-/* An array of distinct integers in lo..hi (odd ones only if odd), 1..CF_MOBILE_MAX_CHOICES long. */
-static cf_status parse_choices(cf_json_reader *r, const cJSON *obj, const char *key, int lo, int hi, int odd,
-                               int *vals, int *n) {
-    const cJSON *arr = NULL;
-    CF_TRY(cf_json_get_array(r, obj, key, CF_JSON_REQUIRED, 1, CF_MOBILE_MAX_CHOICES, &arr));
-    size_t mark = cf_json_enter_key(r, key);
-    cf_status st = CF_OK;
-    int i = 0;
-    for (const cJSON *v = arr->child; v && st == CF_OK; v = v->next, i++) {
-        size_t m = cf_json_enter_index(r, i);
-        st = cf_json_as_int(r, v, lo, hi, &vals[i]);
-        if (st == CF_OK && odd && vals[i] % 2 == 0)
-            st = cf_json_fail(r, CF_ERR_PARSE, "expected an odd kernel size (1, 3, 5 or 7), got %d", vals[i]);
-        for (int j = 0; j < i && st == CF_OK; j++)
-            if (vals[j] == vals[i]) st = cf_json_fail(r, CF_ERR_PARSE, "duplicate value %d (also [%d])", vals[i], j);
-        cf_json_leave(r, m);
-    }
-    cf_json_leave(r, mark);
-    CF_TRY(st);
-    *n = i;
-    return CF_OK;
+/* The keys of one object that family f reads: its part's ("cell", "blocks")
+ * or its skeleton's. */
+static const char *const *family_keys(const cf_family_ops *f, int skeleton) {
+    return skeleton ? f->skeleton_keys : f->part_keys;
 }
 
-static cf_status parse_blocks(cf_json_reader *r, const cJSON *blocks, cf_space *s) {
-    static const char *const keys[] = {"kernels", "expands"};
-    CF_TRY(cf_json_check_keys(r, blocks, keys, COUNT_OF(keys)));
-    CF_TRY(parse_choices(r, blocks, "kernels", 1, 7, 1, s->kernels, &s->n_kernels));
-    CF_TRY(parse_choices(r, blocks, "expands", 1, 8, 0, s->expands, &s->n_expands));
-    return CF_OK;
+static int has_key(const char *const *keys, const char *key) {
+    for (; keys && *keys; keys++)
+        if (strcmp(*keys, key) == 0) return 1;
+    return 0;
 }
 
-static cf_status parse_stage(cf_json_reader *r, const cJSON *v, cf_mobile_stage *st) {
-    static const char *const keys[] = {"channels", "stride", "depth"};
-    CF_TRY(cf_json_as_object(r, v));
-    CF_TRY(cf_json_check_keys(r, v, keys, COUNT_OF(keys)));
-    CF_TRY(cf_json_get_int(r, v, "channels", CF_JSON_REQUIRED, 1, 4096, &st->channels));
-    CF_TRY(cf_json_get_int(r, v, "stride", CF_JSON_REQUIRED, 1, 2, &st->stride));
-    const cJSON *d = NULL;
-    CF_TRY(cf_json_get_member(r, v, "depth", CF_JSON_REQUIRED, &d));
-    size_t mark = cf_json_enter_key(r, "depth");
-    cf_status s = CF_OK;
-    if (cJSON_IsNumber(d)) { /* a fixed depth */
-        s = cf_json_as_int(r, d, 1, CF_MOBILE_MAX_DEPTH, &st->min_depth);
-        st->max_depth = st->min_depth;
-    } else if (cJSON_IsArray(d)) { /* [min, max] */
-        s = cf_json_as_array(r, d, 2, 2);
-        for (int i = 0; i < 2 && s == CF_OK; i++) {
-            size_t m = cf_json_enter_index(r, i);
-            s = cf_json_as_int(r, cJSON_GetArrayItem(d, i), 1, CF_MOBILE_MAX_DEPTH, i ? &st->max_depth : &st->min_depth);
-            if (s == CF_OK && i == 1 && st->max_depth < st->min_depth)
-                s = cf_json_fail(r, CF_ERR_PARSE, "the largest depth %d is below the smallest %d", st->max_depth,
-                                 st->min_depth);
-            cf_json_leave(r, m);
+/* Check an object's keys (the part, or the skeleton) against what the
+ * family reads: a key another family reads in the same place gets a message
+ * naming that family, anything else the usual unknown-key one. */
+static cf_status check_family_keys(cf_json_reader *r, const cJSON *obj, cf_space_family family, int skeleton) {
+    const cf_family_ops *own = cf_family_of(family);
+    const char *allowed[24];
+    size_t n_allowed = 0;
+    if (skeleton) allowed[n_allowed++] = "options";
+    for (const char *const *k = family_keys(own, skeleton); k && *k && n_allowed < COUNT_OF(allowed); k++)
+        allowed[n_allowed++] = *k;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string || has_key(allowed, c->string) || (skeleton && strcmp(c->string, "options") == 0)) continue;
+        char users[64] = "";
+        size_t len = 0;
+        for (int g = 0; g < CF_SPACE_FAMILY_COUNT && len < sizeof users; g++) {
+            const cf_family_ops *f = cf_family_of((cf_space_family)g);
+            if (!skeleton && strcmp(f->part, own->part) != 0) continue;
+            if (has_key(family_keys(f, skeleton), c->string))
+                len += (size_t)snprintf(users + len, sizeof users - len, "%s%s", len ? ", " : "", f->name);
         }
-    } else {
-        char got[64];
-        s = cf_json_fail(r, CF_ERR_PARSE, "expected a depth (an integer) or a range [min, max], got %s",
-                         cf_json_describe(d, got, sizeof got));
+        if (len)
+            return cf_json_fail(r, CF_ERR_PARSE, "key \"%s\" is read only by family %s, not %s", c->string, users,
+                                own->name);
     }
-    cf_json_leave(r, mark);
-    return s;
+    return cf_json_check_keys(r, obj, allowed, n_allowed);
 }
 
 /* ---- skeleton and options ------------------------------------------------------------ */
 
-static const required_option *find_required(cf_space_family f, const char *name) {
-    for (size_t i = 0; i < COUNT_OF(required_options); i++)
-        if (required_options[i].family == f && strcmp(required_options[i].name, name) == 0)
-            return &required_options[i];
+static const cf_family_option *find_required(cf_space_family family, const char *name) {
+    const cf_family_ops *f = cf_family_of(family);
+    for (int i = 0; i < f->n_options; i++)
+        if (strcmp(f->options[i].name, name) == 0) return &f->options[i];
     return NULL;
 }
 
@@ -333,13 +201,13 @@ static cf_status parse_option(cf_json_reader *r, const char *name, const cJSON *
     CF_TRY(cf_json_check_keys(r, v, keys, COUNT_OF(keys)));
     snprintf(o->name, sizeof o->name, "%s", name);
 
-    const required_option *req = find_required(s->family, name);
+    const cf_family_option *req = find_required(s->family, name);
     o->integer = req ? req->integer : 0;
     if (cf_json_has(v, "integer")) {
         CF_TRY(cf_json_get_bool(r, v, "integer", CF_JSON_REQUIRED, &o->integer));
         if (req && o->integer != req->integer) {
             size_t mark = cf_json_enter_key(r, "integer");
-            cf_status st = cf_json_fail(r, CF_ERR_PARSE, "family %s reads %s as %s", family_names[s->family], name,
+            cf_status st = cf_json_fail(r, CF_ERR_PARSE, "family %s reads %s as %s", cf_space_family_name(s->family), name,
                                         req->integer ? "an integer (integer: true)" : "a fraction (integer: false)");
             cf_json_leave(r, mark);
             return st;
@@ -382,46 +250,23 @@ static cf_status parse_options(cf_json_reader *r, const cJSON *opts, cf_space *s
     }
     char needed[128] = "";
     size_t len = 0;
-    for (size_t i = 0; i < COUNT_OF(required_options) && len < sizeof needed; i++)
-        if (required_options[i].family == s->family)
-            len += (size_t)snprintf(needed + len, sizeof needed - len, "%s%s", len ? ", " : "", required_options[i].name);
-    for (size_t i = 0; i < COUNT_OF(required_options); i++) {
-        const required_option *q = &required_options[i];
-        if (q->family == s->family && !cf_json_has(opts, q->name))
+    const cf_family_ops *f = cf_family_of(s->family);
+    for (int i = 0; i < f->n_options && len < sizeof needed; i++)
+        len += (size_t)snprintf(needed + len, sizeof needed - len, "%s%s", len ? ", " : "", f->options[i].name);
+    for (int i = 0; i < f->n_options; i++) {
+        const cf_family_option *q = &f->options[i];
+        if (!cf_json_has(opts, q->name))
             return cf_json_fail(r, CF_ERR_PARSE, "missing required option \"%s\" (family %s reads %s)", q->name,
-                                family_names[s->family], needed);
+                                cf_space_family_name(s->family), needed);
     }
     return CF_OK;
 }
 
-static const cell_key skeleton_keys[] = {
-    {"options", 0xffu},
-    {"stem_channels", FAM(CF_SPACE_FAMILY_MOBILE)},
-    {"first_channels", FAM(CF_SPACE_FAMILY_MOBILE)},
-    {"head_channels", FAM(CF_SPACE_FAMILY_MOBILE)},
-    {"stages", FAM(CF_SPACE_FAMILY_MOBILE)},
-};
 
 static cf_status parse_skeleton(cf_json_reader *r, const cJSON *sk, cf_space *s) {
-    CF_TRY(check_family_keys(r, sk, skeleton_keys, COUNT_OF(skeleton_keys), s->family));
-    if (s->family == CF_SPACE_FAMILY_MOBILE) {
-        CF_TRY(cf_json_get_int(r, sk, "stem_channels", CF_JSON_REQUIRED, 1, 4096, &s->stem_channels));
-        CF_TRY(cf_json_get_int(r, sk, "first_channels", CF_JSON_OPTIONAL, 0, 4096, &s->first_channels));
-        CF_TRY(cf_json_get_int(r, sk, "head_channels", CF_JSON_OPTIONAL, 0, 8192, &s->head_channels));
-        const cJSON *stages = NULL;
-        CF_TRY(cf_json_get_array(r, sk, "stages", CF_JSON_REQUIRED, 1, CF_MOBILE_MAX_STAGES, &stages));
-        size_t mark = cf_json_enter_key(r, "stages");
-        cf_status st = CF_OK;
-        int i = 0;
-        for (const cJSON *v = stages->child; v && st == CF_OK; v = v->next, i++) {
-            size_t m = cf_json_enter_index(r, i);
-            st = parse_stage(r, v, &s->stages[i]);
-            cf_json_leave(r, m);
-        }
-        cf_json_leave(r, mark);
-        CF_TRY(st);
-        s->n_stages = i;
-    }
+    CF_TRY(check_family_keys(r, sk, s->family, 1));
+    const cf_family_ops *f = cf_family_of(s->family);
+    if (f->parse_skeleton) CF_TRY(f->parse_skeleton(r, sk, s));
     const cJSON *opts = NULL;
     CF_TRY(cf_json_get_object(r, sk, "options", CF_JSON_REQUIRED, &opts));
     size_t mark = cf_json_enter_key(r, "options");
@@ -432,42 +277,57 @@ static cf_status parse_skeleton(cf_json_reader *r, const cJSON *sk, cf_space *s)
 
 /* ---- the whole file ---------------------------------------------------------------- */
 
-static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) {
-    static const char *const keys[] = {"name", "doc", "family", "cell", "skeleton", "blocks"};
-    CF_TRY(cf_json_as_object(r, root));
-
-    /* The family first: it decides which other keys belong. */
+static cf_status parse_family(cf_json_reader *r, const cJSON *root, cf_space *s) {
+    const char *names[CF_SPACE_FAMILY_COUNT];
+    for (int f = 0; f < CF_SPACE_FAMILY_COUNT; f++) names[f] = cf_space_family_name((cf_space_family)f);
     const cJSON *fv = NULL;
     CF_TRY(cf_json_get_member(r, root, "family", CF_JSON_REQUIRED, &fv));
     size_t mark = cf_json_enter_key(r, "family");
     int family = 0;
-    cf_status st = cf_json_as_choice(r, fv, "family", family_names, CF_SPACE_FAMILY_COUNT, &family);
+    cf_status st = cf_json_as_choice(r, fv, "family", names, CF_SPACE_FAMILY_COUNT, &family);
     cf_json_leave(r, mark);
-    CF_TRY(st);
     s->family = (cf_space_family)family;
-    int mobile = s->family == CF_SPACE_FAMILY_MOBILE;
+    return st;
+}
 
-    const char *misplaced = mobile && cf_json_has(root, "cell")     ? "cell"
-                            : !mobile && cf_json_has(root, "blocks") ? "blocks"
-                                                                     : NULL;
-    if (misplaced) {
-        mark = cf_json_enter_key(r, misplaced);
-        st = cf_json_fail(r, CF_ERR_PARSE, "not read by family %s (%s)", family_names[s->family],
-                          mobile ? "a mobile space has \"blocks\" and skeleton stages instead of a cell"
-                                 : "\"blocks\" belongs to mobile spaces; this family has a \"cell\"");
+/* Another family's part ("blocks" in a cell family, "cell" in mobile) gets a
+ * message that says what this family reads instead. */
+static cf_status refuse_other_parts(cf_json_reader *r, const cJSON *root, const cf_family_ops *own) {
+    for (int g = 0; g < CF_SPACE_FAMILY_COUNT; g++) {
+        const cf_family_ops *f = cf_family_of((cf_space_family)g);
+        if (strcmp(f->part, own->part) == 0 || !cf_json_has(root, f->part)) continue;
+        char users[64] = "";
+        size_t len = 0;
+        for (int k = 0; k < CF_SPACE_FAMILY_COUNT && len < sizeof users; k++)
+            if (strcmp(cf_family_of((cf_space_family)k)->part, f->part) == 0)
+                len += (size_t)snprintf(users + len, sizeof users - len, "%s%s", len ? ", " : "",
+                                        cf_space_family_name((cf_space_family)k));
+        size_t mark = cf_json_enter_key(r, f->part);
+        cf_status st = cf_json_fail(r, CF_ERR_PARSE, "not read by family %s (\"%s\" belongs to %s spaces; this family has \"%s\")",
+                                    own->name, f->part, users, own->part);
         cf_json_leave(r, mark);
         return st;
     }
+    return CF_OK;
+}
+
+static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) {
+    CF_TRY(cf_json_as_object(r, root));
+    /* The family first: it decides which other keys belong. */
+    CF_TRY(parse_family(r, root, s));
+    const cf_family_ops *f = cf_family_of(s->family);
+    CF_TRY(refuse_other_parts(r, root, f));
+    const char *const keys[] = {"name", "doc", "family", "skeleton", f->part};
     CF_TRY(cf_json_check_keys(r, root, keys, COUNT_OF(keys)));
     CF_TRY(get_name(r, root, "name", CF_JSON_REQUIRED, s->name, sizeof s->name, 1,
                     "the name is given to --space"));
     CF_TRY(cf_json_get_string(r, root, "doc", CF_JSON_OPTIONAL, 0, s->doc, sizeof s->doc));
 
     const cJSON *part = NULL;
-    const char *part_key = mobile ? "blocks" : "cell";
-    CF_TRY(cf_json_get_object(r, root, part_key, CF_JSON_REQUIRED, &part));
-    mark = cf_json_enter_key(r, part_key);
-    st = mobile ? parse_blocks(r, part, s) : parse_cell(r, part, s);
+    CF_TRY(cf_json_get_object(r, root, f->part, CF_JSON_REQUIRED, &part));
+    size_t mark = cf_json_enter_key(r, f->part);
+    cf_status st = check_family_keys(r, part, s->family, 0);
+    if (st == CF_OK) st = f->parse_part(r, part, s);
     cf_json_leave(r, mark);
     CF_TRY(st);
 
@@ -478,6 +338,7 @@ static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) 
     cf_json_leave(r, mark);
     return st;
 }
+
 
 cf_status cf_space_parse(const char *json, const char *origin, cf_space **out) {
     if (!out) CF_FAIL(CF_ERR_INVALID_ARG, "cf_space_parse: out is NULL");
