@@ -164,11 +164,10 @@ static void check_idx_roundtrip(void) {
     free(both);
 }
 
-static void check_idx_corrupt(void) {
-    unsigned char im[IMAGES_BYTES + 1], lb[LABELS_BYTES];
-    char labels[512], want[128];
-    make_idx_labels(lb);
-    snprintf(labels, sizeof labels, "%s", write_file("good_labels", lb, sizeof lb, 0));
+/* Corrupt IDX image and label files, each failing with the path and what was
+ * wrong where; `labels` names a good label file, lb holds its bytes. */
+static void idx_corrupt_magic(const char *labels) {
+    unsigned char im[IMAGES_BYTES + 1];
     cf_dataset *ds = (cf_dataset *)&ds; /* must come back NULL on every failure */
     const char *p;
 
@@ -189,6 +188,13 @@ static void check_idx_corrupt(void) {
     put_be32(im, 0x00000d03u);
     p = write_file("floats", im, IMAGES_BYTES, 0);
     CHECK_FAILS(cf_data_idx_load(p, labels, CLASSES, "x", &ds), CF_ERR_PARSE, p, "32-bit floats");
+}
+
+static void idx_corrupt_truncated(const char *labels, const unsigned char *lb) {
+    unsigned char im[IMAGES_BYTES + 1];
+    char want[128];
+    cf_dataset *ds = (cf_dataset *)&ds; /* must come back NULL on every failure */
+    const char *p;
 
     /* truncated at several offsets: inside the magic, the sizes, the pixels;
      * both plain and gzip'd (a valid gzip stream of too few bytes) */
@@ -228,6 +234,13 @@ static void check_idx_corrupt(void) {
                 "corrupt gzip data after byte 0 of the uncompressed stream: incorrect data check");
     CHECK(strstr(strstr(cf_error_message(), p) + 1, p) == NULL, "the path is named twice: %s", cf_error_message());
     free(g);
+}
+
+static void idx_corrupt_sizes(const char *labels) {
+    unsigned char im[IMAGES_BYTES + 1];
+    cf_dataset *ds = (cf_dataset *)&ds; /* must come back NULL on every failure */
+    const char *p;
+    make_idx_images(im);
 
     /* one byte too many */
     im[IMAGES_BYTES] = 0;
@@ -249,6 +262,13 @@ static void check_idx_corrupt(void) {
     p = write_file("huge.gz", im, IMAGES_BYTES, 1);
     CHECK_FAILS(cf_data_idx_load(p, labels, CLASSES, "x", &ds), CF_ERR_PARSE, p,
                 "the file is truncated or its header is corrupt");
+}
+
+static void idx_corrupt_labels(const char *labels, unsigned char *lb) {
+    unsigned char im[IMAGES_BYTES + 1];
+    char images[512];
+    cf_dataset *ds = (cf_dataset *)&ds; /* must come back NULL on every failure */
+    const char *p;
 
     /* labels: out of range, count mismatch */
     make_idx_images(im);
@@ -272,6 +292,17 @@ static void check_idx_corrupt(void) {
     CHECK_FAILS(cf_data_idx_load(nowhere, labels, CLASSES, "x", &ds), CF_ERR_IO, nowhere, "cannot open");
     CHECK_FAILS(cf_data_idx_load(tmp_root, labels, CLASSES, "x", &ds), CF_ERR_IO, tmp_root, "is a directory");
     CHECK(ds == NULL, "output not NULL after a failure");
+}
+
+static void check_idx_corrupt(void) {
+    unsigned char lb[LABELS_BYTES];
+    char labels[512];
+    make_idx_labels(lb);
+    snprintf(labels, sizeof labels, "%s", write_file("good_labels", lb, sizeof lb, 0));
+    idx_corrupt_magic(labels);
+    idx_corrupt_truncated(labels, lb);
+    idx_corrupt_sizes(labels);
+    idx_corrupt_labels(labels, lb);
 }
 
 /* ---- CIFAR files ---------------------------------------------------------- */

@@ -391,6 +391,62 @@ static int64_t check_layer(const onnx_file *o, const cf_model *m, int i, const n
 /* Fused batch norm + ReLU layers exported over all models: the families have some. */
 static int fused_exported;
 
+/* The header: IR version, opset, producer, the graph's input and output. */
+static void check_graph_io(const char *what, const onnx_file *o, const cf_net_input *in) {
+    CHECK(o->ir_version == CF_ONNX_IR_VERSION && o->opset == 13 && o->opset_domain[0] == 0 &&
+              strcmp(o->producer, "cellforge") == 0,
+          "%s: ir %lld, opset %lld, producer %s", what, (long long)o->ir_version, (long long)o->opset, o->producer);
+    const value *x = &o->inputs[0], *y = &o->outputs[0];
+    CHECK(o->n_inputs == 1 && strcmp(x->name, "image") == 0 && x->elem == ONNX_DTYPE_FLOAT && x->nd == 4 &&
+              x->dims[0] == -1 && strcmp(x->param[0], "N") == 0 && x->dims[1] == in->c && x->dims[2] == in->h &&
+              x->dims[3] == in->w,
+          "%s: graph input %s", what, x->name);
+    CHECK(o->n_outputs == 1 && strcmp(y->name, "logits") == 0 && y->nd == 2 && y->dims[0] == -1 &&
+              y->dims[1] == in->classes,
+          "%s: graph output %s", what, y->name);
+}
+
+/* Topological order, single assignment, no auxiliary head. */
+static void check_node_order(const char *what, const onnx_file *o) {
+    int order_ok = 1, unique = 1, no_aux = 1;
+    for (int k = 0; k < o->n_nodes; k++) {
+        const node *n = &o->nodes[k];
+        for (int j = 0; j < n->n_in; j++) {
+            int known = strcmp(n->in[j], "image") == 0 || find_init(o, n->in[j]) != NULL;
+            for (int p = 0; p < k && !known; p++) known = strcmp(o->nodes[p].out, n->in[j]) == 0;
+            if (!known) {
+                order_ok = 0;
+                fprintf(stderr, "%s: node %s reads %s before it is written\n", what, n->name, n->in[j]);
+            }
+        }
+        for (int p = 0; p < k; p++) unique &= strcmp(o->nodes[p].out, n->out) != 0;
+        no_aux &= strncmp(n->name, "aux.", 4) != 0;
+    }
+    for (int k = 0; k < o->n_inits; k++) no_aux &= strncmp(o->inits[k].name, "aux.", 4) != 0;
+    CHECK(order_ok && unique && no_aux, "%s: order %d, unique outputs %d, no aux %d", what, order_ok, unique, no_aux);
+}
+
+/* cf_export_onnx writes the same bytes as the encoder, atomically. */
+static void check_file(const char *what, const cf_model *m, const cf_onnx_options *opt, const unsigned char *data,
+                       size_t size) {
+    char path[] = "/tmp/cf_test_onnx_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    close(fd);
+    CHECK_OK(cf_export_onnx(m, opt, path, NULL));
+    FILE *f = fopen(path, "rb");
+    unsigned char *back = malloc(size + 1);
+    size_t got = f && back ? fread(back, 1, size + 1, f) : 0;
+    if (f) fclose(f);
+    CHECK(got == size && memcmp(back, data, size) == 0, "%s: the file holds %zu bytes, not the %zu encoded", what,
+          got, size);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(access(tmp, F_OK) != 0, "%s: %s left behind", what, tmp);
+    unlink(path);
+    free(back);
+}
+
 /* Export m, decode it and check everything listed at the top. */
 static void check_model(const char *what, const cf_model *m) {
     const cf_net *net = m->net;
@@ -409,18 +465,7 @@ static void check_model(const char *what, const cf_model *m) {
     onnx_free(&o);
     decode(data, size, &o);
     CHECK(!o.bad, "%s: the file does not decode as the expected ONNX messages", what);
-    CHECK(o.ir_version == CF_ONNX_IR_VERSION && o.opset == 13 && o.opset_domain[0] == 0 &&
-              strcmp(o.producer, "cellforge") == 0,
-          "%s: ir %lld, opset %lld, producer %s", what, (long long)o.ir_version, (long long)o.opset, o.producer);
-    const value *x = &o.inputs[0], *y = &o.outputs[0];
-    CHECK(o.n_inputs == 1 && strcmp(x->name, "image") == 0 && x->elem == ONNX_DTYPE_FLOAT && x->nd == 4 &&
-              x->dims[0] == -1 && strcmp(x->param[0], "N") == 0 && x->dims[1] == in->c && x->dims[2] == in->h &&
-              x->dims[3] == in->w,
-          "%s: graph input %s", what, x->name);
-    CHECK(o.n_outputs == 1 && strcmp(y->name, "logits") == 0 && y->nd == 2 && y->dims[0] == -1 &&
-              y->dims[1] == in->classes,
-          "%s: graph output %s", what, y->name);
-
+    check_graph_io(what, &o, in);
     /* the layers the logits depend on, worked out here */
     unsigned char *live = calloc((size_t)net->n, 1);
     live[net->logits] = 1;
@@ -489,44 +534,12 @@ static void check_model(const char *what, const cf_model *m) {
               memcmp(ns->raw, sd, (size_t)in->c * 4) == 0,
           "%s: normalization constants", what);
 
-    /* topological order, single assignment, no auxiliary head */
-    int order_ok = 1, unique = 1, no_aux = 1;
-    for (int k = 0; k < o.n_nodes; k++) {
-        const node *n = &o.nodes[k];
-        for (int j = 0; j < n->n_in; j++) {
-            int known = strcmp(n->in[j], "image") == 0 || find_init(&o, n->in[j]) != NULL;
-            for (int p = 0; p < k && !known; p++) known = strcmp(o.nodes[p].out, n->in[j]) == 0;
-            if (!known) {
-                order_ok = 0;
-                fprintf(stderr, "%s: node %s reads %s before it is written\n", what, n->name, n->in[j]);
-            }
-        }
-        for (int p = 0; p < k; p++) unique &= strcmp(o.nodes[p].out, n->out) != 0;
-        no_aux &= strncmp(n->name, "aux.", 4) != 0;
-    }
-    for (int k = 0; k < o.n_inits; k++) no_aux &= strncmp(o.inits[k].name, "aux.", 4) != 0;
-    CHECK(order_ok && unique && no_aux, "%s: order %d, unique outputs %d, no aux %d", what, order_ok, unique, no_aux);
+    check_node_order(what, &o);
     printf("%s: %d of %d layers (%d auxiliary) as %d nodes, %d initializers, %lld floats (%lld parameters left "
            "out), %zu bytes\n", what, layers, net->n, aux, o.n_nodes, o.n_inits, (long long)sum.floats,
            (long long)dead_params, size);
 
-    /* the file: the same bytes, written atomically */
-    char path[] = "/tmp/cf_test_onnx_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0, "mkstemp");
-    close(fd);
-    CHECK_OK(cf_export_onnx(m, &opt, path, NULL));
-    FILE *f = fopen(path, "rb");
-    unsigned char *back = malloc(size + 1);
-    size_t got = f && back ? fread(back, 1, size + 1, f) : 0;
-    if (f) fclose(f);
-    CHECK(got == size && memcmp(back, data, size) == 0, "%s: the file holds %zu bytes, not the %zu encoded", what,
-          got, size);
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    CHECK(access(tmp, F_OK) != 0, "%s: %s left behind", what, tmp);
-    unlink(path);
-    free(back);
+    check_file(what, m, &opt, data, size);
     free(live);
     onnx_free(&o);
     free(data);

@@ -265,30 +265,26 @@ static int max_overlap(const recorder *r, int w) {
     return best;
 }
 
-static void test_table_search(const char *dir) {
-    cf_space *s = NULL;
-    CHECK_OK(cf_space_parse(k_tiny_space, "tiny201.json", &s));
-    if (!s) return;
-    char path[512];
-    snprintf(path, sizeof path, "%s/tiny201.tsv", dir);
-    int rows = make_table(s, path);
-    CHECK(rows > 20, "%d canonical cells in the table", rows);
-    cf_evaluator *ev = NULL;
-    CHECK_OK(cf_evaluator_table_create(path, s, &ev));
-    if (!ev) {
-        cf_space_destroy(s);
-        return;
+/* The table evaluator's searches: a tiny NB-201 table, three described GPUs
+ * taking one trial at a time, a recorder per run; `a` is the biggest cell. */
+static cf_worker_desc *three_gpus(cf_worker_desc w[3]) {
+    for (int i = 0; i < 3; i++) {
+        w[i] = gpu(i, 8 * GB);
+        w[i].slots = 1;
     }
-    recorder *rec = calloc(2, sizeof *rec);
+    return w;
+}
+
+/* Random search until it runs out of distinct cells; the same again. */
+static void table_random(cf_space *s, cf_evaluator *ev, int rows, recorder *rec) {
     cf_search_summary sum, sum2;
     cf_search_config cfg;
     cf_search_config_default(&cfg);
     cfg.max_trials = 0; /* until random runs out of distinct cells */
     cfg.seed = 3;
-
+    cf_worker_desc w[3];
+    three_gpus(w);
     /* three described GPUs, each taking one trial at a time (slots 1) */
-    cf_worker_desc w[3] = {gpu(0, 8 * GB), gpu(1, 8 * GB), gpu(2, 8 * GB)};
-    for (int i = 0; i < 3; i++) w[i].slots = 1;
     CHECK_OK(run_search(&cfg, s, "random", ev, w, 3, &rec[0], &sum));
     int64_t trials = sum.proposed - sum.rejected;
     CHECK(trials == rows && sum.finished == rows, "random runs out of distinct cells: %lld trials, %d cells",
@@ -316,7 +312,16 @@ static void test_table_search(const char *dir) {
         same = rec[0].id[i] == rec[1].id[i] && rec[0].arch_hash[i] == rec[1].arch_hash[i] &&
                rec[0].end[i] == rec[1].end[i] && rec[0].worker[i] == rec[1].worker[i];
     CHECK(same && sum.clock_s == sum2.clock_s, "two runs of seed 3 differ");
+}
 
+/* Evolution, packing, data-parallel trials, placement out of memory. */
+static void table_placement(cf_space *s, cf_evaluator *ev, int rows, recorder *rec, const cf_arch *a) {
+    cf_search_summary sum;
+    cf_search_config cfg;
+    cf_search_config_default(&cfg);
+    cfg.seed = 3;
+    cf_worker_desc w[3];
+    three_gpus(w);
     /* evolution through the controller, asynchronously over 3 devices */
     cfg.max_trials = 40;
     CHECK_OK(run_search(&cfg, s, "evolution", ev, w, 3, &rec[0], &sum));
@@ -333,9 +338,7 @@ static void test_table_search(const char *dir) {
     CHECK(rec[0].n == 1 && rec[0].status[0] == CF_TRIAL_OOM, "1 byte device: OOM, got %s",
           cf_trial_status_name(rec[0].status[0]));
     cf_net *net = NULL;
-    cf_arch a;
-    CHECK_OK(cf_arch_parse(s, "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|", &a));
-    CHECK_OK(cf_net_build(s, &a, &ev->input, &net));
+    CHECK_OK(cf_net_build(s, a, &ev->input, &net));
     size_t biggest = net ? cf_trial_memory(net, 256, 0) : 0;
     cf_net_destroy(net);
     one.memory = 3 * biggest;
@@ -359,11 +362,20 @@ static void test_table_search(const char *dir) {
     for (int i = 0; i < rec[0].n; i++) ooms += rec[0].status[i] == CF_TRIAL_OOM;
     CHECK(sum.finished == 10 && ooms >= 1, "tiny device: %d of %lld out of memory", ooms, (long long)sum.finished);
     CHECK(sum.retries >= 4, "batch halved 256 -> 16: %lld retries", (long long)sum.retries);
+}
 
+/* Constraints, measured latency, a time budget. */
+static void table_limits(cf_space *s, cf_evaluator *ev, int rows, recorder *rec, const cf_arch *a) {
+    cf_search_summary sum;
+    cf_search_config cfg;
+    cf_search_config_default(&cfg);
+    cfg.seed = 3;
+    cf_worker_desc w[3];
+    three_gpus(w);
     /* hard constraints: never dispatched, counted */
     cfg.max_trials = 0;
     cf_cost cmax;
-    CHECK_OK(cf_cost_of(s, &a, &ev->input, 256, &cmax));
+    CHECK_OK(cf_cost_of(s, a, &ev->input, 256, &cmax));
     cfg.limit[CF_LIMIT_MACS] = cmax.macs / 2;
     CHECK_OK(run_search(&cfg, s, "random", ev, w, 3, &rec[0], &sum));
     int over = 0;
@@ -400,8 +412,11 @@ static void test_table_search(const char *dir) {
               rec[0].end[i]);
     }
     CHECK(sum.clock_s <= 100 + 1e-9 && cut >= 1 && cut <= 3, "budget 100 s: clock %.1f, %d cut", sum.clock_s, cut);
+}
 
-    /* bad tables name the file and line */
+/* Bad tables name the file and line. */
+static void table_bad_files(cf_space *s, const char *dir) {
+    char path[512];
     snprintf(path, sizeof path, "%s/bad.tsv", dir);
     FILE *f = fopen(path, "w");
     fprintf(f, "arch\tepochs\tval_acc\ttrain_seconds\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|\t1\tx\t3\n");
@@ -419,7 +434,29 @@ static void test_table_search(const char *dir) {
     CHECK_FAILS(cf_evaluator_table_create("/nonexistent/t.tsv", s, &bad), CF_ERR_IO, "/nonexistent/t.tsv",
                 "tabulate");
     unlink(path);
+}
 
+static void test_table_search(const char *dir) {
+    cf_space *s = NULL;
+    CHECK_OK(cf_space_parse(k_tiny_space, "tiny201.json", &s));
+    if (!s) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/tiny201.tsv", dir);
+    int rows = make_table(s, path);
+    CHECK(rows > 20, "%d canonical cells in the table", rows);
+    cf_evaluator *ev = NULL;
+    CHECK_OK(cf_evaluator_table_create(path, s, &ev));
+    if (!ev) {
+        cf_space_destroy(s);
+        return;
+    }
+    recorder *rec = calloc(2, sizeof *rec);
+    cf_arch a;
+    CHECK_OK(cf_arch_parse(s, "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|", &a));
+    table_random(s, ev, rows, rec);
+    table_placement(s, ev, rows, rec, &a);
+    table_limits(s, ev, rows, rec, &a);
+    table_bad_files(s, dir);
     free(rec);
     cf_evaluator_destroy(ev);
     cf_space_destroy(s);

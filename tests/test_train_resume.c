@@ -557,6 +557,34 @@ static size_t tensor_bytes(const char *path, unsigned char **data) {
     return n;
 }
 
+/* The crash after epoch 1: the file holds that epoch; only epoch 2 is trained,
+ * and the trial ends as the one that never stopped. */
+static void evaluator_resumed(cf_evaluator *ev, void *dev, cf_trial_task *task, const cf_trial_outcome *straight,
+                              const char *path, const char *after1, const char *final, epochs_seen *seen) {
+    cf_trial_outcome resumed;
+    const int failed_before = check_failed;
+    CHECK(rename(after1, path) == 0, "rename");
+    *seen = (epochs_seen){.path = path}; /* task->epoch_ctx */
+    CHECK_OK(ev->ops->run(ev->self, dev, task, &resumed));
+    CHECK(seen->calls == 1 && seen->first == 1, "resumed trial: on_epoch %d times, first epoch %d", seen->calls,
+          seen->first);
+    CHECK(same_outcome(straight, &resumed), "resumed trial: %s, %d epochs, val %.9g vs %.9g",
+          cf_trial_status_name(resumed.status), resumed.epochs_done, resumed.val_acc, straight->val_acc);
+    CHECK(resumed.epochs_done == 2 && resumed.seconds >= resumed.curve[0].seconds + resumed.curve[1].seconds,
+          "resumed trial: %.3f s for epochs of %.3f + %.3f s", resumed.seconds, resumed.curve[0].seconds,
+          resumed.curve[1].seconds);
+    unsigned char *d1 = NULL, *d2 = NULL;
+    size_t n1 = tensor_bytes(path, &d1), n2 = tensor_bytes(final, &d2);
+    CHECK(n1 > 0 && n1 == n2 && memcmp(d1, d2, n1) == 0,
+          "the resumed trial's final weights or momentum differ from the straight one's (%zu, %zu bytes)", n1, n2);
+    free(d1);
+    free(d2);
+    if (check_failed == failed_before)
+        printf("evaluator: trial resumed after epoch 1 ends as the one that never stopped (val %.3f)\n",
+               resumed.val_acc);
+    free(resumed.curve);
+}
+
 static void check_evaluator(const cf_space *s, const cf_dataset *train, const cf_dataset *val) {
     char path[64], after1[80], final[80], logpath[64];
     temp_path(path, sizeof path, "trial");
@@ -584,7 +612,7 @@ static void check_evaluator(const cf_space *s, const cf_dataset *train, const cf
     void *dev = NULL;
     CHECK_OK(ev->ops->open(ev->self, &w, &dev));
     cf_trial_task task = {.trial = t, .worker = &w, .rank = 0, .replicas = 1};
-    cf_trial_outcome straight, first, resumed, damaged, finished;
+    cf_trial_outcome straight, first, damaged, finished;
 
     /* straight through without a checkpoint */
     CHECK_OK(ev->ops->run(ev->self, dev, &task, &straight));
@@ -602,27 +630,7 @@ static void check_evaluator(const cf_space *s, const cf_dataset *train, const cf
           same_outcome(&straight, &first) ? "same" : "differs");
     CHECK(copy_file(path, final), "copy %s", path);
 
-    /* the crash after epoch 1: the file holds that epoch; only epoch 2 is trained */
-    const int failed_before = check_failed;
-    CHECK(rename(after1, path) == 0, "rename");
-    seen = (epochs_seen){.path = path};
-    CHECK_OK(ev->ops->run(ev->self, dev, &task, &resumed));
-    CHECK(seen.calls == 1 && seen.first == 1, "resumed trial: on_epoch %d times, first epoch %d", seen.calls,
-          seen.first);
-    CHECK(same_outcome(&straight, &resumed), "resumed trial: %s, %d epochs, val %.9g vs %.9g",
-          cf_trial_status_name(resumed.status), resumed.epochs_done, resumed.val_acc, straight.val_acc);
-    CHECK(resumed.epochs_done == 2 && resumed.seconds >= resumed.curve[0].seconds + resumed.curve[1].seconds,
-          "resumed trial: %.3f s for epochs of %.3f + %.3f s", resumed.seconds, resumed.curve[0].seconds,
-          resumed.curve[1].seconds);
-    unsigned char *d1 = NULL, *d2 = NULL;
-    size_t n1 = tensor_bytes(path, &d1), n2 = tensor_bytes(final, &d2);
-    CHECK(n1 > 0 && n1 == n2 && memcmp(d1, d2, n1) == 0,
-          "the resumed trial's final weights or momentum differ from the straight one's (%zu, %zu bytes)", n1, n2);
-    free(d1);
-    free(d2);
-    if (check_failed == failed_before)
-        printf("evaluator: trial resumed after epoch 1 ends as the one that never stopped (val %.3f)\n",
-               resumed.val_acc);
+    evaluator_resumed(ev, dev, &task, &straight, path, after1, final, &seen);
 
     /* a finished state: nothing to train, the outcome at once */
     seen = (epochs_seen){.path = path};
@@ -654,7 +662,6 @@ static void check_evaluator(const cf_space *s, const cf_dataset *train, const cf
 
     free(straight.curve);
     free(first.curve);
-    free(resumed.curve);
     free(damaged.curve);
     free(finished.curve);
     ev->ops->close(ev->self, dev);
