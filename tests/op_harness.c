@@ -115,7 +115,7 @@ void oh_data_free(oh_data *d) {
 /* ---- sides --------------------------------------------------------------- */
 
 cf_status oh_side_tensor(oh_side *s, cf_tensor *t, cf_dtype dt, const int64_t shape[4]) {
-    CF_TRY(cf_tensor_init_shape(t, dt, shape, s->be->device, NULL));
+    CF_TRY(cf_tensor_init_shape(t, dt, shape, cf_backend_device(s->be), NULL));
     CF_ASSERT(s->nmem < OH_MAX_MEM);
     CF_TRY(cf_backend_alloc(s->be, cf_tensor_bytes(t), &t->data));
     s->mem[s->nmem++] = t->data;
@@ -260,7 +260,7 @@ static cf_status check_unchanged(const oh_side *s, const oh_case *c, const oh_da
         for (int64_t i = 0; st == CF_OK && i < len; i++) changed += back[i] != (double)kept[k].v[i];
         free(back);
         CF_TRY(st);
-        CHECK(changed == 0, "%s: %s changed %lld of %lld elements of %s", c->name, s->be->ops->name,
+        CHECK(changed == 0, "%s: %s changed %lld of %lld elements of %s", c->name, cf_backend_name(s->be),
               (long long)changed, (long long)len, kept[k].what);
     }
     return CF_OK;
@@ -424,11 +424,11 @@ void oh_check_accumulates(const oh_case *c, const cf_backend *be, cf_dtype dt, d
     oh_data_make(&d, c);
     cf_status st = oh_side_setup(&s, c, be, dt);
     if (st == CF_OK) st = accumulate_run(&s, c, &d, &once, &twice);
-    CHECK(st == CF_OK, "%s: backward twice on %s: %s", c->name, be->ops->name, cf_error_message());
+    CHECK(st == CF_OK, "%s: backward twice on %s: %s", c->name, cf_backend_name(be), cf_error_message());
     for (int i = 0; st == CF_OK && i < once.n; i++) {
         for (int64_t k = 0; k < once.t[i].len; k++) once.t[i].v[k] *= 2.0;
         const double e = oh_norm_err(twice.t[i].v, once.t[i].v, once.t[i].len);
-        CHECK(e <= tol, "%s: %s %s: a second backward did not add (error %.3g)", c->name, be->ops->name, once.t[i].name,
+        CHECK(e <= tol, "%s: %s %s: a second backward did not add (error %.3g)", c->name, cf_backend_name(be), once.t[i].name,
               e);
     }
     oh_result_free(&once);

@@ -2,7 +2,7 @@
  *
  * When the model knows a gradient buffer holds nothing yet it sets
  * din_assign[k], and a backend that can writes din[k] instead of adding into
- * it (cf_backend_ops.assigns). For every op and shape where the fast backend
+ * it (cf_backend_assigns). For every op and shape where the fast backend
  * says it assigns, din is filled with NaN first: a kernel that still adds (or
  * skips an element) leaves NaN behind. The result must match the reference
  * backward into a zeroed buffer; where the backend does not assign,
@@ -120,7 +120,7 @@ static void check_sum(cf_backend *fast) {
         mem[5][j] = NAN;
         mem[6][j] = 1.0f;
     }
-    CHECK(fast->ops->assigns && fast->ops->assigns(fast->ctx, &a, 0) && fast->ops->assigns(fast->ctx, &a, 1),
+    CHECK(cf_backend_assigns(fast, &a, 0) && cf_backend_assigns(fast, &a, 1),
           "sum: the fast backend assigns every input");
     CHECK_OK(cf_op_backward(fast, &a));
     int64_t bad0 = 0, bad1 = 0;
@@ -150,7 +150,7 @@ int main(void) {
         float *dx = got.dx.data;
         for (int64_t j = 0; j < n; j++) dx[j] = NAN;
         got.a.din_assign[0] = 1;
-        int assigns = fast->ops->assigns && fast->ops->assigns(fast->ctx, &got.a, 0);
+        int assigns = cf_backend_assigns(fast, &got.a, 0);
         CHECK(assigns == c->expect_assign, "%s: the fast backend %s assign", c->name, assigns ? "does" : "does not");
         CHECK_OK(cf_op_backward(fast, &got.a));
         const float *want = ref.dx.data;

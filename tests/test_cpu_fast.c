@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
     CHECK_OK(cf_backend_cpu_fast_create(2, &fast2));
     CHECK_OK(cf_backend_cpu_fast_create(3, &fast3));
     if (!fast1 || !fast2 || !fast3) return test_finish("test_cpu_fast");
-    CHECK(strcmp(fast1->ops->name, "cpu-fast") == 0, "backend name is %s", fast1->ops->name);
+    CHECK(strcmp(cf_backend_name(fast1), "cpu-fast") == 0, "backend name is %s", cf_backend_name(fast1));
 
     oh_check_table();
     for (size_t i = 0; i < oh_n_cases; i++) check_case(&oh_cases[i], verbose);
@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
 
     /* the backend supports every kind */
     for (int k = 0; k < CF_OP_COUNT; k++)
-        CHECK(fast1->ops->supports(fast1->ctx, (cf_op_kind)k), "cpu-fast does not support %s", cf_op_name((cf_op_kind)k));
+        CHECK(cf_backend_supports(fast1, (cf_op_kind)k), "cpu-fast does not support %s", cf_op_name((cf_op_kind)k));
     cf_backend_cpu_fast_destroy(fast1);
     cf_backend_cpu_fast_destroy(fast2);
     cf_backend_cpu_fast_destroy(fast3);

@@ -295,12 +295,12 @@ static void steps_case(float bad_loss, int want_bad) {
         CHECK_OK(cf_backend_copy(gpu, dlab, labels, sizeof labels, CF_COPY_TO_DEVICE));
         CHECK_OK(cf_backend_copy(gpu, dloss, loss, sizeof loss, CF_COPY_TO_DEVICE));
         cf_step_stats_args a = {dlog, dlab, N, K, dloss, dloss + 1, 0.4, 1e4, dst};
-        CHECK_OK(gpu->ops->step_stats(gpu->ctx, &a));
+        CHECK_OK(cf_backend_step_stats(gpu, &a));
     }
     /* clipping: |g| of P normals is about sqrt(P) = 70.7 */
     double norm2 = 0;
     for (int i = 0; i < P; i++) norm2 += (double)g[i] * (double)g[i];
-    CHECK_OK(gpu->ops->step_clip(gpu->ctx, dg, P, 10.0, dst));
+    CHECK_OK(cf_backend_step_clip(gpu, dg, P, 10.0, dst));
     cf_step_stats h;
     if (!dev_get(&h, dst, sizeof h)) goto exit;
     CHECK(h.steps == STEPS && h.bad == CF_STEP_OK, "steps: %d counted, bad %d", h.steps, h.bad);
@@ -309,7 +309,7 @@ static void steps_case(float bad_loss, int want_bad) {
           want_loss);
     const float want_clip = (float)(10.0 / sqrt(norm2));
     CHECK(fabsf(h.clip - want_clip) <= 1e-6f * want_clip, "steps: clip %.9g, host rule %.9g", h.clip, want_clip);
-    CHECK_OK(gpu->ops->step_clip(gpu->ctx, dg, P, 0.0, dst));
+    CHECK_OK(cf_backend_step_clip(gpu, dg, P, 0.0, dst));
     if (dev_get(&h, dst, sizeof h)) CHECK(h.clip == 1.0f, "steps: clip %g without a limit", h.clip);
 
     /* a bad step: marked once, sums unchanged, and SGD moves nothing after it */
@@ -321,8 +321,8 @@ static void steps_case(float bad_loss, int want_bad) {
     }
     CHECK_OK(cf_backend_copy(gpu, dloss, loss, sizeof loss, CF_COPY_TO_DEVICE));
     cf_step_stats_args a = {dlog, dlab, N, K, dloss, NULL, 0.4, 1e4, dst};
-    CHECK_OK(gpu->ops->step_stats(gpu->ctx, &a));
-    CHECK_OK(gpu->ops->step_clip(gpu->ctx, dg, P, 10.0, dst));
+    CHECK_OK(cf_backend_step_stats(gpu, &a));
+    CHECK_OK(cf_backend_step_clip(gpu, dg, P, 10.0, dst));
     cf_sgd_args d = {dw, dg, dbuf, P, 0.05f, 0.9f, 0.0f, 1.0f, 1, 1, dst};
     CHECK_OK(cf_backend_sgd(gpu, &d));
     float *w_after = malloc(P * sizeof *w_after);

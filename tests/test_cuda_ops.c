@@ -127,9 +127,9 @@ int main(int argc, char **argv) {
     unsetenv("CELLFORGE_DEPTHWISE");
     if (!gpu) return skip ? CF_TEST_SKIP : test_finish("test_cuda_ops");
     gpu_det = cuda_test_open(1, &skip);
-    CHECK(strcmp(gpu->ops->name, "cuda") == 0, "backend name is %s", gpu->ops->name);
-    CHECK(gpu->device.kind == CF_DEVICE_CUDA && gpu->device.index == 0, "backend device is %d:%d",
-          (int)gpu->device.kind, gpu->device.index);
+    CHECK(strcmp(cf_backend_name(gpu), "cuda") == 0, "backend name is %s", cf_backend_name(gpu));
+    CHECK(cf_backend_device(gpu).kind == CF_DEVICE_CUDA && cf_backend_device(gpu).index == 0,
+          "backend device is %d:%d", (int)cf_backend_device(gpu).kind, cf_backend_device(gpu).index);
 
     printf("normalized error max|gpu - ref| / max|ref| per tensor; +: backward added into pre-filled din, "
            "=: din_assign over NaN (dw adds in both)\n");
@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
 
     /* the GPU runs every kind */
     for (int k = 0; k < CF_OP_COUNT; k++)
-        CHECK(gpu->ops->supports(gpu->ctx, (cf_op_kind)k), "cuda does not support %s", cf_op_name((cf_op_kind)k));
+        CHECK(cf_backend_supports(gpu, (cf_op_kind)k), "cuda does not support %s", cf_op_name((cf_op_kind)k));
     cf_backend_cuda_destroy(gpu_det);
     cf_backend_cuda_destroy(gpu);
     return test_finish("test_cuda_ops");

@@ -93,7 +93,7 @@ static cf_model *build_dtype(const net_case *nc, const cf_backend *be, int batch
     cf_net *net = kit_net(nc->space, nc->options, nc->arch, &in);
     cf_model *m = NULL;
     if (net && cf_model_create_dtype(net, batch, be, nc->with_aux, dtype, &m) != CF_OK)
-        CHECK(0, "%s on %s: model: %s", nc->space, be->ops->name, cf_error_message());
+        CHECK(0, "%s on %s: model: %s", nc->space, cf_backend_name(be), cf_error_message());
     if (m) {
         m->drop_path = nc->drop_path;
         m->seed = 99;

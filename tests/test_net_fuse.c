@@ -200,7 +200,7 @@ static void check_same_results(const fuse_case *fc, const cf_backend *be, cf_dty
     step_result u, f;
     run_step(fc, plain, be, dt, &u); /* the models own the networks */
     run_step(fc, net, be, dt, &f);
-    const char *what = be->ops->name;
+    const char *what = cf_backend_name(be);
     CHECK(u.param && f.param && u.pbytes == f.pbytes && u.sbytes == f.sbytes, "%s %s: model layouts differ",
           fc->space, what);
     if (u.param && f.param && u.pbytes == f.pbytes && u.sbytes == f.sbytes) {

@@ -26,6 +26,7 @@
 #include "cellforge/rng.h"
 #include "cellforge/train.h"
 #include "check.h"
+#include "../src/backend/backend_impl.h" /* this test builds a backend of its own */
 #include "space_kit.h"
 
 /* ---- a device backend over host memory --------------------------------------- */

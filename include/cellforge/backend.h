@@ -1,10 +1,10 @@
-/* backend.h - the backend vtable and the backends compiled into this build.
+/* backend.h - the backends compiled into this build and the calls that run on them.
  *
  * A backend runs ops on one kind of device. The CPU reference backend is the
  * specification: plain loops that every faster backend is tested against.
  *
  *   const cf_backend *be = cf_backend_cpu_ref();
- *   CF_TRY(cf_op_forward(be, &args));   // validates, then be->ops->forward(...)
+ *   CF_TRY(cf_op_forward(be, &args));   // validates, then runs it on be
  */
 #ifndef CELLFORGE_BACKEND_H
 #define CELLFORGE_BACKEND_H
@@ -96,74 +96,9 @@ typedef struct cf_batch_args {
     int threads;                     /* host loops: threads to use */
 } cf_batch_args;
 
-struct cf_backend;
-
-typedef struct cf_backend_ops {
-    const char *name;
-    /* Run one op. The args were validated by cf_op_check_*; a backend may
-     * still fail (e.g. CF_ERR_DEVICE_OOM, CF_ERR_UNSUPPORTED for a dtype). */
-    cf_status (*forward)(void *ctx, const cf_op_args *a);
-    cf_status (*backward)(void *ctx, const cf_op_args *a);
-    /* Whether the backend implements this op kind. */
-    int (*supports)(void *ctx, cf_op_kind kind);
-    /* Whether backward of this call writes din[k] outright when din_assign[k]
-     * is set (saving the caller a zeroing pass); NULL: never. */
-    int (*assigns)(void *ctx, const cf_op_args *a, int k);
-    /* Free the instance (be and its ctx); NULL for a static backend. Called
-     * through cf_backend_destroy. */
-    void (*destroy)(struct cf_backend *be);
-
-    /* ---- memory and training loops of a device backend -------------------
-     * Every entry below is NULL on a host backend: its memory is plain host
-     * memory and the cf_backend_* wrappers further down run the host loops.
-     * A device backend fills them all; pointers it hands out are device
-     * pointers that only its own ops and these entries may touch. Work may
-     * be queued asynchronously; a copy to the host returns once the bytes
-     * are there. */
-    cf_status (*mem_alloc)(void *ctx, size_t bytes, void **out);
-    void (*mem_free)(void *ctx, void *p);
-    cf_status (*mem_zero)(void *ctx, void *p, size_t bytes);
-    cf_status (*mem_copy)(void *ctx, void *dst, const void *src, size_t bytes, cf_copy_kind kind);
-    /* Return once every piece of work queued so far has finished. */
-    cf_status (*sync)(void *ctx);
-    /* Multiply image b of x (n images of `per` floats) by its drop-path
-     * factor: 0 or 1/(1-p), kept when (word >> 8) * 2^-24 >= p for word
-     * cf_rng_word_at(seed, stream, index0 + b). */
-    cf_status (*drop_path)(void *ctx, float *x, int n, size_t per, double p, uint64_t seed,
-                           uint64_t stream, uint64_t index0);
-    /* x[i] *= a for n floats. */
-    cf_status (*scale)(void *ctx, float *x, size_t n, float a);
-    /* Sum of squares of g (n floats) as double; NaN or infinity when an
-     * element is not finite. */
-    cf_status (*norm2)(void *ctx, const float *g, size_t n, double *out);
-    /* One SGD step over every parameter (see cf_sgd_args). */
-    cf_status (*sgd)(void *ctx, const cf_sgd_args *a);
-    /* One batch: images and labels of a dataset, normalized and augmented
-     * (see cf_batch_args). */
-    cf_status (*batch)(void *ctx, const cf_batch_args *a);
-
-    /* ---- steps without a copy to the host (device backends; NULL: none) ----
-     * Add one step's loss and hits to a->stats (cf_step_stats_args). */
-    cf_status (*step_stats)(void *ctx, const cf_step_stats_args *a);
-    /* stats->clip = max_norm / |g| when max_norm > 0 and |g| > max_norm,
-     * else 1 (the host rule in double); a NaN or infinite |g| marks the
-     * step CF_STEP_BAD_GRAD. Call after step_stats of the same step. */
-    cf_status (*step_clip)(void *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats);
-    /* Record the work queued between capture_begin and capture_end, without
-     * running it, as a graph that graph_launch replays on the same memory;
-     * free it with graph_free (NULL accepted). NULL: the backend cannot. A
-     * failed capture leaves no capture open and *graph NULL. */
-    cf_status (*capture_begin)(void *ctx);
-    cf_status (*capture_end)(void *ctx, void **graph);
-    cf_status (*graph_launch)(void *ctx, void *graph);
-    void (*graph_free)(void *ctx, void *graph);
-} cf_backend_ops;
-
-typedef struct cf_backend {
-    const cf_backend_ops *ops;
-    void *ctx;          /* owned by whoever created the backend */
-    cf_device device;
-} cf_backend;
+/* A backend instance: opaque outside src/backend (its vtable is in
+ * src/backend/backend_impl.h); code above the backends uses the calls below. */
+typedef struct cf_backend cf_backend;
 
 /* The CPU reference backend (static; never freed). Accepts f32 and f64. */
 const cf_backend *cf_backend_cpu_ref(void);
@@ -215,7 +150,8 @@ cf_status cf_backend_create(cf_device device, int threads, int deterministic, cf
 void cf_backend_destroy(cf_backend *be);
 
 /* ---- backend memory and loops: the device entries, or host code when NULL ---- */
-static inline int cf_backend_on_device(const cf_backend *be) { return be->ops->mem_alloc != NULL; }
+/* 1 when the backend's memory is device memory (its buffers are not host pointers). */
+int cf_backend_on_device(const cf_backend *be);
 /* Zeroed memory of `bytes` (64-byte aligned on the host); free with cf_backend_free. */
 cf_status cf_backend_alloc(const cf_backend *be, size_t bytes, void **out);
 void cf_backend_free(const cf_backend *be, void *p); /* NULL accepted */
@@ -228,6 +164,27 @@ cf_status cf_backend_scale(const cf_backend *be, float *x, size_t n, float a, in
 cf_status cf_backend_norm2(const cf_backend *be, const float *g, size_t n, int threads, double *out);
 cf_status cf_backend_sgd(const cf_backend *be, const cf_sgd_args *a);
 cf_status cf_backend_batch(const cf_backend *be, const cf_batch_args *a);
+
+/* ---- what a backend is and offers ---- */
+const char *cf_backend_name(const cf_backend *be); /* "cpu-ref", "cpu-fast", "cuda" */
+cf_device cf_backend_device(const cf_backend *be);
+int cf_backend_supports(const cf_backend *be, cf_op_kind kind);
+/* 1 when backward of these args assigns (rather than adds) input gradient k. */
+int cf_backend_assigns(const cf_backend *be, const cf_op_args *a, int k);
+
+/* ---- a training step kept on the device (device backends that offer it) ---- */
+/* 1 when the backend keeps step statistics and clips on the device. */
+int cf_backend_has_step_stats(const cf_backend *be);
+cf_status cf_backend_step_stats(const cf_backend *be, const cf_step_stats_args *a);
+cf_status cf_backend_step_clip(const cf_backend *be, const float *g, size_t n, double max_norm,
+                               cf_step_stats *stats);
+/* Capture the work queued between begin and end as a graph, replay it, free
+ * it (CF_ERR_UNSUPPORTED where the backend cannot). */
+int cf_backend_has_graphs(const cf_backend *be);
+cf_status cf_backend_capture_begin(const cf_backend *be);
+cf_status cf_backend_capture_end(const cf_backend *be, void **graph);
+cf_status cf_backend_graph_launch(const cf_backend *be, void *graph);
+void cf_backend_graph_free(const cf_backend *be, void *graph); /* NULL accepted */
 
 /* Validate, then run on `be`. */
 cf_status cf_op_forward(const cf_backend *be, const cf_op_args *a);

@@ -30,22 +30,8 @@ extern "C" {
 
 typedef struct cf_comm cf_comm;
 
-/* What an implementation provides. The public functions below check the rank
- * and the buffer before calling in, so an implementation sees valid ranks. */
-typedef struct cf_comm_ops {
-    const char *name;
-    int device_f32;              /* allreduce_f32 takes device buffers (NCCL), not host ones */
-    cf_status (*allreduce_f32)(cf_comm *c, int rank, float *buf, size_t n);
-    cf_status (*allreduce_f64)(cf_comm *c, int rank, double *buf, size_t n);
-    void (*abort)(cf_comm *c, int rank, cf_status why);
-    void (*destroy)(cf_comm *c); /* frees ctx and c */
-} cf_comm_ops;
-
-struct cf_comm {
-    const cf_comm_ops *ops;
-    int size;                    /* ranks */
-    void *ctx;                   /* the implementation's state, owned by the communicator */
-};
+/* The name of the communicator's implementation: "cpu" or "nccl". */
+const char *cf_comm_name(const cf_comm *c);
 
 /* A communicator of `size` (>= 1) ranks in this process, each rank on its own
  * thread. The caller frees *out with cf_comm_destroy once no rank uses it. */

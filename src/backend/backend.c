@@ -1,6 +1,7 @@
-/* backend.c - validated dispatch from an op call to a backend, and the
- * backend-memory wrappers with their host loops. */
-#include "cellforge/backend.h"
+/* backend.c - validated dispatch from an op call to a backend, the
+ * backend-memory wrappers with their host loops, and the calls that reach a
+ * backend's other entries (backend_impl.h). */
+#include "backend_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,54 @@ cf_status cf_op_backward(const cf_backend *be, const cf_op_args *a) {
             CF_TRY(cf_backend_zero(be, a->din[k]->data, cf_tensor_bytes(a->din[k]), 1));
     CF_TRY(be->ops->backward(be->ctx, a));
     return CF_OK;
+}
+
+/* ---- what a backend is and offers ---------------------------------------- */
+
+const char *cf_backend_name(const cf_backend *be) { return be->ops->name; }
+cf_device cf_backend_device(const cf_backend *be) { return be->device; }
+int cf_backend_supports(const cf_backend *be, cf_op_kind kind) { return be->ops->supports(be->ctx, kind); }
+int cf_backend_assigns(const cf_backend *be, const cf_op_args *a, int k) {
+    return be->ops->assigns && be->ops->assigns(be->ctx, a, k);
+}
+int cf_backend_on_device(const cf_backend *be) { return be->ops->mem_alloc != NULL; }
+
+/* ---- a training step kept on the device ----------------------------------- */
+
+int cf_backend_has_step_stats(const cf_backend *be) { return be->ops->step_stats && be->ops->step_clip; }
+
+cf_status cf_backend_step_stats(const cf_backend *be, const cf_step_stats_args *a) {
+    if (!be->ops->step_stats) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no step statistics on the device", be->ops->name);
+    return be->ops->step_stats(be->ctx, a);
+}
+
+cf_status cf_backend_step_clip(const cf_backend *be, const float *g, size_t n, double max_norm, cf_step_stats *stats) {
+    if (!be->ops->step_clip) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no gradient clipping on the device", be->ops->name);
+    return be->ops->step_clip(be->ctx, g, n, max_norm, stats);
+}
+
+int cf_backend_has_graphs(const cf_backend *be) {
+    return be->ops->capture_begin && be->ops->capture_end && be->ops->graph_launch && be->ops->graph_free;
+}
+
+cf_status cf_backend_capture_begin(const cf_backend *be) {
+    if (!be->ops->capture_begin) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no graph capture", be->ops->name);
+    return be->ops->capture_begin(be->ctx);
+}
+
+cf_status cf_backend_capture_end(const cf_backend *be, void **graph) {
+    *graph = NULL;
+    if (!be->ops->capture_end) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no graph capture", be->ops->name);
+    return be->ops->capture_end(be->ctx, graph);
+}
+
+cf_status cf_backend_graph_launch(const cf_backend *be, void *graph) {
+    if (!be->ops->graph_launch) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no graph replay", be->ops->name);
+    return be->ops->graph_launch(be->ctx, graph);
+}
+
+void cf_backend_graph_free(const cf_backend *be, void *graph) {
+    if (graph && be->ops->graph_free) be->ops->graph_free(be->ctx, graph);
 }
 
 /* ---- backend memory and the training loops -------------------------------

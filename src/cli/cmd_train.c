@@ -247,7 +247,7 @@ int cmd_train(int argc, char **argv) {
     printf("train %s (%s) on %s: %zu training, %zu validation, %zu test images; %zu parameters; "
            "%d epochs of batch %d, %s backend\n",
            s->name, opts, dataset, train->n, val ? val->n : 0, test->n, (size_t)m->n_params, cfg.epochs,
-           cfg.batch, be->ops->name);
+           cfg.batch, cf_backend_name(be));
     fflush(stdout);
     progress_state ps = {isatty(STDOUT_FILENO), 0};
     cfg.progress = on_progress;

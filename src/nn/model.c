@@ -246,7 +246,7 @@ static int active(const cf_model *m, int i) { return !m->net->layers[i].aux || m
 static cf_status dev_tensor(const cf_model *m, cf_tensor *t, cf_dtype dtype, int64_t n, int64_t c, int64_t h,
                             int64_t w, void *data) {
     CF_TRY(cf_tensor_init(t, dtype, n, c, h, w, data));
-    t->device = m->be->device;
+    t->device = cf_backend_device(m->be);
     return CF_OK;
 }
 
@@ -289,7 +289,7 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
         c->a.in[k] = &c->in[k];
     }
     for (int k = 0; k < l->n_w; k++) {
-        CF_TRY(cf_tensor_init_shape(&c->w[k], m->dtype, l->w_shape[k], m->be->device, dweight(m, i, k)));
+        CF_TRY(cf_tensor_init_shape(&c->w[k], m->dtype, l->w_shape[k], cf_backend_device(m->be), dweight(m, i, k)));
         c->a.w[k] = &c->w[k];
         if (backward) {
             c->dw[k] = c->w[k];
@@ -456,7 +456,7 @@ cf_status cf_model_backward(cf_model *m) {
             int first_slot = 1;
             for (int t = 0; t < k; t++) first_slot &= l->in[t] != j;
             if (!first_slot) continue;
-            if (once && m->be->ops->assigns && m->be->ops->assigns(m->be->ctx, &c.a, k))
+            if (once && cf_backend_assigns(m->be, &c.a, k))
                 c.a.din_assign[k] = 1;
             else
                 CF_TRY(cf_backend_zero(m->be, dy_of(m, j),

@@ -162,7 +162,7 @@ exit:
 }
 
 /* ---- steps that stay on the device ----------------------------------------------
- * On a device backend that keeps step statistics (cf_backend_ops.step_stats)
+ * On a device backend that keeps step statistics (cf_backend_step_stats)
  * a step queues its work and returns: the loss and hits are added up in
  * backend memory, the clipping factor is computed there and read by the SGD
  * kernel, and a NaN or divergent step stops every later update on the device.
@@ -187,8 +187,7 @@ typedef struct device_steps {
 static int graphs_wanted(const cf_model *m, const cf_train_config *cfg) {
     const char *env = getenv("CELLFORGE_GRAPHS");
     if (env && strcmp(env, "0") == 0) return 0;
-    const cf_backend_ops *ops = m->be->ops;
-    if (!ops->capture_begin || !ops->capture_end || !ops->graph_launch || !ops->graph_free) return 0;
+    if (!cf_backend_has_graphs(m->be)) return 0;
     /* masks keyed by the step number are kernel arguments that change every step */
     if (cfg->drop_path > 0) return 0;
     for (int i = 0; i < m->net->n; i++)
@@ -203,31 +202,30 @@ static cf_status device_step_work(cf_model *m, const cf_train_config *cfg, int n
     CF_TRY(cf_model_loss_queue(m, cfg->label_smoothing, &main, &aux));
     cf_step_stats_args a = {cf_model_logits(m), cf_model_labels(m), nb, m->net->input.classes, main, aux,
                             m->aux_weight, cfg->diverge_loss, stats};
-    CF_TRY(m->be->ops->step_stats(m->be->ctx, &a));
+    CF_TRY(cf_backend_step_stats(m->be, &a));
     CF_TRY(cf_model_backward(m));
-    return m->be->ops->step_clip(m->be->ctx, m->grad, m->n_params, cfg->grad_clip, stats);
+    return cf_backend_step_clip(m->be, m->grad, m->n_params, cfg->grad_clip, stats);
 }
 
 /* One step's work, replayed from this epoch's graph, captured into it, or eager. */
 static cf_status device_step(cf_model *m, const cf_train_config *cfg, int nb, device_steps *d, int warm) {
-    const cf_backend_ops *ops = m->be->ops;
     if (d->graph) {
         d->replays++;
-        return ops->graph_launch(m->be->ctx, d->graph);
+        return cf_backend_graph_launch(m->be, d->graph);
     }
     if (!d->graphs || !warm) return device_step_work(m, cfg, nb, d->stats);
-    CF_TRY(ops->capture_begin(m->be->ctx));
+    CF_TRY(cf_backend_capture_begin(m->be));
     cf_status st = device_step_work(m, cfg, nb, d->stats);
     void *graph = NULL;
-    cf_status end = ops->capture_end(m->be->ctx, &graph);
+    cf_status end = cf_backend_capture_end(m->be, &graph);
     if (st == CF_OK && end == CF_OK) {
         CF_LOG_DEBUG("train: the step of %d images captured as a graph", nb);
         d->graph = graph;
         d->replays++;
-        return ops->graph_launch(m->be->ctx, graph);
+        return cf_backend_graph_launch(m->be, graph);
     }
     /* nothing ran while capturing: the step runs eagerly, and so do the rest */
-    ops->graph_free(m->be->ctx, graph);
+    cf_backend_graph_free(m->be, graph);
     CF_LOG_WARN("train: steps run without graphs: %s", cf_error_message());
     d->graphs = 0;
     return device_step_work(m, cfg, nb, d->stats);
@@ -323,7 +321,7 @@ static cf_status train_check(run *r) {
     }
     if (r->comm && cf_comm_device_f32(r->comm) && !m->on_device)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: a GPU communicator (%s) for a model in host memory",
-                r->comm->ops->name);
+                cf_comm_name(r->comm));
     r->K = in->classes;
     const int64_t full = (int64_t)(train->n / (size_t)B); /* whole batches only, as drop_last */
     double frac = cfg->max_epoch_fraction > 0 && cfg->max_epoch_fraction < 1 ? cfg->max_epoch_fraction : 1.0;
@@ -366,7 +364,7 @@ static cf_status run_open(run *r) {
         CF_TRY(cf_backend_copy(m->be, r->dbuf, r->buf, m->n_params * sizeof *r->buf, CF_COPY_TO_DEVICE));
     }
     CF_TRY(cf_model_to_device(m));
-    if (!r->comm && m->on_device && m->be->ops->step_stats && m->be->ops->step_clip) {
+    if (!r->comm && m->on_device && cf_backend_has_step_stats(m->be)) {
         CF_TRY(cf_backend_alloc(m->be, sizeof *r->dev.stats, (void **)&r->dev.stats));
         r->dev.on = 1;
         r->dev.graphs = graphs_wanted(m, cfg);
@@ -377,7 +375,7 @@ static cf_status run_open(run *r) {
 static void run_close(run *r) {
     cf_model *m = r->m;
     /* a replay still running after a failure mid-epoch is freed by CUDA on completion */
-    if (r->dev.graph) m->be->ops->graph_free(m->be->ctx, r->dev.graph);
+    cf_backend_graph_free(m->be, r->dev.graph);
     if (r->dev.stats) cf_backend_free(m->be, r->dev.stats);
     device_twin_free(m, r->order, r->dorder);
     device_twin_free(m, r->buf, r->dbuf);
@@ -489,7 +487,7 @@ static cf_status epoch_begin(run *r, int epoch) {
     cf_data_epoch_order(r->train->n, r->cfg->seed, (uint64_t)epoch, r->order);
     CF_TRY(cf_backend_copy(m->be, r->dorder, r->order, r->train->n * sizeof *r->order, CF_COPY_TO_DEVICE));
     if (!r->dev.on) return CF_OK;
-    if (r->dev.graph) m->be->ops->graph_free(m->be->ctx, r->dev.graph);
+    cf_backend_graph_free(m->be, r->dev.graph);
     r->dev.graph = NULL;
     return cf_backend_zero(m->be, r->dev.stats, sizeof *r->dev.stats, 1);
 }

@@ -15,7 +15,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "cellforge/backend.h"
+#include "../backend_impl.h"
 #include "fast.h"
 #include "ref.h"
 

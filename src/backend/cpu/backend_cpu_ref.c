@@ -1,5 +1,5 @@
 /* backend_cpu_ref.c - the CPU reference backend: one row per op kind. */
-#include "cellforge/backend.h"
+#include "../backend_impl.h"
 #include "ref.h"
 
 typedef struct ref_op {

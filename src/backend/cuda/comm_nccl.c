@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cellforge/comm.h"
+#include "../comm_impl.h"
 #include "cellforge/thread.h"
 #include "cuda_check.h"
 

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "cellforge/backend.h"
+#include "../backend_impl.h"
 #include "cuda_check.h"
 
 /* The per-instance table of convolution shapes: descriptors and algorithms

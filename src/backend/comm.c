@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "cellforge/comm.h"
+#include "comm_impl.h"
 #include "cellforge/thread.h"
 
 typedef enum elem_kind { ELEM_F32, ELEM_F64 } elem_kind;
@@ -198,6 +198,8 @@ void cf_comm_destroy(cf_comm *c) {
 }
 
 int cf_comm_size(const cf_comm *c) { return c->size; }
+
+const char *cf_comm_name(const cf_comm *c) { return c->ops->name; }
 
 int cf_comm_device_f32(const cf_comm *c) { return c && c->ops->device_f32; }
 
