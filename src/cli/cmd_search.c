@@ -6,12 +6,14 @@
  *   cellforge tabulate --space nb201 --set C=8 --epochs 1 --sample 50 --out nb201.tsv
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cellforge/data.h"
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/pareto.h"
 #include "cellforge/sched.h"
@@ -438,21 +440,24 @@ static void print_summary(const run_setup *r, const cf_search_summary *s) {
 }
 
 /* trials.tsv rewritten from the journal's record, so it matches the journal
- * even when a crash came between the two writes. */
+ * even when a crash came between the two writes: written atomically, then
+ * opened again to append the rows of this run's trials (a symlink planted
+ * there since is refused). NULL after cf_error_set. */
 static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search_replay *rep) {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%.1100s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return NULL;
-    cf_table_write_header(f, r->space, r->dataset, &r->ev->input);
+    cf_file_writer w;
+    if (cf_file_writer_open(&w, path) != CF_OK) return NULL;
+    cf_table_write_header(w.f, r->space, r->dataset, &r->ev->input);
     for (int64_t i = 0; rep && i < rep->n; i++) {
         const cf_trial *t = &rep->trials[i];
         if (t->status != CF_TRIAL_PENDING && t->status != CF_TRIAL_RUNNING && t->status != CF_TRIAL_REJECTED)
-            cf_table_write_row(f, t);
+            cf_table_write_row(w.f, t);
     }
-    if (fflush(f) != 0 || rename(tmp, path) != 0) {
-        fclose(f);
-        return NULL;
+    if (cf_file_writer_commit(&w) != CF_OK) return NULL;
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f) {
+        cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot open to append: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
     }
     return f;
 }
@@ -525,7 +530,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
         }
         snprintf(path, sizeof path, "%s/trials.tsv", o->dir);
         if (!(view.table = rewrite_table(r, path, have_replay ? &replay : NULL))) {
-            fprintf(stderr, "cellforge %s: %s: cannot write: %s\n", a->command, path, strerror(errno));
+            rc = cli_fail(a->command);
             goto exit;
         }
         snprintf(state_dir, sizeof state_dir, "%s/trials", o->dir);

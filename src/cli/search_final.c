@@ -39,10 +39,10 @@
 #include <unistd.h>
 
 #include "cellforge/checkpoint.h"
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/log.h"
 #include "cellforge/pareto.h"
-#include "cellforge/spec.h"
 #include "cellforge/thread.h"
 #include "cli.h"
 

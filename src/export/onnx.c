@@ -35,7 +35,7 @@
 
 #include "cellforge/device.h"
 #include "cellforge/export.h"
-#include "cellforge/spec.h"
+#include "cellforge/file.h"
 #include "onnx_proto.h"
 #include "protobuf.h"
 

@@ -22,7 +22,7 @@
 
 #include "../journal/journal_read.h"
 #include "../spec/json_read.h"
-#include "cellforge/spec.h"
+#include "cellforge/file.h"
 #include "report_impl.h"
 
 /* ---- small readers --------------------------------------------------------------- */
@@ -106,11 +106,10 @@ const char *rp_spec(const rp_run *run, const char *key) {
 static cf_status load_spec(rp_run *run) {
     char path[1100];
     snprintf(path, sizeof path, "%s/spec.json", run->dir);
-    cf_status st = CF_OK;
-    char *text = cf_file_read_text(path, 1 << 20, &st);
-    if (!text) return st;
+    char *text = NULL;
+    CF_TRY(cf_file_read(path, 1 << 20, CF_FILE_NOFOLLOW, &text, NULL));
     cJSON *root = NULL;
-    st = cf_json_parse(text, path, &root);
+    cf_status st = cf_json_parse(text, path, &root);
     free(text);
     if (st != CF_OK) return st;
     if (!cJSON_IsObject(root)) {
@@ -426,9 +425,9 @@ static void read_test_json(rp_final *f, const char *dir) {
         note(f, "%s: missing (the retrain has not finished, or it failed before testing)", path, NULL);
         return;
     }
-    cf_status st = CF_OK;
-    char *text = cf_file_read_text(path, 64u << 20, &st);
-    if (!text) {
+    char *text = NULL;
+    cf_status st = cf_file_read(path, 64u << 20, CF_FILE_NOFOLLOW, &text, NULL);
+    if (st != CF_OK) {
         note(f, "%s%s", cf_error_message(), NULL);
         return;
     }

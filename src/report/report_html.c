@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cellforge/file.h"
 #include "cellforge/report.h"
-#include "cellforge/spec.h"
 #include "report_impl.h"
 
 static const char *const style =
