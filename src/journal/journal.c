@@ -15,7 +15,7 @@
 #include "cellforge/journal.h"
 #include "cellforge/thread.h"
 #include "journal_read.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 #define SYNC_LINES 64
 #define SYNC_SECONDS 1.0

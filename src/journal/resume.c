@@ -14,7 +14,7 @@
 #include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "journal_read.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 /* ---- writing events ------------------------------------------------------------ */
 

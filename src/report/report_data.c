@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "../journal/journal_read.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 #include "cellforge/file.h"
 #include "report_impl.h"
 

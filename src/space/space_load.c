@@ -16,7 +16,7 @@
 
 #include "cellforge/log.h"
 #include "cellforge/text.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define SPACE_FILE_MAX (4u << 20) /* a space file is a few KiB; refuse anything huge */

@@ -8,7 +8,7 @@
 #include "cellforge/file.h"
 #include "cellforge/spec.h"
 #include "cellforge/text.h"
-#include "json_read.h"
+#include "core/json_read.h"
 
 static cf_status value_text(const cf_json_reader *r, const cJSON *v, char **out) {
     char buf[64];

@@ -21,7 +21,7 @@
 
 #include "cellforge/checkpoint.h"
 #include "cellforge/file.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 /* What a file of each kind starts with, and what to say when it does not. */
 typedef struct file_kind {
