@@ -1,5 +1,6 @@
 /* test_core_file.c - the shared core helpers: atomic file writes, whole-file
- * reads with a limit, and array growth (cellforge/file.h, cellforge/grow.h).
+ * reads with a limit, array growth and the byte buffer (cellforge/file.h,
+ * cellforge/grow.h, cellforge/buf.h).
  *
  * Run: test_core_file [DIR] (a scratch folder is made under DIR, default /tmp,
  * and removed at the end).
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cellforge/buf.h"
 #include "cellforge/file.h"
 #include "cellforge/grow.h"
 #include "check.h"
@@ -170,6 +172,21 @@ static void test_grow(void) {
     free(v);
 }
 
+static void test_buf(void) {
+    cf_buf b = {0};
+    cf_buf_puts(&b, "ab");
+    cf_buf_append(&b, "c\0d", 3); /* bytes, a NUL among them */
+    CHECK(b.n == 5 && memcmp(b.p, "abc\0d", 5) == 0 && b.p[5] == 0, "append keeps bytes and a NUL after them");
+    char wide[2000];
+    memset(wide, 'x', sizeof wide - 1);
+    wide[sizeof wide - 1] = 0;
+    cf_buf_printf(&b, "[%s]%d", wide, 42); /* longer than the stack buffer of one pass */
+    CHECK(b.n == 5 + 2 + 1999 + 2 && b.p[6] == 'x' && strcmp(b.p + b.n - 3, "]42") == 0, "long printf (%zu)", b.n);
+    CHECK(!b.failed && b.cap >= b.n + 1, "capacity %zu for %zu bytes", b.cap, b.n);
+    cf_buf_free(&b);
+    CHECK(b.p == NULL && b.n == 0 && b.cap == 0, "free zeroes the buffer");
+}
+
 int main(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s/cf_test_core_file_XXXXXX", argc > 1 ? argv[1] : "/tmp");
     if (!mkdtemp(dir)) {
@@ -180,6 +197,7 @@ int main(int argc, char **argv) {
     test_write();
     test_read();
     test_grow();
+    test_buf();
     CHECK(rmdir(dir) == 0, "%s: not empty at the end: %s", dir, strerror(errno));
     return test_finish("test_core_file");
 }
