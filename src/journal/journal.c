@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/thread.h"
 #include "journal_read.h"
@@ -116,13 +117,10 @@ cf_status cf_journal_append(cf_journal *j, const char *event, double clock, cons
     }
     size_t need = strlen(fields) + strlen(event) + 160;
     if (need > j->cap) {
-        char *p = realloc(j->line, need);
-        if (!p) {
+        if (cf_grow((void **)&j->line, &j->cap, need, 1) != CF_OK) {
             cf_mutex_unlock(&j->mu);
             CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for a line of %zu bytes", j->path, need);
         }
-        j->line = p;
-        j->cap = need;
     }
     double now = wall_now();
     int n = snprintf(j->line, j->cap, "{\"seq\":%lld,\"event\":\"%s\",\"time\":%.3f,\"clock\":%.17g%s%s,",

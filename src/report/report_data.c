@@ -23,6 +23,7 @@
 #include "../journal/journal_read.h"
 #include "core/json_read.h"
 #include "cellforge/file.h"
+#include "cellforge/grow.h"
 #include "report_impl.h"
 
 /* ---- small readers --------------------------------------------------------------- */
@@ -204,13 +205,8 @@ static cf_status add_bar(rp_run *run, int64_t trial, int attempt, int worker, do
                          rp_bar_kind kind) {
     if (!isfinite(start) || !isfinite(end)) return CF_OK;
     if (end < start) end = start;
-    if (run->n_bars == run->cap_bars) {
-        size_t cap = run->cap_bars ? 2 * run->cap_bars : 256;
-        rp_bar *p = realloc(run->bars, cap * sizeof *p);
-        if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "report: no memory for the timeline");
-        run->bars = p;
-        run->cap_bars = cap;
-    }
+    if (cf_grow((void **)&run->bars, &run->cap_bars, run->n_bars + 1, sizeof *run->bars) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "report: no memory for the timeline");
     run->bars[run->n_bars++] = (rp_bar){trial, attempt, worker, start, end, kind};
     if (worker + 1 > run->workers && worker < CF_MAX_WORKERS) run->workers = worker + 1;
     return CF_OK;
@@ -253,10 +249,9 @@ static cf_trial_status status_of(const char *name) {
 static rp_final *final_of(rp_run *run, int64_t id) {
     for (int i = 0; i < run->n_finals; i++)
         if (run->finals[i].trial == id) return &run->finals[i];
-    rp_final *p = realloc(run->finals, (size_t)(run->n_finals + 1) * sizeof *p);
-    if (!p) return NULL;
-    run->finals = p;
-    rp_final *f = &p[run->n_finals++];
+    if (cf_grow((void **)&run->finals, &run->cap_finals, (size_t)run->n_finals + 1, sizeof *run->finals) != CF_OK)
+        return NULL;
+    rp_final *f = &run->finals[run->n_finals++];
     memset(f, 0, sizeof *f);
     f->trial = id;
     f->val_acc = f->test_acc = f->seconds = -1;
@@ -328,13 +323,10 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         if (id != run->n_trials)
             CF_FAIL(CF_ERR_PARSE, "%s:%lld: trial ids must count up from 0 without gaps (got %lld)", L->path,
                     (long long)lineno, (long long)id);
-        if (run->n_trials == run->cap_trials) {
-            int64_t cap = run->cap_trials ? 2 * run->cap_trials : 256;
-            rp_trial *p = realloc(run->trials, (size_t)cap * sizeof *p);
-            if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)cap);
-            run->trials = p;
-            run->cap_trials = cap;
-        }
+        size_t cap = (size_t)run->cap_trials;
+        if (cf_grow((void **)&run->trials, &cap, (size_t)run->n_trials + 1, sizeof *run->trials) != CF_OK)
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)run->n_trials + 1);
+        run->cap_trials = (int64_t)cap;
         rp_trial *t = &run->trials[run->n_trials++];
         memset(t, 0, sizeof *t);
         t->id = id;

@@ -129,6 +129,7 @@ typedef struct rp_run {
     size_t n_bars, cap_bars;
     rp_final *finals;           /* (n_finals) best val first */
     int n_finals;
+    size_t cap_finals;
     int have_final_dir;
     char final_note[2048];
     double clock;               /* run clock of the last event */
