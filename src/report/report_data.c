@@ -289,6 +289,33 @@ static cf_status on_final(loader *L, const char *ev, const cJSON *o, int64_t lin
     return CF_OK;
 }
 
+/* trial_proposed: a new trial, pending, at the end of run->trials. */
+static cf_status add_trial(loader *L, const cJSON *o, int64_t lineno, int64_t id, double clock) {
+    rp_run *run = L->run;
+    if (id != run->n_trials)
+        CF_FAIL(CF_ERR_PARSE, "%s:%lld: trial ids must count up from 0 without gaps (got %lld)", L->path,
+                (long long)lineno, (long long)id);
+    size_t cap = (size_t)run->cap_trials;
+    if (cf_grow((void **)&run->trials, &cap, (size_t)run->n_trials + 1, sizeof *run->trials) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)run->n_trials + 1);
+    run->cap_trials = (int64_t)cap;
+    rp_trial *t = &run->trials[run->n_trials++];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->arch = dup_or_empty(str(o, "arch"));
+    t->reason = dup_or_empty("");
+    if (!t->arch || !t->reason) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+    t->epochs = (int)num(o, "epochs", 0);
+    t->fraction = num(o, "fraction", 1);
+    t->params = (int64_t)num(o, "params", 0);
+    t->macs = (int64_t)num(o, "macs", 0);
+    t->status = CF_TRIAL_PENDING;
+    t->val_acc = -1;
+    t->seconds = -1;
+    t->start = t->end = clock;
+    return CF_OK;
+}
+
 static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     loader *L = ctx;
     rp_run *run = L->run;
@@ -319,30 +346,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     }
     if (strncmp(ev, "final_", 6) == 0) return on_final(L, ev, o, lineno, clock);
     int64_t id = (int64_t)num(o, "id", -1);
-    if (strcmp(ev, "trial_proposed") == 0) {
-        if (id != run->n_trials)
-            CF_FAIL(CF_ERR_PARSE, "%s:%lld: trial ids must count up from 0 without gaps (got %lld)", L->path,
-                    (long long)lineno, (long long)id);
-        size_t cap = (size_t)run->cap_trials;
-        if (cf_grow((void **)&run->trials, &cap, (size_t)run->n_trials + 1, sizeof *run->trials) != CF_OK)
-            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)run->n_trials + 1);
-        run->cap_trials = (int64_t)cap;
-        rp_trial *t = &run->trials[run->n_trials++];
-        memset(t, 0, sizeof *t);
-        t->id = id;
-        t->arch = dup_or_empty(str(o, "arch"));
-        t->reason = dup_or_empty("");
-        if (!t->arch || !t->reason) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
-        t->epochs = (int)num(o, "epochs", 0);
-        t->fraction = num(o, "fraction", 1);
-        t->params = (int64_t)num(o, "params", 0);
-        t->macs = (int64_t)num(o, "macs", 0);
-        t->status = CF_TRIAL_PENDING;
-        t->val_acc = -1;
-        t->seconds = -1;
-        t->start = t->end = clock;
-        return CF_OK;
-    }
+    if (strcmp(ev, "trial_proposed") == 0) return add_trial(L, o, lineno, id, clock);
     if (strncmp(ev, "trial_", 6) != 0) return CF_OK; /* an event of a newer version */
     if (id < 0 || id >= run->n_trials)
         CF_FAIL(CF_ERR_PARSE, "%s:%lld: %s for trial %lld, which was never proposed", L->path, (long long)lineno, ev,
@@ -407,6 +411,28 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
 static void note(rp_final *f, const char *fmt, const char *a, const char *b) {
     if (f->note[0]) return; /* the first problem is the one to fix */
     snprintf(f->note, sizeof f->note, fmt, a, b ? b : "");
+}
+
+/* test.json's $.confusion: n_classes rows of n_classes counts, into f->confusion. */
+static void read_confusion(rp_final *f, const cJSON *conf, const char *path) {
+    int ok = cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == f->n_classes;
+    int64_t *m = ok ? calloc((size_t)f->n_classes * (size_t)f->n_classes, sizeof *m) : NULL;
+    for (int i = 0; m && ok && i < f->n_classes; i++) {
+        const cJSON *row = cJSON_GetArrayItem(conf, i);
+        ok = cJSON_IsArray(row) && cJSON_GetArraySize(row) == f->n_classes;
+        for (int j = 0; ok && j < f->n_classes; j++) {
+            const cJSON *c = cJSON_GetArrayItem(row, j);
+            ok = cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < 1e15;
+            if (ok) m[(size_t)i * (size_t)f->n_classes + (size_t)j] = (int64_t)c->valuedouble;
+        }
+    }
+    if (m && ok) {
+        f->confusion = m;
+    } else {
+        free(m);
+        note(f, "%s: $.confusion: expected one row of counts per class, one count per class in each%s", path,
+             NULL);
+    }
 }
 
 static void read_test_json(rp_final *f, const char *dir) {
@@ -482,26 +508,7 @@ static void read_test_json(rp_final *f, const char *dir) {
                 note(f, "%s: $.per_class_acc: expected one accuracy per class%s", path, NULL);
         }
     }
-    if (f->n_classes > 0 && conf) {
-        int ok = cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == f->n_classes;
-        int64_t *m = ok ? calloc((size_t)f->n_classes * (size_t)f->n_classes, sizeof *m) : NULL;
-        for (int i = 0; m && ok && i < f->n_classes; i++) {
-            const cJSON *row = cJSON_GetArrayItem(conf, i);
-            ok = cJSON_IsArray(row) && cJSON_GetArraySize(row) == f->n_classes;
-            for (int j = 0; ok && j < f->n_classes; j++) {
-                const cJSON *c = cJSON_GetArrayItem(row, j);
-                ok = cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < 1e15;
-                if (ok) m[(size_t)i * (size_t)f->n_classes + (size_t)j] = (int64_t)c->valuedouble;
-            }
-        }
-        if (m && ok) {
-            f->confusion = m;
-        } else {
-            free(m);
-            note(f, "%s: $.confusion: expected one row of counts per class, one count per class in each%s", path,
-                 NULL);
-        }
-    }
+    if (f->n_classes > 0 && conf) read_confusion(f, conf, path);
     /* per-class accuracy from the matrix's rows where the file has none */
     for (int i = 0; f->confusion && i < f->n_classes; i++) {
         if (f->per_class[i] >= 0) continue;
