@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/spec.h"
 #include "check.h"

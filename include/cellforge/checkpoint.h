@@ -15,9 +15,9 @@
  *   u32        CRC-32 (zlib) of every byte before it
  * The header is readable with `head -c` + jq (`tail -c +17 F | head -c L | jq`);
  * its numbers read back as the exact doubles written. The CRC catches a
- * truncated or damaged file. Files are written to NAME.tmp, flushed to the
- * disk and renamed, so a crash never leaves half a checkpoint under the real
- * name.
+ * truncated or damaged file. Files are written to a temporary file beside
+ * NAME, flushed to the disk and renamed (cellforge/file.h), so a crash never
+ * leaves half a checkpoint under the real name.
  *
  *   CF_TRY(cf_checkpoint_save("model.cfm", space, arch_text, model, &cfg, &res, test_acc));
  *   cf_model *m; cf_checkpoint_info info;
@@ -92,8 +92,9 @@ cf_status cf_checkpoint_load_full(const char *path, const cf_backend *be, int ba
  * dst: src's header (space, arch, training configuration, curve,
  * normalization, accuracies) less a state's resume record, with test_acc -1
  * where src has none, and the model's tensors without the momentum. Written
- * like cf_checkpoint_save (dst.tmp, flushed, renamed); dst may be src. Errors
- * are cf_checkpoint_load's for src, CF_ERR_IO naming dst.tmp or dst. */
+ * like cf_checkpoint_save (a temporary file, flushed, renamed); dst may be
+ * src. Errors are cf_checkpoint_load's for src, CF_ERR_IO naming dst.tmp or
+ * dst. */
 cf_status cf_checkpoint_convert(const char *src, const char *dst);
 
 /* Write the state of a run after res_so_far->epochs_done epochs: m (weights,

@@ -64,8 +64,8 @@ typedef struct cf_onnx_summary {
 cf_status cf_export_onnx_encode(const cf_model *m, const cf_onnx_options *opt, unsigned char **data,
                                 size_t *size, cf_onnx_summary *summary);
 
-/* Encode and write to path atomically (path.tmp, flushed to the disk,
- * renamed). Errors name the file. */
+/* Encode and write to path atomically (cf_file_write_bytes_atomic: a
+ * temporary file flushed to the disk, renamed). Errors name the file. */
 cf_status cf_export_onnx(const cf_model *m, const cf_onnx_options *opt, const char *path,
                          cf_onnx_summary *summary);
 

@@ -1,6 +1,7 @@
 /* pareto.h - Pareto dominance over points with k minimized objectives: the
  * non-dominated set, non-dominated sorting with crowding distance (NSGA-II),
- * and the exact hypervolume of 1-, 2- and 3-objective sets.
+ * the exact hypervolume of 1-, 2- and 3-objective sets, and a front kept up
+ * to date as a search's results arrive.
  *
  * Points are n rows of k doubles, row-major: objective j of point i is
  * points[i * k + j]. Every objective is minimized (cf_outcome's convention:
@@ -27,6 +28,7 @@
 #define CELLFORGE_PARETO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cellforge/status.h"
 
@@ -59,6 +61,35 @@ cf_status cf_pareto_crowding(const double *points, int k, const size_t *members,
  * O(n log n), 3 by slicing along the third in O(n^2). Fails with
  * CF_ERR_UNSUPPORTED for other k, CF_ERR_INVALID_ARG on NaN. */
 cf_status cf_pareto_hypervolume(const double *points, size_t n, int k, const double *ref, double *out);
+
+/* A front kept while points arrive one at a time (a running search): every
+ * point added is kept with the caller's id, and the front (indices into
+ * points) is updated in O(front) per point. A point equal to a member does not
+ * join (the earlier one stands for both).
+ *
+ *   cf_pareto_live f;
+ *   cf_pareto_live_init(&f, 2);
+ *   int joined;
+ *   CF_TRY(cf_pareto_live_add(&f, (double[]){0.1, 5e6}, trial_id, &joined));
+ *   for (size_t a = 0; a < f.n_front; a++) ... f.ids[f.front[a]] ...
+ *   cf_pareto_live_free(&f);
+ */
+typedef struct cf_pareto_live {
+    int k;          /* objectives per point */
+    double *points; /* (n, k) owned */
+    int64_t *ids;   /* (n) owned: the caller's id of each point */
+    size_t n, cap;
+    size_t *front;  /* (n_front) owned: indices into points, in the order they joined */
+    size_t n_front;
+} cf_pareto_live;
+
+void cf_pareto_live_init(cf_pareto_live *f, int k);
+/* Keep point (k values, copied) with its id; *joined (may be NULL) is 1 when
+ * it entered the front (the members it dominates leave). Fails with
+ * CF_ERR_OUT_OF_MEMORY, the set unchanged. */
+cf_status cf_pareto_live_add(cf_pareto_live *f, const double *point, int64_t id, int *joined);
+/* Frees the arrays and zeroes f. */
+void cf_pareto_live_free(cf_pareto_live *f);
 
 #ifdef __cplusplus
 }

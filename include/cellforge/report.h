@@ -46,8 +46,8 @@ typedef struct cf_report_summary {
 } cf_report_summary;
 
 /* Write the report of the run in run_dir to out_path, or to run_dir/report.html
- * when out_path is NULL. The file is written to out_path.tmp and renamed, so a
- * reader never sees half a page. Both strings are borrowed; nothing is kept.
+ * when out_path is NULL. The file is written to a temporary file and renamed
+ * (cf_file_write_atomic), so a reader never sees half a page. Both strings are borrowed; nothing is kept.
  * Fails with CF_ERR_IO (spec.json or the journal cannot be read, the page cannot
  * be written), CF_ERR_PARSE (spec.json is not JSON, the journal is damaged
  * before its last line) or CF_ERR_OUT_OF_MEMORY; the message names the file. */

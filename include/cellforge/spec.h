@@ -26,6 +26,8 @@ extern "C" {
 #endif
 
 #define CF_SPEC_MAX_VALUES 32
+/* A spec file larger than this is refused (it is a few settings). */
+#define CF_SPEC_MAX_BYTES (1u << 20)
 
 typedef struct cf_spec_value {
     char name[48];
@@ -48,15 +50,6 @@ cf_status cf_spec_load(const char *path, const char *const *known, size_t n_know
                        cf_spec **out);
 const cf_spec_value *cf_spec_get(const cf_spec *s, const char *name);
 void cf_spec_destroy(cf_spec *s); /* NULL is accepted */
-
-/* Write text to path atomically: path.tmp, fsync, rename, fsync of the folder. */
-cf_status cf_file_write_atomic(const char *path, const char *text);
-/* The same for n bytes of data (borrowed). Errors name path.tmp or path. */
-cf_status cf_file_write_bytes_atomic(const char *path, const void *data, size_t n);
-/* A whole file as a NUL-terminated string; the caller frees it. limit > 0
- * refuses a larger file (CF_ERR_PARSE). NULL on failure, with *st set and a
- * message naming the file. */
-char *cf_file_read_text(const char *path, size_t limit, cf_status *st);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@
 #include "cellforge/checkpoint.h"
 #include "cellforge/cost.h"
 #include "cellforge/export.h"
+#include "cellforge/file.h"
 #include "cli.h"
 
 const char *const cmd_export_usage =
@@ -199,36 +200,27 @@ static int write_onnx(const char *source, const char *out, const cf_checkpoint_i
     return EXIT_OK;
 }
 
-/* A text format to stdout or a file. */
+/* A text format to stdout or a file (written atomically: cf_file_writer). */
 static int write_text(format fmt, const char *source, const char *out, const cf_checkpoint_info *info,
                       const cf_space *s, const cf_model *m) {
     int to_stdout = !out || strcmp(out, "-") == 0;
-    char tmp[4300];
+    cf_file_writer w = {0};
     FILE *f = stdout;
     if (!to_stdout) {
-        snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        f = fopen(tmp, "w");
-        if (!f) {
-            fprintf(stderr, "cellforge export: %s: cannot create: %s\n", tmp, strerror(errno));
+        if (cf_file_writer_open(&w, out) != CF_OK) {
+            fprintf(stderr, "cellforge export: %s\n", cf_error_message());
             return EXIT_ERROR;
         }
+        f = w.f;
     }
     int ok = fmt == FORMAT_JSON ? write_json(f, source, info, s, m) : fprintf(f, "%s\n", info->arch) > 0;
     if (!ok) {
-        if (!to_stdout) {
-            fclose(f);
-            remove(tmp);
-        }
+        cf_file_writer_abort(&w);
         return cli_fail("export");
     }
     if (to_stdout) return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
-    int err = 0;
-    if (fflush(f) != 0 || ferror(f)) err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, out) != 0) err = errno;
-    if (err) {
-        remove(tmp);
-        fprintf(stderr, "cellforge export: %s: cannot write: %s\n", out, strerror(err));
+    if (cf_file_writer_commit(&w) != CF_OK) {
+        fprintf(stderr, "cellforge export: %s\n", cf_error_message());
         return EXIT_ERROR;
     }
     printf("wrote %s from %s\n", out, source);

@@ -6,12 +6,14 @@
  *   cellforge tabulate --space nb201 --set C=8 --epochs 1 --sample 50 --out nb201.tsv
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cellforge/data.h"
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/pareto.h"
 #include "cellforge/sched.h"
@@ -79,62 +81,20 @@ typedef struct search_view {
     int64_t running, started, rejected;
     int64_t busy[CF_MAX_WORKERS];  /* trials running on each worker */
     double clock;
-    /* multi-objective runs: every finished ok trial's objectives, for the front */
-    double *points;            /* (n_points, cfg->n_objectives) */
-    int64_t *point_ids;
-    size_t n_points, cap_points;
-    /* the current front, kept as points arrive: indices into points */
-    size_t *front;
-    size_t n_front;
+    /* multi-objective runs: every finished ok trial's objectives, and the front */
+    cf_pareto_live front;
     int joined_front;          /* the last trial kept entered the front */
 } search_view;
-
-/* 1 when point a dominates point b (every objective at most b's, one below). */
-static int dominates(const double *a, const double *b, int k) {
-    int less = 0;
-    for (int j = 0; j < k; j++) {
-        if (a[j] > b[j]) return 0;
-        if (a[j] < b[j]) less = 1;
-    }
-    return less;
-}
-
-/* Point i enters the front unless a member dominates it or equals it; the
- * members it dominates leave. O(front) per point. */
-static void update_front(search_view *v, size_t i, int k) {
-    const double *p = v->points + i * (size_t)k;
-    v->joined_front = 0;
-    for (size_t f = 0; f < v->n_front; f++) {
-        const double *q = v->points + v->front[f] * (size_t)k;
-        if (dominates(q, p, k) || memcmp(q, p, (size_t)k * sizeof *p) == 0) return;
-    }
-    size_t w = 0;
-    for (size_t f = 0; f < v->n_front; f++)
-        if (!dominates(p, v->points + v->front[f] * (size_t)k, k)) v->front[w++] = v->front[f];
-    v->front[w++] = i;
-    v->n_front = w;
-    v->joined_front = 1;
-}
 
 static void keep_point(search_view *v, const cf_trial *t) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
     /* the front compares trials at the run's fidelity, not the lower rungs of a
      * multi-fidelity strategy */
     if (k < 2 || t->status != CF_TRIAL_OK || t->cand.epochs != v->cfg->epochs) return;
-    if (v->n_points == v->cap_points) {
-        size_t cap = v->cap_points ? 2 * v->cap_points : 64;
-        double *p = realloc(v->points, cap * (size_t)k * sizeof *p);
-        int64_t *q = realloc(v->point_ids, cap * sizeof *q);
-        size_t *fr = realloc(v->front, cap * sizeof *fr);
-        if (p) v->points = p;
-        if (q) v->point_ids = q;
-        if (fr) v->front = fr;
-        if (!p || !q || !fr) return;
-        v->cap_points = cap;
-    }
-    for (int j = 0; j < k; j++) v->points[v->n_points * (size_t)k + (size_t)j] = cf_trial_objective(v->cfg, t, j);
-    v->point_ids[v->n_points++] = t->id;
-    update_front(v, v->n_points - 1, k);
+    double point[CF_MAX_OBJECTIVES];
+    for (int j = 0; j < k; j++) point[j] = cf_trial_objective(v->cfg, t, j);
+    /* out of memory: the trial is left out of the front shown, nothing else */
+    (void)cf_pareto_live_add(&v->front, point, t->id, &v->joined_front);
 }
 
 /* The non-dominated trials and their hypervolume. Objectives after the error are
@@ -142,33 +102,34 @@ static void keep_point(search_view *v, const cf_trial *t) {
  * (error 1, 1.1 for each of those): a run's hypervolume lies in [0, 1.1^(k-1)]. */
 static void print_front(const search_view *v) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
-    if (k < 2 || v->n_points == 0 || k > 3) return;
+    const cf_pareto_live *f = &v->front;
+    if (k < 2 || f->n == 0 || k > 3) return;
     static const char *const names[] = {"MACs", "params", "activation bytes", "latency ms"};
     double scale[CF_MAX_OBJECTIVES] = {1, 0, 0, 0};
-    for (size_t i = 0; i < v->n_points; i++)
+    for (size_t i = 0; i < f->n; i++)
         for (int j = 1; j < k; j++)
-            if (v->points[i * (size_t)k + (size_t)j] > scale[j]) scale[j] = v->points[i * (size_t)k + (size_t)j];
-    double *norm = malloc(v->n_points * (size_t)k * sizeof *norm);
-    size_t *front = malloc(v->n_points * sizeof *front);
+            if (f->points[i * (size_t)k + (size_t)j] > scale[j]) scale[j] = f->points[i * (size_t)k + (size_t)j];
+    double *norm = malloc(f->n * (size_t)k * sizeof *norm);
+    size_t *front = malloc(f->n * sizeof *front);
     if (!norm || !front) {
         free(norm);
         free(front);
         return;
     }
-    for (size_t i = 0; i < v->n_points; i++)
+    for (size_t i = 0; i < f->n; i++)
         for (int j = 0; j < k; j++)
-            norm[i * (size_t)k + (size_t)j] = v->points[i * (size_t)k + (size_t)j] / (scale[j] > 0 ? scale[j] : 1);
+            norm[i * (size_t)k + (size_t)j] = f->points[i * (size_t)k + (size_t)j] / (scale[j] > 0 ? scale[j] : 1);
     double ref[CF_MAX_OBJECTIVES] = {1.0, 1.1, 1.1, 1.1}, hv = 0;
-    size_t m = cf_pareto_front(norm, v->n_points, k, front);
-    cf_pareto_hypervolume(norm, v->n_points, k, ref, &hv);
+    size_t m = cf_pareto_front(norm, f->n, k, front);
+    cf_pareto_hypervolume(norm, f->n, k, ref, &hv);
     printf("pareto front: %zu of %zu trials; hypervolume %.4f (error and %s / its maximum, reference (1, 1.1))\n", m,
-           v->n_points, hv, names[v->cfg->objectives[1] < 4 ? v->cfg->objectives[1] : 2]);
+           f->n, hv, names[v->cfg->objectives[1] < 4 ? v->cfg->objectives[1] : 2]);
     for (size_t a = 0; a < m; a++) {
         size_t i = front[a];
-        printf("  trial %-5lld val %6.2f%%", (long long)v->point_ids[i], 100 * (1 - v->points[i * (size_t)k]));
+        printf("  trial %-5lld val %6.2f%%", (long long)f->ids[i], 100 * (1 - f->points[i * (size_t)k]));
         for (int j = 1; j < k; j++)
             printf("  %s %.4g", names[v->cfg->objectives[j] < 4 ? v->cfg->objectives[j] : 2],
-                   v->points[i * (size_t)k + (size_t)j]);
+                   f->points[i * (size_t)k + (size_t)j]);
         printf("\n");
     }
     free(norm);
@@ -205,7 +166,7 @@ static void draw_status(search_view *v) {
     if (v->best >= 0)
         n += snprintf(line + n, sizeof line - (size_t)n, " | best %.2f%% (trial %lld)", 100 * v->best,
                       (long long)v->best_id);
-    if (v->n_front) n += snprintf(line + n, sizeof line - (size_t)n, ", front %zu", v->n_front);
+    if (v->front.n_front) n += snprintf(line + n, sizeof line - (size_t)n, ", front %zu", v->front.n_front);
     n += snprintf(line + n, sizeof line - (size_t)n, " | busy ");
     for (int w = 0; w < v->n_workers && (size_t)n + 4 < sizeof line; w++) line[n++] = v->busy[w] ? '#' : '.';
     line[n] = 0;
@@ -285,7 +246,7 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     else
         snprintf(result, sizeof result, "%s: %.200s", cf_trial_status_name(t->status), t->reason);
     char front[32] = "";
-    if (v->n_front) snprintf(front, sizeof front, ", front %zu", v->n_front);
+    if (v->front.n_front) snprintf(front, sizeof front, ", front %zu", v->front.n_front);
     printf("trial %lld  %-4s %6.1fk params %7.2fM MACs  %6.1f s  %s  | best %.2f%% (trial %lld)%s, %lld done, %lld "
            "failed, t=%.0f s\n",
            (long long)t->id, where, (double)t->cost.params / 1e3, (double)t->cost.macs / 1e6, t->train_seconds,
@@ -438,21 +399,24 @@ static void print_summary(const run_setup *r, const cf_search_summary *s) {
 }
 
 /* trials.tsv rewritten from the journal's record, so it matches the journal
- * even when a crash came between the two writes. */
+ * even when a crash came between the two writes: written atomically, then
+ * opened again to append the rows of this run's trials (a symlink planted
+ * there since is refused). NULL after cf_error_set. */
 static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search_replay *rep) {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%.1100s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return NULL;
-    cf_table_write_header(f, r->space, r->dataset, &r->ev->input);
+    cf_file_writer w;
+    if (cf_file_writer_open(&w, path) != CF_OK) return NULL;
+    cf_table_write_header(w.f, r->space, r->dataset, &r->ev->input);
     for (int64_t i = 0; rep && i < rep->n; i++) {
         const cf_trial *t = &rep->trials[i];
         if (t->status != CF_TRIAL_PENDING && t->status != CF_TRIAL_RUNNING && t->status != CF_TRIAL_REJECTED)
-            cf_table_write_row(f, t);
+            cf_table_write_row(w.f, t);
     }
-    if (fflush(f) != 0 || rename(tmp, path) != 0) {
-        fclose(f);
-        return NULL;
+    if (cf_file_writer_commit(&w) != CF_OK) return NULL;
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f) {
+        cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot open to append: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
     }
     return f;
 }
@@ -477,6 +441,135 @@ typedef struct run_opts {
     double retrain_fraction;
 } run_opts;
 
+/* The run directory of a search: locked, the journal replayed (resume) or the
+ * spec written (a new run), the journal opened and run_started appended,
+ * trials.tsv rewritten; *hooks learn where trial states go (state_dir, room
+ * for 1100). -1, or an exit code after a message; *lock_fd is the caller's to
+ * close either way. */
+static int open_run(const cli_args *a, run_setup *r, const run_opts *o, search_view *view, cf_search_replay *replay,
+                    int *have_replay, int *lock_fd, char *state_dir, cf_search_hooks *hooks) {
+    int rc = cli_open_run_dir(a, o->dir, o->resuming, lock_fd);
+    if (rc >= 0) return rc;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/journal.jsonl", o->dir);
+    cf_journal_scan scan = {0};
+    if (o->resuming) {
+        if (cf_search_replay_load(path, r->space, replay, &scan) != CF_OK) return cli_fail(a->command);
+        *have_replay = 1;
+        if (scan.torn) printf("resume: the journal's last line was torn by the crash and is dropped\n");
+    } else {
+        snprintf(state_dir, 1100, "%s/spec.json", o->dir);
+        if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) return cli_fail(a->command);
+    }
+    if (cf_journal_open(path, scan.next_seq, scan.valid_bytes, &view->journal) != CF_OK) return cli_fail(a->command);
+    char fields[256];
+    snprintf(fields, sizeof fields, "\"cellforge\":\"%s\",\"resumed\":%s,\"workers\":%d,\"pid\":%ld", cf_version(),
+             o->resuming ? "true" : "false", r->n_workers, (long)getpid());
+    if (cf_journal_append(view->journal, "run_started", *have_replay ? replay->clock : 0, fields) != CF_OK)
+        return cli_fail(a->command);
+    snprintf(path, sizeof path, "%s/trials.tsv", o->dir);
+    if (!(view->table = rewrite_table(r, path, *have_replay ? replay : NULL))) return cli_fail(a->command);
+    snprintf(state_dir, 1100, "%s/trials", o->dir);
+    hooks->state_dir = state_dir;
+    return -1;
+}
+
+/* tabulate --out FILE: a new table file, never one that exists. -1, or an exit code. */
+static int open_table(const cli_args *a, run_setup *r, const run_opts *o, search_view *view) {
+    struct stat sb;
+    if (stat(o->table_path, &sb) == 0)
+        return cli_usage_error(a, "--out %s exists; remove it or pick another name (nothing is overwritten)",
+                               o->table_path);
+    if (!(view->table = fopen(o->table_path, "w"))) {
+        fprintf(stderr, "cellforge %s: %s: cannot create: %s\n", a->command, o->table_path, strerror(errno));
+        return EXIT_ERROR;
+    }
+    cf_table_write_header(view->table, r->space, r->dataset, &r->ev->input);
+    fflush(view->table);
+    return -1;
+}
+
+/* The search's first lines: what runs where, and what a resume picks up
+ * (the replayed trials also fill the view's counts, best and front). */
+static void print_start(const run_setup *r, const run_opts *o, search_view *view, const cf_search_replay *replay) {
+    char opts[256];
+    cf_space_format_options(r->space, opts, sizeof opts);
+    printf("%s %s (%s) with %s on %s, evaluator %s, %d worker%s:", o->resuming ? "resume" : "search", r->space->name,
+           opts, cf_strategy_name(r->st), r->dataset, r->ev->ops->name, r->n_workers, r->n_workers == 1 ? "" : "s");
+    for (int i = 0; i < r->n_workers; i++) printf(" %s", r->workers[i].name);
+    printf("\n");
+    if (o->dir) printf("run directory %s%s\n", o->dir, replay ? "" : " (cellforge status DIR shows progress)");
+    if (r->cfg.n_objectives > 1 && !o->quiet) printf("(* marks a trial that joins the Pareto front)\n");
+    if (replay) {
+        int64_t done = 0, open = 0;
+        for (int64_t i = 0; i < replay->n; i++) {
+            const cf_trial *t = &replay->trials[i];
+            if (t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING) {
+                open++;
+                continue;
+            }
+            done++;
+            if (t->status == CF_TRIAL_REJECTED) continue;
+            view->done++;
+            if (t->status != CF_TRIAL_OK) view->failed++;
+            if (t->status == CF_TRIAL_OK && t->val_acc > view->best) {
+                view->best = t->val_acc;
+                view->best_id = t->id;
+            }
+            keep_point(view, t);
+        }
+        printf("resume: %lld trials recorded, %lld unfinished %s\n", (long long)done, (long long)open,
+               open == 1 ? "trial restarts" : "trials restart");
+    }
+    fflush(stdout);
+}
+
+/* After the search: the summary, the best model's link and the final phase.
+ * The exit code of the run so far. */
+static int after_search(const cli_args *a, run_setup *r, const run_opts *o, search_view *view, cf_status st,
+                        const cf_search_summary *sum) {
+    if (st != CF_OK) return cli_fail(a->command);
+    if (view->journal_st != CF_OK) {
+        fprintf(stderr, "cellforge %s: %s\ncellforge %s: the search stopped; what was recorded is kept and "
+                        "--resume %s goes on once the cause is fixed\n",
+                a->command, view->journal_err, a->command, o->dir ? o->dir : "DIR");
+        return EXIT_ERROR;
+    }
+    print_summary(r, sum);
+    print_front(view);
+    if (o->dir && view->best_id >= 0) link_best(o->dir, view->best_id, o->retrain > 0);
+    int rc = sum->ok > 0 ? EXIT_OK : EXIT_ERROR;
+    if (rc == EXIT_OK && o->dir && o->retrain > 0) {
+        search_final_args fa = {o->dir, r->space, r->ev, r->workers, r->n_workers, &r->cfg, r->dataset,
+                                cli_value(a, "data-dir"), view->journal, o->retrain, o->retrain_epochs,
+                                o->retrain_fraction, o->quiet, sum->clock_s};
+        int frc = search_final(&fa);
+        if (frc >= 0) rc = frc;
+    }
+    return rc;
+}
+
+/* run_stopped into the journal, then the run directory's report and export,
+ * which read the whole record, run_stopped included. */
+static int finish_run(const run_opts *o, search_view *view, cf_status st, const cf_search_summary *sum, int rc) {
+    if (view->journal) {
+        char fields[512];
+        snprintf(fields, sizeof fields,
+                 "\"reason\":\"%s\",\"trials\":%lld,\"ok\":%lld,\"failed\":%lld,\"rejected\":%lld,\"best_trial\":%lld,"
+                 "\"best_val_acc\":%.17g",
+                 st != CF_OK ? "error" : view->journal_st != CF_OK ? "journal" : "budget",
+                 (long long)(sum->proposed - sum->rejected), (long long)sum->ok, (long long)sum->failed,
+                 (long long)sum->rejected, (long long)sum->best_trial, sum->best_val_acc);
+        if (st == CF_OK && view->journal_st == CF_OK) cf_journal_append(view->journal, "run_stopped", sum->clock_s, fields);
+    }
+    if (st == CF_OK && view->journal_st == CF_OK && o->dir && !o->table_path) {
+        if (view->journal) cf_journal_sync(view->journal);
+        int frc = cli_finish_run_dir(o->dir);
+        if (frc >= 0 && rc == EXIT_OK) rc = frc;
+    }
+    return rc;
+}
+
 static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     int rc = -1, lock_fd = -1;
     search_view view;
@@ -488,130 +581,22 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     view.cfg = &r->cfg;
     view.tty = isatty(STDOUT_FILENO);
     view.n_workers = r->n_workers;
+    cf_pareto_live_init(&view.front, r->cfg.n_objectives);
     cf_search_replay replay;
     memset(&replay, 0, sizeof replay);
     int have_replay = 0;
-    char path[1100], state_dir[1100];
+    char state_dir[1100];
     cf_search_hooks hooks = {on_event, on_epoch, &view, NULL};
-    if (o->dir) {
-        if ((rc = cli_open_run_dir(a, o->dir, o->resuming, &lock_fd)) >= 0) return rc;
-        rc = EXIT_ERROR;
-        snprintf(path, sizeof path, "%s/journal.jsonl", o->dir);
-        cf_journal_scan scan = {0};
-        if (o->resuming) {
-            if (cf_search_replay_load(path, r->space, &replay, &scan) != CF_OK) {
-                rc = cli_fail(a->command);
-                goto exit;
-            }
-            have_replay = 1;
-            if (scan.torn) printf("resume: the journal's last line was torn by the crash and is dropped\n");
-        } else {
-            snprintf(state_dir, sizeof state_dir, "%s/spec.json", o->dir);
-            if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) {
-                rc = cli_fail(a->command);
-                goto exit;
-            }
-        }
-        if (cf_journal_open(path, scan.next_seq, scan.valid_bytes, &view.journal) != CF_OK) {
-            rc = cli_fail(a->command);
-            goto exit;
-        }
-        char fields[256];
-        snprintf(fields, sizeof fields, "\"cellforge\":\"%s\",\"resumed\":%s,\"workers\":%d,\"pid\":%ld", cf_version(),
-                 o->resuming ? "true" : "false", r->n_workers, (long)getpid());
-        if (cf_journal_append(view.journal, "run_started", have_replay ? replay.clock : 0, fields) != CF_OK) {
-            rc = cli_fail(a->command);
-            goto exit;
-        }
-        snprintf(path, sizeof path, "%s/trials.tsv", o->dir);
-        if (!(view.table = rewrite_table(r, path, have_replay ? &replay : NULL))) {
-            fprintf(stderr, "cellforge %s: %s: cannot write: %s\n", a->command, path, strerror(errno));
-            goto exit;
-        }
-        snprintf(state_dir, sizeof state_dir, "%s/trials", o->dir);
-        hooks.state_dir = state_dir;
-    } else if (o->table_path) {
-        struct stat sb;
-        if (stat(o->table_path, &sb) == 0)
-            return cli_usage_error(a, "--out %s exists; remove it or pick another name (nothing is overwritten)",
-                                   o->table_path);
-        if (!(view.table = fopen(o->table_path, "w"))) {
-            fprintf(stderr, "cellforge %s: %s: cannot create: %s\n", a->command, o->table_path, strerror(errno));
-            return EXIT_ERROR;
-        }
-        cf_table_write_header(view.table, r->space, r->dataset, &r->ev->input);
-        fflush(view.table);
-    }
-    char opts[256];
-    cf_space_format_options(r->space, opts, sizeof opts);
-    printf("%s %s (%s) with %s on %s, evaluator %s, %d worker%s:", o->resuming ? "resume" : "search", r->space->name,
-           opts, cf_strategy_name(r->st), r->dataset, r->ev->ops->name, r->n_workers, r->n_workers == 1 ? "" : "s");
-    for (int i = 0; i < r->n_workers; i++) printf(" %s", r->workers[i].name);
-    printf("\n");
-    if (o->dir) printf("run directory %s%s\n", o->dir, have_replay ? "" : " (cellforge status DIR shows progress)");
-    if (r->cfg.n_objectives > 1 && !o->quiet) printf("(* marks a trial that joins the Pareto front)\n");
-    if (have_replay) {
-        int64_t done = 0, open = 0;
-        for (int64_t i = 0; i < replay.n; i++) {
-            const cf_trial *t = &replay.trials[i];
-            if (t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING) {
-                open++;
-                continue;
-            }
-            done++;
-            if (t->status == CF_TRIAL_REJECTED) continue;
-            view.done++;
-            if (t->status != CF_TRIAL_OK) view.failed++;
-            if (t->status == CF_TRIAL_OK && t->val_acc > view.best) {
-                view.best = t->val_acc;
-                view.best_id = t->id;
-            }
-            keep_point(&view, t);
-        }
-        printf("resume: %lld trials recorded, %lld unfinished %s\n", (long long)done, (long long)open,
-               open == 1 ? "trial restarts" : "trials restart");
-    }
-    fflush(stdout);
+    if (o->dir) rc = open_run(a, r, o, &view, &replay, &have_replay, &lock_fd, state_dir, &hooks);
+    else if (o->table_path && (rc = open_table(a, r, o, &view)) >= 0) return rc;
+    if (rc >= 0) goto exit;
+    print_start(r, o, &view, have_replay ? &replay : NULL);
     cf_search_summary sum;
     cf_status st = cf_search_run(&r->cfg, r->space, r->st, r->ev, r->workers, r->n_workers, &hooks,
                                  have_replay ? &replay : NULL, &sum);
     clear_status(&view);
-    if (st != CF_OK) {
-        rc = cli_fail(a->command);
-    } else if (view.journal_st != CF_OK) {
-        fprintf(stderr, "cellforge %s: %s\ncellforge %s: the search stopped; what was recorded is kept and "
-                        "--resume %s goes on once the cause is fixed\n",
-                a->command, view.journal_err, a->command, o->dir ? o->dir : "DIR");
-        rc = EXIT_ERROR;
-    } else {
-        print_summary(r, &sum);
-        print_front(&view);
-        if (o->dir && view.best_id >= 0) link_best(o->dir, view.best_id, o->retrain > 0);
-        rc = sum.ok > 0 ? EXIT_OK : EXIT_ERROR;
-        if (rc == EXIT_OK && o->dir && o->retrain > 0) {
-            search_final_args fa = {o->dir, r->space, r->ev, r->workers, r->n_workers, &r->cfg, r->dataset,
-                                    cli_value(a, "data-dir"), view.journal, o->retrain, o->retrain_epochs,
-                                    o->retrain_fraction, o->quiet, sum.clock_s};
-            int frc = search_final(&fa);
-            if (frc >= 0) rc = frc;
-        }
-    }
-    if (view.journal) {
-        char fields[512];
-        snprintf(fields, sizeof fields,
-                 "\"reason\":\"%s\",\"trials\":%lld,\"ok\":%lld,\"failed\":%lld,\"rejected\":%lld,\"best_trial\":%lld,"
-                 "\"best_val_acc\":%.17g",
-                 st != CF_OK ? "error" : view.journal_st != CF_OK ? "journal" : "budget",
-                 (long long)(sum.proposed - sum.rejected), (long long)sum.ok, (long long)sum.failed,
-                 (long long)sum.rejected, (long long)sum.best_trial, sum.best_val_acc);
-        if (st == CF_OK && view.journal_st == CF_OK) cf_journal_append(view.journal, "run_stopped", sum.clock_s, fields);
-    }
-    /* the report and the export read the whole record, run_stopped included */
-    if (st == CF_OK && view.journal_st == CF_OK && o->dir && !o->table_path) {
-        if (view.journal) cf_journal_sync(view.journal);
-        int frc = cli_finish_run_dir(o->dir);
-        if (frc >= 0 && rc == EXIT_OK) rc = frc;
-    }
+    rc = after_search(a, r, o, &view, st, &sum);
+    rc = finish_run(o, &view, st, &sum, rc);
     if (o->dir && rc != EXIT_USAGE) printf("run directory %s: `cellforge status %s`\n", o->dir, o->dir);
     if (o->table_path) printf("wrote %s\n", o->table_path);
 exit:
@@ -621,9 +606,7 @@ exit:
         rc = EXIT_ERROR;
     }
     if (lock_fd >= 0) close(lock_fd);
-    free(view.points);
-    free(view.point_ids);
-    free(view.front);
+    cf_pareto_live_free(&view.front);
     cf_search_replay_free(&replay);
     return rc;
 }

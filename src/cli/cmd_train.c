@@ -14,6 +14,7 @@
 
 #include "cellforge/checkpoint.h"
 #include "cellforge/data.h"
+#include "cellforge/file.h"
 #include "cellforge/thread.h"
 #include "cellforge/train.h"
 #include "cli.h"
@@ -298,43 +299,30 @@ exit:
     return rc;
 }
 
-/* Raw little-endian float32, written to FILE.tmp and renamed. */
+/* Raw little-endian float32, written atomically (cf_file_writer). */
 static int write_logits(const char *path, const float *v, size_t count) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "cellforge eval: %s: cannot create: %s\n", tmp, strerror(errno));
+    cf_file_writer w;
+    if (cf_file_writer_open(&w, path) != CF_OK) {
+        fprintf(stderr, "cellforge eval: %s\n", cf_error_message());
         return 0;
     }
     const uint16_t probe = 1;
-    int ok = 1;
+    cf_status st = CF_OK;
     if (*(const unsigned char *)&probe == 1) {
-        ok = fwrite(v, sizeof *v, count, f) == count;
+        st = cf_file_writer_write(&w, v, count * sizeof *v);
     } else {
-        for (size_t i = 0; i < count && ok; i++) {
+        for (size_t i = 0; i < count && st == CF_OK; i++) {
             unsigned char b[4];
             uint32_t bits;
             memcpy(&bits, &v[i], 4);
             for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
-            ok = fwrite(b, 1, 4, f) == 4;
+            st = cf_file_writer_write(&w, b, 4);
         }
     }
-    ok = ok && fflush(f) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        err = errno;
-    }
-    if (!ok) {
-        remove(tmp);
-        fprintf(stderr, "cellforge eval: %s: cannot write: %s\n", path, strerror(err));
-    }
-    return ok;
+    if (st == CF_OK) st = cf_file_writer_commit(&w);
+    else cf_file_writer_abort(&w);
+    if (st != CF_OK) fprintf(stderr, "cellforge eval: %s\n", cf_error_message());
+    return st == CF_OK;
 }
 
 int cmd_eval(int argc, char **argv) {

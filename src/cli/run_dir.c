@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cellforge/file.h"
 #include "cellforge/report.h"
 #include "cli.h"
 
@@ -79,6 +80,11 @@ int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock
     return -1;
 }
 
+/* Not cf_file_writer: dst becomes a second name of src's file (a hard link,
+ * no copy of the weights), so there is nothing to write or fsync, only a name
+ * to swap in. link() never follows what is at tmp (it fails with EEXIST, and
+ * unlink removes a symlink itself), and the run directory's lock keeps a
+ * second writer of the same tmp out. */
 int cli_link_atomic(const char *src, const char *dst) {
     char tmp[1200];
     snprintf(tmp, sizeof tmp, "%.1100s.tmp", dst);
@@ -89,6 +95,7 @@ int cli_link_atomic(const char *src, const char *dst) {
         errno = e;
         return -1;
     }
+    (void)cf_file_sync_parent(dst); /* best effort, as for any rename */
     return 0;
 }
 

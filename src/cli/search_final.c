@@ -30,7 +30,6 @@
  *               "lr": ..., "seconds": ...}, ...]}
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +37,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cellforge/buf.h"
 #include "cellforge/checkpoint.h"
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/log.h"
 #include "cellforge/pareto.h"
-#include "cellforge/spec.h"
 #include "cellforge/thread.h"
 #include "cli.h"
 
@@ -110,41 +110,6 @@ static const char *class_name(const char *dataset, int k, char *buf, size_t cap)
     return buf;
 }
 
-/* A growing text buffer; a failed allocation leaves it NULL and is reported by the caller. */
-typedef struct text {
-    char *p;
-    size_t len, cap;
-    int oom;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...) {
-    if (t->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = 1;
-            return;
-        }
-        if (t->p && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap <= t->len + (size_t)n) cap *= 2;
-        char *q = realloc(t->p, cap);
-        if (!q) {
-            t->oom = 1;
-            return;
-        }
-        t->p = q;
-        t->cap = cap;
-    }
-}
-
 static void job_dir(const final_run *r, const final_job *j, const char *file, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/final/%lld%s%s", r->a->dir, (long long)j->trial.id, file ? "/" : "", file ? file : "");
 }
@@ -158,43 +123,43 @@ typedef struct job_ctx {
 static cf_status write_test_json(final_run *r, final_job *j, const cf_trial *t, const cf_train_result *res,
                                  double test_acc, const int64_t *conf, int classes) {
     char esc[2 * CF_ARCH_TEXT_MAX + 64], name[32], path[1200];
-    text o = {0};
-    put(&o, "{\"trial\": %lld, \"arch\": \"%s\", \"epochs\": %d, \"status\": \"ok\", \"reason\": \"\",\n",
+    cf_buf o = {0};
+    cf_buf_printf(&o, "{\"trial\": %lld, \"arch\": \"%s\", \"epochs\": %d, \"status\": \"ok\", \"reason\": \"\",\n",
         (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), res->epochs_done);
-    put(&o, " \"val_acc\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f, \"params\": %lld, \"macs\": %lld,\n",
+    cf_buf_printf(&o, " \"val_acc\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f, \"params\": %lld, \"macs\": %lld,\n",
         res->val_acc, test_acc, res->seconds, (long long)t->cost.params, (long long)t->cost.macs);
-    put(&o, " \"search_val_acc\": %.6f, \"dataset\": \"%s\",\n \"classes\": [", j->search_val, r->a->dataset);
+    cf_buf_printf(&o, " \"search_val_acc\": %.6f, \"dataset\": \"%s\",\n \"classes\": [", j->search_val, r->a->dataset);
     for (int k = 0; k < classes; k++)
-        put(&o, "%s\"%s\"", k ? ", " : "", class_name(r->a->dataset, k, name, sizeof name));
-    put(&o, "],\n \"per_class_acc\": [");
+        cf_buf_printf(&o, "%s\"%s\"", k ? ", " : "", class_name(r->a->dataset, k, name, sizeof name));
+    cf_buf_printf(&o, "],\n \"per_class_acc\": [");
     for (int k = 0; k < classes; k++) {
         int64_t row = 0;
         for (int c = 0; c < classes; c++) row += conf[(size_t)k * (size_t)classes + (size_t)c];
-        put(&o, "%s%.6f", k ? ", " : "", row ? (double)conf[(size_t)k * (size_t)classes + (size_t)k] / (double)row : 0.0);
+        cf_buf_printf(&o, "%s%.6f", k ? ", " : "", row ? (double)conf[(size_t)k * (size_t)classes + (size_t)k] / (double)row : 0.0);
     }
-    put(&o, "],\n \"confusion\": [");
+    cf_buf_printf(&o, "],\n \"confusion\": [");
     for (int k = 0; k < classes; k++) {
-        put(&o, "%s[", k ? ",\n   " : "");
+        cf_buf_printf(&o, "%s[", k ? ",\n   " : "");
         for (int c = 0; c < classes; c++)
-            put(&o, "%s%lld", c ? ", " : "", (long long)conf[(size_t)k * (size_t)classes + (size_t)c]);
-        put(&o, "]");
+            cf_buf_printf(&o, "%s%lld", c ? ", " : "", (long long)conf[(size_t)k * (size_t)classes + (size_t)c]);
+        cf_buf_printf(&o, "]");
     }
-    put(&o, "],\n \"curve\": [");
+    cf_buf_printf(&o, "],\n \"curve\": [");
     for (int e = 0; e < res->epochs_done; e++) {
         const cf_epoch_record *c = &res->curve[e];
-        put(&o,
+        cf_buf_printf(&o,
             "%s{\"epoch\": %d, \"train_loss\": %.6f, \"train_acc\": %.6f, \"val_acc\": %.6f, \"lr\": %.6g, "
             "\"seconds\": %.3f}",
             e ? ",\n   " : "", c->epoch, c->train_loss, c->train_acc, c->val_acc, c->lr, c->seconds);
     }
-    put(&o, "]}\n");
-    if (o.oom) {
-        free(o.p);
+    cf_buf_printf(&o, "]}\n");
+    if (o.failed) {
+        cf_buf_free(&o);
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "final trial %lld: no memory for test.json", (long long)t->id);
     }
     job_dir(r, j, "test.json", path, sizeof path);
     cf_status st = cf_file_write_atomic(path, o.p);
-    free(o.p);
+    cf_buf_free(&o);
     return st;
 }
 

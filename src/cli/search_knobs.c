@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/device.h"
 #include "cellforge/search.h"
@@ -73,14 +74,7 @@ int cli_knob_flags(unsigned scope, cli_flag *out) {
 
 static void append(char **buf, size_t *len, size_t *cap, const char *text) {
     size_t n = strlen(text);
-    if (*len + n + 1 > *cap) {
-        size_t c = (*cap ? *cap : 4096);
-        while (c < *len + n + 1) c *= 2;
-        char *p = realloc(*buf, c);
-        if (!p) return;
-        *buf = p;
-        *cap = c;
-    }
+    if (cf_grow((void **)buf, cap, *len + n + 1, 1) != CF_OK) return; /* the usage text stops short */
     memcpy(*buf + *len, text, n + 1);
     *len += n;
 }

@@ -1,5 +1,6 @@
 /* arena.c - size tables, arenas and the liveness planner. Tests: tests/test_arena.c */
 #include "cellforge/arena.h"
+#include "cellforge/grow.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -22,13 +23,8 @@ void cf_size_table_destroy(cf_size_table *st) {
 }
 
 cf_status cf_size_table_add(cf_size_table *st, const char *name, size_t bytes, size_t *index_out) {
-    if (st->count == st->capacity) {
-        size_t cap = st->capacity ? st->capacity * 2 : 16;
-        cf_size_entry *e = realloc(st->entries, cap * sizeof *e);
-        if (!e) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "size table: cannot grow to %zu entries", cap);
-        st->entries = e;
-        st->capacity = cap;
-    }
+    if (cf_grow((void **)&st->entries, &st->capacity, st->count + 1, sizeof *st->entries) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "size table: cannot grow past %zu entries", st->count);
     size_t offset = align_up(st->total, st->align);
     if (offset < st->total || offset + bytes < offset)
         CF_FAIL(CF_ERR_INVALID_ARG, "size table: block '%s' of %zu bytes overflows the address space",

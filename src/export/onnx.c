@@ -35,7 +35,7 @@
 
 #include "cellforge/device.h"
 #include "cellforge/export.h"
-#include "cellforge/spec.h"
+#include "cellforge/file.h"
 #include "onnx_proto.h"
 #include "protobuf.h"
 
@@ -415,13 +415,13 @@ static void model(writer *w, const cf_onnx_options *opt, cf_pb *out) {
     cf_pb_int(out, ONNX_OPSET_VERSION, CF_ONNX_OPSET);
     cf_pb_end(out, at);
     at = cf_pb_begin(out, ONNX_MODEL_GRAPH);
-    cf_pb_raw(out, w->nodes.data, w->nodes.n);
+    cf_pb_raw(out, w->nodes.p, w->nodes.n);
     cf_pb_string(out, ONNX_GRAPH_NAME, opt && opt->graph_name ? opt->graph_name : "cellforge");
-    cf_pb_raw(out, w->inits.data, w->inits.n);
+    cf_pb_raw(out, w->inits.p, w->inits.n);
     const int64_t image[4] = {-1, in->c, in->h, in->w}, logits[2] = {-1, in->classes};
     value_info(out, ONNX_GRAPH_INPUT, "image", image, 4);
     value_info(out, ONNX_GRAPH_OUTPUT, "logits", logits, 2);
-    cf_pb_raw(out, w->infos.data, w->infos.n);
+    cf_pb_raw(out, w->infos.p, w->infos.n);
     cf_pb_end(out, at);
     for (const char *const *kv = opt ? opt->metadata : NULL; kv && kv[0] && kv[1]; kv += 2) {
         at = cf_pb_begin(out, ONNX_MODEL_METADATA_PROPS);
@@ -460,7 +460,7 @@ cf_status cf_export_onnx_encode(const cf_model *m, const cf_onnx_options *opt, u
     }
     w.sum.bytes = out.n;
     if (summary) *summary = w.sum;
-    *data = out.data;
+    *data = (unsigned char *)out.p;
     *size = out.n;
     out = (cf_pb){0};
 exit:

@@ -10,26 +10,7 @@
 
 #include "protobuf.h"
 
-void cf_pb_free(cf_pb *b) {
-    free(b->data);
-    *b = (cf_pb){0};
-}
-
-/* Room for `more` bytes past n. */
-static int reserve(cf_pb *b, size_t more) {
-    if (b->failed) return 0;
-    if (b->n + more <= b->cap) return 1;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + more) cap *= 2;
-    unsigned char *d = realloc(b->data, cap);
-    if (!d) {
-        b->failed = 1;
-        return 0;
-    }
-    b->data = d;
-    b->cap = cap;
-    return 1;
-}
+void cf_pb_free(cf_pb *b) { cf_buf_free(b); }
 
 /* Seven bits a byte, low first; the high bit says another byte follows. */
 static size_t varint_encode(uint64_t v, unsigned char out[10]) {
@@ -45,18 +26,12 @@ static size_t varint_encode(uint64_t v, unsigned char out[10]) {
 static void put_varint(cf_pb *b, uint64_t v) {
     unsigned char tmp[10];
     size_t k = varint_encode(v, tmp);
-    if (!reserve(b, k)) return;
-    memcpy(b->data + b->n, tmp, k);
-    b->n += k;
+    cf_buf_append(b, tmp, k);
 }
 
 static void put_key(cf_pb *b, int field, int wire) { put_varint(b, (uint64_t)field << 3 | (uint64_t)wire); }
 
-void cf_pb_raw(cf_pb *b, const void *p, size_t n) {
-    if (!n || !reserve(b, n)) return;
-    memcpy(b->data + b->n, p, n);
-    b->n += n;
-}
+void cf_pb_raw(cf_pb *b, const void *p, size_t n) { cf_buf_append(b, p, n); }
 
 void cf_pb_int(cf_pb *b, int field, int64_t v) {
     put_key(b, field, CF_PB_VARINT);
@@ -92,9 +67,9 @@ void cf_pb_end(cf_pb *b, size_t mark) {
     size_t len = b->n - mark;
     unsigned char tmp[10];
     size_t k = varint_encode(len, tmp);
-    if (!reserve(b, k)) return;
-    memmove(b->data + mark + k, b->data + mark, len);
-    memcpy(b->data + mark, tmp, k);
+    if (!cf_buf_reserve(b, k)) return;
+    memmove(b->p + mark + k, b->p + mark, len + 1); /* the NUL after the body too */
+    memcpy(b->p + mark, tmp, k);
     b->n += k;
 }
 

@@ -16,7 +16,7 @@
  *   cf_pb_int(&b, 2, 13);
  *   cf_pb_end(&b, at);
  *   if (b.failed) ...                      // out of memory somewhere above
- *   fwrite(b.data, 1, b.n, f);
+ *   fwrite(b.p, 1, b.n, f);
  *   cf_pb_free(&b);
  *
  * Tested by tests/test_export_onnx.c (every file it writes is decoded with the
@@ -28,16 +28,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cellforge/buf.h"
+
 enum { CF_PB_VARINT = 0, CF_PB_FIXED64 = 1, CF_PB_BYTES = 2, CF_PB_FIXED32 = 5 };
 
-/* A growing buffer of encoded fields. Zero-initialize it; free with cf_pb_free.
- * An allocation failure sets `failed` and turns every later call into a no-op,
- * so a writer checks once at the end. */
-typedef struct cf_pb {
-    unsigned char *data; /* (n) owned */
-    size_t n, cap;
-    int failed;
-} cf_pb;
+/* A growing buffer of encoded fields: a cf_buf (cellforge/buf.h), the bytes
+ * in p. Zero-initialize it; free with cf_pb_free. An allocation failure sets
+ * `failed` and turns every later call into a no-op, so a writer checks once at
+ * the end. */
+typedef cf_buf cf_pb;
 
 void cf_pb_free(cf_pb *b);
 

@@ -12,10 +12,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/thread.h"
 #include "journal_read.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 #define SYNC_LINES 64
 #define SYNC_SECONDS 1.0
@@ -63,7 +64,9 @@ cf_status cf_journal_open(const char *path, int64_t next_seq, size_t keep_bytes,
     cf_journal *j = calloc(1, sizeof *j);
     if (!j) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for the journal", path);
     snprintf(j->path, sizeof j->path, "%s", path);
-    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* O_NOFOLLOW: the journal is a file of the run directory, never a symlink
+     * planted there to make the search append somewhere else */
+    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (j->fd < 0) {
         int e = errno;
         free(j);
@@ -114,13 +117,10 @@ cf_status cf_journal_append(cf_journal *j, const char *event, double clock, cons
     }
     size_t need = strlen(fields) + strlen(event) + 160;
     if (need > j->cap) {
-        char *p = realloc(j->line, need);
-        if (!p) {
+        if (cf_grow((void **)&j->line, &j->cap, need, 1) != CF_OK) {
             cf_mutex_unlock(&j->mu);
             CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for a line of %zu bytes", j->path, need);
         }
-        j->line = p;
-        j->cap = need;
     }
     double now = wall_now();
     int n = snprintf(j->line, j->cap, "{\"seq\":%lld,\"event\":\"%s\",\"time\":%.3f,\"clock\":%.17g%s%s,",
@@ -209,8 +209,13 @@ static int check_line(char *line, size_t len, int64_t want_seq, cJSON **out, cha
 
 cf_status cf_journal_read(const char *path, cf_journal_line_fn fn, void *ctx, cf_journal_scan *scan) {
     memset(scan, 0, sizeof *scan);
-    FILE *f = fopen(path, "rb");
-    if (!f) CF_FAIL(CF_ERR_IO, "%s: cannot open the journal: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        CF_FAIL(CF_ERR_IO, "%s: cannot open the journal: %s", path, e == ELOOP ? "a symlink, refused" : strerror(e));
+    }
     char *line = NULL;
     size_t cap = 0, offset = 0;
     ssize_t len;

@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "journal_read.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 /* ---- writing events ------------------------------------------------------------ */
 
@@ -98,13 +99,10 @@ static const char *str(const cJSON *o, const char *key) {
 
 static cf_status add_step(loader *L, int tell, int64_t trial) {
     cf_search_replay *r = L->r;
-    if (r->n_steps == L->steps_cap) {
-        int64_t cap = L->steps_cap ? 2 * L->steps_cap : 256;
-        cf_replay_step *p = realloc(r->steps, (size_t)cap * sizeof *p);
-        if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
-        r->steps = p;
-        L->steps_cap = cap;
-    }
+    size_t cap = (size_t)L->steps_cap;
+    if (cf_grow((void **)&r->steps, &cap, (size_t)r->n_steps + 1, sizeof *r->steps) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+    L->steps_cap = (int64_t)cap;
     r->steps[r->n_steps++] = (cf_replay_step){tell, trial};
     return CF_OK;
 }
@@ -133,13 +131,12 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         int64_t id = (int64_t)num(o, "id", -1);
         if (id != r->n) return fail_line(L, lineno, "trial ids must count up from 0 without gaps", NULL);
         if (r->n == L->cap) {
-            int64_t cap = L->cap ? 2 * L->cap : 256;
-            cf_trial *p = realloc(r->trials, (size_t)cap * sizeof *p);
-            int *q = realloc(r->started, (size_t)cap * sizeof *q);
-            if (p) r->trials = p;
-            if (q) r->started = q;
-            if (!p || !q) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)cap);
-            L->cap = cap;
+            /* two arrays of one capacity: both grow before it moves */
+            size_t cap_t = (size_t)L->cap, cap_s = (size_t)L->cap, need = (size_t)r->n + 1;
+            if (cf_grow((void **)&r->trials, &cap_t, need, sizeof *r->trials) != CF_OK ||
+                cf_grow((void **)&r->started, &cap_s, need, sizeof *r->started) != CF_OK)
+                CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)need);
+            L->cap = (int64_t)(cap_t < cap_s ? cap_t : cap_s);
         }
         cf_trial *t = &r->trials[r->n];
         memset(t, 0, sizeof *t);

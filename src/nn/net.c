@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/net.h"
 #include "net_build.h"
 
@@ -47,16 +48,12 @@ static int input_ok(const cf_net *net, int x) {
 
 /* Append a layer named by fmt/ap; returns a pointer to it or NULL after recording OOM. */
 static cf_net_layer *push(cf_net *net, cf_op_kind kind, const char *fmt, va_list ap) {
-    if (net->n == net->cap) {
-        int cap = net->cap ? 2 * net->cap : 64;
-        cf_net_layer *l = realloc(net->layers, (size_t)cap * sizeof *l);
-        if (!l) {
-            cf_netb_fail(net, CF_ERR_OUT_OF_MEMORY, "network: no memory for %d layers", cap);
-            return NULL;
-        }
-        net->layers = l;
-        net->cap = cap;
+    size_t cap = (size_t)net->cap;
+    if (cf_grow((void **)&net->layers, &cap, (size_t)net->n + 1, sizeof *net->layers) != CF_OK) {
+        cf_netb_fail(net, CF_ERR_OUT_OF_MEMORY, "network: no memory for %d layers", net->n + 1);
+        return NULL;
     }
+    net->cap = (int)cap;
     cf_net_layer *l = &net->layers[net->n];
     memset(l, 0, sizeof *l);
     l->kind = kind;

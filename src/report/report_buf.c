@@ -1,5 +1,5 @@
-/* report_buf.c - the report's text buffer: appending, HTML escaping, and
- * number formatting that never prints NaN or inf (a bad value shows as "-").
+/* report_buf.c - the report's text (a cf_buf): HTML escaping and number
+ * formatting that never prints NaN or inf (a bad value shows as "-").
  * Tests: tests/cli_report.sh (checks the whole page for such strings).
  */
 #include <math.h>
@@ -12,49 +12,16 @@
 
 int rp_finite(double v) { return isfinite(v); }
 
-static int reserve(rp_buf *b, size_t more) {
-    if (b->oom) return 0;
-    if (b->n + more + 1 <= b->cap) return 1;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->n + more + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return 0;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 1;
-}
-
-void rp_buf_free(rp_buf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+void rp_buf_free(rp_buf *b) { cf_buf_free(b); }
 
 void rp_printf(rp_buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    char small[512];
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    cf_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0 || !reserve(b, (size_t)n)) return;
-    if ((size_t)n < sizeof small) {
-        memcpy(b->p + b->n, small, (size_t)n + 1);
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)n;
 }
 
-void rp_puts(rp_buf *b, const char *s) {
-    size_t n = strlen(s);
-    if (!reserve(b, n)) return;
-    memcpy(b->p + b->n, s, n + 1);
-    b->n += n;
-}
+void rp_puts(rp_buf *b, const char *s) { cf_buf_puts(b, s); }
 
 void rp_esc(rp_buf *b, const char *s) {
     if (!s) return;
@@ -69,9 +36,9 @@ void rp_esc(rp_buf *b, const char *s) {
         default:
             if (c < 0x20 && c != '\n' && c != '\t') {
                 rp_puts(b, " "); /* control characters are not allowed in HTML or SVG */
-            } else if (reserve(b, 1)) {
-                b->p[b->n++] = (char)c;
-                b->p[b->n] = 0;
+            } else {
+                char ch = (char)c;
+                cf_buf_append(b, &ch, 1);
             }
         }
     }

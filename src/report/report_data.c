@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 #include "../journal/journal_read.h"
-#include "../spec/json_read.h"
-#include "cellforge/spec.h"
+#include "core/json_read.h"
+#include "cellforge/file.h"
+#include "cellforge/grow.h"
 #include "report_impl.h"
 
 /* ---- small readers --------------------------------------------------------------- */
@@ -106,11 +107,10 @@ const char *rp_spec(const rp_run *run, const char *key) {
 static cf_status load_spec(rp_run *run) {
     char path[1100];
     snprintf(path, sizeof path, "%s/spec.json", run->dir);
-    cf_status st = CF_OK;
-    char *text = cf_file_read_text(path, 1 << 20, &st);
-    if (!text) return st;
+    char *text = NULL;
+    CF_TRY(cf_file_read(path, 1 << 20, CF_FILE_NOFOLLOW, &text, NULL));
     cJSON *root = NULL;
-    st = cf_json_parse(text, path, &root);
+    cf_status st = cf_json_parse(text, path, &root);
     free(text);
     if (st != CF_OK) return st;
     if (!cJSON_IsObject(root)) {
@@ -205,13 +205,8 @@ static cf_status add_bar(rp_run *run, int64_t trial, int attempt, int worker, do
                          rp_bar_kind kind) {
     if (!isfinite(start) || !isfinite(end)) return CF_OK;
     if (end < start) end = start;
-    if (run->n_bars == run->cap_bars) {
-        size_t cap = run->cap_bars ? 2 * run->cap_bars : 256;
-        rp_bar *p = realloc(run->bars, cap * sizeof *p);
-        if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "report: no memory for the timeline");
-        run->bars = p;
-        run->cap_bars = cap;
-    }
+    if (cf_grow((void **)&run->bars, &run->cap_bars, run->n_bars + 1, sizeof *run->bars) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "report: no memory for the timeline");
     run->bars[run->n_bars++] = (rp_bar){trial, attempt, worker, start, end, kind};
     if (worker + 1 > run->workers && worker < CF_MAX_WORKERS) run->workers = worker + 1;
     return CF_OK;
@@ -254,10 +249,9 @@ static cf_trial_status status_of(const char *name) {
 static rp_final *final_of(rp_run *run, int64_t id) {
     for (int i = 0; i < run->n_finals; i++)
         if (run->finals[i].trial == id) return &run->finals[i];
-    rp_final *p = realloc(run->finals, (size_t)(run->n_finals + 1) * sizeof *p);
-    if (!p) return NULL;
-    run->finals = p;
-    rp_final *f = &p[run->n_finals++];
+    if (cf_grow((void **)&run->finals, &run->cap_finals, (size_t)run->n_finals + 1, sizeof *run->finals) != CF_OK)
+        return NULL;
+    rp_final *f = &run->finals[run->n_finals++];
     memset(f, 0, sizeof *f);
     f->trial = id;
     f->val_acc = f->test_acc = f->seconds = -1;
@@ -295,6 +289,33 @@ static cf_status on_final(loader *L, const char *ev, const cJSON *o, int64_t lin
     return CF_OK;
 }
 
+/* trial_proposed: a new trial, pending, at the end of run->trials. */
+static cf_status add_trial(loader *L, const cJSON *o, int64_t lineno, int64_t id, double clock) {
+    rp_run *run = L->run;
+    if (id != run->n_trials)
+        CF_FAIL(CF_ERR_PARSE, "%s:%lld: trial ids must count up from 0 without gaps (got %lld)", L->path,
+                (long long)lineno, (long long)id);
+    size_t cap = (size_t)run->cap_trials;
+    if (cf_grow((void **)&run->trials, &cap, (size_t)run->n_trials + 1, sizeof *run->trials) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)run->n_trials + 1);
+    run->cap_trials = (int64_t)cap;
+    rp_trial *t = &run->trials[run->n_trials++];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->arch = dup_or_empty(str(o, "arch"));
+    t->reason = dup_or_empty("");
+    if (!t->arch || !t->reason) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+    t->epochs = (int)num(o, "epochs", 0);
+    t->fraction = num(o, "fraction", 1);
+    t->params = (int64_t)num(o, "params", 0);
+    t->macs = (int64_t)num(o, "macs", 0);
+    t->status = CF_TRIAL_PENDING;
+    t->val_acc = -1;
+    t->seconds = -1;
+    t->start = t->end = clock;
+    return CF_OK;
+}
+
 static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     loader *L = ctx;
     rp_run *run = L->run;
@@ -325,33 +346,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     }
     if (strncmp(ev, "final_", 6) == 0) return on_final(L, ev, o, lineno, clock);
     int64_t id = (int64_t)num(o, "id", -1);
-    if (strcmp(ev, "trial_proposed") == 0) {
-        if (id != run->n_trials)
-            CF_FAIL(CF_ERR_PARSE, "%s:%lld: trial ids must count up from 0 without gaps (got %lld)", L->path,
-                    (long long)lineno, (long long)id);
-        if (run->n_trials == run->cap_trials) {
-            int64_t cap = run->cap_trials ? 2 * run->cap_trials : 256;
-            rp_trial *p = realloc(run->trials, (size_t)cap * sizeof *p);
-            if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)cap);
-            run->trials = p;
-            run->cap_trials = cap;
-        }
-        rp_trial *t = &run->trials[run->n_trials++];
-        memset(t, 0, sizeof *t);
-        t->id = id;
-        t->arch = dup_or_empty(str(o, "arch"));
-        t->reason = dup_or_empty("");
-        if (!t->arch || !t->reason) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
-        t->epochs = (int)num(o, "epochs", 0);
-        t->fraction = num(o, "fraction", 1);
-        t->params = (int64_t)num(o, "params", 0);
-        t->macs = (int64_t)num(o, "macs", 0);
-        t->status = CF_TRIAL_PENDING;
-        t->val_acc = -1;
-        t->seconds = -1;
-        t->start = t->end = clock;
-        return CF_OK;
-    }
+    if (strcmp(ev, "trial_proposed") == 0) return add_trial(L, o, lineno, id, clock);
     if (strncmp(ev, "trial_", 6) != 0) return CF_OK; /* an event of a newer version */
     if (id < 0 || id >= run->n_trials)
         CF_FAIL(CF_ERR_PARSE, "%s:%lld: %s for trial %lld, which was never proposed", L->path, (long long)lineno, ev,
@@ -418,6 +413,28 @@ static void note(rp_final *f, const char *fmt, const char *a, const char *b) {
     snprintf(f->note, sizeof f->note, fmt, a, b ? b : "");
 }
 
+/* test.json's $.confusion: n_classes rows of n_classes counts, into f->confusion. */
+static void read_confusion(rp_final *f, const cJSON *conf, const char *path) {
+    int ok = cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == f->n_classes;
+    int64_t *m = ok ? calloc((size_t)f->n_classes * (size_t)f->n_classes, sizeof *m) : NULL;
+    for (int i = 0; m && ok && i < f->n_classes; i++) {
+        const cJSON *row = cJSON_GetArrayItem(conf, i);
+        ok = cJSON_IsArray(row) && cJSON_GetArraySize(row) == f->n_classes;
+        for (int j = 0; ok && j < f->n_classes; j++) {
+            const cJSON *c = cJSON_GetArrayItem(row, j);
+            ok = cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < 1e15;
+            if (ok) m[(size_t)i * (size_t)f->n_classes + (size_t)j] = (int64_t)c->valuedouble;
+        }
+    }
+    if (m && ok) {
+        f->confusion = m;
+    } else {
+        free(m);
+        note(f, "%s: $.confusion: expected one row of counts per class, one count per class in each%s", path,
+             NULL);
+    }
+}
+
 static void read_test_json(rp_final *f, const char *dir) {
     char path[1300];
     snprintf(path, sizeof path, "%s/test.json", dir);
@@ -426,9 +443,9 @@ static void read_test_json(rp_final *f, const char *dir) {
         note(f, "%s: missing (the retrain has not finished, or it failed before testing)", path, NULL);
         return;
     }
-    cf_status st = CF_OK;
-    char *text = cf_file_read_text(path, 64u << 20, &st);
-    if (!text) {
+    char *text = NULL;
+    cf_status st = cf_file_read(path, 64u << 20, CF_FILE_NOFOLLOW, &text, NULL);
+    if (st != CF_OK) {
         note(f, "%s%s", cf_error_message(), NULL);
         return;
     }
@@ -491,26 +508,7 @@ static void read_test_json(rp_final *f, const char *dir) {
                 note(f, "%s: $.per_class_acc: expected one accuracy per class%s", path, NULL);
         }
     }
-    if (f->n_classes > 0 && conf) {
-        int ok = cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == f->n_classes;
-        int64_t *m = ok ? calloc((size_t)f->n_classes * (size_t)f->n_classes, sizeof *m) : NULL;
-        for (int i = 0; m && ok && i < f->n_classes; i++) {
-            const cJSON *row = cJSON_GetArrayItem(conf, i);
-            ok = cJSON_IsArray(row) && cJSON_GetArraySize(row) == f->n_classes;
-            for (int j = 0; ok && j < f->n_classes; j++) {
-                const cJSON *c = cJSON_GetArrayItem(row, j);
-                ok = cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < 1e15;
-                if (ok) m[(size_t)i * (size_t)f->n_classes + (size_t)j] = (int64_t)c->valuedouble;
-            }
-        }
-        if (m && ok) {
-            f->confusion = m;
-        } else {
-            free(m);
-            note(f, "%s: $.confusion: expected one row of counts per class, one count per class in each%s", path,
-                 NULL);
-        }
-    }
+    if (f->n_classes > 0 && conf) read_confusion(f, conf, path);
     /* per-class accuracy from the matrix's rows where the file has none */
     for (int i = 0; f->confusion && i < f->n_classes; i++) {
         if (f->per_class[i] >= 0) continue;

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cellforge/file.h"
 #include "cellforge/report.h"
-#include "cellforge/spec.h"
 #include "report_impl.h"
 
 static const char *const style =
@@ -611,7 +611,7 @@ cf_status cf_report_write_summary(const char *run_dir, const char *out_path, cf_
     sum->torn_line = run.torn_line;
     rp_run_free(&run);
     cf_status st = CF_OK;
-    if (b.oom || !b.p) st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory for the page", sum->path);
+    if (b.failed || !b.p) st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory for the page", sum->path);
     else st = cf_file_write_atomic(sum->path, b.p);
     sum->bytes = st == CF_OK ? b.n : 0;
     rp_buf_free(&b);

@@ -14,17 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cellforge/buf.h"
 #include "cellforge/sched.h"
 #include "cellforge/space.h"
 #include "cellforge/train.h"
 
 /* ---- text buffer ---------------------------------------------------------------- */
 
-typedef struct rp_buf {
-    char *p;      /* NUL-terminated text; owned */
-    size_t n, cap;
-    int oom;      /* an allocation failed: the text is incomplete */
-} rp_buf;
+/* The page is built in a cf_buf (cellforge/buf.h); `failed` says an
+ * allocation failed and the text is incomplete. */
+typedef cf_buf rp_buf;
 
 void rp_buf_free(rp_buf *b);
 void rp_printf(rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -130,6 +129,7 @@ typedef struct rp_run {
     size_t n_bars, cap_bars;
     rp_final *finals;           /* (n_finals) best val first */
     int n_finals;
+    size_t cap_finals;
     int have_final_dir;
     char final_note[2048];
     double clock;               /* run clock of the last event */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/sched.h"
 
 typedef struct table_row {
@@ -99,13 +100,8 @@ static cf_status parse_number(const char *path, long line, const char *col, cons
 }
 
 static cf_status add_row(table_eval *t, const table_row *r) {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 1024;
-        table_row *rows = realloc(t->rows, cap * sizeof *rows);
-        if (!rows) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %zu rows", t->path, cap);
-        t->rows = rows;
-        t->cap = cap;
-    }
+    if (cf_grow((void **)&t->rows, &t->cap, t->n + 1, sizeof *t->rows) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %zu rows", t->path, t->n + 1);
     t->rows[t->n++] = *r;
     return CF_OK;
 }

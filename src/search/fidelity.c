@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/log.h"
 
 /* Draws of cf_arch_mutate from one tournament winner before the sampler gives
@@ -67,19 +68,8 @@ void cf_mf_free(cf_mf *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* Grow *items (of `size` bytes each) so that one more fits. */
-static cf_status reserve(void **items, size_t *cap, size_t count, size_t size) {
-    if (count < *cap) return CF_OK;
-    size_t next = *cap ? *cap * 2 : 64;
-    void *p = realloc(*items, next * size);
-    if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu entries", next);
-    *items = p;
-    *cap = next;
-    return CF_OK;
-}
-
 static cf_status add_config(cf_mf *m, const cf_arch *a, uint32_t *config) {
-    CF_TRY(reserve((void **)&m->configs, &m->configs_cap, m->n_configs, sizeof *m->configs));
+    CF_TRY(cf_grow((void **)&m->configs, &m->configs_cap, m->n_configs + 1, sizeof *m->configs));
     m->configs[m->n_configs] = *a;
     *config = (uint32_t)m->n_configs++;
     return CF_OK;
@@ -87,7 +77,7 @@ static cf_status add_config(cf_mf *m, const cf_arch *a, uint32_t *config) {
 
 static cf_status add_result(cf_mf *m, int rung, cf_mf_result res) {
     cf_mf_rung *r = &m->rung[rung];
-    CF_TRY(reserve((void **)&r->results, &r->cap, r->count, sizeof *r->results));
+    CF_TRY(cf_grow((void **)&r->results, &r->cap, r->count + 1, sizeof *r->results));
     r->results[r->count++] = res;
     if (isfinite(res.objective)) r->ok++;
     return CF_OK;
@@ -97,12 +87,8 @@ static cf_status add_result(cf_mf *m, int rung, cf_mf_result res) {
  * (partial Fisher-Yates; ties go to the earlier told). */
 static cf_status tournament(cf_mf *m, cf_rng *rng, int r, const cf_mf_result **winner) {
     const cf_mf_rung *g = &m->rung[r];
-    if (g->ok > m->pick_cap) {
-        uint32_t *p = realloc(m->pick, g->ok * sizeof *p);
-        if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for a tournament over %zu results", g->ok);
-        m->pick = p;
-        m->pick_cap = g->ok;
-    }
+    if (cf_grow((void **)&m->pick, &m->pick_cap, g->ok, sizeof *m->pick) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for a tournament over %zu results", g->ok);
     size_t n = 0;
     for (size_t i = 0; i < g->count; i++)
         if (isfinite(g->results[i].objective)) m->pick[n++] = (uint32_t)i;
@@ -159,7 +145,7 @@ cf_status cf_mf_new_config(cf_mf *m, cf_rng *rng, int64_t trial, uint32_t *confi
 
 cf_status cf_mf_dispatch(cf_mf *m, int64_t trial, uint32_t config, int rung, int64_t bracket, size_t slot,
                          int64_t parent, cf_candidate *out) {
-    CF_TRY(reserve((void **)&m->pending, &m->pending_cap, m->n_pending, sizeof *m->pending));
+    CF_TRY(cf_grow((void **)&m->pending, &m->pending_cap, m->n_pending + 1, sizeof *m->pending));
     m->pending[m->n_pending++] = (cf_mf_pending){trial, config, rung, bracket, slot};
     cf_strategy_candidate(out, &m->configs[config], parent);
     out->epochs = m->rung[rung].epochs;

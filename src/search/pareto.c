@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
+
 int cf_pareto_dominates(const double *a, const double *b, int k) {
     int better = 0;
     for (int j = 0; j < k; j++) {
@@ -178,5 +180,57 @@ cf_status cf_pareto_hypervolume(const double *points, size_t n, int k, const dou
     }
     free(in), free(order), free(ys);
     *out = hv;
+    return CF_OK;
+}
+
+/* ---- the live front -------------------------------------------------------- */
+
+void cf_pareto_live_init(cf_pareto_live *f, int k) {
+    memset(f, 0, sizeof *f);
+    f->k = k;
+}
+
+void cf_pareto_live_free(cf_pareto_live *f) {
+    free(f->points);
+    free(f->ids);
+    free(f->front);
+    memset(f, 0, sizeof *f);
+}
+
+/* Point i enters the front unless a member dominates it or equals it; the
+ * members it dominates leave. */
+static int live_update(cf_pareto_live *f, size_t i) {
+    const int k = f->k;
+    const double *p = f->points + i * (size_t)k;
+    for (size_t a = 0; a < f->n_front; a++) {
+        const double *q = f->points + f->front[a] * (size_t)k;
+        if (cf_pareto_dominates(q, p, k) || memcmp(q, p, (size_t)k * sizeof *p) == 0) return 0;
+    }
+    size_t w = 0;
+    for (size_t a = 0; a < f->n_front; a++)
+        if (!cf_pareto_dominates(p, f->points + f->front[a] * (size_t)k, k)) f->front[w++] = f->front[a];
+    f->front[w++] = i;
+    f->n_front = w;
+    return 1;
+}
+
+cf_status cf_pareto_live_add(cf_pareto_live *f, const double *point, int64_t id, int *joined) {
+    if (joined) *joined = 0;
+    if (f->n == f->cap) {
+        /* three arrays, one capacity: each grows to the same size before cap moves */
+        if (f->k < 1) CF_FAIL(CF_ERR_INVALID_ARG, "pareto: %d objectives", f->k);
+        size_t cp = f->cap * (size_t)f->k, ci = f->cap, cf = f->cap, want = f->n + 1;
+        CF_TRY(cf_grow((void **)&f->points, &cp, want * (size_t)f->k, sizeof *f->points));
+        CF_TRY(cf_grow((void **)&f->ids, &ci, want, sizeof *f->ids));
+        CF_TRY(cf_grow((void **)&f->front, &cf, want, sizeof *f->front));
+        size_t cap = cp / (size_t)f->k;
+        if (ci < cap) cap = ci;
+        if (cf < cap) cap = cf;
+        f->cap = cap;
+    }
+    memcpy(f->points + f->n * (size_t)f->k, point, (size_t)f->k * sizeof *point);
+    f->ids[f->n++] = id;
+    int in = live_update(f, f->n - 1);
+    if (joined) *joined = in;
     return CF_OK;
 }

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/log.h"
 #include "strategy_impl.h"
 #include "surrogate.h"
@@ -178,27 +179,25 @@ static size_t encode_sparse(bananas_state *b, const cf_arch *a, uint32_t *index,
 
 static cf_status add_result(bananas_state *b, int64_t trial, const cf_arch *a, double objective) {
     if (b->n_results == b->results_cap) {
-        size_t cap = b->results_cap ? b->results_cap * 2 : 64;
-        result *r = realloc(b->results, cap * sizeof *r);
-        if (r) b->results = r;
-        uint32_t *start = realloc(b->start, (cap + 1) * sizeof *start);
-        if (start) b->start = start;
-        double *target = realloc(b->target, cap * sizeof *target);
-        if (target) b->target = target;
-        ranked *order = realloc(b->order, cap * sizeof *order);
-        if (order) b->order = order;
-        if (!r || !start || !target || !order) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu results", cap);
+        /* four arrays of one capacity (start one more): all grow before it moves */
+        size_t need = b->n_results + 1, c_r = b->results_cap, c_s = b->results_cap + 1, c_t = b->results_cap,
+               c_o = b->results_cap;
+        if (cf_grow((void **)&b->results, &c_r, need, sizeof *b->results) != CF_OK ||
+            cf_grow((void **)&b->start, &c_s, need + 1, sizeof *b->start) != CF_OK ||
+            cf_grow((void **)&b->target, &c_t, need, sizeof *b->target) != CF_OK ||
+            cf_grow((void **)&b->order, &c_o, need, sizeof *b->order) != CF_OK)
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu results", need);
+        size_t cap = c_r < c_s - 1 ? c_r : c_s - 1;
+        if (c_t < cap) cap = c_t;
+        if (c_o < cap) cap = c_o;
         b->results_cap = cap;
     }
     if (b->nnz + b->n_features > b->nnz_cap) {
-        size_t cap = b->nnz_cap ? b->nnz_cap * 2 : 4096;
-        while (cap < b->nnz + b->n_features) cap *= 2;
-        uint32_t *index = realloc(b->index, cap * sizeof *index);
-        if (index) b->index = index;
-        float *value = realloc(b->value, cap * sizeof *value);
-        if (value) b->value = value;
-        if (!index || !value) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu features", cap);
-        b->nnz_cap = cap;
+        size_t need = b->nnz + b->n_features, c_i = b->nnz_cap, c_v = b->nnz_cap;
+        if (cf_grow((void **)&b->index, &c_i, need, sizeof *b->index) != CF_OK ||
+            cf_grow((void **)&b->value, &c_v, need, sizeof *b->value) != CF_OK)
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu features", need);
+        b->nnz_cap = c_i < c_v ? c_i : c_v;
     }
     b->nnz += encode_sparse(b, a, &b->index[b->nnz], &b->value[b->nnz]);
     b->results[b->n_results] = (result){trial, objective, *a};

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/log.h"
 #include "strategy_impl.h"
 
@@ -119,12 +120,8 @@ static cf_status unseen_neighbor(evolution_state *e, cf_rng *rng, const cf_arch 
                                  cf_arch *child, int *found) {
     *found = 0;
     size_t n = cf_arch_neighbors(e->space, parent, NULL, 0);
-    if (n > e->nb_cap) {
-        cf_arch *nb = realloc(e->nb, n * sizeof *nb);
-        if (!nb) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu neighbors", n);
-        e->nb = nb;
-        e->nb_cap = n;
-    }
+    if (cf_grow((void **)&e->nb, &e->nb_cap, n, sizeof *e->nb) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu neighbors", n);
     cf_arch_neighbors(e->space, parent, e->nb, n);
     /* Visit the neighbors in a random order and take the first unseen one:
      * uniform among the unseen, and each costs one hash. */

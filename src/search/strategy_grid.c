@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/log.h"
 #include "strategy_impl.h"
 
@@ -42,16 +43,10 @@ static int collect(const cf_arch *a, void *ctx_) {
     ctx->status = cf_strategy_map_add(&ctx->seen, cf_arch_hash(ctx->space, a), (cf_strategy_seen){0, -1}, &added);
     if (ctx->status != CF_OK) return 1;
     if (!added) return 0;
-    if (g->count == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 1024;
-        cf_arch *archs = realloc(g->archs, cap * sizeof *archs);
-        if (!archs) {
-            ctx->status = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
-                                       "strategy grid: no memory for %zu architectures", cap);
-            return 1;
-        }
-        g->archs = archs;
-        g->cap = cap;
+    if (cf_grow((void **)&g->archs, &g->cap, g->count + 1, sizeof *g->archs) != CF_OK) {
+        ctx->status = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
+                                   "strategy grid: no memory for %zu architectures", g->count + 1);
+        return 1;
     }
     g->archs[g->count++] = *a;
     return 0;

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/log.h"
 #include "fidelity.h"
 
@@ -186,15 +187,9 @@ static int propose(hb_state *h, bracket *b, int64_t trial, cf_candidate *out) {
     cf_mf *m = &h->mf;
     if (b->finished) return 0;
     if (b->at == 0 && b->count < b->want) {
-        if (b->count == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 16;
-            slot *p = realloc(b->slots, cap * sizeof *p);
-            if (!p) {
-                cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "no memory for %zu configurations", cap);
-                return -1;
-            }
-            b->slots = p;
-            b->cap = cap;
+        if (cf_grow((void **)&b->slots, &b->cap, b->count + 1, sizeof *b->slots) != CF_OK) {
+            cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "no memory for %zu configurations", b->count + 1);
+            return -1;
         }
         cf_rng rng = cf_strategy_rng(m->seed, trial);
         uint32_t config = 0;
@@ -231,13 +226,8 @@ static void drop_finished(hb_state *h) {
 }
 
 static cf_status start_bracket(hb_state *h) {
-    if (h->n_brackets == h->brackets_cap) {
-        size_t cap = h->brackets_cap ? h->brackets_cap * 2 : 4;
-        bracket *p = realloc(h->brackets, cap * sizeof *p);
-        if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu brackets", cap);
-        h->brackets = p;
-        h->brackets_cap = cap;
-    }
+    if (cf_grow((void **)&h->brackets, &h->brackets_cap, h->n_brackets + 1, sizeof *h->brackets) != CF_OK)
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu brackets", h->n_brackets + 1);
     int s_max = h->mf.n_rungs - 1, s = s_max;
     size_t n = h->sh_n;
     if (h->hyperband) {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/log.h"
 #include "strategy_impl.h"
 
@@ -70,13 +71,12 @@ static void local_destroy(void *state) {
 static cf_status build(local_state *l, cf_rng *rng) {
     size_t n = cf_arch_neighbors(l->space, &l->center, NULL, 0);
     if (n > l->nb_cap) {
-        neighbor *nb = realloc(l->nb, n * sizeof *nb);
-        if (!nb) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu neighbors", n);
-        l->nb = nb;
-        cf_arch *archs = realloc(l->archs, n * sizeof *archs);
-        if (!archs) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu neighbors", n);
-        l->archs = archs;
-        l->nb_cap = n;
+        /* two arrays of one capacity: both grow before it moves */
+        size_t cap_nb = l->nb_cap, cap_archs = l->nb_cap;
+        if (cf_grow((void **)&l->nb, &cap_nb, n, sizeof *l->nb) != CF_OK ||
+            cf_grow((void **)&l->archs, &cap_archs, n, sizeof *l->archs) != CF_OK)
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu neighbors", n);
+        l->nb_cap = cap_nb < cap_archs ? cap_nb : cap_archs;
     }
     cf_arch_neighbors(l->space, &l->center, l->archs, n);
     for (size_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/grow.h"
 #include "cellforge/rng.h"
 
 #define H CF_SURROGATE_HIDDEN
@@ -211,15 +212,9 @@ cf_status cf_surrogate_fit(cf_surrogate *m, const cf_surrogate_data *d, uint64_t
             CF_FAIL(CF_ERR_INVALID_ARG, "surrogate: feature %u of %zu", f, m->n_features);
         }
         if (m->active[f] < 0) {
-            if (m->n_active == m->rows_cap) {
-                size_t cap = m->rows_cap ? m->rows_cap * 2 : 256;
-                uint32_t *rows = realloc(m->rows, cap * sizeof *rows);
-                if (!rows) {
-                    free(row_of);
-                    CF_FAIL(CF_ERR_OUT_OF_MEMORY, "surrogate: no memory for %zu rows", cap);
-                }
-                m->rows = rows;
-                m->rows_cap = cap;
+            if (cf_grow((void **)&m->rows, &m->rows_cap, m->n_active + 1, sizeof *m->rows) != CF_OK) {
+                free(row_of);
+                CF_FAIL(CF_ERR_OUT_OF_MEMORY, "surrogate: no memory for %zu rows", m->n_active + 1);
             }
             m->active[f] = (int32_t)m->n_active;
             m->rows[m->n_active++] = f;

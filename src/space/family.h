@@ -16,7 +16,7 @@
 #define CF_SPACE_FAMILY_H
 
 #include "cellforge/space.h"
-#include "../spec/json_read.h"
+#include "core/json_read.h"
 
 /* An option a family's skeleton reads: a space file must declare it, with its
  * min/max inside lo..hi (what the network builder handles; lo/hi where the

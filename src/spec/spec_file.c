@@ -1,53 +1,14 @@
-/* spec_file.c - search spec files (flat JSON objects of settings) and atomic
- * file writes. Format: include/cellforge/spec.h. Tests: tests/test_journal.c.
+/* spec_file.c - search spec files (flat JSON objects of settings).
+ * Format: include/cellforge/spec.h. Tests: tests/test_journal.c.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "cellforge/file.h"
 #include "cellforge/spec.h"
 #include "cellforge/text.h"
-#include "json_read.h"
-
-char *cf_file_read_text(const char *path, size_t limit, cf_status *st) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (limit && n > limit) break;
-        if (n + 1 == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) {
-        *st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory to read it", path);
-        return NULL;
-    }
-    if (limit && n > limit) {
-        free(buf);
-        *st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__, "%s: larger than %zu bytes", path, limit);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
-}
+#include "core/json_read.h"
 
 static cf_status value_text(const cf_json_reader *r, const cJSON *v, char **out) {
     char buf[64];
@@ -68,11 +29,10 @@ static cf_status value_text(const cf_json_reader *r, const cJSON *v, char **out)
 
 cf_status cf_spec_load(const char *path, const char *const *known, size_t n_known, int max_format, cf_spec **out) {
     *out = NULL;
-    cf_status st = CF_OK;
-    char *text = cf_file_read_text(path, 0, &st);
-    if (!text) return st;
+    char *text = NULL;
+    CF_TRY(cf_file_read(path, CF_SPEC_MAX_BYTES, 0, &text, NULL));
     cJSON *root = NULL;
-    st = cf_json_parse(text, path, &root);
+    cf_status st = cf_json_parse(text, path, &root);
     free(text);
     if (st != CF_OK) return st;
     cf_json_reader r;
@@ -155,52 +115,4 @@ void cf_spec_destroy(cf_spec *s) {
         for (int k = 0; k < s->items[i].count; k++) free(s->items[i].values[k]);
     free(s->items);
     free(s);
-}
-
-/* fsync the folder holding path, so the rename itself survives a power cut. */
-static void sync_parent(const char *path) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
-cf_status cf_file_write_bytes_atomic(const char *path, const void *data, size_t n) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) CF_FAIL(CF_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, (const char *)data + done, n - done);
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            unlink(tmp);
-            CF_FAIL(CF_ERR_IO, "%s: cannot write: %s", tmp, strerror(e));
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        CF_FAIL(CF_ERR_IO, "%s: cannot flush: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        CF_FAIL(CF_ERR_IO, "%s: cannot rename into place: %s", path, strerror(e));
-    }
-    sync_parent(path);
-    return CF_OK;
-}
-
-cf_status cf_file_write_atomic(const char *path, const char *text) {
-    return cf_file_write_bytes_atomic(path, text, strlen(text));
 }

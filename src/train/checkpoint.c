@@ -2,7 +2,7 @@
  * in checkpoint.h).
  *
  * Both kinds share the layout and the code: a JSON header, f32 tensors, a
- * CRC, written to NAME.tmp and renamed. Tested by tests/test_train.c (a model
+ * CRC, written to a temporary file and renamed (cellforge/file.h). Tested by tests/test_train.c (a model
  * round trip gives identical outputs; truncated, corrupted or foreign files
  * fail with the file and offset) and tests/test_train_resume.c (a run resumed
  * from a state ends bit for bit as one that never stopped; states of another
@@ -10,19 +10,18 @@
  * model and converts to a model file with the same tensors).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cjson/cJSON.h>
 
 #include "cellforge/checkpoint.h"
-#include "../spec/json_read.h"
+#include "cellforge/file.h"
+#include "core/json_read.h"
 
 /* What a file of each kind starts with, and what to say when it does not. */
 typedef struct file_kind {
@@ -211,68 +210,32 @@ static void le64(unsigned char *b, uint64_t v) {
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The rename is an entry of the directory: flush it too, so that after a
- * power loss the new file is there rather than the previous one. Best effort:
- * some file systems cannot sync a directory, and the file is whole and in
- * place either way. */
-static void sync_dir(const char *path) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0; /* a file in / */
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
-/* The file as one atomic step: NAME.tmp written, flushed to the disk and
- * renamed, so a crash leaves either the previous file or this one. base holds
- * the blocks the slots point into. */
+/* The file as one atomic step (cf_file_writer: a temporary file flushed to
+ * the disk and renamed), so a crash leaves either the previous file or this
+ * one. base holds the blocks the slots point into. */
 static cf_status write_file(const char *path, const file_kind *kind, const cJSON *h,
                             const float *const *base, const slot *slots, int n) {
     char *text = cJSON_PrintUnformatted(h);
     if (!text) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for the header", path);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    cf_status st = CF_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot create: %s", tmp, strerror(errno));
-        goto exit;
+    cf_file_writer w;
+    cf_status st = cf_file_writer_open(&w, path);
+    if (st != CF_OK) {
+        free(text);
+        return st;
     }
     uLong crc = crc32(0L, Z_NULL, 0);
     unsigned char len[8];
     size_t hl = strlen(text);
     le64(len, hl);
-    int ok = put(f, kind->magic, 8, &crc) && put(f, len, 8, &crc) && put(f, text, hl, &crc);
+    int ok = put(w.f, kind->magic, 8, &crc) && put(w.f, len, 8, &crc) && put(w.f, text, hl, &crc);
     for (int k = 0; k < n && ok; k++)
-        ok = put(f, base[slots[k].block] + slots[k].at, (size_t)numel(slots[k].shape) * sizeof(float), &crc);
+        ok = put(w.f, base[slots[k].block] + slots[k].at, (size_t)numel(slots[k].shape) * sizeof(float), &crc);
     unsigned char c4[4] = {(unsigned char)crc, (unsigned char)(crc >> 8), (unsigned char)(crc >> 16),
                            (unsigned char)(crc >> 24)};
-    ok = ok && fwrite(c4, 1, 4, f) == 4 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: write failed: %s", tmp, strerror(err));
-        goto exit;
-    }
-    if (rename(tmp, path) != 0) {
-        st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: cannot rename to %s: %s", tmp, path,
-                          strerror(errno));
-        unlink(tmp);
-        goto exit;
-    }
-    sync_dir(path);
-exit:
+    if (!ok || fwrite(c4, 1, 4, w.f) != 4) w.err = errno ? errno : EIO;
     free(text);
-    return st;
+    /* commit reports a failed write and removes the temporary file */
+    return cf_file_writer_commit(&w);
 }
 
 cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *arch_text,
@@ -292,35 +255,14 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
     return st;
 }
 
-/* The whole file in memory, with its CRC checked. */
+/* A checkpoint may be any size that fits in memory: the limit only stops a
+ * file that is not a checkpoint at all (or a device) from being read whole. */
+#define CHECKPOINT_MAX_BYTES ((size_t)1 << 40)
+
 static cf_status read_all(const char *path, unsigned char **out, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            unsigned char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory to read it", path);
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        CF_FAIL(CF_ERR_IO, "%s: read error", path);
-    }
-    *out = buf;
-    *size = n;
+    char *buf = NULL;
+    CF_TRY(cf_file_read(path, CHECKPOINT_MAX_BYTES, 0, &buf, size));
+    *out = (unsigned char *)buf;
     return CF_OK;
 }
 

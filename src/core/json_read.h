@@ -19,7 +19,9 @@
  *
  * Ownership: the reader borrows `origin` and owns nothing else; every cJSON
  * pointer handed out is borrowed from the tree the caller parsed and frees.
- * cJSON stays inside src/: no public header includes it.
+ * cJSON stays inside src/: no public header includes it, which is why this
+ * header, shared by spec, space, journal, report and train, lives here and
+ * not in include/cellforge/ (modules include it as "core/json_read.h").
  *
  * Getters named cf_json_get_* read the member `key` of an object, with the
  * path extended by ".key" for the check and restored afterwards. An absent
@@ -29,8 +31,8 @@
  * cf_json_as_* check a value already at the reader's current path (an array
  * element after cf_json_enter_index, for instance).
  */
-#ifndef CF_SPEC_JSON_READ_H
-#define CF_SPEC_JSON_READ_H
+#ifndef CF_CORE_JSON_READ_H
+#define CF_CORE_JSON_READ_H
 
 #include <stddef.h>
 
