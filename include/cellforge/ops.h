@@ -130,12 +130,19 @@ typedef struct cf_op_args {
     unsigned char din_assign[CF_OP_MAX_INPUTS];
 } cf_op_args;
 
+/* The shape rule of one op kind. cf_op_infer_shape calls it once the arity,
+ * the inputs' presence and input 0's dtype are checked, with out_shape holding
+ * input 0's shape; it checks the kind's weights, state and params and writes
+ * the output's shape. */
+typedef cf_status (*cf_op_shape_fn)(const cf_op_args *a, int64_t out_shape[CF_TENSOR_DIMS]);
+
 /* What the registry knows about an op kind. */
 typedef struct cf_op_info {
     const char *name;   /* "conv2d", "batchnorm", ... */
     int min_inputs, max_inputs;
     int n_weights;      /* weight slots (some may be optional) */
     int n_state;        /* state slots */
+    cf_op_shape_fn infer_shape;
 } cf_op_info;
 
 const cf_op_info *cf_op_get_info(cf_op_kind kind); /* NULL for an invalid kind */

@@ -1,4 +1,6 @@
 /* ops.c - the op registry and the validation every backend relies on.
+ * Each kind's entry holds its shape rule beside its name and arity, so
+ * cf_op_infer_shape runs the checks every op shares and then the kind's rule.
  *
  * Backends receive only calls that passed cf_op_check_forward/backward, so a
  * malformed shape, a wrong arity or a missing tensor is reported here once,
@@ -10,55 +12,6 @@
 #include <string.h>
 
 #include "cellforge/text.h"
-
-/* name, min inputs, max inputs, weight slots, state slots */
-static const cf_op_info op_table[CF_OP_COUNT] = {
-    [CF_OP_CONV2D]         = {"conv2d", 1, 1, 2, 0},
-    [CF_OP_BATCHNORM]      = {"batchnorm", 1, 1, 2, 4},
-    [CF_OP_RELU]           = {"relu", 1, 1, 0, 0},
-    [CF_OP_AVGPOOL2D]      = {"avgpool2d", 1, 1, 0, 0},
-    [CF_OP_MAXPOOL2D]      = {"maxpool2d", 1, 1, 0, 0},
-    [CF_OP_GLOBAL_AVGPOOL] = {"global_avgpool", 1, 1, 0, 0},
-    [CF_OP_LINEAR]         = {"linear", 1, 1, 2, 0},
-    [CF_OP_SUM]            = {"sum", 1, CF_OP_MAX_INPUTS, 0, 0},
-    [CF_OP_ZERO]           = {"zero", 1, 1, 0, 0},
-    [CF_OP_IDENTITY]       = {"identity", 1, 1, 0, 0},
-    [CF_OP_CONCAT]         = {"concat", 1, CF_OP_MAX_INPUTS, 0, 0},
-    [CF_OP_SOFTMAX_XENT]   = {"softmax_xent", 2, 2, 0, 0},
-    [CF_OP_DROPOUT]        = {"dropout", 1, 1, 0, 0},
-    [CF_OP_SLICE]          = {"slice", 1, 1, 0, 0},
-};
-
-const cf_op_info *cf_op_get_info(cf_op_kind kind) {
-    if ((int)kind < 0 || kind >= CF_OP_COUNT) return NULL;
-    return &op_table[kind];
-}
-
-const char *cf_op_name(cf_op_kind kind) {
-    const cf_op_info *info = cf_op_get_info(kind);
-    return info ? info->name : "?";
-}
-
-const char *cf_op_call_name(const cf_op_args *a) {
-    if (a->kind == CF_OP_BATCHNORM && a->params.bn.relu) return "batchnorm+relu";
-    return cf_op_name(a->kind);
-}
-
-cf_status cf_op_lookup(const char *name, cf_op_kind *out) {
-    const char *names[CF_OP_COUNT];
-    for (int k = 0; k < CF_OP_COUNT; k++) {
-        names[k] = op_table[k].name;
-        if (name && strcmp(name, op_table[k].name) == 0) {
-            *out = (cf_op_kind)k;
-            return CF_OK;
-        }
-    }
-    if (!name) CF_FAIL(CF_ERR_UNKNOWN_NAME, "op name is missing");
-    const char *near = cf_text_closest(name, names, CF_OP_COUNT);
-    if (near) CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s'; did you mean '%s'?", name, near);
-    CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s' (known: conv2d, batchnorm, relu, avgpool2d, maxpool2d, "
-            "global_avgpool, linear, sum, zero, identity, concat, softmax_xent, dropout, slice)", name);
-}
 
 int64_t cf_conv_out_size(int64_t in, int k, int stride, int pad, int dil) {
     int64_t span = (int64_t)dil * (k - 1) + 1;
@@ -94,6 +47,253 @@ static cf_status check_window(const char *op, int kh, int kw, int sh, int sw, in
     return CF_OK;
 }
 
+/* ---- shape rules, one per op kind (the registry's infer_shape) ------------------- */
+
+/* relu, identity: the output is shaped like input 0 */
+static cf_status shape_same(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    (void)a;
+    (void)out;
+    return CF_OK;
+}
+
+static cf_status shape_conv2d(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const char *op = cf_op_call_name(a);
+    const cf_tensor *x = a->in[0];
+    const int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    const cf_conv2d_params *p = &a->params.conv;
+    const cf_tensor *wt = a->w[0];
+    if (!wt) CF_FAIL(CF_ERR_INVALID_ARG, "conv2d: weight is missing");
+    if (wt->dtype != x->dtype)
+        CF_FAIL(CF_ERR_INVALID_ARG, "conv2d: weight is %s but input is %s", cf_dtype_name(wt->dtype),
+                cf_dtype_name(x->dtype));
+    CF_TRY(check_window(op, (int)wt->shape[2], (int)wt->shape[3], p->stride_h, p->stride_w, p->pad_h,
+                        p->pad_w, p->dil_h, p->dil_w));
+    if (p->groups < 1) CF_FAIL(CF_ERR_INVALID_ARG, "conv2d: groups is %d, expected >= 1", p->groups);
+    const int64_t OC = wt->shape[0];
+    if (C % p->groups || OC % p->groups)
+        CF_FAIL(CF_ERR_SHAPE, "conv2d: %lld input and %lld output channels are not divisible by %d groups",
+                (long long)C, (long long)OC, p->groups);
+    if (wt->shape[1] != C / p->groups)
+        CF_FAIL(CF_ERR_SHAPE, "conv2d: weight " SHAPE_FMT " expects %lld input channels per group, "
+                "input " SHAPE_FMT " with %d groups has %lld", SHAPE_ARGS(wt),
+                (long long)wt->shape[1], SHAPE_ARGS(x), p->groups, (long long)(C / p->groups));
+    if (a->w[1]) CF_TRY(check_vector(op, "bias", a->w[1], OC, x->dtype));
+    int64_t OH = cf_conv_out_size(H, (int)wt->shape[2], p->stride_h, p->pad_h, p->dil_h);
+    int64_t OW = cf_conv_out_size(W, (int)wt->shape[3], p->stride_w, p->pad_w, p->dil_w);
+    if (OH < 1 || OW < 1)
+        CF_FAIL(CF_ERR_SHAPE, "conv2d: a %lldx%lld kernel (dilation %dx%d) does not fit input " SHAPE_FMT
+                " with padding %dx%d", (long long)wt->shape[2], (long long)wt->shape[3], p->dil_h,
+                p->dil_w, SHAPE_ARGS(x), p->pad_h, p->pad_w);
+    out[1] = OC;
+    out[2] = OH;
+    out[3] = OW;
+    return CF_OK;
+}
+
+static cf_status shape_batchnorm(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    (void)out;
+    const char *op = cf_op_call_name(a);
+    const cf_tensor *x = a->in[0];
+    const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    const cf_batchnorm_params *p = &a->params.bn;
+    if (!(p->eps > 0)) CF_FAIL(CF_ERR_INVALID_ARG, "%s: eps is %g, expected > 0", op, p->eps);
+    if (p->relu != 0 && p->relu != 1)
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: relu is %d, expected 0 or 1", op, p->relu);
+    if (p->momentum < 0 || p->momentum > 1)
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: momentum is %g, expected in [0, 1]", op, p->momentum);
+    if ((a->w[0] == NULL) != (a->w[1] == NULL))
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: gamma and beta must both be given (affine) or both be NULL", op);
+    if (a->w[0]) {
+        CF_TRY(check_vector(op, "gamma", a->w[0], C, x->dtype));
+        CF_TRY(check_vector(op, "beta", a->w[1], C, x->dtype));
+    }
+    CF_TRY(check_vector(op, "running_mean", a->state[0], C, x->dtype));
+    CF_TRY(check_vector(op, "running_var", a->state[1], C, x->dtype));
+    if (p->training) {
+        CF_TRY(check_vector(op, "save_mean", a->state[2], C, x->dtype));
+        CF_TRY(check_vector(op, "save_invstd", a->state[3], C, x->dtype));
+        if (N * H * W < 2)
+            CF_FAIL(CF_ERR_SHAPE, "%s: training needs more than one value per channel, input is " SHAPE_FMT,
+                    op, SHAPE_ARGS(x));
+    }
+    return CF_OK;
+}
+
+static cf_status shape_dropout(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    (void)out;
+    if (!(a->params.dropout.p >= 0 && a->params.dropout.p < 1))
+        CF_FAIL(CF_ERR_INVALID_ARG, "dropout: p is %g, expected in [0, 1)", a->params.dropout.p);
+    return CF_OK;
+}
+
+/* avgpool2d, maxpool2d */
+static cf_status shape_pool2d(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const char *op = cf_op_call_name(a);
+    const cf_tensor *x = a->in[0];
+    const cf_pool2d_params *p = &a->params.pool;
+    CF_TRY(check_window(op, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w, 1, 1));
+    if (2 * p->pad_h > p->kernel_h || 2 * p->pad_w > p->kernel_w)
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: padding %dx%d is more than half the %dx%d kernel", op, p->pad_h,
+                p->pad_w, p->kernel_h, p->kernel_w);
+    int64_t OH = cf_conv_out_size(x->shape[2], p->kernel_h, p->stride_h, p->pad_h, 1);
+    int64_t OW = cf_conv_out_size(x->shape[3], p->kernel_w, p->stride_w, p->pad_w, 1);
+    if (OH < 1 || OW < 1)
+        CF_FAIL(CF_ERR_SHAPE, "%s: a %dx%d window does not fit input " SHAPE_FMT, op, p->kernel_h,
+                p->kernel_w, SHAPE_ARGS(x));
+    out[2] = OH;
+    out[3] = OW;
+    return CF_OK;
+}
+
+static cf_status shape_global_avgpool(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    (void)a;
+    out[2] = 1;
+    out[3] = 1;
+    return CF_OK;
+}
+
+static cf_status shape_linear(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const char *op = cf_op_call_name(a);
+    const cf_tensor *x = a->in[0];
+    const cf_tensor *wt = a->w[0];
+    if (!wt) CF_FAIL(CF_ERR_INVALID_ARG, "linear: weight is missing");
+    if (wt->dtype != x->dtype)
+        CF_FAIL(CF_ERR_INVALID_ARG, "linear: weight is %s but input is %s", cf_dtype_name(wt->dtype),
+                cf_dtype_name(x->dtype));
+    const int64_t IN = x->shape[1] * x->shape[2] * x->shape[3];
+    if (wt->shape[1] != IN || wt->shape[2] != 1 || wt->shape[3] != 1)
+        CF_FAIL(CF_ERR_SHAPE, "linear: weight " SHAPE_FMT " does not take input " SHAPE_FMT
+                " (%lld features); expected (OUT, %lld, 1, 1)", SHAPE_ARGS(wt), SHAPE_ARGS(x),
+                (long long)IN, (long long)IN);
+    if (a->w[1]) CF_TRY(check_vector(op, "bias", a->w[1], wt->shape[0], x->dtype));
+    out[1] = wt->shape[0];
+    out[2] = 1;
+    out[3] = 1;
+    return CF_OK;
+}
+
+static cf_status shape_sum(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    (void)out;
+    const cf_tensor *x = a->in[0];
+    for (int i = 1; i < a->n_inputs; i++) {
+        const cf_tensor *t = a->in[i];
+        if (!cf_tensor_same_shape(t, x) || t->dtype != x->dtype)
+            CF_FAIL(CF_ERR_SHAPE, "sum: input %d is " SHAPE_FMT " %s, input 0 is " SHAPE_FMT " %s", i,
+                    SHAPE_ARGS(t), cf_dtype_name(t->dtype), SHAPE_ARGS(x), cf_dtype_name(x->dtype));
+    }
+    return CF_OK;
+}
+
+static cf_status shape_zero(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const int64_t H = a->in[0]->shape[2], W = a->in[0]->shape[3];
+    int s = a->params.zero.stride;
+    if (s < 1) CF_FAIL(CF_ERR_INVALID_ARG, "zero: stride is %d, expected >= 1", s);
+    out[2] = (H + s - 1) / s;
+    out[3] = (W + s - 1) / s;
+    return CF_OK;
+}
+
+static cf_status shape_concat(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const cf_tensor *x = a->in[0];
+    const int64_t N = x->shape[0], H = x->shape[2], W = x->shape[3];
+    int64_t total = 0;
+    for (int i = 0; i < a->n_inputs; i++) {
+        const cf_tensor *t = a->in[i];
+        if (t->shape[0] != N || t->shape[2] != H || t->shape[3] != W || t->dtype != x->dtype)
+            CF_FAIL(CF_ERR_SHAPE, "concat: input %d is " SHAPE_FMT " %s; every input needs N, H, W of input 0 "
+                    SHAPE_FMT " and dtype %s", i, SHAPE_ARGS(t), cf_dtype_name(t->dtype), SHAPE_ARGS(x),
+                    cf_dtype_name(x->dtype));
+        total += t->shape[1];
+    }
+    out[1] = total;
+    return CF_OK;
+}
+
+static cf_status shape_slice(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const cf_tensor *x = a->in[0];
+    const int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    const cf_slice_params *p = &a->params.slice;
+    if (p->c0 < 0 || p->top < 0 || p->left < 0 || p->c < 1 || p->h < 1 || p->w < 1 ||
+        p->c0 + p->c > C || p->top + p->h > H || p->left + p->w > W)
+        CF_FAIL(CF_ERR_SHAPE, "slice: channels [%d, %d), rows [%d, %d), columns [%d, %d) do not "
+                "lie inside input " SHAPE_FMT, p->c0, p->c0 + p->c, p->top, p->top + p->h,
+                p->left, p->left + p->w, SHAPE_ARGS(x));
+    out[1] = p->c;
+    out[2] = p->h;
+    out[3] = p->w;
+    return CF_OK;
+}
+
+static cf_status shape_softmax_xent(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    const cf_tensor *x = a->in[0], *labels = a->in[1];
+    const int64_t N = x->shape[0], H = x->shape[2], W = x->shape[3];
+    double e = a->params.xent.label_smoothing;
+    if (!(e >= 0 && e < 1))
+        CF_FAIL(CF_ERR_INVALID_ARG, "softmax_xent: label_smoothing is %g, expected in [0, 1)", e);
+    if (H != 1 || W != 1)
+        CF_FAIL(CF_ERR_SHAPE, "softmax_xent: logits are " SHAPE_FMT ", expected (N, K, 1, 1)", SHAPE_ARGS(x));
+    if (labels->dtype != CF_DTYPE_I32)
+        CF_FAIL(CF_ERR_INVALID_ARG, "softmax_xent: labels are %s, expected i32", cf_dtype_name(labels->dtype));
+    if (labels->shape[0] != N || labels->shape[1] != 1 || labels->shape[2] != 1 || labels->shape[3] != 1)
+        CF_FAIL(CF_ERR_SHAPE, "softmax_xent: labels are " SHAPE_FMT ", expected (%lld, 1, 1, 1)",
+                SHAPE_ARGS(labels), (long long)N);
+    out[0] = out[1] = out[2] = out[3] = 1;
+    return CF_OK;
+}
+
+/* ---- the registry ------------------------------------------------------------------ */
+
+/* name, min inputs, max inputs, weight slots, state slots, shape rule */
+static const cf_op_info op_table[CF_OP_COUNT] = {
+    [CF_OP_CONV2D]         = {"conv2d", 1, 1, 2, 0, shape_conv2d},
+    [CF_OP_BATCHNORM]      = {"batchnorm", 1, 1, 2, 4, shape_batchnorm},
+    [CF_OP_RELU]           = {"relu", 1, 1, 0, 0, shape_same},
+    [CF_OP_AVGPOOL2D]      = {"avgpool2d", 1, 1, 0, 0, shape_pool2d},
+    [CF_OP_MAXPOOL2D]      = {"maxpool2d", 1, 1, 0, 0, shape_pool2d},
+    [CF_OP_GLOBAL_AVGPOOL] = {"global_avgpool", 1, 1, 0, 0, shape_global_avgpool},
+    [CF_OP_LINEAR]         = {"linear", 1, 1, 2, 0, shape_linear},
+    [CF_OP_SUM]            = {"sum", 1, CF_OP_MAX_INPUTS, 0, 0, shape_sum},
+    [CF_OP_ZERO]           = {"zero", 1, 1, 0, 0, shape_zero},
+    [CF_OP_IDENTITY]       = {"identity", 1, 1, 0, 0, shape_same},
+    [CF_OP_CONCAT]         = {"concat", 1, CF_OP_MAX_INPUTS, 0, 0, shape_concat},
+    [CF_OP_SOFTMAX_XENT]   = {"softmax_xent", 2, 2, 0, 0, shape_softmax_xent},
+    [CF_OP_DROPOUT]        = {"dropout", 1, 1, 0, 0, shape_dropout},
+    [CF_OP_SLICE]          = {"slice", 1, 1, 0, 0, shape_slice},
+};
+
+const cf_op_info *cf_op_get_info(cf_op_kind kind) {
+    if ((int)kind < 0 || kind >= CF_OP_COUNT) return NULL;
+    return &op_table[kind];
+}
+
+const char *cf_op_name(cf_op_kind kind) {
+    const cf_op_info *info = cf_op_get_info(kind);
+    return info ? info->name : "?";
+}
+
+const char *cf_op_call_name(const cf_op_args *a) {
+    if (a->kind == CF_OP_BATCHNORM && a->params.bn.relu) return "batchnorm+relu";
+    return cf_op_name(a->kind);
+}
+
+cf_status cf_op_lookup(const char *name, cf_op_kind *out) {
+    const char *names[CF_OP_COUNT];
+    for (int k = 0; k < CF_OP_COUNT; k++) {
+        names[k] = op_table[k].name;
+        if (name && strcmp(name, op_table[k].name) == 0) {
+            *out = (cf_op_kind)k;
+            return CF_OK;
+        }
+    }
+    if (!name) CF_FAIL(CF_ERR_UNKNOWN_NAME, "op name is missing");
+    const char *near = cf_text_closest(name, names, CF_OP_COUNT);
+    if (near) CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s'; did you mean '%s'?", name, near);
+    CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s' (known: conv2d, batchnorm, relu, avgpool2d, maxpool2d, "
+            "global_avgpool, linear, sum, zero, identity, concat, softmax_xent, dropout, slice)", name);
+}
+
+/* The checks every op shares (arity, inputs present, a float input 0), then
+ * the kind's own shape rule from the registry. */
 cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     if (!a) CF_FAIL(CF_ERR_INVALID_ARG, "op call is NULL");
     const cf_op_info *info = cf_op_get_info(a->kind);
@@ -113,166 +313,7 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     if (!is_float(x->dtype))
         CF_FAIL(CF_ERR_INVALID_ARG, "%s: input 0 is %s, expected f32 or f64", op, cf_dtype_name(x->dtype));
     for (int i = 0; i < CF_TENSOR_DIMS; i++) out[i] = x->shape[i];
-    const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-
-    switch (a->kind) {
-    case CF_OP_CONV2D: {
-        const cf_conv2d_params *p = &a->params.conv;
-        const cf_tensor *wt = a->w[0];
-        if (!wt) CF_FAIL(CF_ERR_INVALID_ARG, "conv2d: weight is missing");
-        if (wt->dtype != x->dtype)
-            CF_FAIL(CF_ERR_INVALID_ARG, "conv2d: weight is %s but input is %s", cf_dtype_name(wt->dtype),
-                    cf_dtype_name(x->dtype));
-        CF_TRY(check_window(op, (int)wt->shape[2], (int)wt->shape[3], p->stride_h, p->stride_w, p->pad_h,
-                            p->pad_w, p->dil_h, p->dil_w));
-        if (p->groups < 1) CF_FAIL(CF_ERR_INVALID_ARG, "conv2d: groups is %d, expected >= 1", p->groups);
-        const int64_t OC = wt->shape[0];
-        if (C % p->groups || OC % p->groups)
-            CF_FAIL(CF_ERR_SHAPE, "conv2d: %lld input and %lld output channels are not divisible by %d groups",
-                    (long long)C, (long long)OC, p->groups);
-        if (wt->shape[1] != C / p->groups)
-            CF_FAIL(CF_ERR_SHAPE, "conv2d: weight " SHAPE_FMT " expects %lld input channels per group, "
-                    "input " SHAPE_FMT " with %d groups has %lld", SHAPE_ARGS(wt),
-                    (long long)wt->shape[1], SHAPE_ARGS(x), p->groups, (long long)(C / p->groups));
-        if (a->w[1]) CF_TRY(check_vector(op, "bias", a->w[1], OC, x->dtype));
-        int64_t OH = cf_conv_out_size(H, (int)wt->shape[2], p->stride_h, p->pad_h, p->dil_h);
-        int64_t OW = cf_conv_out_size(W, (int)wt->shape[3], p->stride_w, p->pad_w, p->dil_w);
-        if (OH < 1 || OW < 1)
-            CF_FAIL(CF_ERR_SHAPE, "conv2d: a %lldx%lld kernel (dilation %dx%d) does not fit input " SHAPE_FMT
-                    " with padding %dx%d", (long long)wt->shape[2], (long long)wt->shape[3], p->dil_h,
-                    p->dil_w, SHAPE_ARGS(x), p->pad_h, p->pad_w);
-        out[1] = OC;
-        out[2] = OH;
-        out[3] = OW;
-        break;
-    }
-    case CF_OP_BATCHNORM: {
-        const cf_batchnorm_params *p = &a->params.bn;
-        if (!(p->eps > 0)) CF_FAIL(CF_ERR_INVALID_ARG, "%s: eps is %g, expected > 0", op, p->eps);
-        if (p->relu != 0 && p->relu != 1)
-            CF_FAIL(CF_ERR_INVALID_ARG, "%s: relu is %d, expected 0 or 1", op, p->relu);
-        if (p->momentum < 0 || p->momentum > 1)
-            CF_FAIL(CF_ERR_INVALID_ARG, "%s: momentum is %g, expected in [0, 1]", op, p->momentum);
-        if ((a->w[0] == NULL) != (a->w[1] == NULL))
-            CF_FAIL(CF_ERR_INVALID_ARG, "%s: gamma and beta must both be given (affine) or both be NULL", op);
-        if (a->w[0]) {
-            CF_TRY(check_vector(op, "gamma", a->w[0], C, x->dtype));
-            CF_TRY(check_vector(op, "beta", a->w[1], C, x->dtype));
-        }
-        CF_TRY(check_vector(op, "running_mean", a->state[0], C, x->dtype));
-        CF_TRY(check_vector(op, "running_var", a->state[1], C, x->dtype));
-        if (p->training) {
-            CF_TRY(check_vector(op, "save_mean", a->state[2], C, x->dtype));
-            CF_TRY(check_vector(op, "save_invstd", a->state[3], C, x->dtype));
-            if (N * H * W < 2)
-                CF_FAIL(CF_ERR_SHAPE, "%s: training needs more than one value per channel, input is " SHAPE_FMT,
-                        op, SHAPE_ARGS(x));
-        }
-        break;
-    }
-    case CF_OP_RELU:
-    case CF_OP_IDENTITY:
-        break;
-    case CF_OP_DROPOUT:
-        if (!(a->params.dropout.p >= 0 && a->params.dropout.p < 1))
-            CF_FAIL(CF_ERR_INVALID_ARG, "dropout: p is %g, expected in [0, 1)", a->params.dropout.p);
-        break;
-    case CF_OP_AVGPOOL2D:
-    case CF_OP_MAXPOOL2D: {
-        const cf_pool2d_params *p = &a->params.pool;
-        CF_TRY(check_window(op, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w, 1, 1));
-        if (2 * p->pad_h > p->kernel_h || 2 * p->pad_w > p->kernel_w)
-            CF_FAIL(CF_ERR_INVALID_ARG, "%s: padding %dx%d is more than half the %dx%d kernel", op, p->pad_h,
-                    p->pad_w, p->kernel_h, p->kernel_w);
-        int64_t OH = cf_conv_out_size(H, p->kernel_h, p->stride_h, p->pad_h, 1);
-        int64_t OW = cf_conv_out_size(W, p->kernel_w, p->stride_w, p->pad_w, 1);
-        if (OH < 1 || OW < 1)
-            CF_FAIL(CF_ERR_SHAPE, "%s: a %dx%d window does not fit input " SHAPE_FMT, op, p->kernel_h,
-                    p->kernel_w, SHAPE_ARGS(x));
-        out[2] = OH;
-        out[3] = OW;
-        break;
-    }
-    case CF_OP_GLOBAL_AVGPOOL:
-        out[2] = 1;
-        out[3] = 1;
-        break;
-    case CF_OP_LINEAR: {
-        const cf_tensor *wt = a->w[0];
-        if (!wt) CF_FAIL(CF_ERR_INVALID_ARG, "linear: weight is missing");
-        if (wt->dtype != x->dtype)
-            CF_FAIL(CF_ERR_INVALID_ARG, "linear: weight is %s but input is %s", cf_dtype_name(wt->dtype),
-                    cf_dtype_name(x->dtype));
-        const int64_t IN = C * H * W;
-        if (wt->shape[1] != IN || wt->shape[2] != 1 || wt->shape[3] != 1)
-            CF_FAIL(CF_ERR_SHAPE, "linear: weight " SHAPE_FMT " does not take input " SHAPE_FMT
-                    " (%lld features); expected (OUT, %lld, 1, 1)", SHAPE_ARGS(wt), SHAPE_ARGS(x),
-                    (long long)IN, (long long)IN);
-        if (a->w[1]) CF_TRY(check_vector(op, "bias", a->w[1], wt->shape[0], x->dtype));
-        out[1] = wt->shape[0];
-        out[2] = 1;
-        out[3] = 1;
-        break;
-    }
-    case CF_OP_SUM:
-        for (int i = 1; i < a->n_inputs; i++) {
-            const cf_tensor *t = a->in[i];
-            if (!cf_tensor_same_shape(t, x) || t->dtype != x->dtype)
-                CF_FAIL(CF_ERR_SHAPE, "sum: input %d is " SHAPE_FMT " %s, input 0 is " SHAPE_FMT " %s", i,
-                        SHAPE_ARGS(t), cf_dtype_name(t->dtype), SHAPE_ARGS(x), cf_dtype_name(x->dtype));
-        }
-        break;
-    case CF_OP_ZERO: {
-        int s = a->params.zero.stride;
-        if (s < 1) CF_FAIL(CF_ERR_INVALID_ARG, "zero: stride is %d, expected >= 1", s);
-        out[2] = (H + s - 1) / s;
-        out[3] = (W + s - 1) / s;
-        break;
-    }
-    case CF_OP_CONCAT: {
-        int64_t total = 0;
-        for (int i = 0; i < a->n_inputs; i++) {
-            const cf_tensor *t = a->in[i];
-            if (t->shape[0] != N || t->shape[2] != H || t->shape[3] != W || t->dtype != x->dtype)
-                CF_FAIL(CF_ERR_SHAPE, "concat: input %d is " SHAPE_FMT " %s; every input needs N, H, W of input 0 "
-                        SHAPE_FMT " and dtype %s", i, SHAPE_ARGS(t), cf_dtype_name(t->dtype), SHAPE_ARGS(x),
-                        cf_dtype_name(x->dtype));
-            total += t->shape[1];
-        }
-        out[1] = total;
-        break;
-    }
-    case CF_OP_SLICE: {
-        const cf_slice_params *p = &a->params.slice;
-        if (p->c0 < 0 || p->top < 0 || p->left < 0 || p->c < 1 || p->h < 1 || p->w < 1 ||
-            p->c0 + p->c > C || p->top + p->h > H || p->left + p->w > W)
-            CF_FAIL(CF_ERR_SHAPE, "slice: channels [%d, %d), rows [%d, %d), columns [%d, %d) do not "
-                    "lie inside input " SHAPE_FMT, p->c0, p->c0 + p->c, p->top, p->top + p->h,
-                    p->left, p->left + p->w, SHAPE_ARGS(x));
-        out[1] = p->c;
-        out[2] = p->h;
-        out[3] = p->w;
-        break;
-    }
-    case CF_OP_SOFTMAX_XENT: {
-        const cf_tensor *labels = a->in[1];
-        double e = a->params.xent.label_smoothing;
-        if (!(e >= 0 && e < 1))
-            CF_FAIL(CF_ERR_INVALID_ARG, "softmax_xent: label_smoothing is %g, expected in [0, 1)", e);
-        if (H != 1 || W != 1)
-            CF_FAIL(CF_ERR_SHAPE, "softmax_xent: logits are " SHAPE_FMT ", expected (N, K, 1, 1)", SHAPE_ARGS(x));
-        if (labels->dtype != CF_DTYPE_I32)
-            CF_FAIL(CF_ERR_INVALID_ARG, "softmax_xent: labels are %s, expected i32", cf_dtype_name(labels->dtype));
-        if (labels->shape[0] != N || labels->shape[1] != 1 || labels->shape[2] != 1 || labels->shape[3] != 1)
-            CF_FAIL(CF_ERR_SHAPE, "softmax_xent: labels are " SHAPE_FMT ", expected (%lld, 1, 1, 1)",
-                    SHAPE_ARGS(labels), (long long)N);
-        out[0] = out[1] = out[2] = out[3] = 1;
-        break;
-    }
-    case CF_OP_COUNT:
-        break;
-    }
-    return CF_OK;
+    return info->infer_shape(a, out);
 }
 
 static cf_status check_same(const char *op, const char *what, const cf_tensor *t,

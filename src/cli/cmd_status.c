@@ -107,6 +107,106 @@ static int cmp_val_desc(const void *a, const void *b) {
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
+/* How many trials of a replayed run are in each state. */
+typedef struct status_counts {
+    int64_t ok, failed, rejected, running, pending;
+} status_counts;
+
+static void count_trials(const cf_search_replay *rep, status_counts *c) {
+    memset(c, 0, sizeof *c);
+    for (int64_t i = 0; i < rep->n; i++) {
+        switch (rep->trials[i].status) {
+        case CF_TRIAL_OK: c->ok++; break;
+        case CF_TRIAL_REJECTED: c->rejected++; break;
+        case CF_TRIAL_RUNNING: c->running++; break;
+        case CF_TRIAL_PENDING: c->pending++; break;
+        default: c->failed++; break;
+        }
+    }
+}
+
+/* The heading lines: run, state, pid, search, trials, clock. */
+static void print_summary(const char *dir, const cf_spec *spec, const cf_space *space, const cf_search_replay *rep,
+                          const cf_journal_scan *scan, const status_counts *c) {
+    long pid = 0;
+    int live = run_is_live(dir, &pid);
+    const cf_spec_value *strategy = cf_spec_get(spec, "strategy"), *evaluator = cf_spec_get(spec, "evaluator");
+    char opts[256];
+    cf_space_format_options(space, opts, sizeof opts);
+    printf("run       %s\n", dir);
+    printf("state     %s%s\n",
+           live ? "running" : (c->running || c->pending) ? "stopped before the end (resume with --resume)" : "stopped",
+           scan->torn ? " (the journal's last line is torn: the search was killed while writing)" : "");
+    if (live && pid) printf("pid       %ld\n", pid);
+    printf("search    %s (%s), strategy %s, evaluator %s\n", space->name, opts,
+           strategy ? strategy->values[0] : "random", evaluator ? evaluator->values[0] : "train");
+    printf("trials    %lld: %lld ok, %lld failed, %lld running, %lld waiting; %lld rejected by the constraints; "
+           "%lld retries\n",
+           (long long)(rep->n - c->rejected), (long long)c->ok, (long long)c->failed, (long long)c->running,
+           (long long)c->pending, (long long)c->rejected, (long long)rep->retries);
+    printf("clock     %.1f s%s, %lld journal lines\n", rep->clock,
+           evaluator && strncmp(evaluator->values[0], "table:", 6) == 0 ? " (simulated)" : "", (long long)scan->lines);
+}
+
+/* The top trials that finished ok, by validation accuracy. */
+static int print_best(const cf_search_replay *rep, long long top) {
+    cf_trial **order = malloc((size_t)(rep->n > 0 ? rep->n : 1) * sizeof *order);
+    if (!order) return -1;
+    int64_t n_ok = 0;
+    for (int64_t i = 0; i < rep->n; i++)
+        if (rep->trials[i].status == CF_TRIAL_OK) order[n_ok++] = &rep->trials[i];
+    qsort(order, (size_t)n_ok, sizeof *order, cmp_val_desc);
+    if (n_ok) printf("best\n");
+    for (int64_t i = 0; i < n_ok && i < top; i++) {
+        const cf_trial *t = order[i];
+        printf("  trial %-5lld val %6.2f%%  %8lld params %10.2fM MACs  %5.1f s  %s\n", (long long)t->id,
+               100 * t->val_acc, (long long)t->cost.params, (double)t->cost.macs / 1e6, t->train_seconds, t->arch);
+    }
+    free(order);
+    return 0;
+}
+
+/* Where each running trial has got to. */
+static void print_running(const cf_search_replay *rep, const status_counts *c) {
+    if (c->running) printf("running\n");
+    for (int64_t i = 0; i < rep->n; i++) {
+        const cf_trial *t = &rep->trials[i];
+        if (t->status != CF_TRIAL_RUNNING) continue;
+        printf("  trial %-5lld on worker", (long long)t->id);
+        for (int r = 0; r < t->replicas; r++) printf("%s%d", r ? "+" : " ", t->workers[r]);
+        printf(", epoch %d of %d", t->epochs_done, t->cand.epochs);
+        if (t->epochs_done > 0) printf(", val %.2f%%", 100 * t->curve[t->epochs_done - 1].val_acc);
+        printf(", since %.1f s  %s\n", t->start, t->arch);
+    }
+}
+
+/* The first failed trials with their reasons. */
+static void print_failed(const cf_search_replay *rep, const status_counts *c, long long top) {
+    if (c->failed) printf("failed\n");
+    for (int64_t i = 0, shown = 0; i < rep->n && shown < top; i++) {
+        const cf_trial *t = &rep->trials[i];
+        if (t->status == CF_TRIAL_OK || t->status == CF_TRIAL_REJECTED || t->status == CF_TRIAL_RUNNING ||
+            t->status == CF_TRIAL_PENDING)
+            continue;
+        printf("  trial %-5lld %s: %s\n", (long long)t->id, cf_trial_status_name(t->status), t->reason);
+        shown++;
+    }
+}
+
+/* The run's spec, read with the search's own knobs, and its space. */
+static int load_run(const char *dir, cf_spec **spec, cf_space **space) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/spec.json", dir);
+    /* the spec's keys are the search's flags */
+    cli_flag sflags[64];
+    cli_args sargs = {.command = "status", .usage = cmd_status_usage, .flags = sflags,
+                      .n_flags = cli_knob_flags(KNOB_SEARCH, sflags)};
+    int rc = cli_knob_load_spec(&sargs, path, spec);
+    if (rc >= 0) return rc;
+    cli_knob_merge(&sargs, *spec, 0);
+    return cli_load_space(&sargs, space);
+}
+
 int cmd_status(int argc, char **argv) {
     cli_flag flags[] = {FLAG("top", 1, 0)};
     cli_args args = {.command = "status", .usage = cmd_status_usage, .flags = flags, .n_flags = 1};
@@ -120,89 +220,31 @@ int cmd_status(int argc, char **argv) {
     long long top = 5;
     if ((rc = cli_count(&args, "top", 1, &top)) >= 0) return rc;
     const char *dir = args.positional[0];
-    char path[1100];
-    snprintf(path, sizeof path, "%s/spec.json", dir);
     cf_spec *spec = NULL;
-    /* the spec's keys are the search's flags */
-    cli_flag sflags[64];
-    cli_args sargs = {.command = "status", .usage = cmd_status_usage, .flags = sflags,
-                      .n_flags = cli_knob_flags(KNOB_SEARCH, sflags)};
-    if ((rc = cli_knob_load_spec(&sargs, path, &spec)) >= 0) return rc;
-    cli_knob_merge(&sargs, spec, 0);
     cf_space *space = NULL;
     cf_search_replay rep;
     memset(&rep, 0, sizeof rep);
-    cf_trial **order = NULL;
+    if ((rc = load_run(dir, &spec, &space)) >= 0) goto exit;
     rc = EXIT_ERROR;
-    if ((rc = cli_load_space(&sargs, &space)) >= 0) goto exit;
-    rc = EXIT_ERROR;
+    char path[1100];
     snprintf(path, sizeof path, "%s/journal.jsonl", dir);
     cf_journal_scan scan;
     if (cf_search_replay_load(path, space, &rep, &scan) != CF_OK) {
         rc = cli_fail("status");
         goto exit;
     }
-    long pid = 0;
-    int live = run_is_live(dir, &pid);
-    int64_t ok = 0, failed = 0, rejected = 0, running = 0, pending = 0;
-    order = malloc((size_t)(rep.n > 0 ? rep.n : 1) * sizeof *order);
-    int64_t n_ok = 0;
-    for (int64_t i = 0; i < rep.n; i++) {
-        const cf_trial *t = &rep.trials[i];
-        switch (t->status) {
-        case CF_TRIAL_OK: ok++; order[n_ok++] = &rep.trials[i]; break;
-        case CF_TRIAL_REJECTED: rejected++; break;
-        case CF_TRIAL_RUNNING: running++; break;
-        case CF_TRIAL_PENDING: pending++; break;
-        default: failed++; break;
-        }
+    status_counts counts;
+    count_trials(&rep, &counts);
+    print_summary(dir, spec, space, &rep, &scan, &counts);
+    if (print_best(&rep, top) != 0) {
+        fprintf(stderr, "cellforge status: no memory to sort %lld trials\n", (long long)rep.n);
+        goto exit;
     }
-    const cf_spec_value *strategy = cf_spec_get(spec, "strategy"), *evaluator = cf_spec_get(spec, "evaluator");
-    char opts[256];
-    cf_space_format_options(space, opts, sizeof opts);
-    printf("run       %s\n", dir);
-    printf("state     %s%s\n",
-           live ? "running" : (running || pending) ? "stopped before the end (resume with --resume)" : "stopped",
-           scan.torn ? " (the journal's last line is torn: the search was killed while writing)" : "");
-    if (live && pid) printf("pid       %ld\n", pid);
-    printf("search    %s (%s), strategy %s, evaluator %s\n", space->name, opts,
-           strategy ? strategy->values[0] : "random", evaluator ? evaluator->values[0] : "train");
-    printf("trials    %lld: %lld ok, %lld failed, %lld running, %lld waiting; %lld rejected by the constraints; "
-           "%lld retries\n",
-           (long long)(rep.n - rejected), (long long)ok, (long long)failed, (long long)running, (long long)pending,
-           (long long)rejected, (long long)rep.retries);
-    printf("clock     %.1f s%s, %lld journal lines\n", rep.clock,
-           evaluator && strncmp(evaluator->values[0], "table:", 6) == 0 ? " (simulated)" : "", (long long)scan.lines);
-    qsort(order, (size_t)n_ok, sizeof *order, cmp_val_desc);
-    if (n_ok) printf("best\n");
-    for (int64_t i = 0; i < n_ok && i < top; i++) {
-        const cf_trial *t = order[i];
-        printf("  trial %-5lld val %6.2f%%  %8lld params %10.2fM MACs  %5.1f s  %s\n", (long long)t->id,
-               100 * t->val_acc, (long long)t->cost.params, (double)t->cost.macs / 1e6, t->train_seconds, t->arch);
-    }
-    if (running) printf("running\n");
-    for (int64_t i = 0; i < rep.n; i++) {
-        const cf_trial *t = &rep.trials[i];
-        if (t->status != CF_TRIAL_RUNNING) continue;
-        printf("  trial %-5lld on worker", (long long)t->id);
-        for (int r = 0; r < t->replicas; r++) printf("%s%d", r ? "+" : " ", t->workers[r]);
-        printf(", epoch %d of %d", t->epochs_done, t->cand.epochs);
-        if (t->epochs_done > 0) printf(", val %.2f%%", 100 * t->curve[t->epochs_done - 1].val_acc);
-        printf(", since %.1f s  %s\n", t->start, t->arch);
-    }
-    if (failed) printf("failed\n");
-    for (int64_t i = 0, shown = 0; i < rep.n && shown < top; i++) {
-        const cf_trial *t = &rep.trials[i];
-        if (t->status == CF_TRIAL_OK || t->status == CF_TRIAL_REJECTED || t->status == CF_TRIAL_RUNNING ||
-            t->status == CF_TRIAL_PENDING)
-            continue;
-        printf("  trial %-5lld %s: %s\n", (long long)t->id, cf_trial_status_name(t->status), t->reason);
-        shown++;
-    }
+    print_running(&rep, &counts);
+    print_failed(&rep, &counts, top);
     print_final(path);
     rc = EXIT_OK;
 exit:
-    free(order);
     cf_search_replay_free(&rep);
     cf_space_destroy(space);
     cf_spec_destroy(spec);

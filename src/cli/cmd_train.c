@@ -136,6 +136,181 @@ static int make_backend(const char *cmd, const char *device, int reference, int 
 
 static void close_backend(cf_backend *owned) { cf_backend_destroy(owned); }
 
+/* The flags of `cellforge train` that are not fields of cf_train_config. */
+typedef struct train_opts {
+    long long threads;
+    double val_fraction, drop_path; /* drop_path < 0: the space's */
+    int want_crop;
+    const char *dataset, *data_dir, *out_path;
+} train_opts;
+
+/* What one `cellforge train` holds; close_train frees it. */
+typedef struct train_run {
+    cf_space *s;
+    char arch_text[CF_ARCH_TEXT_MAX];
+    cf_arch arch;
+    cf_dataset *all, *train, *val, *test; /* all: before the validation split */
+    cf_backend *fast;
+    const cf_backend *be;
+    cf_net *net;                          /* until the model takes it */
+    cf_model *m;
+} train_run;
+
+static void close_train(train_run *r) {
+    cf_model_destroy(r->m);
+    cf_net_destroy(r->net);
+    close_backend(r->fast);
+    cf_dataset_destroy(r->all);
+    cf_dataset_destroy(r->train);
+    cf_dataset_destroy(r->val);
+    cf_dataset_destroy(r->test);
+    cf_space_destroy(r->s);
+}
+
+/* --augment LIST: crop and flip; crop's padding waits for the image size. */
+static int read_augment(cli_args *args, cf_train_config *cfg, int *want_crop) {
+    const char *aug = cli_value(args, "augment");
+    *want_crop = 0;
+    if (!aug || strcmp(aug, "none") == 0) return -1;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", aug);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        if (strcmp(t, "crop") == 0) *want_crop = 1;
+        else if (strcmp(t, "flip") == 0) cfg->augment.flip = 1;
+        else return cli_usage_error(args, "--augment: unknown '%s' (none, crop, flip)", t);
+    }
+    return -1;
+}
+
+/* The flags into the training config and the options around it. */
+static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o) {
+    cf_train_config_default(cfg);
+    memset(o, 0, sizeof *o);
+    long long epochs = cfg->epochs, batch = cfg->batch, seed = 0, cutout = 0, warmup = 0;
+    o->val_fraction = 0.1;
+    o->drop_path = -1;
+    int rc;
+    if ((rc = cli_count(args, "epochs", 1, &epochs)) >= 0 || (rc = cli_count(args, "batch", 1, &batch)) >= 0 ||
+        (rc = cli_count(args, "seed", 0, &seed)) >= 0 || (rc = cli_count(args, "threads", 1, &o->threads)) >= 0 ||
+        (rc = cli_count(args, "cutout", 0, &cutout)) >= 0 || (rc = cli_count(args, "warmup", 0, &warmup)) >= 0 ||
+        (rc = cli_number(args, "lr", 0, 100, &cfg->lr)) >= 0 ||
+        (rc = cli_number(args, "momentum", 0, 0.999, &cfg->momentum)) >= 0 ||
+        (rc = cli_number(args, "weight-decay", 0, 1, &cfg->weight_decay)) >= 0 ||
+        (rc = cli_number(args, "label-smoothing", 0, 0.99, &cfg->label_smoothing)) >= 0 ||
+        (rc = cli_number(args, "grad-clip", 0, 1e9, &cfg->grad_clip)) >= 0 ||
+        (rc = cli_number(args, "drop-path", 0, 0.95, &o->drop_path)) >= 0 ||
+        (rc = cli_number(args, "val-fraction", 0, 0.9, &o->val_fraction)) >= 0 ||
+        (rc = cli_number(args, "fraction", 0.001, 1, &cfg->max_epoch_fraction)) >= 0 ||
+        (rc = cli_duration(args, "time-limit", &cfg->time_limit_s)) >= 0)
+        return rc;
+    if (epochs > CF_TRAIN_MAX_EPOCHS) return cli_usage_error(args, "--epochs %lld: at most %d", epochs, CF_TRAIN_MAX_EPOCHS);
+    cfg->epochs = (int)epochs;
+    cfg->batch = (int)batch;
+    cfg->seed = (uint64_t)seed;
+    cfg->warmup_epochs = (int)warmup;
+    cfg->nesterov = !cli_has(args, "no-nesterov");
+    cfg->augment.cutout = (int)cutout;
+    if ((rc = read_augment(args, cfg, &o->want_crop)) >= 0) return rc;
+    o->dataset = cli_value(args, "dataset");
+    if (!o->dataset) o->dataset = "fashion-mnist";
+    o->data_dir = cli_value(args, "data-dir");
+    o->out_path = cli_value(args, "out");
+    return -1;
+}
+
+/* The space and the architecture in it, in its canonical text. */
+static int load_arch(cli_args *args, train_run *r) {
+    int rc = cli_load_space(args, &r->s);
+    if (rc >= 0) return rc;
+    if (cf_arch_parse(r->s, args->positional[0], &r->arch) != CF_OK) return cli_fail("train");
+    cf_arch_format(r->s, &r->arch, r->arch_text, sizeof r->arch_text);
+    return -1;
+}
+
+/* The training set (less the validation share) and the test set. */
+static int load_train_data(const train_opts *o, const cf_train_config *cfg, train_run *r) {
+    int rc;
+    if ((rc = load_data("train", o->dataset, o->data_dir, "train", &r->all)) >= 0) return rc;
+    if ((rc = load_data("train", o->dataset, o->data_dir, "test", &r->test)) >= 0) return rc;
+    if (o->val_fraction > 0) {
+        if (cf_dataset_split(r->all, o->val_fraction, cfg->seed, &r->train, &r->val) != CF_OK) return cli_fail("train");
+    } else {
+        r->train = r->all;
+        r->all = NULL;
+    }
+    return -1;
+}
+
+/* The network for the data's images, on its backend, initialized. */
+static int build_model(cli_args *args, const train_opts *o, cf_train_config *cfg, train_run *r) {
+    if (o->want_crop) cfg->augment.crop_pad = r->train->h <= 28 ? 2 : 4;
+    double drop_path = o->drop_path < 0 ? cf_space_get_or(r->s, "drop_path", 0) : o->drop_path;
+    cfg->drop_path = drop_path > 0 ? drop_path : 0;
+    int with_aux = cf_space_get_or(r->s, "auxiliary", 0) != 0;
+    cf_net_input in = {r->train->c, r->train->h, r->train->w, r->train->classes};
+    if (cf_net_build(r->s, &r->arch, &in, &r->net) != CF_OK) return cli_fail("train");
+    int rc = make_backend("train", cli_value(args, "device"), cli_has(args, "reference"), (int)o->threads,
+                          cli_has(args, "deterministic"), &r->fast, &r->be);
+    if (rc >= 0) return rc;
+    cf_net *net = r->net;
+    r->net = NULL; /* the model owns it from here on, even when its creation fails */
+    if (cf_model_create(net, cfg->batch, r->be, with_aux, &r->m) != CF_OK) return cli_fail("train");
+    r->m->threads = o->threads > 0 ? (int)o->threads : cf_cpu_count();
+    cf_model_init(r->m, cfg->seed);
+    return -1;
+}
+
+static void print_epochs(const cf_train_result *res, const cf_train_config *cfg) {
+    for (int e = 0; e < res->epochs_done; e++) {
+        const cf_epoch_record *r = &res->curve[e];
+        char val_text[32] = "-";
+        if (r->val_acc >= 0) snprintf(val_text, sizeof val_text, "%.2f%%", 100 * r->val_acc);
+        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s  lr %.4f  %.2f s\n", e + 1, cfg->epochs,
+               r->train_loss, 100 * r->train_acc, val_text, r->lr, r->seconds);
+    }
+    if (res->status != CF_TRAIN_OK) printf("stopped: %s (%s)\n", cf_train_status_name(res->status), res->reason);
+}
+
+/* Train with a progress line, print the curve, test, and write the checkpoint. */
+static int train_and_test(train_run *r, cf_train_config *cfg, const train_opts *o) {
+    char opts[256];
+    cf_space_format_options(r->s, opts, sizeof opts);
+    printf("train %s (%s) on %s: %zu training, %zu validation, %zu test images; %zu parameters; "
+           "%d epochs of batch %d, %s backend\n",
+           r->s->name, opts, o->dataset, r->train->n, r->val ? r->val->n : 0, r->test->n, (size_t)r->m->n_params,
+           cfg->epochs, cfg->batch, cf_backend_name(r->be));
+    fflush(stdout);
+    progress_state ps = {isatty(STDOUT_FILENO), 0};
+    cfg->progress = on_progress;
+    cfg->progress_ctx = &ps;
+    cf_train_result *res = calloc(1, sizeof *res);
+    if (!res || cf_train(r->m, r->train, r->val, cfg, res) != CF_OK) {
+        free(res);
+        return cli_fail("train");
+    }
+    if (ps.tty) printf("\n");
+    print_epochs(res, cfg);
+    double test_acc = -1;
+    if (res->epochs_done > 0 || res->status == CF_TRAIN_TIMEOUT) {
+        if (cf_evaluate(r->m, r->test, res->mean, res->std, &test_acc, NULL) != CF_OK) {
+            free(res);
+            return cli_fail("train");
+        }
+    }
+    printf("test accuracy %.2f%% (%zu images); %.0f training images/s; %.1f s in all\n", 100 * test_acc,
+           r->test->n, res->images_per_s, res->seconds);
+    int rc = res->status == CF_TRAIN_OK ? EXIT_OK : EXIT_ERROR;
+    if (o->out_path) {
+        if (cf_checkpoint_save(o->out_path, r->s, r->arch_text, r->m, cfg, res, test_acc) != CF_OK) {
+            rc = cli_fail("train");
+        } else {
+            printf("wrote %s\n", o->out_path);
+        }
+    }
+    free(res);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     cli_flag flags[] = {
         FLAG("space", 1, 0), FLAG("set", 1, 1), FLAG("dataset", 1, 0), FLAG("data-dir", 1, 0),
@@ -156,146 +331,14 @@ int cmd_train(int argc, char **argv) {
     if (args.n_positional != 1)
         return cli_usage_error(&args, "expected one architecture, got %d arguments", args.n_positional);
     cf_train_config cfg;
-    cf_train_config_default(&cfg);
-    long long epochs = cfg.epochs, batch = cfg.batch, seed = 0, threads = 0, cutout = 0, warmup = 0;
-    double val_fraction = 0.1, drop_path = -1;
-    if ((rc = cli_count(&args, "epochs", 1, &epochs)) >= 0 || (rc = cli_count(&args, "batch", 1, &batch)) >= 0 ||
-        (rc = cli_count(&args, "seed", 0, &seed)) >= 0 || (rc = cli_count(&args, "threads", 1, &threads)) >= 0 ||
-        (rc = cli_count(&args, "cutout", 0, &cutout)) >= 0 || (rc = cli_count(&args, "warmup", 0, &warmup)) >= 0 ||
-        (rc = cli_number(&args, "lr", 0, 100, &cfg.lr)) >= 0 ||
-        (rc = cli_number(&args, "momentum", 0, 0.999, &cfg.momentum)) >= 0 ||
-        (rc = cli_number(&args, "weight-decay", 0, 1, &cfg.weight_decay)) >= 0 ||
-        (rc = cli_number(&args, "label-smoothing", 0, 0.99, &cfg.label_smoothing)) >= 0 ||
-        (rc = cli_number(&args, "grad-clip", 0, 1e9, &cfg.grad_clip)) >= 0 ||
-        (rc = cli_number(&args, "drop-path", 0, 0.95, &drop_path)) >= 0 ||
-        (rc = cli_number(&args, "val-fraction", 0, 0.9, &val_fraction)) >= 0 ||
-        (rc = cli_number(&args, "fraction", 0.001, 1, &cfg.max_epoch_fraction)) >= 0 ||
-        (rc = cli_duration(&args, "time-limit", &cfg.time_limit_s)) >= 0)
-        return rc;
-    if (epochs > CF_TRAIN_MAX_EPOCHS) return cli_usage_error(&args, "--epochs %lld: at most %d", epochs, CF_TRAIN_MAX_EPOCHS);
-    cfg.epochs = (int)epochs;
-    cfg.batch = (int)batch;
-    cfg.seed = (uint64_t)seed;
-    cfg.warmup_epochs = (int)warmup;
-    cfg.nesterov = !cli_has(&args, "no-nesterov");
-    cfg.augment.cutout = (int)cutout;
-    const char *aug = cli_value(&args, "augment");
-    int want_crop = 0;
-    if (aug && strcmp(aug, "none") != 0) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%s", aug);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-            if (strcmp(t, "crop") == 0) want_crop = 1;
-            else if (strcmp(t, "flip") == 0) cfg.augment.flip = 1;
-            else return cli_usage_error(&args, "--augment: unknown '%s' (none, crop, flip)", t);
-        }
-    }
-    const char *dataset = cli_value(&args, "dataset");
-    if (!dataset) dataset = "fashion-mnist";
-    const char *dir = cli_value(&args, "data-dir"), *out_path = cli_value(&args, "out");
-
-    cf_space *s = NULL;
-    cf_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL;
-    cf_backend *fast = NULL;
-    cf_model *m = NULL;
-    cf_net *net = NULL;
-    rc = EXIT_ERROR;
-    if ((rc = cli_load_space(&args, &s)) >= 0) goto exit;
-    rc = EXIT_ERROR;
-    cf_arch a;
-    if (cf_arch_parse(s, args.positional[0], &a) != CF_OK) {
-        rc = cli_fail("train");
-        goto exit;
-    }
-    char arch_text[CF_ARCH_TEXT_MAX];
-    cf_arch_format(s, &a, arch_text, sizeof arch_text);
-    if ((rc = load_data("train", dataset, dir, "train", &all)) >= 0) goto exit;
-    if ((rc = load_data("train", dataset, dir, "test", &test)) >= 0) goto exit;
-    rc = EXIT_ERROR;
-    if (val_fraction > 0) {
-        if (cf_dataset_split(all, val_fraction, cfg.seed, &train, &val) != CF_OK) {
-            rc = cli_fail("train");
-            goto exit;
-        }
-    } else {
-        train = all;
-        all = NULL;
-    }
-    if (want_crop) cfg.augment.crop_pad = train->h <= 28 ? 2 : 4;
-    if (drop_path < 0) drop_path = cf_space_get_or(s, "drop_path", 0);
-    cfg.drop_path = drop_path > 0 ? drop_path : 0;
-    int with_aux = cf_space_get_or(s, "auxiliary", 0) != 0;
-    cf_net_input in = {train->c, train->h, train->w, train->classes};
-    if (cf_net_build(s, &a, &in, &net) != CF_OK) {
-        rc = cli_fail("train");
-        goto exit;
-    }
-    const cf_backend *be = NULL;
-    if ((rc = make_backend("train", cli_value(&args, "device"), cli_has(&args, "reference"), (int)threads,
-                           cli_has(&args, "deterministic"), &fast, &be)) >= 0)
-        goto exit;
-    rc = EXIT_ERROR;
-    if (cf_model_create(net, cfg.batch, be, with_aux, &m) != CF_OK) {
-        net = NULL;
-        rc = cli_fail("train");
-        goto exit;
-    }
-    net = NULL;
-    m->threads = threads > 0 ? (int)threads : cf_cpu_count();
-    cf_model_init(m, cfg.seed);
-    char opts[256];
-    cf_space_format_options(s, opts, sizeof opts);
-    printf("train %s (%s) on %s: %zu training, %zu validation, %zu test images; %zu parameters; "
-           "%d epochs of batch %d, %s backend\n",
-           s->name, opts, dataset, train->n, val ? val->n : 0, test->n, (size_t)m->n_params, cfg.epochs,
-           cfg.batch, cf_backend_name(be));
-    fflush(stdout);
-    progress_state ps = {isatty(STDOUT_FILENO), 0};
-    cfg.progress = on_progress;
-    cfg.progress_ctx = &ps;
-    cf_train_result *res = calloc(1, sizeof *res);
-    if (!res || cf_train(m, train, val, &cfg, res) != CF_OK) {
-        free(res);
-        rc = cli_fail("train");
-        goto exit;
-    }
-    if (ps.tty) printf("\n");
-    for (int e = 0; e < res->epochs_done; e++) {
-        const cf_epoch_record *r = &res->curve[e];
-        char val_text[32] = "-";
-        if (r->val_acc >= 0) snprintf(val_text, sizeof val_text, "%.2f%%", 100 * r->val_acc);
-        printf("epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %s  lr %.4f  %.2f s\n", e + 1, cfg.epochs,
-               r->train_loss, 100 * r->train_acc, val_text, r->lr, r->seconds);
-    }
-    if (res->status != CF_TRAIN_OK) printf("stopped: %s (%s)\n", cf_train_status_name(res->status), res->reason);
-    double test_acc = -1;
-    if (res->epochs_done > 0 || res->status == CF_TRAIN_TIMEOUT) {
-        if (cf_evaluate(m, test, res->mean, res->std, &test_acc, NULL) != CF_OK) {
-            free(res);
-            rc = cli_fail("train");
-            goto exit;
-        }
-    }
-    printf("test accuracy %.2f%% (%zu images); %.0f training images/s; %.1f s in all\n", 100 * test_acc,
-           test->n, res->images_per_s, res->seconds);
-    rc = res->status == CF_TRAIN_OK ? EXIT_OK : EXIT_ERROR;
-    if (out_path) {
-        if (cf_checkpoint_save(out_path, s, arch_text, m, &cfg, res, test_acc) != CF_OK) {
-            rc = cli_fail("train");
-        } else {
-            printf("wrote %s\n", out_path);
-        }
-    }
-    free(res);
-exit:
-    cf_model_destroy(m);
-    cf_net_destroy(net);
-    close_backend(fast);
-    cf_dataset_destroy(all);
-    cf_dataset_destroy(train);
-    cf_dataset_destroy(val);
-    cf_dataset_destroy(test);
-    cf_space_destroy(s);
+    train_opts o;
+    if ((rc = read_train_flags(&args, &cfg, &o)) >= 0) return rc;
+    train_run r;
+    memset(&r, 0, sizeof r);
+    if ((rc = load_arch(&args, &r)) < 0 && (rc = load_train_data(&o, &cfg, &r)) < 0 &&
+        (rc = build_model(&args, &o, &cfg, &r)) < 0)
+        rc = train_and_test(&r, &cfg, &o);
+    close_train(&r);
     return rc;
 }
 

@@ -384,6 +384,87 @@ static void link_best(const final_run *r, const final_job *j) {
     if (cli_link_atomic(src, dst) != 0) CF_LOG_WARN("%s: not linked to %s: %s", dst, src, strerror(errno));
 }
 
+/* Each chosen trial as a job at the final fidelity; returns how many of them
+ * still need training (the others were done before a resume). */
+static int prepare_jobs(final_run *r, const cf_search_replay *rep, const int64_t *ids) {
+    int to_train = 0;
+    for (int i = 0; i < r->n_jobs; i++) {
+        final_job *j = &r->jobs[i];
+        j->trial = rep->trials[ids[i]];
+        j->search_val = j->trial.val_acc;
+        j->trial.cand.epochs = r->a->epochs;
+        j->trial.cand.fraction = r->a->fraction;
+        j->trial.status = CF_TRIAL_RUNNING;
+        j->test_acc = -1;
+        j->val_acc = -1;
+        j->worker = -1;
+        if (!read_done(r, j)) to_train++;
+    }
+    return to_train;
+}
+
+static void print_plan(const final_run *r, int to_train) {
+    int n = r->n_jobs;
+    printf("final: %d model%s from the front, %d epoch%s each, then the test set%s\n", n, n == 1 ? "" : "s",
+           r->a->epochs, r->a->epochs == 1 ? "" : "s", to_train < n ? " (some done before the resume)" : "");
+    for (int i = 0; i < n; i++) {
+        const final_job *j = &r->jobs[i];
+        printf("  trial %-5lld search val %6.2f%%  %7.1fk params %7.2fM MACs%s\n", (long long)j->trial.id,
+               100 * j->search_val, (double)j->trial.cost.params / 1e3, (double)j->trial.cost.macs / 1e6,
+               j->done ? "  (done)" : "");
+    }
+    fflush(stdout);
+}
+
+/* The jobs not done yet, one model per worker thread at a time; *test is the
+ * test set they share, freed by the caller. */
+static int train_jobs(final_run *r, int to_train, cf_dataset **test) {
+    const search_final_args *a = r->a;
+    if (cf_dataset_load(a->dataset, a->data_dir, "test", test) != CF_OK) return cli_fail("search");
+    r->test = *test;
+    r->t0 = now_s();
+    int nw = a->n_workers < to_train ? a->n_workers : to_train;
+    cf_thread th[CF_MAX_WORKERS];
+    final_worker fw[CF_MAX_WORKERS];
+    int started = 0;
+    for (int w = 0; w < nw; w++) {
+        fw[w] = (final_worker){r, w};
+        if (cf_thread_create(&th[w], "final", worker_main, &fw[w]) != CF_OK) break;
+        started++;
+    }
+    if (started == 0) worker_main(&fw[0]); /* no thread: this one does the work */
+    for (int w = 0; w < started; w++) cf_thread_join(&th[w], NULL);
+    if (r->err != CF_OK) {
+        fprintf(stderr, "cellforge search: final phase: %s\n", r->err_msg);
+        fprintf(stderr, "cellforge search: what was done is kept; --resume %s goes on\n", a->dir);
+        return EXIT_ERROR;
+    }
+    return -1;
+}
+
+/* The table of final models, and best.cfm linked to the one with the best
+ * validation accuracy; EXIT_ERROR when none finished ok. */
+static int report_finals(const final_run *r) {
+    const final_job *best = NULL;
+    printf("final models (%s test set):\n", r->a->dataset);
+    for (int i = 0; i < r->n_jobs; i++) {
+        const final_job *j = &r->jobs[i];
+        if (j->status == CF_TRIAL_OK) {
+            printf("  trial %-5lld val %6.2f%%  test %6.2f%%  %7.1fk params %7.2fM MACs  %s\n", (long long)j->trial.id,
+                   100 * j->val_acc, 100 * j->test_acc, (double)j->trial.cost.params / 1e3,
+                   (double)j->trial.cost.macs / 1e6, j->trial.arch);
+            if (!best || j->val_acc > best->val_acc) best = j;
+        } else {
+            printf("  trial %-5lld %s: %s\n", (long long)j->trial.id, cf_trial_status_name(j->status), j->reason);
+        }
+    }
+    if (!best) return EXIT_ERROR;
+    link_best(r, best);
+    printf("best model: %s/best.cfm (trial %lld: val %.2f%%, test %.2f%%)\n", r->a->dir, (long long)best->trial.id,
+           100 * best->val_acc, 100 * best->test_acc);
+    return -1;
+}
+
 int search_final(const search_final_args *a) {
     if (a->count <= 0) return -1;
     if (a->ev->ops->simulated) {
@@ -421,73 +502,10 @@ int search_final(const search_final_args *a) {
         rc = EXIT_ERROR;
         goto exit;
     }
-    int to_train = 0;
-    for (int i = 0; i < n; i++) {
-        final_job *j = &r.jobs[i];
-        j->trial = rep.trials[ids[i]];
-        j->search_val = j->trial.val_acc;
-        j->trial.cand.epochs = a->epochs;
-        j->trial.cand.fraction = a->fraction;
-        j->trial.status = CF_TRIAL_RUNNING;
-        j->test_acc = -1;
-        j->val_acc = -1;
-        j->worker = -1;
-        if (!read_done(&r, j)) to_train++;
-    }
-    printf("final: %d model%s from the front, %d epoch%s each, then the test set%s\n", n, n == 1 ? "" : "s",
-           a->epochs, a->epochs == 1 ? "" : "s", to_train < n ? " (some done before the resume)" : "");
-    for (int i = 0; i < n; i++) {
-        const final_job *j = &r.jobs[i];
-        printf("  trial %-5lld search val %6.2f%%  %7.1fk params %7.2fM MACs%s\n", (long long)j->trial.id,
-               100 * j->search_val, (double)j->trial.cost.params / 1e3, (double)j->trial.cost.macs / 1e6,
-               j->done ? "  (done)" : "");
-    }
-    fflush(stdout);
-    if (to_train > 0) {
-        if (cf_dataset_load(a->dataset, a->data_dir, "test", &test) != CF_OK) {
-            rc = cli_fail("search");
-            goto exit;
-        }
-        r.test = test;
-        r.t0 = now_s();
-        int nw = a->n_workers < to_train ? a->n_workers : to_train;
-        cf_thread th[CF_MAX_WORKERS];
-        final_worker fw[CF_MAX_WORKERS];
-        int started = 0;
-        for (int w = 0; w < nw; w++) {
-            fw[w] = (final_worker){&r, w};
-            if (cf_thread_create(&th[w], "final", worker_main, &fw[w]) != CF_OK) break;
-            started++;
-        }
-        if (started == 0) worker_main(&fw[0]); /* no thread: this one does the work */
-        for (int w = 0; w < started; w++) cf_thread_join(&th[w], NULL);
-        if (r.err != CF_OK) {
-            fprintf(stderr, "cellforge search: final phase: %s\n", r.err_msg);
-            fprintf(stderr, "cellforge search: what was done is kept; --resume %s goes on\n", a->dir);
-            rc = EXIT_ERROR;
-            goto exit;
-        }
-    }
-    const final_job *best = NULL;
-    printf("final models (%s test set):\n", a->dataset);
-    for (int i = 0; i < n; i++) {
-        const final_job *j = &r.jobs[i];
-        if (j->status == CF_TRIAL_OK) {
-            printf("  trial %-5lld val %6.2f%%  test %6.2f%%  %7.1fk params %7.2fM MACs  %s\n", (long long)j->trial.id,
-                   100 * j->val_acc, 100 * j->test_acc, (double)j->trial.cost.params / 1e3,
-                   (double)j->trial.cost.macs / 1e6, j->trial.arch);
-            if (!best || j->val_acc > best->val_acc) best = j;
-        } else {
-            printf("  trial %-5lld %s: %s\n", (long long)j->trial.id, cf_trial_status_name(j->status), j->reason);
-        }
-    }
-    if (best) {
-        link_best(&r, best);
-        printf("best model: %s/best.cfm (trial %lld: val %.2f%%, test %.2f%%)\n", a->dir, (long long)best->trial.id,
-               100 * best->val_acc, 100 * best->test_acc);
-    } else {
-        rc = EXIT_ERROR;
-    }
+    int to_train = prepare_jobs(&r, &rep, ids);
+    print_plan(&r, to_train);
+    if (to_train > 0 && (rc = train_jobs(&r, to_train, &test)) >= 0) goto exit;
+    rc = report_finals(&r);
 exit:
     cf_dataset_destroy(test);
     cf_mutex_destroy(&r.mu);

@@ -219,8 +219,10 @@ static void grow(double *box, double x, double y) {
     box[3] = fmax(box[3], y);
 }
 
-static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
-    double box[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+/* The picture's box: nodes with their captions, edges, edge labels. */
+static void graph_box(const graph *g, double box[4]) {
+    box[0] = box[1] = INFINITY;
+    box[2] = box[3] = -INFINITY;
     for (int i = 0; i < g->n; i++) {
         const gnode *n = &g->node[i];
         double hh = n->round ? n->hw : n->hh;
@@ -243,6 +245,12 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
         box[0] = box[1] = 0;
         box[2] = box[3] = 1;
     }
+}
+
+/* The <svg> tag, its view box the picture's box with a margin. */
+static void svg_open(rp_buf *b, const graph *g, const char *aria) {
+    double box[4];
+    graph_box(g, box);
     double pad = 10, w = box[2] - box[0] + 2 * pad, h = box[3] - box[1] + 2 * pad;
     rp_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"cellsvg\" viewBox=\"");
     rp_xy(b, box[0] - pad);
@@ -259,119 +267,130 @@ static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
     rp_puts(b, "\" role=\"img\" aria-label=\"");
     rp_esc(b, aria);
     rp_puts(b, "\">\n");
-    for (int i = 0; i < g->m; i++) {
-        const gedge *e = &g->edge[i];
-        const gnode *a = &g->node[e->from], *c = &g->node[e->to];
-        double ux = e->cx - a->x, uy = e->cy - a->y, l = hypot(ux, uy);
-        if (l < 1e-9) { /* a straight edge: its direction is the chord's */
-            ux = c->x - a->x;
-            uy = c->y - a->y;
-            l = hypot(ux, uy);
-        }
-        if (l < 1e-9) l = 1;
-        double x0, y0, x1, y1;
-        end_point(a, ux / l, uy / l, &x0, &y0);
-        double vx = e->cx - c->x, vy = e->cy - c->y, k = hypot(vx, vy);
-        if (k < 1e-9) {
-            vx = a->x - c->x;
-            vy = a->y - c->y;
-            k = hypot(vx, vy);
-        }
-        if (k < 1e-9) k = 1;
-        vx /= k;
-        vy /= k;
-        end_point(c, vx, vy, &x1, &y1);
-        const char *color = e->plain ? "#999" : e->color;
-        int faint = a->dead || c->dead;
-        rp_printf(b, "<path class=\"edge%s%s\" style=\"stroke:%s\" d=\"M", e->dashed ? " dashed" : "",
-                  faint ? " faint" : "", color);
-        rp_xy(b, x0);
-        rp_puts(b, " ");
-        rp_xy(b, y0);
-        rp_puts(b, "Q");
-        rp_xy(b, e->cx);
-        rp_puts(b, " ");
-        rp_xy(b, e->cy);
-        rp_puts(b, " ");
+}
+
+/* The unit direction from node n towards the edge's control point, or along
+ * the chord to the other node when the edge is straight. */
+static void edge_direction(const gedge *e, const gnode *n, const gnode *other, double *ux, double *uy) {
+    double x = e->cx - n->x, y = e->cy - n->y, l = hypot(x, y);
+    if (l < 1e-9) {
+        x = other->x - n->x;
+        y = other->y - n->y;
+        l = hypot(x, y);
+    }
+    if (l < 1e-9) l = 1;
+    *ux = x / l;
+    *uy = y / l;
+}
+
+/* One edge: its curve from border to border, and an arrow head unless dashed. */
+static void draw_edge(rp_buf *b, const graph *g, const gedge *e) {
+    const gnode *a = &g->node[e->from], *c = &g->node[e->to];
+    double ux, uy, vx, vy, x0, y0, x1, y1;
+    edge_direction(e, a, c, &ux, &uy);
+    end_point(a, ux, uy, &x0, &y0);
+    edge_direction(e, c, a, &vx, &vy);
+    end_point(c, vx, vy, &x1, &y1);
+    const char *color = e->plain ? "#999" : e->color;
+    int faint = a->dead || c->dead;
+    rp_printf(b, "<path class=\"edge%s%s\" style=\"stroke:%s\" d=\"M", e->dashed ? " dashed" : "",
+              faint ? " faint" : "", color);
+    rp_xy(b, x0);
+    rp_puts(b, " ");
+    rp_xy(b, y0);
+    rp_puts(b, "Q");
+    rp_xy(b, e->cx);
+    rp_puts(b, " ");
+    rp_xy(b, e->cy);
+    rp_puts(b, " ");
+    rp_xy(b, x1);
+    rp_puts(b, " ");
+    rp_xy(b, y1);
+    rp_puts(b, "\"/>");
+    if (!e->dashed) {
+        /* the arrow head at the target, along the curve's last direction */
+        double px = -vy, py = vx;
+        rp_printf(b, "<path class=\"%s\" style=\"fill:%s\" d=\"M", faint ? "faint" : "head", color);
         rp_xy(b, x1);
         rp_puts(b, " ");
         rp_xy(b, y1);
-        rp_puts(b, "\"/>");
-        if (!e->dashed) {
-            /* the arrow head at the target, along the curve's last direction */
-            double px = -vy, py = vx;
-            rp_printf(b, "<path class=\"%s\" style=\"fill:%s\" d=\"M", faint ? "faint" : "head", color);
-            rp_xy(b, x1);
-            rp_puts(b, " ");
-            rp_xy(b, y1);
-            rp_puts(b, "L");
-            rp_xy(b, x1 + vx * 9 + px * 4);
-            rp_puts(b, " ");
-            rp_xy(b, y1 + vy * 9 + py * 4);
-            rp_puts(b, "L");
-            rp_xy(b, x1 + vx * 9 - px * 4);
-            rp_puts(b, " ");
-            rp_xy(b, y1 + vy * 9 - py * 4);
-            rp_puts(b, "z\"/>");
-        }
-        rp_puts(b, "\n");
+        rp_puts(b, "L");
+        rp_xy(b, x1 + vx * 9 + px * 4);
+        rp_puts(b, " ");
+        rp_xy(b, y1 + vy * 9 + py * 4);
+        rp_puts(b, "L");
+        rp_xy(b, x1 + vx * 9 - px * 4);
+        rp_puts(b, " ");
+        rp_xy(b, y1 + vy * 9 - py * 4);
+        rp_puts(b, "z\"/>");
     }
-    for (int i = 0; i < g->n; i++) {
-        const gnode *n = &g->node[i];
-        const char *dead = n->dead ? " dead" : "";
-        if (n->round) {
-            rp_printf(b, "<circle class=\"node%s\" cx=\"", dead);
-            rp_xy(b, n->x);
-            rp_puts(b, "\" cy=\"");
-            rp_xy(b, n->y);
-            rp_printf(b, "\" r=\"%.0f\"/>", n->hw);
-        } else {
-            rp_printf(b, "<rect class=\"node%s\" rx=\"5\" x=\"", dead);
-            rp_xy(b, n->x - n->hw);
-            rp_puts(b, "\" y=\"");
-            rp_xy(b, n->y - n->hh);
-            rp_puts(b, "\" width=\"");
-            rp_xy(b, 2 * n->hw);
-            rp_puts(b, "\" height=\"");
-            rp_xy(b, 2 * n->hh);
-            rp_puts(b, "\"/>");
-        }
-        rp_printf(b, "<text class=\"nodelabel%s\" text-anchor=\"middle\" x=\"", dead);
+    rp_puts(b, "\n");
+}
+
+/* One node: a circle or a rounded box, its label, and a caption under it. */
+static void draw_node(rp_buf *b, const gnode *n) {
+    const char *dead = n->dead ? " dead" : "";
+    if (n->round) {
+        rp_printf(b, "<circle class=\"node%s\" cx=\"", dead);
+        rp_xy(b, n->x);
+        rp_puts(b, "\" cy=\"");
+        rp_xy(b, n->y);
+        rp_printf(b, "\" r=\"%.0f\"/>", n->hw);
+    } else {
+        rp_printf(b, "<rect class=\"node%s\" rx=\"5\" x=\"", dead);
+        rp_xy(b, n->x - n->hw);
+        rp_puts(b, "\" y=\"");
+        rp_xy(b, n->y - n->hh);
+        rp_puts(b, "\" width=\"");
+        rp_xy(b, 2 * n->hw);
+        rp_puts(b, "\" height=\"");
+        rp_xy(b, 2 * n->hh);
+        rp_puts(b, "\"/>");
+    }
+    rp_printf(b, "<text class=\"nodelabel%s\" text-anchor=\"middle\" x=\"", dead);
+    rp_xy(b, n->x);
+    rp_puts(b, "\" y=\"");
+    rp_xy(b, n->y + 4);
+    rp_puts(b, "\">");
+    rp_esc(b, n->label);
+    rp_puts(b, "</text>");
+    if (n->caption[0] || n->dead) {
+        rp_puts(b, "<text class=\"caption\" text-anchor=\"middle\" x=\"");
         rp_xy(b, n->x);
         rp_puts(b, "\" y=\"");
-        rp_xy(b, n->y + 4);
+        rp_xy(b, n->y + (n->round ? n->hw : n->hh) + 13);
         rp_puts(b, "\">");
-        rp_esc(b, n->label);
+        rp_esc(b, n->caption[0] ? n->caption : "unused");
         rp_puts(b, "</text>");
-        if (n->caption[0] || n->dead) {
-            rp_puts(b, "<text class=\"caption\" text-anchor=\"middle\" x=\"");
-            rp_xy(b, n->x);
-            rp_puts(b, "\" y=\"");
-            rp_xy(b, n->y + (n->round ? n->hw : n->hh) + 13);
-            rp_puts(b, "\">");
-            rp_esc(b, n->caption[0] ? n->caption : "unused");
-            rp_puts(b, "</text>");
-        }
-        rp_puts(b, "\n");
     }
-    for (int i = 0; i < g->m; i++) {
-        const gedge *e = &g->edge[i];
-        if (e->plain || !e->label[0]) continue;
-        rp_puts(b, "<rect class=\"edgebg\" x=\"");
-        rp_xy(b, e->lx - e->lw / 2);
-        rp_puts(b, "\" y=\"");
-        rp_xy(b, e->ly - 8);
-        rp_puts(b, "\" width=\"");
-        rp_xy(b, e->lw);
-        rp_puts(b, "\" height=\"16\"/>");
-        rp_printf(b, "<text class=\"edgelabel\" style=\"fill:%s\" text-anchor=\"middle\" x=\"", e->color);
-        rp_xy(b, e->lx);
-        rp_puts(b, "\" y=\"");
-        rp_xy(b, e->ly + 3.8);
-        rp_puts(b, "\">");
-        rp_esc(b, e->label);
-        rp_puts(b, "</text>\n");
-    }
+    rp_puts(b, "\n");
+}
+
+/* An edge's op name on a background box, drawn last so that no line crosses it. */
+static void draw_edge_label(rp_buf *b, const gedge *e) {
+    if (e->plain || !e->label[0]) return;
+    rp_puts(b, "<rect class=\"edgebg\" x=\"");
+    rp_xy(b, e->lx - e->lw / 2);
+    rp_puts(b, "\" y=\"");
+    rp_xy(b, e->ly - 8);
+    rp_puts(b, "\" width=\"");
+    rp_xy(b, e->lw);
+    rp_puts(b, "\" height=\"16\"/>");
+    rp_printf(b, "<text class=\"edgelabel\" style=\"fill:%s\" text-anchor=\"middle\" x=\"", e->color);
+    rp_xy(b, e->lx);
+    rp_puts(b, "\" y=\"");
+    rp_xy(b, e->ly + 3.8);
+    rp_puts(b, "\">");
+    rp_esc(b, e->label);
+    rp_puts(b, "</text>\n");
+}
+
+/* Edges under nodes under edge labels. */
+static void draw_graph(rp_buf *b, const graph *g, const char *aria) {
+    svg_open(b, g, aria);
+    for (int i = 0; i < g->m; i++) draw_edge(b, g, &g->edge[i]);
+    for (int i = 0; i < g->n; i++) draw_node(b, &g->node[i]);
+    for (int i = 0; i < g->m; i++) draw_edge_label(b, &g->edge[i]);
     rp_puts(b, "</svg>\n");
 }
 

@@ -73,80 +73,100 @@ static int cmp_by_x(const void *a, const void *b) {
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
-    const char *what = by_params ? "parameters" : "MACs";
-    int64_t n_ok = 0;
-    double range[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
+/* Not a point of the chart: failed, or its accuracy or cost unknown. */
+static int off_chart(const rp_trial *t, int by_params) {
+    return t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0;
+}
+
+/* A trial trained for fewer epochs than the run's fidelity (multi-fidelity strategies). */
+static int is_low(const rp_run *run, const rp_trial *t) {
+    return run->fidelity > 0 && t->epochs != run->fidelity && t->epochs != 0;
+}
+
+/* The cost of a final model: its own, else its search trial's. */
+static double final_cost(const rp_run *run, const rp_final *f, int by_params) {
+    double cost = (double)(by_params ? f->params : f->macs);
+    if (cost <= 0 && f->trial >= 0 && f->trial < run->n_trials) cost = cost_of(&run->trials[f->trial], by_params);
+    return cost;
+}
+
+/* What the chart draws: the points' range and the front of the trials at the
+ * run's fidelity. pareto_free frees it. */
+typedef struct pareto_data {
+    int64_t n_ok;     /* points */
+    double range[4];  /* cost lo, hi; accuracy lo, hi (final models included) */
+    double *pts;      /* (error, cost) of the trials at the run's fidelity */
+    int64_t *ids;     /* their trial ids */
+    size_t *front, m; /* the front: indices into pts */
+    double *line;     /* (cost, accuracy) of the front, by cost */
+    char *on_front;   /* per trial: on the front; NULL without memory */
+} pareto_data;
+
+static void pareto_free(pareto_data *d) {
+    free(d->pts);
+    free(d->ids);
+    free(d->front);
+    free(d->line);
+    free(d->on_front);
+}
+
+static void pareto_range(const rp_run *run, int by_params, pareto_data *d) {
+    double *range = d->range;
+    range[0] = range[2] = INFINITY;
+    range[1] = range[3] = -INFINITY;
     for (int64_t i = 0; i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
-        if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
-        n_ok++;
+        if (off_chart(t, by_params)) continue;
+        d->n_ok++;
         grow_range(range, cost_of(t, by_params), t->val_acc);
-    }
-    if (n_ok == 0) {
-        empty(b, "No trial finished ok with a known cost: there is no front to draw.");
-        return;
     }
     for (int i = 0; i < run->n_finals; i++) {
         const rp_final *f = &run->finals[i];
-        double x = (double)(by_params ? f->params : f->macs);
-        if (x <= 0 && f->trial >= 0 && f->trial < run->n_trials) x = cost_of(&run->trials[f->trial], by_params);
+        double x = final_cost(run, f, by_params);
         if (f->val_acc >= 0 && x > 0) grow_range(range, x, f->val_acc);
     }
-    /* the front: (error, cost) of the trials at the run's fidelity */
-    double *pts = malloc((size_t)n_ok * 2 * sizeof *pts);
-    int64_t *ids = malloc((size_t)n_ok * sizeof *ids);
-    size_t *front = malloc((size_t)n_ok * sizeof *front);
-    double *line = malloc((size_t)n_ok * 2 * sizeof *line);
-    if (!pts || !ids || !front || !line) {
-        free(pts);
-        free(ids);
-        free(front);
-        free(line);
-        empty(b, "Out of memory while drawing the front.");
-        return;
-    }
+}
+
+/* The front of (error, cost); -1 without memory. */
+static int pareto_find(const rp_run *run, int by_params, pareto_data *d) {
+    d->pts = malloc((size_t)d->n_ok * 2 * sizeof *d->pts);
+    d->ids = malloc((size_t)d->n_ok * sizeof *d->ids);
+    d->front = malloc((size_t)d->n_ok * sizeof *d->front);
+    d->line = malloc((size_t)d->n_ok * 2 * sizeof *d->line);
+    if (!d->pts || !d->ids || !d->front || !d->line) return -1;
     size_t n = 0;
     for (int64_t i = 0; i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
-        if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
-        if (run->fidelity > 0 && t->epochs != run->fidelity && t->epochs != 0) continue;
-        pts[2 * n] = 1 - t->val_acc;
-        pts[2 * n + 1] = cost_of(t, by_params);
-        ids[n++] = t->id;
+        if (off_chart(t, by_params) || is_low(run, t)) continue;
+        d->pts[2 * n] = 1 - t->val_acc;
+        d->pts[2 * n + 1] = cost_of(t, by_params);
+        d->ids[n++] = t->id;
     }
-    size_t m = n ? cf_pareto_front(pts, n, 2, front) : 0;
-    char *on_front = calloc((size_t)run->n_trials, 1);
-    for (size_t k = 0; k < m; k++) {
-        line[2 * k] = pts[2 * front[k] + 1];
-        line[2 * k + 1] = 1 - pts[2 * front[k]];
-        if (on_front) on_front[ids[front[k]]] = 1;
+    d->m = n ? cf_pareto_front(d->pts, n, 2, d->front) : 0;
+    d->on_front = calloc((size_t)(run->n_trials > 0 ? run->n_trials : 1), 1);
+    for (size_t k = 0; k < d->m; k++) {
+        d->line[2 * k] = d->pts[2 * d->front[k] + 1];
+        d->line[2 * k + 1] = 1 - d->pts[2 * d->front[k]];
+        if (d->on_front) d->on_front[d->ids[d->front[k]]] = 1;
     }
-    qsort(line, m, 2 * sizeof *line, cmp_by_x);
+    qsort(d->line, d->m, 2 * sizeof *d->line, cmp_by_x);
+    return 0;
+}
 
-    rp_plot p = {.width = 540, .height = 380, .left = 62, .right = 18, .top = 40, .bottom = 46};
-    p.x.ticks = RP_TICKS_SI;
-    p.y.ticks = RP_TICKS_PCT;
-    rp_axis_fit(&p.x, range[0], range[1], 1);
-    rp_axis_fit(&p.y, range[2], range[3], 0);
-    if (p.y.lo < 0) p.y.lo = 0;
-    if (p.y.hi > 1) p.y.hi = 1;
-    char aria[128], xlabel[64];
-    snprintf(aria, sizeof aria, "validation accuracy against %s, %lld trials, %zu on the front", what, (long long)n_ok, m);
-    snprintf(xlabel, sizeof xlabel, "%s (log scale)", by_params ? "parameters" : "MACs per image");
-    rp_plot_begin(b, &p, aria, xlabel, "validation accuracy");
-    int tips = n_ok <= TOOLTIP_LIMIT;
+/* The trials off the front: those at fewer epochs first, under the others. */
+static void draw_off_front(rp_buf *b, const rp_plot *p, const rp_run *run, const pareto_data *d, int by_params) {
+    int tips = d->n_ok <= TOOLTIP_LIMIT;
     rp_pixels px;
-    rp_pixels_init(&px, (size_t)n_ok);
+    rp_pixels_init(&px, (size_t)d->n_ok);
     for (int pass = 0; pass < 2; pass++) {
         if (!tips) rp_printf(b, "<path class=\"dots %s\" d=\"", pass == 0 ? "dots-low" : "dots-pt");
         for (int64_t i = 0; i < run->n_trials; i++) {
             const rp_trial *t = &run->trials[i];
-            if (t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0) continue;
-            if (on_front && on_front[i]) continue;
-            int low = run->fidelity > 0 && t->epochs != run->fidelity && t->epochs != 0;
+            if (off_chart(t, by_params)) continue;
+            if (d->on_front && d->on_front[i]) continue;
+            int low = is_low(run, t);
             if (low != (pass == 0)) continue;
-            double x = rp_map(&p.x, cost_of(t, by_params)), y = rp_map(&p.y, t->val_acc);
+            double x = rp_map(&p->x, cost_of(t, by_params)), y = rp_map(&p->y, t->val_acc);
             if (!rp_pixels_first(&px, x, y)) continue;
             if (!tips) {
                 dot(b, x, y);
@@ -159,28 +179,35 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
         }
         if (!tips) rp_puts(b, "\"/>\n");
     }
-    if (m > 0) {
-        /* the attainment line: the best accuracy reachable at each cost */
-        rp_puts(b, "<path class=\"front-line\" d=\"M");
-        for (size_t k = 0; k < m; k++) {
-            if (k) rp_puts(b, "H"), rp_xy(b, rp_map(&p.x, line[2 * k])), rp_puts(b, "V");
-            else rp_xy(b, rp_map(&p.x, line[0])), rp_puts(b, " ");
-            rp_xy(b, rp_map(&p.y, line[2 * k + 1]));
-        }
-        rp_puts(b, "H");
-        rp_xy(b, p.x.p1);
-        rp_puts(b, "\"/>\n");
+    rp_pixels_free(&px);
+}
+
+/* The attainment line: the best accuracy reachable at each cost. */
+static void draw_front_line(rp_buf *b, const rp_plot *p, const pareto_data *d) {
+    if (d->m == 0) return;
+    rp_puts(b, "<path class=\"front-line\" d=\"M");
+    for (size_t k = 0; k < d->m; k++) {
+        if (k) rp_puts(b, "H"), rp_xy(b, rp_map(&p->x, d->line[2 * k])), rp_puts(b, "V");
+        else rp_xy(b, rp_map(&p->x, d->line[0])), rp_puts(b, " ");
+        rp_xy(b, rp_map(&p->y, d->line[2 * k + 1]));
     }
+    rp_puts(b, "H");
+    rp_xy(b, p->x.p1);
+    rp_puts(b, "\"/>\n");
+}
+
+/* The front's trials, labelled with their ids where a label fits. */
+static void draw_front_points(rp_buf *b, const rp_plot *p, const rp_run *run, const pareto_data *d, int by_params) {
     label_box boxes[64];
     int n_boxes = 0;
-    for (size_t k = 0; k < m; k++) {
-        const rp_trial *t = &run->trials[ids[front[k]]];
-        double x = rp_map(&p.x, cost_of(t, by_params)), y = rp_map(&p.y, t->val_acc);
+    for (size_t k = 0; k < d->m; k++) {
+        const rp_trial *t = &run->trials[d->ids[d->front[k]]];
+        double x = rp_map(&p->x, cost_of(t, by_params)), y = rp_map(&p->y, t->val_acc);
         circle(b, "pt-front", x, y, 5);
         rp_puts(b, ">");
         trial_title(b, t, by_params);
         rp_puts(b, "</circle>\n");
-        if (m > 24) continue;
+        if (d->m > 24) continue;
         char id[24];
         snprintf(id, sizeof id, "#%lld", (long long)t->id);
         double w = rp_text_width(id, 10);
@@ -188,7 +215,7 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
         label_box cand[3] = {{x + 7, y - 14, x + 7 + w, y - 3}, {x - 7 - w, y - 14, x - 7, y - 3},
                              {x - w / 2, y - 20, x + w / 2, y - 9}};
         for (int c = 0; c < 3; c++) {
-            if (cand[c].x1 > p.x.p1 || cand[c].x0 < p.x.p0 || cand[c].y0 < p.y.p1) continue;
+            if (cand[c].x1 > p->x.p1 || cand[c].x0 < p->x.p0 || cand[c].y0 < p->y.p1) continue;
             if (overlaps(boxes, n_boxes, cand[c])) continue;
             rp_puts(b, "<text class=\"ptlabel\" x=\"");
             rp_xy(b, cand[c].x0);
@@ -199,19 +226,22 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
             break;
         }
     }
+}
+
+/* The final models as diamonds, each linked to its search trial; returns how many. */
+static int draw_finals(rp_buf *b, const rp_plot *p, const rp_run *run, int by_params) {
     int n_final = 0;
     for (int i = 0; i < run->n_finals; i++) {
         const rp_final *f = &run->finals[i];
-        double cost = (double)(by_params ? f->params : f->macs);
+        double cost = final_cost(run, f, by_params);
         const rp_trial *t = f->trial >= 0 && f->trial < run->n_trials ? &run->trials[f->trial] : NULL;
-        if (cost <= 0 && t) cost = cost_of(t, by_params);
         if (f->val_acc < 0 || cost <= 0) continue;
-        double x = rp_map(&p.x, cost), y = rp_map(&p.y, f->val_acc);
+        double x = rp_map(&p->x, cost), y = rp_map(&p->y, f->val_acc);
         if (t && t->val_acc >= 0) {
             rp_puts(b, "<line class=\"final-link\" x1=\"");
-            rp_xy(b, rp_map(&p.x, cost_of(t, by_params)));
+            rp_xy(b, rp_map(&p->x, cost_of(t, by_params)));
             rp_puts(b, "\" y1=\"");
-            rp_xy(b, rp_map(&p.y, t->val_acc));
+            rp_xy(b, rp_map(&p->y, t->val_acc));
             rp_puts(b, "\" x2=\"");
             rp_xy(b, x);
             rp_puts(b, "\" y2=\"");
@@ -227,24 +257,54 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
                   (long long)f->trial, rp_fmt_pct(f->val_acc, 2, a, sizeof a), rp_fmt_pct(f->test_acc, 2, c, sizeof c));
         n_final++;
     }
-    double lx = p.left;
+    return n_final;
+}
+
+static void pareto_legend(rp_buf *b, const rp_plot *p, const rp_run *run, int n_final) {
+    double lx = p->left;
     lx += rp_legend_item(b, lx, 22, "pt", 0, "trial");
     if (run->fidelity > 0) {
         int any_low = 0;
         for (int64_t i = 0; i < run->n_trials && !any_low; i++)
-            any_low = run->trials[i].status == CF_TRIAL_OK && run->trials[i].epochs != run->fidelity &&
-                      run->trials[i].epochs != 0;
+            any_low = run->trials[i].status == CF_TRIAL_OK && is_low(run, &run->trials[i]);
         if (any_low) lx += rp_legend_item(b, lx, 22, "pt-low", 0, "fewer epochs");
     }
     lx += rp_legend_item(b, lx, 22, "pt-front", 0, "Pareto front");
     if (n_final) rp_legend_item(b, lx, 22, "pt-final", 3, "final (retrained)");
+}
+
+void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
+    pareto_data d;
+    memset(&d, 0, sizeof d);
+    pareto_range(run, by_params, &d);
+    if (d.n_ok == 0) {
+        empty(b, "No trial finished ok with a known cost: there is no front to draw.");
+        return;
+    }
+    if (pareto_find(run, by_params, &d) != 0) {
+        pareto_free(&d);
+        empty(b, "Out of memory while drawing the front.");
+        return;
+    }
+    rp_plot p = {.width = 540, .height = 380, .left = 62, .right = 18, .top = 40, .bottom = 46};
+    p.x.ticks = RP_TICKS_SI;
+    p.y.ticks = RP_TICKS_PCT;
+    rp_axis_fit(&p.x, d.range[0], d.range[1], 1);
+    rp_axis_fit(&p.y, d.range[2], d.range[3], 0);
+    if (p.y.lo < 0) p.y.lo = 0;
+    if (p.y.hi > 1) p.y.hi = 1;
+    char aria[128], xlabel[64];
+    snprintf(aria, sizeof aria, "validation accuracy against %s, %lld trials, %zu on the front",
+             by_params ? "parameters" : "MACs", (long long)d.n_ok, d.m);
+    snprintf(xlabel, sizeof xlabel, "%s (log scale)", by_params ? "parameters" : "MACs per image");
+    rp_plot_begin(b, &p, aria, xlabel, "validation accuracy");
+    draw_off_front(b, &p, run, &d, by_params);
+    draw_front_line(b, &p, &d);
+    draw_front_points(b, &p, run, &d, by_params);
+    int n_final = draw_finals(b, &p, run, by_params);
+    pareto_legend(b, &p, run, n_final);
     rp_plot_end(b);
-    rp_pixels_free(&px);
-    free(pts);
-    free(ids);
-    free(front);
-    free(line);
-    free(on_front);
+    pareto_free(&d);
 }
 
 /* ---- best so far over the run clock --------------------------------------------------- */
@@ -269,48 +329,48 @@ static const char *time_unit(rp_axis *a, double span) {
     return "run clock (s)";
 }
 
-void rp_chart_progress(rp_buf *b, const rp_run *run) {
-    const rp_trial **v = malloc((size_t)(run->n_trials > 0 ? run->n_trials : 1) * sizeof *v);
-    size_t n = 0, n_failed = 0;
-    double ylo = INFINITY, yhi = -INFINITY;
-    for (int64_t i = 0; v && i < run->n_trials; i++) {
+/* The trials that finished ok, by end time, with their accuracy range; the
+ * failures are only counted. v is freed by the caller. */
+typedef struct progress_data {
+    const rp_trial **v;
+    size_t n, n_failed;
+    double ylo, yhi;
+} progress_data;
+
+static void progress_collect(const rp_run *run, progress_data *d) {
+    d->v = malloc((size_t)(run->n_trials > 0 ? run->n_trials : 1) * sizeof *d->v);
+    d->n = d->n_failed = 0;
+    d->ylo = INFINITY;
+    d->yhi = -INFINITY;
+    for (int64_t i = 0; d->v && i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
         if (t->status == CF_TRIAL_OK && t->val_acc >= 0) {
-            v[n++] = t;
-            ylo = fmin(ylo, t->val_acc);
-            yhi = fmax(yhi, t->val_acc);
+            d->v[d->n++] = t;
+            d->ylo = fmin(d->ylo, t->val_acc);
+            d->yhi = fmax(d->yhi, t->val_acc);
         } else if (t->status > CF_TRIAL_OK && t->status < CF_TRIAL_REJECTED) {
-            n_failed++;
+            d->n_failed++;
         }
     }
-    if (n == 0) {
-        free(v);
-        empty(b, "No trial finished ok: there is no best accuracy to follow.");
-        return;
-    }
-    qsort(v, n, sizeof *v, cmp_end);
-    /* the search's clock: the final retraining after it is on the timeline */
+    if (d->n) qsort(d->v, d->n, sizeof *d->v, cmp_end);
+}
+
+/* The end of the search's clock: the final retraining after it is on the timeline. */
+static double search_end(const rp_run *run) {
     double end = run->final_start >= 0 ? run->final_start : run->clock;
     for (int64_t i = 0; i < run->n_trials; i++)
         if (run->trials[i].status != CF_TRIAL_REJECTED && run->trials[i].end > end) end = run->trials[i].end;
-    rp_plot p = {.width = 1100, .height = 320, .left = 62, .right = 18, .top = 34, .bottom = 46};
-    p.y.ticks = RP_TICKS_PCT;
-    p.x.ticks = RP_TICKS_NUM;
-    const char *xlabel = time_unit(&p.x, end);
-    char label[80];
-    snprintf(label, sizeof label, "%s%s", xlabel, run->simulated ? ", simulated" : "");
-    rp_axis_fit(&p.x, 0, end > 0 ? end : 1, 0);
-    p.x.lo = 0;
-    rp_axis_fit(&p.y, ylo, yhi, 0);
-    if (p.y.lo < 0) p.y.lo = 0;
-    if (p.y.hi > 1) p.y.hi = 1;
-    rp_plot_begin(b, &p, "best validation accuracy over the run clock", label, "validation accuracy");
-    int tips = n <= TOOLTIP_LIMIT;
+    return end;
+}
+
+/* Every ok trial, faint, at its end. */
+static void draw_progress_points(rp_buf *b, const rp_plot *p, const progress_data *d) {
+    int tips = d->n <= TOOLTIP_LIMIT;
     rp_pixels px;
-    rp_pixels_init(&px, n);
+    rp_pixels_init(&px, d->n);
     if (!tips) rp_puts(b, "<path class=\"dots dots-faint\" d=\"");
-    for (size_t i = 0; i < n; i++) {
-        double x = rp_map(&p.x, v[i]->end), y = rp_map(&p.y, v[i]->val_acc);
+    for (size_t i = 0; i < d->n; i++) {
+        double x = rp_map(&p->x, d->v[i]->end), y = rp_map(&p->y, d->v[i]->val_acc);
         if (!rp_pixels_first(&px, x, y)) continue;
         if (!tips) {
             dot(b, x, y);
@@ -318,43 +378,52 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
         }
         circle(b, "pt-faint", x, y, 3);
         rp_puts(b, ">");
-        trial_title(b, v[i], 0);
+        trial_title(b, d->v[i], 0);
         rp_puts(b, "</circle>\n");
     }
     if (!tips) rp_puts(b, "\"/>\n");
     rp_pixels_free(&px);
-    /* failures as short red marks on the bottom edge, where they happened */
+}
+
+/* Failures as short red marks on the bottom edge, where they happened. */
+static void draw_fail_marks(rp_buf *b, const rp_plot *p, const rp_run *run, size_t n_failed) {
+    rp_pixels px;
     rp_pixels_init(&px, n_failed);
     for (int64_t i = 0; i < run->n_trials && n_failed; i++) {
         const rp_trial *t = &run->trials[i];
         if (t->status <= CF_TRIAL_OK || t->status >= CF_TRIAL_REJECTED) continue;
-        if (!rp_pixels_first(&px, rp_map(&p.x, t->end), 0)) continue;
+        if (!rp_pixels_first(&px, rp_map(&p->x, t->end), 0)) continue;
         rp_puts(b, "<line class=\"fail-mark\" x1=\"");
-        rp_xy(b, rp_map(&p.x, t->end));
+        rp_xy(b, rp_map(&p->x, t->end));
         rp_puts(b, "\" x2=\"");
-        rp_xy(b, rp_map(&p.x, t->end));
-        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/>\n", p.y.p0, p.y.p0 - 9);
+        rp_xy(b, rp_map(&p->x, t->end));
+        rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/>\n", p->y.p0, p->y.p0 - 9);
     }
     rp_pixels_free(&px);
+}
+
+/* The best accuracy so far as a step line to end, each new best marked with its id. */
+static void draw_best_steps(rp_buf *b, const rp_plot *p, const progress_data *d, double end) {
+    size_t n = d->n;
     double *xs = malloc(n * sizeof *xs), *ys = malloc(n * sizeof *ys);
     int64_t *who = malloc(n * sizeof *who);
     size_t k = 0;
     for (size_t i = 0; xs && ys && who && i < n; i++) {
-        if (k && v[i]->val_acc <= ys[k - 1]) continue;
-        xs[k] = v[i]->end;
-        ys[k] = v[i]->val_acc;
-        who[k++] = v[i]->id;
+        if (k && d->v[i]->val_acc <= ys[k - 1]) continue;
+        xs[k] = d->v[i]->end;
+        ys[k] = d->v[i]->val_acc;
+        who[k++] = d->v[i]->id;
     }
-    rp_step_path(b, &p, xs, ys, k, end, "best-line");
+    rp_step_path(b, p, xs, ys, k, end, "best-line");
     double last_label = -1e9;
     for (size_t i = 0; i < k; i++) {
-        double x = rp_map(&p.x, xs[i]), y = rp_map(&p.y, ys[i]);
+        double x = rp_map(&p->x, xs[i]), y = rp_map(&p->y, ys[i]);
         circle(b, "pt-best", x, y, 4);
         rp_puts(b, "/>");
         char id[24];
         snprintf(id, sizeof id, "#%lld", (long long)who[i]);
         /* above the step where there is room, else below it */
-        double ly = y > p.y.p1 + 14 ? y - 7 : y + 15;
+        double ly = y > p->y.p1 + 14 ? y - 7 : y + 15;
         if (x - 2 > last_label) {
             rp_puts(b, "<text class=\"ptlabel\" x=\"");
             rp_xy(b, x + 4);
@@ -364,15 +433,41 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
             last_label = x + 4 + rp_text_width(id, 10);
         }
     }
-    double lx = p.left;
-    lx += rp_legend_item(b, lx, 20, "pt-faint", 0, "trial (at its end)");
-    lx += rp_legend_item(b, lx, 20, "best-line", 1, "best so far");
-    if (n_failed) rp_legend_item(b, lx, 20, "fail-mark", 1, "failed trial");
-    rp_plot_end(b);
     free(xs);
     free(ys);
     free(who);
-    free(v);
+}
+
+void rp_chart_progress(rp_buf *b, const rp_run *run) {
+    progress_data d;
+    progress_collect(run, &d);
+    if (d.n == 0) {
+        free(d.v);
+        empty(b, "No trial finished ok: there is no best accuracy to follow.");
+        return;
+    }
+    double end = search_end(run);
+    rp_plot p = {.width = 1100, .height = 320, .left = 62, .right = 18, .top = 34, .bottom = 46};
+    p.y.ticks = RP_TICKS_PCT;
+    p.x.ticks = RP_TICKS_NUM;
+    const char *xlabel = time_unit(&p.x, end);
+    char label[80];
+    snprintf(label, sizeof label, "%s%s", xlabel, run->simulated ? ", simulated" : "");
+    rp_axis_fit(&p.x, 0, end > 0 ? end : 1, 0);
+    p.x.lo = 0;
+    rp_axis_fit(&p.y, d.ylo, d.yhi, 0);
+    if (p.y.lo < 0) p.y.lo = 0;
+    if (p.y.hi > 1) p.y.hi = 1;
+    rp_plot_begin(b, &p, "best validation accuracy over the run clock", label, "validation accuracy");
+    draw_progress_points(b, &p, &d);
+    draw_fail_marks(b, &p, run, d.n_failed);
+    draw_best_steps(b, &p, &d, end);
+    double lx = p.left;
+    lx += rp_legend_item(b, lx, 20, "pt-faint", 0, "trial (at its end)");
+    lx += rp_legend_item(b, lx, 20, "best-line", 1, "best so far");
+    if (d.n_failed) rp_legend_item(b, lx, 20, "fail-mark", 1, "failed trial");
+    rp_plot_end(b);
+    free(d.v);
 }
 
 /* ---- timeline of the workers ------------------------------------------------------------ */
