@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "check.h"
 

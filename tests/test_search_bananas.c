@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/search/strategy_impl.h"
-#include "cellforge/search.h"
+#include "../src/strategy/strategy_impl.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "check.h"
 #include "search_sim.h"

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/search/fidelity.h"
-#include "cellforge/search.h"
+#include "../src/strategy/fidelity.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "check.h"
 #include "search_sim.h"

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cellforge/pareto.h"
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "check.h"
 #include "search_sim.h"

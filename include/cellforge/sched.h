@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include "cellforge/evaluator.h"
 #include "cellforge/place.h"
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "cellforge/trial.h"
 

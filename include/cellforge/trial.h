@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "cellforge/cost.h"
 #include "cellforge/place.h"
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "cellforge/train.h"
 

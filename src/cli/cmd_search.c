@@ -17,7 +17,7 @@
 #include "cellforge/journal.h"
 #include "cellforge/pareto.h"
 #include "cellforge/sched.h"
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cellforge/text.h"
 #include "cellforge/thread.h"
 #include "cli.h"

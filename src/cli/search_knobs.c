@@ -8,7 +8,7 @@
 #include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/device.h"
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cli.h"
 
 #define S KNOB_SPEC

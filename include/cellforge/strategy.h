@@ -1,4 +1,4 @@
-/* search.h - search strategies: ask for candidates, tell results.
+/* strategy.h - search strategies: ask for candidates, tell results.
  *
  * A strategy proposes architectures (with a fidelity) and learns from the
  * results. The controller (sched.h) asks whenever a device has room, applies
@@ -21,8 +21,8 @@
  *       cf_strategy_tell(st, trial_id, &c, &outcome); }
  *   cf_strategy_destroy(st);
  */
-#ifndef CELLFORGE_SEARCH_H
-#define CELLFORGE_SEARCH_H
+#ifndef CELLFORGE_STRATEGY_H
+#define CELLFORGE_STRATEGY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -83,7 +83,7 @@ typedef enum cf_ask_result {
     CF_ASK_DONE,         /* the strategy has nothing more to propose (grid exhausted) */
 } cf_ask_result;
 
-/* One strategy implementation (src/search/strategy_*.c); a table of these is the
+/* One strategy implementation (src/strategy/strategy_*.c); a table of these is the
  * registry, looked up by name. */
 typedef struct cf_strategy_ops {
     const char *name;

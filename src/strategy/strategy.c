@@ -4,7 +4,7 @@
  * Tested by tests/test_search.c:
  *   ctest --test-dir build -R test_search --output-on-failure
  */
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 
 #include <ctype.h>
 #include <errno.h>

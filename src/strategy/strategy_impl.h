@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "cellforge/rng.h"
-#include "cellforge/search.h"
+#include "cellforge/strategy.h"
 #include "cellforge/space.h"
 #include "cellforge/status.h"
 
