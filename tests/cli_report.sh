@@ -14,7 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; src=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
-rm -rf train table failed rejected final damaged damaged2 ./*.html chrome ./*.png
+rm -rf train table failed rejected final damaged damaged2 ./*.html chrome ./*.png diverged.tsv
 . "$here/cli_lib.sh"
 have_python=1
 command -v python3 >/dev/null 2>&1 || { have_python=0; echo "note: no python3: the HTML and PNG checks are skipped"; }
@@ -110,8 +110,11 @@ size=$(wc -c < table.html)
 [ "$size" -lt 600000 ] || fail "the 200-trial page has $size bytes"
 echo "ok: the 200-trial page has $size bytes"
 
-# every trial failed (a fidelity the table does not have); every proposal rejected
-expect 1 "5 trials: 0 ok, 5 failed" "$cf" search $tables --epochs 3 --trials 5 --out failed --quiet
+# every trial failed (a table whose every row diverged); every proposal rejected
+awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ || $1 == "arch" { print; next } { $4 = "diverged"; print }' \
+    "$src/benchmarks/tables/nb201-3op-fmnist.tsv" > diverged.tsv
+expect 1 "5 trials: 0 ok, 5 failed" "$cf" search --space "$src/benchmarks/spaces/nb201-3op.json" --set C=4 --set N=1 \
+    --evaluator table:diverged.tsv --fraction 0.1 --trials 5 --out failed --quiet
 expect 0 "wrote failed/report.html" "$cf" report failed
 check_html failed/report.html 5 1 failure-table
 expect 1 "rejected by the constraints" "$cf" search $tables --fraction 0.1 --trials 3 --max-macs 1 --out rejected --quiet

@@ -18,8 +18,11 @@ expect 2 "exists" "$cf" tabulate --space "$space" $fast --out tiny.tsv
 # the table evaluator: every cell once (grid), then evolution, in simulated time
 expect 0 "15 trials: 15 ok" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy grid --epochs 1 --fraction 0.02 --cpu-workers 3 --out none
 expect 0 "(simulated)" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy local --epochs 1 --fraction 0.02 --trials 10 --out none
-# a fidelity the table does not have: every trial fails, the search still ends
-expect 1 "not in the table" "$cf" search --space "$space" --evaluator table:tiny.tsv --epochs 3 --trials 3 --out none
+# a fidelity the table does not have: refused before any trial, naming what it holds
+expect 1 "no rows at fraction 1, which this search trains with (the table holds fractions 0.02" "$cf" search \
+    --space "$space" --evaluator table:tiny.tsv --epochs 1 --trials 3 --out none
+expect 1 "no rows at 3 epochs and fraction 0.02" "$cf" search --space "$space" --evaluator table:tiny.tsv \
+    --epochs 3 --fraction 0.02 --trials 3 --out none
 
 # training on 2 CPU workers, then every trial data-parallel over both
 # then the final phase: two models of the front trained again and tested

@@ -96,6 +96,12 @@ cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train,
  * without a row at its fidelity ends as CF_TRIAL_ERROR "not in the table". */
 cf_status cf_evaluator_table_create(const char *path, const cf_space *s, cf_evaluator **out);
 
+/* Refuse a search whose fidelity the table cannot answer, before any trial:
+ * no row at `fraction`, or (epochs > 0) none at (epochs, fraction). The
+ * message names the table and the values it holds. CF_OK for any other
+ * evaluator. */
+cf_status cf_evaluator_table_check_fidelity(const cf_evaluator *ev, int epochs, double fraction);
+
 void cf_evaluator_destroy(cf_evaluator *ev); /* NULL is accepted */
 
 /* Write a table (the format cf_evaluator_table_create reads): the metadata and

@@ -352,7 +352,9 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
                                r->n_workers);
 
     if (evaluator && strncmp(evaluator, "table:", 6) == 0) {
-        if (cf_evaluator_table_create(evaluator + 6, r->space, &r->ev) != CF_OK) return cli_fail(a->command);
+        if (cf_evaluator_table_create(evaluator + 6, r->space, &r->ev) != CF_OK ||
+            cf_evaluator_table_check_fidelity(r->ev, (int)cfg->epochs, fraction) != CF_OK)
+            return cli_fail(a->command);
     } else if (!evaluator || strcmp(evaluator, "train") == 0) {
         if (cf_dataset_load(r->dataset, cli_value(a, "data-dir"), "train", &r->all) != CF_OK ||
             cf_dataset_split(r->all, val_fraction, cfg->seed, &r->train, &r->val) != CF_OK)

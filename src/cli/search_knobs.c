@@ -33,7 +33,7 @@ const cli_knob cli_knobs[] = {
     {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h; with neither\nthis nor --trials: 6m); trials still running are cut at the end", S | R | SE, NULL},
     {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL},
     {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial"},
-    {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; tabulate 1)", S | SE | TA, NULL},
+    {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; with a table evaluator\nand in tabulate 1)", S | SE | TA, NULL},
     {"batch", 1, 0, "256", "B", "batch size (halved on out of memory)", S | SE | TA, NULL},
     {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL},
     {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL},
@@ -170,20 +170,23 @@ int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming) {
 }
 
 void cli_knob_defaults(cli_args *a) {
-    cli_flag *space = NULL, *set = NULL, *strategy = NULL, *options = NULL, *fraction = NULL;
+    cli_flag *space = NULL, *set = NULL, *strategy = NULL, *options = NULL, *fraction = NULL, *evaluator = NULL;
     for (int i = 0; i < a->n_flags; i++) {
         if (strcmp(a->flags[i].name, "space") == 0) space = &a->flags[i];
         if (strcmp(a->flags[i].name, "set") == 0) set = &a->flags[i];
         if (strcmp(a->flags[i].name, "strategy") == 0) strategy = &a->flags[i];
         if (strcmp(a->flags[i].name, "strategy-options") == 0) options = &a->flags[i];
         if (strcmp(a->flags[i].name, "fraction") == 0) fraction = &a->flags[i];
+        if (strcmp(a->flags[i].name, "evaluator") == 0) evaluator = &a->flags[i];
     }
     /* the default strategy's population sized for a ten-minute search; another
      * strategy keeps its own defaults */
     if (strategy && strategy->count == 0 && options && options->count == 0) options->values[options->count++] = "population=16";
-    /* a search ranks with low-fidelity trials; a table records whole epochs */
-    if (fraction && fraction->count == 0)
-        fraction->values[fraction->count++] = strcmp(a->command, "tabulate") == 0 ? "1" : "0.25";
+    /* a search ranks with low-fidelity trials; a table records whole epochs,
+     * and so does a search that reads one */
+    int whole = strcmp(a->command, "tabulate") == 0 ||
+                (evaluator && evaluator->count > 0 && strncmp(evaluator->values[evaluator->count - 1], "table:", 6) == 0);
+    if (fraction && fraction->count == 0) fraction->values[fraction->count++] = whole ? "1" : "0.25";
     if (space && space->count == 0 && set && set->count + 2 <= CLI_MAX_VALUES) {
         /* the default search: NB201 sized for Fashion-MNIST; --set still overrides */
         memmove(set->values + 2, set->values, (size_t)set->count * sizeof set->values[0]);

@@ -315,6 +315,49 @@ fail:
     return st;
 }
 
+/* The distinct values of one fidelity column among the rows, as text ("1, 4, 12"). */
+static void list_values(const table_eval *t, int fractions, char *buf, size_t cap) {
+    int seen[16];
+    int n = 0;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < t->n && n < 16; i++) {
+        int v = fractions ? t->rows[i].fraction_milli : t->rows[i].epochs;
+        int dup = 0;
+        for (int k = 0; k < n; k++) dup |= seen[k] == v;
+        if (dup) continue;
+        seen[n++] = v;
+        if (len < cap)
+            len += fractions ? (size_t)snprintf(buf + len, cap - len, "%s%g", n > 1 ? ", " : "", v / 1000.0)
+                             : (size_t)snprintf(buf + len, cap - len, "%s%d", n > 1 ? ", " : "", v);
+    }
+    if (n == 16 && len < cap) snprintf(buf + len, cap - len, ", ...");
+}
+
+cf_status cf_evaluator_table_check_fidelity(const cf_evaluator *ev, int epochs, double fraction) {
+    if (!ev || ev->ops != &table_ops) return CF_OK;
+    const table_eval *t = ev->self;
+    const int fm = (int)(fraction * 1000 + 0.5);
+    int at_fraction = 0, at_both = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->rows[i].fraction_milli != fm) continue;
+        at_fraction = 1;
+        at_both |= t->rows[i].epochs == epochs;
+    }
+    char held[160];
+    if (!at_fraction) {
+        list_values(t, 1, held, sizeof held);
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: no rows at fraction %g, which this search trains with (the table holds "
+                "fractions %s: pass --fraction with one of them)", t->path, fraction, held);
+    }
+    if (epochs > 0 && !at_both) {
+        list_values(t, 0, held, sizeof held);
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: no rows at %d epochs and fraction %g, which this search trains with (the "
+                "table holds epochs %s: pass --epochs with one of them)", t->path, epochs, fraction, held);
+    }
+    return CF_OK;
+}
+
 /* ---- writing ------------------------------------------------------------------ */
 
 void cf_table_write_header(FILE *f, const cf_space *s, const char *dataset, const cf_net_input *in) {
