@@ -68,7 +68,7 @@ for m in nb201 darts nb101 mobile; do
     echo "$m.onnx $m.f32 $(correct $m $m.cfm)" >> onnx_cases
     # json: the cost model's figures, the same as `cellforge cost` gives
     "$cf" export $m.cfm --format json > $m.json || fail "export $m.cfm --format json"
-    arch=$("$cf" export $m.cfm --format arch) || fail "export $m.cfm --format arch"
+    arch=$("$cf" export $m.cfm --format arch | tail -n 1) || fail "export $m.cfm --format arch"
     [ "$(grep -c '"params":' $m.json)" = 1 ] && grep -q '"input": \[1, 28, 28\]' $m.json &&
         grep -q '"classes": 10' $m.json && grep -q '"kind": "model"' $m.json || { cat $m.json; fail "$m.json"; }
     space=$(sed -n 's/^  "space": "\(.*\)",$/\1/p' $m.json)
@@ -79,14 +79,25 @@ for m in nb201 darts nb101 mobile; do
     grep -q "\"params\": $params," $m.json && grep -q "\"macs\": $macs," $m.json ||
         { cat $m.json; echo "$cost"; fail "$m.json: params/macs are not cost's $params/$macs"; }
     echo "ok: $m.json: params $params, macs $macs as \`cellforge cost\` counts"
+    # the options travel with the arch: cost --from the model, and from its arch text, give the same
+    [ "$("$cf" cost --from $m.cfm --json)" = "$cost" ] || fail "cost --from $m.cfm differs from $cost"
+    "$cf" export $m.cfm --format arch --out $m.arch >/dev/null || fail "export $m.cfm --format arch --out"
+    [ "$("$cf" cost --from $m.arch --json)" = "$cost" ] || fail "cost --from $m.arch differs from $cost"
+    echo "ok: cost --from $m.cfm and --from $m.arch: the trained network"
 done
-[ "$("$cf" export nb201.cfm --format arch)" = "$nb201" ] || fail "the arch string is not the one trained"
+[ "$("$cf" export nb201.cfm --format arch | tail -n 1)" = "$nb201" ] || fail "the arch string is not the one trained"
+"$cf" export nb201.cfm --format arch | grep -qx "# options C=4, N=1" || fail "export --format arch lost the options"
 # cfm from cfm: the same model again (same accuracy)
 expect 0 "wrote again.cfm from nb201.cfm" "$cf" export nb201.cfm --format cfm --out again.cfm
 n1=$(sed -n 1p onnx_cases | cut -d' ' -f3)
 expect 0 "($n1 of 10000)" "$cf" eval again.cfm --threads 1
 expect 0 "wrote nb201-arch.txt" "$cf" export nb201.cfm --format arch --out nb201-arch.txt
-[ "$(cat nb201-arch.txt)" = "$nb201" ] || fail "nb201-arch.txt"
+[ "$(tail -n 1 nb201-arch.txt)" = "$nb201" ] || fail "nb201-arch.txt"
+# --set still applies over --from; --space with --from is refused; a damaged arch file names its line
+expect 0 "C=8, N=1" "$cf" cost --from nb201-arch.txt --set C=8
+expect 2 "--from gives the space" "$cf" cost --from nb201-arch.txt --space nb201
+sed 's/^# input .*/# input 28x28 classes 10/' nb201-arch.txt > bad.arch
+expect 1 "bad.arch:5: expected \"# input HxWxC classes K\"" "$cf" cost --from bad.arch
 
 # ---- a search's run directory: training states, trials, a final model -----------
 expect 0 "best model: run/best.cfs" "$cf" search --space "$tests/data/tiny201.json" --epochs 1 --fraction 0.02 \
@@ -109,6 +120,12 @@ mkdir -p run/final/1 && cp run/export/trial-1.cfm run/final/1/model.cfm && ln -s
 expect 0 "wrote run/export/best.onnx from run/best.cfm" "$cf" export run
 expect 0 "from run/final/1/model.cfm" "$cf" export run --trial 1 --format arch --out run/export/t1.arch
 expect 0 "from run/trials/0/train.cfs" "$cf" export run --trial 0 --format arch --out run/export/t0.arch
+# a run's trial: its space (a file outside the spaces directory here) and options come along
+expect 0 "tiny201" "$cf" cost --from run --trial 0
+expect 0 "tiny201" "$cf" cost --from run/export/t0.arch
+expect 0 "test accuracy" "$cf" train --from run --trial 0 --epochs 1 --fraction 0.02 --val-fraction 0.01 --batch 64 \
+    --threads 1
+expect 2 "built for 28x28x1 images of 10 classes" "$cf" train --from run --trial 0 --dataset cifar10 --epochs 1
 
 # ---- bad input -------------------------------------------------------------------
 expect 1 "nothing.cfm: cannot open" "$cf" export nothing.cfm

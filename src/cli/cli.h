@@ -65,6 +65,26 @@ int cli_load_space(const cli_args *a, cf_space **out);
  * default fashion-mnist. Returns -1 on success. `what` receives a description. */
 int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap);
 
+/* ---- --from RUN|MODEL|ARCHFILE [--trial ID] (from_run.c) -------------------- */
+
+/* The network an architecture came from: its space with the options it was
+ * searched or trained with (then every --set), the input it was built for,
+ * and the architecture text. */
+typedef struct cli_from {
+    cf_space *space;       /* owned */
+    cf_net_input input;
+    char *arch;            /* owned */
+} cli_from;
+
+/* Fill *out from --from (and --trial) when given, else leave it empty
+ * (out->space NULL). --space with --from is a usage error. Returns -1 on
+ * success, else the exit code after printing why. Free with cli_from_free. */
+int cli_from_load(cli_args *a, cli_from *out);
+void cli_from_free(cli_from *f);
+/* The text form --from reads: "# cellforge-arch 1", "# space", "# space-file",
+ * "# options", "# input" lines, then the architecture. Returns 1 on success. */
+int cli_write_arch_file(FILE *f, const cf_space *s, const char *options, const cf_net_input *in, const char *arch);
+
 /* ---- the settings of search and tabulate (search_knobs.c) ------------------ */
 
 #include "cellforge/spec.h"

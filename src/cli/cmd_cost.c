@@ -14,7 +14,8 @@
 
 const char *const cmd_cost_usage =
     "usage: cellforge cost --space NAME [--set KEY=VALUE]... [--dataset NAME | --input HxWxC\n"
-    "                      [--classes K]] [--batch B] [--json] ARCH|-\n\n"
+    "                      [--classes K]] [--batch B] [--json] ARCH|-\n"
+    "       cellforge cost --from RUN|MODEL|ARCHFILE [--trial ID] [--set KEY=VALUE]... [ARCH|-]\n\n"
     "Prints the exact cost of an architecture of a space:\n"
     "  params            trainable parameters (conv, linear, BN gamma/beta; no auxiliary head)\n"
     "  macs              multiply-accumulates of one image's forward pass (conv + linear),\n"
@@ -25,6 +26,9 @@ const char *const cmd_cost_usage =
     "show NAME`); '-' reads one architecture per line from stdin and prints one result each.\n\n"
     "options:\n"
     "  --space NAME        a space name (`cellforge space list`) or a .json file\n"
+    "  --from SOURCE       the space, options, input and architecture of a run's best model\n"
+    "                      (or --trial ID), a model file, or `export --format arch` text;\n"
+    "                      an ARCH given besides is costed in that network instead\n"
     "  --set KEY=VALUE     a skeleton option, e.g. --set C=16 --set N=5 (repeatable)\n"
     "  --dataset NAME      input geometry of fashion-mnist (default), mnist, cifar10, cifar100\n"
     "  --input HxWxC       input geometry given directly, e.g. 32x32x3, with --classes K (10)\n"
@@ -85,7 +89,9 @@ static int cost_one(const cost_run *r, const char *text, int line) {
         return EXIT_OK;
     }
     char b1[32], b2[32], b3[32];
-    printf("space             %s\n", r->s->name);
+    char opts[256];
+    cf_space_format_options(r->s, opts, sizeof opts);
+    printf("space             %s (%s)\n", r->s->name, opts);
     printf("input             %s, batch %d\n", r->what, r->batch);
     printf("params            %s (%.3f M)\n", grouped(c.params, b1, sizeof b1), c.params / 1e6);
     if (c.params_aux)
@@ -102,7 +108,8 @@ static int cost_one(const cost_run *r, const char *text, int line) {
 
 int cmd_cost(int argc, char **argv) {
     cli_flag flags[] = {FLAG("space", 1, 0), FLAG("set", 1, 1),     FLAG("dataset", 1, 0), FLAG("input", 1, 0),
-                        FLAG("classes", 1, 0), FLAG("batch", 1, 0), FLAG("json", 0, 0)};
+                        FLAG("classes", 1, 0), FLAG("batch", 1, 0), FLAG("json", 0, 0),  FLAG("from", 1, 0),
+                        FLAG("trial", 1, 0)};
     cli_args args = {.command = "cost", .usage = cmd_cost_usage, .flags = flags,
                       .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);
@@ -111,22 +118,33 @@ int cmd_cost(int argc, char **argv) {
         fputs(cmd_cost_usage, stdout);
         return EXIT_OK;
     }
-    if (args.n_positional != 1)
+    if (args.n_positional > 1 || (args.n_positional == 0 && !cli_has(&args, "from")))
         return cli_usage_error(&args, "expected one architecture (or '-' for stdin), got %d",
                                args.n_positional);
     cost_run r = {0};
     char what[128];
     long long batch = 256;
     if ((rc = cli_count(&args, "batch", 1, &batch)) >= 0) return rc;
-    if ((rc = cli_input(&args, &r.in, what, sizeof what)) >= 0) return rc;
-    cf_space *s = NULL;
-    if ((rc = cli_load_space(&args, &s)) >= 0) return rc;
+    cli_from from;
+    if ((rc = cli_from_load(&args, &from)) >= 0) return rc;
+    if (from.space && !cli_has(&args, "dataset") && !cli_has(&args, "input")) {
+        r.in = from.input;
+        snprintf(what, sizeof what, "%dx%dx%d, %d classes (from %s)", r.in.h, r.in.w, r.in.c, r.in.classes,
+                 cli_value(&args, "from"));
+    } else if ((rc = cli_input(&args, &r.in, what, sizeof what)) >= 0) {
+        cli_from_free(&from);
+        return rc;
+    }
+    cf_space *s = from.space;
+    from.space = NULL;
+    if (!s && (rc = cli_load_space(&args, &s)) >= 0) return rc;
+    const char *arch = args.n_positional ? args.positional[0] : from.arch;
     r.s = s;
     r.batch = (int)batch;
     r.json = cli_has(&args, "json");
     r.what = what;
-    if (strcmp(args.positional[0], "-") != 0) {
-        rc = cost_one(&r, args.positional[0], 0);
+    if (strcmp(arch, "-") != 0) {
+        rc = cost_one(&r, arch, 0);
     } else {
         rc = EXIT_OK;
         char *line = NULL;
@@ -143,5 +161,6 @@ int cmd_cost(int argc, char **argv) {
         free(line);
     }
     cf_space_destroy(s);
+    cli_from_free(&from);
     return rc;
 }

@@ -39,7 +39,8 @@ const char *const cmd_export_usage =
     "                  cfm             a cellforge model file (a .cfs becomes a .cfm)\n"
     "                  json            the architecture: space, options, arch, input,\n"
     "                                  classes, params, MACs, accuracies\n"
-    "                  arch            the space's arch string, one line\n"
+    "                  arch            the arch string after `#` lines naming its space,\n"
+    "                                  options and input (what `cost`/`train --from` read)\n"
     "  --out FILE      where to write; '-' is stdout (json, arch). Defaults: json and\n"
     "                  arch to stdout; onnx and cfm to NAME.onnx / NAME.cfm in the\n"
     "                  current directory for MODEL (NAME: its file name less the\n"
@@ -213,7 +214,8 @@ static int write_text(format fmt, const char *source, const char *out, const cf_
         }
         f = w.f;
     }
-    int ok = fmt == FORMAT_JSON ? write_json(f, source, info, s, m) : fprintf(f, "%s\n", info->arch) > 0;
+    int ok = fmt == FORMAT_JSON ? write_json(f, source, info, s, m)
+                                : cli_write_arch_file(f, s, info->options, &info->input, info->arch);
     if (!ok) {
         cf_file_writer_abort(&w);
         return cli_fail("export");

@@ -21,12 +21,16 @@
 
 const char *const cmd_train_usage =
     "usage: cellforge train --space NAME [--set KEY=VALUE]... [--dataset NAME] [--data-dir DIR]\n"
-    "                       [--epochs N] [--out FILE] [options] ARCH\n\n"
+    "                       [--epochs N] [--out FILE] [options] ARCH\n"
+    "       cellforge train --from RUN|MODEL|ARCHFILE [--trial ID] [--set KEY=VALUE]... [options]\n\n"
     "Trains one architecture on the CPU or a GPU, evaluates it on the held-out validation split\n"
     "after every epoch and on the test set at the end, and writes a checkpoint.\n\n"
     "options:\n"
     "  --space NAME          a space (`cellforge space list`) or a .json file; --set KEY=VALUE\n"
     "                        sets its skeleton options (C, N, layers, ...)\n"
+    "  --from SOURCE         the space, options and architecture of a run's best model (or\n"
+    "                        --trial ID), a model file, or `export --format arch` text; --set\n"
+    "                        still applies (e.g. wider for a final training)\n"
     "  --dataset NAME        fashion-mnist (default; Debian's dataset-fashion-mnist), mnist,\n"
     "                        cifar10, cifar100 (from --data-dir)\n"
     "  --data-dir DIR        where the dataset files are\n"
@@ -218,11 +222,30 @@ static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o)
     return -1;
 }
 
-/* The space and the architecture in it, in its canonical text. */
+/* The space and the architecture in it (given, or --from's), in its canonical text. */
 static int load_arch(cli_args *args, train_run *r) {
-    int rc = cli_load_space(args, &r->s);
+    cli_from from;
+    int rc = cli_from_load(args, &from);
     if (rc >= 0) return rc;
-    if (cf_arch_parse(r->s, args->positional[0], &r->arch) != CF_OK) return cli_fail("train");
+    r->s = from.space;
+    from.space = NULL;
+    if (!r->s && (rc = cli_load_space(args, &r->s)) >= 0) return rc;
+    if (from.arch) { /* the data must be what the network was built for: checked before loading it */
+        cf_net_input in, *f = &from.input;
+        char what[128];
+        if ((rc = cli_input(args, &in, what, sizeof what)) >= 0 ||
+            ((f->c != in.c || f->h != in.h || f->w != in.w || f->classes != in.classes) &&
+             (rc = cli_usage_error(args, "--from %s: built for %dx%dx%d images of %d classes, and %s has those of %s "
+                                   "(pass --dataset)", cli_value(args, "from"), f->h, f->w, f->c, f->classes,
+                                   cli_value(args, "dataset") ? cli_value(args, "dataset") : "fashion-mnist", what)) >= 0)) {
+            cli_from_free(&from);
+            return rc;
+        }
+    }
+    const char *arch = args->n_positional ? args->positional[0] : from.arch;
+    cf_status st = cf_arch_parse(r->s, arch, &r->arch);
+    cli_from_free(&from);
+    if (st != CF_OK) return cli_fail("train");
     cf_arch_format(r->s, &r->arch, r->arch_text, sizeof r->arch_text);
     return -1;
 }
@@ -319,7 +342,8 @@ int cmd_train(int argc, char **argv) {
         FLAG("label-smoothing", 1, 0), FLAG("grad-clip", 1, 0), FLAG("drop-path", 1, 0),
         FLAG("augment", 1, 0), FLAG("cutout", 1, 0), FLAG("val-fraction", 1, 0), FLAG("fraction", 1, 0),
         FLAG("time-limit", 1, 0), FLAG("threads", 1, 0), FLAG("reference", 0, 0), FLAG("seed", 1, 0),
-        FLAG("out", 1, 0), FLAG("device", 1, 0), FLAG("deterministic", 0, 0)};
+        FLAG("out", 1, 0), FLAG("device", 1, 0), FLAG("deterministic", 0, 0), FLAG("from", 1, 0),
+        FLAG("trial", 1, 0)};
     cli_args args = {.command = "train", .usage = cmd_train_usage, .flags = flags,
                      .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);
@@ -328,7 +352,7 @@ int cmd_train(int argc, char **argv) {
         fputs(cmd_train_usage, stdout);
         return EXIT_OK;
     }
-    if (args.n_positional != 1)
+    if (args.n_positional > 1 || (args.n_positional == 0 && !cli_has(&args, "from")))
         return cli_usage_error(&args, "expected one architecture, got %d arguments", args.n_positional);
     cf_train_config cfg;
     train_opts o;
