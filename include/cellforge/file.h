@@ -19,7 +19,8 @@
  *   CF_TRY(cf_file_read("run/summary.json", 1 << 20, CF_FILE_NOFOLLOW, &text, &n));
  *   free(text);
  *
- * Tested by tests/test_core_file.c.
+ * Tested by tests/test_core_file.c; the symlink checks of run directories by
+ * tests/cli_runsafe.sh.
  */
 #ifndef CELLFORGE_FILE_H
 #define CELLFORGE_FILE_H

@@ -10,7 +10,7 @@
  *
  *   CF_TRY(cf_mem_check("activation arena", bytes));     // before the malloc
  *
- * Tested by tests/test_memlimit.c and tests/cli_memlimit.sh.
+ * Tested by tests/cli_memlimit.sh.
  */
 #ifndef CELLFORGE_MEMLIMIT_H
 #define CELLFORGE_MEMLIMIT_H

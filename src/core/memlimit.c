@@ -1,5 +1,5 @@
 /* memlimit.c - the address-space limit checked before memory is mapped (see
- * memlimit.h). Tested by tests/test_memlimit.c and tests/cli_memlimit.sh.
+ * memlimit.h). Tested by tests/cli_memlimit.sh.
  */
 #include "cellforge/memlimit.h"
 
