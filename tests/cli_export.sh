@@ -116,7 +116,7 @@ n=$(correct trial1 run/trials/1/train.cfs)
 echo "run/export/trial-1.onnx trial1.f32 $n" >> onnx_cases
 expect 0 "($n of 10000)" "$cf" eval run/export/trial-1.cfm --threads 1
 # a retrained final model takes precedence (RUN/final/ID/model.cfm, RUN/best.cfm linking to it)
-mkdir -p run/final/1 && cp run/export/trial-1.cfm run/final/1/model.cfm && ln -s final/1/model.cfm run/best.cfm
+mkdir -p run/final/1 && cp run/export/trial-1.cfm run/final/1/model.cfm && ln run/final/1/model.cfm run/best.cfm
 expect 0 "wrote run/export/best.onnx from run/best.cfm" "$cf" export run
 expect 0 "from run/final/1/model.cfm" "$cf" export run --trial 1 --format arch --out run/export/t1.arch
 expect 0 "from run/trials/0/train.cfs" "$cf" export run --trial 0 --format arch --out run/export/t0.arch

@@ -19,7 +19,8 @@
  *   CF_TRY(cf_file_read("run/summary.json", 1 << 20, CF_FILE_NOFOLLOW, &text, &n));
  *   free(text);
  *
- * Tested by tests/test_core_file.c.
+ * Tested by tests/test_core_file.c; the symlink checks of run directories by
+ * tests/cli_runsafe.sh.
  */
 #ifndef CELLFORGE_FILE_H
 #define CELLFORGE_FILE_H
@@ -73,6 +74,27 @@ enum {
  * folder fails with CF_ERR_IO (it is opened without blocking, so a FIFO with
  * no writer cannot hang the reader). *out is NULL on failure. */
 cf_status cf_file_read(const char *path, size_t limit, int flags, char **out, size_t *n);
+
+/* A plain file of a run directory opened for reading as a stream (the caller
+ * fcloses *out): with CF_FILE_NOFOLLOW a symlink is refused, and a FIFO,
+ * device, socket or folder always is (opened without blocking). CF_ERR_IO
+ * (a missing file too); *out is NULL on failure. */
+cf_status cf_file_open_read(const char *path, int flags, FILE **out);
+
+/* CF_OK when path is missing or a plain file; CF_ERR_IO when it is a symlink
+ * or something else (a check before handing a run directory's file to a
+ * reader that takes a path: what is there then is read, never written). */
+cf_status cf_file_check_plain(const char *path);
+
+/* A folder of a run directory: created, or kept when it is a folder already.
+ * CF_ERR_IO when it cannot be created or is anything else, a symlink to a
+ * folder included (files written under it would land outside the run). */
+cf_status cf_file_make_dir(const char *path);
+
+/* dst becomes a second name (a hard link) of the file src, atomically: a link
+ * under a unique temporary name (as the writers above use) renamed over dst.
+ * A symlink at dst is replaced, never followed. CF_ERR_IO naming dst. */
+cf_status cf_file_link_atomic(const char *src, const char *dst);
 
 #ifdef __cplusplus
 }

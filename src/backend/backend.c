@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cellforge/data.h"
+#include "cellforge/memlimit.h"
 #include "cellforge/rng.h"
 
 cf_status cf_op_forward(const cf_backend *be, const cf_op_args *a) {
@@ -100,6 +101,7 @@ cf_status cf_backend_alloc(const cf_backend *be, size_t bytes, void **out) {
     *out = NULL;
     if (be->ops->mem_alloc) return be->ops->mem_alloc(be->ctx, bytes ? bytes : 1, out);
     size_t rounded = (bytes + 63) / 64 * 64;
+    CF_TRY(cf_mem_check(be->ops->name, rounded));
     void *p = aligned_alloc(64, rounded ? rounded : 64);
     if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", be->ops->name, bytes);
     memset(p, 0, rounded ? rounded : 64);

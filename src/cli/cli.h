@@ -132,8 +132,8 @@ int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out);
 int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd);
 /* runs/SPACE-DATE-TIME for space s. */
 void cli_default_run_dir(const cf_space *s, char *buf, size_t cap);
-/* dst becomes a hard link to src, swapped in atomically (dst.tmp, rename).
- * 0, or -1 with errno set. */
+/* dst becomes a hard link to src, swapped in atomically (a unique temporary
+ * name, rename; a symlink at dst is replaced). 0, or -1 after cf_error_set. */
 int cli_link_atomic(const char *src, const char *dst);
 /* The end of a run: its report and, where it has a best model, the model as
  * ONNX in dir/export. -1, or EXIT_ERROR after a message (the run itself is

@@ -94,6 +94,8 @@ int cli_model_path(const cli_args *a, const char *arg, char *out, size_t cap, in
         fprintf(stderr, "cellforge %s: %s: path too long\n", a->command, arg);
         return EXIT_ERROR;
     }
+    /* a model of a run directory is never read through a symlink planted there */
+    if (cf_file_check_plain(out) != CF_OK) return cli_fail(a->command);
     return -1;
 }
 
@@ -242,10 +244,7 @@ static int default_out(const cli_args *a, const char *arg, int is_run, const cha
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/export", arg);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cellforge export: cannot create %s: %s\n", dir, strerror(errno));
-        return EXIT_ERROR;
-    }
+    if (cf_file_make_dir(dir) != CF_OK) return cli_fail("export");
     long long id = -1;
     int rc = cli_count(a, "trial", 0, &id);
     if (rc >= 0) return rc;

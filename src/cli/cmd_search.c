@@ -482,7 +482,9 @@ static int open_table(const cli_args *a, run_setup *r, const run_opts *o, search
     if (stat(o->table_path, &sb) == 0)
         return cli_usage_error(a, "--out %s exists; remove it or pick another name (nothing is overwritten)",
                                o->table_path);
-    if (!(view->table = fopen(o->table_path, "w"))) {
+    int fd = open(o->table_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || !(view->table = fdopen(fd, "w"))) {
+        if (fd >= 0) close(fd);
         fprintf(stderr, "cellforge %s: %s: cannot create: %s\n", a->command, o->table_path, strerror(errno));
         return EXIT_ERROR;
     }
@@ -639,6 +641,7 @@ static int resolve(cli_args *args, int argc, char **argv, char **spec_out) {
         if (cli_has(args, "out")) return cli_usage_error(args, "--resume DIR is the run directory; drop --out");
         snprintf(buf, sizeof buf, "%s/spec.json", resume);
         spec_path = buf;
+        if (cf_file_check_plain(buf) != CF_OK) return cli_fail(args->command);
     }
     if (spec_path) {
         cf_spec *spec = NULL;

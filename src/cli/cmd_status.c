@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "cli.h"
@@ -27,7 +29,12 @@ static int run_is_live(const char *dir, long *pid) {
     char path[1100];
     snprintf(path, sizeof path, "%s/lock", dir);
     *pid = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) return 0;
     char buf[32] = "";
     if (read(fd, buf, sizeof buf - 1) > 0) *pid = atol(buf);
@@ -47,8 +54,8 @@ static double field(const char *line, const char *key, double def) {
 /* The final phase (search_final.c) from its journal events: each model's
  * state, last epoch and, when done, its validation and test accuracy. */
 static void print_final(const char *journal) {
-    FILE *f = fopen(journal, "r");
-    if (!f) return;
+    FILE *f = NULL;
+    if (cf_file_open_read(journal, CF_FILE_NOFOLLOW, &f) != CF_OK) return;
     enum { MAX = 64 };
     struct {
         long long id;
@@ -197,6 +204,7 @@ static void print_failed(const cf_search_replay *rep, const status_counts *c, lo
 static int load_run(const char *dir, cf_spec **spec, cf_space **space) {
     char path[1100];
     snprintf(path, sizeof path, "%s/spec.json", dir);
+    if (cf_file_check_plain(path) != CF_OK) return cli_fail("status");
     /* the spec's keys are the search's flags */
     cli_flag sflags[64];
     cli_args sargs = {.command = "status", .usage = cmd_status_usage, .flags = sflags,

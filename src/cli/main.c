@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cellforge/device.h"
 #include "cellforge/log.h"
@@ -166,5 +167,13 @@ int main(int argc, char **argv) {
     if (strcmp(name, "--version") == 0) name = "version";
     const command *cmd = find_command(name);
     if (!cmd) return unknown_command(name);
-    return cmd->run(argc - 1, argv + 1);
+    int rc = cmd->run(argc - 1, argv + 1);
+    if (rc != EXIT_OK) {
+        /* A failed command has said why and closed its files; leave without
+         * the exit handlers, whose library shutdowns (OpenBLAS joins its
+         * threads) could wait on a thread stuck where the error came from. */
+        fflush(NULL);
+        _exit(rc);
+    }
+    return rc;
 }

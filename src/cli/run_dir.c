@@ -60,15 +60,22 @@ int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock
         return EXIT_ERROR;
     }
     snprintf(path, sizeof path, "%s/trials", dir);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, path, strerror(errno));
-        return EXIT_ERROR;
-    }
+    if (cf_file_make_dir(path) != CF_OK) return cli_fail(a->command);
     snprintf(path, sizeof path, "%s/lock", dir);
-    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* never through a symlink (its target would be truncated below), never a FIFO */
+    *lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat lsb;
+    if (*lock_fd >= 0 && (fstat(*lock_fd, &lsb) != 0 || !S_ISREG(lsb.st_mode))) {
+        close(*lock_fd);
+        *lock_fd = -1;
+        errno = EINVAL;
+    }
     if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, dir,
-                *lock_fd < 0 ? strerror(errno) : "another cellforge search is running in this directory");
+        fprintf(stderr, "cellforge %s: %s: %s\n", a->command, path,
+                *lock_fd >= 0  ? "another cellforge search is running in this directory"
+                : errno == ELOOP ? "is a symlink, not used (files of a run directory must be plain files)"
+                : errno == EINVAL ? "is not a plain file"
+                                  : strerror(errno));
         if (*lock_fd >= 0) close(*lock_fd);
         *lock_fd = -1;
         return EXIT_ERROR;
@@ -82,22 +89,8 @@ int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock
 
 /* Not cf_file_writer: dst becomes a second name of src's file (a hard link,
  * no copy of the weights), so there is nothing to write or fsync, only a name
- * to swap in. link() never follows what is at tmp (it fails with EEXIST, and
- * unlink removes a symlink itself), and the run directory's lock keeps a
- * second writer of the same tmp out. */
-int cli_link_atomic(const char *src, const char *dst) {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%.1100s.tmp", dst);
-    unlink(tmp);
-    if (link(src, tmp) != 0 || rename(tmp, dst) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    (void)cf_file_sync_parent(dst); /* best effort, as for any rename */
-    return 0;
-}
+ * to swap in (cf_file_link_atomic). -1 after cf_error_set. */
+int cli_link_atomic(const char *src, const char *dst) { return cf_file_link_atomic(src, dst) == CF_OK ? 0 : -1; }
 
 /* The end of a run: its report, and its best model as ONNX when there is a
  * model (a table run has none). -1, or EXIT_ERROR after a message; the run

@@ -204,9 +204,9 @@ static void run_job(final_run *r, final_job *j, int w, void *device_state) {
     const search_final_args *a = r->a;
     char ckpt[1200], fields[640], esc[600];
     job_dir(r, j, NULL, ckpt, sizeof ckpt);
-    if (mkdir(ckpt, 0755) != 0 && errno != EEXIST) {
+    if (cf_file_make_dir(ckpt) != CF_OK) {
         j->status = CF_TRIAL_ERROR;
-        snprintf(j->reason, sizeof j->reason, "%.160s: cannot create: %.60s", ckpt, strerror(errno));
+        snprintf(j->reason, sizeof j->reason, "%.230s", cf_error_message());
         j->done = 1;
         return;
     }
@@ -289,8 +289,8 @@ static void *worker_main(void *arg) {
 static int read_done(const final_run *r, final_job *j) {
     char path[1200];
     job_dir(r, j, "test.json", path, sizeof path);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    FILE *f = NULL;
+    if (cf_file_open_read(path, CF_FILE_NOFOLLOW, &f) != CF_OK) return 0;
     char buf[512];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
@@ -381,7 +381,7 @@ static void link_best(const final_run *r, const final_job *j) {
     char src[1200], dst[1200];
     job_dir(r, j, "model.cfm", src, sizeof src);
     snprintf(dst, sizeof dst, "%.1100s/best.cfm", r->a->dir);
-    if (cli_link_atomic(src, dst) != 0) CF_LOG_WARN("%s: not linked to %s: %s", dst, src, strerror(errno));
+    if (cli_link_atomic(src, dst) != 0) CF_LOG_WARN("%s: not linked to %s: %s", dst, src, cf_error_message());
 }
 
 /* Each chosen trial as a job at the final fidelity; returns how many of them
@@ -497,9 +497,8 @@ int search_final(const search_final_args *a) {
     }
     r.n_jobs = n;
     snprintf(path, sizeof path, "%s/final", a->dir);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cellforge search: %s: cannot create: %s\n", path, strerror(errno));
-        rc = EXIT_ERROR;
+    if (cf_file_make_dir(path) != CF_OK) {
+        rc = cli_fail("search");
         goto exit;
     }
     int to_train = prepare_jobs(&r, &rep, ids);

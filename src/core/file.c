@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -151,8 +152,7 @@ static cf_status open_regular(const char *path, size_t limit, int flags, int *fd
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        CF_FAIL(CF_ERR_IO, "%s: is %s, not a file to read whole (limit %zu bytes)", path, kind_name(sb.st_mode),
-                limit);
+        CF_FAIL(CF_ERR_IO, "%s: is %s, not a plain file to read", path, kind_name(sb.st_mode));
     }
     if ((unsigned long long)sb.st_size > limit) {
         close(fd);
@@ -162,6 +162,60 @@ static cf_status open_regular(const char *path, size_t limit, int flags, int *fd
     (void)fcntl(fd, F_SETFL, O_RDONLY); /* plain blocking reads from here */
     *fd_out = fd;
     *size = (size_t)sb.st_size;
+    return CF_OK;
+}
+
+cf_status cf_file_open_read(const char *path, int flags, FILE **out) {
+    *out = NULL;
+    int fd = -1;
+    size_t size = 0;
+    CF_TRY(open_regular(path, SIZE_MAX, flags, &fd, &size));
+    *out = fdopen(fd, "rb");
+    if (!*out) {
+        int e = errno;
+        close(fd);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for a stream: %s", path, strerror(e));
+    }
+    return CF_OK;
+}
+
+cf_status cf_file_check_plain(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return CF_OK; /* missing: the reader says so */
+    if (S_ISLNK(sb.st_mode))
+        CF_FAIL(CF_ERR_IO, "%s: is a symlink, not read (files of a run directory must be plain files)", path);
+    if (!S_ISREG(sb.st_mode)) CF_FAIL(CF_ERR_IO, "%s: is %s, not a file to read", path, kind_name(sb.st_mode));
+    return CF_OK;
+}
+
+cf_status cf_file_make_dir(const char *path) {
+    if (mkdir(path, 0755) == 0) return CF_OK;
+    int e = errno;
+    struct stat sb;
+    if (e != EEXIST || lstat(path, &sb) != 0) CF_FAIL(CF_ERR_IO, "%s: cannot create the folder: %s", path, strerror(e));
+    if (S_ISLNK(sb.st_mode))
+        CF_FAIL(CF_ERR_IO, "%s: is a symlink, not used (folders of a run directory must be plain folders)", path);
+    if (!S_ISDIR(sb.st_mode)) CF_FAIL(CF_ERR_IO, "%s: is %s, not a folder", path, kind_name(sb.st_mode));
+    return CF_OK;
+}
+
+cf_status cf_file_link_atomic(const char *src, const char *dst) {
+    char tmp[4160];
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned k = atomic_fetch_add(&g_temp_counter, 1u);
+        int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", dst, (long)getpid(), k);
+        if (len < 0 || (size_t)len >= sizeof tmp) CF_FAIL(CF_ERR_INVALID_ARG, "%.200s...: the path is too long", dst);
+        if (link(src, tmp) == 0) break;
+        if (errno != EEXIST) CF_FAIL(CF_ERR_IO, "%s: cannot link to %s: %s", dst, src, strerror(errno));
+        tmp[0] = 0;
+    }
+    if (!tmp[0]) CF_FAIL(CF_ERR_IO, "%s: no free temporary name", dst);
+    if (rename(tmp, dst) != 0) {
+        int e = errno;
+        unlink(tmp);
+        CF_FAIL(CF_ERR_IO, "%s: cannot rename into place: %s", dst, strerror(e));
+    }
+    (void)cf_file_sync_parent(dst); /* best effort, as for any rename */
     return CF_OK;
 }
 

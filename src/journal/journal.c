@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cellforge/file.h"
 #include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/thread.h"
@@ -66,13 +67,20 @@ cf_status cf_journal_open(const char *path, int64_t next_seq, size_t keep_bytes,
     snprintf(j->path, sizeof j->path, "%s", path);
     /* O_NOFOLLOW: the journal is a file of the run directory, never a symlink
      * planted there to make the search append somewhere else */
-    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat sb;
+    if (j->fd >= 0 && (fstat(j->fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(j->fd);
+        j->fd = -1;
+        errno = EINVAL;
+    }
     if (j->fd < 0) {
         int e = errno;
         free(j);
-        CF_FAIL(CF_ERR_IO, "%s: cannot open the journal for writing: %s", path, strerror(e));
+        CF_FAIL(CF_ERR_IO, "%s: cannot open the journal for writing: %s", path,
+                e == ELOOP ? "a symlink, refused" : e == EINVAL ? "not a plain file" : strerror(e));
     }
-    struct stat sb;
+    (void)fcntl(j->fd, F_SETFL, O_WRONLY | O_APPEND); /* blocking writes from here */
     if (fstat(j->fd, &sb) == 0 && (size_t)sb.st_size != keep_bytes) {
         /* drop a torn last line (or refuse a file that is not what was scanned) */
         if ((size_t)sb.st_size < keep_bytes || ftruncate(j->fd, (off_t)keep_bytes) != 0) {
@@ -209,13 +217,8 @@ static int check_line(char *line, size_t len, int64_t want_seq, cJSON **out, cha
 
 cf_status cf_journal_read(const char *path, cf_journal_line_fn fn, void *ctx, cf_journal_scan *scan) {
     memset(scan, 0, sizeof *scan);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        CF_FAIL(CF_ERR_IO, "%s: cannot open the journal: %s", path, e == ELOOP ? "a symlink, refused" : strerror(e));
-    }
+    FILE *f = NULL;
+    CF_TRY(cf_file_open_read(path, CF_FILE_NOFOLLOW, &f));
     char *line = NULL;
     size_t cap = 0, offset = 0;
     ssize_t len;

@@ -76,8 +76,8 @@ static int read_curve(const cJSON *arr, cf_epoch_record **out) {
 
 int rp_read_state_curve(const char *path, cf_epoch_record **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    FILE *f = NULL;
+    if (cf_file_open_read(path, CF_FILE_NOFOLLOW, &f) != CF_OK) return 0;
     unsigned char head[16];
     int n = 0;
     if (fread(head, 1, 16, f) == 16 && (memcmp(head, "CFSTATE1", 8) == 0 || memcmp(head, "CFMODEL1", 8) == 0)) {
@@ -601,7 +601,7 @@ static void load_state_curves(rp_run *run) {
 static int run_is_live(const char *dir) {
     char path[1100];
     snprintf(path, sizeof path, "%s/lock", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
     int live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     close(fd);

@@ -23,6 +23,7 @@
 
 #include "cellforge/backend.h"
 #include "cellforge/comm.h"
+#include "cellforge/file.h"
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
 #include "cellforge/thread.h"
@@ -205,11 +206,10 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     if (c->hooks.state_dir && !f->state[0]) {
         char dir[512];
         snprintf(dir, sizeof dir, "%.480s/%lld", c->hooks.state_dir, (long long)t->id);
-        if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+        if (cf_file_make_dir(dir) == CF_OK) /* a symlink there is refused, not followed */
             snprintf(f->state, sizeof f->state, "%.480s/train.cfs", dir);
         else
-            CF_LOG_WARN("trial %lld: cannot create %s (%s); it runs without epoch checkpoints", (long long)t->id,
-                        dir, strerror(errno));
+            CF_LOG_WARN("trial %lld: %s; it runs without epoch checkpoints", (long long)t->id, cf_error_message());
     }
     /* a retried trial's old communicator was aborted with its failure */
     cf_comm_destroy(f->comm);

@@ -259,9 +259,9 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
  * file that is not a checkpoint at all (or a device) from being read whole. */
 #define CHECKPOINT_MAX_BYTES ((size_t)1 << 40)
 
-static cf_status read_all(const char *path, unsigned char **out, size_t *size) {
+static cf_status read_all(const char *path, int flags, unsigned char **out, size_t *size) {
     char *buf = NULL;
-    CF_TRY(cf_file_read(path, CHECKPOINT_MAX_BYTES, 0, &buf, size));
+    CF_TRY(cf_file_read(path, CHECKPOINT_MAX_BYTES, flags, &buf, size));
     *out = (unsigned char *)buf;
     return CF_OK;
 }
@@ -271,13 +271,13 @@ static cf_status read_all(const char *path, unsigned char **out, size_t *size) {
  * (may be NULL) says which kind it was. The caller frees *buf and *header;
  * the tensor data starts at byte 16 + *header_len and ends 4 bytes before
  * *size. */
-static cf_status read_file(const char *path, const file_kind *kind, const file_kind *other, int *is_other,
+static cf_status read_file(const char *path, int flags, const file_kind *kind, const file_kind *other, int *is_other,
                            unsigned char **buf, size_t *size, cJSON **header, size_t *header_len) {
     *buf = NULL;
     *header = NULL;
     unsigned char *b = NULL;
     size_t n = 0;
-    CF_TRY(read_all(path, &b, &n));
+    CF_TRY(read_all(path, flags, &b, &n));
     cf_status st = CF_OK;
     char *text = NULL;
     int second = other && n >= 20 && memcmp(b, other->magic, 8) == 0;
@@ -428,7 +428,7 @@ static cf_status load_any(const char *path, const cf_backend *be, int batch, cf_
     unsigned char *buf = NULL;
     size_t size = 0, hl = 0;
     cJSON *h = NULL;
-    CF_TRY(read_file(path, &k_model, &k_state, &info->is_state, &buf, &size, &h, &hl));
+    CF_TRY(read_file(path, 0, &k_model, &k_state, &info->is_state, &buf, &size, &h, &hl));
     cf_status st = CF_OK;
     cf_space *s = NULL;
     cf_model *m = NULL;
@@ -728,7 +728,8 @@ cf_status cf_trainstate_load(const char *path, const cf_space *s, const char *ar
     unsigned char *buf = NULL;
     size_t size = 0, hl = 0;
     cJSON *h = NULL;
-    CF_TRY(read_file(path, &k_state, NULL, NULL, &buf, &size, &h, &hl));
+    /* a training state is a file of a run directory: never read through a symlink */
+    CF_TRY(read_file(path, CF_FILE_NOFOLLOW, &k_state, NULL, NULL, &buf, &size, &h, &hl));
     cf_status st = CF_OK;
     slot *slots = NULL;
     int n = 0;

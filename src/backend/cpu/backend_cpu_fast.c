@@ -13,7 +13,14 @@
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+#include "cellforge/log.h"
+#include "cellforge/memlimit.h"
 
 #include "../backend_impl.h"
 #include "fast.h"
@@ -60,6 +67,7 @@ static const fast_op fast_ops[CF_OP_COUNT] = {
 cf_status fast_workspace(fast_ctx *ctx, size_t floats, float **out) {
     if (floats > ctx->ws_floats) {
         const size_t bytes = (fast_round(floats) * sizeof(float) + 63) & ~(size_t)63;
+        CF_TRY(cf_mem_check("cpu-fast: workspace", bytes));
         float *p = aligned_alloc(64, bytes);
         if (!p) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "cpu-fast: workspace of %zu bytes", bytes);
         free(ctx->ws);
@@ -151,6 +159,55 @@ static const cf_backend_ops cpu_fast_ops = {
      * wrappers run the host loops */
 };
 
+/* Threads of the live cpu-fast backends, summed: how many GEMMs may run at
+ * once in this process, so how many BLAS buffers OpenBLAS may need. */
+static atomic_int g_live_threads;
+
+/* Under an address-space limit (`ulimit -v`), everything the threads will map
+ * is mapped now, while a failure is still an error: their stacks (libgomp ends
+ * the process when it cannot start a thread) and a BLAS buffer for each GEMM
+ * that may run at once (OpenBLAS maps one for each concurrent caller on first
+ * use, keeps it, and retries a failed mapping forever). Every live backend's
+ * threads run one GEMM together, at once (a barrier, then a product long
+ * enough to overlap), a few times, so the buffers exist before training
+ * starts; what training maps afterwards is plain malloc, which fails cleanly.
+ * Without a limit nothing is done here. */
+static cf_status claim_threads(fast_ctx *ctx) {
+    const int all = atomic_fetch_add(&g_live_threads, ctx->threads) + ctx->threads;
+    ctx->counted = 1;
+    const size_t room = cf_mem_headroom();
+    if (room == SIZE_MAX) return CF_OK;
+    CF_LOG_DEBUG("cpu-fast: %.0f MiB free under the address-space limit; mapping the stacks and BLAS buffers of %d "
+                 "threads", (double)room / (1 << 20), all);
+    struct rlimit rl;
+    size_t stack = (size_t)8 << 20; /* glibc's default where RLIMIT_STACK is unlimited */
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 0)
+        stack = (size_t)rl.rlim_cur;
+    enum { N = 384 }; /* 2*N^3 flops: a few milliseconds, long enough to overlap */
+    char what[112];
+    snprintf(what, sizeof what, "cpu-fast: %d thread%s (their stacks and OpenBLAS buffers)", all, all == 1 ? "" : "s");
+    CF_TRY(cf_mem_check(what, (size_t)all * (stack + CF_MEM_BLAS_BUFFER + (size_t)N * N * sizeof(float)) +
+                                  (size_t)2 * N * N * sizeof(float)));
+    float *ab = calloc((size_t)2 * N * N, sizeof *ab);
+    float *c = calloc((size_t)all * N * N, sizeof *c);
+    if (!ab || !c) {
+        free(ab);
+        free(c);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", what);
+    }
+    for (int round = 0; round < 3; round++) {
+#pragma omp parallel num_threads(all)
+        {
+#pragma omp barrier
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, ab, N, ab + N * N, N, 0.0f,
+                        c + (size_t)omp_get_thread_num() * N * N, N);
+        }
+    }
+    free(ab);
+    free(c);
+    return CF_OK;
+}
+
 cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {
     if (!out) CF_FAIL(CF_ERR_INVALID_ARG, "cpu-fast: create: no output pointer");
     *out = NULL;
@@ -166,6 +223,13 @@ cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {
      * would only oversubscribe the cores. The setting is process-wide and the
      * same for every instance, so instances never disagree about it. */
     openblas_set_num_threads(1);
+    cf_status st = claim_threads(ctx);
+    if (st != CF_OK) {
+        atomic_fetch_sub(&g_live_threads, ctx->threads);
+        free(be);
+        free(ctx);
+        return st;
+    }
     be->ops = &cpu_fast_ops;
     be->ctx = ctx;
     be->device = (cf_device){CF_DEVICE_CPU, 0};
@@ -176,7 +240,10 @@ cf_status cf_backend_cpu_fast_create(int threads, cf_backend **out) {
 void cf_backend_cpu_fast_destroy(cf_backend *be) {
     if (!be) return;
     fast_ctx *ctx = be->ctx;
-    if (ctx) free(ctx->ws);
+    if (ctx) {
+        free(ctx->ws);
+        if (ctx->counted) atomic_fetch_sub(&g_live_threads, ctx->threads);
+    }
     free(ctx);
     free(be);
 }

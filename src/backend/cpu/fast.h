@@ -23,6 +23,7 @@ typedef struct fast_ctx {
     int threads;       /* OpenMP threads per parallel region, >= 1 */
     float *ws;         /* workspace, 64-byte aligned; owned, freed by destroy */
     size_t ws_floats;  /* its capacity in floats */
+    int counted;       /* its threads are in the count of live threads (claim_threads) */
 } fast_ctx;
 
 /* Workspace of at least `floats` floats (64-byte aligned, contents undefined),
