@@ -72,6 +72,7 @@ typedef struct search_view {
     cf_status journal_st;      /* the first journal failure: the search stops on it */
     char journal_err[512];
     int64_t done, failed;
+    char first_failure[400];   /* "trial 3 (error): why", for a run where none succeeds */
     double best;
     int64_t best_id;
     int quiet;
@@ -222,6 +223,9 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     }
     v->done++;
     if (t->status != CF_TRIAL_OK) v->failed++;
+    if (t->status != CF_TRIAL_OK && !v->first_failure[0])
+        snprintf(v->first_failure, sizeof v->first_failure, "trial %lld (%s): %s", (long long)t->id,
+                 cf_trial_status_name(t->status), t->reason[0] ? t->reason : "no reason recorded");
     if (t->status == CF_TRIAL_OK && t->val_acc > v->best) {
         v->best = t->val_acc;
         v->best_id = t->id;
@@ -537,6 +541,15 @@ static int after_search(const cli_args *a, run_setup *r, const run_opts *o, sear
     print_front(view);
     if (o->dir && view->best_id >= 0) link_best(o->dir, view->best_id, o->retrain > 0);
     int rc = sum->ok > 0 ? EXIT_OK : EXIT_ERROR;
+    if (rc != EXIT_OK) {
+        if (view->first_failure[0])
+            fprintf(stderr, "cellforge %s: every trial failed; first failure: %s\n", a->command, view->first_failure);
+        else if (sum->rejected > 0)
+            fprintf(stderr, "cellforge %s: no trial ran: all %lld proposals were rejected by the constraints\n",
+                    a->command, (long long)sum->rejected);
+        else
+            fprintf(stderr, "cellforge %s: no trial finished within the budget\n", a->command);
+    }
     if (rc == EXIT_OK && o->dir && o->retrain > 0) {
         search_final_args fa = {o->dir, r->space, r->ev, r->workers, r->n_workers, &r->cfg, r->dataset,
                                 cli_value(a, "data-dir"), view->journal, o->retrain, o->retrain_epochs,
