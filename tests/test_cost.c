@@ -221,6 +221,35 @@ static void check_plan(void) {
     cf_space_destroy(s);
 }
 
+/* Counts that do not fit 64 bits fail with the count and the layer named, and
+ * an input the reductions cannot take names the sizes that fit. */
+static void check_limits(void) {
+    const char *best = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+    cf_space *s = load_with("nb201", "C=4096,N=256");
+    if (!s) return;
+    cf_arch a;
+    CHECK_OK(cf_arch_parse(s, best, &a));
+    cf_cost c;
+    /* over 2^63 MACs: they wrapped to a negative figure that passed any --max-macs */
+    CHECK_FAILS(cf_cost_of(s, &a, &(cf_net_input){3, 4096, 4096, 10}, 256, &c), CF_ERR_INVALID_ARG,
+                "MACs do not fit a 64-bit count", "at layer cells.");
+    cf_space_destroy(s);
+    s = load_with("nb201", "C=16,N=1");
+    if (!s) return;
+    cf_net *net = NULL;
+    CHECK_OK(cf_net_build(s, &a, &(cf_net_input){4096, 65536, 65536, 10}, &net));
+    cf_net_plan plan;
+    if (net)
+        CHECK_FAILS(cf_net_plan_activations(net, 1 << 30, 4, 0, &plan), CF_ERR_INVALID_ARG,
+                    "do not fit a 64-bit size", "batch 1073741824");
+    cf_net_destroy(net);
+    CHECK_FAILS(cf_net_build(s, &a, &(cf_net_input){1, 29, 29, 10}, &net), CF_ERR_SHAPE,
+                "the input size 29x29 does not fit the reductions", "nearest sizes that fit are 28x28 and 32x32");
+    CHECK_FAILS(cf_net_build(s, &a, &(cf_net_input){1, 2, 2, 10}, &net), CF_ERR_SHAPE, "input size 2x2",
+                "the nearest size that fits is 4x4");
+    cf_space_destroy(s);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_cost SPACES_DIR GOLDEN_DIR\n");
@@ -230,5 +259,6 @@ int main(int argc, char **argv) {
     check_published();
     check_torch(argv[2]);
     check_plan();
+    check_limits();
     return test_finish("test_cost");
 }

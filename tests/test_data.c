@@ -228,6 +228,15 @@ static void idx_corrupt_truncated(const char *labels, const unsigned char *lb) {
     p = write_file("notrailer.gz", g, glen - 8, 0);
     CHECK_FAILS(cf_data_idx_load(p, labels, CLASSES, "x", &ds), CF_ERR_PARSE, p,
                 "cut short after byte 76: its trailer is missing");
+    /* bytes after the gzip stream that start no further member: zlib ignores them */
+    unsigned char *tail = malloc(glen + 8);
+    memcpy(tail, g, glen);
+    memcpy(tail + glen, "garbage!", 8);
+    p = write_file("trailing.gz", tail, glen + 8, 0);
+    char want_tail[128];
+    snprintf(want_tail, sizeof want_tail, "8 bytes of trailing data after the gzip stream, which ends at byte %zu", glen);
+    CHECK_FAILS(cf_data_idx_load(p, labels, CLASSES, "x", &ds), CF_ERR_PARSE, p, want_tail);
+    free(tail);
     g[glen - 8] ^= 0x55; /* first CRC byte */
     p = write_file("badcrc.gz", g, glen, 0);
     CHECK_FAILS(cf_data_idx_load(p, labels, CLASSES, "x", &ds), CF_ERR_PARSE, p,

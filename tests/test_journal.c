@@ -181,7 +181,10 @@ static void test_disk_full(void) {
 }
 
 static void test_spec(void) {
-    static const char *const known[] = {"space", "set", "trials", "quiet"};
+    static const cf_spec_key known[] = {{"space", {CF_VALUE_TEXT, 0, 0}},
+                                        {"set", {CF_VALUE_TEXT, 0, 0}},
+                                        {"trials", {CF_VALUE_COUNT, 1, 1000}},
+                                        {"quiet", {CF_VALUE_TEXT, 0, 0}}};
     char path[600];
     snprintf(path, sizeof path, "%s/spec.json", dir);
     CHECK_OK(cf_file_write_atomic(path, "{\"format\": 1, \"space\": \"nb201\", \"set\": [\"C=8\", 4], \"trials\": 50, "
@@ -203,6 +206,17 @@ static void test_spec(void) {
     CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_UNSUPPORTED, "$.format", "newer");
     cf_file_write_atomic(path, "{\"space\": {\"name\": 1}}");
     CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "$.space", "expected a string");
+    /* values outside their key's range: the file, the JSON path, the value and the range */
+    cf_file_write_atomic(path, "{\"trials\": \"-5\"}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "spec.json: $.trials: '-5' is not a count",
+                "a whole number in [1, 1000]");
+    cf_file_write_atomic(path, "{\"trials\": 3000000000}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "$.trials: '3000000000' is out of range",
+                "[1, 1000]");
+    cf_file_write_atomic(path, "{\"trials\": [\"2K\"]}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "$.trials[0]: '2K' is out of range", "1000");
+    cf_file_write_atomic(path, "{\"trials\": true}");
+    CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "'true' is not a count", "[1, 1000]");
     cf_file_write_atomic(path, "{\"space\": \"nb201\",\n \"trials\": }");
     CHECK_FAILS(cf_spec_load(path, known, 4, 1, &sp), CF_ERR_PARSE, "spec.json:2:", "invalid JSON");
     CHECK_FAILS(cf_file_write_atomic("/nonexistent/dir/spec.json", "{}"), CF_ERR_IO, "/nonexistent/dir/spec.json.tmp",

@@ -98,6 +98,33 @@ static void check_logging(void) {
     CHECK(good == 2000, "%d of 2000 thread lines intact (%d lines in all)", good, lines);
 }
 
+/* The one parser of counts, durations and numbers with their ranges. */
+static void check_values(void) {
+    const cf_value_range batch = {CF_VALUE_COUNT, 1, 65536}, time = {CF_VALUE_DURATION, 1, 3600},
+                         frac = {CF_VALUE_NUMBER, 0.001, 1};
+    double d = 0;
+    CHECK_OK(cf_text_parse_value("64K", &batch, "--batch", &d));
+    CHECK(d == 64000, "64K -> %g", d);
+    CHECK_OK(cf_text_parse_value("10m", &time, "--time", &d));
+    CHECK(d == 600, "10m -> %g", d);
+    CHECK_OK(cf_text_parse_value("90", &time, "--time", &d));
+    CHECK(d == 90, "90 -> %g", d);
+    CHECK_OK(cf_text_parse_value("2.5e-1", &frac, "--fraction", &d));
+    CHECK(d == 0.25, "2.5e-1 -> %g", d);
+    /* 4294967552 ran at batch 256 (wrapped to int); 3000000000 became negative */
+    CHECK_FAILS(cf_text_parse_value("4294967552", &batch, "--batch", &d), CF_ERR_PARSE,
+                "--batch: '4294967552' is out of range", "a whole number in [1, 65536] (K/M/G suffixes allowed)");
+    CHECK_FAILS(cf_text_parse_value("3000000000", &batch, "x.json: $.batch", &d), CF_ERR_PARSE,
+                "x.json: $.batch: '3000000000' is out of range", "[1, 65536]");
+    CHECK_FAILS(cf_text_parse_value("0", &time, "--time", &d), CF_ERR_PARSE, "'0' is out of range",
+                "a duration in [1s, 1h]");
+    const char *bad[] = {"abc", "-5", "0x10", "nan", "inf", "1e400", "5Q", "10mm", "", " 5", "2.5", "1.5K7"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(cf_text_parse_value(bad[i], &batch, "--batch", &d) == CF_ERR_PARSE, "'%s' accepted as a batch", bad[i]);
+    CHECK(cf_text_parse_value("1s", &frac, "--fraction", &d) == CF_ERR_PARSE, "a suffix on a plain number");
+    CHECK(cf_text_parse_value("-0.5", &frac, "--fraction", &d) == CF_ERR_PARSE, "-0.5 in [0.001, 1]");
+}
+
 static void check_text(void) {
     const char *names[] = {"conv2d", "batchnorm", "maxpool2d", "avgpool2d"};
     CHECK(strcmp(cf_text_closest("conv", names, 4), "conv2d") == 0, "closest to conv");
@@ -112,6 +139,7 @@ static void check_text(void) {
     CHECK(strstr(cf_error_message(), "--max-macs") != NULL, "message does not name the flag: %s", cf_error_message());
     CHECK(cf_text_parse_count("abc", "--trials", &v) == CF_ERR_PARSE, "abc accepted");
     CHECK(cf_text_parse_count("-4", "--trials", &v) == CF_ERR_PARSE, "-4 accepted");
+    check_values();
 }
 
 int main(void) {

@@ -91,7 +91,9 @@ cf_status cf_net_clone(const cf_net *net, cf_net **out);
  * or "batchnorm+relu" for a fused layer. Static storage. */
 const char *cf_net_layer_op_name(const cf_net_layer *l);
 
-/* Elements of one image's output of layer i (c * h * w). */
+/* Elements of one image's output of layer i (c * h * w). cf_net_build
+ * refuses a network where this or a weight's element count would not fit
+ * int64, so neither function overflows on a built network. */
 static inline int64_t cf_net_layer_numel(const cf_net_layer *l) {
     return (int64_t)l->c * l->h * l->w;
 }
@@ -113,8 +115,9 @@ typedef struct cf_net_plan {
     int n;
 } cf_net_plan;
 
-/* Plan for `batch` images of `elem_bytes`-byte elements. The caller frees
- * with cf_net_plan_free. */
+/* Plan for `batch` images of `elem_bytes`-byte elements. A plan whose bytes
+ * would not fit size_t fails with CF_ERR_INVALID_ARG naming the layer. The
+ * caller frees with cf_net_plan_free. */
 cf_status cf_net_plan_activations(const cf_net *net, int batch, size_t elem_bytes,
                                   int with_aux, cf_net_plan *out);
 void cf_net_plan_free(cf_net_plan *p);

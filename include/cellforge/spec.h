@@ -9,8 +9,10 @@
  * Every flag overrides the file. `cellforge search --print-spec` shows the
  * resolved spec, and a run directory keeps it as spec.json.
  *
+ *   static const cf_spec_key keys[] = {{"space", {CF_VALUE_TEXT}},
+ *                                      {"trials", {CF_VALUE_COUNT, 1, 1e9}}};
  *   cf_spec *sp = NULL;
- *   CF_TRY(cf_spec_load("spec.json", known_names, n_known, &sp));
+ *   CF_TRY(cf_spec_load("spec.json", keys, 2, 1, &sp));
  *   const cf_spec_value *v = cf_spec_get(sp, "trials");   // NULL when absent
  *   cf_spec_destroy(sp);
  */
@@ -20,6 +22,7 @@
 #include <stddef.h>
 
 #include "cellforge/status.h"
+#include "cellforge/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,11 +45,20 @@ typedef struct cf_spec {
     int n;
 } cf_spec;
 
+/* A key a spec may hold, and what its values must be (every array item is
+ * checked; CF_VALUE_TEXT: anything). */
+typedef struct cf_spec_key {
+    const char *name;
+    cf_value_range range;
+} cf_spec_key;
+
 /* Read a spec file. Keys must be among known (plus "format" and "cellforge");
- * an unknown key, a nested object, a format newer than max_format or a syntax
- * error fails with CF_ERR_PARSE naming the file and the JSON path (and the
- * closest known key). The caller frees *out with cf_spec_destroy. */
-cf_status cf_spec_load(const char *path, const char *const *known, size_t n_known, int max_format,
+ * an unknown key, a nested object, a format newer than max_format, a value
+ * outside its key's range (cf_text_parse_value's message, after the file and
+ * the JSON path) or a syntax error fails with CF_ERR_PARSE naming the file and
+ * the JSON path (and the closest known key). The caller frees *out with
+ * cf_spec_destroy. */
+cf_status cf_spec_load(const char *path, const cf_spec_key *known, size_t n_known, int max_format,
                        cf_spec **out);
 const cf_spec_value *cf_spec_get(const cf_spec *s, const char *name);
 void cf_spec_destroy(cf_spec *s); /* NULL is accepted */

@@ -97,43 +97,32 @@ int cli_has(const cli_args *a, const char *name) {
     return f && f->count;
 }
 
-int cli_count(const cli_args *a, const char *name, long long min, long long *out) {
+/* The flag's value parsed as kind within [min, max] (cf_text_parse_value: the
+ * parser and message the search knobs and spec files use too). */
+static int parse_flag(const cli_args *a, const char *name, cf_value_kind kind, double min, double max,
+                      double *out) {
     const char *v = cli_value(a, name);
     if (!v) return -1;
-    uint64_t n;
-    char what[40];
+    char what[64];
     snprintf(what, sizeof what, "--%s", name);
-    if (cf_text_parse_count(v, what, &n) != CF_OK || (long long)n < min)
-        return cli_usage_error(a, "--%s '%s' is not a whole number >= %lld (K/M/G suffixes allowed)",
-                               name, v, min);
-    *out = (long long)n;
+    cf_value_range r = {kind, min, max};
+    if (cf_text_parse_value(v, &r, what, out) != CF_OK) return cli_usage_error(a, "%s", cf_error_message());
     return -1;
+}
+
+int cli_count(const cli_args *a, const char *name, double min, double max, long long *out) {
+    double v = (double)*out;
+    int rc = parse_flag(a, name, CF_VALUE_COUNT, min, max, &v);
+    *out = (long long)v; /* whole, and at most 2^53 - 1 */
+    return rc;
 }
 
 int cli_number(const cli_args *a, const char *name, double min, double max, double *out) {
-    const char *v = cli_value(a, name);
-    if (!v) return -1;
-    char *end = NULL;
-    double d = strtod(v, &end);
-    if (end == v || *end || !(d >= min && d <= max))
-        return cli_usage_error(a, "--%s '%s' is not a number in [%g, %g]", name, v, min, max);
-    *out = d;
-    return -1;
+    return parse_flag(a, name, CF_VALUE_NUMBER, min, max, out);
 }
 
-int cli_duration(const cli_args *a, const char *name, double *out) {
-    const char *v = cli_value(a, name);
-    if (!v) return -1;
-    char *end = NULL;
-    double d = strtod(v, &end);
-    double unit = 1;
-    if (end && *end == 'm') unit = 60, end++;
-    else if (end && *end == 'h') unit = 3600, end++;
-    else if (end && *end == 's') end++;
-    if (end == v || *end || !(d >= 0))
-        return cli_usage_error(a, "--%s '%s' is not a duration (e.g. 90s, 10m, 2h)", name, v);
-    *out = d * unit;
-    return -1;
+int cli_duration(const cli_args *a, const char *name, double min, double max, double *out) {
+    return parse_flag(a, name, CF_VALUE_DURATION, min, max, out);
 }
 
 int cli_load_space(const cli_args *a, cf_space **out) {
@@ -169,12 +158,19 @@ int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap) {
     const char *dataset = cli_value(a, "dataset"), *geom = cli_value(a, "input");
     if (dataset && geom) return cli_usage_error(a, "give --dataset or --input, not both");
     if (geom) {
-        int h, w, c, used = 0;
-        if (sscanf(geom, "%dx%dx%d%n", &h, &w, &c, &used) != 3 || geom[used] || h < 1 || w < 1 ||
-            c < 1)
-            return cli_usage_error(a, "--input '%s' is not HxWxC (e.g. 32x32x3)", geom);
+        long dim[3];
+        const char *p = geom;
+        for (int k = 0; k < 3; k++) {
+            char *end = NULL;
+            dim[k] = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+            if (dim[k] < 1 || dim[k] > (k < 2 ? CLI_MAX_SIDE : CLI_MAX_CHANNELS) || *end != (k < 2 ? 'x' : 0))
+                return cli_usage_error(a, "--input '%s' is not HxWxC with sides in [1, %d] and channels in "
+                                          "[1, %d] (e.g. 32x32x3)", geom, CLI_MAX_SIDE, CLI_MAX_CHANNELS);
+            p = end + 1;
+        }
+        int h = (int)dim[0], w = (int)dim[1], c = (int)dim[2];
         long long classes = 10;
-        int rc = cli_count(a, "classes", 2, &classes);
+        int rc = cli_count(a, "classes", 2, CLI_MAX_CLASSES, &classes);
         if (rc >= 0) return rc;
         *in = (cf_net_input){c, h, w, (int)classes};
         snprintf(what, cap, "%dx%dx%d, %d classes", h, w, c, (int)classes);

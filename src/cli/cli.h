@@ -10,10 +10,18 @@
 #include "cellforge/net.h"
 #include "cellforge/sched.h"
 #include "cellforge/space.h"
+#include "cellforge/text.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
 #define CLI_MAX_VALUES 32
+/* The largest batch any command takes: activation sizes stay far from int and
+ * size_t limits, and it is more images than any GPU holds in one step. */
+#define CLI_MAX_BATCH 65536
+/* --input HxWxC and --classes K: image sides, channels and classes. */
+#define CLI_MAX_SIDE 65536
+#define CLI_MAX_CHANNELS 4096
+#define CLI_MAX_CLASSES 100000
 
 /* One flag a command accepts. */
 typedef struct cli_flag {
@@ -51,13 +59,15 @@ const cli_flag *cli_get(const cli_args *a, const char *name);
 int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "cellforge CMD: <the library's error message>" and return EXIT_ERROR. */
 int cli_fail(const char *command);
-/* Parse a whole positive number with K/M/G suffix into *out; EXIT_USAGE on error. */
-int cli_count(const cli_args *a, const char *name, long long min, long long *out);
-
-/* A number in [min, max] into *out (unchanged when the flag is absent). */
+/* A flag's value in [min, max] into *out, unchanged when the flag is absent;
+ * -1, or EXIT_USAGE after a message naming the flag, the value and the range
+ * (the parser of the knob table and spec files: cf_text_parse_value).
+ * A whole number with K/M/G suffixes (max at most CF_VALUE_COUNT_MAX): */
+int cli_count(const cli_args *a, const char *name, double min, double max, long long *out);
+/* A number: */
 int cli_number(const cli_args *a, const char *name, double min, double max, double *out);
-/* A duration "90", "90s", "10m", "2h" in seconds. */
-int cli_duration(const cli_args *a, const char *name, double *out);
+/* A duration "90", "90s", "10m", "2h" in seconds: */
+int cli_duration(const cli_args *a, const char *name, double min, double max, double *out);
 
 /* Load --space (required) and apply every --set. Returns -1 on success. */
 int cli_load_space(const cli_args *a, cf_space **out);
@@ -104,6 +114,7 @@ typedef struct cli_knob {
     const char *doc;      /* lines separated by '\n' */
     unsigned flags;       /* KNOB_* */
     const char *group;    /* a heading printed before this knob in --help, or NULL */
+    cf_value_range range; /* a count, duration or number and its range; zero: text */
 } cli_knob;
 
 extern const cli_knob cli_knobs[];
@@ -122,7 +133,15 @@ void cli_knob_defaults(cli_args *a);
 char *cli_knob_markdown(void);
 /* The resolved spec as JSON text; the caller frees it. */
 char *cli_knob_spec_json(const cli_args *a);
-/* Load a spec file for a's command; -1 or an exit code (message printed). */
+/* Check every numeric knob given in a's flags against its range (the same
+ * parser and message as spec files); -1, or EXIT_USAGE after the message. */
+int cli_knob_check(const cli_args *a);
+/* A numeric knob's value (a duration in seconds) into *out, unchanged when
+ * the flag is unset; -1 or an exit code. */
+int cli_knob_number(const cli_args *a, const char *name, double *out);
+int cli_knob_count(const cli_args *a, const char *name, long long *out);
+/* Load a spec file for a's command, each value checked against its knob's
+ * range; -1 or an exit code (message printed). */
 int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out);
 
 /* ---- the run directory of a search (run_dir.c) ------------------------------ */

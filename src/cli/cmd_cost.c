@@ -23,7 +23,9 @@ const char *const cmd_cost_usage =
     "  activation_bytes  activation memory of one fp32 training step at the batch size\n"
     "also params_aux (a DARTS auxiliary head) and flops_nb201 (NAS-Bench-201's counter,\n"
     "which adds the classifier bias). ARCH is the space's text form (see `cellforge space\n"
-    "show NAME`); '-' reads one architecture per line from stdin and prints one result each.\n\n"
+    "show NAME`); '-' reads one architecture per line from stdin and prints one result each.\n"
+    "A network whose counts do not fit 64 bits fails with a message naming the count and the\n"
+    "layer (never a wrapped figure).\n\n"
     "options:\n"
     "  --space NAME        a space name (`cellforge space list`) or a .json file\n"
     "  --from SOURCE       the space, options, input and architecture of a run's best model\n"
@@ -31,8 +33,9 @@ const char *const cmd_cost_usage =
     "                      an ARCH given besides is costed in that network instead\n"
     "  --set KEY=VALUE     a skeleton option, e.g. --set C=16 --set N=5 (repeatable)\n"
     "  --dataset NAME      input geometry of fashion-mnist (default), mnist, cifar10, cifar100\n"
-    "  --input HxWxC       input geometry given directly, e.g. 32x32x3, with --classes K (10)\n"
-    "  --batch B           batch size for activation memory (default 256)\n"
+    "  --input HxWxC       input geometry given directly, e.g. 32x32x3 (sides up to 65536,\n"
+    "                      channels up to 4096), with --classes K (10; up to 100000)\n"
+    "  --batch B           batch size for activation memory (default 256, at most 65536)\n"
     "  --json              one JSON object per architecture\n";
 
 typedef struct cost_run {
@@ -124,7 +127,7 @@ int cmd_cost(int argc, char **argv) {
     cost_run r = {0};
     char what[128];
     long long batch = 256;
-    if ((rc = cli_count(&args, "batch", 1, &batch)) >= 0) return rc;
+    if ((rc = cli_count(&args, "batch", 1, CLI_MAX_BATCH, &batch)) >= 0) return rc;
     cli_from from;
     if ((rc = cli_from_load(&args, &from)) >= 0) return rc;
     if (from.space && !cli_has(&args, "dataset") && !cli_has(&args, "input")) {

@@ -72,7 +72,7 @@ int cli_model_path(const cli_args *a, const char *arg, char *out, size_t cap, in
     }
     if (trial) {
         long long id = 0;
-        int rc = cli_count(a, "trial", 0, &id);
+        int rc = cli_count(a, "trial", 0, CF_VALUE_COUNT_MAX, &id);
         if (rc >= 0) return rc;
         snprintf(p, sizeof p, "%s/final/%lld/model.cfm", arg, id);
         snprintf(q, sizeof q, "%s/trials/%lld/train.cfs", arg, id);
@@ -246,7 +246,7 @@ static int default_out(const cli_args *a, const char *arg, int is_run, const cha
     snprintf(dir, sizeof dir, "%s/export", arg);
     if (cf_file_make_dir(dir) != CF_OK) return cli_fail("export");
     long long id = -1;
-    int rc = cli_count(a, "trial", 0, &id);
+    int rc = cli_count(a, "trial", 0, CF_VALUE_COUNT_MAX, &id);
     if (rc >= 0) return rc;
     if (id >= 0) snprintf(out, cap, "%s/trial-%lld.%s", dir, id, ext);
     else snprintf(out, cap, "%s/best.%s", dir, ext);

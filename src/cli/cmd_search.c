@@ -72,6 +72,7 @@ typedef struct search_view {
     cf_status journal_st;      /* the first journal failure: the search stops on it */
     char journal_err[512];
     int64_t done, failed;
+    char first_failure[400];   /* "trial 3 (error): why", for a run where none succeeds */
     double best;
     int64_t best_id;
     int quiet;
@@ -222,6 +223,9 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     }
     v->done++;
     if (t->status != CF_TRIAL_OK) v->failed++;
+    if (t->status != CF_TRIAL_OK && !v->first_failure[0])
+        snprintf(v->first_failure, sizeof v->first_failure, "trial %lld (%s): %s", (long long)t->id,
+                 cf_trial_status_name(t->status), t->reason[0] ? t->reason : "no reason recorded");
     if (t->status == CF_TRIAL_OK && t->val_acc > v->best) {
         v->best = t->val_acc;
         v->best_id = t->id;
@@ -318,17 +322,15 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
     long long epochs = 1, batch = cfg->batch, min_batch = cfg->min_batch, seed = 0, threads = 0, workers = 0,
               replicas = 0, retries = cfg->oom_retries, cpu_memory = 0;
     double lr = 0.1, fraction = 1, val_fraction = 0.1;
-    if ((rc = cli_count(a, "epochs", 1, &epochs)) >= 0 || (rc = cli_count(a, "batch", 1, &batch)) >= 0 ||
-        (rc = cli_count(a, "min-batch", 1, &min_batch)) >= 0 || (rc = cli_count(a, "seed", 0, &seed)) >= 0 ||
-        (rc = cli_count(a, "threads", 1, &threads)) >= 0 || (rc = cli_count(a, "cpu-workers", 1, &workers)) >= 0 ||
-        (rc = cli_count(a, "replicas", 1, &replicas)) >= 0 || (rc = cli_count(a, "oom-retries", 0, &retries)) >= 0 ||
-        (rc = cli_count(a, "cpu-memory", 1, &cpu_memory)) >= 0 || (rc = cli_number(a, "lr", 0, 100, &lr)) >= 0 ||
-        (rc = cli_number(a, "fraction", 0.001, 1, &fraction)) >= 0 ||
-        (rc = cli_number(a, "val-fraction", 0.001, 0.9, &val_fraction)) >= 0)
+    /* ranges from the knob table (search_knobs.c) */
+    if ((rc = cli_knob_count(a, "epochs", &epochs)) >= 0 || (rc = cli_knob_count(a, "batch", &batch)) >= 0 ||
+        (rc = cli_knob_count(a, "min-batch", &min_batch)) >= 0 || (rc = cli_knob_count(a, "seed", &seed)) >= 0 ||
+        (rc = cli_knob_count(a, "threads", &threads)) >= 0 || (rc = cli_knob_count(a, "cpu-workers", &workers)) >= 0 ||
+        (rc = cli_knob_count(a, "replicas", &replicas)) >= 0 || (rc = cli_knob_count(a, "oom-retries", &retries)) >= 0 ||
+        (rc = cli_knob_count(a, "cpu-memory", &cpu_memory)) >= 0 || (rc = cli_knob_number(a, "lr", &lr)) >= 0 ||
+        (rc = cli_knob_number(a, "fraction", &fraction)) >= 0 ||
+        (rc = cli_knob_number(a, "val-fraction", &val_fraction)) >= 0)
         return rc;
-    if (epochs > CF_TRAIN_MAX_EPOCHS) return cli_usage_error(a, "--epochs %lld: at most %d", epochs, CF_TRAIN_MAX_EPOCHS);
-    if (workers > CF_MAX_WORKERS) return cli_usage_error(a, "--cpu-workers %lld: at most %d", workers, CF_MAX_WORKERS);
-    if (replicas > CF_MAX_WORKERS) return cli_usage_error(a, "--replicas %lld: at most %d", replicas, CF_MAX_WORKERS);
     if (min_batch > batch) return cli_usage_error(a, "--min-batch %lld is above --batch %lld", min_batch, batch);
     cfg->epochs = (int)epochs;
     cfg->batch = (int)batch;
@@ -543,6 +545,15 @@ static int after_search(const cli_args *a, run_setup *r, const run_opts *o, sear
     print_front(view);
     if (o->dir && view->best_id >= 0) link_best(o->dir, view->best_id, o->retrain > 0);
     int rc = sum->ok > 0 ? EXIT_OK : EXIT_ERROR;
+    if (rc != EXIT_OK) {
+        if (view->first_failure[0])
+            fprintf(stderr, "cellforge %s: every trial failed; first failure: %s\n", a->command, view->first_failure);
+        else if (sum->rejected > 0)
+            fprintf(stderr, "cellforge %s: no trial ran: all %lld proposals were rejected by the constraints\n",
+                    a->command, (long long)sum->rejected);
+        else
+            fprintf(stderr, "cellforge %s: no trial finished within the budget\n", a->command);
+    }
     if (rc == EXIT_OK && o->dir && o->retrain > 0) {
         search_final_args fa = {o->dir, r->space, r->ev, r->workers, r->n_workers, &r->cfg, r->dataset,
                                 cli_value(a, "data-dir"), view->journal, o->retrain, o->retrain_epochs,
@@ -631,6 +642,9 @@ static int resolve(cli_args *args, int argc, char **argv, char **spec_out) {
         free(md);
         return md ? EXIT_OK : EXIT_ERROR;
     }
+    /* flags first, so a bad value is named by its flag; a spec file's values
+     * are checked as it loads */
+    if ((rc = cli_knob_check(args)) >= 0) return rc;
     const char *resume = cli_value(args, "resume");
     const char *spec_path = NULL;
     char buf[1100];
@@ -702,14 +716,15 @@ int cmd_search(int argc, char **argv) {
     }
     long long trials = 0, max_macs = 0, max_params = 0, max_memory = 0;
     double time_s = 0, max_latency = 0;
-    if ((rc = cli_count(&args, "trials", 1, &trials)) >= 0 || (rc = cli_count(&args, "max-macs", 1, &max_macs)) >= 0 ||
-        (rc = cli_count(&args, "max-params", 1, &max_params)) >= 0 ||
-        (rc = cli_count(&args, "max-memory", 1, &max_memory)) >= 0 || (rc = cli_duration(&args, "time", &time_s)) >= 0 ||
-        (rc = cli_number(&args, "max-latency", 0.001, 1e6, &max_latency)) >= 0)
+    if ((rc = cli_knob_count(&args, "trials", &trials)) >= 0 || (rc = cli_knob_count(&args, "max-macs", &max_macs)) >= 0 ||
+        (rc = cli_knob_count(&args, "max-params", &max_params)) >= 0 ||
+        (rc = cli_knob_count(&args, "max-memory", &max_memory)) >= 0 || (rc = cli_knob_number(&args, "time", &time_s)) >= 0 ||
+        (rc = cli_knob_number(&args, "max-latency", &max_latency)) >= 0)
         goto exit;
     rc = setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
     if (rc < 0) {
         r.cfg.max_trials = trials;
+        /* with neither budget, six minutes (--time 0 is refused by its range) */
         r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : 360;
         r.cfg.limit[CF_LIMIT_MACS] = max_macs;
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
@@ -722,18 +737,10 @@ int cmd_search(int argc, char **argv) {
         const char *out = cli_value(&args, "out"), *resume = cli_value(&args, "resume");
         long long retrain = 0, retrain_epochs = 1;
         double retrain_fraction = 1;
-        if ((rc = cli_count(&args, "retrain", 0, &retrain)) >= 0 ||
-            (rc = cli_number(&args, "retrain-fraction", 0.001, 1, &retrain_fraction)) >= 0 ||
-            (rc = cli_count(&args, "retrain-epochs", 1, &retrain_epochs)) >= 0)
+        if ((rc = cli_knob_count(&args, "retrain", &retrain)) >= 0 ||
+            (rc = cli_knob_number(&args, "retrain-fraction", &retrain_fraction)) >= 0 ||
+            (rc = cli_knob_count(&args, "retrain-epochs", &retrain_epochs)) >= 0)
             goto exit;
-        if (retrain > CF_FINAL_MAX) {
-            rc = cli_usage_error(&args, "--retrain %lld: at most %d", retrain, CF_FINAL_MAX);
-            goto exit;
-        }
-        if (retrain_epochs > CF_TRAIN_MAX_EPOCHS) {
-            rc = cli_usage_error(&args, "--retrain-epochs %lld: at most %d", retrain_epochs, CF_TRAIN_MAX_EPOCHS);
-            goto exit;
-        }
         run_opts o = {NULL, resume != NULL, cli_has(&args, "quiet"), NULL, spec_json, (int)retrain,
                       (int)retrain_epochs, retrain_fraction};
         if (resume) {
@@ -768,7 +775,7 @@ int cmd_tabulate(int argc, char **argv) {
     if (!cli_has(&args, "out")) return cli_usage_error(&args, "--out FILE is required");
     if (!cli_has(&args, "space")) return cli_usage_error(&args, "--space NAME is required");
     long long sample = 0;
-    if ((rc = cli_count(&args, "sample", 1, &sample)) >= 0) return rc;
+    if ((rc = cli_knob_check(&args)) >= 0 || (rc = cli_knob_count(&args, "sample", &sample)) >= 0) return rc;
     cli_knob_defaults(&args);
     run_setup r;
     /* every canonical arch once (grid), or a sample of distinct ones (random) */

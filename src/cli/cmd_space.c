@@ -136,8 +136,8 @@ int cmd_space(int argc, char **argv) {
         return cli_usage_error(&args, "unknown subcommand '%s' (list, show, sample)", sub);
     if (args.n_positional != 2) return cli_usage_error(&args, "%s needs one space NAME", sub);
     long long count = 10, seed = 0;
-    if ((rc = cli_count(&args, "count", 1, &count)) >= 0) return rc;
-    if ((rc = cli_count(&args, "seed", 0, &seed)) >= 0) return rc;
+    if ((rc = cli_count(&args, "count", 1, 1e9, &count)) >= 0) return rc;
+    if ((rc = cli_count(&args, "seed", 0, CF_VALUE_COUNT_MAX, &seed)) >= 0) return rc;
     cf_space *s = NULL;
     if (cf_space_load(args.positional[1], &s) != CF_OK) return cli_fail("space");
     const cli_flag *set = cli_get(&args, "set");

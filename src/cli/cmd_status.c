@@ -226,7 +226,7 @@ int cmd_status(int argc, char **argv) {
     }
     if (args.n_positional != 1) return cli_usage_error(&args, "expected one run directory");
     long long top = 5;
-    if ((rc = cli_count(&args, "top", 1, &top)) >= 0) return rc;
+    if ((rc = cli_count(&args, "top", 1, 1e6, &top)) >= 0) return rc;
     const char *dir = args.positional[0];
     cf_spec *spec = NULL;
     cf_space *space = NULL;

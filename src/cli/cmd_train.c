@@ -194,9 +194,9 @@ static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o)
     o->val_fraction = 0.1;
     o->drop_path = -1;
     int rc;
-    if ((rc = cli_count(args, "epochs", 1, &epochs)) >= 0 || (rc = cli_count(args, "batch", 1, &batch)) >= 0 ||
-        (rc = cli_count(args, "seed", 0, &seed)) >= 0 || (rc = cli_count(args, "threads", 1, &o->threads)) >= 0 ||
-        (rc = cli_count(args, "cutout", 0, &cutout)) >= 0 || (rc = cli_count(args, "warmup", 0, &warmup)) >= 0 ||
+    if ((rc = cli_count(args, "epochs", 1, CF_TRAIN_MAX_EPOCHS, &epochs)) >= 0 || (rc = cli_count(args, "batch", 1, CLI_MAX_BATCH, &batch)) >= 0 ||
+        (rc = cli_count(args, "seed", 0, CF_VALUE_COUNT_MAX, &seed)) >= 0 || (rc = cli_count(args, "threads", 1, 4096, &o->threads)) >= 0 ||
+        (rc = cli_count(args, "cutout", 0, 65536, &cutout)) >= 0 || (rc = cli_count(args, "warmup", 0, CF_TRAIN_MAX_EPOCHS, &warmup)) >= 0 ||
         (rc = cli_number(args, "lr", 0, 100, &cfg->lr)) >= 0 ||
         (rc = cli_number(args, "momentum", 0, 0.999, &cfg->momentum)) >= 0 ||
         (rc = cli_number(args, "weight-decay", 0, 1, &cfg->weight_decay)) >= 0 ||
@@ -205,9 +205,8 @@ static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o)
         (rc = cli_number(args, "drop-path", 0, 0.95, &o->drop_path)) >= 0 ||
         (rc = cli_number(args, "val-fraction", 0, 0.9, &o->val_fraction)) >= 0 ||
         (rc = cli_number(args, "fraction", 0.001, 1, &cfg->max_epoch_fraction)) >= 0 ||
-        (rc = cli_duration(args, "time-limit", &cfg->time_limit_s)) >= 0)
+        (rc = cli_duration(args, "time-limit", 0, 8760 * 3600, &cfg->time_limit_s)) >= 0)
         return rc;
-    if (epochs > CF_TRAIN_MAX_EPOCHS) return cli_usage_error(args, "--epochs %lld: at most %d", epochs, CF_TRAIN_MAX_EPOCHS);
     cfg->epochs = (int)epochs;
     cfg->batch = (int)batch;
     cfg->seed = (uint64_t)seed;
@@ -406,7 +405,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (args.n_positional != 1) return cli_usage_error(&args, "expected one MODEL file or RUN directory");
     long long threads = 0, batch = 256;
-    if ((rc = cli_count(&args, "threads", 1, &threads)) >= 0 || (rc = cli_count(&args, "batch", 1, &batch)) >= 0)
+    if ((rc = cli_count(&args, "threads", 1, 4096, &threads)) >= 0 || (rc = cli_count(&args, "batch", 1, CLI_MAX_BATCH, &batch)) >= 0)
         return rc;
     const char *dataset = cli_value(&args, "dataset");
     if (!dataset) dataset = "fashion-mnist";

@@ -46,6 +46,11 @@ static int mkdirs(const char *path) {
 int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd) {
     struct stat sb;
     *lock_fd = -1;
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "cellforge %s: %s is a file, not a directory: %s\n", a->command, dir,
+                resuming ? "--resume takes the run directory of a search" : "pick another --out (nothing is overwritten)");
+        return resuming ? EXIT_ERROR : EXIT_USAGE;
+    }
     if (!resuming && stat(dir, &sb) == 0 && !is_empty_dir(dir))
         return cli_usage_error(a, "%s already holds a run; resume it with --resume %s, or pick another --out "
                                   "(nothing is overwritten)",

@@ -9,51 +9,59 @@
 #include "cellforge/journal.h"
 #include "cellforge/device.h"
 #include "cellforge/strategy.h"
+#include "cellforge/text.h"
+#include "cellforge/train.h"
 #include "cli.h"
 
 #define S KNOB_SPEC
 #define R KNOB_RESUMABLE
 #define SE KNOB_SEARCH
 #define TA KNOB_TABULATE
+/* the values a numeric knob takes (cf_text_parse_value), checked alike on the
+ * command line, in spec files and before --print-spec */
+#define TEXT {CF_VALUE_TEXT, 0, 0}
+#define COUNT(lo, hi) {CF_VALUE_COUNT, (lo), (hi)}
+#define DURATION(lo, hi) {CF_VALUE_DURATION, (lo), (hi)}
+#define NUMBER(lo, hi) {CF_VALUE_NUMBER, (lo), (hi)}
 
 /* Groups print in this order; a knob's doc may hold '\n' for more lines. */
 const cli_knob cli_knobs[] = {
-    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file; the\ndefault search sets C=8 N=1 on nb201 (28x28 images)", S | SE | TA, "what to search"},
-    {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL},
-    {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL},
-    {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL},
-    {"strategy", 1, 0, "nsga2", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL},
-    {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below); the default search uses\npopulation=16", S | SE, NULL},
-    {"objectives", 1, 0, "acc,macs", "LIST", "acc, or acc plus any of macs,params,memory,latency; the front\nof these is printed, reported and retrained", S | SE, NULL},
-    {"max-macs", 1, 0, NULL, "N", "hard limits checked with the exact cost model before a trial\nis dispatched (K/M/G suffixes); rejected proposals are counted,\nnever run", S | SE, NULL},
-    {"max-params", 1, 0, NULL, "N", "trainable parameters", S | SE, NULL},
-    {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL},
-    {"max-latency", 1, 0, NULL, "MS", "inference latency of one image, measured on one CPU thread\n(the median of 20 forward passes) before the trial is dispatched", S | SE, NULL},
-    {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget of the search (with neither, 6 minutes)"},
-    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h; with neither\nthis nor --trials: 6m); trials still running are cut at the end", S | R | SE, NULL},
-    {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL},
-    {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial"},
-    {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; with a table evaluator\nand in tabulate 1)", S | SE | TA, NULL},
-    {"batch", 1, 0, "256", "B", "batch size (halved on out of memory)", S | SE | TA, NULL},
-    {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL},
-    {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL},
-    {"val-fraction", 1, 0, "0.1", "F", "share of the training set held out to score trials", S | SE | TA, NULL},
-    {"evaluator", 1, 0, "train", "E", "train, or table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated)", S | SE, NULL},
-    {"seed", 1, 0, "0", "S", "the run seed: proposals, splits, weights, data order", S | SE | TA, NULL},
-    {"retrain", 1, 0, "3", "K", "then train up to K models of the front again, longer, and\nmeasure them on the test set (0: no final phase)", S | R | SE, "after the search"},
-    {"retrain-epochs", 1, 0, "3", "N", "epochs of each final model", S | R | SE, NULL},
-    {"retrain-fraction", 1, 0, "1", "F", "share of each epoch's batches for the final models", S | R | SE, NULL},
-    {"devices", 1, 0, "auto", "LIST", "auto (every GPU; the CPU only where no GPU trains), cpu,\ncuda:0,1,...", S | R | SE | TA, "devices"},
-    {"cpu-workers", 1, 0, NULL, "K", "split the CPU into K workers running trials side by side\n(default: 1; beside GPUs under auto, none unless given)", S | R | SE | TA, NULL},
-    {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL},
-    {"cpu-memory", 1, 0, NULL, "N", "bytes the CPU workers may plan for trials (default: half the RAM)", S | R | SE | TA, NULL},
-    {"replicas", 1, 0, NULL, "K", "run every trial data-parallel over K workers", S | SE | TA, NULL},
-    {"oom-retries", 1, 0, "3", "N", "retries of an out-of-memory trial (more room, or half the batch)", S | SE | TA, NULL},
-    {"out", 1, 0, NULL, "DIR", "the run directory (default runs/SPACE-DATE-TIME; `none`: keep\nnothing); for tabulate, the table FILE", SE | TA, "the run"},
-    {"resume", 1, 0, NULL, "DIR", "go on with a stopped or crashed run (flags may change the\nbudget and devices)", SE, NULL},
-    {"print-spec", 0, 0, NULL, NULL, "print the resolved spec as JSON and exit", SE, NULL},
-    {"spec-reference", 0, 0, NULL, NULL, "print every spec key as a Markdown table and exit", SE, NULL},
-    {"quiet", 0, 0, NULL, NULL, "no line per trial", SE | TA, NULL},
+    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file; the\ndefault search sets C=8 N=1 on nb201 (28x28 images)", S | SE | TA, "what to search", TEXT},
+    {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL, TEXT},
+    {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL, TEXT},
+    {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL, TEXT},
+    {"strategy", 1, 0, "nsga2", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL, TEXT},
+    {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below); the default search uses\npopulation=16", S | SE, NULL, TEXT},
+    {"objectives", 1, 0, "acc,macs", "LIST", "acc, or acc plus any of macs,params,memory,latency; the front\nof these is printed, reported and retrained", S | SE, NULL, TEXT},
+    {"max-macs", 1, 0, NULL, "N", "hard limits checked with the exact cost model before a trial\nis dispatched (K/M/G suffixes); rejected proposals are counted,\nnever run", S | SE, NULL, COUNT(1, 1e15)},
+    {"max-params", 1, 0, NULL, "N", "trainable parameters", S | SE, NULL, COUNT(1, 1e15)},
+    {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL, COUNT(1, 1e15)},
+    {"max-latency", 1, 0, NULL, "MS", "inference latency of one image, measured on one CPU thread\n(the median of 20 forward passes) before the trial is dispatched", S | SE, NULL, NUMBER(0.001, 1e6)},
+    {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget of the search (with neither, 6 minutes)", COUNT(1, 1e9)},
+    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h; with neither\nthis nor --trials: 6m); trials still running are cut at the end", S | R | SE, NULL, DURATION(1, 8760 * 3600)},
+    {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL, COUNT(1, 1e9)},
+    {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial", COUNT(1, CF_TRAIN_MAX_EPOCHS)},
+    {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; with a table evaluator\nand in tabulate 1)", S | SE | TA, NULL, NUMBER(0.001, 1)},
+    {"batch", 1, 0, "256", "B", "batch size (halved on out of memory)", S | SE | TA, NULL, COUNT(1, CLI_MAX_BATCH)},
+    {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL, COUNT(1, CLI_MAX_BATCH)},
+    {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL, NUMBER(0, 100)},
+    {"val-fraction", 1, 0, "0.1", "F", "share of the training set held out to score trials", S | SE | TA, NULL, NUMBER(0.001, 0.9)},
+    {"evaluator", 1, 0, "train", "E", "train, or table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated)", S | SE, NULL, TEXT},
+    {"seed", 1, 0, "0", "S", "the run seed: proposals, splits, weights, data order", S | SE | TA, NULL, COUNT(0, CF_VALUE_COUNT_MAX)},
+    {"retrain", 1, 0, "3", "K", "then train up to K models of the front again, longer, and\nmeasure them on the test set (0: no final phase)", S | R | SE, "after the search", COUNT(0, CF_FINAL_MAX)},
+    {"retrain-epochs", 1, 0, "3", "N", "epochs of each final model", S | R | SE, NULL, COUNT(1, CF_TRAIN_MAX_EPOCHS)},
+    {"retrain-fraction", 1, 0, "1", "F", "share of each epoch's batches for the final models", S | R | SE, NULL, NUMBER(0.001, 1)},
+    {"devices", 1, 0, "auto", "LIST", "auto (every GPU; the CPU only where no GPU trains), cpu,\ncuda:0,1,...", S | R | SE | TA, "devices", TEXT},
+    {"cpu-workers", 1, 0, NULL, "K", "split the CPU into K workers running trials side by side\n(default: 1; beside GPUs under auto, none unless given)", S | R | SE | TA, NULL, COUNT(1, CF_MAX_WORKERS)},
+    {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL, COUNT(1, 4096)},
+    {"cpu-memory", 1, 0, NULL, "N", "bytes the CPU workers may plan for trials (default: half the RAM)", S | R | SE | TA, NULL, COUNT(1, 1e15)},
+    {"replicas", 1, 0, NULL, "K", "run every trial data-parallel over K workers", S | SE | TA, NULL, COUNT(1, CF_MAX_WORKERS)},
+    {"oom-retries", 1, 0, "3", "N", "retries of an out-of-memory trial (more room, or half the batch)", S | SE | TA, NULL, COUNT(0, 100)},
+    {"out", 1, 0, NULL, "DIR", "the run directory (default runs/SPACE-DATE-TIME; `none`: keep\nnothing); for tabulate, the table FILE", SE | TA, "the run", TEXT},
+    {"resume", 1, 0, NULL, "DIR", "go on with a stopped or crashed run (flags may change the\nbudget and devices)", SE, NULL, TEXT},
+    {"print-spec", 0, 0, NULL, NULL, "print the resolved spec as JSON and exit", SE, NULL, TEXT},
+    {"spec-reference", 0, 0, NULL, NULL, "print every spec key as a Markdown table and exit", SE, NULL, TEXT},
+    {"quiet", 0, 0, NULL, NULL, "no line per trial", SE | TA, NULL, TEXT},
 };
 const int cli_n_knobs = (int)(sizeof cli_knobs / sizeof cli_knobs[0]);
 
@@ -110,9 +118,16 @@ const char *cli_knob_usage(unsigned scope, const char *head, const char *tail) {
             int n = nl ? (int)(nl - doc) : (int)strlen(doc);
             snprintf(line, sizeof line, "  %-22s%.*s", first ? flag : "", n, doc);
             append(&buf, &len, &cap, line);
-            if (!nl && k->def && *k->def) {
-                snprintf(line, sizeof line, "%s(default %s)", n ? " " : "", k->def);
-                append(&buf, &len, &cap, line);
+            if (!nl) {
+                char range[100];
+                cf_value_range_text(&k->range, range, sizeof range);
+                int has_def = k->def && *k->def, has_range = k->range.kind != CF_VALUE_TEXT;
+                if (has_def || has_range) {
+                    snprintf(line, sizeof line, "%s(%s%s%s%s%s)", n ? " " : "", has_def ? "default " : "",
+                             has_def ? k->def : "", has_def && has_range ? ", " : "", has_range ? "in " : "",
+                             has_range ? range : "");
+                    append(&buf, &len, &cap, line);
+                }
             }
             append(&buf, &len, &cap, "\n");
             first = 0;
@@ -141,8 +156,13 @@ char *cli_knob_markdown(void) {
             doc[n++] = *c == '\n' ? ' ' : *c;
         }
         doc[n] = 0;
-        snprintf(line, sizeof line, "| `%s` | %s%s | %s%s%s | %s | %s |\n", k->name, k->arg ? k->arg : "true",
-                 k->repeatable ? " (list)" : "", k->def && *k->def ? "`" : "", k->def && *k->def ? k->def : "",
+        char range[100] = "";
+        if (k->range.kind != CF_VALUE_TEXT) {
+            char bounds[90];
+            snprintf(range, sizeof range, " in %s", cf_value_range_text(&k->range, bounds, sizeof bounds));
+        }
+        snprintf(line, sizeof line, "| `%s` | %s%s%s | %s%s%s | %s | %s |\n", k->name, k->arg ? k->arg : "true",
+                 range, k->repeatable ? " (list)" : "", k->def && *k->def ? "`" : "", k->def && *k->def ? k->def : "",
                  k->def && *k->def ? "`" : "", doc, k->flags & KNOB_RESUMABLE ? "may change" : "fixed");
         append(&buf, &len, &cap, line);
     }
@@ -231,10 +251,45 @@ char *cli_knob_spec_json(const cli_args *a) {
 }
 
 int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out) {
-    const char *names[64];
+    cf_spec_key keys[64];
     int n = 0;
     for (int i = 0; i < cli_n_knobs && n < 64; i++)
-        if (cli_knobs[i].flags & KNOB_SPEC) names[n++] = cli_knobs[i].name;
-    if (cf_spec_load(path, names, (size_t)n, CF_RUN_FORMAT, out) != CF_OK) return cli_fail(a->command);
+        if (cli_knobs[i].flags & KNOB_SPEC) keys[n++] = (cf_spec_key){cli_knobs[i].name, cli_knobs[i].range};
+    if (cf_spec_load(path, keys, (size_t)n, CF_RUN_FORMAT, out) != CF_OK) return cli_fail(a->command);
     return -1;
+}
+
+/* The value of flag f (its last), parsed by its knob's range. */
+static int knob_parse(const cli_args *a, const cli_knob *k, const char *value, double *out) {
+    char what[64];
+    snprintf(what, sizeof what, "--%s", k->name);
+    if (cf_text_parse_value(value, &k->range, what, out) != CF_OK) return cli_usage_error(a, "%s", cf_error_message());
+    return -1;
+}
+
+int cli_knob_check(const cli_args *a) {
+    for (int i = 0; i < a->n_flags; i++) {
+        const cli_flag *f = &a->flags[i];
+        const cli_knob *k = cli_knob_find(f->name);
+        double v;
+        for (int j = 0; k && k->range.kind != CF_VALUE_TEXT && j < f->count; j++) {
+            int rc = knob_parse(a, k, f->values[j], &v);
+            if (rc >= 0) return rc;
+        }
+    }
+    return -1;
+}
+
+int cli_knob_number(const cli_args *a, const char *name, double *out) {
+    const cli_knob *k = cli_knob_find(name);
+    const char *v = cli_value(a, name);
+    CF_ASSERT(k && k->range.kind != CF_VALUE_TEXT);
+    return v ? knob_parse(a, k, v, out) : -1;
+}
+
+int cli_knob_count(const cli_args *a, const char *name, long long *out) {
+    double v = (double)*out;
+    int rc = cli_knob_number(a, name, &v);
+    *out = (long long)v; /* a count's range ends at 2^53 - 1 */
+    return rc;
 }

@@ -5,22 +5,45 @@
  * with its ReLU fused in has the batch norm's parameters and, like both
  * layers before, no MACs, so those figures are the unfused network's; the
  * activation plan is the one the model allocates, with one tensor per pair.
+ *
+ * Every sum is checked: a network whose parameters, MACs or activation bytes
+ * do not fit 64 bits fails with a message naming the count and the layer where
+ * it overflowed, rather than wrapping to a negative figure that would pass any
+ * --max-macs (tests/test_cost.c, the cli_cost_overflow test).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "cellforge/cost.h"
 
-static int64_t layer_macs(const cf_net_layer *l) {
+/* A layer's MACs into *out; 0 when they do not fit 64 bits. */
+static int layer_macs(const cf_net_layer *l, int64_t *out) {
+    *out = 0;
     switch (l->kind) {
     case CF_OP_CONV2D: {
         const int64_t *w = l->w_shape[0]; /* (OC, C/g, KH, KW) */
-        return cf_net_layer_numel(l) * w[1] * w[2] * w[3];
+        int64_t m = cf_net_layer_numel(l);
+        for (int k = 1; k < 4; k++)
+            if (__builtin_mul_overflow(m, w[k], &m)) return 0;
+        *out = m;
+        return 1;
     }
     case CF_OP_LINEAR:
-        return l->w_shape[0][0] * l->w_shape[0][1];
+        return !__builtin_mul_overflow(l->w_shape[0][0], l->w_shape[0][1], out);
     default:
-        return 0;
+        return 1;
     }
+}
+
+static cf_status too_large(const char *count, const cf_net_layer *l) {
+    CF_FAIL(CF_ERR_INVALID_ARG, "the network's %s do not fit a 64-bit count (over 2^63 at layer %s, "
+            "%s %dx%dx%d): the network is too large for this input", count, l->name, cf_net_layer_op_name(l),
+            l->c, l->h, l->w);
+}
+
+/* *sum += v, failing with a message naming the count and the layer. */
+static cf_status add_count(int64_t *sum, int64_t v, const char *count, const cf_net_layer *l) {
+    return __builtin_add_overflow(*sum, v, sum) ? too_large(count, l) : CF_OK;
 }
 
 cf_status cf_cost_of_net(const cf_net *net, int batch, int with_aux, cf_cost *out) {
@@ -28,18 +51,18 @@ cf_status cf_cost_of_net(const cf_net *net, int batch, int with_aux, cf_cost *ou
     for (int i = 0; i < net->n; i++) {
         const cf_net_layer *l = &net->layers[i];
         out->fused += l->kind == CF_OP_BATCHNORM && l->params.bn.relu;
-        int64_t p = 0;
-        for (int k = 0; k < l->n_w; k++) p += cf_net_weight_numel(l, k);
+        int64_t p = 0, m = 0;
+        for (int k = 0; k < l->n_w; k++) CF_TRY(add_count(&p, cf_net_weight_numel(l, k), "parameters", l));
         if (l->aux) {
-            out->params_aux += p;
+            CF_TRY(add_count(&out->params_aux, p, "auxiliary-head parameters", l));
             continue;
         }
-        out->params += p;
-        int64_t m = layer_macs(l);
-        out->macs += m;
-        out->flops_nb201 += m;
+        CF_TRY(add_count(&out->params, p, "parameters", l));
+        if (!layer_macs(l, &m)) return too_large("MACs", l);
+        CF_TRY(add_count(&out->macs, m, "MACs", l));
+        CF_TRY(add_count(&out->flops_nb201, m, "FLOPs (NAS-Bench-201's count)", l));
         if ((l->kind == CF_OP_CONV2D || l->kind == CF_OP_LINEAR) && l->n_w == 2)
-            out->flops_nb201 += cf_net_layer_numel(l);
+            CF_TRY(add_count(&out->flops_nb201, cf_net_layer_numel(l), "FLOPs (NAS-Bench-201's count)", l));
     }
     cf_net_plan plan;
     CF_TRY(cf_net_plan_activations(net, batch, sizeof(float), with_aux, &plan));

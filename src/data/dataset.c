@@ -4,6 +4,7 @@
  * Tests: tests/test_data.c, tests/test_data_fmnist.c (the real Fashion-MNIST) */
 #include "cellforge/data.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +73,26 @@ struct dataset_entry {
 #define MNIST_FILES "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz " \
                     "and t10k-labels-idx1-ubyte.gz"
 
-static int file_exists(const char *path) {
+/* *found: path names a file. Absent (no such file) is not an error; anything
+ * else there that is not a readable file (a directory, a symbolic link loop,
+ * a path through a file) fails saying what it is, so the message never
+ * suggests installing what is present. */
+static cf_status probe_file(const dataset_entry *e, const char *path, int *found) {
     struct stat st;
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    *found = 0;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return CF_OK;
+        CF_FAIL(CF_ERR_IO, "%s: %s cannot be opened: %s", e->name, path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) CF_FAIL(CF_ERR_IO, "%s: %s is a directory, not a data file", e->name, path);
+    *found = 1;
+    return CF_OK;
+}
+
+static int file_exists(const dataset_entry *e, const char *path, cf_status *st) {
+    int found = 0;
+    if (*st == CF_OK) *st = probe_file(e, path, &found);
+    return found;
 }
 
 static cf_status join_path(char *buf, size_t size, const char *dir, const char *sub, const char *file) {
@@ -89,10 +107,11 @@ static cf_status find_idx_file(const dataset_entry *e, const char *dir, const ch
                                size_t size) {
     char gz[sizeof ".gz" + 64];
     snprintf(gz, sizeof gz, "%s.gz", base);
+    cf_status st = CF_OK;
     CF_TRY(join_path(path, size, dir, NULL, base));
-    if (file_exists(path)) return CF_OK;
+    if (file_exists(e, path, &st) || st != CF_OK) return st;
     CF_TRY(join_path(path, size, dir, NULL, gz));
-    if (file_exists(path)) return CF_OK;
+    if (file_exists(e, path, &st) || st != CF_OK) return st;
     CF_FAIL(CF_ERR_IO, "%s: cannot find %s (nor %s/%s without .gz): %s", e->name, path, dir, base, e->howto);
 }
 
@@ -116,9 +135,13 @@ static cf_status load_cifar_files(const dataset_entry *e, const char *dir, const
     CF_TRY(join_path(first, sizeof first, dir, NULL, files[0]));
     CF_TRY(join_path(nested, sizeof nested, dir, subdir, files[0]));
     const char *sub = NULL;
-    if (!file_exists(first)) {
-        if (!file_exists(nested))
+    cf_status st = CF_OK;
+    if (!file_exists(e, first, &st)) {
+        if (st != CF_OK) return st;
+        if (!file_exists(e, nested, &st)) {
+            if (st != CF_OK) return st;
             CF_FAIL(CF_ERR_IO, "%s: cannot find %s (nor %s): %s", e->name, first, nested, e->howto);
+        }
         sub = subdir;
     }
     char paths[6][4096];
@@ -126,7 +149,10 @@ static cf_status load_cifar_files(const dataset_entry *e, const char *dir, const
     CF_ASSERT(count <= 6);
     for (size_t i = 0; i < count; i++) {
         CF_TRY(join_path(paths[i], sizeof paths[i], dir, sub, files[i]));
-        if (!file_exists(paths[i])) CF_FAIL(CF_ERR_IO, "%s: cannot find %s: %s", e->name, paths[i], e->howto);
+        if (!file_exists(e, paths[i], &st)) {
+            if (st != CF_OK) return st;
+            CF_FAIL(CF_ERR_IO, "%s: cannot find %s: %s", e->name, paths[i], e->howto);
+        }
         ptrs[i] = paths[i];
     }
     CF_TRY(cf_data_cifar_load(ptrs, count, format, ds_name, out));

@@ -99,6 +99,52 @@ cf_status cf_data_reader_read_exact(cf_data_reader *r, void *buf, size_t n, cons
             err == Z_BUF_ERROR ? " (the gzip stream is cut short)" : "");
 }
 
+/* Where the gzip members of path end (*end), and the file's size (*size):
+ * zlib's gzread stops quietly at bytes after the last member that do not start
+ * another one, so the raw file is walked member by member here. */
+static cf_status gzip_end(const char *path, uint64_t *end, uint64_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    static _Thread_local unsigned char in[64 * 1024], out[64 * 1024];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    cf_status st = CF_OK;
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        fclose(f);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: zlib cannot start", path);
+    }
+    uint64_t read = 0;
+    *end = 0;
+    for (int member_done = 0;;) {
+        if (z.avail_in == 0) {
+            z.avail_in = (uInt)fread(in, 1, sizeof in, f);
+            z.next_in = in;
+            read += z.avail_in;
+            if (z.avail_in == 0) break;
+        }
+        if (member_done) {
+            if (z.next_in[0] != 0x1f) break; /* not another gzip member: trailing data */
+            inflateReset(&z);
+            member_done = 0;
+        }
+        z.next_out = out;
+        z.avail_out = sizeof out;
+        int rc = inflate(&z, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END) {
+            member_done = 1;
+            *end = read - z.avail_in;
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            break; /* corrupt data: gzread has reported it already */
+        }
+    }
+    inflateEnd(&z);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) st = cf_error_set(CF_ERR_IO, __FILE__, __LINE__, "%s: %s", path, strerror(errno));
+    *size = (uint64_t)sb.st_size;
+    fclose(f);
+    return st;
+}
+
 cf_status cf_data_reader_expect_end(cf_data_reader *r, const char *what) {
     unsigned char extra;
     int got = gzread(r->gz, &extra, 1);
@@ -112,6 +158,14 @@ cf_status cf_data_reader_expect_end(cf_data_reader *r, const char *what) {
     if (cut_short)
         CF_FAIL(CF_ERR_PARSE, "%s: the gzip stream is cut short after byte %llu: its trailer is missing",
                 r->path, (unsigned long long)cf_data_reader_offset(r));
+    if (r->compressed) {
+        uint64_t end = 0, size = 0;
+        CF_TRY(gzip_end(r->path, &end, &size));
+        if (end < size)
+            CF_FAIL(CF_ERR_PARSE, "%s: %llu bytes of trailing data after the gzip stream, which ends at byte %llu "
+                    "of %llu (the file is damaged or was appended to)", r->path, (unsigned long long)(size - end),
+                    (unsigned long long)end, (unsigned long long)size);
+    }
     return CF_OK;
 }
 

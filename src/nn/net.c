@@ -252,7 +252,9 @@ static int join(cf_net *net, cf_op_kind kind, int n, const int *xs, const char *
             return cf_netb_fail(net, CF_ERR_SHAPE,
                                 "%s: input %d is %dx%dx%d but input 0 is %dx%dx%d", l->name, k, c,
                                 h, w, c0, h0, w0);
-        csum += c;
+        if (__builtin_add_overflow(csum, c, &csum))
+            return cf_netb_fail(net, CF_ERR_SHAPE, "%s: the concatenation has more channels than fit an int",
+                                l->name);
         l->in[k] = xs[k];
     }
     l->n_in = n;
@@ -349,6 +351,28 @@ int cf_netb_fuse_bn_relu(cf_net *net) {
     return fused;
 }
 
+/* Every layer's output elements (c*h*w) and weight elements fit a 64-bit
+ * count, so cf_net_layer_numel and cf_net_weight_numel never overflow. */
+static void check_counts(cf_net *net) {
+    for (int i = 0; net->err == CF_OK && i < net->n; i++) {
+        const cf_net_layer *l = &net->layers[i];
+        int64_t e;
+        if (__builtin_mul_overflow((int64_t)l->c, (int64_t)l->h, &e) || __builtin_mul_overflow(e, (int64_t)l->w, &e)) {
+            cf_netb_fail(net, CF_ERR_SHAPE, "%s: an output of %dx%dx%d has more elements than a 64-bit count "
+                         "holds; the network is too large for this input", l->name, l->c, l->h, l->w);
+            return;
+        }
+        for (int k = 0; k < l->n_w; k++) {
+            const int64_t *w = l->w_shape[k];
+            if (__builtin_mul_overflow(w[0], w[1], &e) || __builtin_mul_overflow(e, w[2], &e) ||
+                __builtin_mul_overflow(e, w[3], &e))
+                cf_netb_fail(net, CF_ERR_SHAPE, "%s: weight %d of %lldx%lldx%lldx%lld has more elements than a "
+                             "64-bit count holds", l->name, k, (long long)w[0], (long long)w[1], (long long)w[2],
+                             (long long)w[3]);
+        }
+    }
+}
+
 typedef cf_status (*family_builder)(cf_net *, const cf_space *, const cf_arch *);
 
 static const family_builder k_builders[CF_SPACE_FAMILY_COUNT] = {
@@ -363,21 +387,16 @@ cf_status cf_net_build(const cf_space *s, const cf_arch *a, const cf_net_input *
     return cf_netb_build(s, a, in, 1, out);
 }
 
-cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input *in, int fuse,
-                        cf_net **out) {
+static cf_status build_once(const cf_space *s, const cf_arch *a, const cf_net_input *in, int fuse,
+                            cf_net **out) {
     *out = NULL;
-    if (in->c < 1 || in->h < 1 || in->w < 1 || in->classes < 2)
-        CF_FAIL(CF_ERR_INVALID_ARG, "network: input %dx%dx%d with %d classes (need >= 1 pixel, "
-                "channel and >= 2 classes)", in->h, in->w, in->c, in->classes);
-    if ((unsigned)s->family >= CF_SPACE_FAMILY_COUNT)
-        CF_FAIL(CF_ERR_INVALID_ARG, "network: space %s has no family", s->name);
-    CF_TRY(cf_arch_validate(s, a));
     cf_net *net = calloc(1, sizeof *net);
     if (!net) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "network: no memory");
     net->input = *in;
     net->logits = -1;
     net->aux_logits = -1;
     cf_status st = k_builders[s->family](net, s, a);
+    if (st == CF_OK) check_counts(net);
     if (st == CF_OK && net->err != CF_OK) st = net->err;
     if (st == CF_OK && net->logits < 0) {
         cf_netb_fail(net, CF_ERR_INTERNAL, "network: builder made no classifier");
@@ -394,6 +413,54 @@ cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input 
     }
     *out = net;
     return CF_OK;
+}
+
+/* Whether an input of h x w builds (shapes only: no fusion). */
+static int fits(const cf_space *s, const cf_arch *a, const cf_net_input *in, int h, int w) {
+    cf_net_input probe = *in;
+    probe.h = h;
+    probe.w = w;
+    cf_net *net = NULL;
+    cf_status st = build_once(s, a, &probe, 0, &net);
+    cf_net_destroy(net);
+    return st == CF_OK;
+}
+
+/* The network's shapes do not fit in's size: name the size and the nearest
+ * sizes (same aspect: h and w move together) that do, below and above. */
+#define FIT_REACH 64
+static cf_status explain_size(const cf_space *s, const cf_arch *a, const cf_net_input *in, cf_status st) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", cf_error_message());
+    int below = 0, above = 0;
+    for (int d = 1; d <= FIT_REACH && !below && in->h - d >= 1 && in->w - d >= 1; d++)
+        if (fits(s, a, in, in->h - d, in->w - d)) below = d;
+    for (int d = 1; d <= FIT_REACH && !above; d++)
+        if (fits(s, a, in, in->h + d, in->w + d)) above = d;
+    char near[128] = "";
+    if (below && above)
+        snprintf(near, sizeof near, "; the nearest sizes that fit are %dx%d and %dx%d", in->h - below,
+                 in->w - below, in->h + above, in->w + above);
+    else if (below || above)
+        snprintf(near, sizeof near, "; the nearest size that fits is %dx%d", in->h + (above ? above : -below),
+                 in->w + (above ? above : -below));
+    return cf_error_set(st, __FILE__, __LINE__,
+                        "network: the input size %dx%d does not fit the reductions of this %s network%s (%s)",
+                        in->h, in->w, s->name, near, why);
+}
+
+cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input *in, int fuse,
+                        cf_net **out) {
+    *out = NULL;
+    if (in->c < 1 || in->h < 1 || in->w < 1 || in->classes < 2)
+        CF_FAIL(CF_ERR_INVALID_ARG, "network: input %dx%dx%d with %d classes (need >= 1 pixel, "
+                "channel and >= 2 classes)", in->h, in->w, in->c, in->classes);
+    if ((unsigned)s->family >= CF_SPACE_FAMILY_COUNT)
+        CF_FAIL(CF_ERR_INVALID_ARG, "network: space %s has no family", s->name);
+    CF_TRY(cf_arch_validate(s, a));
+    cf_status st = build_once(s, a, in, fuse, out);
+    if (st == CF_ERR_SHAPE) return explain_size(s, a, in, st);
+    return st;
 }
 
 cf_status cf_net_clone(const cf_net *net, cf_net **out) {

@@ -10,7 +10,9 @@
 #include "cellforge/text.h"
 #include "core/json_read.h"
 
-static cf_status value_text(const cf_json_reader *r, const cJSON *v, char **out) {
+/* The text of value v, checked against the key's range. */
+static cf_status value_text(const cf_json_reader *r, const cJSON *v, const cf_value_range *range,
+                            char **out) {
     char buf[64];
     if (cJSON_IsString(v)) {
         *out = strdup(v->valuestring);
@@ -24,10 +26,28 @@ static cf_status value_text(const cf_json_reader *r, const cJSON *v, char **out)
                             cf_json_describe(v, buf, sizeof buf));
     }
     if (!*out) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "spec: no memory");
+    if (range->kind != CF_VALUE_TEXT) {
+        char where[CF_JSON_PATH_MAX + 256];
+        snprintf(where, sizeof where, "%s: %s", r->origin, r->path);
+        double parsed;
+        cf_status st = cf_text_parse_value(*out, range, where, &parsed);
+        if (st != CF_OK) {
+            free(*out);
+            *out = NULL;
+        }
+        return st;
+    }
     return CF_OK;
 }
 
-cf_status cf_spec_load(const char *path, const char *const *known, size_t n_known, int max_format, cf_spec **out) {
+static const char *closest_key(const char *name, const cf_spec_key *known, size_t n_known) {
+    const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; i < n_known && n < 128; i++) names[n++] = known[i].name;
+    return cf_text_closest(name, names, n);
+}
+
+cf_status cf_spec_load(const char *path, const cf_spec_key *known, size_t n_known, int max_format, cf_spec **out) {
     *out = NULL;
     char *text = NULL;
     CF_TRY(cf_file_read(path, CF_SPEC_MAX_BYTES, 0, &text, NULL));
@@ -64,9 +84,9 @@ cf_status cf_spec_load(const char *path, const char *const *known, size_t n_know
             CF_TRY_GOTO(st, cf_json_as_string(&r, item, 0, sp->version, sizeof sp->version), fail);
         } else {
             size_t k = 0;
-            while (k < n_known && strcmp(known[k], item->string) != 0) k++;
+            while (k < n_known && strcmp(known[k].name, item->string) != 0) k++;
             if (k == n_known) {
-                const char *near = cf_text_closest(item->string, known, n_known);
+                const char *near = closest_key(item->string, known, n_known);
                 st = cf_json_fail(&r, CF_ERR_PARSE, "unknown setting \"%s\"%s%s%s", item->string,
                                   near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
                 goto fail;
@@ -83,12 +103,12 @@ cf_status cf_spec_load(const char *path, const char *const *known, size_t n_know
                 const cJSON *e;
                 cJSON_ArrayForEach(e, item) {
                     size_t m2 = cf_json_enter_index(&r, i++);
-                    CF_TRY_GOTO(st, value_text(&r, e, &v->values[v->count]), fail);
+                    CF_TRY_GOTO(st, value_text(&r, e, &known[k].range, &v->values[v->count]), fail);
                     v->count++;
                     cf_json_leave(&r, m2);
                 }
             } else {
-                CF_TRY_GOTO(st, value_text(&r, item, &v->values[0]), fail);
+                CF_TRY_GOTO(st, value_text(&r, item, &known[k].range, &v->values[0]), fail);
                 v->count = 1;
             }
         }
