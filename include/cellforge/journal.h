@@ -58,6 +58,10 @@ cf_status cf_journal_open(const char *path, int64_t next_seq, size_t keep_bytes,
  * every later append fails the same way (no event may follow a lost one). */
 cf_status cf_journal_append(cf_journal *j, const char *event, double clock, const char *fields);
 
+/* The journal's file now has another name (its directory was renamed while it
+ * was open): later messages name path. */
+void cf_journal_rename(cf_journal *j, const char *path);
+
 /* fsync what was appended. */
 cf_status cf_journal_sync(cf_journal *j);
 

@@ -54,7 +54,8 @@ typedef struct cf_trial {
     int batch;                     /* global batch it ran with (smaller after OOM) */
     int replicas;
     int workers[CF_MAX_WORKERS];   /* where it ran, `replicas` entries */
-    int attempts;                  /* 1 + retries */
+    int attempts;                  /* runs started (a retry after a run adds one) */
+    int retries;                   /* out-of-memory retries so far, at placement or after a run */
     cf_trial_status status;
     char reason[256];
     double val_acc;                /* -1 when not trained */

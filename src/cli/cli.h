@@ -145,10 +145,19 @@ int cli_knob_count(const cli_args *a, const char *name, long long *out);
 int cli_knob_load_spec(const cli_args *a, const char *path, cf_spec **out);
 
 /* ---- the run directory of a search (run_dir.c) ------------------------------ */
-/* Create dir for a new run (refused when it holds anything) or check it for a
- * resume, and lock it against a second search; *lock_fd is the lock (the
- * caller closes it). Returns -1, or an exit code after a message. */
-int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd);
+/* The run directory, locked against a second search; *lock_fd is the lock
+ * (the caller closes it). A resume works in dir itself; a new run (refused
+ * when dir holds anything) is built in a temporary directory beside it, whose
+ * path comes back in work (room for cap; dir itself for a resume), and is
+ * named dir by cli_publish_run_dir once spec.json and the journal's first
+ * line are in it, or removed by cli_discard_run_dir. Returns -1, or an exit
+ * code after a message. */
+int cli_open_run_dir(const cli_args *a, const char *dir, int resuming, int *lock_fd, char *work, size_t cap);
+/* Rename work to dir (nothing when they are equal). -1, or an exit code after
+ * a message (work is removed then). */
+int cli_publish_run_dir(const cli_args *a, const char *work, const char *dir);
+/* Remove a new run's temporary directory and what it holds. */
+void cli_discard_run_dir(const char *work);
 /* runs/SPACE-DATE-TIME for space s. */
 void cli_default_run_dir(const cf_space *s, char *buf, size_t cap);
 /* dst becomes a hard link to src, swapped in atomically (a unique temporary

@@ -410,10 +410,10 @@ static FILE *rewrite_table(const run_setup *r, const char *path, const cf_search
     cf_file_writer w;
     if (cf_file_writer_open(&w, path) != CF_OK) return NULL;
     cf_table_write_header(w.f, r->space, r->dataset, &r->ev->input);
-    for (int64_t i = 0; rep && i < rep->n; i++) {
-        const cf_trial *t = &rep->trials[i];
-        if (t->status != CF_TRIAL_PENDING && t->status != CF_TRIAL_RUNNING && t->status != CF_TRIAL_REJECTED)
-            cf_table_write_row(w.f, t);
+    /* in the order they finished, as the run that wrote them appended them */
+    for (int64_t k = 0; rep && k < rep->n_steps; k++) {
+        const cf_trial *t = &rep->trials[rep->steps[k].trial];
+        if (rep->steps[k].tell && t->status != CF_TRIAL_REJECTED) cf_table_write_row(w.f, t);
     }
     if (cf_file_writer_commit(&w) != CF_OK) return NULL;
     int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
@@ -452,30 +452,37 @@ typedef struct run_opts {
  * close either way. */
 static int open_run(const cli_args *a, run_setup *r, const run_opts *o, search_view *view, cf_search_replay *replay,
                     int *have_replay, int *lock_fd, char *state_dir, cf_search_hooks *hooks) {
-    int rc = cli_open_run_dir(a, o->dir, o->resuming, lock_fd);
+    char work[1100], path[1200];
+    int rc = cli_open_run_dir(a, o->dir, o->resuming, lock_fd, work, sizeof work);
     if (rc >= 0) return rc;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/journal.jsonl", o->dir);
+    snprintf(path, sizeof path, "%s/journal.jsonl", work);
     cf_journal_scan scan = {0};
     if (o->resuming) {
         if (cf_search_replay_load(path, r->space, replay, &scan) != CF_OK) return cli_fail(a->command);
         *have_replay = 1;
         if (scan.torn) printf("resume: the journal's last line was torn by the crash and is dropped\n");
     } else {
-        snprintf(state_dir, 1100, "%s/spec.json", o->dir);
-        if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) return cli_fail(a->command);
+        snprintf(state_dir, 1100, "%.1080s/spec.json", work);
+        if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) goto fail;
     }
-    if (cf_journal_open(path, scan.next_seq, scan.valid_bytes, &view->journal) != CF_OK) return cli_fail(a->command);
+    if (cf_journal_open(path, scan.next_seq, scan.valid_bytes, &view->journal) != CF_OK) goto fail;
     char fields[256];
     snprintf(fields, sizeof fields, "\"cellforge\":\"%s\",\"resumed\":%s,\"workers\":%d,\"pid\":%ld", cf_version(),
              o->resuming ? "true" : "false", r->n_workers, (long)getpid());
-    if (cf_journal_append(view->journal, "run_started", *have_replay ? replay->clock : 0, fields) != CF_OK)
-        return cli_fail(a->command);
+    if (cf_journal_append(view->journal, "run_started", *have_replay ? replay->clock : 0, fields) != CF_OK) goto fail;
+    /* a new run gets its name only now: whole, or not at all */
+    if ((rc = cli_publish_run_dir(a, work, o->dir)) >= 0) return rc;
+    snprintf(path, sizeof path, "%s/journal.jsonl", o->dir);
+    cf_journal_rename(view->journal, path);
     snprintf(path, sizeof path, "%s/trials.tsv", o->dir);
     if (!(view->table = rewrite_table(r, path, *have_replay ? replay : NULL))) return cli_fail(a->command);
     snprintf(state_dir, 1100, "%s/trials", o->dir);
     hooks->state_dir = state_dir;
     return -1;
+fail:
+    rc = cli_fail(a->command);
+    if (!o->resuming) cli_discard_run_dir(work);
+    return rc;
 }
 
 /* tabulate --out FILE: a new table file, never one that exists. -1, or an exit code. */

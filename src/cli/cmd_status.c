@@ -93,9 +93,16 @@ static void print_final(const char *journal) {
     }
     fclose(f);
     if (n == 0) return;
-    int done = 0;
-    for (int k = 0; k < n; k++) done += m[k].finished;
-    printf("final     %d of %d models retrained and tested\n", done, n);
+    /* tested means a test accuracy: a model that failed (a full disk, out of
+     * memory) finished without one */
+    int tested = 0, failed = 0;
+    for (int k = 0; k < n; k++) {
+        tested += m[k].finished && m[k].ok;
+        failed += m[k].finished && !m[k].ok;
+    }
+    printf("final     %d of %d models retrained and tested", tested, n);
+    if (failed) printf(", %d failed", failed);
+    printf("\n");
     for (int k = 0; k < n; k++) {
         if (m[k].finished && m[k].ok)
             printf("  trial %-5lld val %6.2f%%  test %6.2f%%\n", m[k].id, 100 * m[k].val, 100 * m[k].test);

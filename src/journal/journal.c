@@ -157,6 +157,10 @@ cf_status cf_journal_append(cf_journal *j, const char *event, double clock, cons
     return st;
 }
 
+void cf_journal_rename(cf_journal *j, const char *path) {
+    if (j) snprintf(j->path, sizeof j->path, "%s", path);
+}
+
 cf_status cf_journal_sync(cf_journal *j) {
     if (!j) return CF_OK;
     cf_mutex_lock(&j->mu);

@@ -179,6 +179,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         r->started[id] = 0;
         t->attempts = (int)num(o, "attempts", t->attempts);
         t->batch = (int)num(o, "batch", t->batch);
+        t->retries++;
         r->retries++;
     } else if (strcmp(ev, "trial_epoch") == 0) {
         int e = (int)num(o, "epoch", -1);
@@ -220,6 +221,14 @@ cf_status cf_search_replay_load(const char *journal, const cf_space *s, cf_searc
     memset(out, 0, sizeof *out);
     loader L = {journal, s, out, 0, 0};
     cf_status st = cf_journal_read(journal, on_line, &L, scan);
+    /* every run's journal opens with run_started, written before the run
+     * directory gets its name: an empty one lost its record (a resume would
+     * start over and overwrite trials.tsv) */
+    if (st == CF_OK && scan->lines == 0)
+        st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__,
+                          "%s: the journal is empty (not even its run_started line): the run's record is lost; "
+                          "nothing can be resumed or shown from it",
+                          journal);
     if (st != CF_OK) cf_search_replay_free(out);
     return st;
 }

@@ -301,6 +301,47 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     return f;
 }
 
+/* The hard constraint t breaks, in words, into why ("" when none): exact, from
+ * the cost model (and the latency as measured when the trial was proposed). */
+static void constraint_broken(const cf_search_config *cfg, const cf_trial *t, char *why, size_t cap) {
+    const int64_t *lim = cfg->limit;
+    why[0] = 0;
+    if (lim[CF_LIMIT_MACS] > 0 && t->cost.macs > lim[CF_LIMIT_MACS])
+        snprintf(why, cap, "%lld MACs > max %lld", (long long)t->cost.macs, (long long)lim[CF_LIMIT_MACS]);
+    else if (lim[CF_LIMIT_PARAMS] > 0 && t->cost.params > lim[CF_LIMIT_PARAMS])
+        snprintf(why, cap, "%lld params > max %lld", (long long)t->cost.params, (long long)lim[CF_LIMIT_PARAMS]);
+    else if (lim[CF_LIMIT_MEMORY] > 0 && (int64_t)t->cost.activation_bytes > lim[CF_LIMIT_MEMORY])
+        snprintf(why, cap, "%zu activation bytes > max %lld", t->cost.activation_bytes,
+                 (long long)lim[CF_LIMIT_MEMORY]);
+    else if (lim[CF_LIMIT_LATENCY] > 0 && t->latency_ms * 1e3 > (double)lim[CF_LIMIT_LATENCY])
+        snprintf(why, cap, "%.3f ms measured latency > max %.3f ms", t->latency_ms,
+                 1e-3 * (double)lim[CF_LIMIT_LATENCY]);
+}
+
+/* A proposed trial's admission, the same for a new proposal and for one a
+ * resumed journal left pending: a network that cannot be built ends it as an
+ * error, one that breaks a hard constraint is rejected (both recorded, and
+ * f freed); 1 when it may be placed. */
+static int admit(ctl *c, flight *f, cf_status build_st) {
+    if (build_st != CF_OK) {
+        fail_now(c, f, CF_TRIAL_ERROR, cf_error_message());
+        return 0;
+    }
+    char why[256];
+    constraint_broken(c->cfg, f->t, why, sizeof why);
+    if (why[0]) {
+        if (++c->rejects_in_row >= c->cfg->max_rejects) {
+            CF_LOG_WARN("search: %d proposals in a row broke the constraints; no more proposals",
+                        c->rejects_in_row);
+            c->stop_proposing = 1;
+        }
+        fail_now(c, f, CF_TRIAL_REJECTED, why);
+        return 0;
+    }
+    c->rejects_in_row = 0;
+    return 1;
+}
+
 /* Ask the strategy for one new trial; NULL when it has none now. *again is set
  * when the proposal ended at once (rejected, or its network cannot be built):
  * the caller asks again. */
@@ -322,39 +363,12 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
     cf_status build_st = CF_OK;
     flight *f = new_flight(c, c->next_id++, &cand, 1, err, &build_st);
     if (!f) return NULL;
-    cf_trial *t = f->t;
     c->sum->proposed++;
-    emit(c, CF_EVENT_PROPOSED, t);
-    if (build_st != CF_OK) {
-        fail_now(c, f, CF_TRIAL_ERROR, cf_error_message());
+    emit(c, CF_EVENT_PROPOSED, f->t);
+    if (!admit(c, f, build_st)) {
         *again = 1;
         return NULL;
     }
-    /* hard constraints, exact, before anything is dispatched */
-    char why[256] = "";
-    const int64_t *lim = cfg->limit;
-    if (lim[CF_LIMIT_MACS] > 0 && t->cost.macs > lim[CF_LIMIT_MACS])
-        snprintf(why, sizeof why, "%lld MACs > max %lld", (long long)t->cost.macs, (long long)lim[CF_LIMIT_MACS]);
-    else if (lim[CF_LIMIT_PARAMS] > 0 && t->cost.params > lim[CF_LIMIT_PARAMS])
-        snprintf(why, sizeof why, "%lld params > max %lld", (long long)t->cost.params,
-                 (long long)lim[CF_LIMIT_PARAMS]);
-    else if (lim[CF_LIMIT_MEMORY] > 0 && (int64_t)t->cost.activation_bytes > lim[CF_LIMIT_MEMORY])
-        snprintf(why, sizeof why, "%zu activation bytes > max %lld", t->cost.activation_bytes,
-                 (long long)lim[CF_LIMIT_MEMORY]);
-    else if (lim[CF_LIMIT_LATENCY] > 0 && t->latency_ms * 1e3 > (double)lim[CF_LIMIT_LATENCY])
-        snprintf(why, sizeof why, "%.3f ms measured latency > max %.3f ms", t->latency_ms,
-                 1e-3 * (double)lim[CF_LIMIT_LATENCY]);
-    if (why[0]) {
-        if (++c->rejects_in_row >= cfg->max_rejects) {
-            CF_LOG_WARN("search: %d proposals in a row broke the constraints; no more proposals",
-                        c->rejects_in_row);
-            c->stop_proposing = 1;
-        }
-        fail_now(c, f, CF_TRIAL_REJECTED, why);
-        *again = 1;
-        return NULL;
-    }
-    c->rejects_in_row = 0;
     return f;
 }
 
@@ -362,11 +376,13 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
  * batch, or the end. Returns 1 when f goes back to the ready queue. */
 static int retry_oom(ctl *c, flight *f, int ran, size_t ran_on_memory) {
     cf_trial *t = f->t;
-    if (ran && t->attempts > c->cfg->oom_retries) return 0;
+    /* --oom-retries bounds every retry of a trial, after a run or at placement */
+    if (t->retries >= c->cfg->oom_retries) return 0;
     if (ran) {
         for (int i = 0; i < c->s.n; i++)
             if (c->s.w[i].desc.memory > ran_on_memory) {
                 f->min_memory = ran_on_memory;
+                t->retries++;
                 c->sum->retries++;
                 return 1;
             }
@@ -376,6 +392,7 @@ static int retry_oom(ctl *c, flight *f, int ran, size_t ran_on_memory) {
     /* a state saved at the old batch cannot continue at the new one */
     if (f->state[0]) unlink(f->state);
     f->min_memory = 0;
+    t->retries++;
     c->sum->retries++;
     CF_LOG_INFO("trial %lld: out of memory, retrying with batch %d", (long long)t->id, t->batch);
     return 1;
@@ -557,9 +574,21 @@ static uint64_t candidate_key(ctl *c, const cf_candidate *cand) {
     return cf_arch_hash(c->space, &canon) ^ (0x9E3779B97F4A7C15ull * (uint64_t)epochs);
 }
 
-/* Bring the strategy and the summary to where the journal ends, then restart the
- * trials that had not finished. */
-static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
+/* A recorded proposal's admission as the journal shows it: 1 passed the
+ * constraints, 0 did not (rejected, or its network could not be built: an error
+ * before any attempt), -1 not known yet (pending and never placed: resuming
+ * admits it again). */
+static int replay_admitted(const cf_search_replay *r, int64_t i) {
+    const cf_trial *rt = &r->trials[i];
+    if (rt->status == CF_TRIAL_REJECTED) return 0;
+    if (rt->status == CF_TRIAL_ERROR && rt->attempts == 0) return 0;
+    if (rt->status == CF_TRIAL_PENDING && !r->started[i] && rt->attempts == 0 && rt->retries == 0) return -1;
+    return 1;
+}
+
+/* Bring the strategy, the summary and the count of rejections in a row to
+ * where the journal ends, asking and telling in the recorded order. */
+static cf_status replay_steps(ctl *c, const cf_search_replay *r) {
     for (int64_t k = 0; k < r->n_steps; k++) {
         const cf_trial *rt = &r->trials[r->steps[k].trial];
         if (!r->steps[k].tell) {
@@ -574,8 +603,10 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
                         (long long)rt->id, now, rt->arch);
             }
             c->sum->proposed++;
+            if (replay_admitted(r, rt->id) == 1) c->rejects_in_row = 0;
         } else {
             tally(c, rt);
+            if (rt->status == CF_TRIAL_REJECTED && ++c->rejects_in_row >= c->cfg->max_rejects) c->stop_proposing = 1;
             if (rt->status != CF_TRIAL_REJECTED) c->sum->dispatched++;
             for (int w = 0; w < rt->replicas && rt->status != CF_TRIAL_REJECTED; w++)
                 if (rt->workers[w] >= 0 && rt->workers[w] < c->s.n) c->sum->busy_s[rt->workers[w]] += rt->end - rt->start;
@@ -584,6 +615,15 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
             cf_strategy_tell(c->st, rt->id, &rt->cand, &o);
         }
     }
+    return CF_OK;
+}
+
+/* Bring the search to where the journal ends, then restart the trials that had
+ * not finished. A proposal the journal leaves pending before its admission goes
+ * through the same admission as a new one (constraints, a network that cannot be
+ * built), so the record equals an uninterrupted run's. */
+static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
+    CF_TRY(replay_steps(c, r));
     c->next_id = r->n;
     c->sum->retries = r->retries;
     c->now = r->clock;
@@ -596,13 +636,11 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
         flight *f = new_flight(c, rt->id, &rt->cand, 0, &err, &build_st);
         CF_TRY(err);
         f->t->latency_ms = rt->latency_ms; /* as measured then: the strategy was told that */
-        if (build_st != CF_OK) {
-            flight_free(f);
-            return build_st;
-        }
+        if ((replay_admitted(r, i) < 0 || build_st != CF_OK) && !admit(c, f, build_st)) continue;
         cf_trial *t = f->t;
         t->batch = rt->batch > 0 ? rt->batch : t->batch;
         t->attempts = rt->attempts > 0 && r->started[i] ? rt->attempts - 1 : rt->attempts;
+        t->retries = rt->retries;
         int placed = 1;
         for (int k = 0; k < rt->replicas; k++) placed &= rt->workers[k] >= 0 && rt->workers[k] < c->s.n;
         if (r->started[i] && c->ev->ops->simulated && rt->replicas > 0 && placed) {
