@@ -223,7 +223,7 @@ static int load_arch(cli_args *args, train_run *r) {
     int rc = cli_load_space(args, &r->s);
     if (rc >= 0) return rc;
     if (cf_arch_parse(r->s, args->positional[0], &r->arch) != CF_OK) return cli_fail("train");
-    cf_arch_format(r->s, &r->arch, r->arch_text, sizeof r->arch_text);
+    if (cf_arch_format(r->s, &r->arch, r->arch_text, sizeof r->arch_text) != CF_OK) return cli_fail("train");
     return -1;
 }
 

@@ -27,7 +27,8 @@ static int workers_json(const cf_trial *t, char *buf, size_t cap) {
 }
 
 cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock) {
-    char fields[6144], esc[4200], workers[256];
+    /* an arch text escaped for JSON takes at most twice its bytes */
+    char fields[2 * CF_ARCH_TEXT_MAX + 2048], esc[2 * CF_ARCH_TEXT_MAX + 16], workers[256];
     switch (kind) {
     case CF_EVENT_PROPOSED:
         snprintf(fields, sizeof fields,
