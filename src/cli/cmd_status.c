@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cellforge/file.h"
 #include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "cli.h"
@@ -47,8 +48,11 @@ static double field(const char *line, const char *key, double def) {
 /* The final phase (search_final.c) from its journal events: each model's
  * state, last epoch and, when done, its validation and test accuracy. */
 static void print_final(const char *journal) {
-    FILE *f = fopen(journal, "r");
-    if (!f) return;
+    FILE *f = NULL;
+    if (cf_file_fopen_read(journal, CF_JOURNAL_MAX_BYTES, CF_FILE_NOFOLLOW, &f) != CF_OK) {
+        cf_error_clear(); /* the replay read the same journal and said why */
+        return;
+    }
     enum { MAX = 64 };
     struct {
         long long id;

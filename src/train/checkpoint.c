@@ -255,9 +255,9 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
     return st;
 }
 
-/* A checkpoint may be any size that fits in memory: the limit only stops a
- * file that is not a checkpoint at all (or a device) from being read whole. */
-#define CHECKPOINT_MAX_BYTES ((size_t)1 << 40)
+/* The limit stops a file that is not a checkpoint at all from being read
+ * whole; a FIFO or a device is refused before reading (cf_file_read). */
+#define CHECKPOINT_MAX_BYTES CF_CHECKPOINT_MAX_BYTES
 
 static cf_status read_all(const char *path, unsigned char **out, size_t *size) {
     char *buf = NULL;
