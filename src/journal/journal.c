@@ -198,9 +198,9 @@ static int check_line(char *line, size_t len, int64_t want_seq, cJSON **out, cha
         snprintf(why, cap, "no seq or event");
         return 1;
     }
-    if ((int64_t)seq->valuedouble != want_seq) {
-        snprintf(why, cap, "seq %lld where %lld was expected (a line is missing or repeated)",
-                 (long long)seq->valuedouble, (long long)want_seq);
+    if (!(seq->valuedouble == (double)want_seq)) { /* no cast: a huge seq would be undefined */
+        snprintf(why, cap, "seq %.17g where %lld was expected (a line is missing or repeated)", seq->valuedouble,
+                 (long long)want_seq);
         cJSON_Delete(obj);
         return 1;
     }
