@@ -4,6 +4,8 @@
 #   ./quickstart.sh search [ARGS...]  install, build, run the default search
 #   ./quickstart.sh test              install, build, run every test (ctest)
 #   ./quickstart.sh sanitize          build with address+UB sanitizers, run the CPU tests
+#   ./quickstart.sh fuzz [SECONDS]    build the fuzz targets (clang, libFuzzer) and run
+#                                     each for SECONDS (default 300): tools/fuzz.sh
 #
 # Packages come from Debian's archive (apt-get, through sudo when not root);
 # nothing is installed when everything is already there. The CUDA backend is
@@ -20,6 +22,9 @@ PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev libopenblas-dev data
 # what the tests use besides: Chromium renders the report, numpy + onnx check the
 # exported models, pip fetches onnxruntime (not in Debian 12) to run them
 TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pip"
+# the fuzz targets: clang, its libFuzzer runtime (libclang_rt.fuzzer-x86_64.a
+# is in libclang-rt-14-dev) and clang's OpenMP
+FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev ninja-build"
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
@@ -83,8 +88,13 @@ sanitize)
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         ctest --test-dir "$BUILD_DIR-sanitize" --output-on-failure -j "$JOBS" -L "unit|golden|cli"
     ;;
+fuzz)
+    install_packages $FUZZ_PACKAGES
+    say "fuzzing every parser for ${1:-300} s each"
+    BUILD_DIR="$BUILD_DIR-fuzz" JOBS="$JOBS" tools/fuzz.sh "${1:-300}"
+    ;;
 *)
-    echo "usage: ./quickstart.sh search [ARGS...] | test | sanitize" >&2
+    echo "usage: ./quickstart.sh search [ARGS...] | test | sanitize | fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

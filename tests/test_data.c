@@ -299,7 +299,7 @@ static void idx_corrupt_labels(const char *labels, unsigned char *lb) {
     char nowhere[512];
     path_in(nowhere, sizeof nowhere, "no_such_file.gz");
     CHECK_FAILS(cf_data_idx_load(nowhere, labels, CLASSES, "x", &ds), CF_ERR_IO, nowhere, "cannot open");
-    CHECK_FAILS(cf_data_idx_load(tmp_root, labels, CLASSES, "x", &ds), CF_ERR_IO, tmp_root, "is a directory");
+    CHECK_FAILS(cf_data_idx_load(tmp_root, labels, CLASSES, "x", &ds), CF_ERR_IO, tmp_root, "is a folder");
     CHECK(ds == NULL, "output not NULL after a failure");
 }
 

@@ -54,6 +54,11 @@
 extern "C" {
 #endif
 
+/* The largest model file or training state read back (64 GiB: some 16
+ * billion parameters with their momentum). A larger file, a FIFO, a device or
+ * a folder fails with an error naming the file (and the limit). */
+#define CF_CHECKPOINT_MAX_BYTES ((size_t)64 << 30)
+
 typedef struct cf_checkpoint_info {
     char space[32];
     char options[256];            /* "C=16, N=1" */

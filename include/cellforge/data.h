@@ -124,6 +124,13 @@ void cf_data_batch(const cf_dataset *ds, const uint32_t *idx, int n, const float
 
 /* ---- the file readers behind cf_dataset_load ----------------------------- */
 
+/* Every dataset file (IDX, CIFAR; plain or gzip'd) is at most this many bytes
+ * on disk; a larger file, a FIFO, a device or a folder fails with an error
+ * naming the file (a FIFO never blocks the reader). A gzip'd file's contents
+ * are bounded by what its header promises, checked against deflate's largest
+ * ratio before anything is allocated. */
+#define CF_DATA_FILE_MAX_BYTES ((size_t)8 << 30)
+
 /* Read an IDX image file (magic 0x00000803: unsigned bytes, N x H x W, big-endian
  * sizes) and its IDX label file (0x00000801: N unsigned bytes), each gzip'd or
  * plain, into a dataset of N images of (1, H, W) named `name`. Checks the magic

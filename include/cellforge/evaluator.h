@@ -91,9 +91,14 @@ cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train,
                                     const cf_dataset *val, const cf_train_config *cfg,
                                     cf_evaluator **out);
 
-/* A benchmark table (format: docs in src/sched/table.c and the README): rows of
+/* A benchmark table (format: docs in src/sched/eval_table.c and the README): rows of
  * (arch, epochs) with validation accuracy and training seconds. A candidate
- * without a row at its fidelity ends as CF_TRIAL_ERROR "not in the table". */
+ * without a row at its fidelity ends as CF_TRIAL_ERROR "not in the table".
+ * The file is at most CF_TABLE_MAX_BYTES, each line at most CF_TABLE_LINE_MAX
+ * bytes; a larger file, a longer line, a FIFO or a device fails with an error
+ * naming the file (and the limit). */
+#define CF_TABLE_MAX_BYTES ((size_t)4 << 30)
+#define CF_TABLE_LINE_MAX ((size_t)64 << 10)
 cf_status cf_evaluator_table_create(const char *path, const cf_space *s, cf_evaluator **out);
 
 /* Refuse a search whose fidelity the table cannot answer, before any trial:

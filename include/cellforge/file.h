@@ -75,11 +75,21 @@ enum {
  * no writer cannot hang the reader). *out is NULL on failure. */
 cf_status cf_file_read(const char *path, size_t limit, int flags, char **out, size_t *n);
 
-/* A plain file of a run directory opened for reading as a stream (the caller
- * fcloses *out): with CF_FILE_NOFOLLOW a symlink is refused, and a FIFO,
- * device, socket or folder always is (opened without blocking). CF_ERR_IO
- * (a missing file too); *out is NULL on failure. */
-cf_status cf_file_open_read(const char *path, int flags, FILE **out);
+/* Open path for streaming reads with cf_file_read's checks: a FIFO, device,
+ * socket or folder fails with CF_ERR_IO (a FIFO is opened without blocking,
+ * then the descriptor is set back to blocking reads), a file larger than limit
+ * bytes with CF_ERR_PARSE naming the file and the limit. *fd (close it) and
+ * *size (may be NULL) on success; *fd is -1 on failure. */
+cf_status cf_file_open_read(const char *path, size_t limit, int flags, int *fd, size_t *size);
+/* The same as a stdio stream (the caller fcloses *out; NULL on failure). */
+cf_status cf_file_fopen_read(const char *path, size_t limit, int flags, FILE **out);
+
+/* One line of f into *line (grown as needed; the caller frees it, also on
+ * failure), with its newline when it has one, NUL-terminated; its length in
+ * *len, 0 at the end of the file. A line longer than limit bytes fails with
+ * CF_ERR_PARSE naming path and the limit, so an endless line cannot take all
+ * memory; a read error with CF_ERR_IO. */
+cf_status cf_file_read_line(FILE *f, const char *path, size_t limit, char **line, size_t *cap, size_t *len);
 
 /* CF_OK when path is missing or a plain file; CF_ERR_IO when it is a symlink
  * or something else (a check before handing a run directory's file to a

@@ -42,6 +42,13 @@ extern "C" {
 #endif
 
 #define CF_RUN_FORMAT 1 /* spec.json "format" this version writes and reads */
+/* Limits of a journal read back: a line is at most CF_JOURNAL_LINE_MAX bytes
+ * (the longest line written is a trial_proposed with an escaped arch text of
+ * CF_ARCH_TEXT_MAX bytes, a few KiB), the file at most CF_JOURNAL_MAX_BYTES.
+ * A longer line, a larger file, a FIFO or a device fails the read with an
+ * error naming the file and the limit, instead of filling memory. */
+#define CF_JOURNAL_LINE_MAX ((size_t)1 << 20)
+#define CF_JOURNAL_MAX_BYTES ((size_t)16 << 30)
 
 typedef struct cf_journal cf_journal;
 

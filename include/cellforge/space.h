@@ -38,7 +38,12 @@ extern "C" {
 #define CF_MOBILE_MAX_STAGES 8
 #define CF_MOBILE_MAX_DEPTH 8
 #define CF_MOBILE_MAX_CHOICES 4
-#define CF_ARCH_TEXT_MAX 2048    /* enough for the printed form of any arch */
+/* The longest arch text stored (journal, trial records, checkpoints), with
+ * its NUL. A space file whose arch texts could be longer (cf_arch_text_max:
+ * many nodes, many inputs, long op names) is refused when loaded, with the
+ * bound and the limit in the message, so no run ever records an arch it
+ * cannot print. */
+#define CF_ARCH_TEXT_MAX 4096
 
 /* The cell encoding and macro skeleton. */
 typedef enum cf_space_family {
@@ -191,8 +196,15 @@ typedef struct cf_arch {
 cf_status cf_arch_parse(const cf_space *s, const char *text, cf_arch *out);
 
 /* Print the canonical text form; parse(format(a)) == a. Fails with
- * CF_ERR_INVALID_ARG when cap is too small. */
+ * CF_ERR_INVALID_ARG when cap is too small, which a buffer of
+ * CF_ARCH_TEXT_MAX bytes never is: a space whose texts may be longer is
+ * refused when loaded. */
 cf_status cf_arch_format(const cf_space *s, const cf_arch *a, char *buf, size_t cap);
+
+/* Bytes (with the NUL) that the text of any arch of s fits in (an upper
+ * bound from the space's sizes and its longest op name); at most
+ * CF_ARCH_TEXT_MAX for every loaded space. */
+size_t cf_arch_text_max(const cf_space *s);
 
 /* Check an arch against its space: op indices, node inputs, acyclicity, edge
  * limits, depths. The message names the cell, node and rule broken. */

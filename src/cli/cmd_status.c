@@ -55,7 +55,10 @@ static double field(const char *line, const char *key, double def) {
  * state, last epoch and, when done, its validation and test accuracy. */
 static void print_final(const char *journal) {
     FILE *f = NULL;
-    if (cf_file_open_read(journal, CF_FILE_NOFOLLOW, &f) != CF_OK) return;
+    if (cf_file_fopen_read(journal, CF_JOURNAL_MAX_BYTES, CF_FILE_NOFOLLOW, &f) != CF_OK) {
+        cf_error_clear(); /* the replay read the same journal and said why */
+        return;
+    }
     enum { MAX = 64 };
     struct {
         long long id;

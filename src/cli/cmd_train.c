@@ -245,7 +245,7 @@ static int load_arch(cli_args *args, train_run *r) {
     cf_status st = cf_arch_parse(r->s, arch, &r->arch);
     cli_from_free(&from);
     if (st != CF_OK) return cli_fail("train");
-    cf_arch_format(r->s, &r->arch, r->arch_text, sizeof r->arch_text);
+    if (cf_arch_format(r->s, &r->arch, r->arch_text, sizeof r->arch_text) != CF_OK) return cli_fail("train");
     return -1;
 }
 

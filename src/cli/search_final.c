@@ -289,17 +289,20 @@ static void *worker_main(void *arg) {
 static int read_done(const final_run *r, final_job *j) {
     char path[1200];
     job_dir(r, j, "test.json", path, sizeof path);
-    FILE *f = NULL;
-    if (cf_file_open_read(path, CF_FILE_NOFOLLOW, &f) != CF_OK) return 0;
-    char buf[512];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
+    char *buf = NULL;
+    if (cf_file_read(path, 4096, CF_FILE_NOFOLLOW, &buf, NULL) != CF_OK) {
+        cf_error_clear(); /* missing or damaged: trained again from its state */
+        return 0;
+    }
     const char *v = strstr(buf, "\"val_acc\": "), *t = strstr(buf, "\"test_acc\": "), *s = strstr(buf, "\"seconds\": ");
-    if (!v || !t || !s) return 0; /* damaged: trained again from its state */
+    if (!v || !t || !s) {
+        free(buf);
+        return 0; /* damaged: trained again from its state */
+    }
     j->val_acc = strtod(v + 11, NULL);
     j->test_acc = strtod(t + 12, NULL);
     j->seconds = strtod(s + 11, NULL);
+    free(buf);
     j->status = CF_TRIAL_OK;
     j->done = 1;
     return 1;

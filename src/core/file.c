@@ -152,7 +152,8 @@ static cf_status open_regular(const char *path, size_t limit, int flags, int *fd
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        CF_FAIL(CF_ERR_IO, "%s: is %s, not a plain file to read", path, kind_name(sb.st_mode));
+        CF_FAIL(CF_ERR_IO, "%s: is %s, not a regular file (only regular files of up to %zu bytes are read)", path,
+                kind_name(sb.st_mode), limit);
     }
     if ((unsigned long long)sb.st_size > limit) {
         close(fd);
@@ -165,17 +166,48 @@ static cf_status open_regular(const char *path, size_t limit, int flags, int *fd
     return CF_OK;
 }
 
-cf_status cf_file_open_read(const char *path, int flags, FILE **out) {
+cf_status cf_file_open_read(const char *path, size_t limit, int flags, int *fd, size_t *size) {
+    size_t ignored;
+    *fd = -1;
+    return open_regular(path, limit, flags, fd, size ? size : &ignored);
+}
+
+cf_status cf_file_fopen_read(const char *path, size_t limit, int flags, FILE **out) {
     *out = NULL;
     int fd = -1;
-    size_t size = 0;
-    CF_TRY(open_regular(path, SIZE_MAX, flags, &fd, &size));
-    *out = fdopen(fd, "rb");
-    if (!*out) {
+    CF_TRY(cf_file_open_read(path, limit, flags, &fd, NULL));
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
         int e = errno;
         close(fd);
-        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for a stream: %s", path, strerror(e));
+        CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
+    *out = f;
+    return CF_OK;
+}
+
+cf_status cf_file_read_line(FILE *f, const char *path, size_t limit, char **line, size_t *cap, size_t *len) {
+    size_t n = 0;
+    *len = 0;
+    int c = 0;
+    flockfile(f);
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (n >= limit) {
+            funlockfile(f);
+            CF_FAIL(CF_ERR_PARSE, "%s: a line longer than %zu bytes, the limit for this file", path, limit);
+        }
+        if (n + 2 > *cap && cf_grow((void **)line, cap, n + 2, 1) != CF_OK) {
+            funlockfile(f);
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for a line of %zu bytes", path, n + 2);
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n') break;
+    }
+    int err = ferror(f);
+    funlockfile(f);
+    if (err) CF_FAIL(CF_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    if (*line) (*line)[n] = 0;
+    *len = n;
     return CF_OK;
 }
 

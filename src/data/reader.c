@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "cellforge/data.h"
+#include "cellforge/file.h"
 
 /* zlib reads through its own buffer; the default 8 KiB makes a 26 MB file take
  * thousands of small read() calls. */
@@ -18,14 +22,16 @@
 cf_status cf_data_reader_open(cf_data_reader *r, const char *path) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    struct stat st;
-    if (stat(path, &st) != 0) CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) CF_FAIL(CF_ERR_IO, "%s: is a directory, expected a data file", path);
-    r->disk_bytes = (uint64_t)st.st_size;
+    int fd = -1;
+    size_t size = 0;
+    CF_TRY(cf_file_open_read(path, CF_DATA_FILE_MAX_BYTES, 0, &fd, &size));
+    r->disk_bytes = (uint64_t)size;
     errno = 0;
-    r->gz = gzopen(path, "rb");
-    if (!r->gz)
+    r->gz = gzdopen(fd, "rb"); /* owns fd from here: gzclose_r closes it */
+    if (!r->gz) {
+        close(fd);
         CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    }
     if (gzbuffer(r->gz, READER_BUFFER_BYTES) != 0)
         CF_FAIL(CF_ERR_INTERNAL, "%s: gzbuffer refused %u bytes", path, READER_BUFFER_BYTES);
     /* gzdirect looks at the first bytes: 1 means not gzip, read as it is. */
@@ -58,9 +64,10 @@ static cf_status check_gz_error(cf_data_reader *r, int *cut_short) {
         CF_FAIL(CF_ERR_IO, "%s: read error after byte %llu: %s", r->path,
                 (unsigned long long)cf_data_reader_offset(r), strerror(errno));
     if (err != Z_OK && err != Z_BUF_ERROR) {
-        /* zlib prefixes its message with the path, which ours already names */
-        size_t plen = strlen(r->path);
-        if (msg && strncmp(msg, r->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0) msg += plen + 2;
+        /* zlib prefixes its message with what it opened ("<fd:N>"); ours
+         * names the path already */
+        const char *sep = msg && strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+        if (sep) msg = sep + 3;
         /* zlib drops the bytes of a read that fails, so the offset is where
          * the failing read began, not where the damage is. */
         CF_FAIL(CF_ERR_PARSE, "%s: corrupt gzip data after byte %llu of the uncompressed stream: %s",

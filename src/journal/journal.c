@@ -209,9 +209,9 @@ static int check_line(char *line, size_t len, int64_t want_seq, cJSON **out, cha
         snprintf(why, cap, "no seq or event");
         return 1;
     }
-    if ((int64_t)seq->valuedouble != want_seq) {
-        snprintf(why, cap, "seq %lld where %lld was expected (a line is missing or repeated)",
-                 (long long)seq->valuedouble, (long long)want_seq);
+    if (!(seq->valuedouble == (double)want_seq)) { /* no cast: a huge seq would be undefined */
+        snprintf(why, cap, "seq %.17g where %lld was expected (a line is missing or repeated)", seq->valuedouble,
+                 (long long)want_seq);
         cJSON_Delete(obj);
         return 1;
     }
@@ -222,17 +222,18 @@ static int check_line(char *line, size_t len, int64_t want_seq, cJSON **out, cha
 cf_status cf_journal_read(const char *path, cf_journal_line_fn fn, void *ctx, cf_journal_scan *scan) {
     memset(scan, 0, sizeof *scan);
     FILE *f = NULL;
-    CF_TRY(cf_file_open_read(path, CF_FILE_NOFOLLOW, &f));
+    CF_TRY(cf_file_fopen_read(path, CF_JOURNAL_MAX_BYTES, CF_FILE_NOFOLLOW, &f));
     char *line = NULL;
-    size_t cap = 0, offset = 0;
-    ssize_t len;
+    size_t cap = 0, offset = 0, len = 0;
     int64_t lineno = 0;
     cf_status st = CF_OK;
     char why[160];
     /* hold each bad line until we know whether it is the last one */
     int64_t bad_line = 0;
     char bad_why[160] = "";
-    while ((len = getline(&line, &cap, f)) > 0) {
+    for (;;) {
+        CF_TRY_GOTO(st, cf_file_read_line(f, path, CF_JOURNAL_LINE_MAX, &line, &cap, &len), exit);
+        if (len == 0) break;
         lineno++;
         if (bad_line) {
             st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__,
@@ -242,7 +243,7 @@ cf_status cf_journal_read(const char *path, cf_journal_line_fn fn, void *ctx, cf
             goto exit;
         }
         int complete = line[len - 1] == '\n';
-        size_t body = (size_t)len - (complete ? 1 : 0);
+        size_t body = len - (complete ? 1 : 0);
         cJSON *obj = NULL;
         if (!complete) {
             bad_line = lineno;
@@ -256,7 +257,7 @@ cf_status cf_journal_read(const char *path, cf_journal_line_fn fn, void *ctx, cf
             if (st != CF_OK) goto exit;
             scan->lines++;
             scan->next_seq++;
-            offset += (size_t)len;
+            offset += len;
             scan->valid_bytes = offset;
         }
     }

@@ -7,6 +7,7 @@
  * needs its own snapshot format, and replaying checks every proposal against
  * the record. Tests: tests/test_journal.c.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ static int workers_json(const cf_trial *t, char *buf, size_t cap) {
 }
 
 cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock) {
-    char fields[6144], esc[4200], workers[256];
+    /* an arch text escaped for JSON takes at most twice its bytes */
+    char fields[2 * CF_ARCH_TEXT_MAX + 2048], esc[2 * CF_ARCH_TEXT_MAX + 16], workers[256];
     switch (kind) {
     case CF_EVENT_PROPOSED:
         snprintf(fields, sizeof fields,
@@ -92,6 +94,21 @@ static double num(const cJSON *o, const char *key, double def) {
     return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* num as an integer type: def where the number is out of that type's range
+ * (a damaged journal must not make the conversion undefined). */
+static int num_int(const cJSON *o, const char *key, int def) {
+    double v = num(o, key, def);
+    return v >= INT_MIN && v <= INT_MAX ? (int)v : def;
+}
+static int64_t num_i64(const cJSON *o, const char *key, int64_t def) {
+    double v = num(o, key, (double)def);
+    return v >= -9.2e18 && v <= 9.2e18 ? (int64_t)v : def;
+}
+static size_t num_size(const cJSON *o, const char *key) {
+    double v = num(o, key, 0);
+    return v >= 0 && v <= 1.8e19 ? (size_t)v : 0;
+}
+
 static const char *str(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -112,7 +129,8 @@ static void read_workers(const cJSON *o, cf_trial *t) {
     int k = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, w) {
-        if (k < CF_MAX_WORKERS && cJSON_IsNumber(e)) t->workers[k++] = (int)e->valuedouble;
+        if (k < CF_MAX_WORKERS && cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble <= INT_MAX)
+            t->workers[k++] = (int)e->valuedouble;
     }
     t->replicas = k;
 }
@@ -128,7 +146,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     const char *ev = str(o, "event");
     r->clock = num(o, "clock", r->clock);
     if (strcmp(ev, "trial_proposed") == 0) {
-        int64_t id = (int64_t)num(o, "id", -1);
+        int64_t id = num_i64(o, "id", -1);
         if (id != r->n) return fail_line(L, lineno, "trial ids must count up from 0 without gaps", NULL);
         if (r->n == L->cap) {
             /* two arrays of one capacity: both grow before it moves */
@@ -151,38 +169,38 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
             snprintf(msg, sizeof msg, "%s", cf_error_message());
             return fail_line(L, lineno, "the recorded arch does not parse in this space: ", msg);
         }
-        t->cand.epochs = (int)num(o, "epochs", 0);
+        t->cand.epochs = num_int(o, "epochs", 0);
         t->cand.fraction = num(o, "fraction", 1);
-        t->cand.parent = (int64_t)num(o, "parent", -1);
-        t->cost.params = (int64_t)num(o, "params", 0);
-        t->cost.macs = (int64_t)num(o, "macs", 0);
-        t->cost.activation_bytes = (size_t)num(o, "activation_bytes", 0);
+        t->cand.parent = num_i64(o, "parent", -1);
+        t->cost.params = num_i64(o, "params", 0);
+        t->cost.macs = num_i64(o, "macs", 0);
+        t->cost.activation_bytes = num_size(o, "activation_bytes");
         t->latency_ms = num(o, "latency_ms", -1);
         t->val_acc = -1;
         t->status = CF_TRIAL_PENDING;
         return add_step(L, 0, id);
     }
     if (strcmp(ev, "run_started") == 0 || strcmp(ev, "run_stopped") == 0) return CF_OK;
-    int64_t id = (int64_t)num(o, "id", -1);
+    int64_t id = num_i64(o, "id", -1);
     if (id < 0 || id >= r->n) return fail_line(L, lineno, "an event for a trial that was never proposed", NULL);
     cf_trial *t = &r->trials[id];
     if (strcmp(ev, "trial_started") == 0) {
         t->status = CF_TRIAL_RUNNING;
         r->started[id] = 1;
-        t->attempts = (int)num(o, "attempt", 1);
-        t->batch = (int)num(o, "batch", 0);
+        t->attempts = num_int(o, "attempt", 1);
+        t->batch = num_int(o, "batch", 0);
         t->start = num(o, "start", 0);
-        t->memory = (size_t)num(o, "memory", 0);
+        t->memory = num_size(o, "memory");
         read_workers(o, t);
     } else if (strcmp(ev, "trial_retry") == 0) {
         t->status = CF_TRIAL_PENDING;
         r->started[id] = 0;
-        t->attempts = (int)num(o, "attempts", t->attempts);
-        t->batch = (int)num(o, "batch", t->batch);
+        t->attempts = num_int(o, "attempts", t->attempts);
+        t->batch = num_int(o, "batch", t->batch);
         t->retries++;
         r->retries++;
     } else if (strcmp(ev, "trial_epoch") == 0) {
-        int e = (int)num(o, "epoch", -1);
+        int e = num_int(o, "epoch", -1);
         if (e >= 0 && e < CF_TRAIN_MAX_EPOCHS && e == t->epochs_done) {
             cf_epoch_record *c = realloc(t->curve, (size_t)(e + 1) * sizeof *c);
             if (!c) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
@@ -199,13 +217,13 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         r->started[id] = 0;
         if (!rejected) {
             t->val_acc = num(o, "val_acc", -1);
-            t->epochs_done = (int)num(o, "epochs_done", t->epochs_done);
+            t->epochs_done = num_int(o, "epochs_done", t->epochs_done);
             t->train_seconds = num(o, "train_seconds", 0);
             t->start = num(o, "start", t->start);
             t->end = num(o, "end", 0);
-            t->attempts = (int)num(o, "attempts", t->attempts);
-            t->batch = (int)num(o, "batch", t->batch);
-            t->memory = (size_t)num(o, "memory", t->memory);
+            t->attempts = num_int(o, "attempts", t->attempts);
+            t->batch = num_int(o, "batch", t->batch);
+            if (cf_json_has(o, "memory")) t->memory = num_size(o, "memory");
             read_workers(o, t);
         } else {
             t->start = t->end = r->clock;

@@ -77,7 +77,10 @@ static int read_curve(const cJSON *arr, cf_epoch_record **out) {
 int rp_read_state_curve(const char *path, cf_epoch_record **out) {
     *out = NULL;
     FILE *f = NULL;
-    if (cf_file_open_read(path, CF_FILE_NOFOLLOW, &f) != CF_OK) return 0;
+    if (cf_file_fopen_read(path, SIZE_MAX, CF_FILE_NOFOLLOW, &f) != CF_OK) {
+        cf_error_clear();
+        return 0;
+    }
     unsigned char head[16];
     int n = 0;
     if (fread(head, 1, 16, f) == 16 && (memcmp(head, "CFSTATE1", 8) == 0 || memcmp(head, "CFMODEL1", 8) == 0)) {

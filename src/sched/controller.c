@@ -293,7 +293,13 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     t->val_acc = -1;
     t->latency_ms = -1;
     t->status = CF_TRIAL_PENDING;
-    cf_arch_format(c->space, &cand->arch, t->arch, sizeof t->arch);
+    /* never an empty arch in the journal: a text that does not fit ends the search */
+    *err = cf_arch_format(c->space, &cand->arch, t->arch, sizeof t->arch);
+    if (*err != CF_OK) {
+        free(f);
+        free(t);
+        return NULL;
+    }
     *build_st = cf_net_build(c->space, &cand->arch, &c->ev->input, &f->net);
     if (*build_st == CF_OK) *build_st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
     if (*build_st == CF_OK && c->lat_be && measure)

@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cellforge/file.h"
 #include "cellforge/grow.h"
 #include "cellforge/sched.h"
 
@@ -130,13 +132,15 @@ static cf_status build_index(table_eval *t) {
 
 static cf_status read_table(table_eval *t, FILE *f, cf_net_input *input) {
     char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    size_t cap = 0, len = 0;
     long lineno = 0;
     int col[COL_N], have_header = 0;
     cf_status st = CF_OK;
     char meta_space[64] = "", header[1024] = "";
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    for (;;) {
+        st = cf_file_read_line(f, t->path, CF_TABLE_LINE_MAX, &line, &cap, &len);
+        if (st != CF_OK) goto exit;
+        if (len == 0) break;
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0) continue;
@@ -289,8 +293,10 @@ static const cf_evaluator_ops table_ops = {
 
 cf_status cf_evaluator_table_create(const char *path, const cf_space *s, cf_evaluator **out) {
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) CF_FAIL(CF_ERR_IO, "%s: cannot open the table: %s (write one with `cellforge tabulate`)", path, strerror(errno));
+    FILE *f = NULL;
+    if (access(path, F_OK) != 0)
+        CF_FAIL(CF_ERR_IO, "%s: cannot open the table: %s (write one with `cellforge tabulate`)", path, strerror(errno));
+    CF_TRY(cf_file_fopen_read(path, CF_TABLE_MAX_BYTES, 0, &f));
     table_eval *t = calloc(1, sizeof *t);
     cf_evaluator *ev = calloc(1, sizeof *ev);
     cf_status st = CF_OK;

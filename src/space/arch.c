@@ -73,6 +73,23 @@ cf_status cf_arch_format(const cf_space *s, const cf_arch *a, char *buf, size_t 
     return family_of(s)->format(s, a, buf, cap);
 }
 
+size_t cf_arch_longest_op(const cf_space *s) {
+    size_t m = 0;
+    for (int k = 0; k < s->n_ops; k++) {
+        size_t n = strlen(s->ops[k].name);
+        if (n > m) m = n;
+    }
+    return m;
+}
+
+size_t cf_arch_digits(long long v) {
+    size_t d = v < 0 ? 2 : 1;
+    for (v = v < 0 ? -v : v; v >= 10; v /= 10) d++;
+    return d;
+}
+
+size_t cf_arch_text_max(const cf_space *s) { return family_of(s)->text_max(s); }
+
 cf_status cf_arch_validate(const cf_space *s, const cf_arch *a) {
     return family_of(s)->validate(s, a);
 }

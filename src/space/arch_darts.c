@@ -165,6 +165,15 @@ static cf_status format(const cf_space *s, const cf_arch *a, char *buf, size_t c
     return CF_OK;
 }
 
+/* Per cell ", normal=[" and "], normal_concat=[" with ", j" per node, and
+ * per pair ", ('op', i)"; "Genotype(", ")" and the NUL. */
+static size_t text_max(const cf_space *s) {
+    size_t digits = cf_arch_digits(n_nodes(s));
+    size_t pair = 2 + 2 + cf_arch_longest_op(s) + 3 + digits + 1;
+    size_t cell = 2 + 8 + (size_t)s->nodes * (size_t)n_in(s) * pair + 16 + (size_t)s->nodes * (2 + digits) + 1;
+    return 9 + 2 * cell + 2;
+}
+
 static cf_status validate(const cf_space *s, const cf_arch *a) {
     if (a->n_cells != 2)
         CF_FAIL(CF_ERR_INVALID_ARG, "arch: %d cells; a darts arch has a normal and a reduction cell",
@@ -408,6 +417,7 @@ const cf_family_ops cf_family_darts = {
     .describe = describe,
     .parse = parse,
     .format = format,
+    .text_max = text_max,
     .validate = validate,
     .canonical = canonical,
     .sample = sample,

@@ -142,6 +142,18 @@ static cf_status mobile_parse(const cf_space *s, const char *text, cf_arch *out)
     return CF_OK;
 }
 
+/* "-kKeE" per block, "|" per stage, the NUL. */
+static size_t mobile_text_max(const cf_space *s) {
+    size_t k = 1, e = 1;
+    for (int i = 0; i < s->n_kernels; i++)
+        if (cf_arch_digits(s->kernels[i]) > k) k = cf_arch_digits(s->kernels[i]);
+    for (int i = 0; i < s->n_expands; i++)
+        if (cf_arch_digits(s->expands[i]) > e) e = cf_arch_digits(s->expands[i]);
+    size_t blocks = 0;
+    for (int i = 0; i < s->n_stages; i++) blocks += (size_t)s->stages[i].max_depth;
+    return blocks * (3 + k + e) + (size_t)s->n_stages + 1;
+}
+
 static cf_status mobile_format(const cf_space *s, const cf_arch *a, char *buf, size_t cap) {
     /* At most 8 stages of 8 blocks of "-k7e6"-sized text: far below tmp's size. */
     char tmp[1024];
@@ -448,6 +460,7 @@ const cf_family_ops cf_family_mobile = {
     .describe = describe,
     .parse = mobile_parse,
     .format = mobile_format,
+    .text_max = mobile_text_max,
     .validate = mobile_validate,
     .canonical = mobile_canonical,
     .sample = mobile_sample,

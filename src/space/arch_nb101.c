@@ -319,6 +319,13 @@ static cf_status put(char *buf, size_t cap, size_t *len, const char *str) {
     return CF_OK;
 }
 
+/* {"matrix":[ rows of ",0" ... ],"ops":[ "op" ... ]} and the NUL. */
+static size_t nb101_text_max(const cf_space *s) {
+    size_t n = (size_t)s->nodes, name = cf_arch_longest_op(s);
+    if (name < 6) name = 6; /* "output" */
+    return 11 + n * (2 + 2 * n) + 9 + n * (name + 3) + 3;
+}
+
 static cf_status nb101_format(const cf_space *s, const cf_arch *a, char *buf, size_t cap) {
     nb_graph g;
     graph_from_arch(a, &g);
@@ -655,6 +662,7 @@ const cf_family_ops cf_family_nb101 = {
     .describe = describe,
     .parse = nb101_parse,
     .format = nb101_format,
+    .text_max = nb101_text_max,
     .validate = nb101_validate,
     .canonical = nb101_canonical,
     .sample = nb101_sample,

@@ -90,6 +90,11 @@ small:
     CF_FAIL(CF_ERR_INVALID_ARG, "arch: a buffer of %zu bytes is too small for the text", cap);
 }
 
+/* "|op~i|" per edge (i < 100), "+|" per node after the first, the NUL. */
+static size_t text_max(const cf_space *s) {
+    return (size_t)n_edges(s) * (cf_arch_longest_op(s) + 2 + cf_arch_digits(s->nodes)) + 2 * (size_t)s->nodes + 1;
+}
+
 static cf_status validate(const cf_space *s, const cf_arch *a) {
     const cf_arch_cell *c = &a->cell[0];
     if (a->n_cells != 1 || c->n_nodes != s->nodes)
@@ -327,6 +332,7 @@ const cf_family_ops cf_family_nb201 = {
     .describe = describe,
     .parse = parse,
     .format = format,
+    .text_max = text_max,
     .validate = validate,
     .canonical = canonical,
     .sample = sample,

@@ -54,6 +54,10 @@ typedef struct cf_family_ops {
     cf_status (*parse)(const cf_space *s, const char *text, cf_arch *out);
     /* Arch -> canonical text; CF_ERR_INVALID_ARG when cap is too small. */
     cf_status (*format)(const cf_space *s, const cf_arch *a, char *buf, size_t cap);
+    /* Bytes (with the NUL) that the text of any arch of s fits in: an upper
+     * bound from the sizes and the longest op name, so that a space whose
+     * texts cannot be stored is refused when it is loaded. */
+    size_t (*text_max)(const cf_space *s);
     cf_status (*validate)(const cf_space *s, const cf_arch *a);
     /* a is valid; out may alias a. */
     void (*canonical)(const cf_space *s, const cf_arch *a, cf_arch *out);
@@ -81,6 +85,11 @@ cf_status cf_arch_op_lookup(const cf_space *s, const struct cf_scan *sc, int col
 /* Read the "ops" array of a cell (the part of a cell family) into s->ops,
  * checking each op with the family's check_op. Implemented in space_load.c. */
 cf_status cf_space_parse_ops(cf_json_reader *r, const cJSON *cell, cf_space *s);
+
+/* Length of the longest op name of s, and the digits of v >= 0 (the text
+ * bounds of the families). Implemented in arch.c. */
+size_t cf_arch_longest_op(const cf_space *s);
+size_t cf_arch_digits(long long v);
 
 /* The registry: the family's table (f in range), or the family named name (NULL). */
 const cf_family_ops *cf_family_of(cf_space_family f);

@@ -57,8 +57,9 @@ cf_status cf_scan_word(cf_scan *sc, const char *word) {
     return CF_OK;
 }
 
+/* The characters a space file allows in op names (space_load.c). */
 static int name_char(char c) {
-    return isalnum((unsigned char)c) || c == '_' || c == '-';
+    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
 }
 
 cf_status cf_scan_name(cf_scan *sc, char *buf, size_t cap) {

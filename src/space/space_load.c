@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cellforge/file.h"
 #include "cellforge/log.h"
 #include "cellforge/text.h"
 #include "family.h"
@@ -158,10 +159,11 @@ static int has_key(const char *const *keys, const char *key) {
  * naming that family, anything else the usual unknown-key one. */
 static cf_status check_family_keys(cf_json_reader *r, const cJSON *obj, cf_space_family family, int skeleton) {
     const cf_family_ops *own = cf_family_of(family);
-    const char *allowed[24];
+    /* NULL-terminated: has_key reads up to the NULL */
+    const char *allowed[24] = {0};
     size_t n_allowed = 0;
     if (skeleton) allowed[n_allowed++] = "options";
-    for (const char *const *k = family_keys(own, skeleton); k && *k && n_allowed < COUNT_OF(allowed); k++)
+    for (const char *const *k = family_keys(own, skeleton); k && *k && n_allowed + 1 < COUNT_OF(allowed); k++)
         allowed[n_allowed++] = *k;
     for (const cJSON *c = obj->child; c; c = c->next) {
         if (!c->string || has_key(allowed, c->string) || (skeleton && strcmp(c->string, "options") == 0)) continue;
@@ -336,7 +338,15 @@ static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) 
     mark = cf_json_enter_key(r, "skeleton");
     st = parse_skeleton(r, sk, s);
     cf_json_leave(r, mark);
-    return st;
+    CF_TRY(st);
+    /* Every arch text of the space must fit where runs store it. */
+    size_t need = f->text_max(s);
+    if (need > CF_ARCH_TEXT_MAX)
+        return cf_json_fail(r, CF_ERR_PARSE,
+                            "the space's longest arch text takes up to %zu bytes, more than the %d that runs "
+                            "store (journal, checkpoints); use fewer nodes or inputs, or shorter op names",
+                            need, CF_ARCH_TEXT_MAX);
+    return CF_OK;
 }
 
 
@@ -445,26 +455,9 @@ static cf_status unknown_space(const char *name, const char *dir) {
 
 static cf_status read_text(const char *path, char **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) CF_FAIL(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(SPACE_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: cannot allocate a read buffer", path);
-    }
-    errno = 0;
-    size_t n = fread(buf, 1, SPACE_FILE_MAX + 1, f);
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    if (err) {
-        free(buf);
-        CF_FAIL(CF_ERR_IO, "%s: cannot read: %s", path, strerror(err));
-    }
-    if (n > SPACE_FILE_MAX) {
-        free(buf);
-        CF_FAIL(CF_ERR_PARSE, "%s: larger than %u bytes; not a space file", path, SPACE_FILE_MAX);
-    }
-    buf[n] = '\0';
+    char *buf = NULL;
+    size_t n = 0;
+    CF_TRY(cf_file_read(path, SPACE_FILE_MAX, 0, &buf, &n));
     size_t text_len = strlen(buf);
     if (text_len != n) {
         free(buf);

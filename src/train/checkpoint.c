@@ -255,9 +255,9 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
     return st;
 }
 
-/* A checkpoint may be any size that fits in memory: the limit only stops a
- * file that is not a checkpoint at all (or a device) from being read whole. */
-#define CHECKPOINT_MAX_BYTES ((size_t)1 << 40)
+/* The limit stops a file that is not a checkpoint at all from being read
+ * whole; a FIFO or a device is refused before reading (cf_file_read). */
+#define CHECKPOINT_MAX_BYTES CF_CHECKPOINT_MAX_BYTES
 
 static cf_status read_all(const char *path, int flags, unsigned char **out, size_t *size) {
     char *buf = NULL;
@@ -391,6 +391,10 @@ static cf_status load_space(const cJSON *h, const char *path, cf_space **out) {
     size_t mark = cf_json_enter_key(&r, "space");
     CF_TRY(cf_json_get_string(&r, sp, "name", CF_JSON_REQUIRED, 1, name, sizeof name));
     CF_TRY(cf_json_get_string(&r, sp, "file", CF_JSON_OPTIONAL, 0, file, sizeof file));
+    /* everything read from the header before the space is loaded: no failure
+     * after it but the options' own */
+    const cJSON *opts;
+    CF_TRY(cf_json_get_object(&r, sp, "options", CF_JSON_REQUIRED, &opts));
     cf_space *s = NULL;
     if (cf_space_load(name, &s) != CF_OK) {
         if (!file[0] || cf_space_load(file, &s) != CF_OK)
@@ -398,8 +402,6 @@ static cf_status load_space(const cJSON *h, const char *path, cf_space **out) {
                                 "%s: space \"%s\" of this model is not in %s (nor at %s)", path, name,
                                 cf_space_dir(), file[0] ? file : "a recorded path");
     }
-    const cJSON *opts;
-    CF_TRY(cf_json_get_object(&r, sp, "options", CF_JSON_REQUIRED, &opts));
     for (const cJSON *o = opts->child; o; o = o->next) {
         char value[64];
         snprintf(value, sizeof value, "%.17g", o->valuedouble);

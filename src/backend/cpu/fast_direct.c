@@ -258,13 +258,26 @@ static const v16i tr_hi[4] = {
     {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
     {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
 };
+#if defined(__clang__)
+/* clang has no __builtin_shuffle with a mask in a variable (its
+ * __builtin_shufflevector takes constant indices): the same selection element
+ * by element. Only clang builds (the fuzz targets) take this path. */
+static inline v16 shuffle2(v16 a, v16 b, v16i m) {
+    v16 out;
+    for (int e = 0; e < 16; e++) out[e] = m[e] < 16 ? a[m[e]] : b[m[e] - 16];
+    return out;
+}
+#else
+#define shuffle2(a, b, m) __builtin_shuffle(a, b, m)
+#endif
+
 static inline void transpose16(v16 r[16]) {
     _Pragma("GCC unroll 4") for (int round = 0; round < 4; round++) {
         const int k = 8 >> round;
         _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) if (!(i & k)) {
             const v16 a = r[i], b = r[i + k];
-            r[i] = __builtin_shuffle(a, b, tr_lo[round]);
-            r[i + k] = __builtin_shuffle(a, b, tr_hi[round]);
+            r[i] = shuffle2(a, b, tr_lo[round]);
+            r[i + k] = shuffle2(a, b, tr_hi[round]);
         }
     }
 }
