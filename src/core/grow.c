@@ -3,6 +3,7 @@
  */
 #include "cellforge/grow.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -18,7 +19,9 @@ cf_status cf_grow(void **p, size_t *cap, size_t need, size_t elem) {
         }
         next *= 2;
     }
-    if (next > SIZE_MAX / elem)
+    /* no object may be larger than PTRDIFF_MAX bytes: such a size is refused
+     * here rather than handed to realloc (which fails, or under a sanitizer aborts) */
+    if (next > (size_t)PTRDIFF_MAX / elem)
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu elements of %zu bytes (past the address space)", need, elem);
     void *q = realloc(*p, next * elem);
     if (!q) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu elements of %zu bytes", next, elem);
