@@ -21,14 +21,17 @@ common="--space $space --evaluator table:t.tsv --epochs 1 --fraction 0.02 --stra
 record() { grep '"event":"trial_finished"' "$1/journal.jsonl" | sed 's/"seq":[0-9]*,//; s/"time":[0-9.]*,//; s/,"crc":"[0-9a-f]*"//' | sort; }
 
 kills=0
+unborn=0   # starts killed before the run directory appeared (it appears whole, with spec.json)
 while [ $kills -lt 8 ]; do
     ms=$(( $(rand) % 700 + 20 ))
-    delay=$(printf '0.%03d' $ms)
     if [ -f killed/spec.json ]; then
-        timeout -s KILL "$delay" "$cf" search --resume killed --quiet >/dev/null 2>&1
+        timeout -s KILL "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))" "$cf" search --resume killed --quiet >/dev/null 2>&1
     else
-        rm -rf killed
-        timeout -s KILL "$delay" "$cf" search $common --out killed >/dev/null 2>&1
+        # each start killed that early gets half a second more (a slow build, e.g. under sanitizers)
+        ms=$((ms + 500 * unborn))
+        rm -rf killed .killed.new-*
+        timeout -s KILL "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))" "$cf" search $common --out killed >/dev/null 2>&1
+        [ -f killed/spec.json ] || unborn=$((unborn + 1))
     fi
     kills=$((kills + 1))
 done
