@@ -3,7 +3,8 @@
 # resume it each time, and check that the final record equals an uninterrupted
 # run's: the same trials with the same results at the same simulated times, none
 # lost, none twice. Then the same with real training: a trial killed mid-way
-# continues from its last epoch.
+# continues from its last epoch. KILLS (default 8) sets the number of kills:
+#   KILLS=200 tests/cli_resume.sh build/cellforge tests/data/tiny201.json /tmp/kills
 set -u
 cf=$1; space=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
@@ -22,7 +23,7 @@ record() { grep '"event":"trial_finished"' "$1/journal.jsonl" | sed 's/"seq":[0-
 
 kills=0
 unborn=0   # starts killed before the run directory appeared (it appears whole, with spec.json)
-while [ $kills -lt 8 ]; do
+while [ $kills -lt "${KILLS:-8}" ]; do
     ms=$(( $(rand) % 700 + 20 ))
     if [ -f killed/spec.json ]; then
         timeout -s KILL "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))" "$cf" search --resume killed --quiet >/dev/null 2>&1
