@@ -30,18 +30,4 @@ static inline cf_backend *cuda_test_open(int deterministic, int *skip) {
     return st == CF_OK ? be : NULL;
 }
 
-/* max |got - want| / max(1e-6, max |want|): the error in units of the largest
- * value, so one bound fits tensors of any scale. A NaN in got counts as an
- * infinite error (an element never written, or computed from garbage). */
-static inline double cuda_test_norm_err(const double *got, const double *want, int64_t n) {
-    double worst = 0.0, scale = 1e-6;
-    for (int64_t i = 0; i < n; i++) {
-        const double d = fabs(got[i] - want[i]);
-        if (d != d) worst = INFINITY;
-        else if (d > worst) worst = d;
-        if (fabs(want[i]) > scale) scale = fabs(want[i]);
-    }
-    return worst / scale;
-}
-
 #endif

@@ -30,6 +30,7 @@
 #include "cellforge/rng.h"
 #include "check.h"
 #include "cuda_test.h"
+#include "op_harness.h" /* oh_norm_err */
 
 /* What each comparison allows, and why. drop_path and scale must match bit for
  * bit: each element is one f32 multiply by the same f32 factor. */
@@ -74,7 +75,7 @@ static double norm_err_f(const float *got, const float *want, size_t n) {
     double *g = malloc((n ? n : 1) * sizeof *g), *w = malloc((n ? n : 1) * sizeof *w);
     CF_ASSERT(g && w);
     for (size_t i = 0; i < n; i++) g[i] = got[i], w[i] = want[i];
-    const double e = cuda_test_norm_err(g, w, (int64_t)n);
+    const double e = oh_norm_err(g, w, (int64_t)n);
     free(g);
     free(w);
     return e;
