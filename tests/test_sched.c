@@ -541,6 +541,53 @@ static void test_train_search(void) {
     cf_dataset_destroy(val);
 }
 
+/* ---- a device whose evaluator does not fit -------------------------------------------- */
+
+static cf_status oom_open(void *self, const cf_worker_desc *w, void **state) {
+    (void)self;
+    *state = NULL;
+    CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: the backend's buffers do not fit the address-space limit", w->name);
+}
+static void oom_close(void *self, void *state) { (void)self, (void)state; }
+static cf_status oom_run(void *self, void *state, const cf_trial_task *task, cf_trial_outcome *out) {
+    (void)self, (void)state, (void)task, (void)out;
+    CF_FAIL(CF_ERR_INTERNAL, "a trial ran on a device that never opened");
+}
+static void oom_destroy(void *self) { (void)self; }
+
+static const cf_evaluator_ops k_oom_ops = {
+    .name = "oom",
+    .open = oom_open,
+    .close = oom_close,
+    .run = oom_run,
+    .destroy = oom_destroy,
+};
+
+/* Every trial is recorded out of memory, with the device's reason, after its
+ * retries; the search goes on to its end instead of stopping. */
+static void test_open_oom(void) {
+    cf_space *s = NULL;
+    CHECK_OK(cf_space_parse(k_tiny_space, "tiny201.json", &s));
+    cf_evaluator ev = {.ops = &k_oom_ops, .input = {1, 28, 28, 10}};
+    cf_search_config cfg;
+    cf_search_config_default(&cfg);
+    cfg.max_trials = 3;
+    cfg.batch = 64;
+    cfg.oom_retries = 1;
+    cf_worker_desc w = gpu(0, 8 * GB);
+    w.slots = 1;
+    recorder *rec = calloc(1, sizeof *rec);
+    cf_search_summary sum;
+    CHECK_OK(run_search(&cfg, s, "random", &ev, &w, 1, rec, &sum));
+    CHECK(sum.finished == 3 && sum.failed == 3 && sum.ok == 0, "3 trials out of memory: %lld finished, %lld failed",
+          (long long)sum.finished, (long long)sum.failed);
+    int oom = 0;
+    for (int i = 0; i < rec->n; i++) oom += rec->kind[i] == CF_EVENT_FINISHED && rec->status[i] == CF_TRIAL_OOM;
+    CHECK(oom == 3, "%d of 3 trials recorded as oom", oom);
+    free(rec);
+    cf_space_destroy(s);
+}
+
 int main(int argc, char **argv) {
     cf_log_set_level(CF_LOG_LEVEL_WARN);
     const char *dir = argc > 1 ? argv[1] : ".";
@@ -548,5 +595,6 @@ int main(int argc, char **argv) {
     test_place();
     test_table_search(dir);
     test_train_search();
+    test_open_oom();
     return test_finish("test_sched");
 }

@@ -36,6 +36,13 @@ static void put_done(cf_pool *p, cf_pool_job *j) {
     cf_mutex_unlock(&p->mu);
 }
 
+static int is_oom(cf_status st) { return st == CF_ERR_OUT_OF_MEMORY || st == CF_ERR_DEVICE_OOM; }
+
+/* One slot's thread: open the evaluator on the device, then run the jobs
+ * queued for the worker. An open that fails for want of memory (e.g. under
+ * an address-space limit) makes each job an out-of-memory trial, trying the
+ * open again first; any other failed open breaks the evaluator, and the
+ * controller stops the search with its message. */
 static void *slot_main(void *arg) {
     slot_arg *a = arg;
     cf_pool *p = a->p;
@@ -47,7 +54,20 @@ static void *slot_main(void *arg) {
     if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
     cf_pool_job *j;
     while ((j = next_job(p, w)) != NULL) {
-        if (open_st != CF_OK) {
+        if (is_oom(open_st)) { /* memory may have been freed since: try again */
+            open_st = p->ev->ops->open(p->ev->self, &w->desc, &state);
+            if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
+        }
+        if (is_oom(open_st)) {
+            /* the device's evaluator does not fit: the trial is out of memory,
+             * retried and recorded as such, and the search goes on */
+            if (j->task.comm) cf_comm_abort(j->task.comm, j->rank, open_st);
+            memset(&j->out, 0, sizeof j->out);
+            j->out.status = CF_TRIAL_OOM;
+            j->out.val_acc = -1;
+            snprintf(j->out.reason, sizeof j->out.reason, "%s: %.200s", w->desc.name, open_err);
+            j->st = CF_OK;
+        } else if (open_st != CF_OK) {
             /* the other ranks of a data-parallel trial must not wait for this one */
             if (j->task.comm) cf_comm_abort(j->task.comm, j->rank, open_st);
             j->st = open_st;
