@@ -7,7 +7,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; space=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
-rm -rf tiny.tsv run runs newer afile
+rm -rf tiny.tsv run runs newer afile spent
 . "$here/cli_lib.sh"
 fast="--epochs 1 --fraction 0.02 --val-fraction 0.01 --batch 64"
 
@@ -18,6 +18,11 @@ expect 2 "exists" "$cf" tabulate --space "$space" $fast --out tiny.tsv
 # the table evaluator: every cell once (grid), then evolution, in simulated time
 expect 0 "15 trials: 15 ok" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy grid --epochs 1 --fraction 0.02 --cpu-workers 3 --out none
 expect 0 "(simulated)" "$cf" search --space "$space" --evaluator table:tiny.tsv --strategy local --epochs 1 --fraction 0.02 --trials 10 --out none
+# a resume whose budget is spent says so (budgets count from the run's start)
+expect 0 "5 trials: 5 ok" "$cf" search --space "$space" --evaluator table:tiny.tsv --epochs 1 --fraction 0.02 \
+    --trials 5 --out spent --quiet
+expect 0 "the trial budget is spent (5 of --trials 5)" "$cf" search --resume spent --trials 5
+expect 0 "7 trials: 7 ok" "$cf" search --resume spent --trials 7 --quiet
 # a fidelity the table does not have: refused before any trial, naming what it holds
 expect 1 "no rows at fraction 1, which this search trains with (the table holds fractions 0.02" "$cf" search \
     --space "$space" --evaluator table:tiny.tsv --epochs 1 --trials 3 --out none

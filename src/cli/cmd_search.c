@@ -22,49 +22,6 @@
 #include "cellforge/thread.h"
 #include "cli.h"
 
-static const char *const search_head =
-    "usage: cellforge search [SPEC.json] [options]\n"
-    "       cellforge search --resume DIR [--trials N] [--time T] [--devices ...]\n\n"
-    "Searches a space: the strategy proposes architectures, each trial trains on a\n"
-    "free device (or is looked up in a benchmark table), results go back to the\n"
-    "strategy. A failed trial (out of memory, NaN, timeout) is recorded and the\n"
-    "search goes on. Everything lands in the run directory (spec.json, the journal,\n"
-    "trials.tsv, trial checkpoints), so a stopped or crashed run resumes where it\n"
-    "was. A spec file (JSON, keys named like the flags) sets any option; flags\n"
-    "override it.\n\n";
-
-static const char *const search_tail =
-    "\nstrategy options (--strategy-options):\n"
-    "  random     dedup=1\n"
-    "  grid       limit=100000 shuffle=1\n"
-    "  evolution  population=50 sample=10 dedup=1\n"
-    "  local      (none)\n"
-    "  sh         eta=3 n=0 (eta^(rungs-1)) sampler=random|evolution sample=10 parallel=1\n"
-    "  hyperband  eta=3 sampler=random|evolution sample=10 parallel=1\n"
-    "  asha       eta=3 sampler=random|evolution sample=10\n"
-    "  bananas    ensemble=5 init=10 candidates=100 parents=10 acquisition=its|ucb kappa=1\n"
-    "             steps=200\n"
-    "  nsga2      population=50 tournament=2 (every objective of --objectives)\n"
-    "\nrun directory: spec.json (the resolved spec), journal.jsonl (one JSON event per\n"
-    "line, jq-readable), trials.tsv (a benchmark table of the finished trials),\n"
-    "trials/ID/train.cfs (a trial's state after each epoch), best.cfs (the best\n"
-    "trial's). `cellforge status DIR` shows its progress.\n";
-
-static const char *const tabulate_head =
-    "usage: cellforge tabulate --space NAME [--set KEY=VALUE]... [--dataset NAME] --epochs N\n"
-    "                          [--sample N] --out FILE [options]\n\n"
-    "Trains every architecture of a space (each canonical cell once), or --sample N\n"
-    "random ones, at one fidelity on all workers and writes a benchmark table for\n"
-    "`cellforge search --evaluator table:FILE`. Rows are written as trials finish.\n\n";
-
-const char *cmd_search_usage_text(void) {
-    return cli_knob_usage(KNOB_SEARCH, search_head, search_tail);
-}
-
-const char *cmd_tabulate_usage_text(void) {
-    return cli_knob_usage(KNOB_TABULATE, tabulate_head, NULL);
-}
-
 typedef struct search_view {
     const cf_space *space;
     FILE *table;
@@ -514,7 +471,7 @@ static void print_start(const run_setup *r, const run_opts *o, search_view *view
     if (o->dir) printf("run directory %s%s\n", o->dir, replay ? "" : " (cellforge status DIR shows progress)");
     if (r->cfg.n_objectives > 1 && !o->quiet) printf("(* marks a trial that joins the Pareto front)\n");
     if (replay) {
-        int64_t done = 0, open = 0;
+        int64_t done = 0, open = 0, rejected = 0;
         for (int64_t i = 0; i < replay->n; i++) {
             const cf_trial *t = &replay->trials[i];
             if (t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING) {
@@ -522,7 +479,10 @@ static void print_start(const run_setup *r, const run_opts *o, search_view *view
                 continue;
             }
             done++;
-            if (t->status == CF_TRIAL_REJECTED) continue;
+            if (t->status == CF_TRIAL_REJECTED) {
+                rejected++;
+                continue;
+            }
             view->done++;
             if (t->status != CF_TRIAL_OK) view->failed++;
             if (t->status == CF_TRIAL_OK && t->val_acc > view->best) {
@@ -533,6 +493,15 @@ static void print_start(const run_setup *r, const run_opts *o, search_view *view
         }
         printf("resume: %lld trials recorded, %lld unfinished %s\n", (long long)done, (long long)open,
                open == 1 ? "trial restarts" : "trials restart");
+        /* budgets count from the run's start: say so when this one is already spent */
+        const cf_search_config *c = &r->cfg;
+        if (c->time_budget_s > 0 && replay->clock >= c->time_budget_s)
+            printf("resume: the time budget is spent (run clock %.0f s of --time %.0f s): no new trial starts; "
+                   "give a larger --time, which counts from the run's start\n", replay->clock, c->time_budget_s);
+        else if (c->max_trials > 0 && replay->n - rejected >= c->max_trials)
+            printf("resume: the trial budget is spent (%lld of --trials %lld): no new trial starts; give a larger "
+                   "--trials, which counts from the run's start\n", (long long)(replay->n - rejected),
+                   (long long)c->max_trials);
     }
     fflush(stdout);
 }

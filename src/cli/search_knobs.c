@@ -293,3 +293,48 @@ int cli_knob_count(const cli_args *a, const char *name, long long *out) {
     *out = (long long)v; /* a count's range ends at 2^53 - 1 */
     return rc;
 }
+
+/* ---- the usage of search and tabulate: their words around the knob table ---- */
+
+static const char *const search_head =
+    "usage: cellforge search [SPEC.json] [options]\n"
+    "       cellforge search --resume DIR [--trials N] [--time T] [--devices ...]\n\n"
+    "Searches a space: the strategy proposes architectures, each trial trains on a\n"
+    "free device (or is looked up in a benchmark table), results go back to the\n"
+    "strategy. A failed trial (out of memory, NaN, timeout) is recorded and the\n"
+    "search goes on. Everything lands in the run directory (spec.json, the journal,\n"
+    "trials.tsv, trial checkpoints), so a stopped or crashed run resumes where it\n"
+    "was. A spec file (JSON, keys named like the flags) sets any option; flags\n"
+    "override it.\n\n";
+
+static const char *const search_tail =
+    "\nstrategy options (--strategy-options):\n"
+    "  random     dedup=1\n"
+    "  grid       limit=100000 shuffle=1\n"
+    "  evolution  population=50 sample=10 dedup=1\n"
+    "  local      (none)\n"
+    "  sh         eta=3 n=0 (eta^(rungs-1)) sampler=random|evolution sample=10 parallel=1\n"
+    "  hyperband  eta=3 sampler=random|evolution sample=10 parallel=1\n"
+    "  asha       eta=3 sampler=random|evolution sample=10\n"
+    "  bananas    ensemble=5 init=10 candidates=100 parents=10 acquisition=its|ucb kappa=1\n"
+    "             steps=200\n"
+    "  nsga2      population=50 tournament=2 (every objective of --objectives)\n"
+    "\nrun directory: spec.json (the resolved spec), journal.jsonl (one JSON event per\n"
+    "line, jq-readable), trials.tsv (a benchmark table of the finished trials),\n"
+    "trials/ID/train.cfs (a trial's state after each epoch), best.cfs (the best\n"
+    "trial's). `cellforge status DIR` shows its progress.\n";
+
+static const char *const tabulate_head =
+    "usage: cellforge tabulate --space NAME [--set KEY=VALUE]... [--dataset NAME] --epochs N\n"
+    "                          [--sample N] --out FILE [options]\n\n"
+    "Trains every architecture of a space (each canonical cell once), or --sample N\n"
+    "random ones, at one fidelity on all workers and writes a benchmark table for\n"
+    "`cellforge search --evaluator table:FILE`. Rows are written as trials finish.\n\n";
+
+const char *cmd_search_usage_text(void) {
+    return cli_knob_usage(KNOB_SEARCH, search_head, search_tail);
+}
+
+const char *cmd_tabulate_usage_text(void) {
+    return cli_knob_usage(KNOB_TABULATE, tabulate_head, NULL);
+}
