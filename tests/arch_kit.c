@@ -92,6 +92,16 @@ const cf_net_layer *find_layer(const cf_net *net, const char *name) {
 }
 
 /* format(parse(text)) == text and parse(format(a)) == a. */
+void check_mutate_is_neighbor(const cf_space *s, cf_rng *rng, const cf_arch *a, const cf_arch *all, size_t n, int i) {
+    for (int t = 0; t < 10; t++) {
+        cf_arch b;
+        CHECK_OK(cf_arch_mutate(s, rng, a, &b));
+        int found = 0;
+        for (size_t k = 0; k < n && !found; k++) found = arch_eq(&b, &all[k]);
+        CHECK(found, "sample %d: mutate returned a non-neighbor", i);
+    }
+}
+
 void check_text_round_trip(const cf_space *s, const char *text) {
     cf_arch a, b;
     char out[CF_ARCH_TEXT_MAX];

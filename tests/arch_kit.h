@@ -27,6 +27,9 @@ const cf_net_layer *find_layer(const cf_net *net, const char *name); /* NULL: no
 /* cf_space_enumerate visitor: counts into *(int *)ctx. */
 int count_visit(const cf_arch *a, void *ctx);
 
+/* Ten mutations of a (sample i) are each one of its n neighbors all[]. */
+void check_mutate_is_neighbor(const cf_space *s, cf_rng *rng, const cf_arch *a, const cf_arch *all, size_t n, int i);
+
 /* format(parse(text)) == text and parse(format(a)) == a. */
 void check_text_round_trip(const cf_space *s, const char *text);
 

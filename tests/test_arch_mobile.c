@@ -69,12 +69,7 @@ static void test_mobile_samples(const cf_space *s) {
             cf_arch_canonical(s, &all[k], &c);
             CHECK(arch_eq(&c, &all[k]), "sample %d: neighbor %zu has stale slots", i, k);
         }
-        for (int t = 0; t < 10; t++) {
-            CHECK_OK(cf_arch_mutate(s, &rng, &a, &b));
-            int found = 0;
-            for (size_t k = 0; k < n && !found; k++) found = arch_eq(&b, &all[k]);
-            CHECK(found, "sample %d: mutate returned a non-neighbor", i);
-        }
+        check_mutate_is_neighbor(s, &rng, &a, all, n, i);
         free(all);
         cf_arch_sample(s, &rng, &b);
         cf_arch child;

@@ -275,6 +275,13 @@ static cf_worker_desc *three_gpus(cf_worker_desc w[3]) {
     return w;
 }
 
+/* The table searches' setting: seed 3 on three described GPUs. */
+static void table_setup(cf_search_config *cfg, cf_worker_desc w[3]) {
+    cf_search_config_default(cfg);
+    cfg->seed = 3;
+    three_gpus(w);
+}
+
 /* Random search until it runs out of distinct cells; the same again. */
 static void table_random(cf_space *s, cf_evaluator *ev, int rows, recorder *rec) {
     cf_search_summary sum, sum2;
@@ -318,10 +325,8 @@ static void table_random(cf_space *s, cf_evaluator *ev, int rows, recorder *rec)
 static void table_placement(cf_space *s, cf_evaluator *ev, int rows, recorder *rec, const cf_arch *a) {
     cf_search_summary sum;
     cf_search_config cfg;
-    cf_search_config_default(&cfg);
-    cfg.seed = 3;
     cf_worker_desc w[3];
-    three_gpus(w);
+    table_setup(&cfg, w);
     /* evolution through the controller, asynchronously over 3 devices */
     cfg.max_trials = 40;
     CHECK_OK(run_search(&cfg, s, "evolution", ev, w, 3, &rec[0], &sum));
@@ -368,10 +373,8 @@ static void table_placement(cf_space *s, cf_evaluator *ev, int rows, recorder *r
 static void table_limits(cf_space *s, cf_evaluator *ev, int rows, recorder *rec, const cf_arch *a) {
     cf_search_summary sum;
     cf_search_config cfg;
-    cf_search_config_default(&cfg);
-    cfg.seed = 3;
     cf_worker_desc w[3];
-    three_gpus(w);
+    table_setup(&cfg, w);
     /* hard constraints: never dispatched, counted */
     cfg.max_trials = 0;
     cf_cost cmax;
