@@ -62,7 +62,17 @@ typedef struct cf_search_config {
     int n_objectives;              /* 1 + extra objectives */
     int max_rejects;               /* consecutive rejected proposals before giving up, 10000 */
     uint64_t seed;
+    /* the seconds one unit of work takes, where a trial's work is its cost's
+       MACs per image times its epochs times its fraction; 0 = not known
+       before a trial finishes (the command line fills it from a measured
+       pre-flight) */
+    double est_s_per_work;
 } cf_search_config;
+
+/* A trial that finished ok at chance level (validation accuracy below 1.5 /
+ * classes): 1 with its likely cause in buf ("chance level: ..."), else 0
+ * (src/sched/chance.c). The search puts it in the trial's reason. */
+int cf_trial_chance_cause(const cf_space *s, int classes, const cf_trial *t, char *buf, size_t cap);
 
 void cf_search_config_default(cf_search_config *cfg);
 

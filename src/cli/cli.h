@@ -129,6 +129,9 @@ const char *cli_knob_usage(unsigned scope, const char *head, const char *tail);
 int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming);
 /* Fill what is still unset with the defaults (the default search's C=8 N=1 included). */
 void cli_knob_defaults(cli_args *a);
+/* The search skeleton of a built-in space (search_knobs.c): its options put in
+ * front of set's values for every key set does not name. */
+void search_skeleton_defaults(const char *space, cli_flag *set);
 /* Every spec key as a Markdown table (the README's reference); the caller frees it. */
 char *cli_knob_markdown(void);
 /* The resolved spec as JSON text; the caller frees it. */
@@ -171,6 +174,19 @@ int cli_finish_run_dir(const char *dir);
 /* ---- the final phase of a search (search_final.c) -------------------------- */
 #define CF_FINAL_MAX 64
 
+/* Everything search and tabulate share, parsed and loaded (cmd_search.c). */
+typedef struct run_setup {
+    cf_space *space;
+    cf_dataset *all, *train, *val;
+    cf_evaluator *ev;
+    cf_strategy *st;
+    cf_worker_desc workers[CF_MAX_WORKERS];
+    int n_workers;
+    cf_search_config cfg;
+    cf_train_config tc;              /* the train evaluator's configuration */
+    const char *dataset;
+} run_setup;
+
 typedef struct search_final_args {
     const char *dir;                 /* the run directory */
     const cf_space *space;
@@ -180,11 +196,28 @@ typedef struct search_final_args {
     const cf_search_config *cfg;     /* the search's objectives and fidelity */
     const char *dataset, *data_dir;  /* the test set: split "test" of these */
     cf_journal *journal;             /* the run's journal; NULL: none */
+    const cf_space *final_space;     /* the final models' network (--retrain-set); NULL: space */
+    cf_evaluator *final_ev;          /* trains them (augmentation, smoothing); NULL: ev */
+    double deadline_s;               /* run clock by which the phase ends (--budget); 0: none */
+    size_t n_train, n_val;           /* images of the splits (to plan epochs from trial times) */
     int count, epochs;               /* --retrain K, --retrain-epochs N */
     double fraction;                 /* --retrain-fraction F */
     int quiet;
     double clock0;                   /* the run clock when the phase starts */
 } search_final_args;
+
+/* The pre-flight line before a search's first trial (search_plan.c): sets
+ * r->cfg.est_s_per_work from a measured throughput; prints unless quiet. */
+void search_preflight(run_setup *r, int quiet);
+
+/* The final phase's own network and evaluator (--retrain-set, --augment,
+ * --cutout, --label-smoothing); both NULL without a train evaluator. */
+typedef struct search_final_setup_out {
+    cf_space *space;                 /* NULL: the search's */
+    cf_evaluator *ev;
+} search_final_setup_out;
+int search_final_setup(const cli_args *a, const run_setup *r, search_final_setup_out *out);
+void search_final_setup_free(search_final_setup_out *o);
 
 /* Retrain the best trials of the run's journal longer and test them; every
  * pointer borrowed. -1 on success (or nothing to do), else an exit code. */

@@ -203,7 +203,8 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     if (t->replicas > 2) strncat(where, "+...", sizeof where - strlen(where) - 1);
     char result[300];
     if (t->status == CF_TRIAL_OK)
-        snprintf(result, sizeof result, "val %.2f%%%s", 100 * t->val_acc, v->joined_front ? " *" : "  ");
+        snprintf(result, sizeof result, "val %.2f%%%s%s%.200s", 100 * t->val_acc, v->joined_front ? " *" : "  ",
+                 t->reason[0] ? " " : "", t->reason);
     else
         snprintf(result, sizeof result, "%s: %.200s", cf_trial_status_name(t->status), t->reason);
     char front[32] = "";
@@ -246,18 +247,6 @@ static int parse_objectives(const cli_args *a, cf_search_config *cfg) {
     }
     return -1;
 }
-
-/* Everything search and tabulate share, parsed and loaded. */
-typedef struct run_setup {
-    cf_space *space;
-    cf_dataset *all, *train, *val;
-    cf_evaluator *ev;
-    cf_strategy *st;
-    cf_worker_desc workers[CF_MAX_WORKERS];
-    int n_workers;
-    cf_search_config cfg;
-    const char *dataset;
-} run_setup;
 
 static void setup_free(run_setup *r) {
     cf_strategy_destroy(r->st);
@@ -327,6 +316,7 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
         tc.seed = cfg->seed;
         double dp = cf_space_get_or(r->space, "drop_path", 0);
         tc.drop_path = dp > 0 ? dp : 0;
+        r->tc = tc;
         if (cf_evaluator_train_create(r->space, r->train, r->val, &tc, &r->ev) != CF_OK) return cli_fail(a->command);
     } else {
         return cli_usage_error(a, "--evaluator '%s': train or table:FILE", evaluator);
@@ -398,8 +388,10 @@ typedef struct run_opts {
     int quiet;
     const char *table_path;   /* tabulate: the table file */
     const char *spec_json;    /* the resolved spec */
-    int retrain, retrain_epochs; /* the final phase (search_final.c); 0: none */
+    int retrain, retrain_epochs; /* the final phase (search_final.c); 0: none; epochs 0: planned */
     double retrain_fraction;
+    const search_final_setup_out *final; /* its network and trainer */
+    double budget_s;             /* --budget: the whole run's; 0: none */
 } run_opts;
 
 /* The run directory of a search: locked, the journal replayed (resume) or the
@@ -531,9 +523,14 @@ static int after_search(const cli_args *a, run_setup *r, const run_opts *o, sear
             fprintf(stderr, "cellforge %s: no trial finished within the budget\n", a->command);
     }
     if (rc == EXIT_OK && o->dir && o->retrain > 0) {
-        search_final_args fa = {o->dir, r->space, r->ev, r->workers, r->n_workers, &r->cfg, r->dataset,
-                                cli_value(a, "data-dir"), view->journal, o->retrain, o->retrain_epochs,
-                                o->retrain_fraction, o->quiet, sum->clock_s};
+        search_final_args fa = {.dir = o->dir, .space = r->space, .ev = r->ev, .workers = r->workers,
+                                .n_workers = r->n_workers, .cfg = &r->cfg, .dataset = r->dataset,
+                                .data_dir = cli_value(a, "data-dir"), .journal = view->journal,
+                                .final_space = o->final ? o->final->space : NULL,
+                                .final_ev = o->final ? o->final->ev : NULL, .deadline_s = o->budget_s,
+                                .n_train = r->train ? r->train->n : 0, .n_val = r->val ? r->val->n : 0,
+                                .count = o->retrain, .epochs = o->retrain_epochs, .fraction = o->retrain_fraction,
+                                .quiet = o->quiet, .clock0 = sum->clock_s};
         int frc = search_final(&fa);
         if (frc >= 0) rc = frc;
     }
@@ -582,6 +579,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     else if (o->table_path && (rc = open_table(a, r, o, &view)) >= 0) return rc;
     if (rc >= 0) goto exit;
     print_start(r, o, &view, have_replay ? &replay : NULL);
+    if (!o->table_path) search_preflight(r, o->quiet);
     cf_search_summary sum;
     cf_status st = cf_search_run(&r->cfg, r->space, r->st, r->ev, r->workers, r->n_workers, &hooks,
                                  have_replay ? &replay : NULL, &sum);
@@ -691,17 +689,26 @@ int cmd_search(int argc, char **argv) {
         goto exit;
     }
     long long trials = 0, max_macs = 0, max_params = 0, max_memory = 0;
-    double time_s = 0, max_latency = 0;
+    double time_s = 0, max_latency = 0, budget_s = 0;
+    search_final_setup_out fin = {0};
     if ((rc = cli_knob_count(&args, "trials", &trials)) >= 0 || (rc = cli_knob_count(&args, "max-macs", &max_macs)) >= 0 ||
         (rc = cli_knob_count(&args, "max-params", &max_params)) >= 0 ||
         (rc = cli_knob_count(&args, "max-memory", &max_memory)) >= 0 || (rc = cli_knob_number(&args, "time", &time_s)) >= 0 ||
-        (rc = cli_knob_number(&args, "max-latency", &max_latency)) >= 0)
+        (rc = cli_knob_number(&args, "max-latency", &max_latency)) >= 0 ||
+        (rc = cli_knob_number(&args, "budget", &budget_s)) >= 0)
         goto exit;
+    if (budget_s > 0 && time_s > budget_s)
+    {
+        rc = cli_usage_error(&args, "--time %.0f s is longer than the whole --budget %.0f s", time_s, budget_s);
+        goto exit;
+    }
     rc = setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
+    if (rc < 0) rc = search_final_setup(&args, &r, &fin);
     if (rc < 0) {
         r.cfg.max_trials = trials;
-        /* with neither budget, six minutes (--time 0 is refused by its range) */
-        r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : 360;
+        /* with neither budget, six minutes (--time 0 is refused by its range);
+         * a planned run searches for a third of its budget */
+        r.cfg.time_budget_s = trials > 0 || time_s > 0 ? time_s : budget_s > 0 ? budget_s / 3 : 360;
         r.cfg.limit[CF_LIMIT_MACS] = max_macs;
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
@@ -717,8 +724,9 @@ int cmd_search(int argc, char **argv) {
             (rc = cli_knob_number(&args, "retrain-fraction", &retrain_fraction)) >= 0 ||
             (rc = cli_knob_count(&args, "retrain-epochs", &retrain_epochs)) >= 0)
             goto exit;
+        if (!cli_value(&args, "retrain-epochs")) retrain_epochs = 0; /* planned from --budget */
         run_opts o = {NULL, resume != NULL, cli_has(&args, "quiet"), NULL, spec_json, (int)retrain,
-                      (int)retrain_epochs, retrain_fraction};
+                      (int)retrain_epochs, retrain_fraction, &fin, budget_s};
         if (resume) {
             o.dir = resume;
         } else if (!out) {
@@ -730,6 +738,7 @@ int cmd_search(int argc, char **argv) {
         rc = run(&args, &r, &o);
     }
 exit:
+    search_final_setup_free(&fin);
     setup_free(&r);
     free(spec_json);
     cf_spec_destroy(args.spec);
@@ -758,7 +767,7 @@ int cmd_tabulate(int argc, char **argv) {
     rc = setup(&args, sample ? "random" : "grid", "train", &r);
     if (rc < 0) {
         r.cfg.max_trials = sample;
-        run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL, 0, 0, 0};
+        run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL, 0, 0, 0, NULL, 0};
         rc = run(&args, &r, &o);
     }
     setup_free(&r);

@@ -58,6 +58,9 @@ typedef struct final_job {
 
 typedef struct final_run {
     const search_final_args *a;
+    const cf_space *space;       /* the final models' (a->final_space or a->space) */
+    cf_evaluator *ev;            /* and their trainer */
+    int epochs;                  /* of every model (planned when a->epochs is 0) */
     final_job *jobs;
     int n_jobs, next;
     cf_mutex mu;                 /* next, printing, journal failures */
@@ -128,7 +131,10 @@ static cf_status write_test_json(final_run *r, final_job *j, const cf_trial *t, 
         (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), res->epochs_done);
     cf_buf_printf(&o, " \"val_acc\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f, \"params\": %lld, \"macs\": %lld,\n",
         res->val_acc, test_acc, res->seconds, (long long)t->cost.params, (long long)t->cost.macs);
-    cf_buf_printf(&o, " \"search_val_acc\": %.6f, \"dataset\": \"%s\",\n \"classes\": [", j->search_val, r->a->dataset);
+    char opts[256];
+    cf_space_format_options(r->space, opts, sizeof opts);
+    cf_buf_printf(&o, " \"options\": \"%s\", \"search_val_acc\": %.6f, \"dataset\": \"%s\",\n \"classes\": [",
+                  cf_journal_escape(opts, esc, sizeof esc), j->search_val, r->a->dataset);
     for (int k = 0; k < classes; k++)
         cf_buf_printf(&o, "%s\"%s\"", k ? ", " : "", class_name(r->a->dataset, k, name, sizeof name));
     cf_buf_printf(&o, "],\n \"per_class_acc\": [");
@@ -176,7 +182,7 @@ static cf_status on_trained(void *ctx, const cf_trial *t, cf_model *m, const cf_
     char path[1200];
     job_dir(r, j, "model.cfm", path, sizeof path);
     cf_status st = cf_evaluate(m, r->test, res->mean, res->std, &test_acc, conf);
-    if (st == CF_OK) st = cf_checkpoint_save(path, r->a->space, t->arch, m, cfg, res, test_acc);
+    if (st == CF_OK) st = cf_checkpoint_save(path, r->space, t->arch, m, cfg, res, test_acc);
     if (st == CF_OK) st = write_test_json(r, j, t, res, test_acc, conf, classes);
     free(conf);
     j->test_acc = test_acc;
@@ -229,7 +235,12 @@ static void run_job(final_run *r, final_job *j, int w, void *device_state) {
     task.trained_ctx = &c;
     cf_trial_outcome out;
     double t0 = now_s();
-    cf_status st = a->ev->ops->run(a->ev->self, device_state, &task, &out);
+    /* what is left of the whole run's budget bounds every model */
+    if (a->deadline_s > 0) {
+        task.time_limit_s = a->deadline_s - (a->clock0 + now_s() - r->t0);
+        if (task.time_limit_s < 1) task.time_limit_s = 1;
+    }
+    cf_status st = r->ev->ops->run(r->ev->self, device_state, &task, &out);
     if (st != CF_OK) {
         out.status = CF_TRIAL_ERROR;
         snprintf(out.reason, sizeof out.reason, "%s", cf_error_message());
@@ -264,7 +275,7 @@ static void *worker_main(void *arg) {
     final_run *r = fw->run;
     const search_final_args *a = r->a;
     void *state = NULL;
-    if (a->ev->ops->open && a->ev->ops->open(a->ev->self, &a->workers[fw->w], &state) != CF_OK) {
+    if (r->ev->ops->open && r->ev->ops->open(r->ev->self, &a->workers[fw->w], &state) != CF_OK) {
         cf_mutex_lock(&r->mu);
         fail_phase(r, CF_ERR_DEVICE);
         cf_mutex_unlock(&r->mu);
@@ -281,7 +292,7 @@ static void *worker_main(void *arg) {
         if (!j) break;
         run_job(r, j, fw->w, state);
     }
-    if (a->ev->ops->close) a->ev->ops->close(a->ev->self, state);
+    if (r->ev->ops->close) r->ev->ops->close(r->ev->self, state);
     return NULL;
 }
 
@@ -395,9 +406,13 @@ static int prepare_jobs(final_run *r, const cf_search_replay *rep, const int64_t
         final_job *j = &r->jobs[i];
         j->trial = rep->trials[ids[i]];
         j->search_val = j->trial.val_acc;
-        j->trial.cand.epochs = r->a->epochs;
+        j->trial.cand.epochs = r->epochs;
         j->trial.cand.fraction = r->a->fraction;
         j->trial.status = CF_TRIAL_RUNNING;
+        /* the cost of the network the final phase trains (--retrain-set) */
+        if (r->space != r->a->space &&
+            cf_cost_of(r->space, &j->trial.cand.arch, &r->ev->input, j->trial.batch, &j->trial.cost) != CF_OK)
+            CF_LOG_WARN("final trial %lld: %s", (long long)j->trial.id, cf_error_message());
         j->test_acc = -1;
         j->val_acc = -1;
         j->worker = -1;
@@ -406,10 +421,83 @@ static int prepare_jobs(final_run *r, const cf_search_replay *rep, const int64_t
     return to_train;
 }
 
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Seconds per MAC of one training image as the search's ok trials took
+ * them (their median; 0 without any), each trial's validation counted at a
+ * third of a training image per image (a forward pass only). */
+static double seconds_per_mac(const search_final_args *a, const cf_search_replay *rep) {
+    double *k = malloc((size_t)(rep->n > 0 ? rep->n : 1) * sizeof *k);
+    size_t n = 0;
+    for (int64_t i = 0; k && i < rep->n; i++) {
+        const cf_trial *t = &rep->trials[i];
+        double f = t->cand.fraction > 0 ? t->cand.fraction : 1;
+        double images = (t->epochs_done > 0 ? t->epochs_done : 1) * (f * (double)a->n_train + (double)a->n_val / 3);
+        double work = (double)t->cost.macs * images;
+        if (t->status == CF_TRIAL_OK && t->train_seconds > 0 && work > 0) k[n++] = t->train_seconds / work;
+    }
+    double med = 0;
+    if (n > 0) {
+        qsort(k, n, sizeof *k, cmp_double);
+        med = k[n / 2];
+    }
+    free(k);
+    return med;
+}
+
+/* A planned final phase (--budget without --retrain-epochs): as many epochs
+ * as the budget leaves after the search, at the speed the search measured,
+ * less a margin for the test set, the report and the export. The plan is
+ * kept in final/plan.json, so a resumed phase trains the same schedule. */
+static void plan_epochs(final_run *r, const cf_search_replay *rep) {
+    const search_final_args *a = r->a;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/final/plan.json", a->dir);
+    int epochs = 0;
+    char *text = NULL;
+    size_t len = 0;
+    if (cf_file_read(path, 1 << 16, 0, &text, &len) == CF_OK) {
+        const char *e = strstr(text, "\"epochs\":");
+        if (e) epochs = atoi(e + 9);
+        free(text);
+    }
+    double k = seconds_per_mac(a, rep), slowest = 0;
+    for (int i = 0; i < r->n_jobs; i++) {
+        double s = k * (double)r->jobs[i].trial.cost.macs * (a->fraction * (double)a->n_train + (double)a->n_val / 3);
+        if (s > slowest) slowest = s;
+    }
+    int rounds = (r->n_jobs + a->n_workers - 1) / (a->n_workers > 0 ? a->n_workers : 1);
+    /* the test set, the report and the export after the last epoch */
+    double left = a->deadline_s * 0.98 - 5 - a->clock0;
+    if (epochs <= 0) {
+        epochs = slowest > 0 ? (int)(left / (rounds * slowest)) : 1;
+        if (epochs < 1) epochs = 1;
+        if (epochs > CF_TRAIN_MAX_EPOCHS) epochs = CF_TRAIN_MAX_EPOCHS;
+        char json[256];
+        snprintf(json, sizeof json, "{\"epochs\": %d, \"seconds_left\": %.1f, \"seconds_per_epoch\": %.2f}\n", epochs,
+                 left, slowest);
+        if (cf_file_write_atomic(path, json) != CF_OK) CF_LOG_WARN("%s", cf_error_message());
+        if (!a->quiet)
+            printf("final: %d epoch%s fit the %.0f s left of the --budget (about %.1f s per epoch at the search's "
+                   "speed)\n", epochs, epochs == 1 ? "" : "s", left > 0 ? left : 0, slowest);
+    }
+    for (int i = 0; i < r->n_jobs; i++) r->jobs[i].trial.cand.epochs = epochs;
+    r->epochs = epochs;
+}
+
 static void print_plan(const final_run *r, int to_train) {
     int n = r->n_jobs;
-    printf("final: %d model%s from the front, %d epoch%s each, then the test set%s\n", n, n == 1 ? "" : "s",
-           r->a->epochs, r->a->epochs == 1 ? "" : "s", to_train < n ? " (some done before the resume)" : "");
+    char opts[256] = "";
+    if (r->space != r->a->space) {
+        snprintf(opts, sizeof opts, " (");
+        cf_space_format_options(r->space, opts + 2, sizeof opts - 3);
+        strcat(opts, ")");
+    }
+    printf("final: %d model%s from the front%s, %d epoch%s each, then the test set%s\n", n, n == 1 ? "" : "s", opts,
+           r->epochs, r->epochs == 1 ? "" : "s", to_train < n ? " (some done before the resume)" : "");
     for (int i = 0; i < n; i++) {
         const final_job *j = &r->jobs[i];
         printf("  trial %-5lld search val %6.2f%%  %7.1fk params %7.2fM MACs%s\n", (long long)j->trial.id,
@@ -481,6 +569,8 @@ int search_final(const search_final_args *a) {
     final_run r;
     memset(&r, 0, sizeof r);
     r.a = a;
+    r.space = a->final_space ? a->final_space : a->space;
+    r.ev = a->final_ev ? a->final_ev : a->ev;
     int rc = -1;
     cf_dataset *test = NULL;
     if (cf_search_replay_load(path, a->space, &rep, &scan) != CF_OK) return cli_fail("search");
@@ -504,7 +594,9 @@ int search_final(const search_final_args *a) {
         rc = cli_fail("search");
         goto exit;
     }
+    r.epochs = a->epochs;
     int to_train = prepare_jobs(&r, &rep, ids);
+    if (a->epochs <= 0) plan_epochs(&r, &rep);
     print_plan(&r, to_train);
     if (to_train > 0 && (rc = train_jobs(&r, to_train, &test)) >= 0) goto exit;
     rc = report_finals(&r);

@@ -26,7 +26,7 @@
 
 /* Groups print in this order; a knob's doc may hold '\n' for more lines. */
 const cli_knob cli_knobs[] = {
-    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file; the\ndefault search sets C=8 N=1 on nb201 (28x28 images)", S | SE | TA, "what to search", TEXT},
+    {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file; a search\ntrains small networks of the built-in spaces unless --set says\notherwise: nb201 C=8 N=1; darts C=8 layers=5 auxiliary=0\ndrop_path=0; nb101 stem_channels=16 cells_per_stack=1; mobile\nwidth=0.5", S | SE | TA, "what to search", TEXT},
     {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL, TEXT},
     {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100", S | SE | TA, NULL, TEXT},
     {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL, TEXT},
@@ -51,6 +51,11 @@ const cli_knob cli_knobs[] = {
     {"retrain", 1, 0, "3", "K", "then train up to K models of the front again, longer, and\nmeasure them on the test set (0: no final phase)", S | R | SE, "after the search", COUNT(0, CF_FINAL_MAX)},
     {"retrain-epochs", 1, 0, "3", "N", "epochs of each final model", S | R | SE, NULL, COUNT(1, CF_TRAIN_MAX_EPOCHS)},
     {"retrain-fraction", 1, 0, "1", "F", "share of each epoch's batches for the final models", S | R | SE, NULL, NUMBER(0.001, 1)},
+    {"retrain-set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the final models only (wider or deeper\nthan the search's, e.g. C=16 N=3), repeatable", S | SE, NULL, TEXT},
+    {"augment", 1, 0, "none", "LIST", "augmentation of the final models' training: none, or any of\ncrop,flip (crop pads 2 px on 28x28 images, 4 px otherwise)", S | SE, NULL, TEXT},
+    {"cutout", 1, 0, "0", "N", "zero an NxN square of each final training image (0: off)", S | SE, NULL, COUNT(0, 4096)},
+    {"label-smoothing", 1, 0, "0", "E", "label smoothing of the final models' loss", S | SE, NULL, NUMBER(0, 0.99)},
+    {"budget", 1, 0, NULL, "DURATION", "the whole run's time (search, final phase and test), planned:\nthe search gets part of it, the final phase trains the\nbest cell widened as long as the rest allows (see README)", S | SE, NULL, DURATION(60, 8760 * 3600)},
     {"devices", 1, 0, "auto", "LIST", "auto (every GPU; the CPU only where no GPU trains), cpu,\ncuda:0,1,...", S | R | SE | TA, "devices", TEXT},
     {"cpu-workers", 1, 0, NULL, "K", "split the CPU into K workers running trials side by side\n(default: 1; beside GPUs under auto, none unless given)", S | R | SE | TA, NULL, COUNT(1, CF_MAX_WORKERS)},
     {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL, COUNT(1, 4096)},
@@ -189,6 +194,80 @@ int cli_knob_merge(cli_args *a, const cf_spec *spec, int resuming) {
     return -1;
 }
 
+/* The skeleton a search of a built-in space trains when --set leaves an
+ * option out. The spaces' own defaults are the published evaluation networks
+ * (NB201 C=16 N=5, DARTS C=36 with 20 layers, NB101 with 128 stem channels,
+ * a full-width mobile net): 30 to 450 M MACs per image, minutes per trial on
+ * two cores and several GB of activations for DARTS at batch 256. A search
+ * ranks cells with small networks instead (DARTS itself searches with 8
+ * cells of 16 channels), sized so that a trial takes seconds on two CPU
+ * cores on 28x28x1 and 32x32x3 alike (about 1.3 times the MACs on the
+ * latter): every median cell of these is 2 to 15 M MACs and under 1 GB of
+ * activations at batch 256. The final phase widens them (--retrain-set). */
+static const struct {
+    const char *space;
+    const char *sets[4];
+} k_skeletons[] = {
+    {"nb201", {"C=8", "N=1"}},
+    {"darts", {"C=8", "layers=5", "auxiliary=0", "drop_path=0"}},
+    {"nb101", {"stem_channels=16", "cells_per_stack=1"}},
+    {"mobile", {"width=0.5"}},
+};
+
+/* 1 when some value of set (KEY=VALUE) names the key of kv. */
+static int sets_key(const cli_flag *set, const char *kv) {
+    size_t n = strcspn(kv, "=");
+    for (int i = 0; i < set->count; i++)
+        if (strncmp(set->values[i], kv, n) == 0 && set->values[i][n] == '=') return 1;
+    return 0;
+}
+
+void search_skeleton_defaults(const char *space, cli_flag *set) {
+    for (size_t k = 0; k < sizeof k_skeletons / sizeof k_skeletons[0]; k++) {
+        if (strcmp(space, k_skeletons[k].space) != 0) continue;
+        /* in front of the user's values, which still override them */
+        for (int i = 3; i >= 0; i--) {
+            const char *kv = k_skeletons[k].sets[i];
+            if (!kv || sets_key(set, kv) || set->count >= CLI_MAX_VALUES) continue;
+            memmove(set->values + 1, set->values, (size_t)set->count * sizeof set->values[0]);
+            set->values[0] = kv;
+            set->count++;
+        }
+    }
+}
+
+/* --budget: the final phase of a planned run trains one model, the search's
+ * best cell in the wider network the published searches evaluate at (twice
+ * the search's channels), with crop, flip and label smoothing, for as many
+ * epochs as the budget leaves (search_final.c plans them). The search's
+ * small skeleton stays where a space file is searched. */
+static const struct {
+    const char *space;
+    const char *sets[2];
+} k_final_skeletons[] = {
+    {"nb201", {"C=16"}},
+    {"darts", {"C=16", "layers=8"}},
+    {"nb101", {"stem_channels=32"}},
+    {"mobile", {"width=1"}},
+};
+
+static cli_flag *flag_named(cli_args *a, const char *name) {
+    for (int i = 0; i < a->n_flags; i++)
+        if (strcmp(a->flags[i].name, name) == 0) return &a->flags[i];
+    return NULL;
+}
+
+static void budget_defaults(cli_args *a, const char *space) {
+    cli_flag *f;
+    if ((f = flag_named(a, "retrain")) && f->count == 0) f->values[f->count++] = "1";
+    if ((f = flag_named(a, "augment")) && f->count == 0) f->values[f->count++] = "crop,flip";
+    if ((f = flag_named(a, "label-smoothing")) && f->count == 0) f->values[f->count++] = "0.1";
+    if ((f = flag_named(a, "retrain-set")) && f->count == 0)
+        for (size_t k = 0; k < sizeof k_final_skeletons / sizeof k_final_skeletons[0]; k++)
+            for (int i = 0; strcmp(space, k_final_skeletons[k].space) == 0 && i < 2; i++)
+                if (k_final_skeletons[k].sets[i]) f->values[f->count++] = k_final_skeletons[k].sets[i];
+}
+
 void cli_knob_defaults(cli_args *a) {
     cli_flag *space = NULL, *set = NULL, *strategy = NULL, *options = NULL, *fraction = NULL, *evaluator = NULL;
     for (int i = 0; i < a->n_flags; i++) {
@@ -207,16 +286,16 @@ void cli_knob_defaults(cli_args *a) {
     int whole = strcmp(a->command, "tabulate") == 0 ||
                 (evaluator && evaluator->count > 0 && strncmp(evaluator->values[evaluator->count - 1], "table:", 6) == 0);
     if (fraction && fraction->count == 0) fraction->values[fraction->count++] = whole ? "1" : "0.25";
-    if (space && space->count == 0 && set && set->count + 2 <= CLI_MAX_VALUES) {
-        /* the default search: NB201 sized for Fashion-MNIST; --set still overrides */
-        memmove(set->values + 2, set->values, (size_t)set->count * sizeof set->values[0]);
-        set->values[0] = "C=8";
-        set->values[1] = "N=1";
-        set->count += 2;
-    }
+    const char *space_name = space && space->count ? space->values[space->count - 1] : "nb201";
+    if (space && set) search_skeleton_defaults(space_name, set);
+    cli_flag *budget = flag_named(a, "budget");
+    int planned = budget && budget->count > 0;
+    if (planned) budget_defaults(a, space_name);
     for (int i = 0; i < a->n_flags; i++) {
         cli_flag *f = &a->flags[i];
         const cli_knob *k = cli_knob_find(f->name);
+        /* a planned run's final epochs come from the time left (0 in the spec) */
+        if (planned && f->count == 0 && strcmp(f->name, "retrain-epochs") == 0) continue;
         if (k && f->count == 0 && k->def && *k->def && k->takes_value) f->values[f->count++] = k->def;
     }
 }

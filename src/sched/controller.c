@@ -455,6 +455,7 @@ static cf_status complete(ctl *c, flight *f) {
     free(t->curve);
     t->curve = o->curve;
     o->curve = NULL;
+    cf_trial_chance_cause(c->space, c->ev->input.classes, t, t->reason, sizeof t->reason);
     finish(c, f);
     return CF_OK;
 }
