@@ -124,10 +124,12 @@ void search_preflight(run_setup *r, int quiet) {
     if (quiet) return;
     printf("pre-flight: median cell %.2fM MACs trains at %.0f images/s on %s: about %.1f s per trial",
            (double)median / 1e6, ips, r->workers[0].name, trial_s);
-    if (cfg->time_budget_s > 0)
-        printf(", %.0f trial%s in %.0f s on %d worker%s", cfg->time_budget_s * r->n_workers / trial_s,
-               cfg->time_budget_s * r->n_workers / trial_s >= 1.5 ? "s" : "", cfg->time_budget_s, r->n_workers,
-               r->n_workers == 1 ? "" : "s");
+    double fit = cfg->time_budget_s * r->n_workers / trial_s;
+    if (cfg->time_budget_s > 0 && fit >= 1)
+        printf(", about %.0f trial%s in %.0f s on %d worker%s", fit, fit >= 1.5 ? "s" : "", cfg->time_budget_s,
+               r->n_workers, r->n_workers == 1 ? "" : "s");
+    else if (cfg->time_budget_s > 0)
+        printf(", less than one trial in %.0f s", cfg->time_budget_s);
     printf("; activations up to %s per trial at batch %d\n", mem, cfg->batch);
     if (cfg->time_budget_s > 0 && trial_s > cfg->time_budget_s)
         printf("warning: a median trial needs about %.0f s, more than the whole --time of %.0f s: no trial is "
