@@ -210,6 +210,16 @@ static void print_failed(const cf_search_replay *rep, const status_counts *c, lo
     }
 }
 
+/* Trials that finished at chance level, with their causes. */
+static void print_chance(const cf_search_replay *rep, long long top) {
+    for (int64_t i = 0, shown = 0; i < rep->n && shown < top; i++) {
+        const cf_trial *t = &rep->trials[i];
+        if (t->status != CF_TRIAL_OK || strncmp(t->reason, "chance level", 12) != 0) continue;
+        if (!shown++) printf("at chance level\n");
+        printf("  trial %-5lld val %.2f%%: %s\n", (long long)t->id, 100 * t->val_acc, t->reason);
+    }
+}
+
 /* The run's spec, read with the search's own knobs, and its space. */
 static int load_run(const char *dir, cf_spec **spec, cf_space **space) {
     char path[1100];
@@ -260,6 +270,7 @@ int cmd_status(int argc, char **argv) {
     }
     print_running(&rep, &counts);
     print_failed(&rep, &counts, top);
+    print_chance(&rep, top);
     print_final(path);
     rc = EXIT_OK;
 exit:

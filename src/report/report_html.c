@@ -387,6 +387,24 @@ static void failures(rp_buf *b, const rp_run *run) {
 
 /* ---- the best model ------------------------------------------------------------------ */
 
+/* Trials that finished at chance level, with the cause the search found. */
+static void chance_trials(rp_buf *b, const rp_run *run) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < run->n_trials; i++)
+        n += run->trials[i].status == CF_TRIAL_OK && strncmp(run->trials[i].reason, "chance level", 12) == 0;
+    if (!n) return;
+    rp_printf(b, "<h3>%lld trial%s at chance level</h3>\n<ul class=\"rejected\">\n", (long long)n, n == 1 ? "" : "s");
+    for (int64_t i = 0, shown = 0; i < run->n_trials && shown < 50; i++) {
+        const rp_trial *t = &run->trials[i];
+        if (t->status != CF_TRIAL_OK || strncmp(t->reason, "chance level", 12) != 0) continue;
+        rp_printf(b, "<li>trial %lld (val %.2f%%): ", (long long)t->id, 100 * t->val_acc);
+        rp_esc(b, t->reason);
+        rp_puts(b, "</li>\n");
+        shown++;
+    }
+    rp_puts(b, "</ul>\n");
+}
+
 static void per_class(rp_buf *b, const rp_final *f) {
     const double label_w = 130, bar_w = 360, row = 20;
     double h = f->n_classes * row + 10, w = label_w + bar_w + 70;
@@ -587,6 +605,7 @@ static void document(rp_buf *b, const rp_run *run, int64_t *rows) {
     trial_table(b, run, rows);
     section(b, "failures", "Failures");
     failures(b, run);
+    chance_trials(b, run);
     section(b, "best-model", "Best model on the test set");
     best_model(b, run);
     rp_printf(b, "</section>\n<script>\n%s</script>\n</body>\n</html>\n", script);
