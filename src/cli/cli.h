@@ -200,6 +200,8 @@ typedef struct search_final_args {
     cf_evaluator *final_ev;          /* trains them (augmentation, smoothing); NULL: ev */
     double deadline_s;               /* run clock by which the phase ends (--budget); 0: none */
     size_t n_train, n_val;           /* images of the splits (to plan epochs from trial times) */
+    const cf_dataset *train;         /* to measure the final network's speed; NULL: none */
+    const cf_train_config *final_tc; /* final_ev's configuration */
     int count, epochs;               /* --retrain K, --retrain-epochs N */
     double fraction;                 /* --retrain-fraction F */
     int quiet;
@@ -215,7 +217,12 @@ void search_preflight(run_setup *r, int quiet);
 typedef struct search_final_setup_out {
     cf_space *space;                 /* NULL: the search's */
     cf_evaluator *ev;
+    cf_train_config tc;              /* ev's configuration */
 } search_final_setup_out;
+/* Images per second of training arch's network with cfg on CPU worker w: one
+ * warm-up step, then four timed ones; 0 on a GPU worker or a failure. */
+double search_measure_ips(const cf_space *s, const cf_arch *arch, const cf_dataset *train,
+                          const cf_train_config *cfg, const cf_worker_desc *w, int batch);
 int search_final_setup(const cli_args *a, const run_setup *r, search_final_setup_out *out);
 void search_final_setup_free(search_final_setup_out *o);
 

@@ -529,6 +529,7 @@ static int after_search(const cli_args *a, run_setup *r, const run_opts *o, sear
                                 .final_space = o->final ? o->final->space : NULL,
                                 .final_ev = o->final ? o->final->ev : NULL, .deadline_s = o->budget_s,
                                 .n_train = r->train ? r->train->n : 0, .n_val = r->val ? r->val->n : 0,
+                                .train = r->train, .final_tc = o->final && o->final->ev ? &o->final->tc : &r->tc,
                                 .count = o->retrain, .epochs = o->retrain_epochs, .fraction = o->retrain_fraction,
                                 .quiet = o->quiet, .clock0 = sum->clock_s};
         int frc = search_final(&fa);

@@ -464,16 +464,24 @@ static void plan_epochs(final_run *r, const cf_search_replay *rep) {
         if (e) epochs = atoi(e + 9);
         free(text);
     }
-    double k = seconds_per_mac(a, rep), slowest = 0;
-    for (int i = 0; i < r->n_jobs; i++) {
-        double s = k * (double)r->jobs[i].trial.cost.macs * (a->fraction * (double)a->n_train + (double)a->n_val / 3);
-        if (s > slowest) slowest = s;
-    }
+    /* an epoch of the largest final network: measured on the CPU, else at the
+     * speed per MAC the search's trials showed */
+    double k = seconds_per_mac(a, rep), slowest = 0, images = a->fraction * (double)a->n_train + (double)a->n_val / 3;
+    const final_job *largest = NULL;
+    for (int i = 0; i < r->n_jobs; i++)
+        if (!largest || r->jobs[i].trial.cost.macs > largest->trial.cost.macs) largest = &r->jobs[i];
+    double ips = largest && epochs <= 0 && a->final_tc
+                     ? search_measure_ips(r->space, &largest->trial.cand.arch, a->train, a->final_tc, &a->workers[0],
+                                          largest->trial.batch)
+                     : 0;
+    if (ips > 0) slowest = images / ips;
+    else if (largest) slowest = k * (double)largest->trial.cost.macs * images;
     int rounds = (r->n_jobs + a->n_workers - 1) / (a->n_workers > 0 ? a->n_workers : 1);
     /* the test set, the report and the export after the last epoch */
     double left = a->deadline_s * 0.98 - 5 - a->clock0;
     if (epochs <= 0) {
-        epochs = slowest > 0 ? (int)(left / (rounds * slowest)) : 1;
+        /* a tenth to spare: a model still training at the budget's end is lost */
+        epochs = slowest > 0 ? (int)(left / (1.1 * rounds * slowest)) : 1;
         if (epochs < 1) epochs = 1;
         if (epochs > CF_TRAIN_MAX_EPOCHS) epochs = CF_TRAIN_MAX_EPOCHS;
         char json[256];
@@ -481,8 +489,9 @@ static void plan_epochs(final_run *r, const cf_search_replay *rep) {
                  left, slowest);
         if (cf_file_write_atomic(path, json) != CF_OK) CF_LOG_WARN("%s", cf_error_message());
         if (!a->quiet)
-            printf("final: %d epoch%s fit the %.0f s left of the --budget (about %.1f s per epoch at the search's "
-                   "speed)\n", epochs, epochs == 1 ? "" : "s", left > 0 ? left : 0, slowest);
+            printf("final: %d epoch%s fit the %.0f s left of the --budget (about %.1f s per epoch, %s)\n", epochs,
+                   epochs == 1 ? "" : "s", left > 0 ? left : 0, slowest,
+                   ips > 0 ? "measured" : "at the search's speed");
     }
     for (int i = 0; i < r->n_jobs; i++) r->jobs[i].trial.cand.epochs = epochs;
     r->epochs = epochs;

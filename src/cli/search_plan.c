@@ -38,22 +38,22 @@ static int cmp_i64(const void *x, const void *y) {
  * CPU threads, over PREFLIGHT_STEPS steps at the run's batch; 0 when it
  * cannot be measured (a GPU worker, or a failure, which the trials will meet
  * and report themselves). */
-static double measure_ips(const run_setup *r, const cf_arch *arch) {
-    const cf_worker_desc *w = &r->workers[0];
-    if (w->kind != CF_WORKER_CPU || !r->train || r->train->n == 0) return 0;
-    cf_net_input in = r->ev->input;
+double search_measure_ips(const cf_space *s, const cf_arch *arch, const cf_dataset *train,
+                          const cf_train_config *cfg, const cf_worker_desc *w, int batch) {
+    if (w->kind != CF_WORKER_CPU || !train || train->n == 0) return 0;
+    cf_net_input in = {train->c, train->h, train->w, train->classes};
     cf_net *net = NULL;
     cf_backend *be = NULL;
     cf_model *m = NULL;
     double ips = 0;
-    int batch = r->cfg.batch < (int)r->train->n ? r->cfg.batch : (int)r->train->n;
-    if (cf_net_build(r->space, arch, &in, &net) != CF_OK) goto done;
+    if (batch > (int)train->n) batch = (int)train->n;
+    if (cf_net_build(s, arch, &in, &net) != CF_OK) goto done;
     if (cf_backend_create((cf_device){CF_DEVICE_CPU, 0}, w->threads, 0, &be) != CF_OK) goto done;
-    if (cf_model_create(net, batch, be, r->ev->with_aux, &m) != CF_OK) goto done; /* takes net */
+    if (cf_model_create(net, batch, be, cf_space_get_or(s, "auxiliary", 0) != 0, &m) != CF_OK) goto done; /* takes net */
     net = NULL;
     m->threads = w->threads;
-    cf_model_init(m, r->cfg.seed);
-    cf_train_config tc = r->tc;
+    cf_model_init(m, cfg->seed);
+    cf_train_config tc = *cfg;
     tc.epochs = 1;
     tc.batch = batch;
     tc.time_limit_s = 60;
@@ -62,10 +62,10 @@ static double measure_ips(const run_setup *r, const cf_arch *arch) {
     cf_train_result *res = calloc(1, sizeof *res);
     /* one step first: the first touches every buffer and starts the threads */
     for (int steps = 1; res && steps <= PREFLIGHT_STEPS; steps += PREFLIGHT_STEPS - 1) {
-        tc.max_epoch_fraction = (double)(steps * batch) / (double)r->train->n;
+        tc.max_epoch_fraction = (double)(steps * batch) / (double)train->n;
         if (tc.max_epoch_fraction > 1) tc.max_epoch_fraction = 1;
         ips = 0;
-        if (cf_train(m, r->train, NULL, &tc, res) != CF_OK || res->status != CF_TRAIN_OK) break;
+        if (cf_train(m, train, NULL, &tc, res) != CF_OK || res->status != CF_TRAIN_OK) break;
         ips = res->images_per_s;
     }
     free(res);
@@ -101,13 +101,13 @@ void search_preflight(run_setup *r, int quiet) {
     if (n == 0) return;
     qsort(sorted, (size_t)n, sizeof sorted[0], cmp_i64);
     int64_t median = sorted[n / 2];
+    const cf_search_config *cfg = &r->cfg;
     int pick = 0;
     for (int i = 0; i < n; i++)
         if (macs[i] == median) pick = i;
-    double ips = measure_ips(r, &archs[pick]);
+    double ips = search_measure_ips(r->space, &archs[pick], r->train, &r->tc, &r->workers[0], cfg->batch);
     char mem[32];
     print_memory(mem, sizeof mem, most_memory);
-    const cf_search_config *cfg = &r->cfg;
     double fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
     if (ips <= 0) {
         if (!quiet)
@@ -180,6 +180,7 @@ int search_final_setup(const cli_args *a, const run_setup *r, search_final_setup
     const cf_space *s = out->space ? out->space : r->space;
     double dp = cf_space_get_or(s, "drop_path", 0);
     tc.drop_path = dp > 0 ? dp : 0;
+    out->tc = tc;
     if (cf_evaluator_train_create(s, r->train, r->val, &tc, &out->ev) != CF_OK) return cli_fail(a->command);
     return -1;
 }
