@@ -91,6 +91,15 @@ cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train,
                                     const cf_dataset *val, const cf_train_config *cfg,
                                     cf_evaluator **out);
 
+/* Any program as the trainer (src/sched/eval_cmd.c): `command` runs under
+ * /bin/sh -c once per trial with the trial as JSON on stdin and answers with
+ * a JSON line {"acc": ...} on stdout; whatever it does wrong fails only its
+ * trial. in is the data's geometry (what the cost model counts); dataset,
+ * batch, lr and seed are passed on to it. s is borrowed. */
+cf_status cf_evaluator_cmd_create(const char *command, const cf_space *s, const cf_net_input *in,
+                                  const char *dataset, int batch, double lr, uint64_t seed,
+                                  cf_evaluator **out);
+
 /* A benchmark table (format: docs in src/sched/eval_table.c and the README): rows of
  * (arch, epochs) with validation accuracy and training seconds. A candidate
  * without a row at its fidelity ends as CF_TRIAL_ERROR "not in the table".

@@ -318,8 +318,14 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
         tc.drop_path = dp > 0 ? dp : 0;
         r->tc = tc;
         if (cf_evaluator_train_create(r->space, r->train, r->val, &tc, &r->ev) != CF_OK) return cli_fail(a->command);
+    } else if (strncmp(evaluator, "cmd:", 4) == 0) {
+        cf_net_input in;
+        char what[128];
+        if ((rc = cli_input(a, &in, what, sizeof what)) >= 0) return rc;
+        if (cf_evaluator_cmd_create(evaluator + 4, r->space, &in, r->dataset, cfg->batch, lr, cfg->seed, &r->ev) != CF_OK)
+            return cli_usage_error(a, "--evaluator: %s", cf_error_message());
     } else {
-        return cli_usage_error(a, "--evaluator '%s': train or table:FILE", evaluator);
+        return cli_usage_error(a, "--evaluator '%s': train, table:FILE or cmd:COMMAND", evaluator);
     }
 
     cf_strategy_config sc;

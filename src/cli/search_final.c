@@ -571,6 +571,11 @@ int search_final(const search_final_args *a) {
         printf("final: no retraining with a benchmark table (--retrain needs the train evaluator)\n");
         return -1;
     }
+    if (strcmp(a->ev->ops->name, "train") != 0) {
+        printf("final: no retraining with the %s evaluator: it trains its own way (the front is in trials.tsv)\n",
+               a->ev->ops->name);
+        return -1;
+    }
     char path[1200];
     snprintf(path, sizeof path, "%s/journal.jsonl", a->dir);
     cf_search_replay rep;
