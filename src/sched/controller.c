@@ -187,9 +187,10 @@ static int cut_if_late(ctl *c, flight *f) {
     double now = run_clock(c), left = budget - now;
     double need = f->continues ? 0 : cf_estimate_seconds(&c->est, t);
     if (left > 0 && need <= left) return 0;
-    if (need > 0)
-        snprintf(t->reason, sizeof t->reason, "not started: about %.0f s needed, %.0f s left", need,
-                 left > 0 ? left : 0);
+    if (left < 0) left = 0;
+    if (need > 0) /* a tenth of a second where whole ones would read 0 */
+        snprintf(t->reason, sizeof t->reason, "not started: about %.*f s needed, %.*f s left", need < 10 ? 1 : 0,
+                 need, left < 10 ? 1 : 0, left);
     else
         snprintf(t->reason, sizeof t->reason, "not started: the time budget is spent");
     f->end = now;
