@@ -70,9 +70,10 @@ expect 0 "cut by the budget" "$cf" search --resume tiny --time 120s --quiet
 record tiny > tiny.txt
 cmp -s full.txt tiny.txt && cmp -s full/trials.tsv tiny/trials.tsv || fail "1 s resumed to 120 s differs from the 120 s run"
 
-# real training: the search phase ends within its budget (run_stopped's clock)
+# real training: the search phase ends within its budget (run_stopped's clock), give or
+# take the last training step of the trials stopped there
 expect 0 "cut by the budget" "$cf" search --space "$space" --epochs 1 --fraction 0.02 --val-fraction 0.01 --batch 64 \
     --cpu-workers 2 --time 3s --retrain 0 --quiet --out trained
 clock=$(grep '"event":"run_stopped"' trained/journal.jsonl | sed 's/.*"clock":\([0-9.]*\),.*/\1/')
-awk -v c="$clock" 'BEGIN { exit !(c <= 3.5) }' || fail "the 3 s search stopped at run clock $clock"
+awk -v c="$clock" 'BEGIN { exit !(c <= 4) }' || fail "the 3 s search stopped at run clock $clock"
 echo "all ok"

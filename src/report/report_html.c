@@ -315,10 +315,11 @@ static void trial_table(rp_buf *b, const rp_run *run, int64_t *rows_out) {
  * strategy), so they are listed apart, with what --resume does with them. */
 static void cut_note(rp_buf *b, const rp_run *run, int64_t cut) {
     if (!cut) return;
+    const char *it = cut == 1 ? "it" : "them";
     rp_printf(b, "<p class=\"note\">%lld trial%s cut by the time budget (stopped when it ended, or not started "
-                 "because %s could not finish in the time left; not failures: <code>--resume</code> with a larger "
-                 "<code>--time</code> runs them first):",
-              (long long)cut, cut == 1 ? " was" : "s were", cut == 1 ? "it" : "they");
+                 "because %s could not finish in the time left), not counted as failed: <code>--resume</code> with a "
+                 "larger <code>--time</code> runs %s first:",
+              (long long)cut, cut == 1 ? " was" : "s were", cut == 1 ? "it" : "they", it);
     int64_t shown = 0;
     for (int64_t i = 0; i < run->n_trials && shown < 40; i++) {
         if (run->trials[i].status != CF_TRIAL_CUT) continue;

@@ -188,9 +188,9 @@ static int cut_if_late(ctl *c, flight *f) {
     double need = f->continues ? 0 : cf_estimate_seconds(&c->est, t);
     if (left > 0 && need <= left) return 0;
     if (left < 0) left = 0;
-    if (need > 0) /* a tenth of a second where whole ones would read 0 */
-        snprintf(t->reason, sizeof t->reason, "not started: about %.*f s needed, %.*f s left", need < 10 ? 1 : 0,
-                 need, left < 10 ? 1 : 0, left);
+    if (need > 0) /* decimals where whole seconds would read the same */
+        snprintf(t->reason, sizeof t->reason, "not started: about %.*f s needed, %.*f s left",
+                 need < 1 ? 2 : need < 10 ? 1 : 0, need, left < 1 ? 2 : left < 10 ? 1 : 0, left);
     else
         snprintf(t->reason, sizeof t->reason, "not started: the time budget is spent");
     f->end = now;
@@ -273,8 +273,10 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     f->st = CF_OK;
     double limit = 0;
     if (c->cfg->time_budget_s > 0 && !c->ev->ops->simulated) {
+        /* what is left of the budget: nothing starts without time left
+         * (cut_if_late), the floor only keeps the limit a limit (0 is none) */
         limit = c->cfg->time_budget_s - t->start;
-        if (limit < 1) limit = 1;
+        if (limit < 0.01) limit = 0.01;
     }
     cf_pool_job *jobs[CF_MAX_WORKERS];
     for (int r = 0; r < p->count; r++) {
