@@ -526,6 +526,7 @@ static void collect(ctl *c, cf_pool_job *list) {
                     f->end = c->cfg->time_budget_s > f->t->start ? c->cfg->time_budget_s : f->t->start;
                     f->out.status = CF_TRIAL_CUT;
                     f->out.val_acc = -1;
+                    f->out.epochs_done = 0; /* the table knows only whole trainings */
                     f->out.seconds = f->end - f->t->start;
                     snprintf(f->out.reason, sizeof f->out.reason, "the time budget ended during training");
                 }
