@@ -1,7 +1,9 @@
 /* test_journal.c - the run journal and spec files: lines read back exactly, a
  * torn last line ignored, damage before the end reported by line, a full disk
  * (a file-size limit) failing cleanly with every earlier line intact, spec
- * files with unknown keys and newer formats refused, atomic writes.
+ * files with unknown keys and newer formats refused, atomic writes, and a
+ * search's trial events read back (a trial cut by the time budget: asked, not
+ * told, restarted at its start).
  *
  *   ctest -R test_journal --output-on-failure
  */
@@ -226,8 +228,81 @@ static void test_spec(void) {
     CHECK(access(tmp, F_OK) != 0, "no temporary file is left behind");
 }
 
+/* Trial events through the journal and the replay: trial 0 finished, trial 1 stopped
+ * by the budget after it started, trial 2 not started. The cut ones read back as
+ * cut, asked and never told; the one that ran keeps its start and workers, to
+ * restart there. */
+static void test_cut_replay(void) {
+    static const char *space =
+        "{\"name\": \"tiny\", \"family\": \"nb201\", \"cell\": {\"nodes\": 4, \"ops\": ["
+        "{\"name\": \"none\", \"prim\": \"zero\"}, {\"name\": \"skip_connect\", \"prim\": \"identity\"}]},"
+        " \"skeleton\": {\"options\": {\"C\": {\"default\": 4, \"min\": 1, \"max\": 64, \"integer\": true},"
+        " \"N\": {\"default\": 1, \"min\": 1, \"max\": 8, \"integer\": true}}}}";
+    cf_space *s = NULL;
+    CHECK_OK(cf_space_parse(space, "tiny.json", &s));
+    if (!s) return;
+    char path[600];
+    snprintf(path, sizeof path, "%s/cut.jsonl", dir);
+    unlink(path);
+    cf_journal *j = NULL;
+    CHECK_OK(cf_journal_open(path, 0, 0, &j));
+    CHECK_OK(cf_journal_append(j, "run_started", 0, ""));
+    cf_trial t[3];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 3; i++) {
+        t[i].id = i;
+        snprintf(t[i].arch, sizeof t[i].arch, "|%s~0|+|none~0|none~1|+|none~0|%s~1|none~2|",
+                 i == 1 ? "skip_connect" : "none", i == 2 ? "skip_connect" : "none");
+        CHECK_OK(cf_arch_parse(s, t[i].arch, &t[i].cand.arch));
+        t[i].cand.epochs = 1;
+        t[i].batch = 64;
+        t[i].val_acc = -1;
+        CHECK_OK(cf_journal_event(j, CF_EVENT_PROPOSED, &t[i], 0));
+    }
+    for (int i = 0; i < 2; i++) {
+        t[i].attempts = t[i].replicas = 1;
+        t[i].workers[0] = i;
+        t[i].start = 2.5 * i;
+        CHECK_OK(cf_journal_event(j, CF_EVENT_STARTED, &t[i], t[i].start));
+    }
+    t[0].status = CF_TRIAL_OK;
+    t[0].val_acc = 0.5;
+    t[0].end = 4;
+    CHECK_OK(cf_journal_event(j, CF_EVENT_FINISHED, &t[0], 4));
+    t[1].status = t[2].status = CF_TRIAL_CUT;
+    t[1].end = t[2].start = t[2].end = 10;
+    snprintf(t[1].reason, sizeof t[1].reason, "the time budget ended during training");
+    snprintf(t[2].reason, sizeof t[2].reason, "not started: about 8 s needed, 6 s left");
+    CHECK_OK(cf_journal_event(j, CF_EVENT_CUT, &t[2], 4));
+    CHECK_OK(cf_journal_event(j, CF_EVENT_CUT, &t[1], 10));
+    CHECK_OK(cf_journal_close(j));
+
+    cf_search_replay r;
+    cf_journal_scan scan;
+    CHECK_OK(cf_search_replay_load(path, s, &r, &scan));
+    CHECK(r.n == 3 && r.n_steps == 4, "%lld trials, %lld steps (3 asks, 1 tell)", (long long)r.n, (long long)r.n_steps);
+    int tells = 0;
+    for (int64_t k = 0; k < r.n_steps; k++) tells += r.steps[k].tell;
+    CHECK(tells == 1 && r.steps[r.n_steps - 1].tell && r.steps[r.n_steps - 1].trial == 0, "only trial 0 is told");
+    if (r.n == 3) {
+        CHECK(r.trials[0].status == CF_TRIAL_OK && r.trials[1].status == CF_TRIAL_CUT &&
+                  r.trials[2].status == CF_TRIAL_CUT,
+              "statuses %s, %s, %s", cf_trial_status_name(r.trials[0].status), cf_trial_status_name(r.trials[1].status),
+              cf_trial_status_name(r.trials[2].status));
+        CHECK(r.started[1] == 1 && r.trials[1].start == 2.5 && r.trials[1].workers[0] == 1 &&
+                  r.trials[1].attempts == 1 && r.started[2] == 0 && r.trials[2].attempts == 0,
+              "the stopped trial restarts at its start on its worker, the other was never started");
+        CHECK(strcmp(r.trials[2].reason, t[2].reason) == 0 && r.clock == 10, "reason '%s', clock %g",
+              r.trials[2].reason, r.clock);
+    }
+    cf_search_replay_free(&r);
+    cf_space_destroy(s);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : ".");
+    test_cut_replay();
     test_round_trip();
     test_damage();
     test_disk_full();

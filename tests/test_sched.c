@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cellforge/journal.h"
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
 #include "check.h"
@@ -218,7 +219,7 @@ typedef struct recorder {
 static int record(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
     (void)clock;
     recorder *r = ctx;
-    if (r->n >= MAX_EV || (kind != CF_EVENT_FINISHED && kind != CF_EVENT_REJECTED)) return 0;
+    if (r->n >= MAX_EV || (kind != CF_EVENT_FINISHED && kind != CF_EVENT_REJECTED && kind != CF_EVENT_CUT)) return 0;
     int i = r->n++;
     r->id[i] = t->id;
     r->arch_hash[i] = cf_arch_hash(r->s, &t->cand.arch);
@@ -405,16 +406,168 @@ static void table_limits(cf_space *s, cf_evaluator *ev, int rows, recorder *rec,
           (long long)sum.rejected, rows, (long long)sum.finished);
     cfg.limit[CF_LIMIT_LATENCY] = 0;
 
-    /* a simulated time budget: the clock stops at it, trials in flight are cut */
+    /* a simulated time budget: the clock stops at it, trials in flight are cut
+     * there, and a trial that cannot finish in the time left is not started */
     cfg.time_budget_s = 100;
     CHECK_OK(run_search(&cfg, s, "random", ev, w, 3, &rec[0], &sum));
-    int cut = 0;
+    int cut = 0, stopped = 0, timeouts = 0;
     for (int i = 0; i < rec[0].n; i++) {
-        cut += rec[0].status[i] == CF_TRIAL_TIMEOUT;
+        cut += rec[0].kind[i] == CF_EVENT_CUT;
+        stopped += rec[0].kind[i] == CF_EVENT_CUT && rec[0].end[i] > rec[0].start[i];
+        timeouts += rec[0].status[i] == CF_TRIAL_TIMEOUT;
+        CHECK((rec[0].kind[i] == CF_EVENT_CUT) == (rec[0].status[i] == CF_TRIAL_CUT), "trial %lld: event %d, %s",
+              (long long)rec[0].id[i], rec[0].kind[i], cf_trial_status_name(rec[0].status[i]));
         CHECK(rec[0].end[i] <= 100 + 1e-9, "trial %lld ends at %.1f past the budget", (long long)rec[0].id[i],
               rec[0].end[i]);
     }
-    CHECK(sum.clock_s <= 100 + 1e-9 && cut >= 1 && cut <= 3, "budget 100 s: clock %.1f, %d cut", sum.clock_s, cut);
+    CHECK(sum.clock_s <= 100 + 1e-9 && cut >= 1 && stopped <= 3 && timeouts == 0,
+          "budget 100 s: clock %.1f, %d cut (%d stopped while running), %d timeouts", sum.clock_s, cut, stopped,
+          timeouts);
+    CHECK(sum.cut == cut && sum.finished == sum.ok + sum.failed && sum.proposed == sum.finished + sum.cut + sum.rejected,
+          "cut counted apart: %lld cut, %lld finished = %lld ok + %lld failed, %lld proposed", (long long)sum.cut,
+          (long long)sum.finished, (long long)sum.ok, (long long)sum.failed, (long long)sum.proposed);
+    CHECK(sum.est_s_per_work > 0, "an estimate per unit of work after ok trials: %g", sum.est_s_per_work);
+}
+
+/* ---- the time budget and resuming ------------------------------------------------- */
+
+/* The recorder's events written to a journal as well, as the command line does. */
+typedef struct journaled {
+    recorder *rec;
+    cf_journal *j;
+} journaled;
+
+static int record_journal(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
+    journaled *jr = ctx;
+    CHECK_OK(cf_journal_event(jr->j, kind, t, clock));
+    return record(jr->rec, kind, t, clock);
+}
+
+/* Evolution on one described GPU with a time budget, its events appended to the
+ * journal at path (resumed from it when resume); est: the first guess of the
+ * seconds per unit of work. Events go on after those already in rec. */
+static cf_status budget_run(const cf_space *s, cf_evaluator *ev, double budget, double est, const char *path,
+                            int resume, recorder *rec, cf_search_summary *sum) {
+    cf_search_config cfg;
+    cf_search_config_default(&cfg);
+    cfg.seed = 3;
+    cfg.time_budget_s = budget;
+    cfg.est_s_per_work = est;
+    cf_worker_desc w = gpu(0, 8 * GB);
+    w.slots = 1;
+    cf_strategy_config sc;
+    cf_strategy_config_default(&sc);
+    sc.seed = cfg.seed;
+    cf_strategy *st = NULL;
+    cf_search_replay rep;
+    memset(&rep, 0, sizeof rep);
+    cf_journal_scan scan = {0};
+    journaled jr = {rec, NULL};
+    rec->s = s;
+    cf_search_hooks hooks = {record_journal, NULL, &jr, NULL};
+    cf_status status = cf_strategy_create("evolution", s, &sc, &st);
+    if (status == CF_OK && resume) status = cf_search_replay_load(path, s, &rep, &scan);
+    if (status == CF_OK) status = cf_journal_open(path, scan.next_seq, scan.valid_bytes, &jr.j);
+    if (status == CF_OK) status = cf_search_run(&cfg, s, st, ev, &w, 1, &hooks, resume ? &rep : NULL, sum);
+    cf_status closed = cf_journal_close(jr.j);
+    if (status == CF_OK) status = closed;
+    cf_search_replay_free(&rep);
+    cf_strategy_destroy(st);
+    return status;
+}
+
+/* The results of two records in the order they were told (cut trials left out):
+ * the same trials, statuses, times and workers. */
+static int same_tells(const recorder *a, const recorder *b) {
+    int i = 0, j = 0;
+    for (;;) {
+        while (i < a->n && a->kind[i] == CF_EVENT_CUT) i++;
+        while (j < b->n && b->kind[j] == CF_EVENT_CUT) j++;
+        if (i == a->n || j == b->n) return i == a->n && j == b->n;
+        if (a->id[i] != b->id[j] || a->arch_hash[i] != b->arch_hash[j] || a->status[i] != b->status[j] ||
+            a->start[i] != b->start[j] || a->end[i] != b->end[j] || a->worker[i] != b->worker[j] ||
+            a->attempts[i] != b->attempts[j])
+            return 0;
+        i++;
+        j++;
+    }
+}
+
+/* Each trial the journal records as cut is asked once and never told. */
+static int cut_asked_not_told(const char *path, const cf_space *s, int64_t *n_cut) {
+    cf_search_replay r;
+    cf_journal_scan scan;
+    *n_cut = 0;
+    if (cf_search_replay_load(path, s, &r, &scan) != CF_OK) return 0;
+    int good = 1;
+    for (int64_t i = 0; i < r.n; i++) {
+        if (r.trials[i].status != CF_TRIAL_CUT) continue;
+        int asks = 0, tells = 0;
+        for (int64_t k = 0; k < r.n_steps; k++) {
+            asks += r.steps[k].trial == i && !r.steps[k].tell;
+            tells += r.steps[k].trial == i && r.steps[k].tell;
+        }
+        good &= asks == 1 && tells == 0;
+        (*n_cut)++;
+    }
+    cf_search_replay_free(&r);
+    return good;
+}
+
+/* A budget that ends mid-run cuts trials (stopped at the budget, or not started
+ * because they could not finish in the time left): counted apart, not told, and
+ * a resume with twice the budget runs them first and ends with the record of a
+ * run given that budget from the start. On one worker this is exact: when the
+ * shorter run stops proposing, nothing else is running, so its record is a
+ * prefix of the longer run's. */
+static void table_budget_resume(const cf_space *s, cf_evaluator *ev, const char *dir) {
+    recorder *rec = calloc(2, sizeof *rec);
+    char full[512], part[512];
+    snprintf(full, sizeof full, "%s/budget_full.jsonl", dir);
+    snprintf(part, sizeof part, "%s/budget_part.jsonl", dir);
+    int stopped = 0, unstarted = 0;
+    for (int k = 0; rec && k < 5; k++) {
+        /* 5 s: the first trial (10 s or more) runs, with no estimate yet, into the budget */
+        const double shorter = k == 0 ? 5 : 23 + 37 * k, longer = 2 * shorter;
+        cf_search_summary sum, psum, rsum;
+        memset(rec, 0, 2 * sizeof *rec);
+        unlink(full);
+        unlink(part);
+        CHECK_OK(budget_run(s, ev, longer, 0, full, 0, &rec[0], &sum));
+        CHECK_OK(budget_run(s, ev, shorter, 0, part, 0, &rec[1], &psum));
+        int cut = 0;
+        for (int i = 0; i < rec[1].n; i++) {
+            if (rec[1].kind[i] != CF_EVENT_CUT) continue;
+            cut++;
+            if (rec[1].attempts[i] > 0 && rec[1].end[i] > rec[1].start[i]) stopped++;
+            else unstarted++;
+            CHECK(rec[1].end[i] <= shorter, "a cut trial ends at %.1f, past the budget %.0f", rec[1].end[i], shorter);
+        }
+        int64_t journaled_cut = 0;
+        CHECK(cut_asked_not_told(part, s, &journaled_cut) && journaled_cut == cut && psum.cut == cut && cut >= 1,
+              "budget %.0f s: %d cut, %lld in the journal, %lld counted, each asked and not told", shorter, cut,
+              (long long)journaled_cut, (long long)psum.cut);
+        CHECK(psum.finished == psum.ok + psum.failed && psum.clock_s <= shorter, "budget %.0f s: %lld failed, clock %.1f",
+              shorter, (long long)psum.failed, psum.clock_s);
+        CHECK_OK(budget_run(s, ev, longer, 0, part, 1, &rec[1], &rsum));
+        CHECK(same_tells(&rec[0], &rec[1]) && rsum.clock_s == sum.clock_s && rsum.ok == sum.ok &&
+                  rsum.failed == sum.failed && rsum.cut == sum.cut,
+              "%.0f s resumed with %.0f s: the record differs from a %.0f s run (clock %.1f vs %.1f, %lld vs %lld ok)",
+              shorter, longer, longer, rsum.clock_s, sum.clock_s, (long long)rsum.ok, (long long)sum.ok);
+    }
+    CHECK(stopped > 0 && unstarted > 0, "both kinds of cut: %d stopped at the budget, %d not started", stopped,
+          unstarted);
+    /* a first guess that no trial fits: the first is cut before it starts */
+    cf_search_summary sum;
+    if (rec) memset(rec, 0, sizeof *rec);
+    unlink(part);
+    CHECK_OK(budget_run(s, ev, 100, 1, part, 0, &rec[0], &sum));
+    CHECK(sum.proposed == 1 && sum.cut == 1 && sum.dispatched == 0 && rec[0].n == 1 && rec[0].attempts[0] == 0,
+          "a guess of 1 s per MAC: %lld proposed, %lld cut, %lld dispatched", (long long)sum.proposed,
+          (long long)sum.cut, (long long)sum.dispatched);
+    unlink(full);
+    unlink(part);
+    free(rec);
 }
 
 /* Bad tables name the file and line. */
@@ -459,6 +612,7 @@ static void test_table_search(const char *dir) {
     table_random(s, ev, rows, rec);
     table_placement(s, ev, rows, rec, &a);
     table_limits(s, ev, rows, rec, &a);
+    table_budget_resume(s, ev, dir);
     table_bad_files(s, dir);
     free(rec);
     cf_evaluator_destroy(ev);

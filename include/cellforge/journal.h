@@ -15,7 +15,11 @@
  * resumed run goes on from the very same clock); crc is the CRC-32 (zlib) of
  * the line's bytes before `"crc"`. Events: run_started, trial_proposed,
  * trial_rejected, trial_started, trial_retry, trial_epoch, trial_finished,
- * run_stopped (budget reached, stopped, or failed).
+ * trial_cut (stopped by the end of the time budget, or not started because it
+ * could not finish in the time left: no result, and no tell, so a resume runs
+ * it again; fields id, reason, epochs_done, train_seconds, start, end,
+ * attempts, batch, replicas, workers, memory), run_stopped (budget reached,
+ * stopped, or failed; with the counts trials, ok, failed, cut, rejected).
  *
  * Durability: each line goes to the kernel in one write() (a killed process
  * loses nothing it logged); lines are fsync'd in groups, at most 1 s or 64 lines

@@ -62,10 +62,11 @@ typedef struct cf_search_config {
     int n_objectives;              /* 1 + extra objectives */
     int max_rejects;               /* consecutive rejected proposals before giving up, 10000 */
     uint64_t seed;
-    /* the seconds one unit of work takes, where a trial's work is its cost's
-       MACs per image times its epochs times its fraction; 0 = not known
-       before a trial finishes (the command line fills it from a measured
-       pre-flight) */
+    /* The seconds one unit of work takes, where a trial's work is its cost's MACs
+     * per image (t->cost.macs) times its epochs times its fraction; 0 = not known
+     * before a trial finishes (the command line fills it from a measured
+     * pre-flight). Only a first guess: once a trial ends ok, the
+     * controller uses the median over its ok trials of train_seconds / work. */
     double est_s_per_work;
 } cf_search_config;
 
@@ -86,6 +87,9 @@ typedef enum cf_search_event_kind {
     CF_EVENT_RETRY,                /* out of memory: back in the queue with t->batch */
     CF_EVENT_FINISHED,             /* ended with t->status (a tell) */
     CF_EVENT_REJECTED,             /* broke a hard constraint (a tell) */
+    CF_EVENT_CUT,                  /* status cut: stopped by the end of the time budget
+                                      (t->attempts > 0) or not started; no tell: the
+                                      trial stays asked and a resume runs it again */
 } cf_search_event_kind;
 
 /* What the caller hears of a search. Every member may be NULL. */
@@ -114,13 +118,16 @@ typedef struct cf_search_replay {
     int64_t n;
     cf_replay_step *steps;         /* (n_steps) asks and tells in the order they happened; owned */
     int64_t n_steps;
-    int *started;                  /* (n) 1: was running when the journal ends; owned */
+    int *started;                  /* (n) 1: was running when the journal ends (or when the
+                                      budget cut it); owned */
     double clock;                  /* run clock of the last recorded event */
     int64_t retries;
 } cf_search_replay;
 
 typedef struct cf_search_summary {
     int64_t proposed, dispatched, finished, ok, failed, rejected, retries;
+    int64_t cut;                   /* cut by the time budget (not in finished or failed) */
+    double est_s_per_work;         /* the estimate at the end (see cf_search_config); 0: none */
     int64_t best_trial;            /* -1 when none finished ok */
     double best_val_acc;
     double clock_s;                /* run clock at the end (simulated with a table) */
@@ -132,11 +139,24 @@ typedef struct cf_search_summary {
 } cf_search_summary;
 
 /* Run a search to its budget (trials, time, or the strategy running out).
+ *
+ * The time budget (cfg->time_budget_s, on the run clock) holds: a trial still
+ * running when it ends is stopped there (a simulated one ends at the budget)
+ * and recorded as cut, and a trial that cannot finish in the time left is not
+ * started: when its estimated seconds (the estimate per unit of work above
+ * times its work) would take the run clock past the budget, or no time is left
+ * at all, it is recorded as cut ("not started: about N s needed, M s left")
+ * and no new trial is proposed after it. A cut trial is counted apart (sum->cut),
+ * never told to the strategy, and runs again first when the run is resumed with
+ * more time. So the search ends within the budget plus the time it takes to
+ * stop the trials running at its end.
+ *
  * With replay (may be NULL), first bring the new strategy st to where the
  * recorded run was by repeating its asks and tells (every replayed proposal must
  * match the record, else the spec or the version changed and the call fails),
- * then restart the trials that had not finished (with a simulated clock, on
- * their recorded workers at their recorded start) and go on. Nothing replayed is
+ * then restart the trials that had not finished or were cut (with a simulated
+ * clock, those that had started on their recorded workers at their recorded
+ * start) and go on. Nothing replayed is
  * reported again through hooks. Borrowed: everything. */
 cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strategy *st,
                         cf_evaluator *ev, const cf_worker_desc *workers, int n_workers,

@@ -34,10 +34,14 @@ typedef enum cf_trial_status {
     CF_TRIAL_OOM,          /* out of memory after every retry */
     CF_TRIAL_ERROR,        /* any other failure, with its message */
     CF_TRIAL_REJECTED,     /* broke a hard constraint; never dispatched */
+    CF_TRIAL_CUT,          /* stopped by the end of the search's time budget, or not
+                              started because it could not finish in the time left:
+                              no result, not told to the strategy, run again by a
+                              resume with more time */
 } cf_trial_status;
 
 /* "pending", "running", "ok", "nan", "diverged", "timeout", "oom", "error",
- * "rejected"; "?" for a value out of range. */
+ * "rejected", "cut"; "?" for a value out of range. */
 const char *cf_trial_status_name(cf_trial_status s);
 /* The status a name stands for: 1 and *out set, or 0 for an unknown name. */
 int cf_trial_status_parse(const char *name, cf_trial_status *out);

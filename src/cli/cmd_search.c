@@ -28,7 +28,7 @@ typedef struct search_view {
     cf_journal *journal;
     cf_status journal_st;      /* the first journal failure: the search stops on it */
     char journal_err[512];
-    int64_t done, failed;
+    int64_t done, failed, cut;
     char first_failure[400];   /* "trial 3 (error): why", for a run where none succeeds */
     double best;
     int64_t best_id;
@@ -120,6 +120,7 @@ static void draw_status(search_view *v) {
     char line[512], t0[32], t1[32];
     int n = snprintf(line, sizeof line, "[%lld done, %lld running, %lld failed", (long long)v->done,
                      (long long)v->running, (long long)v->failed);
+    if (v->cut) n += snprintf(line + n, sizeof line - (size_t)n, ", %lld cut", (long long)v->cut);
     if (v->rejected) n += snprintf(line + n, sizeof line - (size_t)n, ", %lld rejected", (long long)v->rejected);
     if (v->best >= 0)
         n += snprintf(line + n, sizeof line - (size_t)n, " | best %.2f%% (trial %lld)", 100 * v->best,
@@ -158,9 +159,10 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
         v->running++;
         for (int r = 0; r < t->replicas; r++)
             if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS) v->busy[t->workers[r]]++;
-    } else if ((kind == CF_EVENT_RETRY || kind == CF_EVENT_FINISHED) && t->attempts > 0 && t->replicas > 0) {
+    } else if ((kind == CF_EVENT_RETRY || kind == CF_EVENT_FINISHED || kind == CF_EVENT_CUT) && t->attempts > 0 &&
+               t->replicas > 0) {
         /* the end of a run gives its workers back (a trial found too small at
-         * placement, or failed before dispatch, never had any) */
+         * placement, failed before dispatch, or not started, never had any) */
         v->running--;
         for (int r = 0; r < t->replicas; r++)
             if (t->workers[r] >= 0 && t->workers[r] < CF_MAX_WORKERS && v->busy[t->workers[r]]) v->busy[t->workers[r]]--;
@@ -174,6 +176,11 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     /* a journal that cannot be written stops the search: nothing new starts that
      * could not be resumed */
     if (v->journal_st != CF_OK) return 1;
+    if (kind == CF_EVENT_CUT && !v->quiet) {
+        clear_status(v);
+        printf("trial %lld  cut by the budget: %s, t=%.0f s\n", (long long)t->id, t->reason, t->end);
+    }
+    v->cut += kind == CF_EVENT_CUT;
     if (kind != CF_EVENT_FINISHED) {
         draw_status(v);
         return 0;
@@ -343,8 +350,10 @@ static int setup(const cli_args *a, const char *strategy, const char *evaluator,
 }
 
 static void print_summary(const run_setup *r, const cf_search_summary *s) {
-    printf("%lld trials: %lld ok, %lld failed, %lld rejected by the constraints, %lld retries\n",
-           (long long)(s->proposed - s->rejected), (long long)s->ok, (long long)s->failed, (long long)s->rejected,
+    char cut[64] = "";
+    if (s->cut || r->cfg.time_budget_s > 0) snprintf(cut, sizeof cut, ", %lld cut by the budget", (long long)s->cut);
+    printf("%lld trials: %lld ok, %lld failed%s, %lld rejected by the constraints, %lld retries\n",
+           (long long)(s->proposed - s->rejected), (long long)s->ok, (long long)s->failed, cut, (long long)s->rejected,
            (long long)s->retries);
     printf("run clock %.1f s%s, wall %.2f s, controller %.3f s (%.1f us per trial)\n", s->clock_s,
            r->ev->ops->simulated ? " (simulated)" : "", s->wall_s, s->controller_s,
@@ -469,10 +478,12 @@ static void print_start(const run_setup *r, const run_opts *o, search_view *view
     if (o->dir) printf("run directory %s%s\n", o->dir, replay ? "" : " (cellforge status DIR shows progress)");
     if (r->cfg.n_objectives > 1 && !o->quiet) printf("(* marks a trial that joins the Pareto front)\n");
     if (replay) {
-        int64_t done = 0, open = 0, rejected = 0;
+        int64_t done = 0, open = 0, rejected = 0, cut = 0;
         for (int64_t i = 0; i < replay->n; i++) {
             const cf_trial *t = &replay->trials[i];
-            if (t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING) {
+            /* a trial cut by the budget runs again, like one a crash interrupted */
+            cut += t->status == CF_TRIAL_CUT;
+            if (t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING || t->status == CF_TRIAL_CUT) {
                 open++;
                 continue;
             }
@@ -489,8 +500,10 @@ static void print_start(const run_setup *r, const run_opts *o, search_view *view
             }
             keep_point(view, t);
         }
-        printf("resume: %lld trials recorded, %lld unfinished %s\n", (long long)done, (long long)open,
-               open == 1 ? "trial restarts" : "trials restart");
+        char cuts[64] = "";
+        if (cut) snprintf(cuts, sizeof cuts, " (%lld cut by the budget)", (long long)cut);
+        printf("resume: %lld trials recorded, %lld unfinished %s%s\n", (long long)done, (long long)open,
+               open == 1 ? "trial restarts" : "trials restart", cuts);
         /* budgets count from the run's start: say so when this one is already spent */
         const cf_search_config *c = &r->cfg;
         if (c->time_budget_s > 0 && replay->clock >= c->time_budget_s)
@@ -550,11 +563,11 @@ static int finish_run(const run_opts *o, search_view *view, cf_status st, const 
     if (view->journal) {
         char fields[512];
         snprintf(fields, sizeof fields,
-                 "\"reason\":\"%s\",\"trials\":%lld,\"ok\":%lld,\"failed\":%lld,\"rejected\":%lld,\"best_trial\":%lld,"
-                 "\"best_val_acc\":%.17g",
+                 "\"reason\":\"%s\",\"trials\":%lld,\"ok\":%lld,\"failed\":%lld,\"cut\":%lld,\"rejected\":%lld,"
+                 "\"best_trial\":%lld,\"best_val_acc\":%.17g",
                  st != CF_OK ? "error" : view->journal_st != CF_OK ? "journal" : "budget",
                  (long long)(sum->proposed - sum->rejected), (long long)sum->ok, (long long)sum->failed,
-                 (long long)sum->rejected, (long long)sum->best_trial, sum->best_val_acc);
+                 (long long)sum->cut, (long long)sum->rejected, (long long)sum->best_trial, sum->best_val_acc);
         if (st == CF_OK && view->journal_st == CF_OK) cf_journal_append(view->journal, "run_stopped", sum->clock_s, fields);
     }
     if (st == CF_OK && view->journal_st == CF_OK && o->dir && !o->table_path) {

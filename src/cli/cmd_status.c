@@ -19,10 +19,10 @@
 const char *const cmd_status_usage =
     "usage: cellforge status RUN [--top N]\n\n"
     "Shows a search's progress from its run directory: whether it is running,\n"
-    "trials finished, running, failed and rejected, the best trials, what each\n"
-    "running trial has reached, and the failures with their reasons. Works while\n"
-    "the search runs (read-only) and after it stopped or crashed, and the final\n"
-    "phase: the models retrained and their test accuracy.\n";
+    "trials finished, running, failed, cut by the time budget and rejected, the\n"
+    "best trials, what each running trial has reached, and the failures with\n"
+    "their reasons. Works while the search runs (read-only) and after it stopped\n"
+    "or crashed, and the final phase: the models retrained and their test accuracy.\n";
 
 /* 1 when a search holds the run's lock. */
 static int run_is_live(const char *dir, long *pid) {
@@ -126,7 +126,7 @@ static int cmp_val_desc(const void *a, const void *b) {
 
 /* How many trials of a replayed run are in each state. */
 typedef struct status_counts {
-    int64_t ok, failed, rejected, running, pending;
+    int64_t ok, failed, rejected, running, pending, cut;
 } status_counts;
 
 static void count_trials(const cf_search_replay *rep, status_counts *c) {
@@ -137,6 +137,7 @@ static void count_trials(const cf_search_replay *rep, status_counts *c) {
         case CF_TRIAL_REJECTED: c->rejected++; break;
         case CF_TRIAL_RUNNING: c->running++; break;
         case CF_TRIAL_PENDING: c->pending++; break;
+        case CF_TRIAL_CUT: c->cut++; break; /* no failure: a resume with more time runs it */
         default: c->failed++; break;
         }
     }
@@ -151,16 +152,17 @@ static void print_summary(const char *dir, const cf_spec *spec, const cf_space *
     char opts[256];
     cf_space_format_options(space, opts, sizeof opts);
     printf("run       %s\n", dir);
-    printf("state     %s%s\n",
+    printf("state     %s%s%s\n",
            live ? "running" : (c->running || c->pending) ? "stopped before the end (resume with --resume)" : "stopped",
+           !live && c->cut ? "; trials cut by the time budget run again with --resume and a larger --time" : "",
            scan->torn ? " (the journal's last line is torn: the search was killed while writing)" : "");
     if (live && pid) printf("pid       %ld\n", pid);
     printf("search    %s (%s), strategy %s, evaluator %s\n", space->name, opts,
            strategy ? strategy->values[0] : "random", evaluator ? evaluator->values[0] : "train");
-    printf("trials    %lld: %lld ok, %lld failed, %lld running, %lld waiting; %lld rejected by the constraints; "
-           "%lld retries\n",
+    printf("trials    %lld: %lld ok, %lld failed, %lld running, %lld waiting, %lld cut by the budget; %lld rejected "
+           "by the constraints; %lld retries\n",
            (long long)(rep->n - c->rejected), (long long)c->ok, (long long)c->failed, (long long)c->running,
-           (long long)c->pending, (long long)c->rejected, (long long)rep->retries);
+           (long long)c->pending, (long long)c->cut, (long long)c->rejected, (long long)rep->retries);
     printf("clock     %.1f s%s, %lld journal lines\n", rep->clock,
            evaluator && strncmp(evaluator->values[0], "table:", 6) == 0 ? " (simulated)" : "", (long long)scan->lines);
 }
@@ -203,9 +205,17 @@ static void print_failed(const cf_search_replay *rep, const status_counts *c, lo
     for (int64_t i = 0, shown = 0; i < rep->n && shown < top; i++) {
         const cf_trial *t = &rep->trials[i];
         if (t->status == CF_TRIAL_OK || t->status == CF_TRIAL_REJECTED || t->status == CF_TRIAL_RUNNING ||
-            t->status == CF_TRIAL_PENDING)
+            t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_CUT)
             continue;
         printf("  trial %-5lld %s: %s\n", (long long)t->id, cf_trial_status_name(t->status), t->reason);
+        shown++;
+    }
+    /* no failures: asked and not finished, so a resume with more time runs them */
+    if (c->cut) printf("cut by the time budget (--resume with a larger --time runs them)\n");
+    for (int64_t i = 0, shown = 0; i < rep->n && shown < top; i++) {
+        const cf_trial *t = &rep->trials[i];
+        if (t->status != CF_TRIAL_CUT) continue;
+        printf("  trial %-5lld %s\n", (long long)t->id, t->reason);
         shown++;
     }
 }

@@ -38,7 +38,7 @@ const cli_knob cli_knobs[] = {
     {"max-memory", 1, 0, NULL, "N", "activation bytes of a training step", S | SE, NULL, COUNT(1, 1e15)},
     {"max-latency", 1, 0, NULL, "MS", "inference latency of one image, measured on one CPU thread\n(the median of 20 forward passes) before the trial is dispatched", S | SE, NULL, NUMBER(0.001, 1e6)},
     {"trials", 1, 0, NULL, "N", "stop after N trials", S | R | SE, "budget of the search (with neither, 6 minutes)", COUNT(1, 1e9)},
-    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h; with neither\nthis nor --trials: 6m); trials still running are cut at the end", S | R | SE, NULL, DURATION(1, 8760 * 3600)},
+    {"time", 1, 0, NULL, "DURATION", "stop proposing after this run time (90s, 10m, 2h; with neither\nthis nor --trials: 6m); trials still running are cut at the end,\nand one that cannot finish in the time left is not started", S | R | SE, NULL, DURATION(1, 8760 * 3600)},
     {"sample", 1, 0, NULL, "N", "train N random architectures instead of all", TA, NULL, COUNT(1, 1e9)},
     {"epochs", 1, 0, "1", "N", "epochs per trial", S | SE | TA, "training of each trial", COUNT(1, CF_TRAIN_MAX_EPOCHS)},
     {"fraction", 1, 0, NULL, "F", "share of each epoch's batches: low-fidelity trials rank\narchitectures fast (default 0.25; with a table evaluator\nand in tabulate 1)", S | SE | TA, NULL, NUMBER(0.001, 1)},

@@ -5,7 +5,10 @@
  * (trial_proposed is an ask; trial_finished and trial_rejected are tells), so
  * a new strategy fed the same sequence reaches the same state: no strategy
  * needs its own snapshot format, and replaying checks every proposal against
- * the record. Tests: tests/test_journal.c.
+ * the record. trial_cut (a trial the time budget stopped, or did not start) is
+ * no tell: the trial reads back as asked and not finished, and a resume runs it
+ * again like one a crash interrupted, from its recorded start when it had
+ * started. Tests: tests/test_journal.c, tests/test_sched.c.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -63,6 +66,14 @@ cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_tr
                  t->val_acc, t->epochs_done, t->train_seconds, t->start, t->end, t->attempts, t->batch, t->replicas,
                  workers, t->memory);
         return cf_journal_append(j, "trial_finished", clock, fields);
+    case CF_EVENT_CUT:
+        workers_json(t, workers, sizeof workers);
+        snprintf(fields, sizeof fields,
+                 "\"id\":%lld,\"reason\":\"%s\",\"epochs_done\":%d,\"train_seconds\":%.17g,\"start\":%.17g,"
+                 "\"end\":%.17g,\"attempts\":%d,\"batch\":%d,\"replicas\":%d,\"workers\":%s,\"memory\":%zu",
+                 (long long)t->id, cf_journal_escape(t->reason, esc, sizeof esc), t->epochs_done, t->train_seconds,
+                 t->start, t->end, t->attempts, t->batch, t->replicas, workers, t->memory);
+        return cf_journal_append(j, "trial_cut", clock, fields);
     }
     return CF_OK;
 }
@@ -140,46 +151,50 @@ static cf_trial_status status_of(const char *name) {
     return name && cf_trial_status_parse(name, &s) ? s : CF_TRIAL_ERROR;
 }
 
+/* trial_proposed: a new trial, pending, and an ask. */
+static cf_status on_proposed(loader *L, const cJSON *o, int64_t lineno) {
+    cf_search_replay *r = L->r;
+    int64_t id = num_i64(o, "id", -1);
+    if (id != r->n) return fail_line(L, lineno, "trial ids must count up from 0 without gaps", NULL);
+    if (r->n == L->cap) {
+        /* two arrays of one capacity: both grow before it moves */
+        size_t cap_t = (size_t)L->cap, cap_s = (size_t)L->cap, need = (size_t)r->n + 1;
+        if (cf_grow((void **)&r->trials, &cap_t, need, sizeof *r->trials) != CF_OK ||
+            cf_grow((void **)&r->started, &cap_s, need, sizeof *r->started) != CF_OK)
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)need);
+        L->cap = (int64_t)(cap_t < cap_s ? cap_t : cap_s);
+    }
+    cf_trial *t = &r->trials[r->n];
+    memset(t, 0, sizeof *t);
+    r->started[r->n] = 0;
+    r->n++;
+    t->id = id;
+    const char *arch = str(o, "arch");
+    if (!arch) return fail_line(L, lineno, "trial_proposed without an arch", NULL);
+    snprintf(t->arch, sizeof t->arch, "%s", arch);
+    if (cf_arch_parse(L->space, arch, &t->cand.arch) != CF_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cf_error_message());
+        return fail_line(L, lineno, "the recorded arch does not parse in this space: ", msg);
+    }
+    t->cand.epochs = num_int(o, "epochs", 0);
+    t->cand.fraction = num(o, "fraction", 1);
+    t->cand.parent = num_i64(o, "parent", -1);
+    t->cost.params = num_i64(o, "params", 0);
+    t->cost.macs = num_i64(o, "macs", 0);
+    t->cost.activation_bytes = num_size(o, "activation_bytes");
+    t->latency_ms = num(o, "latency_ms", -1);
+    t->val_acc = -1;
+    t->status = CF_TRIAL_PENDING;
+    return add_step(L, 0, id);
+}
+
 static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     loader *L = ctx;
     cf_search_replay *r = L->r;
     const char *ev = str(o, "event");
     r->clock = num(o, "clock", r->clock);
-    if (strcmp(ev, "trial_proposed") == 0) {
-        int64_t id = num_i64(o, "id", -1);
-        if (id != r->n) return fail_line(L, lineno, "trial ids must count up from 0 without gaps", NULL);
-        if (r->n == L->cap) {
-            /* two arrays of one capacity: both grow before it moves */
-            size_t cap_t = (size_t)L->cap, cap_s = (size_t)L->cap, need = (size_t)r->n + 1;
-            if (cf_grow((void **)&r->trials, &cap_t, need, sizeof *r->trials) != CF_OK ||
-                cf_grow((void **)&r->started, &cap_s, need, sizeof *r->started) != CF_OK)
-                CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory for %lld trials", L->path, (long long)need);
-            L->cap = (int64_t)(cap_t < cap_s ? cap_t : cap_s);
-        }
-        cf_trial *t = &r->trials[r->n];
-        memset(t, 0, sizeof *t);
-        r->started[r->n] = 0;
-        r->n++;
-        t->id = id;
-        const char *arch = str(o, "arch");
-        if (!arch) return fail_line(L, lineno, "trial_proposed without an arch", NULL);
-        snprintf(t->arch, sizeof t->arch, "%s", arch);
-        if (cf_arch_parse(L->space, arch, &t->cand.arch) != CF_OK) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", cf_error_message());
-            return fail_line(L, lineno, "the recorded arch does not parse in this space: ", msg);
-        }
-        t->cand.epochs = num_int(o, "epochs", 0);
-        t->cand.fraction = num(o, "fraction", 1);
-        t->cand.parent = num_i64(o, "parent", -1);
-        t->cost.params = num_i64(o, "params", 0);
-        t->cost.macs = num_i64(o, "macs", 0);
-        t->cost.activation_bytes = num_size(o, "activation_bytes");
-        t->latency_ms = num(o, "latency_ms", -1);
-        t->val_acc = -1;
-        t->status = CF_TRIAL_PENDING;
-        return add_step(L, 0, id);
-    }
+    if (strcmp(ev, "trial_proposed") == 0) return on_proposed(L, o, lineno);
     if (strcmp(ev, "run_started") == 0 || strcmp(ev, "run_stopped") == 0) return CF_OK;
     int64_t id = num_i64(o, "id", -1);
     if (id < 0 || id >= r->n) return fail_line(L, lineno, "an event for a trial that was never proposed", NULL);
@@ -229,6 +244,17 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
             t->start = t->end = r->clock;
         }
         return add_step(L, 1, id);
+    } else if (strcmp(ev, "trial_cut") == 0) {
+        /* no step: still asked, not told; r->started stays as trial_started or
+         * trial_retry left it, so a trial that ran restarts at its start */
+        t->status = CF_TRIAL_CUT;
+        const char *reason = str(o, "reason");
+        snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
+        t->train_seconds = num(o, "train_seconds", 0);
+        t->start = num(o, "start", t->start);
+        t->end = num(o, "end", r->clock);
+        t->attempts = num_int(o, "attempts", t->attempts);
+        t->batch = num_int(o, "batch", t->batch);
     }
     /* unknown events from a newer version are skipped: they carry nothing this
      * version could act on, and spec.json's format guards incompatible changes */

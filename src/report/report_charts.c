@@ -473,10 +473,11 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
 /* ---- timeline of the workers ------------------------------------------------------------ */
 
 static const char *const bar_class[RP_BAR_KIND_COUNT] = {"bar-ok",    "bar-failed", "bar-oom",   "bar-timeout",
-                                                         "bar-retry", "bar-open",   "bar-final", "bar-final-failed"};
+                                                         "bar-retry", "bar-open",   "bar-cut",   "bar-final",
+                                                         "bar-final-failed"};
 static const char *const bar_name[RP_BAR_KIND_COUNT] = {
-    "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off (unfinished)", "final retrain",
-    "final retrain failed"};
+    "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off (unfinished)",
+    "cut by the time budget", "final retrain", "final retrain failed"};
 
 static int cmp_bar(const void *a, const void *b) {
     const rp_bar *x = *(const rp_bar *const *)a, *y = *(const rp_bar *const *)b;

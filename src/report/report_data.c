@@ -244,7 +244,7 @@ static int read_workers(const cJSON *o, int *workers) {
 }
 
 static cf_trial_status status_of(const char *name) {
-    for (int s = CF_TRIAL_PENDING; s <= CF_TRIAL_REJECTED; s++)
+    for (int s = CF_TRIAL_PENDING; s <= CF_TRIAL_CUT; s++)
         if (name && strcmp(name, cf_trial_status_name((cf_trial_status)s)) == 0) return (cf_trial_status)s;
     return CF_TRIAL_ERROR;
 }
@@ -381,6 +381,15 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
             t->curve[e] = (cf_epoch_record){e, num(o, "train_loss", -1), acc_of(o, "train_acc"), acc_of(o, "val_acc"),
                                             num(o, "lr", 0), num(o, "seconds", 0)};
         }
+    } else if (strcmp(ev, "trial_cut") == 0) {
+        /* no result: the budget stopped it (its bar ends there) or it never started */
+        t->status = CF_TRIAL_CUT;
+        free(t->reason);
+        t->reason = dup_or_empty(str(o, "reason"));
+        if (!t->reason) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+        t->end = num(o, "end", clock);
+        t->val_acc = -1;
+        CF_TRY(close_open(run, t, t->end, RP_BAR_CUT));
     } else if (strcmp(ev, "trial_finished") == 0 || strcmp(ev, "trial_rejected") == 0) {
         int rejected = ev[6] == 'r';
         t->status = rejected ? CF_TRIAL_REJECTED : status_of(str(o, "status"));

@@ -38,8 +38,9 @@ static const char *const style =
     ".pt-faint{fill:#6b8fc7;fill-opacity:.4}.best-line{fill:none;stroke:#1f4e8c;stroke-width:2}.pt-best{fill:#1f4e8c}\n"
     ".fail-mark{stroke:#d62728;stroke-width:2}.marker{stroke:#555;stroke-dasharray:4 3}\n"
     ".bar-ok{fill:#5b9bd5}.bar-failed{fill:#d62728}.bar-oom{fill:#e8710a}.bar-timeout{fill:#c9b400}"
-    ".bar-retry{fill:#f5b971}.bar-open{fill:#c4c4c4}.bar-final{fill:#7b3fb5}.bar-final-failed{fill:#c2185b}\n"
-    "rect.bar-ok,rect.bar-failed,rect.bar-oom,rect.bar-timeout,rect.bar-retry,rect.bar-open,rect.bar-final,"
+    ".bar-retry{fill:#f5b971}.bar-open{fill:#c4c4c4}.bar-cut{fill:#9aa7b8}.bar-final{fill:#7b3fb5}"
+    ".bar-final-failed{fill:#c2185b}\n"
+    "rect.bar-ok,rect.bar-failed,rect.bar-oom,rect.bar-timeout,rect.bar-retry,rect.bar-open,rect.bar-cut,rect.bar-final,"
     "rect.bar-final-failed{stroke:#fff;stroke-width:.6}\n"
     ".barlabel{font-size:10px;fill:#0d1b2e}.barlabel.light{fill:#fff}\n"
     ".curve{fill:none;stroke-width:1.6}.curve-final{stroke-width:2.6}\n"
@@ -59,7 +60,7 @@ static const char *const style =
     "text-align:left;vertical-align:top}th{background:#f3f5f8;position:sticky;top:0}table.sortable th{cursor:pointer}\n"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td code{font-size:11px;"
     "word-break:break-all}\n"
-    ".s-ok{color:#1b6e2a}.s-bad{color:#b3261e;font-weight:600}.s-rej{color:#8a6d00}\n"
+    ".s-ok{color:#1b6e2a}.s-bad{color:#b3261e;font-weight:600}.s-rej{color:#8a6d00}.s-cut{color:#5a6a80}\n"
     "p.empty{color:#555;font-style:italic;background:#f7f7f8;padding:10px 12px;border-radius:4px}p.note{color:#444;"
     "font-size:13px}\n"
     ".hm{font-size:10px}.hmlabel{font-size:11px;fill:#222}.pcbar{fill:#5b9bd5}.pcbg{fill:#eef1f5}\n"
@@ -79,7 +80,11 @@ static const char *const script =
 static int is_failure(cf_trial_status s) { return s > CF_TRIAL_OK && s < CF_TRIAL_REJECTED; }
 
 static const char *status_class(cf_trial_status s) {
-    return s == CF_TRIAL_OK ? "s-ok" : s == CF_TRIAL_REJECTED ? "s-rej" : is_failure(s) ? "s-bad" : "";
+    return s == CF_TRIAL_OK        ? "s-ok"
+           : s == CF_TRIAL_REJECTED ? "s-rej"
+           : s == CF_TRIAL_CUT      ? "s-cut"
+           : is_failure(s)          ? "s-bad"
+                                    : "";
 }
 
 static void workers_text(const rp_trial *t, char *buf, size_t cap) {
@@ -153,19 +158,16 @@ static void command_line(rp_buf *b, const rp_run *run) {
 }
 
 static void summary(rp_buf *b, const rp_run *run) {
-    int64_t ok = 0, failed = 0, rejected = 0, open = 0, best = -1;
+    int64_t ok = 0, failed = 0, rejected = 0, open = 0, cut = 0, best = -1;
     for (int64_t i = 0; i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
-        if (t->status == CF_TRIAL_OK) {
-            ok++;
-            if (t->val_acc >= 0 && (best < 0 || t->val_acc > run->trials[best].val_acc)) best = i;
-        } else if (t->status == CF_TRIAL_REJECTED) {
-            rejected++;
-        } else if (is_failure(t->status)) {
-            failed++;
-        } else {
-            open++;
-        }
+        ok += t->status == CF_TRIAL_OK;
+        rejected += t->status == CF_TRIAL_REJECTED;
+        cut += t->status == CF_TRIAL_CUT;
+        failed += is_failure(t->status);
+        open += t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING;
+        if (t->status == CF_TRIAL_OK && t->val_acc >= 0 && (best < 0 || t->val_acc > run->trials[best].val_acc))
+            best = i;
     }
     char v[256], a[64], c[64];
     const rp_final *fin = best_final(run);
@@ -177,6 +179,7 @@ static void summary(rp_buf *b, const rp_run *run) {
     }
     snprintf(a, sizeof a, "%lld", (long long)(run->n_trials - rejected));
     snprintf(v, sizeof v, "trials: %lld ok, %lld failed", (long long)ok, (long long)failed);
+    if (cut) snprintf(v + strlen(v), sizeof v - strlen(v), ", %lld cut by the budget", (long long)cut);
     kpi(b, a, v);
     kpi(b, rp_fmt_duration(run->clock, a, sizeof a), run->simulated ? "run clock (simulated)" : "run clock");
     rp_puts(b, "</div>\n<dl class=\"facts\">\n");
@@ -231,9 +234,11 @@ static void summary(rp_buf *b, const rp_run *run) {
     if (run->stopped && run->stop_reason[0]) snprintf(v + strlen(v), sizeof v - strlen(v), " (%s)", run->stop_reason);
     if (run->n_resumes) snprintf(v + strlen(v), sizeof v - strlen(v), ", resumed %d time(s)", run->n_resumes);
     fact(b, "run clock", v);
-    snprintf(v, sizeof v, "%lld: %lld ok, %lld failed, %lld rejected by the constraints, %lld retries, %lld unfinished",
-             (long long)(run->n_trials - rejected), (long long)ok, (long long)failed, (long long)rejected,
-             (long long)run->retries, (long long)open);
+    snprintf(v, sizeof v,
+             "%lld: %lld ok, %lld failed, %lld cut by the budget, %lld rejected by the constraints, %lld retries, "
+             "%lld unfinished",
+             (long long)(run->n_trials - rejected), (long long)ok, (long long)failed, (long long)cut,
+             (long long)rejected, (long long)run->retries, (long long)open);
     fact(b, "trials", v);
     if (best >= 0)
         snprintf(v, sizeof v, "%s (trial %lld)", rp_fmt_pct(run->trials[best].val_acc, 2, a, sizeof a), (long long)best);
@@ -306,17 +311,37 @@ static void trial_table(rp_buf *b, const rp_run *run, int64_t *rows_out) {
     free(v);
 }
 
+/* The trials the time budget cut: no failures (no result, not told to the
+ * strategy), so they are listed apart, with what --resume does with them. */
+static void cut_note(rp_buf *b, const rp_run *run, int64_t cut) {
+    if (!cut) return;
+    const char *it = cut == 1 ? "it" : "them";
+    rp_printf(b, "<p class=\"note\">%lld trial%s cut by the time budget (stopped when it ended, or not started "
+                 "because %s could not finish in the time left), not counted as failed: <code>--resume</code> with a "
+                 "larger <code>--time</code> runs %s first:",
+              (long long)cut, cut == 1 ? " was" : "s were", cut == 1 ? "it" : "they", it);
+    int64_t shown = 0;
+    for (int64_t i = 0; i < run->n_trials && shown < 40; i++) {
+        if (run->trials[i].status != CF_TRIAL_CUT) continue;
+        rp_printf(b, " %lld", (long long)run->trials[i].id);
+        shown++;
+    }
+    rp_puts(b, shown < cut ? " ...</p>\n" : ".</p>\n");
+}
+
 static void failures(rp_buf *b, const rp_run *run) {
-    int64_t failed = 0, rejected = 0, open = 0, shown = 0;
+    int64_t failed = 0, rejected = 0, open = 0, cut = 0, shown = 0;
     for (int64_t i = 0; i < run->n_trials; i++) {
         cf_trial_status s = run->trials[i].status;
         failed += is_failure(s);
         rejected += s == CF_TRIAL_REJECTED;
         open += s == CF_TRIAL_PENDING || s == CF_TRIAL_RUNNING;
+        cut += s == CF_TRIAL_CUT;
     }
     int final_failed = 0;
     for (int i = 0; i < run->n_finals; i++)
         final_failed += run->finals[i].finished && strcmp(run->finals[i].status, "ok") != 0;
+    cut_note(b, run, cut);
     if (!failed && !rejected && !open && !final_failed && !run->retries) {
         rp_puts(b, "<p class=\"empty\">No trial failed, none was rejected and none needed a retry.</p>\n");
         return;

@@ -50,6 +50,7 @@ typedef enum rp_bar_kind {
     RP_BAR_TIMEOUT,
     RP_BAR_RETRY,       /* out of memory, then retried */
     RP_BAR_OPEN,        /* still running when the journal ends, or cut by a crash */
+    RP_BAR_CUT,         /* stopped by the end of the time budget */
     RP_BAR_FINAL,       /* the retraining of a final model */
     RP_BAR_FINAL_FAILED,
     RP_BAR_KIND_COUNT

@@ -13,6 +13,11 @@
  * and completes them in order of simulated end (ties by trial id), so a run
  * is the same whatever the threads' timing. With training, the clock is the
  * wall clock and results are told as they arrive.
+ *
+ * The time budget: a trial is started only when it can finish in the time
+ * left by the estimate of estimate.h, and one running when the budget ends is
+ * stopped there; both are recorded as cut and not told, so the strategy still
+ * waits for them and a resume with more time runs them first.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,6 +32,7 @@
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
 #include "cellforge/thread.h"
+#include "estimate.h"
 #include "pool.h"
 
 void cf_search_config_default(cf_search_config *cfg) {
@@ -56,6 +62,7 @@ struct flight {
     int done;                  /* every rank is back */
     double end;                /* run clock at completion */
     char state[512];           /* the trial's training-state file, or "" */
+    int continues;             /* replayed after it had started: it goes on from its state */
     flight *next;
 };
 
@@ -77,7 +84,7 @@ typedef struct ctl {
     double wall0;              /* wall time this call started */
     int64_t next_id;
     int stop_proposing;
-    double min_ok_s;          /* the shortest ok trial so far (run clock seconds); 0: none yet */
+    cf_estimate est;           /* a trial's seconds, from the ok trials so far */
     int rejects_in_row;
     double overhead;           /* controller wall time outside waits */
     cf_backend *lat_be;        /* one-thread CPU backend for latency measurements, or NULL */
@@ -134,8 +141,7 @@ static void tally(ctl *c, const cf_trial *t) {
         sum->finished++;
         if (t->status == CF_TRIAL_OK) {
             sum->ok++;
-            double d = t->end - t->start;
-            if (d > 0 && (c->min_ok_s <= 0 || d < c->min_ok_s)) c->min_ok_s = d;
+            cf_estimate_add(&c->est, t);
             if (t->val_acc > sum->best_val_acc) {
                 sum->best_val_acc = t->val_acc;
                 sum->best_trial = t->id;
@@ -156,6 +162,43 @@ static void finish(ctl *c, flight *f) {
     outcome_for_strategy(c, t, &o);
     cf_strategy_tell(c->st, t->id, &t->cand, &o);
     flight_free(f);
+}
+
+/* Record a trial cut by the budget: counted apart and not told (the strategy
+ * still waits for it; a resume runs it again). Frees the flight. */
+static void cut(ctl *c, flight *f) {
+    cf_trial *t = f->t;
+    t->status = CF_TRIAL_CUT;
+    t->val_acc = -1;
+    t->end = f->end;
+    c->sum->cut++;
+    emit(c, CF_EVENT_CUT, t);
+    flight_free(f);
+}
+
+/* A trial that cannot finish in the time left is not started: cut, and no new
+ * trial is proposed after it. 1 when f was cut (and freed). A replayed trial
+ * that goes on from its state has an unknown part left: only a spent budget
+ * stops it here, its time limit does the rest. */
+static int cut_if_late(ctl *c, flight *f) {
+    const double budget = c->cfg->time_budget_s;
+    if (budget <= 0) return 0;
+    cf_trial *t = f->t;
+    double now = run_clock(c), left = budget - now;
+    double need = f->continues ? 0 : cf_estimate_seconds(&c->est, t);
+    if (left > 0 && need <= left) return 0;
+    if (left < 0) left = 0;
+    if (need > 0) /* decimals where whole seconds would read the same */
+        snprintf(t->reason, sizeof t->reason, "not started: about %.*f s needed, %.*f s left",
+                 need < 1 ? 2 : need < 10 ? 1 : 0, need, left < 1 ? 2 : left < 10 ? 1 : 0, left);
+    else
+        snprintf(t->reason, sizeof t->reason, "not started: the time budget is spent");
+    f->end = now;
+    if (t->attempts == 0) t->start = now;
+    t->replicas = 0; /* not running anywhere */
+    c->stop_proposing = 1;
+    cut(c, f);
+    return 1;
 }
 
 static void fail_now(ctl *c, flight *f, cf_trial_status status, const char *reason) {
@@ -230,8 +273,10 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     f->st = CF_OK;
     double limit = 0;
     if (c->cfg->time_budget_s > 0 && !c->ev->ops->simulated) {
+        /* what is left of the budget: nothing starts without time left
+         * (cut_if_late), the floor only keeps the limit a limit (0 is none) */
         limit = c->cfg->time_budget_s - t->start;
-        if (limit < 1) limit = 1;
+        if (limit < 0.01) limit = 0.01;
     }
     cf_pool_job *jobs[CF_MAX_WORKERS];
     for (int r = 0; r < p->count; r++) {
@@ -359,9 +404,6 @@ static flight *propose(ctl *c, cf_status *err, int *again) {
     /* the trial budget counts every proposal that passed the constraints */
     if (cfg->max_trials > 0 && c->sum->proposed - c->sum->rejected >= cfg->max_trials) return NULL;
     if (cfg->time_budget_s > 0 && run_clock(c) >= cfg->time_budget_s) return NULL;
-    /* a trial that could not end within the budget even as fast as the fastest
-     * so far would only be cut: the time left goes to the trials running */
-    if (cfg->time_budget_s > 0 && c->min_ok_s > 0 && run_clock(c) + c->min_ok_s > cfg->time_budget_s) return NULL;
     cf_candidate cand;
     cf_ask_result r = cf_strategy_ask(c->st, c->next_id, &cand);
     if (r == CF_ASK_DONE) c->stop_proposing = 1;
@@ -397,6 +439,7 @@ static int retry_oom(ctl *c, flight *f, int ran, size_t ran_on_memory) {
     t->batch /= 2;
     /* a state saved at the old batch cannot continue at the new one */
     if (f->state[0]) unlink(f->state);
+    f->continues = 0;
     f->min_memory = 0;
     t->retries++;
     c->sum->retries++;
@@ -456,7 +499,8 @@ static cf_status complete(ctl *c, flight *f) {
     t->curve = o->curve;
     o->curve = NULL;
     cf_trial_chance_cause(c->space, c->ev->input.classes, t, t->reason, sizeof t->reason);
-    finish(c, f);
+    if (t->status == CF_TRIAL_CUT) cut(c, f);
+    else finish(c, f);
     return CF_OK;
 }
 
@@ -481,8 +525,9 @@ static void collect(ctl *c, cf_pool_job *list) {
                 if (c->cfg->time_budget_s > 0 && f->end > c->cfg->time_budget_s && f->st == CF_OK &&
                     f->out.status != CF_TRIAL_OOM) {
                     f->end = c->cfg->time_budget_s > f->t->start ? c->cfg->time_budget_s : f->t->start;
-                    f->out.status = CF_TRIAL_TIMEOUT;
+                    f->out.status = CF_TRIAL_CUT;
                     f->out.val_acc = -1;
+                    f->out.epochs_done = 0; /* the table knows only whole trainings */
                     f->out.seconds = f->end - f->t->start;
                     snprintf(f->out.reason, sizeof f->out.reason, "the time budget ended during training");
                 }
@@ -493,6 +538,7 @@ static void collect(ctl *c, cf_pool_job *list) {
                     f->end >= c->cfg->time_budget_s - 0.5) {
                     char why[sizeof f->out.reason];
                     snprintf(why, sizeof why, "%s", f->out.reason);
+                    f->out.status = CF_TRIAL_CUT;
                     snprintf(f->out.reason, sizeof f->out.reason, "the time budget ended during training (%.200s)",
                              why);
                 }
@@ -568,6 +614,7 @@ static cf_status fill(ctl *c) {
             fail_now(c, f, CF_TRIAL_OOM, why);
             continue;
         }
+        if (cut_if_late(c, f)) continue;
         CF_TRY(dispatch(c, f, &p, -1));
     }
 }
@@ -638,7 +685,8 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
     flight **tail = &c->ready;
     for (int64_t i = 0; i < r->n; i++) {
         const cf_trial *rt = &r->trials[i];
-        if (rt->status != CF_TRIAL_PENDING && rt->status != CF_TRIAL_RUNNING) continue;
+        /* cut by the budget: asked, never told, run again like an interrupted trial */
+        if (rt->status != CF_TRIAL_PENDING && rt->status != CF_TRIAL_RUNNING && rt->status != CF_TRIAL_CUT) continue;
         cf_status err = CF_OK, build_st = CF_OK;
         flight *f = new_flight(c, rt->id, &rt->cand, 0, &err, &build_st);
         CF_TRY(err);
@@ -648,6 +696,7 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
         t->batch = rt->batch > 0 ? rt->batch : t->batch;
         t->attempts = rt->attempts > 0 && r->started[i] ? rt->attempts - 1 : rt->attempts;
         t->retries = rt->retries;
+        f->continues = r->started[i];
         int placed = 1;
         for (int k = 0; k < rt->replicas; k++) placed &= rt->workers[k] >= 0 && rt->workers[k] < c->s.n;
         if (r->started[i] && c->ev->ops->simulated && rt->replicas > 0 && placed) {
@@ -685,6 +734,7 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     if (hooks) c->hooks = *hooks;
     c->sum = sum;
     c->t0 = c->wall0 = cf_time_now();
+    cf_estimate_init(&c->est, cfg->est_s_per_work);
     sum->workers = n_workers;
     cf_status status = CF_OK;
     int latency = cfg->limit[CF_LIMIT_LATENCY] > 0;
@@ -727,6 +777,8 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     sum->clock_s = run_clock(c);
     sum->wall_s = cf_time_now() - c->wall0;
     sum->controller_s = c->overhead;
+    sum->est_s_per_work = cf_estimate_per_work(&c->est);
+    cf_estimate_free(&c->est);
     cf_backend_cpu_fast_destroy(c->lat_be);
     free(c);
     return status;

@@ -5,8 +5,8 @@
 
 #include "cellforge/trial.h"
 
-static const char *const status_names[] = {"pending", "running", "ok",  "nan",    "diverged",
-                                           "timeout", "oom",     "error", "rejected"};
+static const char *const status_names[] = {"pending", "running", "ok",       "nan", "diverged",
+                                           "timeout", "oom",     "error",    "rejected", "cut"};
 
 const char *cf_trial_status_name(cf_trial_status s) {
     return (unsigned)s < sizeof status_names / sizeof status_names[0] ? status_names[s] : "?";
