@@ -74,12 +74,20 @@ const char *cf_dataset_name_at(size_t i);
  *                    data_dir/cifar-10-batches-bin (required)
  *   "cifar100"       train.bin / test.bin in data_dir or data_dir/cifar-100-binary
  *                    (required); the 100 fine labels are used
+ *   "npz:FILE"       a NumPy .npz file (cf_data_npz_load below); data_dir unused
  * The dataset is named "NAME/SPLIT". An unknown name or split fails with
  * CF_ERR_UNKNOWN_NAME and the closest valid one; a missing file with CF_ERR_IO
  * naming its full path and how to get it. The caller frees *out with
  * cf_dataset_destroy; on failure *out is NULL. */
 cf_status cf_dataset_load(const char *name, const char *data_dir, const char *split,
                           cf_dataset **out);
+
+/* A NumPy .npz file as a dataset (src/data/npz.c; cf_dataset_load's
+ * "npz:FILE"): arrays x (uint8, [N,H,W] or [N,H,W,C], C <= 4) and y (integer
+ * labels) for split train (train = 1), x_test and y_test for test. The class
+ * count is the largest label of both splits plus one. Errors name the file,
+ * the array and the problem. */
+cf_status cf_data_npz_load(const char *path, int train, const char *ds_name, cf_dataset **out);
 
 /* Split src into a training part and a validation part of round(n * val_fraction)
  * images, chosen by a permutation from the counter RNG stream (seed, trial 0,

@@ -206,6 +206,17 @@ const char *cf_dataset_name_at(size_t i) { return i < DATASET_COUNT ? datasets[i
 cf_status cf_dataset_load(const char *name, const char *data_dir, const char *split, cf_dataset **out) {
     if (!out) CF_FAIL(CF_ERR_INVALID_ARG, "cf_dataset_load: out is NULL");
     *out = NULL;
+    if (name && strncmp(name, "npz:", 4) == 0) {
+        /* a user's own arrays: the file is the whole dataset */
+        if (!split || (strcmp(split, "train") != 0 && strcmp(split, "test") != 0))
+            CF_FAIL(CF_ERR_UNKNOWN_NAME, "%s: unknown split '%s', expected train or test", name,
+                    split ? split : "(missing)");
+        if (!name[4]) CF_FAIL(CF_ERR_INVALID_ARG, "npz: names no file (npz:FILE, e.g. npz:data.npz)");
+        char ds_name[sizeof ((cf_dataset *)0)->name];
+        const char *base = strrchr(name + 4, '/');
+        snprintf(ds_name, sizeof ds_name, "%.50s/%s", base ? base + 1 : name + 4, split);
+        return cf_data_npz_load(name + 4, strcmp(split, "train") == 0, ds_name, out);
+    }
     const char *names[DATASET_COUNT];
     const dataset_entry *e = NULL;
     for (size_t i = 0; i < DATASET_COUNT; i++) {
