@@ -18,10 +18,10 @@ cd "$(dirname "$0")"
 mode=${1:-search}
 [ $# -gt 0 ] && shift
 
-PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev libopenblas-dev dataset-fashion-mnist"
+PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev libopenblas-dev libpng-dev libjpeg-dev dataset-fashion-mnist"
 # what the tests use besides: Chromium renders the report, numpy + onnx check the
 # exported models, pip fetches onnxruntime (not in Debian 12) to run them
-TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pip"
+TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pil python3-pip"
 # the fuzz targets: clang, its libFuzzer runtime (libclang_rt.fuzzer-x86_64.a
 # is in libclang-rt-14-dev) and clang's OpenMP
 FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev ninja-build"

@@ -111,13 +111,17 @@ def budget_row(budget_text, extra, work):
 
 
 def main():
+    global CF
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--spaces", help="comma-separated spaces, each searched with --time (default 5m)")
     ap.add_argument("--time", default="5m")
     ap.add_argument("--budget", help="one planned run of this whole-run budget (e.g. 60m)")
     ap.add_argument("--extra", default="", help="more flags for every search")
     ap.add_argument("--keep", help="keep the run directories here")
+    ap.add_argument("--cellforge", help="the binary (default: build/cellforge)")
     args = ap.parse_args()
+    if args.cellforge:
+        CF = os.path.abspath(args.cellforge)
     if not args.spaces and not args.budget:
         ap.error("give --spaces, --budget or both")
     work = args.keep or tempfile.mkdtemp(prefix="cf-defaults-")

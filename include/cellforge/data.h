@@ -75,6 +75,7 @@ const char *cf_dataset_name_at(size_t i);
  *   "cifar100"       train.bin / test.bin in data_dir or data_dir/cifar-100-binary
  *                    (required); the 100 fine labels are used
  *   "npz:FILE"       a NumPy .npz file (cf_data_npz_load below); data_dir unused
+ *   "folder:DIR[:HxW]"  PNG/JPEG files, a folder per class (cf_data_folder_load)
  * The dataset is named "NAME/SPLIT". An unknown name or split fails with
  * CF_ERR_UNKNOWN_NAME and the closest valid one; a missing file with CF_ERR_IO
  * naming its full path and how to get it. The caller frees *out with
@@ -88,6 +89,14 @@ cf_status cf_dataset_load(const char *name, const char *data_dir, const char *sp
  * count is the largest label of both splits plus one. Errors name the file,
  * the array and the problem. */
 cf_status cf_data_npz_load(const char *path, int train, const char *ds_name, cf_dataset **out);
+
+/* A folder of PNG/JPEG images as a dataset (src/data/folder.c; cf_dataset_load's
+ * "folder:DIR" or "folder:DIR:HxW"): one subfolder per class (sorted names
+ * give the labels), under DIR/train and DIR/test or directly under DIR (no
+ * test split). Undecodable files are skipped with a warning; mixed sizes
+ * without :HxW, an empty class or fewer than 2 classes fail naming the
+ * folder or files. */
+cf_status cf_data_folder_load(const char *spec, int train, const char *ds_name, cf_dataset **out);
 
 /* Split src into a training part and a validation part of round(n * val_fraction)
  * images, chosen by a permutation from the counter RNG stream (seed, trial 0,

@@ -217,6 +217,14 @@ cf_status cf_dataset_load(const char *name, const char *data_dir, const char *sp
         snprintf(ds_name, sizeof ds_name, "%.50s/%s", base ? base + 1 : name + 4, split);
         return cf_data_npz_load(name + 4, strcmp(split, "train") == 0, ds_name, out);
     }
+    if (name && strncmp(name, "folder:", 7) == 0) {
+        if (!split || (strcmp(split, "train") != 0 && strcmp(split, "test") != 0))
+            CF_FAIL(CF_ERR_UNKNOWN_NAME, "%s: unknown split '%s', expected train or test", name,
+                    split ? split : "(missing)");
+        char ds_name[sizeof ((cf_dataset *)0)->name];
+        snprintf(ds_name, sizeof ds_name, "%.50s/%s", name + 7, split);
+        return cf_data_folder_load(name + 7, strcmp(split, "train") == 0, ds_name, out);
+    }
     const char *names[DATASET_COUNT];
     const dataset_entry *e = NULL;
     for (size_t i = 0; i < DATASET_COUNT; i++) {
