@@ -49,11 +49,13 @@ out=$("$cf" train --space nb201 --set C=4 --set N=1 --dataset folder:shapes --ep
 case "$out" in *"broken.png: not a readable PNG or JPEG image; skipped"*) ;; *) echo "$out"; fail "the broken file is not named";; esac
 case "$out" in *"1 file skipped"*) ;; *) echo "$out"; fail "the count of skipped files is not given";; esac
 case "$out" in *"96 training, 24 validation, 36 test images"*) ;; *) echo "$out"; fail "wrong image counts";; esac
+expect 0 "per class bright:" "$cf" eval m.cfm --dataset folder:shapes --threads 1
 acc=$("$cf" eval m.cfm --dataset folder:shapes --threads 1 | sed -n 's/^accuracy *\([0-9]*\)\..*/\1/p')
 [ "${acc:-0}" -ge 60 ] || fail "the folder model tests at ${acc}%, want at least 60% of 3 brightness classes"
 expect 0 "final models (folder:shapes:16x16 test set)" "$cf" search --dataset folder:shapes:16x16 --set C=4 \
     --batch 16 --trials 2 --fraction 1 --retrain 1 --retrain-epochs 1 --threads 1 --out run
 [ -s run/export/best.onnx ] || fail "the folder run exported no model"
+grep -q '"classes": \["bright", "dark", "mid"\]' run/final/*/test.json || fail "test.json does not name the classes"
 expect 1 "images of different sizes: mixed/a/0.png is 8x8, mixed/a/1.png is 9x8" "$cf" train --space nb201 \
     --dataset folder:mixed "$arch"
 expect 1 "no test split" "$cf" train --space nb201 --set C=4 --set N=1 --dataset folder:mixed:8x8 --epochs 1 \

@@ -39,7 +39,13 @@ typedef struct cf_dataset {
     int classes;      /* every label is in [0, classes) */
     uint8_t *images;  /* (n, c, h, w) contiguous; owned by the dataset */
     int32_t *labels;  /* (n); owned by the dataset */
+    char **class_names; /* (classes) or NULL; owned: set with cf_dataset_set_class_names */
 } cf_dataset;
+
+/* Copy the names of ds's classes (classes strings) into it; a split keeps them.
+ * cf_dataset_class_name gives name k, or NULL when the set has none. */
+cf_status cf_dataset_set_class_names(cf_dataset *ds, const char *const *names);
+const char *cf_dataset_class_name(const cf_dataset *ds, int k);
 
 /* A dataset of n zeroed images of (c, h, w) and n zero labels, for the caller
  * to fill. n may be 0; c, h, w and classes must be at least 1. The caller frees

@@ -462,7 +462,9 @@ int cmd_eval(int argc, char **argv) {
     for (int k = 0; k < K; k++) {
         int64_t total = 0;
         for (int j = 0; j < K; j++) total += confusion[(size_t)k * K + j];
-        printf(" %d:%.1f%%", k, total ? 100.0 * (double)confusion[(size_t)k * K + k] / (double)total : 0.0);
+        const char *name = cf_dataset_class_name(test, k);
+        if (name) printf(" %s:%.1f%%", name, total ? 100.0 * (double)confusion[(size_t)k * K + k] / (double)total : 0.0);
+        else printf(" %d:%.1f%%", k, total ? 100.0 * (double)confusion[(size_t)k * K + k] / (double)total : 0.0);
     }
     printf("\n");
     if (logits_path) {

@@ -106,7 +106,8 @@ static const char *const fashion_names[] = {"T-shirt/top", "Trouser", "Pullover"
 static const char *const cifar10_names[] = {"airplane", "automobile", "bird", "cat",  "deer",
                                             "dog",      "frog",       "horse", "ship", "truck"};
 
-static const char *class_name(const char *dataset, int k, char *buf, size_t cap) {
+static const char *class_name(const cf_dataset *test, const char *dataset, int k, char *buf, size_t cap) {
+    if (cf_dataset_class_name(test, k)) return cf_dataset_class_name(test, k);
     if (k < 10 && strcmp(dataset, "fashion-mnist") == 0) return fashion_names[k];
     if (k < 10 && strcmp(dataset, "cifar10") == 0) return cifar10_names[k];
     snprintf(buf, cap, "%d", k);
@@ -125,7 +126,7 @@ typedef struct job_ctx {
 
 static cf_status write_test_json(final_run *r, final_job *j, const cf_trial *t, const cf_train_result *res,
                                  double test_acc, const int64_t *conf, int classes) {
-    char esc[2 * CF_ARCH_TEXT_MAX + 64], name[32], path[1200];
+    char esc[2 * CF_ARCH_TEXT_MAX + 64], name[32], cname[600], path[1200];
     cf_buf o = {0};
     cf_buf_printf(&o, "{\"trial\": %lld, \"arch\": \"%s\", \"epochs\": %d, \"status\": \"ok\", \"reason\": \"\",\n",
         (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), res->epochs_done);
@@ -136,7 +137,7 @@ static cf_status write_test_json(final_run *r, final_job *j, const cf_trial *t, 
     cf_buf_printf(&o, " \"options\": \"%s\", \"search_val_acc\": %.6f, \"dataset\": \"%s\",\n \"classes\": [",
                   cf_journal_escape(opts, esc, sizeof esc), j->search_val, r->a->dataset);
     for (int k = 0; k < classes; k++)
-        cf_buf_printf(&o, "%s\"%s\"", k ? ", " : "", class_name(r->a->dataset, k, name, sizeof name));
+        cf_buf_printf(&o, "%s\"%s\"", k ? ", " : "", cf_journal_escape(class_name(r->test, r->a->dataset, k, name, sizeof name), cname, sizeof cname));
     cf_buf_printf(&o, "],\n \"per_class_acc\": [");
     for (int k = 0; k < classes; k++) {
         int64_t row = 0;

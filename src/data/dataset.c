@@ -50,8 +50,32 @@ cf_status cf_dataset_create(const char *name, size_t n, int c, int h, int w, int
     return CF_OK;
 }
 
+static void free_class_names(cf_dataset *ds) {
+    for (int k = 0; ds->class_names && k < ds->classes; k++) free(ds->class_names[k]);
+    free(ds->class_names);
+    ds->class_names = NULL;
+}
+
+cf_status cf_dataset_set_class_names(cf_dataset *ds, const char *const *names) {
+    free_class_names(ds);
+    if (!names) return CF_OK;
+    ds->class_names = calloc((size_t)ds->classes, sizeof *ds->class_names);
+    for (int k = 0; ds->class_names && k < ds->classes; k++)
+        if (!(ds->class_names[k] = strdup(names[k] ? names[k] : ""))) {
+            free_class_names(ds);
+            break;
+        }
+    if (!ds->class_names) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "dataset '%s': no memory for the class names", ds->name);
+    return CF_OK;
+}
+
+const char *cf_dataset_class_name(const cf_dataset *ds, int k) {
+    return ds && ds->class_names && k >= 0 && k < ds->classes ? ds->class_names[k] : NULL;
+}
+
 void cf_dataset_destroy(cf_dataset *ds) {
     if (!ds) return;
+    free_class_names(ds);
     free(ds->images);
     free(ds->labels);
     free(ds);
@@ -296,6 +320,8 @@ cf_status cf_dataset_split(const cf_dataset *src, double val_fraction, uint64_t 
     CF_TRY_GOTO(s, cf_dataset_create(part, n - n_val, src->c, src->h, src->w, src->classes, &tr), done);
     snprintf(part, sizeof part, "%s:val", src->name);
     CF_TRY_GOTO(s, cf_dataset_create(part, n_val, src->c, src->h, src->w, src->classes, &va), done);
+    CF_TRY_GOTO(s, cf_dataset_set_class_names(tr, (const char *const *)src->class_names), done);
+    CF_TRY_GOTO(s, cf_dataset_set_class_names(va, (const char *const *)src->class_names), done);
     const size_t per = cf_dataset_image_bytes(src);
     size_t it = 0, iv = 0;
     for (size_t i = 0; i < n; i++) {

@@ -351,6 +351,11 @@ cf_status cf_data_folder_load(const char *spec, int train, const char *ds_name, 
         CF_LOG_WARN("%s: %zu file%s skipped (not readable PNG or JPEG), the first %s", root, L.skipped,
                     L.skipped == 1 ? "" : "s", L.first_skipped);
     if (st == CF_OK) st = build(root, &L, h, w, n_classes, ds_name, out);
+    if (st == CF_OK) st = cf_dataset_set_class_names(*out, (const char *const *)names);
+    if (st != CF_OK) {
+        cf_dataset_destroy(*out);
+        *out = NULL;
+    }
     list_free(&L);
     free_names(names, n_classes);
     free_names(train_names, n_train_classes);

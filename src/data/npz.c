@@ -7,6 +7,8 @@
  *            each in [0, classes)
  *   x_test, y_test   the same for split "test" (optional: without them
  *            the test split is refused with a message)
+ *   class_names  strings, one per class (optional; reports and `eval` name
+ *            the classes with them)
  * The class count is the largest label of x's and x_test's sets plus one. The
  * zip container is read whole (local headers, the central directory, ZIP64
  * sizes as numpy writes them); the .npy headers are parsed for dtype, order
@@ -304,6 +306,42 @@ static cf_status check_labels(const npz *z, const char *yname, const npz_split *
     return CF_OK;
 }
 
+/* The optional array class_names (numpy strings, '<U' dtype) into ds, one per
+ * class; characters outside ASCII become '?'. */
+static cf_status read_class_names(const npz *z, cf_dataset *ds) {
+    unsigned char *b;
+    size_t len;
+    int owned;
+    cf_status st = member(z, "class_names", &b, &len, &owned);
+    if (st == NPZ_ABSENT) return CF_OK;
+    CF_TRY(st);
+    npy a;
+    st = parse_npy(z->path, "class_names", b, len, &a);
+    int width = a.descr[0] == '<' && a.descr[1] == 'U' ? atoi(a.descr + 2) : 0;
+    if (st == CF_OK && (width < 1 || width > 200 || a.ndim != 1))
+        st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__, "%s: array 'class_names': dtype '%s' shape of %d "
+                          "dimensions, expected a list of strings (numpy.array([\"cat\", ...]))", z->path, a.descr, a.ndim);
+    if (st == CF_OK && (a.shape[0] != (uint64_t)ds->classes || a.bytes < (size_t)ds->classes * (size_t)width * 4))
+        st = cf_error_set(CF_ERR_PARSE, __FILE__, __LINE__, "%s: array 'class_names': %llu names for %d classes",
+                          z->path, (unsigned long long)a.shape[0], ds->classes);
+    char **names = st == CF_OK ? calloc((size_t)ds->classes, sizeof *names) : NULL;
+    for (int k = 0; names && k < ds->classes; k++) {
+        char *n = names[k] = calloc((size_t)width + 1, 1);
+        if (!n) break;
+        for (int i = 0; i < width; i++) {
+            uint32_t cp = u32(a.data + ((size_t)k * (size_t)width + (size_t)i) * 4);
+            if (!cp) break;
+            n[i] = cp < 128 && cp >= 32 ? (char)cp : '?';
+        }
+    }
+    if (st == CF_OK) st = names ? cf_dataset_set_class_names(ds, (const char *const *)names)
+                                : cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory", z->path);
+    for (int k = 0; names && k < ds->classes; k++) free(names[k]);
+    free(names);
+    if (owned) free(b);
+    return st;
+}
+
 static void split_free(npz_split *sp) {
     free(sp->own_x);
     free(sp->own_y);
@@ -352,6 +390,11 @@ cf_status cf_data_npz_load(const char *path, int train, const char *ds_name, cf_
             int bad = 0;
             ds->labels[i] = (int32_t)label_at(&sp->y, i, &bad);
         }
+    }
+    if (st == CF_OK) st = read_class_names(&z, *out);
+    if (st != CF_OK) {
+        cf_dataset_destroy(*out);
+        *out = NULL;
     }
     split_free(&tr);
     split_free(&te);
