@@ -208,9 +208,9 @@ typedef struct search_final_args {
     double clock0;                   /* the run clock when the phase starts */
 } search_final_args;
 
-/* The pre-flight line before a search's first trial (search_plan.c): sets
- * r->cfg.est_s_per_work from a measured throughput; prints unless quiet. */
-void search_preflight(run_setup *r, int quiet);
+/* The pre-flight line before a search's first trial (search_plan.c), printed
+ * under --quiet too: sets r->cfg.est_s_per_work from a measured throughput. */
+void search_preflight(run_setup *r);
 
 /* The final phase's own network and evaluator (--retrain-set, --augment,
  * --cutout, --label-smoothing); both NULL without a train evaluator. */

@@ -599,7 +599,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     else if (o->table_path && (rc = open_table(a, r, o, &view)) >= 0) return rc;
     if (rc >= 0) goto exit;
     print_start(r, o, &view, have_replay ? &replay : NULL);
-    if (!o->table_path) search_preflight(r, o->quiet);
+    if (!o->table_path) search_preflight(r);
     cf_search_summary sum;
     cf_status st = cf_search_run(&r->cfg, r->space, r->st, r->ev, r->workers, r->n_workers, &hooks,
                                  have_replay ? &replay : NULL, &sum);

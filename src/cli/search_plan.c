@@ -82,7 +82,7 @@ static void print_memory(char *buf, size_t cap, double bytes) {
     else snprintf(buf, cap, "%.0f MB", bytes / 1e6);
 }
 
-void search_preflight(run_setup *r, int quiet) {
+void search_preflight(run_setup *r) {
     if (r->ev->ops->simulated || !r->train) return;
     cf_rng rng = cf_rng_make(r->cfg.seed ^ 0x5052454649ull, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
     cf_arch archs[PREFLIGHT_SAMPLES];
@@ -110,10 +110,9 @@ void search_preflight(run_setup *r, int quiet) {
     print_memory(mem, sizeof mem, most_memory);
     double fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
     if (ips <= 0) {
-        if (!quiet)
-            printf("pre-flight: median cell %.2fM MACs; activations up to %s per trial at batch %d; trial "
-                   "times are known after the first trial on %s\n",
-                   (double)median / 1e6, mem, cfg->batch, r->workers[0].name);
+        printf("pre-flight: median cell %.2fM MACs; activations up to %s per trial at batch %d; trial "
+               "times are known after the first trial on %s\n",
+               (double)median / 1e6, mem, cfg->batch, r->workers[0].name);
         return;
     }
     /* training images, then the validation split at about a third of a
@@ -121,7 +120,6 @@ void search_preflight(run_setup *r, int quiet) {
     double images = (double)cfg->epochs * fraction * (double)r->train->n;
     double trial_s = images / ips + (double)cfg->epochs * (r->val ? (double)r->val->n : 0) / (3 * ips);
     r->cfg.est_s_per_work = trial_s / ((double)median * cfg->epochs * fraction);
-    if (quiet) return;
     printf("pre-flight: median cell %.2fM MACs trains at %.0f images/s on %s: about %.1f s per trial",
            (double)median / 1e6, ips, r->workers[0].name, trial_s);
     double fit = cfg->time_budget_s * r->n_workers / trial_s;
