@@ -48,11 +48,27 @@ static __global__ void batch_kernel(cf_kernel_dataset ds, const uint32_t *idx, i
             h0 = cy - aug.cutout / 2;
             w0 = cx - aug.cutout / 2;
         }
+        /* random erasing: cf_data_erase_rect's integer arithmetic on the words of
+         * block pos0 + k of the erase stream */
+        int ey = 0, ex = 0, eh = 0, ew = 0;
+        if (aug.erase_threshold > 0) {
+            uint32_t er[4];
+            cf_philox_block(seed, aug.erase_stream, pos0 + (uint64_t)k, er);
+            if ((uint64_t)er[0] < aug.erase_threshold) {
+                const int hl = H / 8 > 0 ? H / 8 : 1, hh = H / 2 > hl ? H / 2 : hl;
+                const int wl = W / 8 > 0 ? W / 8 : 1, wh = W / 2 > wl ? W / 2 : wl;
+                eh = hl + (int)(er[1] % (uint32_t)(hh - hl + 1));
+                ew = wl + (int)(er[2] % (uint32_t)(wh - wl + 1));
+                ey = (int)((er[3] >> 16) % (uint32_t)(H - eh + 1));
+                ex = (int)((er[3] & 0xffffu) % (uint32_t)(W - ew + 1));
+            }
+        }
         const uint8_t *src = ds.images + (size_t)i * image;
         CF_KERNEL_FOR(e, image) {
             const int w = (int)(e % (size_t)W), h = (int)(e / (size_t)W % (size_t)H), c = (int)(e / ((size_t)W * H));
             float v;
-            if (aug.cutout > 0 && h >= h0 && h < h0 + aug.cutout && w >= w0 && w < w0 + aug.cutout) {
+            if ((aug.cutout > 0 && h >= h0 && h < h0 + aug.cutout && w >= w0 && w < w0 + aug.cutout) ||
+                (eh > 0 && h >= ey && h < ey + eh && w >= ex && w < ex + ew)) {
                 v = 0.0f;
             } else {
                 /* padding is black (0) before normalization, as torchvision pads */

@@ -34,6 +34,8 @@ typedef struct cf_kernel_dataset {
 /* The augmentation, all 0 for none (cf_augment's fields). */
 typedef struct cf_kernel_augment {
     int crop_pad, flip, cutout;
+    uint64_t erase_threshold;  /* cf_data_erase_threshold(p); 0: off */
+    uint64_t erase_stream;     /* cf_data_erase_stream(epoch) */
 } cf_kernel_augment;
 
 /* x[k] = image ds[idx[k]] as v * scale[c] + shift[c] (cf_data_batch's rule:

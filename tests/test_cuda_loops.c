@@ -416,7 +416,7 @@ static void check_batch(void) {
     cf_dataset *ds = synthetic("synthetic", 50, 3, 12, 10, 10, 7);
     cf_dataset *ds2 = synthetic("synthetic2", 20, 1, 9, 7, 5, 8);
     if (!ds || !ds2) goto done;
-    const cf_augment full = {.crop_pad = 2, .flip = 1, .cutout = 4};
+    const cf_augment full = {.crop_pad = 2, .flip = 1, .cutout = 4, .erase = 0.5};
     const cf_augment crop = {.crop_pad = 2, .flip = 0, .cutout = 0};
     batch_case(ds, 17, NULL, 0, 0);
     batch_case(ds, 17, &full, 3, 100);

@@ -50,6 +50,42 @@ static void test_batch_channels(void) {
     cf_dataset_destroy(ds);
 }
 
+static void test_erase(const cf_dataset *ds, uint32_t id, const float *mean, const float *std) {
+    cf_augment er = {.erase = 0.5};
+    uint32_t idx1[1] = {id};
+    float plain[784], x[784], again[784];
+    int32_t y[1];
+    cf_data_batch(ds, idx1, 1, mean, std, NULL, 0, 0, 0, plain, y);
+    int erased = 0, bad = 0;
+    for (uint64_t pos = 0; pos < 200; pos++) {
+        cf_data_batch(ds, idx1, 1, mean, std, &er, 11, 2, pos, x, y);
+        cf_data_batch(ds, idx1, 1, mean, std, &er, 11, 2, pos, again, y);
+        bad += memcmp(x, again, sizeof x) != 0;
+        int y0 = 28, x0 = 28, y1 = -1, x1 = -1, changed = 0;
+        for (int i = 0; i < 784; i++)
+            if (x[i] != plain[i]) {
+                changed++;
+                int h = i / 28, w = i % 28;
+                bad += x[i] != 0.0f;
+                y0 = h < y0 ? h : y0, x0 = w < x0 ? w : x0, y1 = h > y1 ? h : y1, x1 = w > x1 ? w : x1;
+            }
+        if (!changed) continue;
+        erased++;
+        /* the changed pixels lie in a rectangle no larger than the largest erasing */
+        bad += y1 - y0 + 1 > 14 || x1 - x0 + 1 > 14;
+    }
+    CHECK(bad == 0, "random erasing: %d images not a rectangle of zeros or not repeatable", bad);
+    CHECK(erased > 70 && erased < 130, "random erasing at 1/2 erased %d of 200 images", erased);
+    int y0, x0, eh, ew, out = 0;
+    for (uint32_t k = 0; k < 5000; k++) {
+        cf_data_erase_rect(k * 2654435761u, k * 40503u + 7, k * 2246822519u, 28, 20, &y0, &x0, &eh, &ew);
+        out += eh < 3 || eh > 14 || ew < 2 || ew > 10 || y0 < 0 || x0 < 0 || y0 + eh > 28 || x0 + ew > 20;
+    }
+    CHECK(out == 0, "%d erasing rectangles out of their bounds", out);
+    CHECK(cf_data_erase_threshold(0) == 0 && cf_data_erase_threshold(1) == (1ull << 32) &&
+              cf_data_erase_threshold(0.5) == (1ull << 31), "erase thresholds");
+}
+
 static void test_batches(const cf_dataset *ds) {
     float mean[1] = {0.25f}, std[1] = {0.5f};
     uint32_t idx[3] = {5, 0, 77};
@@ -99,6 +135,9 @@ static void test_batches(const cf_dataset *ds) {
     int zeros = 0;
     for (int i = 0; i < 784; i++) zeros += x[i] == 0.0f;
     CHECK(zeros >= 16, "cutout zeroed only %d pixels", zeros);
+    /* random erasing: with probability 1/2 a rectangle of 3..14 x 3..14 zeros inside
+     * the image, the rest the plain image; the same draws give the same images */
+    test_erase(ds, idx[0], mean, std);
     /* epoch order: a permutation, different per epoch */
     uint32_t o1[1000], o2[1000];
     cf_data_epoch_order(1000, 9, 0, o1);

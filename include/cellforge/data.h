@@ -131,7 +131,20 @@ typedef struct cf_augment {
     int flip;       /* horizontal flip with probability 1/2 */
     int cutout;     /* side of a square set to 0 after normalization, centred at a
                        uniform pixel and clipped at the border (DARTS's cutout); 0: off */
+    double erase;   /* random erasing (Zhong et al.) with this probability: a rectangle
+                       of H/8..H/2 by W/8..W/2 pixels (each side uniform) at a uniform
+                       place inside the image set to 0 after normalization, as
+                       torchvision's RandomErasing with value 0; 0: off */
 } cf_augment;
+
+/* The words of image `pos`'s random erasing draws: stream (epoch | 2 << 40)
+ * of CF_RNG_PURPOSE_DATA, words 4 pos + 0..3 (apply, height, width, place).
+ * erase_threshold: an image is erased when word 0 is below it. */
+uint64_t cf_data_erase_stream(uint64_t epoch);
+uint64_t cf_data_erase_threshold(double p);
+/* The rectangle (top row, left column, height, width) of one erasing, from its
+ * draws; the same integer arithmetic on the GPU (kernels/batch.cu). */
+void cf_data_erase_rect(uint32_t w1, uint32_t w2, uint32_t w3, int H, int W, int *y0, int *x0, int *eh, int *ew);
 
 /* The order of the n images in epoch `epoch`: a uniform permutation from the
  * counter RNG stream (seed, epoch, CF_RNG_PURPOSE_DATA). */

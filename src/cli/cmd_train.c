@@ -48,6 +48,8 @@ const char *const cmd_train_usage =
     "  --augment LIST        none (default) or any of crop,flip (crop pads 2 px on 28x28\n"
     "                        images, 4 px otherwise)\n"
     "  --cutout N            zero an NxN square of each training image, off\n"
+    "  --erase P             random erasing with probability P: a rectangle of 1/8 to 1/2\n"
+    "                        of each side at a random place set to 0, off\n"
     "  --val-fraction F      share of the training set held out for validation, 0.1\n"
     "  --fraction F          train on this share of each epoch's batches, 1\n"
     "  --time-limit T        stop after T (90s, 10m, 2h); the run ends with status timeout\n"
@@ -203,6 +205,7 @@ static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o)
         (rc = cli_number(args, "momentum", 0, 0.999, &cfg->momentum)) >= 0 ||
         (rc = cli_number(args, "weight-decay", 0, 1, &cfg->weight_decay)) >= 0 ||
         (rc = cli_number(args, "label-smoothing", 0, 0.99, &cfg->label_smoothing)) >= 0 ||
+        (rc = cli_number(args, "erase", 0, 1, &cfg->augment.erase)) >= 0 ||
         (rc = cli_number(args, "grad-clip", 0, 1e9, &cfg->grad_clip)) >= 0 ||
         (rc = cli_number(args, "drop-path", 0, 0.95, &o->drop_path)) >= 0 ||
         (rc = cli_number(args, "val-fraction", 0, 0.9, &o->val_fraction)) >= 0 ||
@@ -341,7 +344,7 @@ int cmd_train(int argc, char **argv) {
         FLAG("epochs", 1, 0), FLAG("batch", 1, 0), FLAG("lr", 1, 0), FLAG("warmup", 1, 0),
         FLAG("momentum", 1, 0), FLAG("no-nesterov", 0, 0), FLAG("weight-decay", 1, 0),
         FLAG("label-smoothing", 1, 0), FLAG("grad-clip", 1, 0), FLAG("drop-path", 1, 0),
-        FLAG("augment", 1, 0), FLAG("cutout", 1, 0), FLAG("val-fraction", 1, 0), FLAG("fraction", 1, 0),
+        FLAG("augment", 1, 0), FLAG("cutout", 1, 0), FLAG("erase", 1, 0), FLAG("val-fraction", 1, 0), FLAG("fraction", 1, 0),
         FLAG("time-limit", 1, 0), FLAG("threads", 1, 0), FLAG("reference", 0, 0), FLAG("seed", 1, 0),
         FLAG("out", 1, 0), FLAG("device", 1, 0), FLAG("deterministic", 0, 0), FLAG("from", 1, 0),
         FLAG("trial", 1, 0)};

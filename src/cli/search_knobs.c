@@ -54,6 +54,7 @@ const cli_knob cli_knobs[] = {
     {"retrain-set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the final models only (wider or deeper\nthan the search's, e.g. C=16 N=3), repeatable", S | SE, NULL, TEXT},
     {"augment", 1, 0, "none", "LIST", "augmentation of the final models' training: none, or any of\ncrop,flip (crop pads 2 px on 28x28 images, 4 px otherwise)", S | SE, NULL, TEXT},
     {"cutout", 1, 0, "0", "N", "zero an NxN square of each final training image (0: off)", S | SE, NULL, COUNT(0, 4096)},
+    {"erase", 1, 0, "0", "P", "random erasing of the final models' training images with this\nprobability (a rectangle of 1/8 to 1/2 of each side set to 0)", S | SE, NULL, NUMBER(0, 1)},
     {"label-smoothing", 1, 0, "0", "E", "label smoothing of the final models' loss", S | SE, NULL, NUMBER(0, 0.99)},
     {"budget", 1, 0, NULL, "DURATION", "the whole run's time (search, final phase and test), planned:\nthe search gets part of it, the final phase trains the\nbest cell widened as long as the rest allows (see README)", S | SE, NULL, DURATION(60, 8760 * 3600)},
     {"devices", 1, 0, "auto", "LIST", "auto (every GPU; the CPU only where no GPU trains), cpu,\ncuda:0,1,...", S | R | SE | TA, "devices", TEXT},

@@ -11,8 +11,8 @@
  * sched.h), which the trials that finish then calibrate.
  *
  * The final phase's network and training: --retrain-set widens the skeleton
- * of the final models only, --augment, --cutout and --label-smoothing apply
- * to their training only (short low-fidelity trials rank cells better
+ * of the final models only, --augment, --cutout, --erase and --label-smoothing
+ * apply to their training only (short low-fidelity trials rank cells better
  * without them).
  */
 #include <stdio.h>
@@ -161,11 +161,12 @@ int search_final_setup(const cli_args *a, const run_setup *r, search_final_setup
     if (rc >= 0) return rc;
     cf_train_config tc = r->tc;
     long long cutout = 0;
-    double smoothing = 0;
+    double smoothing = 0, erase = 0;
     if ((rc = cli_knob_count(a, "cutout", &cutout)) >= 0 ||
-        (rc = cli_knob_number(a, "label-smoothing", &smoothing)) >= 0)
+        (rc = cli_knob_number(a, "label-smoothing", &smoothing)) >= 0 || (rc = cli_knob_number(a, "erase", &erase)) >= 0)
         return rc;
     tc.augment.cutout = (int)cutout;
+    tc.augment.erase = erase;
     tc.label_smoothing = smoothing;
     const char *aug = cli_value(a, "augment");
     char list[128];

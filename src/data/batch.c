@@ -21,6 +21,24 @@ static uint32_t draw(uint64_t seed, uint64_t epoch, uint64_t pos, int k) {
     return cf_rng_word_at(seed, stream, pos * 4 + (uint64_t)k);
 }
 
+uint64_t cf_data_erase_stream(uint64_t epoch) {
+    return cf_rng_stream(epoch | (2ull << 40), CF_RNG_PURPOSE_DATA);
+}
+
+uint64_t cf_data_erase_threshold(double p) {
+    if (!(p > 0)) return 0;
+    return p >= 1 ? (1ull << 32) : (uint64_t)(p * 4294967296.0);
+}
+
+void cf_data_erase_rect(uint32_t w1, uint32_t w2, uint32_t w3, int H, int W, int *y0, int *x0, int *eh, int *ew) {
+    int hl = H / 8 > 0 ? H / 8 : 1, hh = H / 2 > hl ? H / 2 : hl;
+    int wl = W / 8 > 0 ? W / 8 : 1, wh = W / 2 > wl ? W / 2 : wl;
+    *eh = hl + (int)(w1 % (uint32_t)(hh - hl + 1));
+    *ew = wl + (int)(w2 % (uint32_t)(wh - wl + 1));
+    *y0 = (int)((w3 >> 16) % (uint32_t)(H - *eh + 1));
+    *x0 = (int)((w3 & 0xffffu) % (uint32_t)(W - *ew + 1));
+}
+
 void cf_data_batch(const cf_dataset *ds, const uint32_t *idx, int n, const float *mean,
                    const float *std, const cf_augment *aug, uint64_t seed, uint64_t epoch,
                    uint64_t pos0, float *x, int32_t *y) {
@@ -64,6 +82,17 @@ void cf_data_batch(const cf_dataset *ds, const uint32_t *idx, int n, const float
                 for (int h = h0 < 0 ? 0 : h0; h < h0 + aug->cutout && h < H; h++)
                     for (int w = w0 < 0 ? 0 : w0; w < w0 + aug->cutout && w < W; w++)
                         dst[((size_t)c * H + h) * W + w] = 0.0f;
+        }
+        if (aug && aug->erase > 0) {
+            const uint64_t stream = cf_data_erase_stream(epoch);
+            if ((uint64_t)cf_rng_word_at(seed, stream, pos * 4) < cf_data_erase_threshold(aug->erase)) {
+                int y0, x0, eh, ew;
+                cf_data_erase_rect(cf_rng_word_at(seed, stream, pos * 4 + 1), cf_rng_word_at(seed, stream, pos * 4 + 2),
+                                   cf_rng_word_at(seed, stream, pos * 4 + 3), H, W, &y0, &x0, &eh, &ew);
+                for (int c = 0; c < C; c++)
+                    for (int h = y0; h < y0 + eh; h++)
+                        for (int w = x0; w < x0 + ew; w++) dst[((size_t)c * H + h) * W + w] = 0.0f;
+            }
         }
     }
 }

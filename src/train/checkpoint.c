@@ -174,6 +174,7 @@ static cJSON *make_header(const cf_space *s, const char *arch_text, const cf_mod
         cJSON_AddNumberToObject(t, "crop_pad", cfg->augment.crop_pad);
         cJSON_AddBoolToObject(t, "flip", cfg->augment.flip);
         cJSON_AddNumberToObject(t, "cutout", cfg->augment.cutout);
+        if (cfg->augment.erase > 0) add_exact(t, "erase", cfg->augment.erase);
         cJSON_AddNumberToObject(t, "seed", (double)cfg->seed);
     }
     if (res) {
@@ -663,6 +664,9 @@ static cf_status check_identity(cf_json_reader *r, const cJSON *h, const cf_spac
     mark = cf_json_enter_key(r, "train");
     for (size_t k = 0; k < sizeof fields / sizeof *fields; k++)
         CF_TRY(expect_number(r, train, fields[k].key, fields[k].value, "this run"));
+    /* written only when on: a state from before random erasing had none */
+    if (cfg->augment.erase > 0 || cf_json_has(train, "erase"))
+        CF_TRY(expect_number(r, train, "erase", cfg->augment.erase, "this run"));
     cf_json_leave(r, mark);
     return CF_OK;
 }

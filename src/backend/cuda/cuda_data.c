@@ -177,8 +177,11 @@ cf_status cf_cuda_batch(cf_cuda_ctx *ctx, const cf_batch_args *a) {
     }
     const cf_kernel_dataset kd = {
         .images = e->images, .labels = e->labels, .n = e->n, .c = e->c, .h = e->h, .w = e->w};
-    cf_kernel_augment aug = {0, 0, 0};
-    if (a->aug) aug = (cf_kernel_augment){.crop_pad = a->aug->crop_pad, .flip = a->aug->flip, .cutout = a->aug->cutout};
+    cf_kernel_augment aug = {0, 0, 0, 0, 0};
+    if (a->aug)
+        aug = (cf_kernel_augment){.crop_pad = a->aug->crop_pad, .flip = a->aug->flip, .cutout = a->aug->cutout,
+                                  .erase_threshold = cf_data_erase_threshold(a->aug->erase),
+                                  .erase_stream = cf_data_erase_stream(a->epoch)};
     /* cf_data_batch's augmentation stream of the epoch (see draw() in batch.c) */
     const uint64_t rng_stream = cf_rng_stream(a->epoch | (1ull << 40), CF_RNG_PURPOSE_DATA);
     return cf_kernel_batch(kd, a->idx, a->n, scale, shift, aug, a->seed, rng_stream, a->pos0, a->x, a->y,
