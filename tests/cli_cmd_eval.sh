@@ -33,7 +33,7 @@ if n == 4:
     print(json.dumps({"acc": 7}))
     sys.exit(0)
 print("epoch 1 done")
-print(json.dumps({"acc": 0.5 + 0.01 * n, "loss": 1.25}))
+print(json.dumps({"acc": 0.5 + 0.01 * n, "loss": 1.25, "note": "fine", "curve": [1, 2]}))
 PY
 expect 0 "8 trials: 5 ok, 3 failed" "$cf" search --evaluator "cmd:python3 trainer.py" --trials 8 --out run
 grep -q '"reason":"the command exited with status 3; stderr: cannot train this one"' run/journal.jsonl ||
@@ -41,6 +41,8 @@ grep -q '"reason":"the command exited with status 3; stderr: cannot train this o
 grep -q 'no JSON line on stdout' run/journal.jsonl || fail "a command without a JSON line is not named"
 grep -q '\\"acc\\" is 7, expected an accuracy in \[0, 1\]' run/journal.jsonl || fail "an accuracy of 7 is not refused"
 grep -q '"id":7,"status":"ok","reason":"","val_acc":0.57' run/journal.jsonl || fail "trial 7's result is not recorded"
+grep '"id":7,"status":"ok"' run/journal.jsonl | grep -q '"metrics":{"loss":1.25,"note":"fine"}' ||
+    fail "trial 7's other keys are not recorded as its metrics"
 [ "$(wc -l < seen)" = 8 ] || fail "the trainer ran $(wc -l < seen) times, want 8"
 expect 0 "final: no retraining with the cmd evaluator" "$cf" search --resume run --trials 10
 [ "$(wc -l < seen)" = 10 ] || fail "the resumed run ran the trainer $(wc -l < seen) times in all, want 10"

@@ -62,6 +62,7 @@ typedef struct cf_trial_outcome {
     int epochs_done;
     double seconds;                /* wall, or recorded for a table */
     cf_epoch_record *curve;        /* (epochs_done) malloc'd; the controller takes it */
+    char metrics[256];             /* more results as a compact JSON object, or "" */
 } cf_trial_outcome;
 
 typedef struct cf_evaluator_ops {

@@ -68,6 +68,8 @@ typedef struct cf_trial {
     double start, end;             /* run clock, seconds since the search began
                                       (simulated with a table evaluator) */
     cf_epoch_record *curve;        /* (epochs_done) owned by the controller */
+    char metrics[256];             /* more results an evaluator reported, as a compact JSON
+                                      object ("" for none): the cmd evaluator's extra keys */
 } cf_trial;
 
 #ifdef __cplusplus

@@ -65,6 +65,10 @@ cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_tr
                  (long long)t->id, cf_trial_status_name(t->status), cf_journal_escape(t->reason, esc, sizeof esc),
                  t->val_acc, t->epochs_done, t->train_seconds, t->start, t->end, t->attempts, t->batch, t->replicas,
                  workers, t->memory);
+        if (t->metrics[0]) { /* a compact JSON object, checked by the evaluator that made it */
+            size_t n = strlen(fields);
+            snprintf(fields + n, sizeof fields - n, ",\"metrics\":%s", t->metrics);
+        }
         return cf_journal_append(j, "trial_finished", clock, fields);
     case CF_EVENT_CUT:
         workers_json(t, workers, sizeof workers);
@@ -230,6 +234,10 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         const char *reason = str(o, "reason");
         snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
         r->started[id] = 0;
+        const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(o, "metrics");
+        char *text = cJSON_IsObject(metrics) ? cJSON_PrintUnformatted(metrics) : NULL;
+        snprintf(t->metrics, sizeof t->metrics, "%s", text && strlen(text) < sizeof t->metrics ? text : "");
+        free(text);
         if (!rejected) {
             t->val_acc = num(o, "val_acc", -1);
             t->epochs_done = num_int(o, "epochs_done", t->epochs_done);

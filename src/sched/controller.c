@@ -495,6 +495,7 @@ static cf_status complete(ctl *c, flight *f) {
     t->val_acc = o->val_acc;
     t->epochs_done = o->epochs_done;
     t->train_seconds = o->seconds;
+    snprintf(t->metrics, sizeof t->metrics, "%s", o->metrics);
     free(t->curve);
     t->curve = o->curve;
     o->curve = NULL;

@@ -14,8 +14,10 @@
  * environment. Its result is the last line of its stdout that is a JSON
  * object: "acc" (or "val_acc"), the validation accuracy in [0, 1], is the
  * trial's score; "seconds" may give the training time (default: the
- * command's wall time). The other lines of stdout and its stderr are its
- * own (the last line of stderr is kept for a failure's reason).
+ * command's wall time); its other keys with number, string or boolean values
+ * are recorded as the trial's metrics (the journal's trial_finished event). The
+ * other lines of stdout and its stderr are its own (the last line of stderr
+ * is kept for a failure's reason).
  *
  * Nothing the command does stops the search: a non-zero exit, a signal, no
  * JSON line, a line without "acc", a value out of range, or running past the
@@ -250,6 +252,28 @@ static int pump(child *c, const char *input, double limit_s, char *out, size_t *
     return timed_out;
 }
 
+/* The result's other keys with number, string or boolean values, as a compact
+ * JSON object into buf: as many as fit, in their order. */
+static void extra_metrics(const cJSON *root, char *buf, size_t cap) {
+    cJSON *keep = cJSON_CreateObject();
+    buf[0] = 0;
+    for (const cJSON *m = root->child; keep && m; m = m->next) {
+        if (!m->string || strcmp(m->string, "acc") == 0 || strcmp(m->string, "val_acc") == 0 ||
+            strcmp(m->string, "seconds") == 0 || !(cJSON_IsNumber(m) || cJSON_IsString(m) || cJSON_IsBool(m)))
+            continue;
+        cJSON_AddItemToObject(keep, m->string, cJSON_Duplicate(m, 0));
+        char *text = cJSON_PrintUnformatted(keep);
+        if (!text || strlen(text) >= cap) {
+            cJSON_DeleteItemFromObject(keep, m->string); /* this one does not fit */
+        } else {
+            snprintf(buf, cap, "%s", text);
+        }
+        free(text);
+    }
+    if (buf[0] && strcmp(buf, "{}") == 0) buf[0] = 0;
+    cJSON_Delete(keep);
+}
+
 /* The result line into out: its "acc" (or "val_acc"), and "seconds" when given. */
 static void read_result(char *stdout_text, const char *stderr_text, int64_t id, cf_trial_outcome *out) {
     char *line = last_json_line(stdout_text);
@@ -279,6 +303,7 @@ static void read_result(char *stdout_text, const char *stderr_text, int64_t id, 
         out->val_acc = acc->valuedouble;
         out->reason[0] = 0;
         if (cJSON_IsNumber(secs) && secs->valuedouble >= 0) out->seconds = secs->valuedouble;
+        extra_metrics(root, out->metrics, sizeof out->metrics);
     }
     cJSON_Delete(root);
 }
