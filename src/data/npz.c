@@ -82,19 +82,19 @@ static cf_status read_directory(npz *z) {
     /* ZIP64: the locator just before points at the ZIP64 end record */
     if ((dir == 0xFFFFFFFFu || count == 0xFFFF) && eocd >= 20 && u32(z->data + eocd - 20) == 0x07064b50) {
         uint64_t rec = u64(z->data + eocd - 20 + 8);
-        if (rec + 56 > z->size || u32(z->data + rec) != 0x06064b50)
+        if (rec > z->size || z->size - rec < 56 || u32(z->data + rec) != 0x06064b50)
             CF_FAIL(CF_ERR_PARSE, "%s: a damaged ZIP64 directory record", z->path);
         count = u64(z->data + rec + 32);
         dir = u64(z->data + rec + 48);
     }
-    size_t at = (size_t)dir;
+    uint64_t at = dir;
     for (uint64_t i = 0; i < count; i++) {
-        if (at + 46 > z->size || u32(z->data + at) != 0x02014b50)
-            CF_FAIL(CF_ERR_PARSE, "%s: zip directory entry %llu is damaged (byte %zu)", z->path,
-                    (unsigned long long)i, at);
+        if (at > z->size || z->size - at < 46 || u32(z->data + at) != 0x02014b50)
+            CF_FAIL(CF_ERR_PARSE, "%s: zip directory entry %llu is damaged (byte %llu)", z->path,
+                    (unsigned long long)i, (unsigned long long)at);
         const unsigned char *h = z->data + at;
         size_t name_len = u16(h + 28), extra_len = u16(h + 30), comment_len = u16(h + 32);
-        if (at + 46 + name_len + extra_len + comment_len > z->size)
+        if (z->size - at - 46 < name_len + extra_len + comment_len)
             CF_FAIL(CF_ERR_PARSE, "%s: zip directory entry %llu runs past the end", z->path, (unsigned long long)i);
         if (z->n == (int)(sizeof z->e / sizeof z->e[0]))
             CF_FAIL(CF_ERR_PARSE, "%s: more than %d arrays; a dataset needs x, y, x_test, y_test", z->path, z->n);
@@ -121,7 +121,7 @@ static cf_status member(const npz *z, const char *name, unsigned char **out, siz
     for (int i = 0; i < z->n; i++)
         if (strcmp(z->e[i].name, want) == 0) e = &z->e[i];
     if (!e) return NPZ_ABSENT;
-    if (e->local + 30 > z->size || u32(z->data + e->local) != 0x04034b50)
+    if (e->local > z->size || z->size - e->local < 30 || u32(z->data + e->local) != 0x04034b50)
         CF_FAIL(CF_ERR_PARSE, "%s: array '%s': its zip header is damaged", z->path, name);
     const unsigned char *h = z->data + e->local;
     uint64_t start = e->local + 30 + u16(h + 26) + u16(h + 28);
@@ -277,6 +277,9 @@ static cf_status load_split(const npz *z, const char *xname, const char *yname, 
         CF_FAIL(CF_ERR_PARSE, "%s: array '%s': %llu channels, expected 1 to 4", z->path, xname,
                 (unsigned long long)x->shape[3]);
     if (sp->n == 0) CF_FAIL(CF_ERR_PARSE, "%s: array '%s' holds no images", z->path, xname);
+    if (x->shape[0] > x->bytes) /* before any product of the sizes can wrap */
+        CF_FAIL(CF_ERR_PARSE, "%s: array '%s': %llu images in %zu bytes: truncated", z->path, xname,
+                (unsigned long long)x->shape[0], x->bytes);
     size_t need = sp->n * (size_t)sp->c * (size_t)sp->h * (size_t)sp->w;
     if (x->bytes < need)
         CF_FAIL(CF_ERR_PARSE, "%s: array '%s': %zu bytes of pixels for %zu images of %dx%dx%d (%zu bytes): truncated",
