@@ -139,6 +139,11 @@ static cf_status member(const npz *z, const char *name, unsigned char **out, siz
     if (e->usize > NPZ_MAX_BYTES)
         CF_FAIL(CF_ERR_PARSE, "%s: array '%s': %llu bytes, more than the %zu this reader takes", z->path, name,
                 (unsigned long long)e->usize, NPZ_MAX_BYTES);
+    /* deflate expands at most 1032 to 1: a larger size is a damaged header, not
+     * an allocation to make */
+    if (e->usize > e->csize * 1032 + 64)
+        CF_FAIL(CF_ERR_PARSE, "%s: array '%s': %llu bytes from %llu compressed ones: a damaged zip header", z->path,
+                name, (unsigned long long)e->usize, (unsigned long long)e->csize);
     unsigned char *buf = malloc(e->usize ? (size_t)e->usize : 1);
     if (!buf) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: array '%s': no memory for %llu bytes", z->path, name,
                       (unsigned long long)e->usize);
