@@ -46,6 +46,11 @@ const char *cf_trial_status_name(cf_trial_status s);
 /* The status a name stands for: 1 and *out set, or 0 for an unknown name. */
 int cf_trial_status_parse(const char *name, cf_trial_status *out);
 
+/* A trial's seed: weights, data order and augmentation differ between the
+ * trials of one run and repeat exactly for the same (run seed, trial id); the
+ * evaluators hand it to the trainer (train) or the command (cmd). */
+uint64_t cf_trial_seed(uint64_t run_seed, int64_t id);
+
 /* One trial as the controller records it. */
 typedef struct cf_trial {
     int64_t id;

@@ -33,11 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cellforge/journal.h"
 #include "cellforge/sched.h"
+#include "cellforge/thread.h"
 #include "core/json_read.h"
 
 extern char **environ;
@@ -53,20 +53,6 @@ typedef struct cmd_eval {
     double lr;
     uint64_t seed;
 } cmd_eval;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* The same per-trial seed as the train evaluator's. */
-static uint64_t trial_seed(uint64_t run_seed, int64_t id) {
-    uint64_t x = run_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(id + 1));
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    return x ^ (x >> 29);
-}
 
 static void device_name(const cf_worker_desc *w, char *buf, size_t cap) {
     if (w->kind == CF_WORKER_CUDA) snprintf(buf, cap, "cuda:%d", w->index);
@@ -91,7 +77,7 @@ static void trial_json(const cmd_eval *ce, const cf_trial_task *task, const cf_n
              "\"device\": \"%s\", \"threads\": %d, \"params\": %lld, \"macs\": %lld}\n",
              (long long)t->id, ce->space->name, cf_journal_escape(ce->space->path, file, sizeof file), opts,
              cf_journal_escape(t->arch, arch, sizeof arch), t->cand.epochs, t->cand.fraction > 0 ? t->cand.fraction : 1,
-             t->batch, ce->lr, (unsigned long long)trial_seed(ce->seed, t->id), ce->dataset, in->h, in->w, in->c,
+             t->batch, ce->lr, (unsigned long long)cf_trial_seed(ce->seed, t->id), ce->dataset, in->h, in->w, in->c,
              in->classes, dev, task->worker->threads, (long long)t->cost.params, (long long)t->cost.macs);
 }
 
@@ -203,7 +189,7 @@ static int pump(child *c, const char *input, double limit_s, char *out, size_t *
     size_t in_left = strlen(input);
     const char *in_at = input;
     fcntl(c->in, F_SETFL, O_NONBLOCK);
-    double t0 = now_s();
+    double t0 = cf_time_now();
     int open_out = 1, open_err = 1, timed_out = 0;
     while (open_out || open_err) {
         struct pollfd p[3];
@@ -213,7 +199,7 @@ static int pump(child *c, const char *input, double limit_s, char *out, size_t *
         if (open_err) { eo = n; p[n++] = (struct pollfd){c->err, POLLIN, 0}; }
         int wait_ms = 1000;
         if (limit_s > 0) {
-            double left = limit_s - (now_s() - t0);
+            double left = limit_s - (cf_time_now() - t0);
             if (left <= 0) {
                 timed_out = 1;
                 kill(-c->pid, SIGKILL);
@@ -327,7 +313,7 @@ static cf_status cmd_run(void *self, void *state, const cf_trial_task *task, cf_
     if (!text) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "cmd evaluator: no memory");
     text[0] = err[0] = 0;
     child c;
-    double t0 = now_s();
+    double t0 = cf_time_now();
     if (spawn(ce, task, &c) != CF_OK) {
         snprintf(out->reason, sizeof out->reason, "%s", cf_error_message());
         free(text);
@@ -336,7 +322,7 @@ static cf_status cmd_run(void *self, void *state, const cf_trial_task *task, cf_
     int timed_out = pump(&c, input, task->time_limit_s, text, &out_len, err, &err_len);
     int ws = 0;
     while (waitpid(c.pid, &ws, 0) < 0 && errno == EINTR) {}
-    out->seconds = now_s() - t0;
+    out->seconds = cf_time_now() - t0;
     const char *why = last_line(err);
     if (timed_out) {
         out->status = CF_TRIAL_TIMEOUT;

@@ -64,15 +64,6 @@ static cf_status trial_failed(const cf_trial_task *task, cf_trial_outcome *out, 
     return CF_OK;
 }
 
-/* A seed per trial: weights, data order and augmentation differ between trials of
- * one run and repeat exactly for the same (run seed, trial id). */
-static uint64_t trial_seed(uint64_t run_seed, int64_t id) {
-    uint64_t x = run_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(id + 1));
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    return x ^ (x >> 29);
-}
-
 /* What rank 0 does after every epoch: save the state, then tell the controller. */
 typedef struct epoch_hook {
     const cf_trial_task *task;
@@ -150,7 +141,7 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     if (st != CF_OK) return trial_failed(task, out, st);
     m->threads = task->worker->threads;
     cf_train_config cfg = te->cfg;
-    cfg.seed = trial_seed(cfg.seed, t->id);
+    cfg.seed = cf_trial_seed(cfg.seed, t->id);
     cfg.batch = t->batch;
     if (t->cand.epochs > 0) cfg.epochs = t->cand.epochs;
     if (t->cand.fraction > 0) cfg.max_epoch_fraction = t->cand.fraction;

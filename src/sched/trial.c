@@ -20,3 +20,10 @@ int cf_trial_status_parse(const char *name, cf_trial_status *out) {
         }
     return 0;
 }
+
+uint64_t cf_trial_seed(uint64_t run_seed, int64_t id) {
+    uint64_t x = run_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(id + 1));
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    return x ^ (x >> 29);
+}
