@@ -46,7 +46,8 @@ typedef struct cf_trial_task {
     void (*on_epoch)(void *ctx, const cf_trial *t, const cf_epoch_record *r);
     void *epoch_ctx;
     /* Called by rank 0 on the worker's thread when training ended with status
-     * ok, before the model is freed (may be NULL): m holds the trained weights
+     * ok, or timeout after at least one whole epoch, before the model is freed
+     * (may be NULL): m holds the trained weights
      * and statistics, cfg the configuration it trained with, res its record.
      * All borrowed for the call. A failure fails the trial with its message. */
     cf_status (*on_trained)(void *ctx, const cf_trial *t, cf_model *m, const cf_train_config *cfg,

@@ -164,7 +164,9 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     cfg.resume = done;
     cfg.resume_momentum = momentum;
     if (st == CF_OK) st = cf_train(m, te->train, task->rank == 0 ? te->val : NULL, &cfg, res);
-    if (st == CF_OK && task->rank == 0 && task->on_trained && res->status == CF_TRAIN_OK)
+    /* a model its time limit stopped after whole epochs is a model too */
+    if (st == CF_OK && task->rank == 0 && task->on_trained &&
+        (res->status == CF_TRAIN_OK || (res->status == CF_TRAIN_TIMEOUT && res->epochs_done > 0)))
         st = task->on_trained(task->trained_ctx, t, m, &cfg, res);
     cf_model_destroy(m);
     free(done);
