@@ -218,7 +218,7 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     cfg.lr = 0.05;
     cfg.seed = 3;
     cfg.drop_path = nc->drop_path;
-    cfg.augment = (cf_augment){2, 1, 4, 0.5};
+    cfg.augment = (cf_augment){2, 1, 4, 0};
     cfg.grad_clip = 5;
     CHECK_OK(cf_train(cpu_m, train, val, &cfg, rc));
     /* the horizon is well-conditioned: the first weight one ulp up moves nothing past TOL_TRAIN / 10 */

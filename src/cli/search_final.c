@@ -466,11 +466,13 @@ static void plan_epochs(final_run *r, const cf_search_replay *rep) {
     int epochs = 0;
     char *text = NULL;
     size_t len = 0;
-    if (cf_file_read(path, 1 << 16, 0, &text, &len) == CF_OK) {
+    if (cf_file_read(path, 1 << 16, CF_FILE_NOFOLLOW, &text, &len) == CF_OK) {
         const char *e = strstr(text, "\"epochs\":");
         if (e) epochs = atoi(e + 9);
+        if (epochs > CF_TRAIN_MAX_EPOCHS) epochs = 0; /* damaged: planned again */
         free(text);
     }
+    cf_error_clear(); /* no plan yet is the usual case */
     /* an epoch of the largest final network: measured on the CPU, else at the
      * speed per MAC the search's trials showed */
     double k = seconds_per_mac(a, rep), slowest = 0, images = a->fraction * (double)a->n_train + (double)a->n_val / 3;
