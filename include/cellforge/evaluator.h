@@ -96,11 +96,26 @@ cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train,
 /* Any program as the trainer (src/sched/eval_cmd.c): `command` runs under
  * /bin/sh -c once per trial with the trial as JSON on stdin and answers with
  * a JSON line {"acc": ...} on stdout; whatever it does wrong fails only its
- * trial. in is the data's geometry (what the cost model counts); dataset,
- * batch, lr and seed are passed on to it. s is borrowed. */
+ * trial. in is the data's geometry (what the cost model counts); dataset, lr
+ * and seed are passed on to it. s is borrowed. */
 cf_status cf_evaluator_cmd_create(const char *command, const cf_space *s, const cf_net_input *in,
-                                  const char *dataset, int batch, double lr, uint64_t seed,
-                                  cf_evaluator **out);
+                                  const char *dataset, double lr, uint64_t seed, cf_evaluator **out);
+
+/* What a function evaluator answers. */
+enum {
+    CF_EVAL_FN_OK = 0,      /* result holds the result line ({"acc": ...}) */
+    CF_EVAL_FN_FAILED = 1,  /* result holds why: the trial failed with that reason */
+    CF_EVAL_FN_CUT = 2,     /* not run (the caller is stopping): recorded as cut,
+                               run again by a resume */
+};
+/* A function as the trainer: the trial as the cmd evaluator's JSON in
+ * trial_json, the answer (at most cap bytes with the NUL) in result. Called
+ * on the workers' threads, several calls at once with several workers. */
+typedef int (*cf_eval_fn)(void *ctx, const char *trial_json, char *result, size_t cap);
+/* The "callback" evaluator over fn (ctx passed back); otherwise as
+ * cf_evaluator_cmd_create. */
+cf_status cf_evaluator_fn_create(cf_eval_fn fn, void *ctx, const cf_space *s, const cf_net_input *in,
+                                 const char *dataset, double lr, uint64_t seed, cf_evaluator **out);
 
 /* A benchmark table (format: docs in src/sched/eval_table.c and the README): rows of
  * (arch, epochs) with validation accuracy and training seconds. A candidate

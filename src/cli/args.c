@@ -23,6 +23,7 @@ int cli_usage_error(const cli_args *a, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "cellforge %s: %s\n(see `cellforge %s --help`)\n", a->command, msg, a->command);
+    cf_error_set(CF_ERR_INVALID_ARG, __FILE__, __LINE__, "%s", msg); /* for the library API's callers */
     return EXIT_USAGE;
 }
 

@@ -187,6 +187,27 @@ typedef struct run_setup {
     const char *dataset;
 } run_setup;
 
+/* Parse the flags of search and tabulate and load the space, data, evaluator,
+ * workers and strategy (search_setup.c). strategy: its name (its options from
+ * --strategy-options); evaluator: train, table:FILE, cmd:COMMAND or callback.
+ * Returns -1 on success, else the exit code after a message. */
+int search_setup(const cli_args *a, const char *strategy, const char *evaluator, run_setup *r);
+void search_setup_free(run_setup *r);
+/* --objectives into cfg->objectives and n_objectives; -1 or EXIT_USAGE. */
+int search_parse_objectives(const cli_args *a, cf_search_config *cfg);
+
+/* The function that `--evaluator callback` runs each trial through: set by
+ * the library API for the one search it runs in the process, NULL otherwise. */
+typedef struct search_external {
+    cf_eval_fn fn;
+    void *ctx;
+    void (*on_started)(void *ctx, int64_t trial); /* each dispatch, on the controller's thread; may be NULL */
+    void (*on_recorded)(void *ctx, int64_t trial); /* a trial's end is in the journal; may be NULL */
+    volatile int *stop;    /* nonzero: start no new trial (the running ones end); may be NULL */
+} search_external;
+void search_external_set(const search_external *x);
+const search_external *search_external_get(void);
+
 typedef struct search_final_args {
     const char *dir;                 /* the run directory */
     const cf_space *space;

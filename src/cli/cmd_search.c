@@ -155,6 +155,8 @@ static void clear_status(search_view *v) {
 static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
     search_view *v = ctx;
     v->clock = clock;
+    const search_external *x = search_external_get();
+    if (x && kind == CF_EVENT_STARTED && x->on_started) x->on_started(x->ctx, t->id);
     if (kind == CF_EVENT_STARTED) {
         v->running++;
         for (int r = 0; r < t->replicas; r++)
@@ -175,7 +177,8 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     }
     /* a journal that cannot be written stops the search: nothing new starts that
      * could not be resumed */
-    if (v->journal_st != CF_OK) return 1;
+    if (x && x->on_recorded && (kind == CF_EVENT_FINISHED || kind == CF_EVENT_CUT)) x->on_recorded(x->ctx, t->id);
+    if (v->journal_st != CF_OK || (x && x->stop && *x->stop)) return 1;
     if (kind == CF_EVENT_CUT && !v->quiet) {
         clear_status(v);
         printf("trial %lld  cut by the budget: %s, t=%.0f s\n", (long long)t->id, t->reason, t->end);
@@ -224,129 +227,6 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     draw_status(v);
     fflush(stdout);
     return 0;
-}
-
-static int parse_objectives(const cli_args *a, cf_search_config *cfg) {
-    const char *list = cli_value(a, "objectives");
-    cfg->n_objectives = 1;
-    if (!list) return -1;
-    /* in the order of cf_constraint_kind */
-    static const char *const names[] = {"macs", "params", "memory", "latency"};
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", list);
-    int first = 1;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), first = 0) {
-        if (strcmp(t, "acc") == 0) {
-            if (!first) return cli_usage_error(a, "--objectives: acc must come first");
-            continue;
-        }
-        if (first) return cli_usage_error(a, "--objectives: the list starts with acc (e.g. acc,macs)");
-        int k = -1;
-        for (int i = 0; i < 4; i++)
-            if (strcmp(t, names[i]) == 0) k = i;
-        if (k < 0) {
-            const char *near = cf_text_closest(t, names, 4);
-            return cli_usage_error(a, "--objectives: unknown '%s'%s%s%s (acc, macs, params, memory, latency)", t,
-                                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-        }
-        if (cfg->n_objectives >= CF_MAX_OBJECTIVES) return cli_usage_error(a, "--objectives: at most %d", CF_MAX_OBJECTIVES);
-        cfg->objectives[cfg->n_objectives++] = k;
-    }
-    return -1;
-}
-
-static void setup_free(run_setup *r) {
-    cf_strategy_destroy(r->st);
-    cf_evaluator_destroy(r->ev);
-    cf_dataset_destroy(r->all);
-    cf_dataset_destroy(r->train);
-    cf_dataset_destroy(r->val);
-    cf_space_destroy(r->space);
-}
-
-/* Parse the shared flags and load the space, data, evaluator and workers.
- * strategy: the strategy name (its options from --strategy-options). Returns -1
- * on success, else the exit code. */
-static int setup(const cli_args *a, const char *strategy, const char *evaluator, run_setup *r) {
-    int rc;
-    memset(r, 0, sizeof *r);
-    cf_search_config *cfg = &r->cfg;
-    cf_search_config_default(cfg);
-    long long epochs = 1, batch = cfg->batch, min_batch = cfg->min_batch, seed = 0, threads = 0, workers = 0,
-              replicas = 0, retries = cfg->oom_retries, cpu_memory = 0;
-    double lr = 0.1, fraction = 1, val_fraction = 0.1;
-    /* ranges from the knob table (search_knobs.c) */
-    if ((rc = cli_knob_count(a, "epochs", &epochs)) >= 0 || (rc = cli_knob_count(a, "batch", &batch)) >= 0 ||
-        (rc = cli_knob_count(a, "min-batch", &min_batch)) >= 0 || (rc = cli_knob_count(a, "seed", &seed)) >= 0 ||
-        (rc = cli_knob_count(a, "threads", &threads)) >= 0 || (rc = cli_knob_count(a, "cpu-workers", &workers)) >= 0 ||
-        (rc = cli_knob_count(a, "replicas", &replicas)) >= 0 || (rc = cli_knob_count(a, "oom-retries", &retries)) >= 0 ||
-        (rc = cli_knob_count(a, "cpu-memory", &cpu_memory)) >= 0 || (rc = cli_knob_number(a, "lr", &lr)) >= 0 ||
-        (rc = cli_knob_number(a, "fraction", &fraction)) >= 0 ||
-        (rc = cli_knob_number(a, "val-fraction", &val_fraction)) >= 0)
-        return rc;
-    if (min_batch > batch) return cli_usage_error(a, "--min-batch %lld is above --batch %lld", min_batch, batch);
-    cfg->epochs = (int)epochs;
-    cfg->batch = (int)batch;
-    cfg->min_batch = (int)min_batch;
-    cfg->seed = (uint64_t)seed;
-    cfg->oom_retries = (int)retries;
-    cfg->replicas = (int)replicas;
-    cfg->fraction = fraction;
-    r->dataset = cli_value(a, "dataset");
-    if (!r->dataset) r->dataset = "fashion-mnist";
-    if ((rc = cli_load_space(a, &r->space)) >= 0) return rc;
-
-    cf_device_report report;
-    cf_devices_discover(&report);
-    const char *devices = cli_value(a, "devices");
-    if (cf_workers_plan(devices ? devices : "auto", (int)workers, (int)threads, (size_t)cpu_memory, &report, r->workers,
-                        &r->n_workers) != CF_OK)
-        return cli_fail(a->command);
-    if (replicas > r->n_workers)
-        return cli_usage_error(a, "--replicas %lld: only %d workers (--cpu-workers K splits the CPU)", replicas,
-                               r->n_workers);
-
-    if (evaluator && strncmp(evaluator, "table:", 6) == 0) {
-        if (cf_evaluator_table_create(evaluator + 6, r->space, &r->ev) != CF_OK ||
-            cf_evaluator_table_check_fidelity(r->ev, (int)cfg->epochs, fraction) != CF_OK)
-            return cli_fail(a->command);
-    } else if (!evaluator || strcmp(evaluator, "train") == 0) {
-        if (cf_dataset_load(r->dataset, cli_value(a, "data-dir"), "train", &r->all) != CF_OK ||
-            cf_dataset_split(r->all, val_fraction, cfg->seed, &r->train, &r->val) != CF_OK)
-            return cli_fail(a->command);
-        cf_train_config tc;
-        cf_train_config_default(&tc);
-        tc.epochs = cfg->epochs;
-        tc.batch = cfg->batch;
-        tc.lr = lr;
-        tc.max_epoch_fraction = fraction;
-        tc.seed = cfg->seed;
-        double dp = cf_space_get_or(r->space, "drop_path", 0);
-        tc.drop_path = dp > 0 ? dp : 0;
-        r->tc = tc;
-        if (cf_evaluator_train_create(r->space, r->train, r->val, &tc, &r->ev) != CF_OK) return cli_fail(a->command);
-    } else if (strncmp(evaluator, "cmd:", 4) == 0) {
-        cf_net_input in;
-        char what[128];
-        if ((rc = cli_input(a, &in, what, sizeof what)) >= 0) return rc;
-        if (cf_evaluator_cmd_create(evaluator + 4, r->space, &in, r->dataset, cfg->batch, lr, cfg->seed, &r->ev) != CF_OK)
-            return cli_usage_error(a, "--evaluator: %s", cf_error_message());
-    } else {
-        return cli_usage_error(a, "--evaluator '%s': train, table:FILE or cmd:COMMAND", evaluator);
-    }
-
-    cf_strategy_config sc;
-    cf_strategy_config_default(&sc);
-    sc.seed = cfg->seed;
-    sc.n_objectives = cfg->n_objectives;
-    sc.max_epochs = cfg->epochs;
-    const char *opts = cli_value(a, "strategy-options");
-    if (opts) snprintf(sc.options, sizeof sc.options, "%s", opts);
-    cf_status st = cf_strategy_create(strategy, r->space, &sc, &r->st);
-    /* a misspelt strategy or option is a usage error, named with a suggestion */
-    if (st == CF_ERR_UNKNOWN_NAME || st == CF_ERR_INVALID_ARG) return cli_usage_error(a, "%s", cf_error_message());
-    if (st != CF_OK) return cli_fail(a->command);
-    return -1;
 }
 
 static void print_summary(const run_setup *r, const cf_search_summary *s) {
@@ -722,7 +602,7 @@ int cmd_search(int argc, char **argv) {
         rc = cli_usage_error(&args, "--time %.0f s is longer than the whole --budget %.0f s", time_s, budget_s);
         goto exit;
     }
-    rc = setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
+    rc = search_setup(&args, cli_value(&args, "strategy"), cli_value(&args, "evaluator"), &r);
     if (rc < 0) rc = search_final_setup(&args, &r, &fin);
     if (rc < 0) {
         r.cfg.max_trials = trials;
@@ -733,7 +613,7 @@ int cmd_search(int argc, char **argv) {
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
         r.cfg.limit[CF_LIMIT_LATENCY] = (int64_t)(max_latency * 1e3);
-        rc = parse_objectives(&args, &r.cfg);
+        rc = search_parse_objectives(&args, &r.cfg);
     }
     if (rc < 0) {
         char dir[1024];
@@ -759,7 +639,7 @@ int cmd_search(int argc, char **argv) {
     }
 exit:
     search_final_setup_free(&fin);
-    setup_free(&r);
+    search_setup_free(&r);
     free(spec_json);
     cf_spec_destroy(args.spec);
     for (int k = 0; k < CLI_MAX_VALUES; k++) free(args.abs_paths[k]);
@@ -784,12 +664,12 @@ int cmd_tabulate(int argc, char **argv) {
     cli_knob_defaults(&args);
     run_setup r;
     /* every canonical arch once (grid), or a sample of distinct ones (random) */
-    rc = setup(&args, sample ? "random" : "grid", "train", &r);
+    rc = search_setup(&args, sample ? "random" : "grid", "train", &r);
     if (rc < 0) {
         r.cfg.max_trials = sample;
         run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL, 0, 0, 0, NULL, 0};
         rc = run(&args, &r, &o);
     }
-    setup_free(&r);
+    search_setup_free(&r);
     return rc;
 }

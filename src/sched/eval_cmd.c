@@ -23,6 +23,10 @@
  * JSON line, a line without "acc", a value out of range, or running past the
  * trial's time limit (the whole process group is killed) ends the trial as
  * failed with the reason. Tested by tests/cli_cmd_eval.sh.
+ *
+ * The same evaluator with a function instead of a command (the "callback"
+ * evaluator, cf_evaluator_fn_create) serves the library API: the function
+ * gets the same JSON and answers with the same result line, in process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,10 +50,11 @@ extern char **environ;
 #define ERR_KEEP 2048        /* the tail of stderr kept for a reason */
 
 typedef struct cmd_eval {
-    char *command;
+    char *command;                 /* the cmd: transport, or NULL */
+    cf_eval_fn fn;                 /* the function transport (cf_evaluator_fn_create) */
+    void *fn_ctx;
     const cf_space *space;
     char dataset[64];
-    int batch;
     double lr;
     uint64_t seed;
 } cmd_eval;
@@ -294,6 +299,24 @@ static void read_result(char *stdout_text, const char *stderr_text, int64_t id, 
     cJSON_Delete(root);
 }
 
+/* The function transport: the trial's JSON in, its result line (or why it
+ * failed) out. */
+static void fn_run(const cmd_eval *ce, const cf_trial_task *task, const char *input, char *text, cf_trial_outcome *out) {
+    double t0 = cf_time_now();
+    text[0] = 0;
+    int rc = ce->fn(ce->fn_ctx, input, text, OUT_KEEP);
+    text[OUT_KEEP - 1] = 0;
+    out->seconds = cf_time_now() - t0;
+    if (rc == CF_EVAL_FN_OK) {
+        read_result(text, "", task->trial->id, out);
+    } else if (rc == CF_EVAL_FN_CUT) {
+        out->status = CF_TRIAL_CUT;
+        snprintf(out->reason, sizeof out->reason, "%.250s", text[0] ? text : "not run: the search was stopped");
+    } else {
+        snprintf(out->reason, sizeof out->reason, "the evaluator failed: %.230s", text[0] ? text : "no reason given");
+    }
+}
+
 static cf_status cmd_run(void *self, void *state, const cf_trial_task *task, cf_trial_outcome *out) {
     (void)state;
     cmd_eval *ce = self;
@@ -312,6 +335,11 @@ static cf_status cmd_run(void *self, void *state, const cf_trial_task *task, cf_
     size_t out_len = 0, err_len = 0;
     if (!text) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "cmd evaluator: no memory");
     text[0] = err[0] = 0;
+    if (ce->fn) {
+        fn_run(ce, task, input, text, out);
+        free(text);
+        return CF_OK;
+    }
     child c;
     double t0 = cf_time_now();
     if (spawn(ce, task, &c) != CF_OK) {
@@ -359,6 +387,15 @@ static void cmd_close(void *self, void *state) {
     (void)state;
 }
 
+static const cf_evaluator_ops fn_ops = {
+    .name = "callback",
+    .simulated = 0,
+    .open = cmd_open,
+    .close = cmd_close,
+    .run = cmd_run,
+    .destroy = cmd_destroy,
+};
+
 static const cf_evaluator_ops cmd_ops = {
     .name = "cmd",
     .simulated = 0,
@@ -368,30 +405,44 @@ static const cf_evaluator_ops cmd_ops = {
     .destroy = cmd_destroy,
 };
 
-cf_status cf_evaluator_cmd_create(const char *command, const cf_space *s, const cf_net_input *in, const char *dataset,
-                                  int batch, double lr, uint64_t seed, cf_evaluator **out) {
+static cf_status create(const char *command, cf_eval_fn fn, void *fn_ctx, const cf_space *s, const cf_net_input *in,
+                        const char *dataset, double lr, uint64_t seed, cf_evaluator **out) {
     *out = NULL;
-    if (!command || !*command) CF_FAIL(CF_ERR_INVALID_ARG, "cmd evaluator: the command is empty (cmd:\"python3 train.py\")");
     cf_evaluator *ev = calloc(1, sizeof *ev);
     cmd_eval *ce = calloc(1, sizeof *ce);
-    char *copy = strdup(command);
-    if (!ev || !ce || !copy) {
+    char *copy = command ? strdup(command) : NULL;
+    if (!ev || !ce || (command && !copy)) {
         free(ev);
         free(ce);
         free(copy);
-        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "cmd evaluator: no memory");
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s evaluator: no memory", command ? "cmd" : "callback");
     }
     /* a command that exits without reading its stdin must not end the search */
-    signal(SIGPIPE, SIG_IGN);
+    if (command) signal(SIGPIPE, SIG_IGN);
     ce->command = copy;
+    ce->fn = fn;
+    ce->fn_ctx = fn_ctx;
     ce->space = s;
     snprintf(ce->dataset, sizeof ce->dataset, "%s", dataset ? dataset : "");
-    ce->batch = batch;
     ce->lr = lr;
     ce->seed = seed;
-    ev->ops = &cmd_ops;
+    ev->ops = command ? &cmd_ops : &fn_ops;
     ev->self = ce;
     ev->input = *in;
     *out = ev;
     return CF_OK;
+}
+
+cf_status cf_evaluator_cmd_create(const char *command, const cf_space *s, const cf_net_input *in, const char *dataset,
+                                  double lr, uint64_t seed, cf_evaluator **out) {
+    *out = NULL;
+    if (!command || !*command) CF_FAIL(CF_ERR_INVALID_ARG, "cmd evaluator: the command is empty (cmd:\"python3 train.py\")");
+    return create(command, NULL, NULL, s, in, dataset, lr, seed, out);
+}
+
+cf_status cf_evaluator_fn_create(cf_eval_fn fn, void *ctx, const cf_space *s, const cf_net_input *in,
+                                 const char *dataset, double lr, uint64_t seed, cf_evaluator **out) {
+    *out = NULL;
+    if (!fn) CF_FAIL(CF_ERR_INVALID_ARG, "callback evaluator: no function");
+    return create(NULL, fn, ctx, s, in, dataset, lr, seed, out);
 }
