@@ -2,7 +2,10 @@
 # quickstart.sh - install what is missing, build, then run cellforge or its tests.
 #
 #   ./quickstart.sh search [ARGS...]  install, build, run the default search
-#   ./quickstart.sh test              install, build, run every test (ctest)
+#   ./quickstart.sh test              install, build, run every test (ctest), then
+#                                     pip install . into a venv and run the Python tests
+#   ./quickstart.sh python            install, then pip install . into .venv (the
+#                                     Python package; `. .venv/bin/activate` to use it)
 #   ./quickstart.sh sanitize          build with address+UB sanitizers, run the CPU tests
 #   ./quickstart.sh fuzz [SECONDS]    build the fuzz targets (clang, libFuzzer) and run
 #                                     each for SECONDS (default 300): tools/fuzz.sh
@@ -21,7 +24,10 @@ mode=${1:-search}
 PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev libopenblas-dev libpng-dev libjpeg-dev dataset-fashion-mnist"
 # what the tests use besides: Chromium renders the report, numpy + onnx check the
 # exported models, pip fetches onnxruntime (not in Debian 12) to run them
-TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pil python3-pip"
+TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pil python3-pip python3-pytest python3-torch python3-pandas"
+# the Python package: a venv that sees Debian's numpy, torch and pandas, and
+# pip (scikit-build-core comes from PyPI)
+PYTHON_PACKAGES="python3-venv python3-pip python3-numpy"
 # the fuzz targets: clang, its libFuzzer runtime (libclang_rt.fuzzer-x86_64.a
 # is in libclang-rt-14-dev) and clang's OpenMP
 FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev ninja-build"
@@ -63,7 +69,21 @@ build() { # build DIR [cmake options...]
     cmake --build "$dir" -j "$JOBS"
 }
 
+# pip install . into the venv $1 (made with Debian's python3, seeing its packages)
+python_package() {
+    venv=$1
+    [ -x "$venv/bin/python" ] || { say "creating $venv"; /usr/bin/python3 -m venv --system-site-packages "$venv"; }
+    say "pip install . into $venv"
+    "$venv/bin/python" -m pip install -q .
+    "$venv/bin/python" -c "import cellforge; print('cellforge', cellforge.__version__, 'from', cellforge.__file__)"
+}
+
 case "$mode" in
+python)
+    install_packages $PYTHON_PACKAGES
+    python_package .venv
+    say "ready: . .venv/bin/activate, then python3 -c 'import cellforge'"
+    ;;
 search)
     install_packages
     build "$BUILD_DIR"
@@ -78,6 +98,11 @@ test)
     build "$BUILD_DIR"
     say "running every test"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    install_packages $PYTHON_PACKAGES
+    python_package "$BUILD_DIR/venv"
+    say "the Python tests against the installed package"
+    src=$(pwd)
+    (cd "$BUILD_DIR" && venv/bin/python -m pytest -q -p no:cacheprovider "$src/python/tests")
     ;;
 sanitize)
     install_packages $TEST_PACKAGES
@@ -94,7 +119,7 @@ fuzz)
     BUILD_DIR="$BUILD_DIR-fuzz" JOBS="$JOBS" tools/fuzz.sh "${1:-300}"
     ;;
 *)
-    echo "usage: ./quickstart.sh search [ARGS...] | test | sanitize | fuzz [SECONDS]" >&2
+    echo "usage: ./quickstart.sh search [ARGS...] | test | python | sanitize | fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac
