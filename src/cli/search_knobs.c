@@ -46,7 +46,7 @@ const cli_knob cli_knobs[] = {
     {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL, COUNT(1, CLI_MAX_BATCH)},
     {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL, NUMBER(0, 100)},
     {"val-fraction", 1, 0, "0.1", "F", "share of the training set held out to score trials", S | SE | TA, NULL, NUMBER(0.001, 0.9)},
-    {"evaluator", 1, 0, "train", "E", "train, table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated) or cmd:COMMAND (any program trains\neach trial: the trial as JSON on its stdin, {\"acc\": ...} as the\nlast JSON line of its stdout; see README)", S | SE, NULL, TEXT},
+    {"evaluator", 1, 0, "train", "E", "train, table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated), cmd:COMMAND (any program trains\neach trial: the trial as JSON on its stdin, {\"acc\": ...} as the\nlast JSON line of its stdout; see README) or callback (a\nfunction of the library's caller: cellforge.search in Python)", S | SE, NULL, TEXT},
     {"seed", 1, 0, "0", "S", "the run seed: proposals, splits, weights, data order", S | SE | TA, NULL, COUNT(0, CF_VALUE_COUNT_MAX)},
     {"retrain", 1, 0, "3", "K", "then train up to K models of the front again, longer, and\nmeasure them on the test set (0: no final phase)", S | R | SE, "after the search", COUNT(0, CF_FINAL_MAX)},
     {"retrain-epochs", 1, 0, "3", "N", "epochs of each final model", S | R | SE, NULL, COUNT(1, CF_TRAIN_MAX_EPOCHS)},
