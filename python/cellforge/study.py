@@ -118,6 +118,14 @@ def _run_args(space, out, knobs):
     return _space_args(space) + ["--out", out, "--evaluator", "callback"] + _knob_args(knobs), None
 
 
+def _slots(devices, k):
+    """Where trials run: k slots on the CPU, or the devices named (trial.device says
+    which; GPUs take trials as their memory allows, as in `cellforge search`)."""
+    if devices is None or devices == "cpu":
+        return {"devices": "cpu", "cpu_workers": k}
+    return {"devices": devices, "cpu_workers": None}
+
+
 _open_studies = set()
 
 
@@ -144,7 +152,10 @@ class Study:
     ``trials``, ``time``, ``epochs``, ``fraction``, ``batch``, ``lr``,
     ``dataset``, ``max_macs``, ``max_params``, ...): candidates that break a
     constraint are rejected before you see them. ``parallel`` is how many
-    trials may be asked and not told at once. Without ``trials`` or ``time``
+    trials may be asked and not told at once; ``devices="auto"`` or
+    ``"cuda:0,1"`` hands out trials for those devices instead (``trial.device``
+    says which; a GPU takes as many as its memory allows, as in ``cellforge
+    search``). Without ``trials`` or ``time``
     the study runs until closed.
 
     The run directory is the CLI's: ``out`` holds the journal (each tell is in
@@ -155,11 +166,12 @@ class Study:
     only the budget (``trials``, ``time``) and ``parallel`` may change.
     """
 
-    def __init__(self, space="nb201", *, out=None, parallel=1, trials=None, time=None, quiet=True, **knobs):
+    def __init__(self, space="nb201", *, out=None, parallel=1, devices=None, trials=None, time=None, quiet=True,
+                 **knobs):
         self.out = out or _default_out(space)
         if trials is None and time is None and not os.path.exists(os.path.join(self.out, "journal.jsonl")):
             trials = 1000000000  # until closed
-        knobs = dict(knobs, trials=trials, time=time, quiet=quiet, retrain=0, devices="cpu", cpu_workers=parallel)
+        knobs = dict(knobs, trials=trials, time=time, quiet=quiet, retrain=0, **_slots(devices, parallel))
         args, ignored = _run_args(space, self.out, knobs)
         self.resumed = ignored is not None
         argc, argv = _lib.argv(args)
@@ -222,21 +234,21 @@ class Study:
         return Run(self.out)
 
 
-def search(space, evaluator, *, workers=1, trials=None, time=None, out=None, quiet=False, **knobs):
+def search(space, evaluator, *, workers=1, devices=None, trials=None, time=None, out=None, quiet=False, **knobs):
     """Run a search whose trials the engine hands to ``evaluator(trial)``.
 
     ``evaluator`` gets a :class:`Trial` and returns the validation accuracy, or
     a dict with "acc" and any other metrics to record. An exception fails
     only its trial, with the exception as the reason. ``workers`` trials run
     at once, each call on a worker thread of the engine (the GIL is held
-    only inside your function). Budget: ``trials=N`` and/or ``time``
+    only inside your function); ``devices`` as for :class:`Study`. Budget: ``trials=N`` and/or ``time``
     ("90s", "10m", "2h"; with neither, 6 minutes). The other keywords are
     the flags of ``cellforge search``, as for :class:`Study`; a run already in
     ``out`` is resumed. Ctrl-C stops it: trials not yet answered are cut and
     run again by a resume. Returns the :class:`Run`.
     """
     out = out or _default_out(space)
-    knobs = dict(knobs, trials=trials, time=time, quiet=quiet, retrain=0, devices="cpu", cpu_workers=workers)
+    knobs = dict(knobs, trials=trials, time=time, quiet=quiet, retrain=0, **_slots(devices, workers))
     args, _ = _run_args(space, out, knobs)
 
     def call(ctx, trial_json, result, cap):

@@ -1,6 +1,7 @@
 """Callback searches: the engine calls a Python function per trial."""
 
 import threading
+import time
 
 import pytest
 
@@ -65,3 +66,25 @@ def test_search_resumes_its_run(tmp_path):
     assert len(first.trials) == 4
     more = cellforge.search("nb201", lambda t: 0.4, trials=7, out=out, quiet=True)
     assert [t["val_acc"] for t in more.trials] == [0.3] * 4 + [0.4] * 3
+
+
+def test_workers_run_side_by_side(tmp_path):
+    """Two workers call the function at the same time: the engine holds no GIL
+    while it works, and a slow trial does not hold up the other worker."""
+    live, most = [0], [0]
+    lock = threading.Lock()
+
+    def evaluate(trial):
+        with lock:
+            live[0] += 1
+            most[0] = max(most[0], live[0])
+        time.sleep(0.3)
+        with lock:
+            live[0] -= 1
+        return 0.5
+
+    t0 = time.monotonic()
+    run = cellforge.search("nb201", evaluate, workers=2, trials=6, strategy="random", out=str(tmp_path / "w"),
+                           quiet=True)
+    assert len(run.ok()) == 6 and most[0] == 2
+    assert time.monotonic() - t0 < 6 * 0.3

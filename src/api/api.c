@@ -409,8 +409,9 @@ typedef struct slot {
     int recorded;        /* the journal has its end */
 } slot;
 
-/* in flight, plus those told whose end the journal does not have yet */
-#define STUDY_MAX_SLOTS (2 * CF_MAX_WORKERS)
+/* in flight (up to 8 trials on each of up to CF_MAX_WORKERS GPU workers,
+ * place.c), plus as many told whose end the journal does not have yet */
+#define STUDY_MAX_SLOTS (16 * CF_MAX_WORKERS)
 #define STUDY_FIFO 4096
 
 struct cellforge_study {
@@ -516,10 +517,14 @@ int cellforge_study_open(int argc, const char *const *argv, cellforge_study **ou
         return cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "no memory");
     }
     st->argc = argc;
+    /* how many trials run at once: --cpu-workers on the CPU; on GPUs the
+     * placement decides, and ask cannot tell a wait from a deadlock */
     st->parallel = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--cpu-workers") == 0 && i + 1 < argc) st->parallel = atoi(argv[i + 1]);
         else if (strncmp(argv[i], "--cpu-workers=", 14) == 0) st->parallel = atoi(argv[i] + 14);
+        else if (strcmp(argv[i], "--devices") == 0 && i + 1 < argc && strcmp(argv[i + 1], "cpu") != 0)
+            st->parallel = STUDY_MAX_SLOTS;
     }
     if (st->parallel < 1) st->parallel = 1;
     pthread_mutex_init(&st->mu, NULL);
