@@ -108,6 +108,16 @@ cf_status cf_model_loss(cf_model *m, const int32_t *labels, double smoothing, do
  * so that a device step need not wait for them. */
 cf_status cf_model_loss_queue(cf_model *m, double smoothing, const void **main, const void **aux);
 
+/* Instead of a loss: the gradient of any scalar with respect to the logits
+ * of the last (training) forward, dlogits (n, classes) a host array of the
+ * model's dtype, for cf_model_backward to propagate (the zero-cost proxies'
+ * sum of the outputs). */
+cf_status cf_model_output_gradient(cf_model *m, const void *dlogits);
+
+/* Layer i's output of the last forward, (n, c, h, w) of the model's dtype in
+ * backend memory (borrowed; valid until the next forward or backward). */
+const void *cf_model_output(const cf_model *m, int i);
+
 /* Zero the gradients and back-propagate the last loss into m->grad. */
 cf_status cf_model_backward(cf_model *m);
 

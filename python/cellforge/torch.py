@@ -56,6 +56,8 @@ class CellforgeNet(nn.Module):
         self.arch = arch
         self.drop_path_prob = 0.0
         self.aux_logits = None
+        self.keep_outputs = False  # True: every layer's output of the last forward in self.outputs
+        self.outputs = None
         self._layers = net["layers"]
         self._modules_by_layer = [None] * len(self._layers)
         made = {}
@@ -133,6 +135,8 @@ class CellforgeNet(nn.Module):
             if spec["drop_path"]:
                 y = self._drop_path(y)
             outs.append(y)
+        if self.keep_outputs:
+            self.outputs = outs
         if self.spec["aux_logits"] >= 0 and self.training:
             self.aux_logits = outs[self.spec["aux_logits"]].reshape(n, -1)
         return outs[self.spec["logits"]].reshape(n, -1)

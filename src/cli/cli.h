@@ -254,6 +254,7 @@ int search_final(const search_final_args *a);
 /* Commands (cmd_*.c). */
 int cmd_space(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_search(int argc, char **argv);
@@ -265,6 +266,7 @@ const char *cmd_search_usage_text(void);
 const char *cmd_tabulate_usage_text(void);
 extern const char *const cmd_space_usage;
 extern const char *const cmd_cost_usage;
+extern const char *const cmd_score_usage;
 extern const char *const cmd_train_usage;
 extern const char *const cmd_eval_usage;
 extern const char *const cmd_status_usage;

@@ -45,6 +45,8 @@ static const command commands[] = {
      cmd_tabulate_usage_text},
     {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage, NULL},
     {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage, NULL},
+    {"score", "zero-cost proxies of architectures, and their rank correlation with a table", NULL, cmd_score,
+     &cmd_score_usage, NULL},
     {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage, NULL},
     {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage, NULL},
     {"export", "write a trained model as ONNX, a model file, JSON or an arch string", NULL, cmd_export,

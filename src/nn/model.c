@@ -435,6 +435,16 @@ cf_status cf_model_loss_queue(cf_model *m, double smoothing, const void **main, 
     return CF_OK;
 }
 
+cf_status cf_model_output_gradient(cf_model *m, const void *dlogits) {
+    if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: an output gradient after an inference forward");
+    size_t bytes = (size_t)m->n * (size_t)m->net->input.classes * m->elem;
+    return cf_backend_copy(m->be, dy_of(m, m->net->logits), dlogits, bytes, CF_COPY_TO_DEVICE);
+}
+
+const void *cf_model_output(const cf_model *m, int i) {
+    return y_of(m, i);
+}
+
 cf_status cf_model_backward(cf_model *m) {
     if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
     const cf_net *net = m->net;

@@ -1,0 +1,107 @@
+"""`cellforge score`: the zero-cost proxies equal the same scores computed by
+PyTorch on the twin network (cellforge.torch) with the same initial weights and
+the same minibatch."""
+
+import json
+import types
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the reference scores are computed with PyTorch")
+
+import cellforge  # noqa: E402
+import cellforge.torch as ct  # noqa: E402
+from conftest import SKELETONS, run_cli, set_args  # noqa: E402
+
+F = torch.nn.functional
+
+
+def weights(net):
+    """(weight parameter) of every conv and linear layer outside the auxiliary head."""
+    return [net._modules_by_layer[i].weight for i, l in enumerate(net._layers)
+            if not l["aux"] and l["op"] in ("conv2d", "linear")]
+
+
+def reference_scores(net, x, y):
+    out = {}
+    net.train()
+    net.zero_grad()
+    F.cross_entropy(net(x), y).backward()
+    ws = weights(net)
+    out["grad_norm"] = sum(w.grad.norm().item() for w in ws)
+    out["snip"] = sum((w.grad * w).abs().sum().item() for w in ws)
+    # naswot: agreement of the ReLU patterns (relu layers and batch norms with a fused relu)
+    net.keep_outputs = True
+    with torch.no_grad():
+        net(x)
+    codes = [net.outputs[i].reshape(len(x), -1) > 0 for i, l in enumerate(net._layers)
+             if not l["aux"] and (l["op"] == "relu" or (l["op"] == "batchnorm" and l["relu"]))]
+    c = torch.cat(codes, 1).double()
+    k = c @ c.t() + (1 - c) @ (1 - c).t()
+    out["naswot"] = torch.linalg.slogdet(k)[1].item()
+    net.keep_outputs = False
+    # synflow: |parameters|, no batch norm, ones, d(sum of logits)/dW, in f64
+    net = net.double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.abs_()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.forward = types.MethodType(lambda self, v: v, m)
+    net.zero_grad()
+    net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum().backward()
+    out["synflow"] = sum((w.grad * w).abs().sum().item() for w in weights(net))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SKELETONS))
+def test_proxies_equal_pytorch(cli, tmp_path, name):
+    rng = np.random.RandomState(3)
+    n = 24
+    x8 = rng.randint(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.randint(0, 10, size=n).astype(np.int64)
+    np.savez(tmp_path / "batch.npz", x=x8, y=labels)
+    opts = SKELETONS[name]
+    arch = cellforge.Space(name, **opts).sample(seed=6)
+    model = tmp_path / "init.cfm"
+    line = run_cli(cli, "score", "--space", name, *set_args(opts), "--dataset", "npz:%s" % (tmp_path / "batch.npz"),
+                   "--batch", n, "--seed", 4, "--threads", 1, "--save-init", model, "--json", arch)
+    got = json.loads(line)
+    v = x8.astype(np.float64) / 255
+    xs = torch.tensor(((v - v.mean()) / v.std()).astype(np.float32)).reshape(n, 1, 28, 28)
+    header, _ = cellforge.model_header(str(model))
+    net = ct.build(cellforge.Space(name, **header["space"]["options"]), arch)
+    net.load_cfm(str(model))
+    want = reference_scores(net, xs, torch.tensor(labels))
+    space = cellforge.Space(name, **opts)
+    assert got["params"] == space.cost(arch).params and got["macs"] == space.cost(arch).macs
+    # grad_norm and snip: f32 sums in another order; synflow: f64
+    for key in ("grad_norm", "snip"):
+        assert got[key] == pytest.approx(want[key], rel=1e-4), key
+    assert got["synflow"] == pytest.approx(want["synflow"], rel=1e-9)
+    # naswot: the kernel counts agreements exactly, but a unit whose input is
+    # within f32 rounding of 0 may be on in one and off in the other (one
+    # count of thousands moves the log-determinant by about 1e-8)
+    assert got["naswot"] == pytest.approx(want["naswot"], rel=1e-6)
+
+
+def test_table_correlations(cli, tmp_path):
+    """A table whose accuracy is the parameter count: params correlates perfectly."""
+    space = cellforge.Space("nb201", C=4, N=1)
+    rows = ["arch\tepochs\tval_acc\ttrain_seconds"]
+    seen = set()
+    for s in range(40):
+        a = space.canonical(space.sample(seed=s))
+        if space.hash(a) in seen:
+            continue
+        seen.add(space.hash(a))
+        rows.append("%s\t1\t%.6f\t1" % (a, space.cost(a).params / 1e6))
+    (tmp_path / "t.tsv").write_text("# cellforge-table 1\n" + "\n".join(rows) + "\n")
+    out = run_cli(cli, "score", "--space", "nb201", "--set", "C=4", "--set", "N=1", "--batch", 8, "--threads", 1,
+                  "--table", tmp_path / "t.tsv", "--json")
+    summary = json.loads(out.strip().split("\n")[-1])
+    assert summary["archs"] == len(seen)
+    corr = summary["correlations"]
+    assert corr["params"]["spearman"] == pytest.approx(1.0) and corr["params"]["kendall"] == pytest.approx(1.0)
+    assert set(corr) == {"params", "macs", "grad_norm", "snip", "synflow", "naswot", "vote"}

@@ -1,0 +1,274 @@
+/* proxy.c - zero-cost proxies of an untrained network (definitions in
+ * include/cellforge/proxy.h) and the rank correlations that judge them.
+ * Tests: tests/test_proxy.c (finite differences, a hand-made kernel),
+ * python/tests/test_proxy.py (the same scores computed by PyTorch).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellforge/cost.h"
+#include "cellforge/model.h"
+#include "cellforge/proxy.h"
+
+static const char *const names[CF_PROXY_COUNT] = {"params", "macs", "grad_norm", "snip", "synflow", "naswot"};
+
+const char *cf_proxy_name(cf_proxy_kind k) {
+    return k >= 0 && k < CF_PROXY_COUNT ? names[k] : "?";
+}
+
+int cf_proxy_parse(const char *name, cf_proxy_kind *out) {
+    for (int k = 0; k < CF_PROXY_COUNT; k++)
+        if (strcmp(name, names[k]) == 0) {
+            *out = (cf_proxy_kind)k;
+            return 1;
+        }
+    return 0;
+}
+
+/* A layer whose weight slot 0 the gradient proxies sum over. */
+static int scored(const cf_net_layer *l) {
+    return !l->aux && l->n_w > 0 && (l->kind == CF_OP_CONV2D || l->kind == CF_OP_LINEAR);
+}
+
+/* grad_norm and snip from the loss gradient of a trained-mode forward. */
+static cf_status gradient_proxies(cf_model *m, const float *x, const int32_t *y, int n, double *grad_norm,
+                                  double *snip) {
+    double loss;
+    CF_TRY(cf_model_forward(m, x, n, 1));
+    CF_TRY(cf_model_loss(m, y, 0, &loss));
+    CF_TRY(cf_model_backward(m));
+    float *g = malloc((m->n_params ? m->n_params : 1) * sizeof *g);
+    if (!g) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "proxies: no memory for %zu gradients", m->n_params);
+    cf_status st = cf_backend_copy(m->be, g, m->grad, m->n_params * sizeof *g, CF_COPY_TO_HOST);
+    if (st == CF_OK) st = cf_model_to_host(m);
+    *grad_norm = *snip = 0;
+    for (int i = 0; st == CF_OK && i < m->net->n; i++) {
+        const cf_net_layer *l = &m->net->layers[i];
+        if (!scored(l)) continue;
+        const float *w = cf_model_weight(m, i, 0), *gw = g + m->layers[i].w_offset[0];
+        double sq = 0, s = 0;
+        for (int64_t k = 0; k < cf_net_weight_numel(l, 0); k++) {
+            sq += (double)gw[k] * gw[k];
+            s += fabs((double)gw[k] * w[k]);
+        }
+        *grad_norm += sqrt(sq);
+        *snip += s;
+    }
+    free(g);
+    return st;
+}
+
+/* The ReLU units' agreement kernel of a training-mode forward, then log|det|. */
+static double log_abs_det(double *a, int n) {
+    double logdet = 0;
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int r = c + 1; r < n; r++)
+            if (fabs(a[r * n + c]) > fabs(a[p * n + c])) p = r;
+        if (a[p * n + c] == 0) return -INFINITY;
+        if (p != c)
+            for (int k = 0; k < n; k++) {
+                double t = a[c * n + k];
+                a[c * n + k] = a[p * n + k];
+                a[p * n + k] = t;
+            }
+        double d = a[c * n + c];
+        logdet += log(fabs(d));
+        for (int r = c + 1; r < n; r++) {
+            double f = a[r * n + c] / d;
+            if (f == 0) continue;
+            for (int k = c; k < n; k++) a[r * n + k] -= f * a[c * n + k];
+        }
+    }
+    return logdet;
+}
+
+static int relu_layer(const cf_net_layer *l) {
+    return !l->aux && (l->kind == CF_OP_RELU || (l->kind == CF_OP_BATCHNORM && l->params.bn.relu));
+}
+
+static cf_status naswot(cf_model *m, const float *x, int n, double *out) {
+    CF_TRY(cf_model_forward(m, x, n, 1));
+    const cf_net *net = m->net;
+    double *kern = calloc((size_t)n * n, sizeof *kern);
+    size_t cap = 0;
+    float *act = NULL;
+    uint64_t *bits = NULL;
+    cf_status st = kern ? CF_OK : CF_ERR_OUT_OF_MEMORY;
+    for (int i = 0; st == CF_OK && i < net->n; i++) {
+        const cf_net_layer *l = &net->layers[i];
+        if (!relu_layer(l)) continue;
+        size_t units = (size_t)cf_net_layer_numel(l), words = (units + 63) / 64;
+        if ((size_t)n * units > cap) {
+            free(act);
+            free(bits);
+            cap = (size_t)n * units;
+            act = malloc(cap * sizeof *act);
+            bits = malloc((size_t)n * words * sizeof *bits + sizeof *bits);
+            if (!act || !bits) {
+                st = CF_ERR_OUT_OF_MEMORY;
+                break;
+            }
+        }
+        st = cf_backend_copy(m->be, act, cf_model_output(m, i), (size_t)n * units * sizeof *act, CF_COPY_TO_HOST);
+        for (int b = 0; st == CF_OK && b < n; b++) {
+            uint64_t *row = bits + (size_t)b * words;
+            memset(row, 0, words * sizeof *row);
+            for (size_t u = 0; u < units; u++)
+                if (act[(size_t)b * units + u] > 0) row[u / 64] |= (uint64_t)1 << (u % 64);
+        }
+        for (int a = 0; st == CF_OK && a < n; a++)
+            for (int b = a; b < n; b++) {
+                size_t differ = 0;
+                for (size_t w = 0; w < words; w++)
+                    differ += (size_t)__builtin_popcountll(bits[(size_t)a * words + w] ^ bits[(size_t)b * words + w]);
+                kern[a * n + b] += (double)(units - differ);
+            }
+    }
+    if (st == CF_OK) {
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < a; b++) kern[a * n + b] = kern[b * n + a];
+        *out = log_abs_det(kern, n);
+    } else if (st == CF_ERR_OUT_OF_MEMORY) {
+        cf_error_set(st, __FILE__, __LINE__, "proxies: no memory for the naswot kernel of %d images", n);
+    }
+    free(kern);
+    free(act);
+    free(bits);
+    return st;
+}
+
+/* synflow: |parameters|, batch norm left out, ones in, d(sum of logits)/dW. */
+static cf_status synflow(const cf_model *m, double *out) {
+    cf_net *lin = NULL;
+    CF_TRY(cf_net_clone(m->net, &lin));
+    for (int i = 0; i < lin->n; i++) {
+        cf_net_layer *l = &lin->layers[i];
+        if (l->kind != CF_OP_BATCHNORM) continue;
+        l->kind = l->params.bn.relu ? CF_OP_RELU : CF_OP_IDENTITY;
+        memset(&l->params, 0, sizeof l->params);
+        l->n_w = 0;
+    }
+    cf_model *d = NULL;
+    CF_TRY(cf_model_create_dtype(lin, 1, cf_backend_cpu_ref(), 0, CF_DTYPE_F64, &d));
+    for (int i = 0; i < lin->n; i++) {
+        const cf_net_layer *l = &d->net->layers[i];
+        for (int k = 0; k < l->n_w; k++) {
+            const float *src = cf_model_weight(m, i, k);
+            double *dst = cf_model_weight(d, i, k);
+            for (int64_t e = 0; e < cf_net_weight_numel(l, k); e++) dst[e] = fabs((double)src[e]);
+        }
+    }
+    cf_model_host_changed(d);
+    const cf_net_input *in = &d->net->input;
+    size_t n_in = (size_t)in->c * in->h * in->w;
+    double *ones = malloc(n_in * sizeof *ones), *dlogits = malloc((size_t)in->classes * sizeof *dlogits);
+    cf_status st = ones && dlogits ? CF_OK : cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "proxies: no memory");
+    for (size_t k = 0; ones && k < n_in; k++) ones[k] = 1;
+    for (int k = 0; dlogits && k < in->classes; k++) dlogits[k] = 1;
+    if (st == CF_OK) st = cf_model_forward(d, ones, 1, 1);
+    if (st == CF_OK) st = cf_model_output_gradient(d, dlogits);
+    if (st == CF_OK) st = cf_model_backward(d);
+    double s = 0;
+    for (int i = 0; st == CF_OK && i < d->net->n; i++) {
+        const cf_net_layer *l = &d->net->layers[i];
+        if (!scored(l)) continue;
+        const double *w = cf_model_weight(d, i, 0), *g = cf_model_weight_grad(d, i, 0);
+        for (int64_t e = 0; e < cf_net_weight_numel(l, 0); e++) s += fabs(w[e] * g[e]);
+    }
+    *out = s;
+    free(ones);
+    free(dlogits);
+    cf_model_destroy(d);
+    return st;
+}
+
+cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
+                         int n, double out[CF_PROXY_COUNT]) {
+    if (n < 1) CF_FAIL(CF_ERR_INVALID_ARG, "proxies: %d images; at least 1", n);
+    cf_cost cost;
+    CF_TRY(cf_cost_of_net(net, n, 0, &cost));
+    out[CF_PROXY_PARAMS] = (double)cost.params;
+    out[CF_PROXY_MACS] = (double)cost.macs;
+    cf_net *copy = NULL;
+    CF_TRY(cf_net_clone(net, &copy));
+    cf_model *m = NULL;
+    CF_TRY(cf_model_create(copy, n, be, 0, &m));
+    cf_model_init(m, seed);
+    /* synflow first: it reads the initial weights (training moves nothing, but
+     * the batch norm statistics of the other passes are not its business) */
+    cf_status st = synflow(m, &out[CF_PROXY_SYNFLOW]);
+    if (st == CF_OK) st = gradient_proxies(m, x, y, n, &out[CF_PROXY_GRAD_NORM], &out[CF_PROXY_SNIP]);
+    if (st == CF_OK) st = naswot(m, x, n, &out[CF_PROXY_NASWOT]);
+    cf_model_destroy(m);
+    return st;
+}
+
+/* ---- rank correlations ------------------------------------------------------ */
+
+typedef struct ranked {
+    double v;
+    size_t i;
+} ranked;
+
+static int by_value(const void *a, const void *b) {
+    double x = ((const ranked *)a)->v, y = ((const ranked *)b)->v;
+    return x < y ? -1 : x > y;
+}
+
+/* Mean ranks (1-based) of v into r. */
+static int ranks(const double *v, size_t n, double *r) {
+    ranked *t = malloc(n * sizeof *t);
+    if (!t) return 0;
+    for (size_t i = 0; i < n; i++) t[i] = (ranked){v[i], i};
+    qsort(t, n, sizeof *t, by_value);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && t[j + 1].v == t[i].v) j++;
+        for (size_t k = i; k <= j; k++) r[t[k].i] = (double)(i + j) / 2 + 1;
+        i = j + 1;
+    }
+    free(t);
+    return 1;
+}
+
+double cf_spearman(const double *a, const double *b, size_t n) {
+    if (n < 2) return NAN;
+    double *ra = malloc(n * sizeof *ra), *rb = malloc(n * sizeof *rb);
+    double rho = NAN;
+    if (ra && rb && ranks(a, n, ra) && ranks(b, n, rb)) {
+        double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+        for (size_t i = 0; i < n; i++) {
+            ma += ra[i];
+            mb += rb[i];
+        }
+        ma /= (double)n;
+        mb /= (double)n;
+        for (size_t i = 0; i < n; i++) {
+            sab += (ra[i] - ma) * (rb[i] - mb);
+            saa += (ra[i] - ma) * (ra[i] - ma);
+            sbb += (rb[i] - mb) * (rb[i] - mb);
+        }
+        if (saa > 0 && sbb > 0) rho = sab / sqrt(saa * sbb);
+    }
+    free(ra);
+    free(rb);
+    return rho;
+}
+
+double cf_kendall(const double *a, const double *b, size_t n) {
+    if (n < 2) return NAN;
+    double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double da = a[i] - a[j], db = b[i] - b[j];
+            if (da == 0 && db == 0) continue;
+            if (da == 0) ties_a++;
+            else if (db == 0) ties_b++;
+            else if ((da > 0) == (db > 0)) concordant++;
+            else discordant++;
+        }
+    double denom = sqrt((concordant + discordant + ties_a) * (concordant + discordant + ties_b));
+    return denom > 0 ? (concordant - discordant) / denom : NAN;
+}
