@@ -83,8 +83,6 @@ def test_workers_run_side_by_side(tmp_path):
             live[0] -= 1
         return 0.5
 
-    t0 = time.monotonic()
     run = cellforge.search("nb201", evaluate, workers=2, trials=6, strategy="random", out=str(tmp_path / "w"),
                            quiet=True)
     assert len(run.ok()) == 6 and most[0] == 2
-    assert time.monotonic() - t0 < 6 * 0.3

@@ -134,12 +134,17 @@ def test_close_with_open_trials_then_resume(tmp_path):
     t0, t1 = study.ask(), study.ask()
     study.tell(t0, 0.4)
     assert study.close() == 0
-    run = cellforge.Run(out)
-    assert {t["id"]: t["status"] for t in run.trials if t["id"] <= 1} == {0: "ok", 1: "cut"}
+    first = cellforge.Run(out)
+    status = {t["id"]: t["status"] for t in first.trials}
+    # trial 0 told; trial 1 asked and not told; trials the engine had proposed
+    # meanwhile (a freed worker's next, depending on timing) are cut too
+    assert status[0] == "ok" and status[1] == "cut" and set(status.values()) <= {"ok", "cut"}
     with cellforge.Study("nb201", out=out, trials=3, parallel=2) as again:
         t = again.ask()
         assert (t.id, t.arch) == (t1.id, t1.arch)
         again.tell(t, 0.5)
         while (t := again.ask()) is not None:
             again.tell(t, 0.6)
-    assert [t["status"] for t in cellforge.Run(out).trials] == ["ok"] * 3
+    final = cellforge.Run(out)
+    assert [t["id"] for t in final.trials] == sorted(status) and all(t["status"] == "ok" for t in final.trials)
+    assert [t["arch"] for t in final.trials] == [t["arch"] for t in first.trials]
