@@ -14,6 +14,7 @@ import os
 import threading
 import time as _time
 import traceback
+import weakref
 
 from . import _lib
 from ._lib import lib, Error
@@ -126,7 +127,7 @@ def _slots(devices, k):
     return {"devices": devices, "cpu_workers": None}
 
 
-_open_studies = set()
+_open_studies = weakref.WeakSet()
 
 
 @atexit.register
@@ -179,11 +180,15 @@ class Study:
         if lib.cellforge_study_open(argc, argv, ctypes.byref(handle)) != 0:
             raise Error(_lib.error())
         self._h = handle
-        self._lock = threading.Lock()
+        self._rc = None
         _open_studies.add(self)
 
     def __enter__(self):
         return self
+
+    def __del__(self):
+        if getattr(self, "_h", None) is not None:
+            self.close()
 
     def __exit__(self, *exc):
         self.close()

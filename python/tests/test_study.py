@@ -148,3 +148,15 @@ def test_close_with_open_trials_then_resume(tmp_path):
     final = cellforge.Run(out)
     assert [t["id"] for t in final.trials] == sorted(status) and all(t["status"] == "ok" for t in final.trials)
     assert [t["arch"] for t in final.trials] == [t["arch"] for t in first.trials]
+
+
+def test_bad_settings_fail_when_opened(tmp_path):
+    with pytest.raises(cellforge.Error, match="did you mean 'evolution'"):
+        cellforge.Study("nb201", strategy="evolutoin", out=str(tmp_path / "a"))
+    with pytest.raises(cellforge.Error, match="rejected by the constraints"):
+        cellforge.Study("nb201", max_params=10, out=str(tmp_path / "b"))
+    # nothing stays claimed: the next study opens
+    with cellforge.Study("nb201", trials=1, out=str(tmp_path / "c")) as study:
+        t = study.ask()
+        study.tell(t, 0.5)
+        assert study.ask() is None

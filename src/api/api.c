@@ -538,6 +538,20 @@ int cellforge_study_open(int argc, const char *const *argv, cellforge_study **ou
         release();
         return cf_error_set(CF_ERR_INTERNAL, __FILE__, __LINE__, "cannot start the study's thread");
     }
+    /* open once the search runs (its first trial is out) or has ended: bad
+     * arguments fail here, not at the first ask */
+    pthread_mutex_lock(&st->mu);
+    while (st->fifo_n == 0 && !st->ended) pthread_cond_wait(&st->cv, &st->mu);
+    int failed = st->ended && st->rc != EXIT_OK;
+    char why[sizeof st->error];
+    snprintf(why, sizeof why, "%s", st->error);
+    int rc = st->rc;
+    pthread_mutex_unlock(&st->mu);
+    if (failed) {
+        cellforge_study_close(st);
+        return cf_error_set(CF_ERR_INVALID_ARG, __FILE__, __LINE__, "%s", why[0] ? why : rc == EXIT_USAGE ?
+                            "bad arguments (see the message above)" : "the search failed (see the message above)");
+    }
     *out = st;
     return 0;
 }

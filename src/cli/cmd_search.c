@@ -413,13 +413,16 @@ static int after_search(const cli_args *a, run_setup *r, const run_opts *o, sear
     if (o->dir && view->best_id >= 0) link_best(o->dir, view->best_id, o->retrain > 0);
     int rc = sum->ok > 0 ? EXIT_OK : EXIT_ERROR;
     if (rc != EXIT_OK) {
+        char why[600];
         if (view->first_failure[0])
-            fprintf(stderr, "cellforge %s: every trial failed; first failure: %s\n", a->command, view->first_failure);
+            snprintf(why, sizeof why, "every trial failed; first failure: %s", view->first_failure);
         else if (sum->rejected > 0)
-            fprintf(stderr, "cellforge %s: no trial ran: all %lld proposals were rejected by the constraints\n",
-                    a->command, (long long)sum->rejected);
+            snprintf(why, sizeof why, "no trial ran: all %lld proposals were rejected by the constraints",
+                     (long long)sum->rejected);
         else
-            fprintf(stderr, "cellforge %s: no trial finished within the budget\n", a->command);
+            snprintf(why, sizeof why, "no trial finished within the budget");
+        fprintf(stderr, "cellforge %s: %s\n", a->command, why);
+        cf_error_set(CF_ERR_INVALID_ARG, __FILE__, __LINE__, "%s", why); /* for the library API's callers */
     }
     if (rc == EXIT_OK && o->dir && o->retrain > 0) {
         search_final_args fa = {.dir = o->dir, .space = r->space, .ev = r->ev, .workers = r->workers,
