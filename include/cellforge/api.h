@@ -83,6 +83,15 @@ int cellforge_arch_encode(const cellforge_space *s, const char *arch, int kind, 
  * settings, aux; and logits, aux_logits, input. NULL on failure. */
 char *cellforge_arch_net_json(const cellforge_space *s, const char *arch, int c, int h, int w, int classes);
 
+/* Zero-cost proxies of the arch's untrained network (cellforge/proxy.h), as
+ * `cellforge score` computes them: weights initialized with seed, the first
+ * `batch` training images of dataset (a name, npz:FILE or folder:DIR; loaded
+ * once and kept for the next call) in the seeded order, the CPU with
+ * `threads` threads (0: all cores). out[0..5]: params, macs, grad_norm,
+ * snip, synflow, naswot. */
+int cellforge_arch_score(const cellforge_space *s, const char *arch, const char *dataset, int batch, uint64_t seed,
+                         int threads, double out[6]);
+
 /* ---- models ------------------------------------------------------------------- */
 
 /* Inference-mode logits of a model file (.cfm) or training state (.cfs) on

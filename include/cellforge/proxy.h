@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cellforge/backend.h"
+#include "cellforge/data.h"
 #include "cellforge/net.h"
 #include "cellforge/status.h"
 
@@ -62,6 +63,11 @@ int cf_proxy_parse(const char *name, cf_proxy_kind *out);
  * output does not depend on its input has naswot -inf) is written as it is. */
 cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
                          int n, double out[CF_PROXY_COUNT]);
+
+/* The minibatch proxies are scored on: the first n images of ds in the
+ * seeded order (cf_data_epoch_order(ds->n, seed, 0)), scaled and normalized
+ * by ds's per-channel mean and deviation, into x (n, c, h, w) and y (n). */
+cf_status cf_proxy_minibatch(const cf_dataset *ds, int n, uint64_t seed, float *x, int32_t *y);
 
 /* Rank correlations of a and b (n values each; ties get their mean rank):
  * Spearman's rho and Kendall's tau-b. NaN when either is constant or n < 2. */

@@ -61,6 +61,7 @@ for name, res, args in [
     ("cellforge_arch_encode", c_int, [c_void_p, c_char_p, c_int, ctypes.POINTER(ctypes.c_float), c_size_t,
                                       ctypes.POINTER(c_size_t)]),
     ("cellforge_arch_net_json", c_void_p, [c_void_p, c_char_p, c_int, c_int, c_int, c_int]),
+    ("cellforge_arch_score", c_int, [c_void_p, c_char_p, c_char_p, c_int, c_u64, c_int, ctypes.POINTER(c_double)]),
     ("cellforge_model_logits", c_int, [c_char_p, ctypes.POINTER(ctypes.c_float), c_int,
                                        ctypes.POINTER(ctypes.c_float), c_size_t]),
     ("cellforge_search", c_int, [c_int, _ARGV, TRIAL_FN, c_void_p]),

@@ -12,6 +12,9 @@ Cost.__doc__ = """Exact cost of an arch's network: parameters, MACs per image, a
 activation bytes of one training step at the batch (the engine's memory plan)."""
 
 
+PROXIES = ("params", "macs", "grad_norm", "snip", "synflow", "naswot")
+
+
 def spaces():
     """The names of the spaces in the spaces directory."""
     return json.loads(_lib.take_text(lib.cellforge_spaces_json()))
@@ -108,6 +111,17 @@ class Space:
         n = ctypes.c_size_t()
         check(lib.cellforge_arch_encode(self._h, enc(arch), kinds[kind], out, size, ctypes.byref(n)))
         return list(out[:n.value])
+
+    def score(self, arch, dataset="fashion-mnist", batch=64, seed=0, threads=0):
+        """Zero-cost proxies of the untrained arch, as `cellforge score` computes them
+        (README "Scoring without training"): a dict of params, macs, grad_norm,
+        snip, synflow and naswot, higher better for each. The minibatch is the
+        first ``batch`` training images of ``dataset`` (a name, "npz:FILE" or
+        "folder:DIR"; loaded once) in the order of ``seed``, which also seeds
+        the weights."""
+        out = (ctypes.c_double * 6)()
+        check(lib.cellforge_arch_score(self._h, enc(arch), enc(dataset), batch, seed, threads, out))
+        return dict(zip(PROXIES, out))
 
     def net(self, arch, input=(1, 28, 28), classes=10):
         """The arch's network as the engine builds it: a dict with its layers in order."""

@@ -105,3 +105,21 @@ def test_table_correlations(cli, tmp_path):
     corr = summary["correlations"]
     assert corr["params"]["spearman"] == pytest.approx(1.0) and corr["params"]["kendall"] == pytest.approx(1.0)
     assert set(corr) == {"params", "macs", "grad_norm", "snip", "synflow", "naswot", "vote"}
+
+
+def test_space_score_equals_the_command(cli, tmp_path):
+    """Space.score goes through the same code as `cellforge score`: the same numbers."""
+    rng = np.random.RandomState(5)
+    x8 = rng.randint(0, 256, size=(20, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "b.npz", x=x8, y=rng.randint(0, 10, size=20))
+    space = cellforge.Space("nb201", C=4, N=1)
+    dataset = "npz:%s" % (tmp_path / "b.npz")
+    for seed in (0, 3):
+        arch = space.sample(seed=seed)
+        got = space.score(arch, dataset=dataset, batch=16, seed=seed, threads=1)
+        line = run_cli(cli, "score", "--space", "nb201", "--set", "C=4", "--set", "N=1", "--dataset", dataset,
+                       "--batch", 16, "--seed", seed, "--threads", 1, "--json", arch)
+        want = json.loads(line)
+        assert got == {k: want[k] for k in got}
+    with pytest.raises(cellforge.Error, match="minibatch of 64 of 20"):
+        space.score(arch, dataset=dataset)

@@ -26,6 +26,7 @@
 #include "cellforge/device.h"
 #include "cellforge/evaluator.h"
 #include "cellforge/net.h"
+#include "cellforge/proxy.h"
 #include "cellforge/space.h"
 #include "cli/cli.h"
 
@@ -291,6 +292,45 @@ char *cellforge_arch_net_json(const cellforge_space *h, const char *arch, int c,
     put(&t, "]}");
     cf_net_destroy(net);
     return finish_text(&t);
+}
+
+/* The dataset of the last score, kept for the next (name and images). */
+static pthread_mutex_t score_mu = PTHREAD_MUTEX_INITIALIZER;
+static char score_name[1024];
+static cf_dataset *score_data;
+
+int cellforge_arch_score(const cellforge_space *h, const char *arch, const char *dataset, int batch, uint64_t seed,
+                         int threads, double out[6]) {
+    cf_arch a;
+    if (parse(h, arch, &a)) return 1;
+    if (!dataset || !*dataset) dataset = "fashion-mnist";
+    pthread_mutex_lock(&score_mu);
+    int rc = 0;
+    if (!score_data || strcmp(score_name, dataset) != 0) {
+        cf_dataset_destroy(score_data);
+        score_data = NULL;
+        snprintf(score_name, sizeof score_name, "%s", dataset);
+        rc = cf_dataset_load(dataset, NULL, "train", &score_data) != CF_OK;
+    }
+    cf_dataset *ds = score_data;
+    float *x = NULL;
+    int32_t *y = NULL;
+    cf_net *net = NULL;
+    cf_backend *be = NULL;
+    if (!rc) {
+        x = malloc((size_t)(batch > 0 ? batch : 1) * ds->c * ds->h * ds->w * sizeof *x);
+        y = malloc((size_t)(batch > 0 ? batch : 1) * sizeof *y);
+        cf_net_input in = {ds->c, ds->h, ds->w, ds->classes};
+        if (!x || !y) rc = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "no memory for the minibatch");
+        else rc = cf_proxy_minibatch(ds, batch, seed, x, y) != CF_OK || cf_net_build(h->s, &a, &in, &net) != CF_OK ||
+                  cf_backend_cpu_fast_create(threads, &be) != CF_OK || cf_proxy_score(net, be, seed, x, y, batch, out) != CF_OK;
+    }
+    pthread_mutex_unlock(&score_mu);
+    cf_backend_cpu_fast_destroy(be);
+    cf_net_destroy(net);
+    free(x);
+    free(y);
+    return rc;
 }
 
 /* ---- models ------------------------------------------------------------------- */

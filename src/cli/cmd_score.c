@@ -226,32 +226,13 @@ static int load_batch(const cli_args *a, score_run *r) {
         return cli_fail("score");
     if ((size_t)r->batch > r->data->n)
         return cli_usage_error(a, "--batch %d: the dataset has %zu images", r->batch, r->data->n);
-    int nc = r->data->c;
-    double *mean = malloc(2 * (size_t)nc * sizeof *mean);
-    float *fm = malloc(2 * (size_t)nc * sizeof *fm);
-    if (!mean || !fm || cf_dataset_channel_stats(r->data, mean, mean + nc) != CF_OK) {
-        free(mean);
-        free(fm);
-        return mean && fm ? cli_fail("score") : EXIT_ERROR;
-    }
-    for (int c = 0; c < nc; c++) {
-        fm[c] = (float)mean[c];
-        fm[nc + c] = (float)(mean[nc + c] > 0 ? mean[nc + c] : 1);
-    }
-    free(mean);
-    uint32_t *order = malloc(r->data->n * sizeof *order);
     r->x = malloc((size_t)r->batch * r->data->c * r->data->h * r->data->w * sizeof *r->x);
     r->y = malloc((size_t)r->batch * sizeof *r->y);
-    if (!order || !r->x || !r->y) {
-        free(order);
-        free(fm);
+    if (!r->x || !r->y) {
         fprintf(stderr, "cellforge score: no memory for the minibatch\n");
         return EXIT_ERROR;
     }
-    cf_data_epoch_order(r->data->n, r->seed, 0, order);
-    cf_data_batch(r->data, order, r->batch, fm, fm + nc, NULL, r->seed, 0, 0, r->x, r->y);
-    free(order);
-    free(fm);
+    if (cf_proxy_minibatch(r->data, r->batch, r->seed, r->x, r->y) != CF_OK) return cli_fail("score");
     return -1;
 }
 

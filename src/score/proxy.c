@@ -205,6 +205,28 @@ cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed,
     return st;
 }
 
+cf_status cf_proxy_minibatch(const cf_dataset *ds, int n, uint64_t seed, float *x, int32_t *y) {
+    if (n < 1 || (size_t)n > ds->n) CF_FAIL(CF_ERR_INVALID_ARG, "proxies: a minibatch of %d of %zu images", n, ds->n);
+    int nc = ds->c;
+    double *stats = malloc(2 * (size_t)nc * sizeof *stats);
+    float *norm = malloc(2 * (size_t)nc * sizeof *norm);
+    uint32_t *order = malloc(ds->n * sizeof *order);
+    cf_status st = stats && norm && order ? cf_dataset_channel_stats(ds, stats, stats + nc)
+                                          : cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "proxies: no memory");
+    if (st == CF_OK) {
+        for (int c = 0; c < nc; c++) {
+            norm[c] = (float)stats[c];
+            norm[nc + c] = (float)(stats[nc + c] > 0 ? stats[nc + c] : 1);
+        }
+        cf_data_epoch_order(ds->n, seed, 0, order);
+        cf_data_batch(ds, order, n, norm, norm + nc, NULL, seed, 0, 0, x, y);
+    }
+    free(stats);
+    free(norm);
+    free(order);
+    return st;
+}
+
 /* ---- rank correlations ------------------------------------------------------ */
 
 typedef struct ranked {
