@@ -13,13 +13,14 @@
  * repeat exactly for a seed and a sequence of tells.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cellforge/api.h"
+#include "cellforge/buf.h"
+#include "cellforge/journal.h"
 #include "cellforge/backend.h"
 #include "cellforge/checkpoint.h"
 #include "cellforge/cost.h"
@@ -79,55 +80,17 @@ void cellforge_space_free(cellforge_space *s) {
     free(s);
 }
 
-/* A growing text for the JSON answers. */
-typedef struct text {
-    char *p;
-    size_t n, cap;
-    int failed;
-} text;
-
-__attribute__((format(printf, 2, 3))) static void put(text *t, const char *fmt, ...) {
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            t->failed = 1;
-            return;
-        }
-        if (t->p && t->n + (size_t)k < t->cap) {
-            t->n += (size_t)k;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap <= t->n + (size_t)k) cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->failed = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
+/* A JSON string literal of s into t (the journal's escaping). */
+static void put_str(cf_buf *t, const char *s) {
+    char esc[2 * CF_ARCH_TEXT_MAX + 8];
+    cf_buf_printf(t, "\"%s\"", cf_journal_escape(s, esc, sizeof esc));
 }
 
-/* A JSON string literal of s. */
-static void put_str(text *t, const char *s) {
-    put(t, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') put(t, "\\%c", c);
-        else if (c < 0x20) put(t, "\\u%04x", c);
-        else put(t, "%c", c);
-    }
-    put(t, "\"");
-}
-
-static char *finish_text(text *t) {
+/* The text of t for the caller to free, or NULL (with the error) when an
+ * allocation failed. */
+static char *finish_text(cf_buf *t) {
     if (t->failed) {
-        free(t->p);
+        cf_buf_free(t);
         cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "no memory for the answer");
         return NULL;
     }
@@ -136,23 +99,23 @@ static char *finish_text(text *t) {
 
 char *cellforge_space_json(const cellforge_space *h) {
     const cf_space *s = h->s;
-    text t = {0};
-    put(&t, "{\"name\": ");
+    cf_buf t = {0};
+    cf_buf_printf(&t, "{\"name\": ");
     put_str(&t, s->name);
-    put(&t, ", \"family\": \"%s\", \"path\": ", cf_space_family_name(s->family));
+    cf_buf_printf(&t, ", \"family\": \"%s\", \"path\": ", cf_space_family_name(s->family));
     put_str(&t, s->path);
-    put(&t, ", \"doc\": ");
+    cf_buf_printf(&t, ", \"doc\": ");
     put_str(&t, s->doc);
-    put(&t, ", \"ops\": [");
+    cf_buf_printf(&t, ", \"ops\": [");
     for (int i = 0; i < s->n_ops; i++) {
-        put(&t, "%s", i ? ", " : "");
+        cf_buf_printf(&t, "%s", i ? ", " : "");
         put_str(&t, s->ops[i].name);
     }
-    put(&t, "], \"options\": {");
-    for (int i = 0; i < s->n_options; i++) put(&t, "%s\"%s\": %.17g", i ? ", " : "", s->options[i].name, s->options[i].value);
-    put(&t, "}, \"size\": %.17g, \"syntax\": ", cf_space_size(s));
+    cf_buf_printf(&t, "], \"options\": {");
+    for (int i = 0; i < s->n_options; i++) cf_buf_printf(&t, "%s\"%s\": %.17g", i ? ", " : "", s->options[i].name, s->options[i].value);
+    cf_buf_printf(&t, "}, \"size\": %.17g, \"syntax\": ", cf_space_size(s));
     put_str(&t, cf_space_arch_syntax(s));
-    put(&t, ", \"encoding_sizes\": {\"onehot\": %zu, \"path\": %zu}}", cf_arch_encoding_size(s, CF_ARCH_ENCODING_ONEHOT),
+    cf_buf_printf(&t, ", \"encoding_sizes\": {\"onehot\": %zu, \"path\": %zu}}", cf_arch_encoding_size(s, CF_ARCH_ENCODING_ONEHOT),
         cf_arch_encoding_size(s, CF_ARCH_ENCODING_PATH));
     return finish_text(&t);
 }
@@ -160,13 +123,13 @@ char *cellforge_space_json(const cellforge_space *h) {
 char *cellforge_spaces_json(void) {
     char names[64][32];
     size_t n = cf_space_list(names, 64);
-    text t = {0};
-    put(&t, "[");
+    cf_buf t = {0};
+    cf_buf_printf(&t, "[");
     for (size_t i = 0; i < n && i < 64; i++) {
-        put(&t, "%s", i ? ", " : "");
+        cf_buf_printf(&t, "%s", i ? ", " : "");
         put_str(&t, names[i]);
     }
-    put(&t, "]");
+    cf_buf_printf(&t, "]");
     return finish_text(&t);
 }
 
@@ -237,29 +200,29 @@ int cellforge_arch_encode(const cellforge_space *h, const char *arch, int kind, 
 }
 
 /* One layer's op settings as JSON members. */
-static void put_params(text *t, const cf_net_layer *l) {
+static void put_params(cf_buf *t, const cf_net_layer *l) {
     const cf_op_params *p = &l->params;
     switch (l->kind) {
     case CF_OP_CONV2D:
-        put(t, ", \"stride\": [%d, %d], \"padding\": [%d, %d], \"dilation\": [%d, %d], \"groups\": %d",
+        cf_buf_printf(t, ", \"stride\": [%d, %d], \"padding\": [%d, %d], \"dilation\": [%d, %d], \"groups\": %d",
             p->conv.stride_h, p->conv.stride_w, p->conv.pad_h, p->conv.pad_w, p->conv.dil_h, p->conv.dil_w, p->conv.groups);
         break;
     case CF_OP_AVGPOOL2D:
     case CF_OP_MAXPOOL2D:
-        put(t, ", \"kernel\": [%d, %d], \"stride\": [%d, %d], \"padding\": [%d, %d]", p->pool.kernel_h, p->pool.kernel_w,
+        cf_buf_printf(t, ", \"kernel\": [%d, %d], \"stride\": [%d, %d], \"padding\": [%d, %d]", p->pool.kernel_h, p->pool.kernel_w,
             p->pool.stride_h, p->pool.stride_w, p->pool.pad_h, p->pool.pad_w);
         break;
     case CF_OP_BATCHNORM:
-        put(t, ", \"eps\": %.17g, \"momentum\": %.17g, \"relu\": %d", p->bn.eps, p->bn.momentum, p->bn.relu);
+        cf_buf_printf(t, ", \"eps\": %.17g, \"momentum\": %.17g, \"relu\": %d", p->bn.eps, p->bn.momentum, p->bn.relu);
         break;
     case CF_OP_ZERO:
-        put(t, ", \"stride\": %d", p->zero.stride);
+        cf_buf_printf(t, ", \"stride\": %d", p->zero.stride);
         break;
     case CF_OP_DROPOUT:
-        put(t, ", \"p\": %.17g", p->dropout.p);
+        cf_buf_printf(t, ", \"p\": %.17g", p->dropout.p);
         break;
     case CF_OP_SLICE:
-        put(t, ", \"c0\": %d, \"top\": %d, \"left\": %d", p->slice.c0, p->slice.top, p->slice.left);
+        cf_buf_printf(t, ", \"c0\": %d, \"top\": %d, \"left\": %d", p->slice.c0, p->slice.top, p->slice.left);
         break;
     default:
         break;
@@ -272,24 +235,24 @@ char *cellforge_arch_net_json(const cellforge_space *h, const char *arch, int c,
     cf_net_input in = {.c = c, .h = hh, .w = w, .classes = classes};
     cf_net *net = NULL;
     if (cf_net_build(h->s, &a, &in, &net) != CF_OK) return NULL;
-    text t = {0};
-    put(&t, "{\"input\": [%d, %d, %d], \"classes\": %d, \"logits\": %d, \"aux_logits\": %d, \"layers\": [", c, hh, w,
+    cf_buf t = {0};
+    cf_buf_printf(&t, "{\"input\": [%d, %d, %d], \"classes\": %d, \"logits\": %d, \"aux_logits\": %d, \"layers\": [", c, hh, w,
         classes, net->logits, net->aux_logits);
     for (int i = 0; i < net->n; i++) {
         const cf_net_layer *l = &net->layers[i];
-        put(&t, "%s\n{\"name\": ", i ? "," : "");
+        cf_buf_printf(&t, "%s\n{\"name\": ", i ? "," : "");
         put_str(&t, l->name);
-        put(&t, ", \"op\": \"%s\", \"inputs\": [", cf_op_name(l->kind));
-        for (int k = 0; k < l->n_in; k++) put(&t, "%s%d", k ? ", " : "", l->in[k]);
-        put(&t, "], \"shape\": [%d, %d, %d], \"weights\": [", l->c, l->h, l->w);
+        cf_buf_printf(&t, ", \"op\": \"%s\", \"inputs\": [", cf_op_name(l->kind));
+        for (int k = 0; k < l->n_in; k++) cf_buf_printf(&t, "%s%d", k ? ", " : "", l->in[k]);
+        cf_buf_printf(&t, "], \"shape\": [%d, %d, %d], \"weights\": [", l->c, l->h, l->w);
         for (int k = 0; k < l->n_w; k++)
-            put(&t, "%s[%lld, %lld, %lld, %lld]", k ? ", " : "", (long long)l->w_shape[k][0], (long long)l->w_shape[k][1],
+            cf_buf_printf(&t, "%s[%lld, %lld, %lld, %lld]", k ? ", " : "", (long long)l->w_shape[k][0], (long long)l->w_shape[k][1],
                 (long long)l->w_shape[k][2], (long long)l->w_shape[k][3]);
-        put(&t, "], \"aux\": %d, \"drop_path\": %d", l->aux, l->drop_path);
+        cf_buf_printf(&t, "], \"aux\": %d, \"drop_path\": %d", l->aux, l->drop_path);
         put_params(&t, l);
-        put(&t, "}");
+        cf_buf_printf(&t, "}");
     }
-    put(&t, "]}");
+    cf_buf_printf(&t, "]}");
     cf_net_destroy(net);
     return finish_text(&t);
 }

@@ -193,3 +193,16 @@ int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap) {
     return cli_usage_error(a, "unknown dataset '%s' (fashion-mnist, mnist, cifar10, cifar100)",
                            dataset);
 }
+
+int cli_augment(const cli_args *a, int *crop, int *flip) {
+    const char *aug = cli_value(a, "augment");
+    *crop = *flip = 0;
+    char list[128];
+    snprintf(list, sizeof list, "%s", aug ? aug : "none");
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "crop") == 0) *crop = 1;
+        else if (strcmp(t, "flip") == 0) *flip = 1;
+        else if (strcmp(t, "none") != 0) return cli_usage_error(a, "--augment: unknown '%s' (none, crop, flip)", t);
+    }
+    return -1;
+}

@@ -69,6 +69,10 @@ int cli_number(const cli_args *a, const char *name, double min, double max, doub
 /* A duration "90", "90s", "10m", "2h" in seconds: */
 int cli_duration(const cli_args *a, const char *name, double min, double max, double *out);
 
+/* --augment LIST (none, or any of crop,flip) into *crop and *flip (0 or 1);
+ * -1, or EXIT_USAGE after a message naming the unknown item. */
+int cli_augment(const cli_args *a, int *crop, int *flip);
+
 /* Load --space (required) and apply every --set. Returns -1 on success. */
 int cli_load_space(const cli_args *a, cf_space **out);
 /* Input geometry from --dataset NAME or --input HxWxC [--classes K];

@@ -175,21 +175,6 @@ static void close_train(train_run *r) {
     cf_space_destroy(r->s);
 }
 
-/* --augment LIST: crop and flip; crop's padding waits for the image size. */
-static int read_augment(cli_args *args, cf_train_config *cfg, int *want_crop) {
-    const char *aug = cli_value(args, "augment");
-    *want_crop = 0;
-    if (!aug || strcmp(aug, "none") == 0) return -1;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", aug);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-        if (strcmp(t, "crop") == 0) *want_crop = 1;
-        else if (strcmp(t, "flip") == 0) cfg->augment.flip = 1;
-        else return cli_usage_error(args, "--augment: unknown '%s' (none, crop, flip)", t);
-    }
-    return -1;
-}
-
 /* The flags into the training config and the options around it. */
 static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o) {
     cf_train_config_default(cfg);
@@ -218,7 +203,8 @@ static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o)
     cfg->warmup_epochs = (int)warmup;
     cfg->nesterov = !cli_has(args, "no-nesterov");
     cfg->augment.cutout = (int)cutout;
-    if ((rc = read_augment(args, cfg, &o->want_crop)) >= 0) return rc;
+    /* crop's padding waits for the image size */
+    if ((rc = cli_augment(args, &o->want_crop, &cfg->augment.flip)) >= 0) return rc;
     o->dataset = cli_value(args, "dataset");
     if (!o->dataset) o->dataset = "fashion-mnist";
     o->data_dir = cli_value(args, "data-dir");

@@ -168,14 +168,9 @@ int search_final_setup(const cli_args *a, const run_setup *r, search_final_setup
     tc.augment.cutout = (int)cutout;
     tc.augment.erase = erase;
     tc.label_smoothing = smoothing;
-    const char *aug = cli_value(a, "augment");
-    char list[128];
-    snprintf(list, sizeof list, "%s", aug ? aug : "none");
-    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "crop") == 0) tc.augment.crop_pad = r->train->h <= 28 ? 2 : 4;
-        else if (strcmp(t, "flip") == 0) tc.augment.flip = 1;
-        else if (strcmp(t, "none") != 0) return cli_usage_error(a, "--augment: unknown '%s' (none, crop, flip)", t);
-    }
+    int crop = 0;
+    if ((rc = cli_augment(a, &crop, &tc.augment.flip)) >= 0) return rc;
+    if (crop) tc.augment.crop_pad = r->train->h <= 28 ? 2 : 4;
     const cf_space *s = out->space ? out->space : r->space;
     double dp = cf_space_get_or(s, "drop_path", 0);
     tc.drop_path = dp > 0 ? dp : 0;
