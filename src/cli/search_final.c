@@ -45,6 +45,7 @@
 #include "cellforge/pareto.h"
 #include "cellforge/thread.h"
 #include "cli.h"
+#include "core/json_read.h"
 
 typedef struct final_job {
     cf_trial trial;              /* the search's trial, at the final fidelity */
@@ -305,23 +306,24 @@ static void *worker_main(void *arg) {
 
 /* A finished final model from before a resume: its test.json, as written above. */
 static int read_done(const final_run *r, final_job *j) {
-    char path[1200];
+    char path[1200], status[16] = "ok";
     job_dir(r, j, "test.json", path, sizeof path);
     char *buf = NULL;
-    if (cf_file_read(path, 4096, CF_FILE_NOFOLLOW, &buf, NULL) != CF_OK) {
+    cJSON *root = NULL;
+    cf_json_reader rd;
+    cf_json_reader_init(&rd, path);
+    int ok = cf_file_read(path, 4096, CF_FILE_NOFOLLOW, &buf, NULL) == CF_OK && cf_json_parse(buf, path, &root) == CF_OK &&
+             cf_json_get_number(&rd, root, "val_acc", CF_JSON_REQUIRED, -1, 1, &j->val_acc) == CF_OK &&
+             cf_json_get_number(&rd, root, "test_acc", CF_JSON_REQUIRED, -1, 1, &j->test_acc) == CF_OK &&
+             cf_json_get_number(&rd, root, "seconds", CF_JSON_REQUIRED, 0, 1e12, &j->seconds) == CF_OK &&
+             cf_json_get_string(&rd, root, "status", CF_JSON_OPTIONAL, 1, status, sizeof status) == CF_OK;
+    cJSON_Delete(root);
+    free(buf);
+    if (!ok) {
         cf_error_clear(); /* missing or damaged: trained again from its state */
         return 0;
     }
-    const char *v = strstr(buf, "\"val_acc\": "), *t = strstr(buf, "\"test_acc\": "), *s = strstr(buf, "\"seconds\": ");
-    if (!v || !t || !s) {
-        free(buf);
-        return 0; /* damaged: trained again from its state */
-    }
-    j->val_acc = strtod(v + 11, NULL);
-    j->test_acc = strtod(t + 12, NULL);
-    j->seconds = strtod(s + 11, NULL);
-    j->status = strstr(buf, "\"status\": \"timeout\"") ? CF_TRIAL_TIMEOUT : CF_TRIAL_OK;
-    free(buf);
+    j->status = strcmp(status, "timeout") == 0 ? CF_TRIAL_TIMEOUT : CF_TRIAL_OK;
     j->done = 1;
     return 1;
 }
@@ -465,14 +467,16 @@ static void plan_epochs(final_run *r, const cf_search_replay *rep) {
     snprintf(path, sizeof path, "%s/final/plan.json", a->dir);
     int epochs = 0;
     char *text = NULL;
-    size_t len = 0;
-    if (cf_file_read(path, 1 << 16, CF_FILE_NOFOLLOW, &text, &len) == CF_OK) {
-        const char *e = strstr(text, "\"epochs\":");
-        if (e) epochs = atoi(e + 9);
-        if (epochs > CF_TRAIN_MAX_EPOCHS) epochs = 0; /* damaged: planned again */
-        free(text);
-    }
-    cf_error_clear(); /* no plan yet is the usual case */
+    cJSON *root = NULL;
+    cf_json_reader rd;
+    cf_json_reader_init(&rd, path);
+    /* no plan yet is the usual case; a damaged one is planned again */
+    if (cf_file_read(path, 1 << 16, CF_FILE_NOFOLLOW, &text, NULL) != CF_OK || cf_json_parse(text, path, &root) != CF_OK ||
+        cf_json_get_int(&rd, root, "epochs", CF_JSON_REQUIRED, 1, CF_TRAIN_MAX_EPOCHS, &epochs) != CF_OK)
+        epochs = 0;
+    cJSON_Delete(root);
+    free(text);
+    cf_error_clear();
     /* an epoch of the largest final network: measured on the CPU, else at the
      * speed per MAC the search's trials showed */
     double k = seconds_per_mac(a, rep), slowest = 0, images = a->fraction * (double)a->n_train + (double)a->n_val / 3;
