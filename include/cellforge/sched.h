@@ -47,6 +47,11 @@ typedef enum cf_constraint_kind {
     CF_LIMIT_COUNT
 } cf_constraint_kind;
 
+/* An objective after accuracy that is no constraint: a zero-cost proxy's
+ * score (higher is better, so the strategies minimize its negative), from
+ * cf_search_config.proxy when the trial is proposed. */
+#define CF_OBJECTIVE_PROXY CF_LIMIT_COUNT
+
 typedef struct cf_search_config {
     int64_t max_trials;            /* stop proposing after this many dispatched; 0: none */
     double time_budget_s;          /* run clock budget (simulated with a table); 0: none */
@@ -57,7 +62,10 @@ typedef struct cf_search_config {
     int oom_retries;               /* at most this many retries after an out of memory, 3 */
     int replicas;                  /* 0: placement decides; k > 1: every trial data-parallel */
     int64_t limit[CF_LIMIT_COUNT]; /* hard constraints; 0: none */
-    int objectives[CF_MAX_OBJECTIVES]; /* objectives after accuracy: CF_LIMIT_MACS, ... */
+    int objectives[CF_MAX_OBJECTIVES]; /* objectives after accuracy: CF_LIMIT_MACS, ...,
+                                          CF_OBJECTIVE_PROXY */
+    cf_strategy_scorer proxy;      /* one score (n_scores 1): the CF_OBJECTIVE_PROXY objective;
+                                      fn NULL when the run has none */
     int latency_reps;              /* forward passes per latency measurement, 20 */
     int n_objectives;              /* 1 + extra objectives */
     int max_rejects;               /* consecutive rejected proposals before giving up, 10000 */

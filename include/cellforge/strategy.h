@@ -65,6 +65,20 @@ typedef struct cf_outcome {
     double seconds;      /* training time (simulated with a table evaluator) */
 } cf_outcome;
 
+/* A zero-cost scorer strategies may rank proposals with before any training
+ * (src/score/scorer.c makes one from the proxies). fn writes n_scores values
+ * for arch a (borrowed), each higher-is-better; a failure or a value that is
+ * not finite ranks the arch last. With n_scores > 1 the candidates are ranked
+ * by the mean of their ranks under each score (a vote). fn runs on the
+ * controller's thread and must return the same values for the same arch. */
+typedef struct cf_strategy_scorer {
+    cf_status (*fn)(void *ctx, const cf_arch *a, double *scores);
+    void *ctx;
+    int n_scores;        /* 1..CF_STRATEGY_MAX_SCORES */
+} cf_strategy_scorer;
+
+#define CF_STRATEGY_MAX_SCORES 8
+
 typedef struct cf_strategy_config {
     uint64_t seed;
     int n_objectives;    /* 1: accuracy only; more: multi-objective */
@@ -73,6 +87,17 @@ typedef struct cf_strategy_config {
     /* Strategy options, "key=value,key=value" (e.g. "population=50,sample=10"); each
      * strategy documents its keys and rejects unknown ones with a suggestion. */
     char options[CF_STRATEGY_OPTIONS_MAX];
+    /* Zero-cost ranking (scorer.fn NULL: none; the rest must then be 0):
+     *   warmup       before the first proposal, score this many distinct uniform
+     *                archs and propose the best warmup_keep of them first, best
+     *                first (evolution, local, random, bananas, nsga2);
+     *   warmup_keep  0: a tenth of warmup, at least 1;
+     *   pool         > 1: each uniform draw and each mutation draws this many
+     *                distinct candidates never proposed and keeps the best by
+     *                the scorer (evolution, local, random, nsga2);
+     * and bananas adds the scores to its surrogate's features. */
+    cf_strategy_scorer scorer;
+    int warmup, warmup_keep, pool;
 } cf_strategy_config;
 
 void cf_strategy_config_default(cf_strategy_config *cfg);
@@ -92,6 +117,10 @@ typedef struct cf_strategy_ops {
     void (*destroy)(void *state);
     cf_ask_result (*ask)(void *state, int64_t trial, cf_candidate *out);
     void (*tell)(void *state, int64_t trial, const cf_candidate *c, const cf_outcome *o);
+    /* A candidate proposed for trial on the strategy's behalf (the zero-cost
+     * warm-up): count it as proposed, so it is not proposed again. NULL: the
+     * strategy does not take part in a warm-up. */
+    void (*claim)(void *state, int64_t trial, const cf_candidate *c);
 } cf_strategy_ops;
 
 typedef struct cf_strategy cf_strategy;

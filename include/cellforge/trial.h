@@ -59,6 +59,8 @@ typedef struct cf_trial {
     cf_cost cost;                  /* at the trial's batch */
     double latency_ms;             /* measured inference latency of one image on the CPU, when
                                       the run asks for it (objective or limit); -1 otherwise */
+    double proxy;                  /* the zero-cost proxy objective's score when the run has
+                                      one (non-finite: worst); NaN otherwise */
     size_t memory;                 /* planned bytes per replica */
     int batch;                     /* global batch it ran with (smaller after OOM) */
     int replicas;

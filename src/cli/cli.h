@@ -9,6 +9,7 @@
 #include "cellforge/journal.h"
 #include "cellforge/net.h"
 #include "cellforge/sched.h"
+#include "cellforge/scorer.h"
 #include "cellforge/space.h"
 #include "cellforge/text.h"
 
@@ -189,6 +190,8 @@ typedef struct run_setup {
     cf_search_config cfg;
     cf_train_config tc;              /* the train evaluator's configuration */
     const char *dataset;
+    cf_scorer *scorer;               /* zero-cost proxies, when the run uses them */
+    cf_dataset *proxy_data;          /* their images when no other set is loaded */
 } run_setup;
 
 /* Parse the flags of search and tabulate and load the space, data, evaluator,
@@ -197,8 +200,9 @@ typedef struct run_setup {
  * Returns -1 on success, else the exit code after a message. */
 int search_setup(const cli_args *a, const char *strategy, const char *evaluator, run_setup *r);
 void search_setup_free(run_setup *r);
-/* --objectives into cfg->objectives and n_objectives; -1 or EXIT_USAGE. */
-int search_parse_objectives(const cli_args *a, cf_search_config *cfg);
+/* --objectives into cfg->objectives and n_objectives, and the zero-cost proxy
+ * among them into *proxy (a cf_proxy_kind, or -1); -1 or EXIT_USAGE. */
+int search_parse_objectives(const cli_args *a, cf_search_config *cfg, int *proxy);
 
 /* The function that `--evaluator callback` runs each trial through: set by
  * the library API for the one search it runs in the process, NULL otherwise. */

@@ -242,6 +242,13 @@ static void print_summary(const run_setup *r, const cf_search_summary *s) {
         printf("  %-8s %2d threads  busy %5.1f%%\n", r->workers[i].name, r->workers[i].threads,
                s->clock_s > 0 ? 100 * s->busy_s[i] / s->clock_s : 0.0);
     if (s->best_trial >= 0) printf("best: trial %lld, val %.2f%%\n", (long long)s->best_trial, 100 * s->best_val_acc);
+    if (r->scorer) {
+        size_t computed = 0, cached = 0;
+        double secs = 0;
+        cf_scorer_stats(r->scorer, &computed, &cached, &secs);
+        printf("zero-cost proxies: %zu architectures scored in %.1f s (%.1f ms each), %zu answers from the cache\n",
+               computed, secs, computed ? 1e3 * secs / (double)computed : 0.0, cached);
+    }
 }
 
 /* trials.tsv rewritten from the journal's record, so it matches the journal
@@ -305,6 +312,10 @@ static int open_run(const cli_args *a, run_setup *r, const run_opts *o, search_v
         if (cf_search_replay_load(path, r->space, replay, &scan) != CF_OK) return cli_fail(a->command);
         *have_replay = 1;
         if (scan.torn) printf("resume: the journal's last line was torn by the crash and is dropped\n");
+        size_t scores = 0;
+        if (r->scorer && cf_scorer_load(r->scorer, path, &scores) != CF_OK) return cli_fail(a->command);
+        if (scores) printf("resume: %zu zero-cost scores read back from the journal\n", scores);
+        view->clock = replay->clock;
     } else {
         snprintf(state_dir, 1100, "%.1080s/spec.json", work);
         if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) goto fail;
@@ -322,6 +333,7 @@ static int open_run(const cli_args *a, run_setup *r, const run_opts *o, search_v
     if (!(view->table = rewrite_table(r, path, *have_replay ? replay : NULL))) return cli_fail(a->command);
     snprintf(state_dir, 1100, "%s/trials", o->dir);
     hooks->state_dir = state_dir;
+    if (r->scorer) cf_scorer_set_journal(r->scorer, view->journal, &view->clock);
     return -1;
 fail:
     rc = cli_fail(a->command);
@@ -492,6 +504,7 @@ static int run(const cli_args *a, run_setup *r, const run_opts *o) {
     if (o->dir && rc != EXIT_USAGE) printf("run directory %s: `cellforge status %s`\n", o->dir, o->dir);
     if (o->table_path) printf("wrote %s\n", o->table_path);
 exit:
+    if (r->scorer) cf_scorer_set_journal(r->scorer, NULL, NULL);
     if (view.journal && cf_journal_close(view.journal) != CF_OK && rc == EXIT_OK) rc = cli_fail(a->command);
     if (view.table && fclose(view.table) != 0 && rc == EXIT_OK) {
         fprintf(stderr, "cellforge %s: cannot write the trials table: %s\n", a->command, strerror(errno));
@@ -616,7 +629,6 @@ int cmd_search(int argc, char **argv) {
         r.cfg.limit[CF_LIMIT_PARAMS] = max_params;
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
         r.cfg.limit[CF_LIMIT_LATENCY] = (int64_t)(max_latency * 1e3);
-        rc = search_parse_objectives(&args, &r.cfg);
     }
     if (rc < 0) {
         char dir[1024];

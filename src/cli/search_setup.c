@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "cellforge/data.h"
+#include "cellforge/proxy.h"
 #include "cellforge/sched.h"
+#include "cellforge/scorer.h"
 #include "cellforge/strategy.h"
 #include "cellforge/text.h"
 #include "cli.h"
@@ -22,12 +24,15 @@ const search_external *search_external_get(void) {
     return external;
 }
 
-int search_parse_objectives(const cli_args *a, cf_search_config *cfg) {
+int search_parse_objectives(const cli_args *a, cf_search_config *cfg, int *proxy) {
     const char *list = cli_value(a, "objectives");
     cfg->n_objectives = 1;
+    *proxy = -1;
     if (!list) return -1;
-    /* in the order of cf_constraint_kind */
+    /* in the order of cf_constraint_kind; then the zero-cost proxies */
     static const char *const names[] = {"macs", "params", "memory", "latency"};
+    const char *known[4 + CF_PROXY_COUNT];
+    for (int i = 0; i < 4 + CF_PROXY_COUNT; i++) known[i] = i < 4 ? names[i] : cf_proxy_name(i - 4);
     char buf[128];
     snprintf(buf, sizeof buf, "%s", list);
     int first = 1;
@@ -38,11 +43,18 @@ int search_parse_objectives(const cli_args *a, cf_search_config *cfg) {
         }
         if (first) return cli_usage_error(a, "--objectives: the list starts with acc (e.g. acc,macs)");
         int k = -1;
+        cf_proxy_kind pk;
         for (int i = 0; i < 4; i++)
             if (strcmp(t, names[i]) == 0) k = i;
+        if (k < 0 && cf_proxy_parse(t, &pk)) {
+            if (*proxy >= 0) return cli_usage_error(a, "--objectives: one zero-cost proxy at most");
+            *proxy = (int)pk;
+            k = CF_OBJECTIVE_PROXY;
+        }
         if (k < 0) {
-            const char *near = cf_text_closest(t, names, 4);
-            return cli_usage_error(a, "--objectives: unknown '%s'%s%s%s (acc, macs, params, memory, latency)", t,
+            const char *near = cf_text_closest(t, known, 4 + CF_PROXY_COUNT);
+            return cli_usage_error(a, "--objectives: unknown '%s'%s%s%s (acc, macs, params, memory, latency, or one "
+                                   "zero-cost proxy: synflow, snip, naswot, ...)", t,
                                    near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
         }
         if (cfg->n_objectives >= CF_MAX_OBJECTIVES) return cli_usage_error(a, "--objectives: at most %d", CF_MAX_OBJECTIVES);
@@ -51,8 +63,48 @@ int search_parse_objectives(const cli_args *a, cf_search_config *cfg) {
     return -1;
 }
 
+/* The zero-cost scorer when the run ranks by a proxy (--proxy, --warmup,
+ * --proxy-pool) or has one as an objective, and what it feeds: the strategy's
+ * ranking (sc) and the proxy objective (r->cfg.proxy). */
+static int setup_proxies(const cli_args *a, run_setup *r, int objective_proxy, cf_strategy_config *sc) {
+    long long warmup = 0, keep = 0, pool = 1, batch = 64, threads = 0;
+    int rc;
+    if ((rc = cli_knob_count(a, "warmup", &warmup)) >= 0 || (rc = cli_knob_count(a, "warmup-keep", &keep)) >= 0 ||
+        (rc = cli_knob_count(a, "proxy-pool", &pool)) >= 0 || (rc = cli_knob_count(a, "proxy-batch", &batch)) >= 0 ||
+        (rc = cli_knob_count(a, "threads", &threads)) >= 0)
+        return rc;
+    const char *rank_by = cli_value(a, "proxy");
+    if (keep > 0 && warmup == 0) return cli_usage_error(a, "--warmup-keep %lld: without --warmup N", keep);
+    if (keep > warmup) return cli_usage_error(a, "--warmup-keep %lld is more than --warmup %lld", keep, warmup);
+    if (!rank_by && (warmup > 0 || pool > 1)) rank_by = "vote";
+    if (!rank_by && objective_proxy < 0) return -1;
+    const cf_dataset *ds = r->all;
+    if (!ds && cf_dataset_load(r->dataset, cli_value(a, "data-dir"), "train", &r->proxy_data) != CF_OK)
+        return cli_fail(a->command);
+    if (!ds) ds = r->proxy_data;
+    if (cf_scorer_create(r->space, ds, (int)batch, r->cfg.seed, (int)threads, &r->scorer) != CF_OK)
+        return cli_usage_error(a, "--proxy-batch: %s", cf_error_message());
+    if (objective_proxy >= 0) {
+        cf_proxy_kind k = (cf_proxy_kind)objective_proxy;
+        r->cfg.proxy = cf_scorer_for_strategy(r->scorer, &k, 1);
+    }
+    if (rank_by) {
+        cf_proxy_kind kinds[CF_STRATEGY_MAX_SCORES];
+        int n = 0;
+        if (cf_scorer_parse(rank_by, kinds, CF_STRATEGY_MAX_SCORES, &n) != CF_OK)
+            return cli_usage_error(a, "--proxy: %s", cf_error_message());
+        sc->scorer = cf_scorer_for_strategy(r->scorer, kinds, n);
+        sc->warmup = (int)warmup;
+        sc->warmup_keep = (int)keep;
+        sc->pool = (int)pool;
+    }
+    return -1;
+}
+
 void search_setup_free(run_setup *r) {
     cf_strategy_destroy(r->st);
+    cf_scorer_destroy(r->scorer); /* after the strategy, which borrows it */
+    cf_dataset_destroy(r->proxy_data);
     cf_evaluator_destroy(r->ev);
     cf_dataset_destroy(r->all);
     cf_dataset_destroy(r->train);
@@ -148,8 +200,11 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
         return cli_usage_error(a, "--evaluator '%s': train, table:FILE or cmd:COMMAND", evaluator);
     }
 
+    int objective_proxy = -1;
+    if ((rc = search_parse_objectives(a, cfg, &objective_proxy)) >= 0) return rc;
     cf_strategy_config sc;
     cf_strategy_config_default(&sc);
+    if ((rc = setup_proxies(a, r, objective_proxy, &sc)) >= 0) return rc;
     sc.seed = cfg->seed;
     sc.n_objectives = cfg->n_objectives;
     sc.max_epochs = cfg->epochs;

@@ -11,6 +11,7 @@
  * started. Tests: tests/test_journal.c, tests/test_sched.c.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,12 @@ cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_tr
                  (long long)t->id, cf_journal_escape(t->arch, esc, sizeof esc), t->cand.epochs, t->cand.fraction,
                  (long long)t->cand.parent, (long long)t->cost.params, (long long)t->cost.macs,
                  t->cost.activation_bytes, t->latency_ms);
+        /* the zero-cost proxy objective's score; a non-finite one as null */
+        if (!isnan(t->proxy)) {
+            size_t n = strlen(fields);
+            if (isfinite(t->proxy)) snprintf(fields + n, sizeof fields - n, ",\"proxy\":%.17g", t->proxy);
+            else snprintf(fields + n, sizeof fields - n, ",\"proxy\":null");
+        }
         return cf_journal_append(j, "trial_proposed", clock, fields);
     case CF_EVENT_REJECTED:
         snprintf(fields, sizeof fields, "\"id\":%lld,\"reason\":\"%s\"", (long long)t->id,
@@ -188,6 +195,8 @@ static cf_status on_proposed(loader *L, const cJSON *o, int64_t lineno) {
     t->cost.macs = num_i64(o, "macs", 0);
     t->cost.activation_bytes = num_size(o, "activation_bytes");
     t->latency_ms = num(o, "latency_ms", -1);
+    const cJSON *proxy = cJSON_GetObjectItemCaseSensitive(o, "proxy");
+    t->proxy = cJSON_IsNumber(proxy) ? proxy->valuedouble : cJSON_IsNull(proxy) ? -INFINITY : NAN;
     t->val_acc = -1;
     t->status = CF_TRIAL_PENDING;
     return add_step(L, 0, id);
@@ -197,6 +206,9 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     loader *L = ctx;
     cf_search_replay *r = L->r;
     const char *ev = str(o, "event");
+    /* the zero-cost scores a search computed: read back by the scorer (scorer.h);
+     * they carry the clock of the event before them */
+    if (strcmp(ev, "proxy_scored") == 0) return CF_OK;
     r->clock = num(o, "clock", r->clock);
     if (strcmp(ev, "trial_proposed") == 0) return on_proposed(L, o, lineno);
     if (strcmp(ev, "run_started") == 0 || strcmp(ev, "run_stopped") == 0) return CF_OK;

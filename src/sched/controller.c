@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -113,6 +114,7 @@ double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k)
     case CF_LIMIT_MACS: return (double)t->cost.macs;
     case CF_LIMIT_PARAMS: return (double)t->cost.params;
     case CF_LIMIT_LATENCY: return t->latency_ms >= 0 ? t->latency_ms : 1e30;
+    case CF_OBJECTIVE_PROXY: return isfinite(t->proxy) ? -t->proxy : 1e300;
     default: return (double)t->memory;
     }
 }
@@ -337,6 +339,7 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     t->batch = cfg->batch;
     t->val_acc = -1;
     t->latency_ms = -1;
+    t->proxy = NAN;
     t->status = CF_TRIAL_PENDING;
     /* never an empty arch in the journal: a text that does not fit ends the search */
     *err = cf_arch_format(c->space, &cand->arch, t->arch, sizeof t->arch);
@@ -349,6 +352,7 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     if (*build_st == CF_OK) *build_st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
     if (*build_st == CF_OK && c->lat_be && measure)
         *build_st = cf_latency_measure_net(f->net, c->lat_be, cfg->latency_reps, &t->latency_ms);
+    if (*build_st == CF_OK && cfg->proxy.fn && measure) *build_st = cfg->proxy.fn(cfg->proxy.ctx, &cand->arch, &t->proxy);
     return f;
 }
 
@@ -692,6 +696,7 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
         flight *f = new_flight(c, rt->id, &rt->cand, 0, &err, &build_st);
         CF_TRY(err);
         f->t->latency_ms = rt->latency_ms; /* as measured then: the strategy was told that */
+        f->t->proxy = rt->proxy;
         if ((replay_admitted(r, i) < 0 || build_st != CF_OK) && !admit(c, f, build_st)) continue;
         cf_trial *t = f->t;
         t->batch = rt->batch > 0 ? rt->batch : t->batch;

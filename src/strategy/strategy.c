@@ -66,6 +66,14 @@ static cf_status check_config(const char *name, const cf_strategy_config *cfg) {
     if (cfg->min_epochs < 1 || cfg->max_epochs < cfg->min_epochs)
         CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: epochs %d..%d: expected 1 <= min_epochs <= max_epochs", name,
                 cfg->min_epochs, cfg->max_epochs);
+    if (!cfg->scorer.fn && (cfg->warmup || cfg->pool > 1))
+        CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: a zero-cost warm-up or pool needs a proxy to rank by", name);
+    if (cfg->scorer.fn && (cfg->scorer.n_scores < 1 || cfg->scorer.n_scores > CF_STRATEGY_MAX_SCORES))
+        CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: %d zero-cost scores: expected 1..%d", name, cfg->scorer.n_scores,
+                CF_STRATEGY_MAX_SCORES);
+    if (cfg->warmup < 0 || cfg->warmup_keep < 0 || cfg->pool < 0 || (cfg->warmup_keep && !cfg->warmup))
+        CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: warm-up %d, keeping %d, pool %d: expected counts, and a warm-up "
+                "to keep from", name, cfg->warmup, cfg->warmup_keep, cfg->pool);
     if (!memchr(cfg->options, '\0', sizeof cfg->options))
         CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s: options text not terminated within %d bytes", name,
                 CF_STRATEGY_OPTIONS_MAX);
@@ -90,6 +98,16 @@ cf_status cf_strategy_create(const char *name, const cf_space *s, const cf_strat
     cf_strategy *st = calloc(1, sizeof *st);
     if (!st) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "strategy %s: no memory", name);
     st->ops = ops;
+    st->space = s;
+    st->seed = cfg->seed;
+    st->scorer = cfg->scorer;
+    st->warmup = cfg->warmup;
+    st->warmup_keep = cfg->warmup_keep ? cfg->warmup_keep : (cfg->warmup + 9) / 10;
+    if (st->warmup && !ops->claim) {
+        free(st);
+        CF_FAIL(CF_ERR_INVALID_ARG, "strategy %s takes no zero-cost warm-up (evolution, local, random, bananas and "
+                "nsga2 do)", name);
+    }
     cf_status status = ops->create(s, cfg, &st->state);
     if (status != CF_OK) {
         free(st);
@@ -103,6 +121,7 @@ cf_status cf_strategy_create(const char *name, const cf_space *s, const cf_strat
 void cf_strategy_destroy(cf_strategy *st) {
     if (!st) return;
     st->ops->destroy(st->state);
+    cf_strategy_warmup_free(st);
     free(st);
 }
 
@@ -111,6 +130,7 @@ cf_ask_result cf_strategy_ask(cf_strategy *st, int64_t trial, cf_candidate *out)
     /* Strategies fill what they choose; the rest reads "run's default, no parent". */
     memset(out, 0, sizeof *out);
     out->parent = -1;
+    if (cf_strategy_warmup_next(st, trial, out)) return CF_ASK_OK;
     return st->ops->ask(st->state, trial, out);
 }
 

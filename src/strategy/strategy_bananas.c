@@ -34,6 +34,11 @@
  * ask that follows new results; an ask scores `candidates` archs, microseconds
  * each.
  *
+ * With a zero-cost scorer (cf_strategy_config) the surrogate's inputs are the
+ * path encoding and the arch's scores (score_feature), so it can learn how far
+ * to trust them; every candidate is then scored, which costs what the proxies
+ * cost (the scorer caches them).
+ *
  * FAILED and REJECTED results are not fitted (their objective means nothing)
  * but are never proposed again. Only objective 0 is used.
  */
@@ -101,7 +106,9 @@ typedef struct bananas_state {
     float *value;
     size_t nnz, nnz_cap;
     /* scratch */
-    size_t n_features;
+    size_t n_features;       /* the path encoding's, then one per zero-cost score */
+    size_t n_path;
+    cf_strategy_scorer scorer; /* fn NULL: no zero-cost features */
     float *dense;            /* one encoding, n_features */
     uint32_t *cand_index;    /* one candidate's features */
     float *cand_value;
@@ -146,7 +153,9 @@ static cf_status bananas_create(const cf_space *s, const cf_strategy_config *cfg
     b->acquisition = (int)v[OPT_ACQUISITION];
     b->kappa = v[OPT_KAPPA];
     b->n_fit = SIZE_MAX;
-    b->n_features = cf_arch_encoding_size(s, CF_ARCH_ENCODING_PATH);
+    b->n_path = cf_arch_encoding_size(s, CF_ARCH_ENCODING_PATH);
+    b->scorer = cfg->scorer;
+    b->n_features = b->n_path + (b->scorer.fn ? (size_t)b->scorer.n_scores : 0);
     cf_status st = cf_surrogate_create(b->n_features, b->members, (int)v[OPT_STEPS], LEARNING_RATE, cfg->seed,
                                        &b->model);
     b->start = calloc(1, sizeof *b->start);
@@ -168,9 +177,27 @@ static cf_status bananas_create(const cf_space *s, const cf_strategy_config *cfg
     return CF_OK;
 }
 
-/* The path encoding of a as nonzero (index, value) pairs; returns their number. */
+/* A zero-cost score as a feature: sign(v) log10(1 + |v|) / 10, so that scores
+ * of any magnitude (synflow reaches 1e30) land near [-3, 3] without depending
+ * on the other results; a failed score reads as 0. */
+static float score_feature(double v) {
+    if (!isfinite(v)) return 0;
+    return (float)(copysign(log10(1 + fabs(v)), v) / 10);
+}
+
+/* The features of a (the path encoding, then its zero-cost scores) as nonzero
+ * (index, value) pairs; returns their number. */
 static size_t encode_sparse(bananas_state *b, const cf_arch *a, uint32_t *index, float *value) {
     cf_arch_encode(b->space, a, CF_ARCH_ENCODING_PATH, b->dense);
+    if (b->scorer.fn) {
+        double v[CF_STRATEGY_MAX_SCORES];
+        if (b->scorer.fn(b->scorer.ctx, a, v) != CF_OK) {
+            CF_LOG_WARN("strategy bananas: zero-cost score failed (read as 0): %s", cf_error_message());
+            cf_error_clear();
+            for (int k = 0; k < b->scorer.n_scores; k++) v[k] = NAN;
+        }
+        for (int k = 0; k < b->scorer.n_scores; k++) b->dense[b->n_path + (size_t)k] = score_feature(v[k]);
+    }
     size_t n = 0;
     for (size_t f = 0; f < b->n_features; f++)
         if (b->dense[f] != 0) index[n] = (uint32_t)f, value[n++] = b->dense[f];
@@ -305,6 +332,12 @@ static void bananas_tell(void *state, int64_t trial, const cf_candidate *c, cons
                                   cf_error_message());
 }
 
+static void bananas_claim(void *state, int64_t trial, const cf_candidate *c) {
+    bananas_state *b = state;
+    if (cf_strategy_map_add(&b->seen, cf_arch_hash(b->space, &c->arch), (cf_strategy_seen){NAN, trial}, NULL) != CF_OK)
+        CF_LOG_ERROR("strategy bananas: %s", cf_error_message());
+}
+
 size_t cf_strategy_bananas_fits(const cf_strategy *st) {
     if (!st || st->ops != &cf_strategy_bananas) return 0;
     return ((const bananas_state *)st->state)->fits;
@@ -319,4 +352,5 @@ const cf_strategy_ops cf_strategy_bananas = {
     .destroy = bananas_destroy,
     .ask = bananas_ask,
     .tell = bananas_tell,
+    .claim = bananas_claim,
 };

@@ -16,6 +16,10 @@
  * duplicates, which helps with noisy training; with a table evaluator a
  * duplicate only repeats a known number. dedup=0 is the paper's algorithm.
  *
+ * With a zero-cost pool (pool > 1 in cf_strategy_config) a child is the
+ * scorer's best of `pool` unproposed neighbors of the parent, and a random
+ * member the best of `pool` unproposed draws.
+ *
  * Defaults: population=50, sample=10. NAS-Bench-101's tuned REA used a
  * population of 100 with tournaments of 10 over budgets of thousands of
  * trials; a population of 50 leaves most of a few-hundred-trial budget to
@@ -59,6 +63,8 @@ typedef struct evolution_state {
     cf_arch *nb;             /* neighbor scratch */
     size_t nb_cap;
     cf_strategy_map seen;    /* canonical hashes proposed or told (dedup only) */
+    cf_strategy_scorer scorer;
+    cf_strategy_pool pool;   /* zero-cost ranked children and draws (dedup only) */
 } evolution_state;
 
 static void evolution_destroy(void *state) {
@@ -84,6 +90,12 @@ static cf_status evolution_create(const cf_space *s, const cf_strategy_config *c
     e->population = (size_t)v[OPT_POPULATION];
     e->sample = (size_t)v[OPT_SAMPLE];
     e->dedup = (int)v[OPT_DEDUP];
+    e->scorer = cfg->scorer;
+    e->pool = (cf_strategy_pool){&e->scorer, cfg->pool};
+    if (cf_strategy_pool_on(&e->pool) && !e->dedup) {
+        free(e);
+        CF_FAIL(CF_ERR_INVALID_ARG, "strategy evolution: a zero-cost pool draws unproposed children: it needs dedup=1");
+    }
     e->pop = malloc(e->population * sizeof *e->pop);
     e->pick = malloc(e->population * sizeof *e->pick);
     if (!e->pop || !e->pick) {
@@ -124,19 +136,23 @@ static cf_status unseen_neighbor(evolution_state *e, cf_rng *rng, const cf_arch 
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "no memory for %zu neighbors", n);
     cf_arch_neighbors(e->space, parent, e->nb, n);
     /* Visit the neighbors in a random order and take the first unseen one:
-     * uniform among the unseen, and each costs one hash. */
-    for (size_t i = 0; i < n; i++) {
+     * uniform among the unseen, and each costs one hash. With a pool, the
+     * first `pool` unseen ones are gathered at the front and ranked. */
+    size_t want = cf_strategy_pool_on(&e->pool) ? (size_t)e->pool.size : 1, got = 0;
+    for (size_t i = 0; i < n && got < want; i++) {
         size_t j = i + cf_rng_below(rng, (uint32_t)(n - i));
         cf_arch t = e->nb[i];
         e->nb[i] = e->nb[j];
         e->nb[j] = t;
-        uint64_t h = cf_arch_hash(e->space, &e->nb[i]);
-        if (cf_strategy_map_find(&e->seen, h)) continue;
-        CF_TRY(cf_strategy_map_add(&e->seen, h, (cf_strategy_seen){NAN, trial}, NULL));
-        *child = e->nb[i];
-        *found = 1;
-        return CF_OK;
+        if (cf_strategy_map_find(&e->seen, cf_arch_hash(e->space, &e->nb[i]))) continue;
+        e->nb[got++] = e->nb[i];
     }
+    if (!got) return CF_OK;
+    size_t best = 0;
+    CF_TRY(cf_strategy_rank_best(&e->scorer, e->nb, got, &best));
+    CF_TRY(cf_strategy_map_add(&e->seen, cf_arch_hash(e->space, &e->nb[best]), (cf_strategy_seen){NAN, trial}, NULL));
+    *child = e->nb[best];
+    *found = 1;
     return CF_OK;
 }
 
@@ -166,7 +182,7 @@ static cf_ask_result evolution_ask(void *state, int64_t trial, cf_candidate *out
         cf_arch_sample(e->space, &rng, &a);
     } else {
         int found = 0;
-        if (cf_strategy_sample_unseen(e->space, &rng, &e->seen, trial, &a, &found) != CF_OK)
+        if (cf_strategy_sample_ranked(e->space, &e->pool, &rng, &e->seen, trial, &a, &found) != CF_OK)
             return cf_strategy_ask_failed("evolution");
         if (!found) {
             CF_LOG_INFO("strategy evolution: no new architecture in %d draws; the space looks exhausted",
@@ -196,6 +212,13 @@ static void evolution_tell(void *state, int64_t trial, const cf_candidate *c, co
     }
 }
 
+static void evolution_claim(void *state, int64_t trial, const cf_candidate *c) {
+    evolution_state *e = state;
+    if (e->dedup &&
+        cf_strategy_map_add(&e->seen, cf_arch_hash(e->space, &c->arch), (cf_strategy_seen){NAN, trial}, NULL) != CF_OK)
+        CF_LOG_ERROR("strategy evolution: %s", cf_error_message());
+}
+
 size_t cf_strategy_evolution_population(const cf_strategy *st, int64_t *trials, double *objective, size_t cap) {
     if (!st || st->ops != &cf_strategy_evolution) return 0;
     const evolution_state *e = st->state;
@@ -214,4 +237,5 @@ const cf_strategy_ops cf_strategy_evolution = {
     .destroy = evolution_destroy,
     .ask = evolution_ask,
     .tell = evolution_tell,
+    .claim = evolution_claim,
 };

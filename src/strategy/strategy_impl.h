@@ -37,6 +37,14 @@
 struct cf_strategy {
     const cf_strategy_ops *ops;
     void *state;
+    /* the zero-cost warm-up (strategy_rank.c) */
+    const cf_space *space;   /* borrowed */
+    uint64_t seed;
+    cf_strategy_scorer scorer;
+    int warmup, warmup_keep;
+    int warm_ready;          /* the warm-up archs were scored (at the first ask) */
+    cf_arch *warm;           /* (n_warm) best first; owned */
+    size_t n_warm, next_warm;
 };
 
 /* The implementations, in registry order (strategy.c). */
@@ -118,6 +126,36 @@ cf_status cf_strategy_map_add(cf_strategy_map *m, uint64_t key, cf_strategy_seen
  * exhausted): *found is 0. */
 cf_status cf_strategy_sample_unseen(const cf_space *s, cf_rng *rng, cf_strategy_map *seen,
                                     int64_t trial, cf_arch *out, int *found);
+
+/* ---- zero-cost ranking (strategy_rank.c) ---------------------------------------- */
+
+/* A strategy's pool: each uniform draw or mutation draws `size` distinct
+ * candidates never proposed and keeps the scorer's best. */
+typedef struct cf_strategy_pool {
+    const cf_strategy_scorer *scorer; /* borrowed; NULL or fn NULL: no ranking */
+    int size;                         /* <= 1: no ranking */
+} cf_strategy_pool;
+
+/* 1 when p ranks (a scorer and a size above 1). */
+int cf_strategy_pool_on(const cf_strategy_pool *p);
+
+/* The indices of archs[0..n) best first by sc (see strategy_rank.c) into
+ * order (n entries); the identity without a scorer. Fails only for memory. */
+cf_status cf_strategy_rank(const cf_strategy_scorer *sc, const cf_arch *archs, size_t n, size_t *order);
+/* The index of the best of archs[0..n) into *best (0 without a scorer). */
+cf_status cf_strategy_rank_best(const cf_strategy_scorer *sc, const cf_arch *archs, size_t n, size_t *best);
+
+/* cf_strategy_sample_unseen, drawing up to pool->size distinct unseen archs
+ * and keeping the best; exactly cf_strategy_sample_unseen (the same draws)
+ * when the pool does not rank. Only the kept arch is added to seen. */
+cf_status cf_strategy_sample_ranked(const cf_space *s, const cf_strategy_pool *pool, cf_rng *rng,
+                                    cf_strategy_map *seen, int64_t trial, cf_arch *out, int *found);
+
+/* The next warm-up candidate for trial into *out (claimed by the strategy):
+ * 1, or 0 when there is none (no warm-up, or all were proposed). The archs are
+ * scored at the first call. */
+int cf_strategy_warmup_next(cf_strategy *st, int64_t trial, cf_candidate *out);
+void cf_strategy_warmup_free(cf_strategy *st);
 
 /* ---- inspection for tests ----------------------------------------------------- */
 

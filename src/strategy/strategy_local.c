@@ -15,6 +15,9 @@
  * after the last of them is told, so the trajectory depends only on the seed,
  * the trial ids and the order of asks and tells.
  *
+ * With a zero-cost pool (pool > 1 in cf_strategy_config) a restart starts
+ * from the scorer's best of `pool` unproposed draws.
+ *
  * Only objective 0 is used; FAILED and REJECTED results count as +inf. No
  * options. CF_ASK_DONE once a restart finds no unproposed arch in
  * CF_STRATEGY_SAMPLE_TRIES draws.
@@ -37,6 +40,8 @@ typedef struct local_state {
     uint64_t seed;
     int done;                /* no unproposed arch left to restart from */
     cf_strategy_map known;   /* canonical hash -> result (NaN while in flight) */
+    cf_strategy_scorer scorer;
+    cf_strategy_pool pool;   /* zero-cost ranked restarts */
     int have_center;
     cf_arch center;
     uint64_t center_hash;
@@ -54,6 +59,8 @@ static cf_status local_create(const cf_space *s, const cf_strategy_config *cfg, 
     if (!l) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "strategy local: no memory");
     l->space = s;
     l->seed = cfg->seed;
+    l->scorer = cfg->scorer;
+    l->pool = (cf_strategy_pool){&l->scorer, cfg->pool};
     *state = l;
     return CF_OK;
 }
@@ -132,7 +139,7 @@ static cf_ask_result local_ask(void *state, int64_t trial, cf_candidate *out) {
     for (;;) {
         if (!l->have_center) {
             int found = 0;
-            if (cf_strategy_sample_unseen(l->space, &rng, &l->known, trial, &l->center, &found) != CF_OK)
+            if (cf_strategy_sample_ranked(l->space, &l->pool, &rng, &l->known, trial, &l->center, &found) != CF_OK)
                 return cf_strategy_ask_failed("local");
             if (!found) {
                 CF_LOG_INFO("strategy local: no new architecture to restart from in %d draws after %zu moves and "
@@ -175,6 +182,13 @@ static void local_tell(void *state, int64_t trial, const cf_candidate *c, const 
         CF_LOG_ERROR("strategy local: %s", cf_error_message());
 }
 
+static void local_claim(void *state, int64_t trial, const cf_candidate *c) {
+    local_state *l = state;
+    if (cf_strategy_map_add(&l->known, cf_arch_hash(l->space, &c->arch), (cf_strategy_seen){NAN, trial}, NULL) !=
+        CF_OK)
+        CF_LOG_ERROR("strategy local: %s", cf_error_message());
+}
+
 const cf_strategy_ops cf_strategy_local = {
     .name = "local",
     .doc = "local search: evaluate every neighbor of the incumbent, move to the best improving one, "
@@ -183,4 +197,5 @@ const cf_strategy_ops cf_strategy_local = {
     .destroy = local_destroy,
     .ask = local_ask,
     .tell = local_tell,
+    .claim = local_claim,
 };

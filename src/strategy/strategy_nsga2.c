@@ -13,6 +13,10 @@
  * that tells one result at a time in any order and never waits for a
  * generation to finish.
  *
+ * With a zero-cost pool (pool > 1 in cf_strategy_config) a child is the
+ * scorer's best of `pool` distinct unproposed children, and a draw the best of
+ * `pool` unproposed uniform archs.
+ *
  * No canonical arch is proposed twice: a child seen before is redrawn (new
  * parents, new crossover) up to CHILD_TRIES times, then a uniform unproposed
  * arch is asked instead (parent -1). Objectives 0..n_objectives-1 are used,
@@ -61,6 +65,10 @@ typedef struct nsga2_state {
     double *dist;           /* scratch: one front's crowding distances */
     int stale;
     cf_strategy_map seen;   /* canonical hashes proposed or told */
+    cf_strategy_scorer scorer;
+    cf_strategy_pool pool;  /* zero-cost ranked children and draws */
+    cf_arch *kids;          /* (pool) scratch: a pool's children */
+    int64_t *kid_parent;
 } nsga2_state;
 
 static void nsga2_destroy(void *state) {
@@ -74,6 +82,8 @@ static void nsga2_destroy(void *state) {
     free(g->pick);
     free(g->dist);
     cf_strategy_map_free(&g->seen);
+    free(g->kids);
+    free(g->kid_parent);
     free(g);
 }
 
@@ -98,7 +108,13 @@ static cf_status nsga2_create(const cf_space *s, const cf_strategy_config *cfg, 
     g->front = malloc(cap * sizeof *g->front);
     g->pick = malloc(cap * sizeof *g->pick);
     g->dist = malloc(cap * sizeof *g->dist);
-    if (!g->pop || !g->obj || !g->rank || !g->crowd || !g->front || !g->pick || !g->dist) {
+    g->scorer = cfg->scorer;
+    g->pool = (cf_strategy_pool){&g->scorer, cfg->pool};
+    size_t kids = cfg->pool > 1 ? (size_t)cfg->pool : 1;
+    g->kids = malloc(kids * sizeof *g->kids);
+    g->kid_parent = malloc(kids * sizeof *g->kid_parent);
+    if (!g->pop || !g->obj || !g->rank || !g->crowd || !g->front || !g->pick || !g->dist || !g->kids ||
+        !g->kid_parent) {
         nsga2_destroy(g);
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "strategy nsga2: no memory for a population of %g", v[OPT_POPULATION]);
     }
@@ -148,7 +164,9 @@ static cf_ask_result nsga2_ask(void *state, int64_t trial, cf_candidate *out) {
     cf_arch a;
     if (g->count == g->population) {
         if (sort_population(g) != CF_OK) return cf_strategy_ask_failed("nsga2");
-        for (int t = 0; t < CHILD_TRIES; t++) {
+        /* one unproposed child, or with a pool the scorer's best of `pool` */
+        size_t want = cf_strategy_pool_on(&g->pool) ? (size_t)g->pool.size : 1, got = 0;
+        for (size_t t = 0; t < CHILD_TRIES * want && got < want; t++) {
             size_t p = tournament(g, &rng), q = tournament(g, &rng);
             cf_arch mixed;
             cf_arch_crossover(g->space, &rng, &g->pop[p].arch, &g->pop[q].arch, &mixed);
@@ -156,18 +174,25 @@ static cf_ask_result nsga2_ask(void *state, int64_t trial, cf_candidate *out) {
                 cf_error_clear(); /* no neighbors: the crossover alone is the child */
                 a = mixed;
             }
-            int added = 0;
-            if (cf_strategy_map_add(&g->seen, cf_arch_hash(g->space, &a), (cf_strategy_seen){NAN, trial}, &added) !=
-                CF_OK)
-                return cf_strategy_ask_failed("nsga2");
-            if (added) {
-                cf_strategy_candidate(out, &a, g->pop[p].trial);
-                return CF_ASK_OK;
-            }
+            uint64_t h = cf_arch_hash(g->space, &a);
+            int dup = cf_strategy_map_find(&g->seen, h) != NULL;
+            for (size_t i = 0; i < got && !dup; i++) dup = cf_arch_hash(g->space, &g->kids[i]) == h;
+            if (dup) continue;
+            g->kids[got] = a;
+            g->kid_parent[got++] = g->pop[p].trial;
+        }
+        size_t best = 0;
+        if (got && (cf_strategy_rank_best(&g->scorer, g->kids, got, &best) != CF_OK ||
+                    cf_strategy_map_add(&g->seen, cf_arch_hash(g->space, &g->kids[best]), (cf_strategy_seen){NAN, trial},
+                                        NULL) != CF_OK))
+            return cf_strategy_ask_failed("nsga2");
+        if (got) {
+            cf_strategy_candidate(out, &g->kids[best], g->kid_parent[best]);
+            return CF_ASK_OK;
         }
     }
     int found = 0;
-    if (cf_strategy_sample_unseen(g->space, &rng, &g->seen, trial, &a, &found) != CF_OK)
+    if (cf_strategy_sample_ranked(g->space, &g->pool, &rng, &g->seen, trial, &a, &found) != CF_OK)
         return cf_strategy_ask_failed("nsga2");
     if (!found) {
         CF_LOG_INFO("strategy nsga2: no new architecture in %d draws; the space looks exhausted",
@@ -207,6 +232,12 @@ static void nsga2_tell(void *state, int64_t trial, const cf_candidate *c, const 
     g->stale = 1;
 }
 
+static void nsga2_claim(void *state, int64_t trial, const cf_candidate *c) {
+    nsga2_state *g = state;
+    if (cf_strategy_map_add(&g->seen, cf_arch_hash(g->space, &c->arch), (cf_strategy_seen){NAN, trial}, NULL) != CF_OK)
+        CF_LOG_ERROR("strategy nsga2: %s", cf_error_message());
+}
+
 const cf_strategy_ops cf_strategy_nsga2 = {
     .name = "nsga2",
     .doc = "steady-state NSGA-II over every objective: tournaments of tournament=2 by rank then "
@@ -216,4 +247,5 @@ const cf_strategy_ops cf_strategy_nsga2 = {
     .destroy = nsga2_destroy,
     .ask = nsga2_ask,
     .tell = nsga2_tell,
+    .claim = nsga2_claim,
 };
