@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define CELLFORGE_API_VERSION 1
+#define CELLFORGE_API_VERSION 2
 #define CELLFORGE_ARCH_MAX 4096   /* room for any arch text, with its NUL */
 
 int cellforge_api_version(void);
@@ -87,10 +87,10 @@ char *cellforge_arch_net_json(const cellforge_space *s, const char *arch, int c,
  * `cellforge score` computes them: weights initialized with seed, the first
  * `batch` training images of dataset (a name, npz:FILE or folder:DIR; loaded
  * once and kept for the next call) in the seeded order, the CPU with
- * `threads` threads (0: all cores). out[0..5]: params, macs, grad_norm,
- * snip, synflow, naswot. */
+ * `threads` threads (0: all cores). out[0..7]: params, macs, grad_norm,
+ * snip, synflow, naswot, fisher, jacob_cov (version 1 had the first six). */
 int cellforge_arch_score(const cellforge_space *s, const char *arch, const char *dataset, int batch, uint64_t seed,
-                         int threads, double out[6]);
+                         int threads, double out[8]);
 
 /* ---- models ------------------------------------------------------------------- */
 

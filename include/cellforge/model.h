@@ -40,6 +40,13 @@ typedef struct cf_model_layer {
                                            save invstd, C floats each, into state */
 } cf_model_layer;
 
+struct cf_model;
+/* A layer hook (cf_model_set_hooks): layer i's output y and, before its
+ * backward, the gradient dy of the loss with respect to it, both (n, c, h, w)
+ * of the model's dtype in backend memory (borrowed, valid during the call;
+ * dy NULL after a forward step). A failure stops the pass and is returned. */
+typedef cf_status (*cf_model_hook_fn)(struct cf_model *m, int i, void *y, const void *dy, void *ctx);
+
 typedef struct cf_model {
     cf_net *net;              /* owned */
     const cf_backend *be;     /* borrowed; must outlive the model */
@@ -75,6 +82,10 @@ typedef struct cf_model {
     unsigned char *feeds_loss;/* (net->n) 1: a loss depends on the layer's output */
     float loss_buf[2];        /* main and auxiliary loss values */
     double loss_weight[2];    /* the weights now in scalars[2], scalars[3]; -1: not set */
+    void *dinput;             /* (batch, c, h, w) dL/dx in backend memory, owned; NULL
+                                 unless cf_model_keep_input_gradient asked for it */
+    cf_model_hook_fn after_forward, before_backward; /* NULL: none (cf_model_set_hooks) */
+    void *hook_ctx;           /* borrowed, passed to both */
 } cf_model;
 
 /* Take ownership of net and allocate everything for batches of up to `batch`
@@ -120,6 +131,25 @@ const void *cf_model_output(const cf_model *m, int i);
 
 /* Zero the gradients and back-propagate the last loss into m->grad. */
 cf_status cf_model_backward(cf_model *m);
+
+/* From now on cf_model_backward also writes the gradient with respect to the
+ * input batch (the activation plan keeps none: the training step never needs
+ * it), into a buffer of batch x c x h x w elements allocated here and freed
+ * by cf_model_destroy; cf_model_input_gradient gives it, (n, c, h, w) of the
+ * model's dtype in backend memory (borrowed; NULL before this is called),
+ * valid until the next backward. The zero-cost proxies' Jacobian. */
+cf_status cf_model_keep_input_gradient(cf_model *m);
+const void *cf_model_input_gradient(const cf_model *m);
+
+/* Hooks on every layer the pass runs (fn NULL: none, the default; a pass
+ * then does no extra work): after_forward right after layer i's forward
+ * (and drop-path), where y may be changed in place (a finite-difference
+ * check perturbs one activation); before_backward when dy_i is complete,
+ * before layer i's own backward and drop-path, for the layers a loss
+ * depends on. The activation plan reuses a gradient's memory once its layer
+ * has run backward, so a hook is the one place every layer's dy can be read.
+ * ctx is borrowed. */
+void cf_model_set_hooks(cf_model *m, cf_model_hook_fn after_forward, cf_model_hook_fn before_backward, void *ctx);
 
 /* (n, classes) logits of the last forward, of the model's dtype, in backend
  * memory; borrowed. cf_model_logits_host copies them into out (n x classes). */

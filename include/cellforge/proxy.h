@@ -23,8 +23,20 @@
  *              and batch norm with a fused ReLU, once each) on which images i and
  *              j of the minibatch are both active or both inactive (Mellor et
  *              al.'s K_H = N_A - Hamming distance), training-mode forward
- * jacob_cov and fisher need the gradients of inner activations and of the input,
- * which the model does not keep; grasp needs a Hessian-vector product: not here.
+ *   fisher     sum over the output channels of the conv and linear layers of
+ *              0.5 x the batch mean of (sum over h, w of a x dL/da)^2, a the
+ *              layer's output (before its batch norm) and L the mean
+ *              cross-entropy of a training-mode forward, each channel's value
+ *              counted once per weight of the channel (C_in/groups x KH x KW, or
+ *              IN): zero-cost-nas spreads it over the weights before summing
+ *              (Theis et al. 2018's saliency as the proxy paper computes it)
+ *   jacob_cov  -sum over the eigenvalues v of C of log(v + 1e-5) + 1/(v + 1e-5),
+ *              C the correlation matrix (numpy.corrcoef) of the images' rows of
+ *              J = d(sum of the logits)/d(input), training-mode forward (Mellor
+ *              et al. 2020, v1); NaN when an image's row is constant
+ * grasp is not here: its Hessian-vector product needs second-order gradients,
+ * for which the engine has no op, and its published NB201 Spearman (0.51,
+ * CIFAR-10) is below synflow's, jacob_cov's and snip's.
  */
 #ifndef CELLFORGE_PROXY_H
 #define CELLFORGE_PROXY_H
@@ -48,10 +60,12 @@ typedef enum cf_proxy_kind {
     CF_PROXY_SNIP,
     CF_PROXY_SYNFLOW,
     CF_PROXY_NASWOT,
+    CF_PROXY_FISHER,
+    CF_PROXY_JACOB_COV,
     CF_PROXY_COUNT
 } cf_proxy_kind;
 
-/* "params", "macs", "grad_norm", "snip", "synflow", "naswot". */
+/* "params", "macs", "grad_norm", "snip", "synflow", "naswot", "fisher", "jacob_cov". */
 const char *cf_proxy_name(cf_proxy_kind k);
 /* The proxy of a name: 1 and *out, or 0. */
 int cf_proxy_parse(const char *name, cf_proxy_kind *out);
@@ -63,6 +77,11 @@ int cf_proxy_parse(const char *name, cf_proxy_kind *out);
  * output does not depend on its input has naswot -inf) is written as it is. */
 cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
                          int n, double out[CF_PROXY_COUNT]);
+
+/* jacob_cov of the Jacobian j (n rows of d elements, one per image; borrowed)
+ * into *out (NaN when a row is constant): the formula above, on the
+ * eigenvalues of cf_linalg_sym_eigenvalues. */
+cf_status cf_proxy_jacob_cov(const double *j, int n, size_t d, double *out);
 
 /* The minibatch proxies are scored on: the first n images of ds in the
  * seeded order (cf_data_epoch_order(ds->n, seed, 0)), scaled and normalized

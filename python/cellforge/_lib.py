@@ -5,7 +5,7 @@ import os
 import pathlib
 
 _HERE = pathlib.Path(__file__).resolve().parent
-API_VERSION = 1
+API_VERSION = 2
 ARCH_MAX = 4096
 
 

@@ -12,7 +12,7 @@ Cost.__doc__ = """Exact cost of an arch's network: parameters, MACs per image, a
 activation bytes of one training step at the batch (the engine's memory plan)."""
 
 
-PROXIES = ("params", "macs", "grad_norm", "snip", "synflow", "naswot")
+PROXIES = ("params", "macs", "grad_norm", "snip", "synflow", "naswot", "fisher", "jacob_cov")
 
 
 def spaces():
@@ -115,11 +115,11 @@ class Space:
     def score(self, arch, dataset="fashion-mnist", batch=64, seed=0, threads=0):
         """Zero-cost proxies of the untrained arch, as `cellforge score` computes them
         (README "Scoring without training"): a dict of params, macs, grad_norm,
-        snip, synflow and naswot, higher better for each. The minibatch is the
-        first ``batch`` training images of ``dataset`` (a name, "npz:FILE" or
-        "folder:DIR"; loaded once) in the order of ``seed``, which also seeds
-        the weights."""
-        out = (ctypes.c_double * 6)()
+        snip, synflow, naswot, fisher and jacob_cov, higher better for each. The
+        minibatch is the first ``batch`` training images of ``dataset`` (a name,
+        "npz:FILE" or "folder:DIR"; loaded once) in the order of ``seed``, which
+        also seeds the weights."""
+        out = (ctypes.c_double * len(PROXIES))()
         check(lib.cellforge_arch_score(self._h, enc(arch), enc(dataset), batch, seed, threads, out))
         return dict(zip(PROXIES, out))
 

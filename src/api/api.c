@@ -262,8 +262,10 @@ static pthread_mutex_t score_mu = PTHREAD_MUTEX_INITIALIZER;
 static char score_name[1024];
 static cf_dataset *score_data;
 
+_Static_assert(CF_PROXY_COUNT == 8, "cellforge_arch_score's out[8] (api.h) follows cf_proxy_kind");
+
 int cellforge_arch_score(const cellforge_space *h, const char *arch, const char *dataset, int batch, uint64_t seed,
-                         int threads, double out[6]) {
+                         int threads, double out[8]) {
     cf_arch a;
     if (parse(h, arch, &a)) return 1;
     if (!dataset || !*dataset) dataset = "fashion-mnist";

@@ -18,6 +18,12 @@
  * layer counted as built before fusion: reproducible, free to recompute in
  * backward, and the same draws with fusion or without.
  *
+ * Two things only the zero-cost proxies ask for, which cost a training step
+ * one pointer test each when not asked: a gradient of the input batch (its
+ * own buffer, outside the plan) and layer hooks after each forward and before
+ * each backward, where a layer's output gradient is complete and still in the
+ * arena (the plan hands its memory on once the layer's backward has run).
+ *
  * Tested by tests/test_model.c (gradients against finite differences on whole
  * networks of every family, and against the layer-by-layer reference).
  */
@@ -141,6 +147,7 @@ void cf_model_destroy(cf_model *m) {
     free_backend(m, m->act);
     free_backend(m, m->labels);
     free_backend(m, m->scalars);
+    free_backend(m, m->dinput);
     cf_net_destroy(m->net);
     cf_net_plan_free(&m->plan);
     free(m->layers);
@@ -279,6 +286,10 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
         if (j == CF_NET_INPUT) {
             CF_TRY(dev_tensor(m, &c->in[k], m->dtype, n, net->input.c, net->input.h, net->input.w,
                               cf_model_input(m)));
+            if (backward && m->dinput) { /* added into: zeroed at the start of backward */
+                CF_TRY(dev_tensor(m, &c->din[k], m->dtype, n, net->input.c, net->input.h, net->input.w, m->dinput));
+                c->a.din[k] = &c->din[k];
+            }
         } else {
             CF_TRY(tensor_of(m, &c->in[k], &net->layers[j], n, y_of(m, j)));
             if (backward) {
@@ -361,6 +372,7 @@ cf_status cf_model_forward(cf_model *m, const void *x, int n, int training) {
             return st;
         }
         if (drop_path_on(m, i)) CF_TRY(drop_path_apply(m, i, y_of(m, i)));
+        if (m->after_forward) CF_TRY(m->after_forward(m, i, y_of(m, i), NULL, m->hook_ctx));
     }
     return CF_OK;
 }
@@ -445,13 +457,33 @@ const void *cf_model_output(const cf_model *m, int i) {
     return y_of(m, i);
 }
 
+cf_status cf_model_keep_input_gradient(cf_model *m) {
+    if (m->dinput) return CF_OK;
+    const cf_net_input *in = &m->net->input;
+    size_t bytes = (size_t)m->batch * in->c * in->h * in->w * m->elem;
+    return cf_backend_alloc(m->be, bytes ? bytes : 1, &m->dinput);
+}
+
+const void *cf_model_input_gradient(const cf_model *m) { return m->dinput; }
+
+void cf_model_set_hooks(cf_model *m, cf_model_hook_fn after_forward, cf_model_hook_fn before_backward, void *ctx) {
+    m->after_forward = after_forward;
+    m->before_backward = before_backward;
+    m->hook_ctx = ctx;
+}
+
 cf_status cf_model_backward(cf_model *m) {
     if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
     const cf_net *net = m->net;
     CF_TRY(cf_backend_zero(m->be, m->grad, m->n_params * m->elem, m->threads));
+    if (m->dinput) {
+        size_t image = (size_t)net->input.c * net->input.h * net->input.w;
+        CF_TRY(cf_backend_zero(m->be, m->dinput, (size_t)m->n * image * m->elem, m->threads));
+    }
     for (int i = net->n - 1; i >= 0; i--) {
         const cf_net_layer *l = &net->layers[i];
         if (!m->feeds_loss[i]) continue; /* nothing flows back from a dead end */
+        if (m->before_backward) CF_TRY(m->before_backward(m, i, y_of(m, i), dy_of(m, i), m->hook_ctx));
         if (drop_path_on(m, i)) CF_TRY(drop_path_apply(m, i, dy_of(m, i)));
         call c;
         CF_TRY(make_call(m, i, 1, &c));

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "cellforge/cost.h"
+#include "cellforge/linalg.h"
 #include "cellforge/model.h"
 #include "cellforge/proxy.h"
 
-static const char *const names[CF_PROXY_COUNT] = {"params", "macs", "grad_norm", "snip", "synflow", "naswot"};
+static const char *const names[CF_PROXY_COUNT] = {"params", "macs",   "grad_norm", "snip",
+                                                  "synflow", "naswot", "fisher",    "jacob_cov"};
 
 const char *cf_proxy_name(cf_proxy_kind k) {
     return k >= 0 && k < CF_PROXY_COUNT ? names[k] : "?";
@@ -31,16 +33,66 @@ static int scored(const cf_net_layer *l) {
     return !l->aux && l->n_w > 0 && (l->kind == CF_OP_CONV2D || l->kind == CF_OP_LINEAR);
 }
 
-/* grad_norm and snip from the loss gradient of a trained-mode forward. */
+/* fisher's running sum, fed by the backward hook: the host copies of a
+ * scored layer's output and its gradient. */
+typedef struct fisher_sum {
+    double sum;
+    float *buf; /* (2 * cap): output, then gradient */
+    size_t cap;
+} fisher_sum;
+
+/* Before layer i's backward: 0.5 x the batch mean of (sum over h, w of a x g)^2
+ * per output channel, times the channel's weights (zero-cost-nas spreads each
+ * channel's value over them before summing). */
+static cf_status fisher_hook(cf_model *m, int i, void *y, const void *dy, void *ctx) {
+    const cf_net_layer *l = &m->net->layers[i];
+    if (!scored(l)) return CF_OK;
+    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_INVALID_ARG, "proxies: fisher reads f32 activations");
+    fisher_sum *f = ctx;
+    const int n = m->n;
+    const size_t plane = (size_t)l->h * l->w, numel = (size_t)n * l->c * plane;
+    if (numel > f->cap) {
+        free(f->buf);
+        f->cap = numel;
+        f->buf = malloc(2 * numel * sizeof *f->buf);
+        if (!f->buf) {
+            f->cap = 0;
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "proxies: no memory for fisher's copy of layer %d", i);
+        }
+    }
+    const float *a = f->buf, *g = f->buf + numel;
+    CF_TRY(cf_backend_copy(m->be, f->buf, y, numel * sizeof *f->buf, CF_COPY_TO_HOST));
+    CF_TRY(cf_backend_copy(m->be, f->buf + numel, dy, numel * sizeof *f->buf, CF_COPY_TO_HOST));
+    const double per_channel = (double)cf_net_weight_numel(l, 0) / l->c;
+    for (int c = 0; c < l->c; c++) {
+        double sq = 0;
+        for (int b = 0; b < n; b++) {
+            size_t at = ((size_t)b * l->c + c) * plane;
+            double dot = 0;
+            for (size_t k = 0; k < plane; k++) dot += (double)a[at + k] * g[at + k];
+            sq += dot * dot;
+        }
+        f->sum += 0.5 * sq / n * per_channel;
+    }
+    return CF_OK;
+}
+
+/* grad_norm, snip and fisher from the loss gradient of a training-mode forward. */
 static cf_status gradient_proxies(cf_model *m, const float *x, const int32_t *y, int n, double *grad_norm,
-                                  double *snip) {
+                                  double *snip, double *fisher) {
     double loss;
     CF_TRY(cf_model_forward(m, x, n, 1));
     CF_TRY(cf_model_loss(m, y, 0, &loss));
-    CF_TRY(cf_model_backward(m));
+    fisher_sum f = {0};
+    cf_model_set_hooks(m, NULL, fisher_hook, &f);
+    cf_status st = cf_model_backward(m);
+    cf_model_set_hooks(m, NULL, NULL, NULL);
+    free(f.buf);
+    CF_TRY(st);
+    *fisher = f.sum;
     float *g = malloc((m->n_params ? m->n_params : 1) * sizeof *g);
     if (!g) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "proxies: no memory for %zu gradients", m->n_params);
-    cf_status st = cf_backend_copy(m->be, g, m->grad, m->n_params * sizeof *g, CF_COPY_TO_HOST);
+    st = cf_backend_copy(m->be, g, m->grad, m->n_params * sizeof *g, CF_COPY_TO_HOST);
     if (st == CF_OK) st = cf_model_to_host(m);
     *grad_norm = *snip = 0;
     for (int i = 0; st == CF_OK && i < m->net->n; i++) {
@@ -59,35 +111,11 @@ static cf_status gradient_proxies(cf_model *m, const float *x, const int32_t *y,
     return st;
 }
 
-/* The ReLU units' agreement kernel of a training-mode forward, then log|det|. */
-static double log_abs_det(double *a, int n) {
-    double logdet = 0;
-    for (int c = 0; c < n; c++) {
-        int p = c;
-        for (int r = c + 1; r < n; r++)
-            if (fabs(a[r * n + c]) > fabs(a[p * n + c])) p = r;
-        if (a[p * n + c] == 0) return -INFINITY;
-        if (p != c)
-            for (int k = 0; k < n; k++) {
-                double t = a[c * n + k];
-                a[c * n + k] = a[p * n + k];
-                a[p * n + k] = t;
-            }
-        double d = a[c * n + c];
-        logdet += log(fabs(d));
-        for (int r = c + 1; r < n; r++) {
-            double f = a[r * n + c] / d;
-            if (f == 0) continue;
-            for (int k = c; k < n; k++) a[r * n + k] -= f * a[c * n + k];
-        }
-    }
-    return logdet;
-}
-
 static int relu_layer(const cf_net_layer *l) {
     return !l->aux && (l->kind == CF_OP_RELU || (l->kind == CF_OP_BATCHNORM && l->params.bn.relu));
 }
 
+/* The ReLU units' agreement kernel of a training-mode forward, then log|det|. */
 static cf_status naswot(cf_model *m, const float *x, int n, double *out) {
     CF_TRY(cf_model_forward(m, x, n, 1));
     const cf_net *net = m->net;
@@ -129,7 +157,7 @@ static cf_status naswot(cf_model *m, const float *x, int n, double *out) {
     if (st == CF_OK) {
         for (int a = 0; a < n; a++)
             for (int b = 0; b < a; b++) kern[a * n + b] = kern[b * n + a];
-        *out = log_abs_det(kern, n);
+        *out = cf_linalg_log_abs_det(kern, n);
     } else if (st == CF_ERR_OUT_OF_MEMORY) {
         cf_error_set(st, __FILE__, __LINE__, "proxies: no memory for the naswot kernel of %d images", n);
     }
@@ -184,6 +212,76 @@ static cf_status synflow(const cf_model *m, double *out) {
     return st;
 }
 
+cf_status cf_proxy_jacob_cov(const double *j, int n, size_t d, double *out) {
+    double *r = malloc((size_t)n * d * sizeof *r), *corr = malloc((size_t)n * n * sizeof *corr),
+           *v = malloc((size_t)n * sizeof *v);
+    if (!r || !corr || !v) {
+        free(r);
+        free(corr);
+        free(v);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "proxies: no memory for the correlations of %d images", n);
+    }
+    double score = NAN;
+    int constant = 0;
+    for (int a = 0; a < n; a++) { /* centered rows and their norms */
+        double mean = 0, sq = 0;
+        for (size_t k = 0; k < d; k++) mean += j[(size_t)a * d + k];
+        mean /= (double)d;
+        for (size_t k = 0; k < d; k++) {
+            double c = j[(size_t)a * d + k] - mean;
+            r[(size_t)a * d + k] = c;
+            sq += c * c;
+        }
+        constant |= !(sq > 0);
+        corr[a * n + a] = sqrt(sq);
+    }
+    if (!constant) { /* numpy.corrcoef: covariances over the norms, clipped to [-1, 1] */
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++) {
+                double dot = 0;
+                for (size_t k = 0; k < d; k++) dot += r[(size_t)a * d + k] * r[(size_t)b * d + k];
+                double c = dot / (corr[a * n + a] * corr[b * n + b]);
+                corr[a * n + b] = c > 1 ? 1 : c < -1 ? -1 : c;
+            }
+        for (int a = 0; a < n; a++) corr[a * n + a] = 1;
+        cf_linalg_sym_eigenvalues(corr, n, v);
+        score = 0;
+        for (int a = 0; a < n; a++) score -= log(v[a] + 1e-5) + 1 / (v[a] + 1e-5);
+    }
+    free(r);
+    free(corr);
+    free(v);
+    *out = score;
+    return CF_OK;
+}
+
+/* jacob_cov: d(sum of the logits)/d(input) of a training-mode forward, one
+ * row per image. Last of the passes: the model keeps computing the input
+ * gradient from here on. */
+static cf_status jacob_cov(cf_model *m, const float *x, int n, double *out) {
+    const cf_net_input *in = &m->net->input;
+    const size_t d = (size_t)in->c * in->h * in->w, rows = (size_t)n * d;
+    CF_TRY(cf_model_keep_input_gradient(m));
+    CF_TRY(cf_model_forward(m, x, n, 1));
+    float *ones = malloc((size_t)n * in->classes * sizeof *ones), *jf = malloc(rows * sizeof *jf);
+    double *j = malloc(rows * sizeof *j);
+    cf_status st = ones && jf && j ? CF_OK
+                                   : cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
+                                                  "proxies: no memory for the Jacobian of %d images", n);
+    for (size_t k = 0; ones && k < (size_t)n * in->classes; k++) ones[k] = 1;
+    if (st == CF_OK) st = cf_model_output_gradient(m, ones);
+    if (st == CF_OK) st = cf_model_backward(m);
+    if (st == CF_OK) st = cf_backend_copy(m->be, jf, cf_model_input_gradient(m), rows * sizeof *jf, CF_COPY_TO_HOST);
+    if (st == CF_OK) {
+        for (size_t k = 0; k < rows; k++) j[k] = jf[k];
+        st = cf_proxy_jacob_cov(j, n, d, out);
+    }
+    free(ones);
+    free(jf);
+    free(j);
+    return st;
+}
+
 cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
                          int n, double out[CF_PROXY_COUNT]) {
     if (n < 1) CF_FAIL(CF_ERR_INVALID_ARG, "proxies: %d images; at least 1", n);
@@ -199,8 +297,10 @@ cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed,
     /* synflow first: it reads the initial weights (training moves nothing, but
      * the batch norm statistics of the other passes are not its business) */
     cf_status st = synflow(m, &out[CF_PROXY_SYNFLOW]);
-    if (st == CF_OK) st = gradient_proxies(m, x, y, n, &out[CF_PROXY_GRAD_NORM], &out[CF_PROXY_SNIP]);
+    if (st == CF_OK)
+        st = gradient_proxies(m, x, y, n, &out[CF_PROXY_GRAD_NORM], &out[CF_PROXY_SNIP], &out[CF_PROXY_FISHER]);
     if (st == CF_OK) st = naswot(m, x, n, &out[CF_PROXY_NASWOT]);
+    if (st == CF_OK) st = jacob_cov(m, x, n, &out[CF_PROXY_JACOB_COV]);
     cf_model_destroy(m);
     return st;
 }
