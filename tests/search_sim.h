@@ -131,6 +131,12 @@ typedef struct sim {
     int batch;           /* 1: tell every result once in_flight are running (synchronous batches) */
 } sim;
 
+/* Zero-cost ranking for run_sim_ranked: cf_strategy_config's settings. */
+typedef struct sim_rank {
+    cf_strategy_scorer scorer;
+    int warmup, warmup_keep, pool;
+} sim_rank;
+
 typedef struct sim_log {
     int asked, waits, done;
     double best;                      /* lowest synthetic error among OK results at full fidelity */
@@ -177,7 +183,7 @@ static inline cf_outcome outcome_of(const cf_space *s, const cf_arch *a, int fai
 /* Ask while there is room, tell one result (or, with m->batch, every result
  * once the room is used up), repeat; trial ids count the candidates (an
  * answered WAIT does not use one up). */
-static inline void run_sim(const cf_space *s, const sim *m, sim_log *log) {
+static inline void run_sim_ranked(const cf_space *s, const sim *m, const sim_rank *rank, sim_log *log) {
     memset(log, 0, sizeof *log);
     log->best = INFINITY;
     int max_epochs = m->max_epochs > 0 ? m->max_epochs : 1, k_obj = m->n_objectives > 0 ? m->n_objectives : 1;
@@ -187,6 +193,12 @@ static inline void run_sim(const cf_space *s, const sim *m, sim_log *log) {
     cfg.max_epochs = max_epochs;
     cfg.n_objectives = k_obj;
     snprintf(cfg.options, sizeof cfg.options, "%s", m->options ? m->options : "");
+    if (rank) {
+        cfg.scorer = rank->scorer;
+        cfg.warmup = rank->warmup;
+        cfg.warmup_keep = rank->warmup_keep;
+        cfg.pool = rank->pool;
+    }
     cf_strategy *st = NULL;
     CHECK_OK(cf_strategy_create(m->strategy, s, &cfg, &st));
     if (!st) return;
@@ -237,6 +249,10 @@ static inline void run_sim(const cf_space *s, const sim *m, sim_log *log) {
           "nothing in flight)", m->strategy, log->asked, m->trials);
     free(run);
     cf_strategy_destroy(st);
+}
+
+static inline void run_sim(const cf_space *s, const sim *m, sim_log *log) {
+    run_sim_ranked(s, m, NULL, log);
 }
 
 static inline int same_log(const sim_log *a, const sim_log *b) {

@@ -78,6 +78,14 @@ int cf_proxy_parse(const char *name, cf_proxy_kind *out);
 cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
                          int n, double out[CF_PROXY_COUNT]);
 
+/* The same for the proxies in mask (bits CF_PROXY_BIT(kind); params and macs
+ * always); the others are NaN. Each value equals cf_proxy_score's: the passes
+ * do not depend on each other (grad_norm, snip and fisher share one). */
+#define CF_PROXY_BIT(kind) (1u << (kind))
+#define CF_PROXY_ALL ((1u << CF_PROXY_COUNT) - 1)
+cf_status cf_proxy_score_some(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
+                              int n, unsigned mask, double out[CF_PROXY_COUNT]);
+
 /* jacob_cov of the Jacobian j (n rows of d elements, one per image; borrowed)
  * into *out (NaN when a row is constant): the formula above, on the
  * eigenvalues of cf_linalg_sym_eigenvalues. */

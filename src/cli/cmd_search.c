@@ -62,11 +62,18 @@ static void print_front(const search_view *v) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
     const cf_pareto_live *f = &v->front;
     if (k < 2 || f->n == 0 || k > 3) return;
-    static const char *const names[] = {"MACs", "params", "activation bytes", "latency ms"};
-    double scale[CF_MAX_OBJECTIVES] = {1, 0, 0, 0};
+    /* by cf_constraint_kind, then CF_OBJECTIVE_PROXY (minimized as its negative) */
+    static const char *const names[] = {"MACs", "params", "activation bytes", "latency ms", "-proxy"};
+    double scale[CF_MAX_OBJECTIVES] = {1, 0, 0, 0}, low[CF_MAX_OBJECTIVES] = {0, 0, 0, 0};
+    /* a proxy's negated score can be any sign: it is shifted by its minimum
+     * first, so it too spans [0, 1] */
+    for (int j = 1; j < k; j++)
+        for (size_t i = 0; i < f->n && v->cfg->objectives[j] == CF_OBJECTIVE_PROXY; i++)
+            if (i == 0 || f->points[i * (size_t)k + (size_t)j] < low[j]) low[j] = f->points[i * (size_t)k + (size_t)j];
     for (size_t i = 0; i < f->n; i++)
         for (int j = 1; j < k; j++)
-            if (f->points[i * (size_t)k + (size_t)j] > scale[j]) scale[j] = f->points[i * (size_t)k + (size_t)j];
+            if (f->points[i * (size_t)k + (size_t)j] - low[j] > scale[j])
+                scale[j] = f->points[i * (size_t)k + (size_t)j] - low[j];
     double *norm = malloc(f->n * (size_t)k * sizeof *norm);
     size_t *front = malloc(f->n * sizeof *front);
     if (!norm || !front) {
@@ -76,17 +83,17 @@ static void print_front(const search_view *v) {
     }
     for (size_t i = 0; i < f->n; i++)
         for (int j = 0; j < k; j++)
-            norm[i * (size_t)k + (size_t)j] = f->points[i * (size_t)k + (size_t)j] / (scale[j] > 0 ? scale[j] : 1);
+            norm[i * (size_t)k + (size_t)j] = (f->points[i * (size_t)k + (size_t)j] - low[j]) / (scale[j] > 0 ? scale[j] : 1);
     double ref[CF_MAX_OBJECTIVES] = {1.0, 1.1, 1.1, 1.1}, hv = 0;
     size_t m = cf_pareto_front(norm, f->n, k, front);
     cf_pareto_hypervolume(norm, f->n, k, ref, &hv);
     printf("pareto front: %zu of %zu trials; hypervolume %.4f (error and %s / its maximum, reference (1, 1.1))\n", m,
-           f->n, hv, names[v->cfg->objectives[1] < 4 ? v->cfg->objectives[1] : 2]);
+           f->n, hv, names[v->cfg->objectives[1] <= CF_OBJECTIVE_PROXY ? v->cfg->objectives[1] : 2]);
     for (size_t a = 0; a < m; a++) {
         size_t i = front[a];
         printf("  trial %-5lld val %6.2f%%", (long long)f->ids[i], 100 * (1 - f->points[i * (size_t)k]));
         for (int j = 1; j < k; j++)
-            printf("  %s %.4g", names[v->cfg->objectives[j] < 4 ? v->cfg->objectives[j] : 2],
+            printf("  %s %.4g", names[v->cfg->objectives[j] <= CF_OBJECTIVE_PROXY ? v->cfg->objectives[j] : 2],
                    f->points[i * (size_t)k + (size_t)j]);
         printf("\n");
     }

@@ -284,7 +284,13 @@ static cf_status jacob_cov(cf_model *m, const float *x, int n, double *out) {
 
 cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
                          int n, double out[CF_PROXY_COUNT]) {
+    return cf_proxy_score_some(net, be, seed, x, y, n, CF_PROXY_ALL, out);
+}
+
+cf_status cf_proxy_score_some(const cf_net *net, const cf_backend *be, uint64_t seed, const float *x, const int32_t *y,
+                              int n, unsigned mask, double out[CF_PROXY_COUNT]) {
     if (n < 1) CF_FAIL(CF_ERR_INVALID_ARG, "proxies: %d images; at least 1", n);
+    for (int k = 0; k < CF_PROXY_COUNT; k++) out[k] = NAN;
     cf_cost cost;
     CF_TRY(cf_cost_of_net(net, n, 0, &cost));
     out[CF_PROXY_PARAMS] = (double)cost.params;
@@ -296,11 +302,15 @@ cf_status cf_proxy_score(const cf_net *net, const cf_backend *be, uint64_t seed,
     cf_model_init(m, seed);
     /* synflow first: it reads the initial weights (training moves nothing, but
      * the batch norm statistics of the other passes are not its business) */
-    cf_status st = synflow(m, &out[CF_PROXY_SYNFLOW]);
-    if (st == CF_OK)
+    cf_status st = CF_OK;
+    if (mask & CF_PROXY_BIT(CF_PROXY_SYNFLOW)) st = synflow(m, &out[CF_PROXY_SYNFLOW]);
+    /* the passes after it are independent of each other: training-mode
+     * forwards on batch statistics, no weight moves */
+    unsigned gradient = CF_PROXY_BIT(CF_PROXY_GRAD_NORM) | CF_PROXY_BIT(CF_PROXY_SNIP) | CF_PROXY_BIT(CF_PROXY_FISHER);
+    if (st == CF_OK && (mask & gradient))
         st = gradient_proxies(m, x, y, n, &out[CF_PROXY_GRAD_NORM], &out[CF_PROXY_SNIP], &out[CF_PROXY_FISHER]);
-    if (st == CF_OK) st = naswot(m, x, n, &out[CF_PROXY_NASWOT]);
-    if (st == CF_OK) st = jacob_cov(m, x, n, &out[CF_PROXY_JACOB_COV]);
+    if (st == CF_OK && (mask & CF_PROXY_BIT(CF_PROXY_NASWOT))) st = naswot(m, x, n, &out[CF_PROXY_NASWOT]);
+    if (st == CF_OK && (mask & CF_PROXY_BIT(CF_PROXY_JACOB_COV))) st = jacob_cov(m, x, n, &out[CF_PROXY_JACOB_COV]);
     cf_model_destroy(m);
     return st;
 }

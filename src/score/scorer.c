@@ -21,6 +21,7 @@
 typedef struct entry {
     uint64_t key;              /* cf_arch_hash; the slot is used when `used` */
     int used;
+    unsigned have;             /* CF_PROXY_BIT of the proxies in v (the others NaN) */
     double v[CF_PROXY_COUNT];
 } entry;
 
@@ -49,6 +50,7 @@ struct cf_scorer {
     double seconds;
     selection sel[MAX_SELECTIONS];
     int n_sel;
+    unsigned mask;             /* the proxies computed: those the selections read */
 };
 
 cf_status cf_scorer_create(const cf_space *s, const cf_dataset *ds, int batch, uint64_t seed, int threads,
@@ -64,6 +66,7 @@ cf_status cf_scorer_create(const cf_space *s, const cf_dataset *ds, int batch, u
     sc->input = (cf_net_input){ds->c, ds->h, ds->w, ds->classes};
     sc->batch = batch;
     sc->seed = seed;
+    sc->mask = CF_PROXY_BIT(CF_PROXY_PARAMS) | CF_PROXY_BIT(CF_PROXY_MACS);
     sc->x = malloc((size_t)batch * (size_t)(ds->c * ds->h * ds->w) * sizeof *sc->x);
     sc->y = malloc((size_t)batch * sizeof *sc->y);
     cf_status st = sc->x && sc->y ? CF_OK
@@ -98,27 +101,34 @@ static entry *find(const cf_scorer *sc, uint64_t key) {
     }
 }
 
-static void put(entry *slots, size_t cap, uint64_t key, const double *v) {
+static void put(entry *slots, size_t cap, uint64_t key, unsigned have, const double *v) {
     size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull) & (cap - 1);
     while (slots[i].used && slots[i].key != key) i = (i + 1) & (cap - 1);
     slots[i].used = 1;
     slots[i].key = key;
+    slots[i].have = have;
     memcpy(slots[i].v, v, sizeof slots[i].v);
 }
 
-static cf_status remember(cf_scorer *sc, uint64_t key, const double *v) {
-    if (find(sc, key)) return CF_OK;
+/* Keep v (the proxies in have) for key; an entry there already is replaced
+ * when v holds more. */
+static cf_status remember(cf_scorer *sc, uint64_t key, unsigned have, const double *v) {
+    entry *e = find(sc, key);
+    if (e) {
+        if ((e->have | have) != e->have) put(sc->slots, sc->cap, key, have, v);
+        return CF_OK;
+    }
     if (2 * (sc->count + 1) > sc->cap) {
         size_t cap = sc->cap ? 2 * sc->cap : 256;
         entry *slots = calloc(cap, sizeof *slots);
         if (!slots) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "zero-cost scorer: no memory for %zu cached scores", cap);
         for (size_t i = 0; i < sc->cap; i++)
-            if (sc->slots[i].used) put(slots, cap, sc->slots[i].key, sc->slots[i].v);
+            if (sc->slots[i].used) put(slots, cap, sc->slots[i].key, sc->slots[i].have, sc->slots[i].v);
         free(sc->slots);
         sc->slots = slots;
         sc->cap = cap;
     }
-    put(sc->slots, sc->cap, key, v);
+    put(sc->slots, sc->cap, key, have, v);
     sc->count++;
     return CF_OK;
 }
@@ -133,7 +143,8 @@ static void write_event(cf_scorer *sc, const cf_arch *a, const double *v) {
     }
     int n = snprintf(fields, sizeof fields, "\"arch\":\"%s\"", cf_journal_escape(text, esc, sizeof esc));
     for (int k = 0; k < CF_PROXY_COUNT && n > 0 && (size_t)n < sizeof fields; k++)
-        n += isfinite(v[k]) ? snprintf(fields + n, sizeof fields - (size_t)n, ",\"%s\":%.17g", cf_proxy_name(k), v[k])
+        if (sc->mask & CF_PROXY_BIT(k))
+            n += isfinite(v[k]) ? snprintf(fields + n, sizeof fields - (size_t)n, ",\"%s\":%.17g", cf_proxy_name(k), v[k])
                             : snprintf(fields + n, sizeof fields - (size_t)n, ",\"%s\":null", cf_proxy_name(k));
     /* a lost score is computed again by a resume; the journal's own failure
      * surfaces at the next trial event */
@@ -146,7 +157,7 @@ static void write_event(cf_scorer *sc, const cf_arch *a, const double *v) {
 cf_status cf_scorer_score(cf_scorer *sc, const cf_arch *a, double out[CF_PROXY_COUNT]) {
     uint64_t key = cf_arch_hash(sc->space, a);
     const entry *e = find(sc, key);
-    if (e) {
+    if (e && (e->have & sc->mask) == sc->mask) {
         memcpy(out, e->v, sizeof e->v);
         sc->cached++;
         return CF_OK;
@@ -157,12 +168,12 @@ cf_status cf_scorer_score(cf_scorer *sc, const cf_arch *a, double out[CF_PROXY_C
     cf_arch_canonical(sc->space, a, &canon);
     cf_net *net = NULL;
     CF_TRY(cf_net_build(sc->space, &canon, &sc->input, &net));
-    cf_status st = cf_proxy_score(net, sc->be, sc->seed, sc->x, sc->y, sc->batch, out);
+    cf_status st = cf_proxy_score_some(net, sc->be, sc->seed, sc->x, sc->y, sc->batch, sc->mask, out);
     cf_net_destroy(net);
     CF_TRY(st);
     sc->computed++;
     sc->seconds += cf_time_now() - t0;
-    CF_TRY(remember(sc, key, out));
+    CF_TRY(remember(sc, key, sc->mask, out));
     if (sc->journal) write_event(sc, a, out);
     return CF_OK;
 }
@@ -207,6 +218,7 @@ cf_strategy_scorer cf_scorer_for_strategy(cf_scorer *sc, const cf_proxy_kind *ki
         if (sc->sel[i].n == n && memcmp(sc->sel[i].kinds, kinds, (size_t)n * sizeof *kinds) == 0)
             return (cf_strategy_scorer){selection_fn, &sc->sel[i], n};
     CF_ASSERT(sc->n_sel < MAX_SELECTIONS);
+    for (int i = 0; i < n; i++) sc->mask |= CF_PROXY_BIT(kinds[i]);
     selection *s = &sc->sel[sc->n_sel++];
     s->sc = sc;
     s->n = n;
@@ -238,13 +250,13 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         return CF_OK;
     }
     double v[CF_PROXY_COUNT];
+    unsigned have = 0;
     for (int k = 0; k < CF_PROXY_COUNT; k++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, cf_proxy_name(k));
-        if (cJSON_IsNumber(x)) v[k] = x->valuedouble;
-        else if (cJSON_IsNull(x)) v[k] = -INFINITY; /* ranks as any non-finite score: last */
-        else return CF_OK;                          /* written by a version with other proxies */
+        v[k] = cJSON_IsNumber(x) ? x->valuedouble : cJSON_IsNull(x) ? -INFINITY : NAN; /* null: ranks last */
+        if (cJSON_IsNumber(x) || cJSON_IsNull(x)) have |= CF_PROXY_BIT(k);
     }
-    CF_TRY(remember(L->sc, cf_arch_hash(L->sc->space, &a), v));
+    CF_TRY(remember(L->sc, cf_arch_hash(L->sc->space, &a), have, v));
     L->loaded++;
     return CF_OK;
 }
