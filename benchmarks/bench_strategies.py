@@ -14,6 +14,13 @@ max MACs of the table) against the reference point (1, 1.1), median and quartile
 
     /usr/bin/python3 benchmarks/bench_strategies.py --table benchmarks/tables/nb201-3op-fmnist.tsv \
         --space benchmarks/spaces/nb201-3op.json [--seeds 20] [--budget-trials 30] [--workers 4]
+
+With --zero-cost N, it compares instead evolution (accuracy) and NSGA-II (acc,macs) with and
+without a zero-cost warm-up (--warmup N: the best tenth of N random cells, scored by
+--proxy (synflow) or by params, the baseline, on the real networks at the table's options,
+proposed first) and with a proxy pool (--proxy-pool 4), at the same simulated training budget: scoring costs wall time, not
+training time. One JSON line per (strategy, variant): the final incumbent or hypervolume,
+median and quartiles over the seeds, and the seconds spent scoring.
 """
 import argparse
 import json
@@ -62,15 +69,21 @@ def read_table(path):
     return rows
 
 
-def run_search(exe, space, table, strategy, seed, epochs, fraction, budget, workers, objectives, out):
+def run_search(exe, space, table, strategy, seed, epochs, fraction, budget, workers, objectives, out, extra=()):
     args = [exe, "search", "--space", space, "--evaluator", "table:" + table, "--strategy", strategy,
             "--epochs", str(epochs), "--fraction", fraction, "--time", "%.3fs" % budget, "--cpu-workers", str(workers),
-            "--seed", str(seed), "--out", out, "--quiet"]
+            "--seed", str(seed), "--out", out, "--quiet", "--retrain", "0"] + list(extra)
     if objectives:
         args += ["--objectives", objectives]
     if strategy in OPTIONS:
         args += ["--strategy-options", OPTIONS[strategy]]
-    subprocess.run(args, check=False, capture_output=True, text=True)
+    run = subprocess.run(args, check=False, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit("cellforge search failed (%d): %s\n%s" % (run.returncode, " ".join(args), run.stderr))
+    run_search.proxy_seconds = 0.0
+    for line in run.stdout.splitlines():
+        if line.startswith("zero-cost proxies:"):
+            run_search.proxy_seconds = float(line.split(" scored in ")[1].split(" s")[0])
     proposed, finished = {}, []
     with open(os.path.join(out, "journal.jsonl")) as f:
         for line in f:
@@ -109,6 +122,39 @@ def quartiles(values):
     return {"q1": round(q[0], 5), "median": round(q[1], 5), "q3": round(q[2], 5)}
 
 
+def zero_cost(args, exe, epochs, fraction, budget, points, max_macs, tmp):
+    """Evolution and NSGA-II with and without zero-cost ranking, at the same training budget."""
+    options = [o for o in open(args.table) if o.startswith("# options ")]
+    sets = []
+    for kv in (options[0][len("# options "):].strip().split(", ") if options else []):
+        sets += ["--set", kv]
+    # params is the baseline every proxy has to beat (ZiCo, ICLR 2023)
+    variants = [("none", None, []),
+                ("warmup", args.proxy, sets + ["--warmup", str(args.zero_cost), "--proxy", args.proxy]),
+                ("warmup", "params", sets + ["--warmup", str(args.zero_cost), "--proxy", "params"]),
+                ("pool", args.proxy, sets + ["--proxy-pool", "4", "--proxy", args.proxy])]
+    for strategy, objectives in (("evolution", None), ("nsga2", "acc,macs")):
+        for name, proxy, extra in variants:
+            finals, hvs, secs = [], [], []
+            for seed in range(args.seeds):
+                out = os.path.join(tmp, "zc-%s-%s-%s-%d" % (strategy, name, proxy, seed))
+                proposed, finished = run_search(exe, args.space, args.table, strategy, seed, epochs, fraction, budget,
+                                                args.workers, objectives, out, extra)
+                secs.append(run_search.proxy_seconds)
+                finals.append(incumbent_curve(proposed, finished, epochs, points)[-1])
+                pts = [(1 - e["val_acc"], proposed[e["id"]]["macs"] / max_macs) for e in finished
+                       if e["status"] == "ok" and proposed[e["id"]]["epochs"] == epochs]
+                hvs.append(hypervolume_2d(pts, (1.0, 1.1)))
+                shutil.rmtree(out, ignore_errors=True)
+            row = {"strategy": strategy, "variant": name, "proxy": proxy,
+                   "final": quartiles(finals), "mean_final": round(statistics.mean(finals), 5),
+                   "scoring_s_median": round(statistics.median(secs), 2)}
+            if objectives:
+                row.update({"objectives": objectives, "hypervolume": quartiles(hvs),
+                            "mean_hypervolume": round(statistics.mean(hvs), 5)})
+            print(json.dumps(row), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--table", required=True)
@@ -118,6 +164,10 @@ def main():
                     help="budget: this many highest-fidelity trainings of median length, spread over the workers")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--zero-cost", type=int, default=0, metavar="N",
+                    help="compare evolution and nsga2 with and without a zero-cost warm-up of N cells instead")
+    ap.add_argument("--proxy", default="synflow", help="what --zero-cost ranks by (default synflow; params is always "
+                    "run beside it as the baseline)")
     args = ap.parse_args()
     exe = os.path.join(args.build, "cellforge")
     rows = read_table(args.table)
@@ -142,6 +192,9 @@ def main():
                       "options": OPTIONS}))
     tmp = tempfile.mkdtemp(prefix="cf_strategies_")
     try:
+        if args.zero_cost:
+            zero_cost(args, exe, epochs, fraction, budget, points, max_macs, tmp)
+            return
         for strategy in SINGLE + MULTI_FIDELITY:
             curves, finals, trials = [], [], []
             for seed in range(args.seeds):
