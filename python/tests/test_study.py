@@ -160,3 +160,23 @@ def test_bad_settings_fail_when_opened(tmp_path):
         t = study.ask()
         study.tell(t, 0.5)
         assert study.ask() is None
+
+
+def test_zero_cost_warmup_from_python(tmp_path):
+    """A study ranks its first proposals by a proxy: the first trials are the
+    warm-up's best by synflow, best first, and the scores are in the journal."""
+    import json
+    space = cellforge.Space("nb201", C=4, N=1)
+    with cellforge.Study(space, strategy="evolution", strategy_options="population=4,sample=2", seed=2, trials=6,
+                         warmup=12, warmup_keep=3, proxy="synflow", proxy_batch=8, out=str(tmp_path / "w")) as study:
+        archs = []
+        while (t := study.ask()) is not None:
+            archs.append(t.arch)
+            study.tell(t, fake_acc(t))
+    events = [json.loads(line) for line in open(tmp_path / "w" / "journal.jsonl")]
+    scored = {e["arch"]: e["synflow"] for e in events if e["event"] == "proxy_scored"}
+    assert len(scored) == 12
+    best = sorted(scored, key=scored.get, reverse=True)[:3]
+    assert archs[:3] == best
+    # the same numbers as Space.score, which scores the same way
+    assert space.score(best[0], batch=8, seed=2)["synflow"] == pytest.approx(scored[best[0]], rel=1e-12)
