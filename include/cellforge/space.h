@@ -199,6 +199,11 @@ struct cf_arch;
  * hyperparameters (C, N, width, ...): the network a trial of a builds and is
  * costed with. cf_net_build applies it itself. With no such dims, a plain copy. */
 void cf_space_for_arch(const cf_space *s, const struct cf_arch *a, cf_space *out);
+/* The plain network of arch text `text` of s: *out = s with the option values
+ * of the text's hyperparameters and none searched, and net_text the text
+ * without its values (the family's text). What model files record: they load
+ * as a network of the space, whatever the search tuned. */
+cf_status cf_arch_network(const cf_space *s, const char *text, cf_space *out, char *net_text, size_t cap);
 /* a's value of hyperparameter `name` (a choice's number), or fallback when s
  * does not search it or the choice is a word. */
 double cf_arch_hparam(const cf_space *s, const struct cf_arch *a, const char *name, double fallback);

@@ -304,3 +304,13 @@ const char *cf_arch_hparam_choice(const cf_space *s, const cf_arch *a, const cha
     int c = (int)a->hp[i];
     return c >= 0 && c < s->hparams[i].n_choices ? s->hparams[i].choices[c] : NULL;
 }
+
+cf_status cf_arch_network(const cf_space *s, const char *text, cf_space *out, char *net_text, size_t cap) {
+    cf_arch a;
+    CF_TRY(cf_arch_parse(s, text, &a));
+    cf_space_for_arch(s, &a, out);
+    out->n_hparams = 0;
+    memset(out->hparams, 0, sizeof out->hparams);
+    memset(a.hp, 0, sizeof a.hp);
+    return cf_arch_format(out, &a, net_text, cap);
+}
