@@ -118,5 +118,5 @@ for line in open(sys.argv[1]):
 PY
 expect 0 "{lr=" "$cf" status real
 expect 0 "params" "$cf" cost --from real
-grep -q "hyperparameters against validation accuracy" real/report.html || fail "the report has no hyperparameter plots"
+grep -q "validation accuracy against lr" real/report.html || fail "the report has no hyperparameter plots"
 echo "ok: hyperparameters searched with the architecture"
