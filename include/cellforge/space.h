@@ -44,6 +44,8 @@ extern "C" {
  * bound and the limit in the message, so no run ever records an arch it
  * cannot print. */
 #define CF_ARCH_TEXT_MAX 4096
+#define CF_SPACE_MAX_HPARAMS 16  /* hyperparameters searched with the architecture */
+#define CF_HPARAM_MAX_CHOICES 8
 
 /* The cell encoding and macro skeleton. */
 typedef enum cf_space_family {
@@ -84,6 +86,28 @@ typedef struct cf_space_option {
     char doc[96];
 } cf_space_option;
 
+/* How a searched hyperparameter varies. */
+typedef enum cf_hparam_kind {
+    CF_HPARAM_LINEAR = 0, /* "lo..hi": uniform, continuous */
+    CF_HPARAM_LOG,        /* "log:lo..hi": log-uniform, continuous, lo > 0 */
+    CF_HPARAM_INT,        /* "int:lo..hi": uniform over the whole numbers */
+    CF_HPARAM_CHOICE,     /* "choice:a,b,c": one of the listed values (numbers or words) */
+} cf_hparam_kind;
+
+/* One hyperparameter searched with the architecture: a training knob (lr,
+ * wd, momentum, batch, epochs, augment, cutout, erase, label_smoothing) or
+ * one of the space's options (C, N, width, ...). Declared by a space file's
+ * "hyperparameters" object or by `cellforge search --search KEY=SPEC`. */
+typedef struct cf_space_hparam {
+    char name[24];
+    cf_hparam_kind kind;
+    double lo, hi;                                   /* linear, log, int: inclusive */
+    int n_choices;                                   /* choice */
+    char choices[CF_HPARAM_MAX_CHOICES][24];         /* as written: "128", "crop+flip" */
+    double choice_value[CF_HPARAM_MAX_CHOICES];      /* the number of a numeric choice; NAN for words */
+    int option;                                      /* index into options; -1: a training knob */
+} cf_space_hparam;
+
 typedef struct cf_mobile_stage {
     int channels;    /* output channels before the width multiplier */
     int stride;      /* stride of the stage's first block: 1 or 2 */
@@ -113,6 +137,9 @@ typedef struct cf_space {
     cf_mobile_stage stages[CF_MOBILE_MAX_STAGES];
     int n_kernels, kernels[CF_MOBILE_MAX_CHOICES];   /* {3, 5, 7} */
     int n_expands, expands[CF_MOBILE_MAX_CHOICES];   /* {3, 4, 6} */
+    /* hyperparameters searched with the architecture; 0: none (every arch's hp is zero) */
+    int n_hparams;
+    cf_space_hparam hparams[CF_SPACE_MAX_HPARAMS];
 } cf_space;
 
 /* Load a space by name (a file NAME.json in the spaces directory) or by a path
@@ -147,6 +174,45 @@ double cf_space_get_or(const cf_space *s, const char *name, double fallback);
 void cf_space_format_options(const cf_space *s, char *buf, size_t cap);
 /* Index of an op by name, or -1. */
 int cf_space_op_index(const cf_space *s, const char *name);
+
+/* ---- hyperparameters searched with the architecture (src/space/hparam.c) ---- */
+
+/* Declare hyperparameter `key` from its SPEC: "log:0.01..0.5", "0..0.001",
+ * "int:8..32", "choice:64,128,256", "choice:none,flip,crop+flip". The key is a
+ * training knob (lr, wd, momentum, batch, epochs, augment, cutout, erase,
+ * label_smoothing; "weight_decay" and "label-smoothing" are accepted too) or
+ * an option of s; ranges must lie within the knob's or option's own. A key
+ * declared again replaces its earlier declaration. Errors (CF_ERR_UNKNOWN_NAME
+ * with the closest key, CF_ERR_PARSE for a bad spec, CF_ERR_INVALID_ARG out of
+ * range) say what was expected; the caller adds where the spec came from. */
+cf_status cf_space_add_hparam(cf_space *s, const char *key, const char *spec);
+/* "KEY=SPEC", as `--search` takes it. */
+cf_status cf_space_add_hparam_kv(cf_space *s, const char *assignment);
+/* Index of a hyperparameter by name (aliases resolved), or -1. */
+int cf_space_hparam_index(const cf_space *s, const char *name);
+/* The SPEC text of hparams[i] ("log:0.01..0.5"), into buf. */
+void cf_space_hparam_format(const cf_space *s, int i, char *buf, size_t cap);
+
+/* Forward declaration: architectures follow below. */
+struct cf_arch;
+/* *out = a copy of s whose options take a's values for the options that are
+ * hyperparameters (C, N, width, ...): the network a trial of a builds and is
+ * costed with. cf_net_build applies it itself. With no such dims, a plain copy. */
+void cf_space_for_arch(const cf_space *s, const struct cf_arch *a, cf_space *out);
+/* The plain network of arch text `text` of s: *out = s with the option values
+ * of the text's hyperparameters and none searched, and net_text the text
+ * without its values (the family's text). What model files record: they load
+ * as a network of the space, whatever the search tuned. */
+cf_status cf_arch_network(const cf_space *s, const char *text, cf_space *out, char *net_text, size_t cap);
+/* a's value of hyperparameter `name` (a choice's number), or fallback when s
+ * does not search it or the choice is a word. */
+double cf_arch_hparam(const cf_space *s, const struct cf_arch *a, const char *name, double fallback);
+/* a's choice text of hyperparameter `name` ("crop+flip"), or NULL when s does
+ * not search it. For numeric kinds, NULL too. Borrowed from s. */
+const char *cf_arch_hparam_choice(const cf_space *s, const struct cf_arch *a, const char *name);
+/* "lr=0.0523,C=16,augment=flip": a's values, the text inside the braces of
+ * its arch text ("" when s has no hyperparameters). */
+void cf_arch_format_hparams(const cf_space *s, const struct cf_arch *a, char *buf, size_t cap);
 
 /* ---- architectures ------------------------------------------------------- */
 
@@ -183,9 +249,16 @@ typedef struct cf_arch {
     int8_t depth[CF_MOBILE_MAX_STAGES];
     int8_t kernel[CF_MOBILE_MAX_STAGES][CF_MOBILE_MAX_DEPTH];
     int8_t expand[CF_MOBILE_MAX_STAGES][CF_MOBILE_MAX_DEPTH];
+    /* The values of the space's hyperparameters, hp[i] for hparams[i]: the
+     * number (a whole one for int), or the index of a choice; zero beyond
+     * n_hparams. Continuous values are kept to 4 significant digits when
+     * drawn or stepped, so their text stays short. */
+    double hp[CF_SPACE_MAX_HPARAMS];
 } cf_arch;
 
-/* Parse the family's text form:
+/* Parse the family's text form (followed, when the space has
+ * hyperparameters, by " {lr=0.0523,C=16,augment=flip}": every one exactly
+ * once, in any order; format writes them in declaration order):
  *   nb201   |nor_conv_3x3~0|+|none~0|skip_connect~1|+|...~0|...~1|...~2|
  *   darts   Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5],
  *                    reduce=[...], reduce_concat=[2, 3, 4, 5])  (range(2, 6) accepted)

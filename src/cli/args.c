@@ -138,6 +138,13 @@ int cli_load_space(const cli_args *a, cf_space **out) {
             cf_space_destroy(s);
             return cli_fail(a->command);
         }
+    /* hyperparameters searched with the architecture, beside (or replacing) the space file's */
+    const cli_flag *search = cli_get(a, "search");
+    for (int i = 0; search && i < search->count; i++)
+        if (cf_space_add_hparam_kv(s, search->values[i]) != CF_OK) {
+            cf_space_destroy(s);
+            return cli_usage_error(a, "--search %s: %s", search->values[i], cf_error_message());
+        }
     *out = s;
     return -1;
 }

@@ -13,7 +13,8 @@
 #include "cli.h"
 
 const char *const cmd_cost_usage =
-    "usage: cellforge cost --space NAME [--set KEY=VALUE]... [--dataset NAME | --input HxWxC\n"
+    "usage: cellforge cost --space NAME [--set KEY=VALUE]... [--search KEY=SPEC]...\n"
+    "                      [--dataset NAME | --input HxWxC]\n"
     "                      [--classes K]] [--batch B] [--json] ARCH|-\n"
     "       cellforge cost --from RUN|MODEL|ARCHFILE [--trial ID] [--set KEY=VALUE]... [ARCH|-]\n\n"
     "Prints the exact cost of an architecture of a space:\n"
@@ -32,16 +33,20 @@ const char *const cmd_cost_usage =
     "                      (or --trial ID), a model file, or `export --format arch` text;\n"
     "                      an ARCH given besides is costed in that network instead\n"
     "  --set KEY=VALUE     a skeleton option, e.g. --set C=16 --set N=5 (repeatable)\n"
+    "  --search KEY=SPEC   a hyperparameter searched with the architecture, as `search`\n"
+    "                      takes it (repeatable): ARCH then ends in its values, e.g.\n"
+    "                      '... {C=16}', and the network is built with them\n"
     "  --dataset NAME      input geometry of fashion-mnist (default), mnist, cifar10, cifar100\n"
     "  --input HxWxC       input geometry given directly, e.g. 32x32x3 (sides up to 65536,\n"
     "                      channels up to 4096), with --classes K (10; up to 100000)\n"
-    "  --batch B           batch size for activation memory (default 256, at most 65536)\n"
+    "  --batch B           batch size for activation memory (default 256, or the arch's\n"
+    "                      batch where it is searched; at most 65536)\n"
     "  --json              one JSON object per architecture\n";
 
 typedef struct cost_run {
     const cf_space *s;
     cf_net_input in;
-    int batch, json;
+    int batch, json, batch_given;
     const char *what;
 } cost_run;
 
@@ -76,7 +81,8 @@ static int cost_one(const cost_run *r, const char *text, int line) {
         return EXIT_ERROR;
     }
     cf_cost c;
-    if (cf_cost_of(r->s, &a, &r->in, r->batch, &c) != CF_OK) return cli_fail("cost");
+    const int batch = r->batch_given ? r->batch : (int)cf_arch_hparam(r->s, &a, "batch", r->batch);
+    if (cf_cost_of(r->s, &a, &r->in, batch, &c) != CF_OK) return cli_fail("cost");
     char canon[CF_ARCH_TEXT_MAX];
     cf_arch ca;
     cf_arch_canonical(r->s, &a, &ca);
@@ -93,9 +99,12 @@ static int cost_one(const cost_run *r, const char *text, int line) {
     }
     char b1[32], b2[32], b3[32];
     char opts[256];
-    cf_space_format_options(r->s, opts, sizeof opts);
+    cf_space *own = malloc(sizeof *own); /* the options the arch's network is built with */
+    if (own) cf_space_for_arch(r->s, &a, own);
+    cf_space_format_options(own ? own : r->s, opts, sizeof opts);
+    free(own);
     printf("space             %s (%s)\n", r->s->name, opts);
-    printf("input             %s, batch %d\n", r->what, r->batch);
+    printf("input             %s, batch %d\n", r->what, batch);
     printf("params            %s (%.3f M)\n", grouped(c.params, b1, sizeof b1), c.params / 1e6);
     if (c.params_aux)
         printf("params_aux        %s (auxiliary head, not in params)\n",
@@ -112,7 +121,7 @@ static int cost_one(const cost_run *r, const char *text, int line) {
 int cmd_cost(int argc, char **argv) {
     cli_flag flags[] = {FLAG("space", 1, 0), FLAG("set", 1, 1),     FLAG("dataset", 1, 0), FLAG("input", 1, 0),
                         FLAG("classes", 1, 0), FLAG("batch", 1, 0), FLAG("json", 0, 0),  FLAG("from", 1, 0),
-                        FLAG("trial", 1, 0)};
+                        FLAG("trial", 1, 0), FLAG("search", 1, 1)};
     cli_args args = {.command = "cost", .usage = cmd_cost_usage, .flags = flags,
                       .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);
@@ -144,6 +153,7 @@ int cmd_cost(int argc, char **argv) {
     const char *arch = args.n_positional ? args.positional[0] : from.arch;
     r.s = s;
     r.batch = (int)batch;
+    r.batch_given = cli_has(&args, "batch");
     r.json = cli_has(&args, "json");
     r.what = what;
     if (strcmp(arch, "-") != 0) {

@@ -28,6 +28,7 @@
 const cli_knob cli_knobs[] = {
     {"space", 1, 0, "nb201", "NAME", "nb201, darts, nb101, mobile or a .json space file; a search\ntrains small networks of the built-in spaces unless --set says\notherwise: nb201 C=8 N=1; darts C=8 layers=5 auxiliary=0\ndrop_path=0; nb101 stem_channels=16 cells_per_stack=1; mobile\nwidth=0.5", S | SE | TA, "what to search", TEXT},
     {"set", 1, 1, NULL, "KEY=VALUE", "a skeleton option of the space (C, N, layers, ...), repeatable", S | SE | TA, NULL, TEXT},
+    {"search", 1, 1, NULL, "KEY=SPEC", "search a training knob or skeleton option with the architecture,\nrepeatable: lr=log:0.01..0.5, wd=0..0.001, C=int:8..32,\nbatch=choice:64,128,256, augment=choice:none,flip,crop+flip; keys\nlr, wd, momentum, batch, epochs, augment, cutout, erase,\nlabel_smoothing or an option of the space (see README)", S | SE, NULL, TEXT},
     {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100, npz:FILE or folder:DIR[:HxW] (your own images)", S | SE | TA, NULL, TEXT},
     {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL, TEXT},
     {"strategy", 1, 0, "nsga2", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL, TEXT},

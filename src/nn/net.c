@@ -458,8 +458,16 @@ cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input 
     if ((unsigned)s->family >= CF_SPACE_FAMILY_COUNT)
         CF_FAIL(CF_ERR_INVALID_ARG, "network: space %s has no family", s->name);
     CF_TRY(cf_arch_validate(s, a));
+    /* a space that searches its options (C, N, ...) builds each arch with its own values */
+    cf_space *own = NULL;
+    if (s->n_hparams > 0) {
+        if (!(own = malloc(sizeof *own))) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "network: no memory");
+        cf_space_for_arch(s, a, own);
+        s = own;
+    }
     cf_status st = build_once(s, a, in, fuse, out);
-    if (st == CF_ERR_SHAPE) return explain_size(s, a, in, st);
+    if (st == CF_ERR_SHAPE) st = explain_size(s, a, in, st);
+    free(own);
     return st;
 }
 

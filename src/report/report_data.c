@@ -184,11 +184,13 @@ static void load_space(rp_run *run) {
     }
     for (int i = 0; i < run->n_spec; i++) {
         const rp_kv *kv = &run->spec[i];
-        if (strcmp(kv->key, "set") != 0) continue;
+        int search = strcmp(kv->key, "search") == 0;
+        if (strcmp(kv->key, "set") != 0 && !search) continue;
         for (int k = 0; k < (kv->is_array ? kv->n_items : 1); k++) {
             const char *a = kv->is_array ? kv->items[k] : kv->value;
-            if (cf_space_set_kv(run->space, a) != CF_OK) {
-                snprintf(run->space_error, sizeof run->space_error, "spec.json: set %s: %s", a, cf_error_message());
+            if ((search ? cf_space_add_hparam_kv(run->space, a) : cf_space_set_kv(run->space, a)) != CF_OK) {
+                snprintf(run->space_error, sizeof run->space_error, "spec.json: %s %s: %s", kv->key, a,
+                         cf_error_message());
                 cf_space_destroy(run->space);
                 run->space = NULL;
                 return;

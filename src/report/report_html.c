@@ -620,6 +620,12 @@ static void document(rp_buf *b, const rp_run *run, int64_t *rows) {
     rp_puts(b, "</div>\n");
     section(b, "progress", "Best accuracy over time");
     rp_chart_progress(b, run);
+    if (rp_has_hparams(run)) {
+        section(b, "hparams", "Hyperparameters");
+        rp_puts(b, "<p class=\"note\">The hyperparameters searched with the architecture against validation accuracy: "
+                   "one dot per trial that finished ok.</p>\n");
+        rp_chart_hparams(b, run);
+    }
     section(b, "timeline", "Timeline of the workers");
     rp_chart_timeline(b, run);
     section(b, "curves", "Learning curves");

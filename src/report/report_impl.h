@@ -221,6 +221,9 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params);
 void rp_chart_progress(rp_buf *b, const rp_run *run);
 void rp_chart_timeline(rp_buf *b, const rp_run *run);
 void rp_chart_curves(rp_buf *b, const rp_run *run);
+/* The hyperparameters' scatters (report_hparams.c), for a space that searches them. */
+int rp_has_hparams(const rp_run *run);
+void rp_chart_hparams(rp_buf *b, const rp_run *run);
 void rp_cells_section(rp_buf *b, const rp_run *run);
 
 /* Trials sorted for display: ok by val_acc (best first), then the others by

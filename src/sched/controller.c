@@ -334,9 +334,10 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     f->t = t;
     t->id = id;
     t->cand = *cand;
-    if (t->cand.epochs <= 0) t->cand.epochs = cfg->epochs;
+    /* a space that searches epochs or batch gives each arch its own */
+    if (t->cand.epochs <= 0) t->cand.epochs = (int)cf_arch_hparam(c->space, &cand->arch, "epochs", cfg->epochs);
     if (t->cand.fraction <= 0) t->cand.fraction = cfg->fraction > 0 && cfg->fraction < 1 ? cfg->fraction : 1;
-    t->batch = cfg->batch;
+    t->batch = (int)cf_arch_hparam(c->space, &cand->arch, "batch", cfg->batch);
     t->val_acc = -1;
     t->latency_ms = -1;
     t->proxy = NAN;
@@ -629,7 +630,7 @@ static cf_status fill(ctl *c) {
 static uint64_t candidate_key(ctl *c, const cf_candidate *cand) {
     cf_arch canon;
     cf_arch_canonical(c->space, &cand->arch, &canon);
-    int epochs = cand->epochs > 0 ? cand->epochs : c->cfg->epochs;
+    int epochs = cand->epochs > 0 ? cand->epochs : (int)cf_arch_hparam(c->space, &cand->arch, "epochs", c->cfg->epochs);
     return cf_arch_hash(c->space, &canon) ^ (0x9E3779B97F4A7C15ull * (uint64_t)epochs);
 }
 

@@ -4,11 +4,15 @@
  * with the trial as one JSON object on stdin:
  *
  *   {"trial": 7, "space": "nb201", "space_file": "/.../nb201.json",
- *    "options": {"C": 8, "N": 1}, "arch": "|nor_conv_3x3~0|+|...|",
+ *    "options": {"C": 8, "N": 1}, "hparams": {}, "arch": "|nor_conv_3x3~0|+|...|",
  *    "epochs": 1, "fraction": 0.25, "batch": 256, "lr": 0.1, "seed": 123...,
  *    "dataset": "fashion-mnist", "input": {"height": 28, "width": 28,
  *    "channels": 1, "classes": 10}, "device": "cpu", "threads": 2,
  *    "params": 32258, "macs": 2967000}
+ *
+ * A space that searches hyperparameters gives each trial its own: "hparams"
+ * holds the arch's values ({"lr": 0.0523, "C": 16, "augment": "flip"}, words
+ * as strings), and "options", "lr", "batch" and "epochs" follow them.
  *
  * and CELLFORGE_TRIAL, CELLFORGE_DEVICE and OMP_NUM_THREADS in its
  * environment. Its result is the last line of its stdout that is a JSON
@@ -29,6 +33,7 @@
  * gets the same JSON and answers with the same result line, in process.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -68,21 +73,32 @@ static void device_name(const cf_worker_desc *w, char *buf, size_t cap) {
 static void trial_json(const cmd_eval *ce, const cf_trial_task *task, const cf_net_input *in, char *buf,
                        size_t cap) {
     const cf_trial *t = task->trial;
-    char arch[2 * CF_ARCH_TEXT_MAX + 16], file[1100], dev[32], opts[1024] = "";
-    for (int i = 0; i < ce->space->n_options; i++) {
+    const cf_space *s = ce->space;
+    const cf_arch *a = &t->cand.arch;
+    char arch[2 * CF_ARCH_TEXT_MAX + 16], file[1100], dev[32], opts[1024] = "", hps[2048] = "";
+    /* the options the trial's network is built with: the arch's where it searches them */
+    for (int i = 0; i < s->n_options; i++) {
         size_t n = strlen(opts);
-        snprintf(opts + n, sizeof opts - n, "%s\"%s\": %.17g", i ? ", " : "", ce->space->options[i].name,
-                 ce->space->options[i].value);
+        snprintf(opts + n, sizeof opts - n, "%s\"%s\": %.17g", i ? ", " : "", s->options[i].name,
+                 cf_arch_hparam(s, a, s->options[i].name, s->options[i].value));
+    }
+    for (int i = 0; i < s->n_hparams; i++) {
+        size_t n = strlen(hps);
+        const char *word = cf_arch_hparam_choice(s, a, s->hparams[i].name);
+        double v = cf_arch_hparam(s, a, s->hparams[i].name, NAN);
+        if (isnan(v)) snprintf(hps + n, sizeof hps - n, "%s\"%s\": \"%s\"", i ? ", " : "", s->hparams[i].name, word);
+        else snprintf(hps + n, sizeof hps - n, "%s\"%s\": %.17g", i ? ", " : "", s->hparams[i].name, v);
     }
     device_name(task->worker, dev, sizeof dev);
     snprintf(buf, cap,
-             "{\"trial\": %lld, \"space\": \"%s\", \"space_file\": \"%s\", \"options\": {%s}, \"arch\": \"%s\", "
+             "{\"trial\": %lld, \"space\": \"%s\", \"space_file\": \"%s\", \"options\": {%s}, \"hparams\": {%s}, "
+             "\"arch\": \"%s\", "
              "\"epochs\": %d, \"fraction\": %.17g, \"batch\": %d, \"lr\": %.17g, \"seed\": %llu, "
              "\"dataset\": \"%s\", \"input\": {\"height\": %d, \"width\": %d, \"channels\": %d, \"classes\": %d}, "
              "\"device\": \"%s\", \"threads\": %d, \"params\": %lld, \"macs\": %lld}\n",
-             (long long)t->id, ce->space->name, cf_journal_escape(ce->space->path, file, sizeof file), opts,
+             (long long)t->id, s->name, cf_journal_escape(s->path, file, sizeof file), opts, hps,
              cf_journal_escape(t->arch, arch, sizeof arch), t->cand.epochs, t->cand.fraction > 0 ? t->cand.fraction : 1,
-             t->batch, ce->lr, (unsigned long long)cf_trial_seed(ce->seed, t->id), ce->dataset, in->h, in->w, in->c,
+             t->batch, cf_arch_hparam(s, a, "lr", ce->lr), (unsigned long long)cf_trial_seed(ce->seed, t->id), ce->dataset, in->h, in->w, in->c,
              in->classes, dev, task->worker->threads, (long long)t->cost.params, (long long)t->cost.macs);
 }
 
@@ -329,7 +345,7 @@ static cf_status cmd_run(void *self, void *state, const cf_trial_task *task, cf_
     }
     static const cf_net_input none = {0, 0, 0, 0};
     const cf_net_input *in = task->net ? &task->net->input : &none;
-    char input[8192];
+    char input[16384];
     trial_json(ce, task, in, input, sizeof input);
     char *text = malloc(OUT_KEEP), err[ERR_KEEP];
     size_t out_len = 0, err_len = 0;

@@ -294,6 +294,14 @@ static const cf_evaluator_ops table_ops = {
 cf_status cf_evaluator_table_create(const char *path, const cf_space *s, cf_evaluator **out) {
     *out = NULL;
     FILE *f = NULL;
+    if (s->n_hparams > 0) {
+        char names[256] = "";
+        for (int i = 0, len = 0; i < s->n_hparams && len < (int)sizeof names; i++)
+            len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", i ? ", " : "", s->hparams[i].name);
+        CF_FAIL(CF_ERR_UNSUPPORTED, "%s: a table holds one training of each architecture, so it cannot score the "
+                "hyperparameters space %s searches (%s); search them with the train or cmd: evaluator", path,
+                s->name, names);
+    }
     if (access(path, F_OK) != 0)
         CF_FAIL(CF_ERR_IO, "%s: cannot open the table: %s (write one with `cellforge tabulate`)", path, strerror(errno));
     CF_TRY(cf_file_fopen_read(path, CF_TABLE_MAX_BYTES, 0, &f));

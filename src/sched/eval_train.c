@@ -9,7 +9,10 @@
  * With a checkpoint path, rank 0 saves the training state after every epoch
  * (checkpoint.h) and every rank starts from the saved state when the file is
  * there, so a trial cut off by a crash goes on from its last epoch and ends
- * as if it had never stopped. A state that cannot be used (damaged, another
+ * as if it had never stopped.
+ *
+ * A space that searches training knobs (lr, wd, augment, ...) trains each
+ * trial with its arch's values; the controller set its batch and epochs. A state that cannot be used (damaged, another
  * architecture or configuration) is reported and training starts from zero.
  * Tested by tests/test_train_resume.c and tests/test_sched.c.
  */
@@ -123,6 +126,24 @@ static cf_status restore(const cf_trial_task *task, const cf_space *s, const cf_
     return CF_OK;
 }
 
+/* The training knobs a space searches, from the arch's values: each replaces
+ * the run's setting (crop pads 2 pixels on images of 28 rows or fewer, 4
+ * otherwise, as --augment crop does). */
+static void apply_hparams(const cf_space *s, const cf_arch *a, int height, cf_train_config *cfg) {
+    if (s->n_hparams == 0) return;
+    cfg->lr = cf_arch_hparam(s, a, "lr", cfg->lr);
+    cfg->weight_decay = cf_arch_hparam(s, a, "wd", cfg->weight_decay);
+    cfg->momentum = cf_arch_hparam(s, a, "momentum", cfg->momentum);
+    cfg->label_smoothing = cf_arch_hparam(s, a, "label_smoothing", cfg->label_smoothing);
+    cfg->augment.erase = cf_arch_hparam(s, a, "erase", cfg->augment.erase);
+    cfg->augment.cutout = (int)cf_arch_hparam(s, a, "cutout", cfg->augment.cutout);
+    const char *aug = cf_arch_hparam_choice(s, a, "augment");
+    if (aug) {
+        cfg->augment.crop_pad = strstr(aug, "crop") ? (height <= 28 ? 2 : 4) : 0;
+        cfg->augment.flip = strstr(aug, "flip") != NULL;
+    }
+}
+
 static cf_status train_run(void *self, void *state, const cf_trial_task *task, cf_trial_outcome *out) {
     train_eval *te = self;
     const cf_trial *t = task->trial;
@@ -143,6 +164,7 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     cf_train_config cfg = te->cfg;
     cfg.seed = cf_trial_seed(cfg.seed, t->id);
     cfg.batch = t->batch;
+    apply_hparams(te->space, &t->cand.arch, te->train->h, &cfg);
     if (t->cand.epochs > 0) cfg.epochs = t->cand.epochs;
     if (t->cand.fraction > 0) cfg.max_epoch_fraction = t->cand.fraction;
     if (task->time_limit_s > 0 && (cfg.time_limit_s <= 0 || task->time_limit_s < cfg.time_limit_s))

@@ -1,13 +1,17 @@
 /* arch.c - the public architecture codec: argument checks, family dispatch,
- * and what every family shares (hashing, mutation, crossover retries).
+ * and what every family shares (hashing, mutation, crossover retries), with
+ * the hyperparameter values of spaces that search them (arch_hparam.c) beside
+ * each family's part.
  *
  * Tested by tests/test_arch.c (round trips, properties per family).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cellforge/text.h"
 #include "family.h"
+#include "hparam.h"
 #include "scan.h"
 
 /* The family registry: one line per family. */
@@ -62,15 +66,30 @@ cf_status cf_arch_op_lookup(const cf_space *s, const struct cf_scan *sc, int col
 cf_status cf_arch_parse(const cf_space *s, const char *text, cf_arch *out) {
     memset(out, 0, sizeof *out);
     if (!text) CF_FAIL(CF_ERR_INVALID_ARG, "arch: no text");
-    cf_status st = family_of(s)->parse(s, text, out);
-    if (st == CF_OK) st = family_of(s)->validate(s, out);
+    if (s->n_hparams == 0) {
+        cf_status st = family_of(s)->parse(s, text, out);
+        if (st == CF_OK) st = family_of(s)->validate(s, out);
+        if (st != CF_OK) memset(out, 0, sizeof *out);
+        return st;
+    }
+    size_t n = 0;
+    CF_TRY(cf_hparam_split(s, text, &n));
+    char *family = malloc(n + 1);
+    if (!family) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "arch: no memory for %zu bytes of text", n);
+    memcpy(family, text, n);
+    family[n] = 0;
+    cf_status st = family_of(s)->parse(s, family, out);
+    free(family);
+    if (st == CF_OK) st = cf_hparam_parse(s, text, n, out);
+    if (st == CF_OK) st = cf_arch_validate(s, out);
     if (st != CF_OK) memset(out, 0, sizeof *out);
     return st;
 }
 
 cf_status cf_arch_format(const cf_space *s, const cf_arch *a, char *buf, size_t cap) {
     if (cap) buf[0] = 0;
-    return family_of(s)->format(s, a, buf, cap);
+    CF_TRY(family_of(s)->format(s, a, buf, cap));
+    return cf_hparam_format(s, a, buf, strlen(buf), cap);
 }
 
 size_t cf_arch_longest_op(const cf_space *s) {
@@ -88,44 +107,60 @@ size_t cf_arch_digits(long long v) {
     return d;
 }
 
-size_t cf_arch_text_max(const cf_space *s) { return family_of(s)->text_max(s); }
+size_t cf_arch_text_max(const cf_space *s) { return family_of(s)->text_max(s) + cf_hparam_text_max(s); }
 
 cf_status cf_arch_validate(const cf_space *s, const cf_arch *a) {
-    return family_of(s)->validate(s, a);
+    CF_TRY(family_of(s)->validate(s, a));
+    return cf_hparam_validate(s, a);
 }
 
 void cf_arch_canonical(const cf_space *s, const cf_arch *a, cf_arch *out) {
     cf_arch tmp = *a;
     family_of(s)->canonical(s, &tmp, out);
+    memcpy(out->hp, a->hp, sizeof out->hp);
 }
+
+/* The bytes of an arch before its hyperparameter values: what the hash read
+ * before spaces searched them (cf_arch was 724 bytes: its int8_t members with
+ * one byte of padding after expand), so the hashes of spaces without
+ * hyperparameters stay as they were. */
+#define FAMILY_END (offsetof(cf_arch, expand) + sizeof(((cf_arch *)0)->expand))
+#define FAMILY_BYTES ((FAMILY_END + 1) & ~(size_t)1)
+_Static_assert(FAMILY_BYTES <= offsetof(cf_arch, hp), "the family part ends before hp");
 
 uint64_t cf_arch_hash(const cf_space *s, const cf_arch *a) {
     cf_arch c;
     cf_arch_canonical(s, a, &c);
-    /* FNV-1a, 64 bit, over the family and the canonical bytes. */
+    memset((unsigned char *)&c + FAMILY_END, 0, offsetof(cf_arch, hp) - FAMILY_END);
+    /* FNV-1a, 64 bit, over the family, the canonical bytes and the values. */
     uint64_t h = 0xcbf29ce484222325ull;
     const unsigned char fam = (unsigned char)s->family;
     h = (h ^ fam) * 0x100000001b3ull;
     const unsigned char *p = (const unsigned char *)&c;
-    for (size_t i = 0; i < sizeof c; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < FAMILY_BYTES; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    p = (const unsigned char *)c.hp;
+    for (size_t i = 0; i < (size_t)s->n_hparams * sizeof c.hp[0]; i++) h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
 
 void cf_arch_sample(const cf_space *s, cf_rng *rng, cf_arch *out) {
     memset(out, 0, sizeof *out);
     family_of(s)->sample(s, rng, out);
+    cf_hparam_sample(s, rng, out);
 }
 
 size_t cf_arch_neighbors(const cf_space *s, const cf_arch *a, cf_arch *out, size_t cap) {
-    return family_of(s)->neighbors(s, a, out, cap);
+    size_t n = family_of(s)->neighbors(s, a, out, cap);
+    for (size_t i = 0; i < n && i < cap; i++) memcpy(out[i].hp, a->hp, sizeof a->hp);
+    return n + cf_hparam_neighbors(s, a, n < cap ? out + n : NULL, n < cap ? cap - n : 0);
 }
 
 cf_status cf_arch_mutate(const cf_space *s, cf_rng *rng, const cf_arch *a, cf_arch *out) {
-    size_t n = family_of(s)->neighbors(s, a, NULL, 0);
+    size_t n = cf_arch_neighbors(s, a, NULL, 0);
     if (n == 0) CF_FAIL(CF_ERR_INVALID_ARG, "arch: no neighbor to mutate to in space %s", s->name);
     cf_arch *all = malloc(n * sizeof *all);
     if (!all) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "arch: no memory for %zu neighbors", n);
-    family_of(s)->neighbors(s, a, all, n);
+    cf_arch_neighbors(s, a, all, n);
     *out = all[cf_rng_below(rng, (uint32_t)n)];
     free(all);
     return CF_OK;
@@ -137,8 +172,9 @@ void cf_arch_crossover(const cf_space *s, cf_rng *rng, const cf_arch *a, const c
         cf_arch child;
         memset(&child, 0, sizeof child);
         family_of(s)->crossover(s, rng, a, b, &child);
+        cf_hparam_crossover(s, rng, a, b, &child);
         cf_error_clear();
-        if (family_of(s)->validate(s, &child) == CF_OK) {
+        if (cf_arch_validate(s, &child) == CF_OK) {
             *out = child;
             return;
         }
@@ -148,25 +184,50 @@ void cf_arch_crossover(const cf_space *s, cf_rng *rng, const cf_arch *a, const c
 }
 
 size_t cf_arch_encoding_size(const cf_space *s, cf_arch_encoding kind) {
-    return family_of(s)->encoding_size(s, kind);
+    return family_of(s)->encoding_size(s, kind) + cf_hparam_encoding_size(s);
 }
 
 void cf_arch_encode(const cf_space *s, const cf_arch *a, cf_arch_encoding kind, float *out) {
     cf_arch c;
     cf_arch_canonical(s, a, &c);
-    memset(out, 0, family_of(s)->encoding_size(s, kind) * sizeof *out);
+    size_t n = family_of(s)->encoding_size(s, kind);
+    memset(out, 0, (n + cf_hparam_encoding_size(s)) * sizeof *out);
     family_of(s)->encode(s, &c, kind, out);
+    cf_hparam_encode(s, &c, out + n);
 }
 
-double cf_space_size(const cf_space *s) { return family_of(s)->size(s); }
+double cf_space_size(const cf_space *s) { return family_of(s)->size(s) * cf_hparam_grid_size(s); }
+
+/* The grid of hyperparameter levels around each family arch. */
+typedef struct grid_walk {
+    const cf_space *s;
+    int (*fn)(const cf_arch *a, void *ctx);
+    void *ctx;
+} grid_walk;
+
+static int visit_levels(const cf_arch *a, void *ctx) {
+    const grid_walk *g = ctx;
+    const cf_space *s = g->s;
+    int level[CF_SPACE_MAX_HPARAMS] = {0};
+    cf_arch x = *a;
+    for (;;) {
+        for (int i = 0; i < s->n_hparams; i++) x.hp[i] = cf_hparam_level(s, i, level[i]);
+        if (g->fn(&x, g->ctx)) return 1;
+        int i = s->n_hparams - 1;
+        while (i >= 0 && ++level[i] == cf_hparam_levels(s, i)) level[i--] = 0;
+        if (i < 0) return 0;
+    }
+}
 
 cf_status cf_space_enumerate(const cf_space *s, uint64_t max_count,
                              int (*fn)(const cf_arch *a, void *ctx), void *ctx) {
     const cf_family_ops *f = family_of(s);
-    double size = f->size(s);
+    double size = cf_space_size(s);
     if (!f->enumerate || size > (double)max_count)
-        CF_FAIL(CF_ERR_UNSUPPORTED, "space %s: %.4g architectures, more than the %llu that may "
+        CF_FAIL(CF_ERR_UNSUPPORTED, "space %s: %.4g architectures%s, more than the %llu that may "
                 "be listed one by one; sample it instead", s->name, size,
-                (unsigned long long)max_count);
-    return f->enumerate(s, fn, ctx);
+                s->n_hparams ? " with their hyperparameter levels" : "", (unsigned long long)max_count);
+    if (s->n_hparams == 0) return f->enumerate(s, fn, ctx);
+    grid_walk g = {s, fn, ctx};
+    return f->enumerate(s, visit_levels, &g);
 }

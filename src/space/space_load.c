@@ -313,13 +313,35 @@ static cf_status refuse_other_parts(cf_json_reader *r, const cJSON *root, const 
     return CF_OK;
 }
 
+/* "hyperparameters": {"lr": "log:0.01..0.5", "C": "int:8..32", ...}: each a
+ * SPEC as `--search KEY=SPEC` takes it (hparam.c checks it). */
+static cf_status parse_hparams(cf_json_reader *r, const cJSON *root, cf_space *s) {
+    const cJSON *hp = NULL;
+    CF_TRY(cf_json_get_object(r, root, "hyperparameters", CF_JSON_REQUIRED, &hp));
+    size_t mark = cf_json_enter_key(r, "hyperparameters");
+    cf_status st = CF_OK;
+    for (const cJSON *c = hp->child; c && st == CF_OK; c = c->next) {
+        char spec[512];
+        st = cf_json_get_string(r, hp, c->string, CF_JSON_REQUIRED, 1, spec, sizeof spec);
+        if (st == CF_OK && cf_space_add_hparam(s, c->string, spec) != CF_OK) {
+            size_t m = cf_json_enter_key(r, c->string);
+            char why[512];
+            snprintf(why, sizeof why, "%s", cf_error_message());
+            st = cf_json_fail(r, CF_ERR_PARSE, "%s", why);
+            cf_json_leave(r, m);
+        }
+    }
+    cf_json_leave(r, mark);
+    return st;
+}
+
 static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) {
     CF_TRY(cf_json_as_object(r, root));
     /* The family first: it decides which other keys belong. */
     CF_TRY(parse_family(r, root, s));
     const cf_family_ops *f = cf_family_of(s->family);
     CF_TRY(refuse_other_parts(r, root, f));
-    const char *const keys[] = {"name", "doc", "family", "skeleton", f->part};
+    const char *const keys[] = {"name", "doc", "family", "skeleton", f->part, "hyperparameters"};
     CF_TRY(cf_json_check_keys(r, root, keys, COUNT_OF(keys)));
     CF_TRY(get_name(r, root, "name", CF_JSON_REQUIRED, s->name, sizeof s->name, 1,
                     "the name is given to --space"));
@@ -339,8 +361,9 @@ static cf_status parse_space(cf_json_reader *r, const cJSON *root, cf_space *s) 
     st = parse_skeleton(r, sk, s);
     cf_json_leave(r, mark);
     CF_TRY(st);
+    if (cf_json_has(root, "hyperparameters")) CF_TRY(parse_hparams(r, root, s));
     /* Every arch text of the space must fit where runs store it. */
-    size_t need = f->text_max(s);
+    size_t need = cf_arch_text_max(s);
     if (need > CF_ARCH_TEXT_MAX)
         return cf_json_fail(r, CF_ERR_PARSE,
                             "the space's longest arch text takes up to %zu bytes, more than the %d that runs "

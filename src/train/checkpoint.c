@@ -239,6 +239,19 @@ static cf_status write_file(const char *path, const file_kind *kind, const cJSON
     return cf_file_writer_commit(&w);
 }
 
+/* A space that searches hyperparameters records the arch's plain network
+ * (cf_arch_network): *own (the caller frees it, failure or not) and net_text
+ * replace s and arch_text; else both stay as they are. */
+static cf_status plain_network(const cf_space **s, const char **arch_text, cf_space **own, char *net_text) {
+    *own = NULL;
+    if ((*s)->n_hparams == 0) return CF_OK;
+    if (!(*own = malloc(sizeof **own))) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "checkpoint: no memory for the space");
+    CF_TRY(cf_arch_network(*s, *arch_text, *own, net_text, CF_ARCH_TEXT_MAX));
+    *s = *own;
+    *arch_text = net_text;
+    return CF_OK;
+}
+
 cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *arch_text,
                              const cf_model *m, const cf_train_config *cfg,
                              const cf_train_result *res, double test_acc) {
@@ -247,7 +260,15 @@ cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *ar
     slot *slots;
     int n;
     CF_TRY(make_slots(path, m, 0, &slots, &n));
-    cJSON *h = make_header(s, arch_text, m, cfg, res, test_acc, slots, n);
+    cf_space *own = NULL;
+    char net_text[CF_ARCH_TEXT_MAX];
+    cf_status pst = plain_network(&s, &arch_text, &own, net_text);
+    cJSON *h = pst == CF_OK ? make_header(s, arch_text, m, cfg, res, test_acc, slots, n) : NULL;
+    free(own);
+    if (pst != CF_OK) {
+        free(slots);
+        return pst;
+    }
     const float *base[BLOCK_COUNT] = {m->param, m->state, NULL};
     cf_status st = h ? write_file(path, &k_model, h, base, slots, n)
                      : cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "%s: no memory for the header", path);
@@ -544,7 +565,15 @@ cf_status cf_trainstate_save(const char *path, const cf_space *s, const char *ar
     slot *slots;
     int n;
     CF_TRY(make_slots(path, m, 1, &slots, &n));
-    cJSON *h = make_header(s, arch_text, m, cfg, res, -1, slots, n);
+    cf_space *own = NULL;
+    char net_text[CF_ARCH_TEXT_MAX];
+    cf_status pst = plain_network(&s, &arch_text, &own, net_text);
+    cJSON *h = pst == CF_OK ? make_header(s, arch_text, m, cfg, res, -1, slots, n) : NULL;
+    free(own);
+    if (pst != CF_OK) {
+        free(slots);
+        return pst;
+    }
     cJSON *resume = h ? cJSON_CreateObject() : NULL;
     cf_status st = CF_OK;
     if (!resume) {
@@ -742,7 +771,12 @@ cf_status cf_trainstate_load(const char *path, const cf_space *s, const char *ar
     uint64_t step = 0;
     cf_json_reader r;
     cf_json_reader_init(&r, path);
-    CF_TRY_GOTO(st, check_identity(&r, h, s, arch_text, cfg, m), exit);
+    cf_space *own = NULL;
+    char net_text[CF_ARCH_TEXT_MAX];
+    st = plain_network(&s, &arch_text, &own, net_text);
+    if (st == CF_OK) st = check_identity(&r, h, s, arch_text, cfg, m);
+    free(own);
+    if (st != CF_OK) goto exit;
     memset(res, 0, sizeof *res);
     CF_TRY_GOTO(st, read_record(&r, h, m->net->input.c, res, &step), exit);
     CF_TRY_GOTO(st, make_slots(path, m, 1, &slots, &n), exit);
