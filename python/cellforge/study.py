@@ -30,8 +30,10 @@ class Trial:
     ``epochs``, ``fraction`` (share of each epoch), ``batch``, ``lr``,
     ``seed`` (the trial's own, for weights and data order), ``dataset``,
     ``input`` (height, width, channels, classes), ``device`` ("cpu" or
-    "cuda:K"), ``threads``, ``params`` and ``macs`` (exact). ``data`` is the
-    whole record as a dict.
+    "cuda:K"), ``threads``, ``params`` and ``macs`` (exact), ``hparams`` (the
+    values of the searched hyperparameters, e.g. ``{"lr": 0.0523, "augment":
+    "flip"}``; ``options``, ``lr``, ``batch`` and ``epochs`` already follow
+    them). ``data`` is the whole record as a dict.
     """
 
     def __init__(self, data):
@@ -40,6 +42,7 @@ class Trial:
         for key in ("arch", "space", "space_file", "options", "epochs", "fraction", "batch", "lr", "seed", "dataset",
                     "input", "device", "threads", "params", "macs"):
             setattr(self, key, data.get(key))
+        self.hparams = data.get("hparams") or {}
 
     def __repr__(self):
         return "Trial(%d, %r, params=%s, macs=%s)" % (self.id, self.arch, self.params, self.macs)
@@ -74,7 +77,8 @@ def _result_text(value, metrics=None):
 
 
 def _knob_args(knobs):
-    """Keyword arguments as `cellforge search` flags: max_macs=3e6 -> --max-macs 3000000."""
+    """Keyword arguments as `cellforge search` flags: max_macs=3e6 -> --max-macs 3000000;
+    a dict repeats its flag: search={"lr": "log:0.01..0.5"} -> --search lr=log:0.01..0.5."""
     args = []
     for key, value in knobs.items():
         if value is None or value is False:
@@ -82,6 +86,9 @@ def _knob_args(knobs):
         flag = "--" + key.replace("_", "-")
         if value is True:
             args.append(flag)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                args += [flag, "%s=%s" % (k, v)]
         elif isinstance(value, (list, tuple)):
             args += [flag, ",".join(str(v) for v in value)]
         elif isinstance(value, float) and value.is_integer() and key.startswith("max_"):

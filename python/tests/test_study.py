@@ -180,3 +180,22 @@ def test_zero_cost_warmup_from_python(tmp_path):
     assert archs[:3] == best
     # the same numbers as Space.score, which scores the same way
     assert space.score(best[0], batch=8, seed=2)["synflow"] == pytest.approx(scored[best[0]], rel=1e-12)
+
+
+def test_hyperparameters_searched_from_python(tmp_path):
+    """search={...} declares dimensions; each trial carries its values, and
+    its options, lr and batch follow them."""
+    with cellforge.Study("nb201", strategy="random", seed=1, trials=5, out=str(tmp_path / "h"),
+                         search={"lr": "log:0.01..0.5", "C": "int:4..8", "batch": "choice:32,64",
+                                 "augment": "choice:none,flip"}) as study:
+        seen = []
+        while (t := study.ask()) is not None:
+            assert set(t.hparams) == {"lr", "C", "batch", "augment"}
+            assert 0.01 <= t.hparams["lr"] <= 0.5 and t.lr == t.hparams["lr"]
+            assert t.options["C"] == t.hparams["C"] and 4 <= t.hparams["C"] <= 8
+            assert t.batch == t.hparams["batch"] in (32, 64)
+            assert t.hparams["augment"] in ("none", "flip")
+            assert t.macs == cellforge.Space("nb201", C=t.hparams["C"], N=1).cost(t.arch.split(" {")[0]).macs
+            seen.append(t.hparams["lr"])
+            study.tell(t, 0.5)
+    assert len(set(seen)) == 5
