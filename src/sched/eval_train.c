@@ -9,11 +9,11 @@
  * With a checkpoint path, rank 0 saves the training state after every epoch
  * (checkpoint.h) and every rank starts from the saved state when the file is
  * there, so a trial cut off by a crash goes on from its last epoch and ends
- * as if it had never stopped.
+ * as if it had never stopped. A state that cannot be used (damaged, another
+ * architecture or configuration) is reported and training starts from zero.
  *
  * A space that searches training knobs (lr, wd, augment, ...) trains each
- * trial with its arch's values; the controller set its batch and epochs. A state that cannot be used (damaged, another
- * architecture or configuration) is reported and training starts from zero.
+ * trial with its arch's values; the controller set its batch and epochs.
  * Tested by tests/test_train_resume.c and tests/test_sched.c.
  */
 #include <errno.h>
