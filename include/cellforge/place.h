@@ -26,6 +26,7 @@ extern "C" {
 #endif
 
 #define CF_MAX_WORKERS 32
+#define CF_HOST_MAX 64
 
 /* ---- workers ---------------------------------------------------------------- */
 
@@ -39,13 +40,16 @@ typedef struct cf_worker_desc {
     int threads;           /* CPU threads of this worker */
     size_t memory;         /* bytes trials may plan on this device */
     int slots;             /* trials that may run on it at once */
+    int rank;              /* the MPI rank whose process runs it; 0 in one process */
+    int local;             /* its index among that rank's own workers */
+    char host[CF_HOST_MAX]; /* the host name of that process */
 } cf_worker_desc;
 
 /* Workers for a device list: "auto" (every usable GPU, else the CPU), "cpu", or
  * "cuda:0,1". The CPU becomes cpu_workers workers (0: one) sharing `threads`
  * threads (0: every core), each with an equal share of cpu_memory bytes (0: half
  * of the machine's RAM). A device that is named but absent or unusable fails
- * with a message naming it. */
+ * with a message naming it. Every worker is rank 0's, on this host. */
 cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, size_t cpu_memory,
                           const cf_device_report *report, cf_worker_desc *out, int *n);
 

@@ -65,6 +65,8 @@ typedef struct cf_trial {
     int batch;                     /* global batch it ran with (smaller after OOM) */
     int replicas;
     int workers[CF_MAX_WORKERS];   /* where it ran, `replicas` entries */
+    int rank;                      /* the MPI rank of its first worker (0 in one process) ... */
+    char host[CF_HOST_MAX];        /* ... and that process's host name; "" before a dispatch */
     int attempts;                  /* runs started (a retry after a run adds one) */
     int retries;                   /* out-of-memory retries so far, at placement or after a run */
     cf_trial_status status;

@@ -8,6 +8,7 @@
 
 #include "cellforge/journal.h"
 #include "cellforge/net.h"
+#include "cellforge/ranks.h"
 #include "cellforge/sched.h"
 #include "cellforge/scorer.h"
 #include "cellforge/space.h"
@@ -187,6 +188,8 @@ typedef struct run_setup {
     cf_strategy *st;
     cf_worker_desc workers[CF_MAX_WORKERS];
     int n_workers;
+    int n_local;                     /* the first n_local workers are this process's; the rest
+                                        belong to other MPI ranks (search_ranks.c) */
     cf_search_config cfg;
     cf_train_config tc;              /* the train evaluator's configuration */
     const char *dataset;
@@ -236,6 +239,15 @@ typedef struct search_final_args {
     int quiet;
     double clock0;                   /* the run clock when the phase starts */
 } search_final_args;
+
+/* `cellforge search` as one rank of an MPI job (search_ranks.c). begin: before
+ * anything else, join the job when launched by mpirun/srun or asked by --mpi
+ * (*rk stays NULL otherwise); -1 or an exit code. join: after every rank's
+ * setup (rc: its result so far); on rank 0 (and in a plain run) -1 to go on
+ * with the search over every rank's workers; on the other ranks they serve
+ * trials until rank 0 is done, and their exit code comes back. */
+int search_ranks_begin(int argc, char **argv, cf_ranks **rk);
+int search_ranks_join(const cli_args *a, cf_ranks *rk, int rc, run_setup *r);
 
 /* The pre-flight line before a search's first trial (search_plan.c), printed
  * under --quiet too: sets r->cfg.est_s_per_work from a measured throughput. */

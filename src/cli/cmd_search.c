@@ -445,7 +445,7 @@ static int after_search(const cli_args *a, run_setup *r, const run_opts *o, sear
     }
     if (rc == EXIT_OK && o->dir && o->retrain > 0) {
         search_final_args fa = {.dir = o->dir, .space = r->space, .ev = r->ev, .workers = r->workers,
-                                .n_workers = r->n_workers, .cfg = &r->cfg, .dataset = r->dataset,
+                                .n_workers = r->n_local, .cfg = &r->cfg, .dataset = r->dataset,
                                 .data_dir = cli_value(a, "data-dir"), .journal = view->journal,
                                 .final_space = o->final ? o->final->space : NULL,
                                 .final_ev = o->final ? o->final->ev : NULL, .deadline_s = o->budget_s,
@@ -602,7 +602,10 @@ int cmd_search(int argc, char **argv) {
     cli_args args = {.command = "search", .usage = cmd_search_usage_text(), .flags = flags,
                      .n_flags = cli_knob_flags(KNOB_SEARCH, flags)};
     char *spec_json = NULL;
-    int rc = resolve(&args, argc, argv, &spec_json);
+    cf_ranks *rk = NULL; /* one rank of an MPI job, or NULL */
+    int rc = search_ranks_begin(argc, argv, &rk);
+    if (rc >= 0) return rc;
+    rc = resolve(&args, argc, argv, &spec_json);
     run_setup r;
     memset(&r, 0, sizeof r);
     if (rc >= 0) goto exit;
@@ -637,6 +640,7 @@ int cmd_search(int argc, char **argv) {
         r.cfg.limit[CF_LIMIT_MEMORY] = max_memory;
         r.cfg.limit[CF_LIMIT_LATENCY] = (int64_t)(max_latency * 1e3);
     }
+    rc = search_ranks_join(&args, rk, rc, &r); /* ranks above 0 serve trials in it */
     if (rc < 0) {
         char dir[1024];
         const char *out = cli_value(&args, "out"), *resume = cli_value(&args, "resume");
@@ -665,6 +669,7 @@ exit:
     free(spec_json);
     cf_spec_destroy(args.spec);
     for (int k = 0; k < CLI_MAX_VALUES; k++) free(args.abs_paths[k]);
+    cf_ranks_finish(rk, rc);
     return rc;
 }
 

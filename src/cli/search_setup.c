@@ -162,6 +162,7 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
     if (cf_workers_plan(devices ? devices : "auto", (int)workers, (int)threads, (size_t)cpu_memory, &report, r->workers,
                         &r->n_workers) != CF_OK)
         return cli_fail(a->command);
+    r->n_local = r->n_workers;
     if (replicas > r->n_workers)
         return cli_usage_error(a, "--replicas %lld: only %d workers (--cpu-workers K splits the CPU)", replicas,
                                r->n_workers);

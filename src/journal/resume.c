@@ -24,6 +24,15 @@
 
 /* ---- writing events ------------------------------------------------------------ */
 
+/* ,"rank":R,"host":"H" of a trial that was dispatched (the journal names
+ * where each trial ran); nothing for one that never was. */
+static void where_json(const cf_trial *t, char *fields, size_t cap) {
+    if (!t->host[0]) return;
+    char esc[2 * CF_HOST_MAX + 8];
+    size_t n = strlen(fields);
+    snprintf(fields + n, cap - n, ",\"rank\":%d,\"host\":\"%s\"", t->rank, cf_journal_escape(t->host, esc, sizeof esc));
+}
+
 static int workers_json(const cf_trial *t, char *buf, size_t cap) {
     int n = snprintf(buf, cap, "[");
     for (int r = 0; r < t->replicas && (size_t)n < cap; r++) n += snprintf(buf + n, cap - (size_t)n, "%s%d", r ? "," : "", t->workers[r]);
@@ -58,6 +67,7 @@ cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_tr
         snprintf(fields, sizeof fields,
                  "\"id\":%lld,\"attempt\":%d,\"batch\":%d,\"replicas\":%d,\"workers\":%s,\"start\":%.17g,\"memory\":%zu",
                  (long long)t->id, t->attempts, t->batch, t->replicas, workers, t->start, t->memory);
+        where_json(t, fields, sizeof fields);
         return cf_journal_append(j, "trial_started", clock, fields);
     case CF_EVENT_RETRY:
         snprintf(fields, sizeof fields, "\"id\":%lld,\"attempts\":%d,\"batch\":%d", (long long)t->id, t->attempts,
@@ -72,6 +82,7 @@ cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_tr
                  (long long)t->id, cf_trial_status_name(t->status), cf_journal_escape(t->reason, esc, sizeof esc),
                  t->val_acc, t->epochs_done, t->train_seconds, t->start, t->end, t->attempts, t->batch, t->replicas,
                  workers, t->memory);
+        if (t->replicas > 0) where_json(t, fields, sizeof fields);
         if (t->metrics[0]) { /* a compact JSON object, checked by the evaluator that made it */
             size_t n = strlen(fields);
             snprintf(fields + n, sizeof fields - n, ",\"metrics\":%s", t->metrics);

@@ -289,6 +289,8 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         }
         int wi = p->workers[r];
         t->workers[r] = wi;
+        if (r == 0) t->rank = c->s.w[wi].desc.rank; /* where the trial runs, for the journal */
+        if (r == 0) snprintf(t->host, sizeof t->host, "%s", c->s.w[wi].desc.host);
         j->owner = f;
         j->rank = r;
         j->worker = wi;

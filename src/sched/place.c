@@ -53,6 +53,17 @@ static void add_gpu_worker(const cf_gpu_info *g, cf_worker_desc *out, int *n) {
     w->slots = 8;
 }
 
+/* Rank 0 of one process, this host; each worker its own local index. */
+static void set_host(cf_worker_desc *out, int n) {
+    char host[CF_HOST_MAX] = "";
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
+    for (int i = 0; i < n; i++) {
+        out[i].rank = 0;
+        out[i].local = i;
+        snprintf(out[i].host, sizeof out[i].host, "%s", host);
+    }
+}
+
 cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, size_t cpu_memory,
                           const cf_device_report *report, cf_worker_desc *out, int *n) {
     *n = 0;
@@ -68,6 +79,7 @@ cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, siz
         if (report->gpu_count > 0 && cf_sched_gpu_training())
             for (int g = 0; g < report->gpu_count && *n < CF_MAX_WORKERS; g++) add_gpu_worker(&report->gpus[g], out, n);
         if (*n == 0 || cpu_workers > 0) add_cpu_workers(cpu_workers, threads, cpu_memory, report, out, n);
+        set_host(out, *n);
         return CF_OK;
     }
     char buf[256];
@@ -103,6 +115,7 @@ cf_status cf_workers_plan(const char *devices, int cpu_workers, int threads, siz
         add_gpu_worker(&report->gpus[g], out, n);
     }
     if (*n == 0) CF_FAIL(CF_ERR_INVALID_ARG, "--devices '%s' names no device", devices);
+    set_host(out, *n);
     return CF_OK;
 }
 

@@ -1,0 +1,154 @@
+/* ranks_wire.c - trial tasks and outcomes as JSON texts between MPI ranks.
+ * Format and ownership: ranks_wire.h. cJSON prints a double with as many
+ * digits as it takes to read back the same value, which keeps a search over
+ * ranks equal to one in one process. Tests: tests/test_ranks_wire.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cellforge/sched.h"
+#include "ranks_wire.h"
+
+static cf_status print_json(cJSON *root, char **out) {
+    *out = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!*out) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory for a message");
+    return CF_OK;
+}
+
+cf_status cf_wire_task_write(const cf_trial_task *task, int worker, char **out) {
+    const cf_trial *t = task->trial;
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        /* attached at once: one delete frees all */
+        cJSON_AddNumberToObject(o, "id", (double)t->id);
+        cJSON_AddStringToObject(o, "arch", t->arch);
+        cJSON_AddNumberToObject(o, "epochs", t->cand.epochs);
+        cJSON_AddNumberToObject(o, "fraction", t->cand.fraction);
+        cJSON_AddNumberToObject(o, "parent", (double)t->cand.parent);
+        cJSON_AddNumberToObject(o, "batch", t->batch);
+        cJSON_AddNumberToObject(o, "params", (double)t->cost.params);
+        cJSON_AddNumberToObject(o, "macs", (double)t->cost.macs);
+        cJSON_AddNumberToObject(o, "activation_bytes", (double)t->cost.activation_bytes);
+        cJSON_AddNumberToObject(o, "cost_batch", t->cost.batch);
+        cJSON_AddNumberToObject(o, "memory", (double)t->memory);
+        cJSON_AddNumberToObject(o, "latency_ms", t->latency_ms);
+        cJSON_AddNumberToObject(o, "attempts", t->attempts);
+        cJSON_AddNumberToObject(o, "retries", t->retries);
+        cJSON_AddNumberToObject(o, "start", t->start);
+        cJSON_AddNumberToObject(o, "worker", worker);
+        cJSON_AddNumberToObject(o, "time_limit", task->time_limit_s);
+        cJSON_AddStringToObject(o, "checkpoint", task->checkpoint ? task->checkpoint : "");
+    }
+    return print_json(o, out);
+}
+
+static double num(const cJSON *o, const char *key, double dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static const char *str(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, int *worker, double *time_limit,
+                            char *checkpoint, size_t cap) {
+    memset(t, 0, sizeof *t);
+    cJSON *o = cJSON_Parse(text);
+    const char *arch = o ? str(o, "arch") : NULL;
+    if (!arch || strlen(arch) >= sizeof t->arch) {
+        cJSON_Delete(o);
+        CF_FAIL(CF_ERR_PARSE, "ranks: a trial message without a readable arch: %.120s", text);
+    }
+    snprintf(t->arch, sizeof t->arch, "%s", arch);
+    t->id = (int64_t)num(o, "id", -1);
+    t->cand.epochs = (int)num(o, "epochs", 1);
+    t->cand.fraction = num(o, "fraction", 1);
+    t->cand.parent = (int64_t)num(o, "parent", -1);
+    t->batch = (int)num(o, "batch", 256);
+    t->cost.params = (int64_t)num(o, "params", 0);
+    t->cost.macs = (int64_t)num(o, "macs", 0);
+    t->cost.activation_bytes = (size_t)num(o, "activation_bytes", 0);
+    t->cost.batch = (int)num(o, "cost_batch", t->batch);
+    t->memory = (size_t)num(o, "memory", 0);
+    t->latency_ms = num(o, "latency_ms", -1);
+    t->attempts = (int)num(o, "attempts", 1);
+    t->retries = (int)num(o, "retries", 0);
+    t->start = num(o, "start", 0);
+    t->replicas = 1;
+    t->val_acc = -1;
+    t->status = CF_TRIAL_RUNNING;
+    *worker = (int)num(o, "worker", -1);
+    *time_limit = num(o, "time_limit", 0);
+    const char *ck = str(o, "checkpoint");
+    snprintf(checkpoint, cap, "%s", ck ? ck : "");
+    cJSON_Delete(o);
+    CF_TRY(cf_arch_parse(s, t->arch, &t->cand.arch));
+    return CF_OK;
+}
+
+cf_status cf_wire_outcome_write(const cf_trial_outcome *o, cf_status st, const char *err, char **out) {
+    cJSON *j = cJSON_CreateObject();
+    if (j && st != CF_OK) {
+        cJSON_AddStringToObject(j, "error", err ? err : "the evaluator failed");
+        return print_json(j, out);
+    }
+    if (j) {
+        cJSON_AddStringToObject(j, "status", cf_trial_status_name(o->status));
+        cJSON_AddStringToObject(j, "reason", o->reason);
+        cJSON_AddNumberToObject(j, "val_acc", o->val_acc);
+        cJSON_AddNumberToObject(j, "epochs_done", o->epochs_done);
+        cJSON_AddNumberToObject(j, "seconds", o->seconds);
+        cJSON_AddStringToObject(j, "metrics", o->metrics);
+        cJSON *curve = cJSON_AddArrayToObject(j, "curve");
+        for (int e = 0; curve && o->curve && e < o->epochs_done; e++) {
+            const cf_epoch_record *r = &o->curve[e];
+            const double row[6] = {r->epoch, r->train_loss, r->train_acc, r->val_acc, r->lr, r->seconds};
+            cJSON_AddItemToArray(curve, cJSON_CreateDoubleArray(row, 6));
+        }
+    }
+    return print_json(j, out);
+}
+
+cf_status cf_wire_outcome_read(const char *text, cf_trial_outcome *o, int *broke, char *err, size_t cap) {
+    memset(o, 0, sizeof *o);
+    *broke = 0;
+    cJSON *j = cJSON_Parse(text);
+    if (!j) CF_FAIL(CF_ERR_PARSE, "ranks: an unreadable outcome message: %.120s", text);
+    const char *e = str(j, "error"), *status = str(j, "status");
+    if (e) {
+        *broke = 1;
+        snprintf(err, cap, "%s", e);
+        cJSON_Delete(j);
+        return CF_OK;
+    }
+    if (!status || !cf_trial_status_parse(status, &o->status)) {
+        cJSON_Delete(j);
+        CF_FAIL(CF_ERR_PARSE, "ranks: an outcome message without a status: %.120s", text);
+    }
+    snprintf(o->reason, sizeof o->reason, "%s", str(j, "reason") ? str(j, "reason") : "");
+    snprintf(o->metrics, sizeof o->metrics, "%s", str(j, "metrics") ? str(j, "metrics") : "");
+    o->val_acc = num(j, "val_acc", -1);
+    o->seconds = num(j, "seconds", 0);
+    const cJSON *curve = cJSON_GetObjectItemCaseSensitive(j, "curve");
+    int n = cJSON_IsArray(curve) ? cJSON_GetArraySize(curve) : 0, want = (int)num(j, "epochs_done", 0);
+    if (n > want) n = want;
+    /* the curve has epochs_done entries, whatever came */
+    if (n > 0 && !(o->curve = calloc((size_t)want, sizeof *o->curve))) {
+        cJSON_Delete(j);
+        CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory for a learning curve");
+    }
+    for (int ep = 0; ep < n; ep++) {
+        const cJSON *row = cJSON_GetArrayItem(curve, ep);
+        double v[6] = {0, 0, 0, -1, 0, 0};
+        for (int k = 0; k < 6 && k < cJSON_GetArraySize(row); k++) v[k] = cJSON_GetArrayItem(row, k)->valuedouble;
+        o->curve[ep] = (cf_epoch_record){(int)v[0], v[1], v[2], v[3], v[4], v[5]};
+    }
+    o->epochs_done = want;
+    cJSON_Delete(j);
+    return CF_OK;
+}
