@@ -352,6 +352,9 @@ static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome 
             free(reply);
             CF_TRY(st);
             if (broke) CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s): %s", r, rk->hosts[r], err);
+            /* the epochs are heard when the result arrives (as trial_epoch events) */
+            for (int e = 0; task->on_epoch && out->curve && e < out->epochs_done; e++)
+                task->on_epoch(task->epoch_ctx, task->trial, &out->curve[e]);
             return CF_OK;
         }
         if (rank_lost(rk, r)) /* the send may never complete: its buffer stays (the job aborts) */

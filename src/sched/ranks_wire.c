@@ -1,8 +1,12 @@
 /* ranks_wire.c - trial tasks and outcomes as JSON texts between MPI ranks.
- * Format and ownership: ranks_wire.h. cJSON prints a double with as many
- * digits as it takes to read back the same value, which keeps a search over
- * ranks equal to one in one process. Tests: tests/test_ranks_wire.c.
+ * Format and ownership: ranks_wire.h. Numbers are written here with 17
+ * significant digits (cJSON's own printing stops at 15 when the value reads
+ * back within an epsilon, e.g. 0.30000000000000004 as 0.3), so they read back
+ * to the bit and a search over ranks equals one in one process.
+ * Tests: tests/test_ranks_wire.c.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +14,18 @@
 
 #include "cellforge/sched.h"
 #include "ranks_wire.h"
+
+/* A number as raw JSON text, exact; null for one that is not finite. */
+static cJSON *exact(double v) {
+    char buf[40];
+    if (isfinite(v)) snprintf(buf, sizeof buf, "%.17g", v);
+    else snprintf(buf, sizeof buf, "null");
+    return cJSON_CreateRaw(buf);
+}
+
+static void add_num(cJSON *o, const char *key, double v) {
+    cJSON_AddItemToObject(o, key, exact(v));
+}
 
 static cf_status print_json(cJSON *root, char **out) {
     *out = root ? cJSON_PrintUnformatted(root) : NULL;
@@ -23,23 +39,23 @@ cf_status cf_wire_task_write(const cf_trial_task *task, int worker, char **out) 
     cJSON *o = cJSON_CreateObject();
     if (o) {
         /* attached at once: one delete frees all */
-        cJSON_AddNumberToObject(o, "id", (double)t->id);
+        add_num(o, "id", (double)t->id);
         cJSON_AddStringToObject(o, "arch", t->arch);
-        cJSON_AddNumberToObject(o, "epochs", t->cand.epochs);
-        cJSON_AddNumberToObject(o, "fraction", t->cand.fraction);
-        cJSON_AddNumberToObject(o, "parent", (double)t->cand.parent);
-        cJSON_AddNumberToObject(o, "batch", t->batch);
-        cJSON_AddNumberToObject(o, "params", (double)t->cost.params);
-        cJSON_AddNumberToObject(o, "macs", (double)t->cost.macs);
-        cJSON_AddNumberToObject(o, "activation_bytes", (double)t->cost.activation_bytes);
-        cJSON_AddNumberToObject(o, "cost_batch", t->cost.batch);
-        cJSON_AddNumberToObject(o, "memory", (double)t->memory);
-        cJSON_AddNumberToObject(o, "latency_ms", t->latency_ms);
-        cJSON_AddNumberToObject(o, "attempts", t->attempts);
-        cJSON_AddNumberToObject(o, "retries", t->retries);
-        cJSON_AddNumberToObject(o, "start", t->start);
-        cJSON_AddNumberToObject(o, "worker", worker);
-        cJSON_AddNumberToObject(o, "time_limit", task->time_limit_s);
+        add_num(o, "epochs", t->cand.epochs);
+        add_num(o, "fraction", t->cand.fraction);
+        add_num(o, "parent", (double)t->cand.parent);
+        add_num(o, "batch", t->batch);
+        add_num(o, "params", (double)t->cost.params);
+        add_num(o, "macs", (double)t->cost.macs);
+        add_num(o, "activation_bytes", (double)t->cost.activation_bytes);
+        add_num(o, "cost_batch", t->cost.batch);
+        add_num(o, "memory", (double)t->memory);
+        add_num(o, "latency_ms", t->latency_ms);
+        add_num(o, "attempts", t->attempts);
+        add_num(o, "retries", t->retries);
+        add_num(o, "start", t->start);
+        add_num(o, "worker", worker);
+        add_num(o, "time_limit", task->time_limit_s);
         cJSON_AddStringToObject(o, "checkpoint", task->checkpoint ? task->checkpoint : "");
     }
     return print_json(o, out);
@@ -100,15 +116,17 @@ cf_status cf_wire_outcome_write(const cf_trial_outcome *o, cf_status st, const c
     if (j) {
         cJSON_AddStringToObject(j, "status", cf_trial_status_name(o->status));
         cJSON_AddStringToObject(j, "reason", o->reason);
-        cJSON_AddNumberToObject(j, "val_acc", o->val_acc);
-        cJSON_AddNumberToObject(j, "epochs_done", o->epochs_done);
-        cJSON_AddNumberToObject(j, "seconds", o->seconds);
+        add_num(j, "val_acc", o->val_acc);
+        add_num(j, "epochs_done", o->epochs_done);
+        add_num(j, "seconds", o->seconds);
         cJSON_AddStringToObject(j, "metrics", o->metrics);
         cJSON *curve = cJSON_AddArrayToObject(j, "curve");
         for (int e = 0; curve && o->curve && e < o->epochs_done; e++) {
             const cf_epoch_record *r = &o->curve[e];
             const double row[6] = {r->epoch, r->train_loss, r->train_acc, r->val_acc, r->lr, r->seconds};
-            cJSON_AddItemToArray(curve, cJSON_CreateDoubleArray(row, 6));
+            cJSON *a = cJSON_CreateArray();
+            for (int k = 0; a && k < 6; k++) cJSON_AddItemToArray(a, exact(row[k]));
+            cJSON_AddItemToArray(curve, a);
         }
     }
     return print_json(j, out);
