@@ -23,8 +23,10 @@ mode=${1:-search}
 
 PACKAGES="build-essential cmake git zlib1g-dev libcjson-dev libopenblas-dev libpng-dev libjpeg-dev dataset-fashion-mnist"
 # what the tests use besides: Chromium renders the report, numpy + onnx check the
-# exported models, pip fetches onnxruntime (not in Debian 12) to run them
-TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pil python3-pip python3-pytest python3-torch python3-pandas"
+# exported models, pip fetches onnxruntime (not in Debian 12) to run them; OpenMPI
+# builds and tests the search over MPI ranks (ctest -L mpi)
+TEST_PACKAGES="chromium python3-numpy python3-onnx python3-pil python3-pip python3-pytest python3-torch python3-pandas
+               libopenmpi-dev openmpi-bin"
 # the Python package: a venv that sees Debian's numpy, torch and pandas, and
 # pip (scikit-build-core comes from PyPI)
 PYTHON_PACKAGES="python3-venv python3-pip python3-numpy"

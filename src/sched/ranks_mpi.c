@@ -250,7 +250,7 @@ cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, cons
             running--;
             serve_reply(j);
         }
-        if (!busy) nap(running ? 2e-4 : 1e-3);
+        if (!busy) nap(2e-4);
     }
     /* rank 0 waits for no answer after its stop: what still runs is dropped */
     while (running > 0)
@@ -361,7 +361,7 @@ static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome 
             CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s) stopped answering during trial %lld (no heartbeat for %.0f s)",
                     r, rk->hosts[r], (long long)task->trial->id, rk->timeout_s);
         nap(pause);
-        if (pause < 1e-3) pause *= 2;
+        if (pause < 2e-4) pause *= 2;
     }
 }
 
