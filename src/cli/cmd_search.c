@@ -610,7 +610,7 @@ int cmd_search(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     if (rc >= 0) goto exit;
     if (cli_has(&args, "print-spec")) {
-        fputs(spec_json, stdout);
+        if (cf_ranks_rank(rk) == 0) fputs(spec_json, stdout);
         rc = EXIT_OK;
         goto exit;
     }
