@@ -6,7 +6,8 @@
 
 # OpenMPI refuses root unless told; CI runs as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# one host, no network interfaces to probe beyond loopback
+# containers often forbid the cross-memory attach (ptrace) of OpenMPI's shared-memory
+# transport; copying through the shared segment works everywhere
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 mpi_check() {
