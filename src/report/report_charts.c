@@ -524,8 +524,15 @@ void rp_chart_timeline(rp_buf *b, const rp_run *run) {
     rp_plot_begin(b, &p, "trial attempts per worker over the run clock", label, NULL);
     for (int w = 0; w < lanes; w++) {
         double y = p.top + gap + w * (lane_h + gap);
-        rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">worker %d</text>\n", p.left - 8,
-                  y + lane_h / 2.0 + 4, w);
+        if (run->ranks_seen > 1) { /* a search over MPI ranks: each lane names its node */
+            rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">rank %d: %d<title>worker %d "
+                      "on rank %d, host ", p.left - 8, y + lane_h / 2.0 + 4, run->lane_rank[w], w, w, run->lane_rank[w]);
+            rp_esc(b, run->lane_host[w]);
+            rp_puts(b, "</title></text>\n");
+        } else {
+            rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">worker %d</text>\n", p.left - 8,
+                      y + lane_h / 2.0 + 4, w);
+        }
     }
     int tips = run->n_bars <= 2 * TOOLTIP_LIMIT;
     const rp_bar **order = malloc(run->n_bars * sizeof *order);

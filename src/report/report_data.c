@@ -364,6 +364,14 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         t->open_start = num(o, "start", clock);
         t->open_attempt = (int)num(o, "attempt", 1);
         t->open_replicas = read_workers(o, t->open_workers);
+        /* where it ran (a search over MPI ranks): the node of each lane */
+        const cJSON *rank = cJSON_GetObjectItemCaseSensitive(o, "rank"), *host = cJSON_GetObjectItemCaseSensitive(o, "host");
+        for (int r = 0; r < t->open_replicas && cJSON_IsNumber(rank) && rank->valuedouble >= 0; r++) {
+            int w = t->open_workers[r];
+            run->lane_rank[w] = (int)rank->valuedouble;
+            snprintf(run->lane_host[w], sizeof run->lane_host[w], "%s", cJSON_IsString(host) ? host->valuestring : "");
+            if (run->lane_rank[w] + 1 > run->ranks_seen) run->ranks_seen = run->lane_rank[w] + 1;
+        }
         t->attempts = t->open_attempt;
         t->start = t->open_start;
     } else if (strcmp(ev, "trial_retry") == 0) {

@@ -138,6 +138,10 @@ typedef struct rp_run {
     double resume_at[16];       /* run clock of each resume */
     int n_resumes;
     int workers;                /* lanes: the most workers seen */
+    int lane_rank[CF_MAX_WORKERS];   /* the MPI rank each worker's trials ran on (trial_started
+                                        "rank"; 0 in a plain run) */
+    char lane_host[CF_MAX_WORKERS][64];
+    int ranks_seen;             /* 1 + the highest rank seen: above 1, lanes name their node */
     int64_t lines;
     int torn;                   /* the journal's last line was torn (and left out) */
     int64_t torn_line;
