@@ -321,6 +321,27 @@ static cf_status add_trial(loader *L, const cJSON *o, int64_t lineno, int64_t id
     return CF_OK;
 }
 
+/* A trial's attempt starts: its bar opens on its workers' lanes, and each
+ * lane learns its node (a search over MPI ranks). */
+static cf_status on_started(rp_run *run, rp_trial *t, const cJSON *o, double clock) {
+    CF_TRY(close_open(run, t, clock, RP_BAR_OPEN));
+    t->status = CF_TRIAL_RUNNING;
+    t->open = 1;
+    t->open_start = num(o, "start", clock);
+    t->open_attempt = (int)num(o, "attempt", 1);
+    t->open_replicas = read_workers(o, t->open_workers);
+    const cJSON *rank = cJSON_GetObjectItemCaseSensitive(o, "rank"), *host = cJSON_GetObjectItemCaseSensitive(o, "host");
+    for (int r = 0; r < t->open_replicas && cJSON_IsNumber(rank) && rank->valuedouble >= 0; r++) {
+        int w = t->open_workers[r];
+        run->lane_rank[w] = (int)rank->valuedouble;
+        snprintf(run->lane_host[w], sizeof run->lane_host[w], "%s", cJSON_IsString(host) ? host->valuestring : "");
+        if (run->lane_rank[w] + 1 > run->ranks_seen) run->ranks_seen = run->lane_rank[w] + 1;
+    }
+    t->attempts = t->open_attempt;
+    t->start = t->open_start;
+    return CF_OK;
+}
+
 static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     loader *L = ctx;
     rp_run *run = L->run;
@@ -358,22 +379,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
                 (long long)id);
     rp_trial *t = &run->trials[id];
     if (strcmp(ev, "trial_started") == 0) {
-        CF_TRY(close_open(run, t, clock, RP_BAR_OPEN));
-        t->status = CF_TRIAL_RUNNING;
-        t->open = 1;
-        t->open_start = num(o, "start", clock);
-        t->open_attempt = (int)num(o, "attempt", 1);
-        t->open_replicas = read_workers(o, t->open_workers);
-        /* where it ran (a search over MPI ranks): the node of each lane */
-        const cJSON *rank = cJSON_GetObjectItemCaseSensitive(o, "rank"), *host = cJSON_GetObjectItemCaseSensitive(o, "host");
-        for (int r = 0; r < t->open_replicas && cJSON_IsNumber(rank) && rank->valuedouble >= 0; r++) {
-            int w = t->open_workers[r];
-            run->lane_rank[w] = (int)rank->valuedouble;
-            snprintf(run->lane_host[w], sizeof run->lane_host[w], "%s", cJSON_IsString(host) ? host->valuestring : "");
-            if (run->lane_rank[w] + 1 > run->ranks_seen) run->ranks_seen = run->lane_rank[w] + 1;
-        }
-        t->attempts = t->open_attempt;
-        t->start = t->open_start;
+        CF_TRY(on_started(run, t, o, clock));
     } else if (strcmp(ev, "trial_retry") == 0) {
         run->retries++;
         CF_TRY(close_open(run, t, clock, RP_BAR_RETRY));
