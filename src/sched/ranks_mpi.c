@@ -217,9 +217,7 @@ cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, cons
     cf_pool *pool = calloc(1, sizeof *pool);
     if (!pool) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory");
     cf_status st = cf_pool_start(pool, ev, workers, n);
-    /* the idle pause doubles up to 2 ms: a waiting rank wakes 500 times a
-     * second, not thousands, beside the trials its cores train */
-    double beat = 0, idle = 2e-4;
+    double beat = 0;
     int running = 0, stop = 0;
     while (st == CF_OK && !stop) {
         int busy = 0, flag = 0;
@@ -252,13 +250,7 @@ cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, cons
             running--;
             serve_reply(j);
         }
-        if (flag) busy = 1;
-        if (!busy) {
-            nap(idle);
-            if (idle < 2e-3) idle *= 2;
-        } else {
-            idle = 2e-4;
-        }
+        if (!busy) nap(2e-4);
     }
     /* rank 0 waits for no answer after its stop: what still runs is dropped */
     while (running > 0)
@@ -368,10 +360,8 @@ static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome 
         if (rank_lost(rk, r)) /* the send may never complete: its buffer stays (the job aborts) */
             CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s) stopped answering during trial %lld (no heartbeat for %.0f s)",
                     r, rk->hosts[r], (long long)task->trial->id, rk->timeout_s);
-        /* fast answers (a table) are heard within microseconds; a trial that
-         * trains is polled 500 times a second */
         nap(pause);
-        if (pause < 2e-3) pause *= 2;
+        if (pause < 2e-4) pause *= 2;
     }
 }
 
