@@ -14,16 +14,6 @@
 #include "check.h"
 #include "../src/sched/ranks_wire.h"
 
-static const char *k_space =
-    "{\"name\": \"tiny201\", \"family\": \"nb201\", \"doc\": \"test space\",\n"
-    " \"cell\": {\"nodes\": 4, \"ops\": [\n"
-    "   {\"name\": \"none\", \"prim\": \"zero\"},\n"
-    "   {\"name\": \"skip_connect\", \"prim\": \"identity\"},\n"
-    "   {\"name\": \"nor_conv_3x3\", \"prim\": \"relu_conv_bn\", \"kernel\": 3}]},\n"
-    " \"skeleton\": {\"options\": {\n"
-    "   \"C\": {\"default\": 4, \"min\": 1, \"max\": 64, \"integer\": true, \"doc\": \"channels\"},\n"
-    "   \"N\": {\"default\": 1, \"min\": 1, \"max\": 8, \"integer\": true, \"doc\": \"cells\"}}}}\n";
-
 static void test_task(const cf_space *s) {
     cf_trial t;
     memset(&t, 0, sizeof t);
@@ -97,9 +87,10 @@ static void test_outcome(void) {
           "an unknown status was read");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
     cf_space *s = NULL;
-    CHECK_OK(cf_space_parse(k_space, "tiny201.json", &s));
+    CHECK_OK(cf_space_load("nb201", &s));
     if (s) test_task(s);
     test_outcome();
     cf_space_destroy(s);

@@ -73,9 +73,6 @@ cf_status cf_scorer_load(cf_scorer *sc, const char *path, size_t *loaded);
 /* Counters: scores computed, answers from the cache, seconds spent computing. */
 void cf_scorer_stats(const cf_scorer *sc, size_t *computed, size_t *cached, double *seconds);
 
-/* The minibatch's geometry: the networks' input. */
-cf_net_input cf_scorer_input(const cf_scorer *sc);
-
 #ifdef __cplusplus
 }
 #endif

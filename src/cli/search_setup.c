@@ -66,12 +66,11 @@ int search_parse_objectives(const cli_args *a, cf_search_config *cfg, int *proxy
 /* The zero-cost scorer when the run ranks by a proxy (--proxy, --warmup,
  * --proxy-pool) or has one as an objective, and what it feeds: the strategy's
  * ranking (sc) and the proxy objective (r->cfg.proxy). */
-static int setup_proxies(const cli_args *a, run_setup *r, int objective_proxy, cf_strategy_config *sc) {
-    long long warmup = 0, keep = 0, pool = 1, batch = 64, threads = 0;
+static int setup_proxies(const cli_args *a, run_setup *r, int objective_proxy, int threads, cf_strategy_config *sc) {
+    long long warmup = 0, keep = 0, pool = 1, batch = 64;
     int rc;
     if ((rc = cli_knob_count(a, "warmup", &warmup)) >= 0 || (rc = cli_knob_count(a, "warmup-keep", &keep)) >= 0 ||
-        (rc = cli_knob_count(a, "proxy-pool", &pool)) >= 0 || (rc = cli_knob_count(a, "proxy-batch", &batch)) >= 0 ||
-        (rc = cli_knob_count(a, "threads", &threads)) >= 0)
+        (rc = cli_knob_count(a, "proxy-pool", &pool)) >= 0 || (rc = cli_knob_count(a, "proxy-batch", &batch)) >= 0)
         return rc;
     const char *rank_by = cli_value(a, "proxy");
     if (keep > 0 && warmup == 0) return cli_usage_error(a, "--warmup-keep %lld: without --warmup N", keep);
@@ -82,7 +81,7 @@ static int setup_proxies(const cli_args *a, run_setup *r, int objective_proxy, c
     if (!ds && cf_dataset_load(r->dataset, cli_value(a, "data-dir"), "train", &r->proxy_data) != CF_OK)
         return cli_fail(a->command);
     if (!ds) ds = r->proxy_data;
-    if (cf_scorer_create(r->space, ds, (int)batch, r->cfg.seed, (int)threads, &r->scorer) != CF_OK)
+    if (cf_scorer_create(r->space, ds, (int)batch, r->cfg.seed, threads, &r->scorer) != CF_OK)
         return cli_usage_error(a, "--proxy-batch: %s", cf_error_message());
     if (objective_proxy >= 0) {
         cf_proxy_kind k = (cf_proxy_kind)objective_proxy;
@@ -205,7 +204,7 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
     if ((rc = search_parse_objectives(a, cfg, &objective_proxy)) >= 0) return rc;
     cf_strategy_config sc;
     cf_strategy_config_default(&sc);
-    if ((rc = setup_proxies(a, r, objective_proxy, &sc)) >= 0) return rc;
+    if ((rc = setup_proxies(a, r, objective_proxy, (int)threads, &sc)) >= 0) return rc;
     sc.seed = cfg->seed;
     sc.n_objectives = cfg->n_objectives;
     sc.max_epochs = cfg->epochs;

@@ -274,7 +274,3 @@ void cf_scorer_stats(const cf_scorer *sc, size_t *computed, size_t *cached, doub
     if (cached) *cached = sc->cached;
     if (seconds) *seconds = sc->seconds;
 }
-
-cf_net_input cf_scorer_input(const cf_scorer *sc) {
-    return sc->input;
-}
