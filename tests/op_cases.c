@@ -37,6 +37,12 @@
 #define W_XENT "double inside, one rounding"
 #define W_SUM3 "3 or more terms (or one input twice): float order differs by one rounding"
 #define W_DROPOUT "runs the reference op"
+/* The mix sums its products in double in the reference's order: out and din
+ * are the reference's bits; a coefficient's gradient sums the same products
+ * in chunks, so its double may differ in the last bits and round to the next
+ * float: an ulp (1.2e-7 of the largest) at most. */
+#define T_MIX 1e-6
+#define W_MIX "double sums as the reference; dcoef in chunks: an f32 ulp apart at most"
 
 /* ---- why finite differences hold (bound OH_FD_TOL) -------------------------- */
 #define NO_FD NULL
@@ -46,6 +52,7 @@
 #define FD_RELU "inputs kept 0.05 from the kink"
 #define FD_BN_RELU "bn(x) kept 1e-3 from the kink (checked in oh_check_fd)"
 #define FD_DROPOUT "linear for a fixed mask"
+#define FD_MIX "linear in each input and in each coefficient: rounding alone, FD error ~1e-9"
 
 const oh_case oh_cases[] = {
     /* convolution: im2col + GEMM */
@@ -168,6 +175,12 @@ const oh_case oh_cases[] = {
     {"softmax_xent", CF_OP_SOFTMAX_XENT, {.xent = {.label_smoothing = 0.0}}, 2, {{5, 7, 1, 1}, {5, 1, 1, 1}}, {{0}}, OH_NORMAL, T_ACC, W_XENT, FD_SMOOTH, 0},
     {"softmax_xent_smooth", CF_OP_SOFTMAX_XENT, {.xent = {.label_smoothing = 0.1}}, 2, {{4, 10, 1, 1}, {4, 1, 1, 1}}, {{0}}, OH_NORMAL, T_ACC, W_XENT, FD_SMOOTH, 0},
     {"slice_shift", CF_OP_SLICE, {.slice = {.c0 = 1, .c = 2, .top = 1, .h = 4, .left = 1, .w = 3}}, 1, {{2, 3, 5, 4}}, {{0}}, OH_NORMAL, T_EXACT, W_EXACT, FD_SMOOTH, 0},
+    /* a supernet's mix: an input of shape {0} is NULL, a branch not computed this step */
+    {"mix3", CF_OP_MIX, NONE, 3, {{2, 3, 4, 4}, {2, 3, 4, 4}, {2, 3, 4, 4}}, {{3, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, FD_MIX, 0},
+    {"mix1", CF_OP_MIX, NONE, 1, {{2, 3, 3, 3}}, {{1, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, FD_MIX, 0},
+    {"mix4_null1_null3", CF_OP_MIX, NONE, 4, {{2, 3, 4, 4}, {0}, {2, 3, 4, 4}, {0}}, {{4, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, FD_MIX, 0},
+    {"mix3_null0", CF_OP_MIX, NONE, 3, {{0}, {2, 2, 3, 5}, {2, 2, 3, 5}}, {{3, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, FD_MIX, 0},
+    {"mix3_x0_x1_x0", CF_OP_MIX, NONE, 3, {{2, 3, 4, 4}, {2, 3, 4, 4}, {2, 3, 4, 4}}, {{3, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, FD_MIX, 1},
     /* GPU-sized cases: shapes of 7, 14 and 15 pixels, batches of 1 to 8 */
     /* convolution: dense, strided, padded or not, dilated, grouped, depthwise, rectangular */
     {"conv1x1_bias_b5_14", CF_OP_CONV2D, CONV(1, 1, 0, 0, 1, 1, 1), 1, {{5, 8, 14, 14}}, {{16, 8, 1, 1}, {16, 1, 1, 1}}, OH_NORMAL, T_ACC, W_ACC, NO_FD, 0},
@@ -230,6 +243,12 @@ const oh_case oh_cases[] = {
     {"sum4_b2_7", CF_OP_SUM, NONE, 4, {{2, 3, 7, 7}, {2, 3, 7, 7}, {2, 3, 7, 7}, {2, 3, 7, 7}}, NONE, OH_NORMAL, T_EXACT, W_EXACT, NO_FD, 0},
     {"sum2_same_input_twice", CF_OP_SUM, NONE, 2, {{2, 4, 7, 7}, {2, 4, 7, 7}}, NONE, OH_NORMAL, T_ACC, W_SUM3, NO_FD, 1},
     {"sum3_x0_x1_x0", CF_OP_SUM, NONE, 3, {{5, 3, 7, 7}, {5, 3, 7, 7}, {5, 3, 7, 7}}, NONE, OH_NORMAL, T_ACC, W_SUM3, NO_FD, 1},
+    {"mix2_b1_7", CF_OP_MIX, NONE, 2, {{1, 16, 7, 7}, {1, 16, 7, 7}}, {{2, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, NO_FD, 0},
+    {"mix8_b5_14", CF_OP_MIX, NONE, 8, {{5, 8, 14, 14}, {5, 8, 14, 14}, {5, 8, 14, 14}, {5, 8, 14, 14}, {5, 8, 14, 14}, {5, 8, 14, 14}, {5, 8, 14, 14}, {5, 8, 14, 14}}, {{8, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, NO_FD, 0},
+    {"mix5_null1_null4_b2_15", CF_OP_MIX, NONE, 5, {{2, 8, 15, 15}, {0}, {2, 8, 15, 15}, {2, 8, 15, 15}, {0}}, {{5, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, NO_FD, 0},
+    /* 100352 elements: more blocks than the partial sums hold per input, so blocks loop */
+    {"mix8_null0_null5_b8_28", CF_OP_MIX, NONE, 8, {{0}, {8, 16, 28, 28}, {8, 16, 28, 28}, {8, 16, 28, 28}, {8, 16, 28, 28}, {0}, {8, 16, 28, 28}, {8, 16, 28, 28}}, {{8, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, NO_FD, 0},
+    {"mix3_x0_x1_x0_b5_7", CF_OP_MIX, NONE, 3, {{5, 4, 7, 7}, {5, 4, 7, 7}, {5, 4, 7, 7}}, {{3, 1, 1, 1}}, OH_NORMAL, T_MIX, W_MIX, NO_FD, 1},
     {"zero_s1_b2_7", CF_OP_ZERO, {.zero = {.stride = 1}}, 1, {{2, 4, 7, 7}}, NONE, OH_NORMAL, T_EXACT, W_EXACT, NO_FD, 0},
     {"zero_s2_b5_7", CF_OP_ZERO, {.zero = {.stride = 2}}, 1, {{5, 3, 7, 7}}, NONE, OH_NORMAL, T_EXACT, W_EXACT, NO_FD, 0},
     {"zero_s2_b1_14", CF_OP_ZERO, {.zero = {.stride = 2}}, 1, {{1, 8, 14, 14}}, NONE, OH_NORMAL, T_EXACT, W_EXACT, NO_FD, 0},

@@ -15,6 +15,7 @@
 
 static int is_label(const oh_case *c, int i) { return c->kind == CF_OP_SOFTMAX_XENT && i == 1; }
 static int is_repeat(const oh_case *c, int i) { return c->repeat && i > 0 && i == c->n_inputs - 1; }
+static int is_absent(const oh_case *c, int i) { return c->in[i][0] == 0; }
 static int has_backward(const oh_case *c) { return !(c->kind == CF_OP_BATCHNORM && !c->params.bn.training); }
 static int64_t numel4(const int64_t s[4]) { return s[0] * s[1] * s[2] * s[3]; }
 
@@ -75,7 +76,7 @@ void oh_data_make(oh_data *d, const oh_case *c) {
     cf_rng r = cf_rng_make(2024, cf_rng_stream(name_key(c->name), CF_RNG_PURPOSE_TEST));
     for (int i = 0; i < c->n_inputs; i++) {
         const int64_t n = numel4(c->in[i]);
-        if (is_repeat(c, i)) continue;
+        if (is_repeat(c, i) || is_absent(c, i)) continue;
         if (is_label(c, i)) {
             d->labels = malloc((size_t)n * sizeof *d->labels);
             CF_ASSERT(d->labels != NULL);
@@ -135,6 +136,7 @@ cf_status oh_side_setup(oh_side *s, const oh_case *c, const cf_backend *be, cf_d
     a->params = c->params;
     a->n_inputs = c->n_inputs;
     for (int i = 0; i < c->n_inputs; i++) {
+        if (is_absent(c, i)) continue; /* in[i] and din[i] stay NULL */
         if (is_repeat(c, i)) { /* the same tensor and the same gradient buffer as input 0 */
             a->in[i] = &s->in[0];
             a->din[i] = &s->din[0];
@@ -197,7 +199,7 @@ static cf_status side_get(const oh_side *s, const cf_tensor *t, double *out) {
 cf_status oh_side_load(oh_side *s, const oh_case *c, const oh_data *d) {
     cf_op_args *a = &s->a;
     for (int i = 0; i < c->n_inputs; i++) {
-        if (is_repeat(c, i)) continue;
+        if (is_repeat(c, i) || is_absent(c, i)) continue;
         if (is_label(c, i))
             CF_TRY(cf_backend_copy(s->be, s->in[i].data, d->labels, cf_tensor_bytes(&s->in[i]), CF_COPY_TO_DEVICE));
         else

@@ -42,7 +42,8 @@ typedef struct oh_case {
     cf_op_kind kind;
     cf_op_params params;
     int n_inputs;
-    int64_t in[CF_OP_MAX_INPUTS][4];
+    int64_t in[CF_OP_MAX_INPUTS][4]; /* all zero: passed as NULL (a mix's branch not computed),
+                                        with no gradient */
     int64_t w[CF_OP_MAX_WEIGHTS][4]; /* all zero: absent */
     oh_init init;
     double tol;       /* normalized error bound of an f32 CPU backend against the f32 reference */
@@ -81,7 +82,7 @@ typedef struct oh_target {
 /* ---- one case's values, drawn once as f32 --------------------------------- */
 
 typedef struct oh_data {
-    float *in[CF_OP_MAX_INPUTS];    /* inputs (NULL: labels, or a repeated input) */
+    float *in[CF_OP_MAX_INPUTS];    /* inputs (NULL: labels, a repeated or an absent input) */
     float *din0[CF_OP_MAX_INPUTS];  /* din's contents before backward run + */
     int32_t *labels;                /* softmax_xent's input 1 */
     float *w[CF_OP_MAX_WEIGHTS];

@@ -8,7 +8,9 @@
  * backward into a zeroed buffer; where the backend does not assign,
  * cf_op_backward zeroes the buffer itself and the result must match too.
  * Then the same call in add mode: din holding 1 must end at 1 + the gradient.
- * Batch norm + ReLU is here in both modes, its ReLU mask read from `out`.
+ * Batch norm + ReLU is here in both modes, its ReLU mask read from `out`. A
+ * sum, and a mix with a NULL input, take assigned, added and absent gradients
+ * in one call.
  *
  *   build/tests/test_assign
  */
@@ -133,11 +135,51 @@ static void check_sum(cf_backend *fast) {
     for (int k = 0; k < 7; k++) free(mem[k]);
 }
 
+/* A mix of four slots, input 1 NULL (a branch not computed) and input 3's
+ * gradient not wanted: din[0] assigned (NaN before), din[1] assigned too but
+ * its input is NULL, din[2] added to (ones before). The fast backend assigns
+ * the present inputs only, so cf_op_backward zeroes din[1]; the products
+ * coef * dy round like the reference's, so every result is exact. */
+static void check_mix(cf_backend *fast) {
+    const int64_t shape[4] = {3, 5, 7, 9}, cshape[4] = {4, 1, 1, 1};
+    const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+    cf_rng r = cf_rng_make(8, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
+    cf_tensor x[4], coef, y, dy, dx[3];
+    float *mem[10];
+    for (int k = 0; k < 4; k++) mem[k] = fill(&x[k], shape, &r, NULL);
+    mem[4] = fill(&coef, cshape, &r, NULL);
+    mem[5] = fill(&y, shape, NULL, NULL);
+    mem[6] = fill(&dy, shape, &r, NULL);
+    for (int k = 0; k < 3; k++) mem[7 + k] = fill(&dx[k], shape, NULL, NULL);
+    cf_op_args a = {.kind = CF_OP_MIX, .n_inputs = 4, .in = {&x[0], NULL, &x[2], &x[3]}, .w = {&coef}, .out = &y,
+                    .dout = &dy, .din = {&dx[0], &dx[1], &dx[2], NULL}, .din_assign = {1, 1, 0, 0}};
+    CHECK_OK(cf_op_forward(fast, &a));
+    for (int64_t j = 0; j < n; j++) {
+        mem[7][j] = mem[8][j] = NAN;
+        mem[9][j] = 1.0f;
+    }
+    CHECK(cf_backend_assigns(fast, &a, 0) && !cf_backend_assigns(fast, &a, 1) && cf_backend_assigns(fast, &a, 2),
+          "mix: the fast backend assigns the present inputs' gradients only");
+    CHECK_OK(cf_op_backward(fast, &a));
+    const float *c = mem[4], *g = mem[6];
+    int64_t bad0 = 0, bad1 = 0, bad2 = 0;
+    for (int64_t j = 0; j < n; j++) {
+        bad0 += mem[7][j] != c[0] * g[j];
+        bad1 += mem[8][j] != 0.0f;
+        bad2 += mem[9][j] != 1.0f + c[2] * g[j];
+    }
+    CHECK(bad0 == 0, "mix: %lld assigned gradient elements differ from coef[0] dy", (long long)bad0);
+    CHECK(bad1 == 0, "mix: %lld elements of the NULL input's gradient are not 0", (long long)bad1);
+    CHECK(bad2 == 0, "mix: %lld added gradient elements differ from 1 + coef[2] dy", (long long)bad2);
+    for (int k = 0; k < 10; k++) free(mem[k]);
+}
+
 int main(void) {
     cf_backend *fast = NULL;
     CHECK_OK(cf_backend_cpu_fast_create(2, &fast));
     if (!fast) return test_finish("test_assign");
     check_sum(fast);
+    check_mix(fast);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const assign_case *c = &cases[i];
         side ref, got;

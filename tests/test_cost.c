@@ -12,6 +12,8 @@
  * 3. The activation plan: cf_cost's activation_bytes is the plan the trainer
  *    allocates; every forward output gets its own bytes (they are all alive
  *    when backward starts).
+ * 4. A supernet's mix (cf_netb_mix, by hand): K x C x H x W MACs, and its
+ *    coefficients are not counted as parameters.
  *
  *   build/tests/test_cost SPACES_DIR GOLDEN_DIR
  */
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/nn/net_build.h"
 #include "cellforge/cost.h"
 #include "check.h"
 
@@ -250,6 +253,45 @@ static void check_limits(void) {
     cf_space_destroy(s);
 }
 
+/* A supernet's mix built by hand: cf_netb_mix gives one layer of the inputs'
+ * shape with coefficients (K, 1, 1, 1), even of one input; mismatched shapes
+ * and arities are refused. It counts K x C x H x W MACs and no parameters:
+ * its coefficients are architecture parameters. */
+static void check_mix(void) {
+    cf_net *net = calloc(1, sizeof *net);
+    CF_ASSERT(net != NULL);
+    net->input = (cf_net_input){3, 8, 8, 10};
+    net->logits = net->aux_logits = -1;
+    const int stem = cf_netb_conv(net, CF_NET_INPUT, 4, 3, 1, 1, 1, 1, 0, "stem"); /* 108 params, 6912 MACs */
+    const int xs[3] = {cf_netb_conv(net, stem, 4, 3, 1, 1, 1, 1, 0, "edge.conv"),   /* 144 params, 9216 MACs */
+                       cf_netb_pool(net, stem, CF_OP_AVGPOOL2D, 3, 1, 1, "edge.pool"),
+                       cf_netb_zero(net, stem, 1, "edge.none")};
+    const int m = cf_netb_mix(net, 3, xs, "edge.mix"); /* 3 x 4 x 8 x 8 = 768 MACs */
+    const cf_net_layer *l = m >= 0 ? &net->layers[m] : NULL;
+    CHECK(l && l->kind == CF_OP_MIX && l->n_in == 3 && l->c == 4 && l->h == 8 && l->w == 8 && l->n_w == 1 &&
+              l->w_shape[0][0] == 3 && l->w_shape[0][1] == 1 && l->w_shape[0][2] == 1 && l->w_shape[0][3] == 1,
+          "netb_mix: not a mix of 3 inputs with (3, 1, 1, 1) coefficients");
+    const int one = cf_netb_mix(net, 1, &xs[0], "edge.mix1");
+    CHECK(one == m + 1 && net->layers[one].kind == CF_OP_MIX && net->layers[one].w_shape[0][0] == 1,
+          "netb_mix: a mix of one input is not a layer of its own");
+    /* 10 x 4 + 10 params and 40 MACs */
+    net->logits = cf_netb_linear(net, cf_netb_global_avgpool(net, m, "head.gap"), 10, 1, "head.fc");
+    net->n_built = net->n;
+    cf_cost c;
+    CHECK_OK(cf_cost_of_net(net, 2, 0, &c));
+    CHECK(c.params == 108 + 144 + 50, "mix: %lld params; its coefficients are not network parameters",
+          (long long)c.params);
+    CHECK(c.macs == 6912 + 9216 + 768 + 1 * 4 * 8 * 8 + 40, "mix: %lld MACs, expected K x C x H x W per mix",
+          (long long)c.macs);
+    const int odd = cf_netb_pool(net, stem, CF_OP_MAXPOOL2D, 2, 2, 0, "odd");
+    const int bad[2] = {xs[0], odd};
+    CHECK(cf_netb_mix(net, 2, bad, "bad") < 0 && net->err == CF_ERR_SHAPE, "netb_mix: mismatched shapes accepted");
+    net->err = CF_OK;
+    const int nine[9] = {stem, stem, stem, stem, stem, stem, stem, stem, stem};
+    CHECK(cf_netb_mix(net, 9, nine, "nine") < 0 && net->err == CF_ERR_ARITY, "netb_mix: a mix of 9 accepted");
+    cf_net_destroy(net);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_cost SPACES_DIR GOLDEN_DIR\n");
@@ -260,5 +302,6 @@ int main(int argc, char **argv) {
     check_torch(argv[2]);
     check_plan();
     check_limits();
+    check_mix();
     return test_finish("test_cost");
 }

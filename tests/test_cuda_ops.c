@@ -9,9 +9,10 @@
  * normalized error max|gpu - ref| / max(1e-6, max|ref|) against the bound of
  * its (op, output) row in `tolerances`, which says why it is that value.
  * Convolutions run again on a deterministic instance, twice, which must give
- * the same bits both times. Depthwise convolutions run on our kernels
- * (kernels/depthwise.cu) on the first instance and on cuDNN on the
- * deterministic one.
+ * the same bits both times; so does a mix on the first instance (its
+ * coefficient gradients are block reductions in a fixed order). Depthwise
+ * convolutions run on our kernels (kernels/depthwise.cu) on the first
+ * instance and on cuDNN on the deterministic one.
  *
  * Exits 77 (skipped) in a build without CUDA or on a machine without a GPU.
  *
@@ -79,6 +80,11 @@ static const tolerance tolerances[] = {
     {CF_OP_SOFTMAX_XENT, "din", 1e-5, "dout (softmax - target) / N from f32 exp: a few ulp per element"},
     {CF_OP_DROPOUT, "out", 5e-7, "x times 1/(1-p) rounded to f32: <= 1.5 ulp (an ulp is <= 1.2e-7 of a value); masks exact"},
     {CF_OP_DROPOUT, "din", 5e-7, "dy times 1/(1-p) rounded to f32, one add: <= 2.5 ulp; masks exact"},
+    {CF_OP_MIX, "out", 1e-7, "the reference's double sum in its order, rounded once to f32: half an ulp"},
+    {CF_OP_MIX, "din", 5e-7, "coef * dy rounded to f32, then one f32 add (run +): two roundings of values up to "
+                             "the result's size"},
+    {CF_OP_MIX, "dw0", 1e-6, "a double sum of <= 100352 products in block order, rounded to f32 and added onto "
+                             "dw: two roundings"},
 };
 
 static oh_bound gpu_bound(const oh_case *c, const char *what) {
@@ -90,11 +96,11 @@ static oh_bound gpu_bound(const oh_case *c, const char *what) {
 
 static cf_backend *gpu, *gpu_det;
 
-/* The same bits in two runs of the deterministic instance. */
-static void check_same_bits(const oh_case *c, const oh_result *r1, const oh_result *r2) {
+/* The same bits in two runs of one instance. */
+static void check_same_bits(const oh_case *c, const char *label, const oh_result *r1, const oh_result *r2) {
     for (int i = 0; i < r1->n && i < r2->n; i++)
         CHECK(memcmp(r1->t[i].v, r2->t[i].v, (size_t)r1->t[i].len * sizeof(double)) == 0,
-              "%s: deterministic instance: %s differs between two runs", c->name, r1->t[i].name);
+              "%s: %s: %s differs between two runs", c->name, label, r1->t[i].name);
 }
 
 static void check_case(const oh_case *c) {
@@ -102,15 +108,18 @@ static void check_case(const oh_case *c) {
         {"cuda", gpu, CF_DTYPE_F32, CF_DTYPE_F64, gpu_bound},
         {"cuda det", gpu_det, CF_DTYPE_F32, CF_DTYPE_F64, gpu_bound},
     };
-    /* convolution algorithms are where determinism is chosen */
+    /* convolution algorithms are where determinism is chosen: they run on both
+     * instances and again on the deterministic one; a mix's coefficient
+     * gradients are reduced in a fixed order on any instance: again on the first */
     const int n = c->kind == CF_OP_CONV2D && gpu_det ? 2 : 1;
+    const cf_backend *twice = c->kind == CF_OP_CONV2D ? gpu_det : c->kind == CF_OP_MIX ? gpu : NULL;
     oh_data d;
     oh_result got[2], again = {0};
     oh_data_make(&d, c);
-    if (oh_check_case(c, &d, t, n, got, 1) == 2) {
-        const cf_status st = oh_run_on(gpu_det, CF_DTYPE_F32, c, &d, &again);
-        CHECK(st == CF_OK, "%s: deterministic GPU run: %s: %s", c->name, cf_status_name(st), cf_error_message());
-        if (st == CF_OK) check_same_bits(c, &got[1], &again);
+    if (oh_check_case(c, &d, t, n, got, 1) == n && twice) {
+        const cf_status st = oh_run_on(twice, CF_DTYPE_F32, c, &d, &again);
+        CHECK(st == CF_OK, "%s: second GPU run: %s: %s", c->name, cf_status_name(st), cf_error_message());
+        if (st == CF_OK) check_same_bits(c, t[n - 1].label, &got[n - 1], &again);
     }
     for (int k = 0; k < n; k++) oh_result_free(&got[k]);
     oh_result_free(&again);

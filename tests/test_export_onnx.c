@@ -18,7 +18,7 @@
  *    the BN running statistics; their float total is the cost model's
  *    parameter count + 2 x the BN channels + the normalization constants
  *  - the file written by cf_export_onnx is the encoded bytes, with no
- *    temporary left; errors name the file
+ *    temporary left; errors name the file; a supernet's mix is refused
  * Numerics are checked end to end by tests/export_onnx.py (onnxruntime).
  *
  *   build/tests/test_export_onnx SPACES_DIR
@@ -627,6 +627,34 @@ static cf_model *build_by_hand(void) {
     return m;
 }
 
+/* A supernet's mix has no ONNX form: the export is refused, naming the layer
+ * and saying what to do, and writes no file. */
+static void check_mix_refused(void) {
+    const char *path = "/tmp/cellforge_mix_never.onnx";
+    cf_net *net = calloc(1, sizeof *net);
+    net->input = (cf_net_input){1, 6, 6, 2};
+    net->aux_logits = -1;
+    net->n = net->cap = 4;
+    net->layers = calloc(4, sizeof *net->layers);
+    cf_net_layer *L = net->layers;
+    L[0] = (cf_net_layer){.kind = CF_OP_RELU, .n_in = 1, .in = {CF_NET_INPUT}, .c = 1, .h = 6, .w = 6, .name = "a"};
+    L[1] = (cf_net_layer){.kind = CF_OP_IDENTITY, .n_in = 1, .in = {CF_NET_INPUT}, .c = 1, .h = 6, .w = 6, .name = "b"};
+    L[2] = (cf_net_layer){.kind = CF_OP_MIX, .n_in = 2, .in = {0, 1}, .c = 1, .h = 6, .w = 6, .n_w = 1,
+                          .w_shape = {{2, 1, 1, 1}}, .name = "edge.mix"};
+    L[3] = (cf_net_layer){.kind = CF_OP_LINEAR, .n_in = 1, .in = {2}, .c = 2, .h = 1, .w = 1, .n_w = 1,
+                          .w_shape = {{2, 36, 1, 1}}, .name = "fc"};
+    net->logits = 3;
+    cf_model *m = NULL;
+    CHECK_OK(cf_model_create(net, 2, cf_backend_cpu_ref(), 0, &m));
+    if (!m) return;
+    cf_model_init(m, 3);
+    unlink(path);
+    CHECK_FAILS(cf_export_onnx(m, NULL, path, NULL), CF_ERR_UNSUPPORTED, "edge.mix",
+                "a supernet's mix layer has no ONNX export; derive an architecture first");
+    CHECK(access(path, F_OK) != 0, "a refused export left %s behind", path);
+    cf_model_destroy(m);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
     for (size_t k = 0; k < sizeof k_cases / sizeof *k_cases; k++) {
@@ -661,5 +689,6 @@ int main(int argc, char **argv) {
         cf_model_destroy(m64);
     }
     cf_space_destroy(s);
+    check_mix_refused();
     return test_finish("test_export_onnx");
 }

@@ -3,7 +3,8 @@
  * (the cases small enough for them), the f32 path against the f64 path on
  * every case through the op harness (output, state and gradients, added and
  * assigned), a second backward that doubles the gradients, batch norm + ReLU
- * equal bit for bit to batch norm then ReLU, and dropout's drop rate.
+ * equal bit for bit to batch norm then ReLU, dropout's drop rate, and a mix
+ * with a NULL input computed by hand.
  *
  *   ./test_grad            run every case
  *   ./test_grad -v         also print each case's f32 against f64 errors
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cellforge/backend.h"
+#include "cellforge/rng.h"
 #include "check.h"
 #include "op_harness.h"
 
@@ -106,6 +108,61 @@ static void check_dropout_statistics(void) {
     CHECK(fabs(rate - 0.25) < 0.024, "dropout: drop rate %.4f, expected 0.25", rate);
 }
 
+/* A mix by hand in f64, input 1 NULL (a branch not computed): the output is
+ * the coefficient-weighted sum of inputs 0 and 2 added in that order, bit for
+ * bit; backward gives din = coef * dy to the present inputs, nothing to the
+ * NULL one's buffer (zeros where it is assigned), and adds sum(x * dy) to
+ * the present inputs' coefficients only. */
+static void check_mix_by_hand(void) {
+    enum { N = 2 * 3 * 4 * 5 };
+    static double x0[N], x2[N], y[N], dy[N], dx0[N], dx1[N], dx2[N];
+    double coef[3] = {0.75, -3.0, -1.25}, dcoef[3] = {1.0, 2.0, 3.0};
+    cf_rng r = cf_rng_make(11, cf_rng_stream(0, CF_RNG_PURPOSE_TEST));
+    for (int i = 0; i < N; i++) {
+        x0[i] = cf_rng_normal(&r);
+        x2[i] = cf_rng_normal(&r);
+        dy[i] = cf_rng_normal(&r);
+        dx0[i] = dx2[i] = 0.0;
+        dx1[i] = 7.0;
+    }
+    cf_tensor t0, t2, ty, tdy, td0, td1, td2, tc, tdc;
+    CHECK_OK(cf_tensor_init(&t0, CF_DTYPE_F64, 2, 3, 4, 5, x0));
+    CHECK_OK(cf_tensor_init(&t2, CF_DTYPE_F64, 2, 3, 4, 5, x2));
+    CHECK_OK(cf_tensor_init(&ty, CF_DTYPE_F64, 2, 3, 4, 5, y));
+    CHECK_OK(cf_tensor_init(&tdy, CF_DTYPE_F64, 2, 3, 4, 5, dy));
+    CHECK_OK(cf_tensor_init(&td0, CF_DTYPE_F64, 2, 3, 4, 5, dx0));
+    CHECK_OK(cf_tensor_init(&td1, CF_DTYPE_F64, 2, 3, 4, 5, dx1));
+    CHECK_OK(cf_tensor_init(&td2, CF_DTYPE_F64, 2, 3, 4, 5, dx2));
+    CHECK_OK(cf_tensor_init(&tc, CF_DTYPE_F64, 3, 1, 1, 1, coef));
+    CHECK_OK(cf_tensor_init(&tdc, CF_DTYPE_F64, 3, 1, 1, 1, dcoef));
+    cf_op_args a = {.kind = CF_OP_MIX, .n_inputs = 3, .in = {&t0, NULL, &t2}, .w = {&tc}, .out = &ty, .dout = &tdy,
+                    .din = {&td0, &td1, &td2}, .dw = {&tdc}};
+    CHECK_OK(cf_op_forward(cf_backend_cpu_ref(), &a));
+    int bad = 0;
+    double dot0 = 0.0, dot2 = 0.0;
+    for (int i = 0; i < N; i++) {
+        double want = 0.0;
+        want += coef[0] * x0[i];
+        want += coef[2] * x2[i];
+        bad += y[i] != want;
+        dot0 += x0[i] * dy[i];
+        dot2 += x2[i] * dy[i];
+    }
+    CHECK(bad == 0, "mix: %d of %d outputs are not coef[0] x0 + coef[2] x2", bad, N);
+    CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &a));
+    bad = 0;
+    for (int i = 0; i < N; i++) bad += dx0[i] != coef[0] * dy[i] || dx1[i] != 7.0 || dx2[i] != coef[2] * dy[i];
+    CHECK(bad == 0, "mix: %d of %d input gradients are not coef * dy (or untouched for the NULL input)", bad, N);
+    CHECK(dcoef[0] == 1.0 + dot0 && dcoef[1] == 2.0 && dcoef[2] == 3.0 + dot2,
+          "mix: coefficient gradients %g %g %g, expected %g 2 %g", dcoef[0], dcoef[1], dcoef[2], 1.0 + dot0, 3.0 + dot2);
+    a.din_assign[1] = 1; /* the NULL input's gradient holds garbage: it is zeroed, nothing flows into it */
+    a.dw[0] = NULL;
+    CHECK_OK(cf_op_backward(cf_backend_cpu_ref(), &a));
+    bad = 0;
+    for (int i = 0; i < N; i++) bad += dx1[i] != 0.0;
+    CHECK(bad == 0, "mix: %d of %d elements of the NULL input's assigned gradient are not 0", bad, N);
+}
+
 int main(int argc, char **argv) {
     const int verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
     const oh_target f32 = {"f32", cf_backend_cpu_ref(), CF_DTYPE_F32, CF_DTYPE_F64, f32_bound};
@@ -128,6 +185,7 @@ int main(int argc, char **argv) {
         }
     }
     check_dropout_statistics();
+    check_mix_by_hand();
     printf("%zu table cases in f32 against f64, %d with finite differences, %d batch norm + relu\n", oh_n_cases, n_fd,
            n_bn_relu);
     return test_finish("test_grad");

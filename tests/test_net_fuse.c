@@ -14,6 +14,8 @@
  *    logits, every weight gradient and every BN statistic after a training
  *    step (drop-path on for DARTS), and the logits of an inference forward,
  *    in f64 on the reference backend and in f32 on the fast backend
+ *  - a supernet's mix (built by hand) is never fused: its branch's BN + ReLU
+ *    is, the mix keeps its inputs and coefficients, the ReLU reading it stays
  *
  *   build/tests/test_net_fuse SPACES_DIR
  */
@@ -190,13 +192,8 @@ static void free_result(step_result *r) {
     free(r->eval_logits);
 }
 
-static void check_same_results(const fuse_case *fc, const cf_backend *be, cf_dtype dt) {
-    cf_net *plain = NULL, *net = NULL;
-    if (!build_pair(fc, &plain, &net)) {
-        cf_net_destroy(plain);
-        cf_net_destroy(net);
-        return;
-    }
+/* The unfused and the fused network give the same bits; takes both networks. */
+static void compare_runs(const fuse_case *fc, cf_net *plain, cf_net *net, const cf_backend *be, cf_dtype dt) {
     step_result u, f;
     run_step(fc, plain, be, dt, &u); /* the models own the networks */
     run_step(fc, net, be, dt, &f);
@@ -215,6 +212,57 @@ static void check_same_results(const fuse_case *fc, const cf_backend *be, cf_dty
     free_result(&f);
 }
 
+static void check_same_results(const fuse_case *fc, const cf_backend *be, cf_dtype dt) {
+    cf_net *plain = NULL, *net = NULL;
+    if (!build_pair(fc, &plain, &net)) {
+        cf_net_destroy(plain);
+        cf_net_destroy(net);
+        return;
+    }
+    compare_runs(fc, plain, net, be, dt);
+}
+
+/* A one-shot supernet's edge, built by hand: a stem conv, then the mix of a
+ * BN + ReLU branch, a max pool and a zero branch, a ReLU of the mix, pooling
+ * and a classifier; fused or not. */
+static cf_net *supernet(const cf_net_input *in, int fuse) {
+    cf_net *net = calloc(1, sizeof *net);
+    CF_ASSERT(net != NULL);
+    net->input = *in;
+    net->logits = net->aux_logits = -1;
+    const int stem = cf_netb_conv(net, CF_NET_INPUT, 4, 3, 1, 1, 1, 1, 0, "stem");
+    const int bn = cf_netb_bn(net, stem, 1, "edge.bn");
+    const int xs[3] = {cf_netb_relu(net, bn, "edge.relu"), cf_netb_pool(net, stem, CF_OP_MAXPOOL2D, 3, 1, 1, "edge.pool"),
+                       cf_netb_zero(net, stem, 1, "edge.none")};
+    const int act = cf_netb_relu(net, cf_netb_mix(net, 3, xs, "edge.mix"), "head.relu");
+    net->logits = cf_netb_linear(net, cf_netb_global_avgpool(net, act, "head.gap"), in->classes, 1, "head.fc");
+    net->n_built = net->n;
+    if (fuse) cf_netb_fuse_bn_relu(net);
+    CHECK(net->err == CF_OK, "supernet: %s", cf_error_message());
+    return net;
+}
+
+/* The pass fuses the branch's ReLU into its batch norm and never touches the
+ * mix: it reads the fused layer, the pool and the zero branch under their new
+ * indices, keeps its coefficients, and the ReLU that reads it stays a ReLU.
+ * Then the fused supernet trains to the unfused one's bits. */
+static void check_supernet(const cf_backend *fast) {
+    const cf_net_input in = {2, 8, 8, 3};
+    cf_net *plain = supernet(&in, 0), *net = supernet(&in, 1);
+    const int m = find(net, "edge.mix"), b = find(net, "edge.bn"), r = find(net, "head.relu");
+    const cf_net_layer *l = m >= 0 ? &net->layers[m] : NULL;
+    CHECK(net->n == plain->n - 1 && b >= 0 && fused(&net->layers[b]), "supernet: the branch's batch norm is not fused");
+    CHECK(l && l->kind == CF_OP_MIX && l->n_in == 3 && l->in[0] == b && l->in[1] == find(net, "edge.pool") &&
+              l->in[2] == find(net, "edge.none") && l->n_w == 1 && l->w_shape[0][0] == 3 && l->w_shape[0][1] == 1,
+          "supernet: the mix lost its inputs or its coefficients");
+    CHECK(r >= 0 && net->layers[r].kind == CF_OP_RELU && net->layers[r].in[0] == m,
+          "supernet: the ReLU of the mix did not stay");
+    CHECK(cf_netb_fuse_bn_relu(net) == 0, "supernet: a second pass still fuses");
+    const fuse_case fc = {"supernet", "", "", in, 0, 0.0, {NULL}, {NULL}, 0};
+    compare_runs(&fc, plain, net, cf_backend_cpu_ref(), CF_DTYPE_F64);
+    if (fast) compare_runs(&fc, supernet(&in, 0), supernet(&in, 1), fast, CF_DTYPE_F32);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
     cf_backend *fast = NULL;
@@ -228,6 +276,7 @@ int main(int argc, char **argv) {
         check_same_results(fc, cf_backend_cpu_ref(), CF_DTYPE_F64);
         if (fast) check_same_results(fc, fast, CF_DTYPE_F32);
     }
+    check_supernet(fast);
     cf_backend_cpu_fast_destroy(fast);
     return test_finish("test_net_fuse");
 }

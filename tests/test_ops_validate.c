@@ -1,5 +1,6 @@
 /* test_ops_validate.c - bad calls get a status and a message that names the
- * op and the problem; nothing crashes and no kernel runs. */
+ * op and the problem; nothing crashes and no kernel runs. A mix's NULL inputs
+ * are accepted, and nowhere else. */
 #include <string.h>
 
 #include "cellforge/backend.h"
@@ -156,6 +157,56 @@ static void check_backward_args(void) {
     CHECK_OK(cf_op_backward(be, &a));
 }
 
+/* A mix accepts NULL inputs (branches not computed), and only a mix does;
+ * not all of them, and the present ones agree in shape and dtype; one
+ * coefficient per input slot. */
+static void check_mix(void) {
+    static float fbuf[96];
+    cf_tensor x = T(2, 3, 4, 4), x2 = T(2, 3, 4, 4), y = T(2, 3, 4, 4), coef = T(3, 1, 1, 1), odd = T(2, 3, 4, 5);
+    cf_op_args m = {.kind = CF_OP_MIX, .n_inputs = 3, .in = {NULL, &x, NULL}, .w = {&coef}, .out = &y};
+    CHECK_OK(cf_op_forward(be, &m));
+    m.in[2] = &x2;
+    CHECK_OK(cf_op_forward(be, &m));
+    cf_tensor dy = T(2, 3, 4, 4), dx = T(2, 3, 4, 4), dcoef = T(3, 1, 1, 1), dx_bad = T(2, 3, 4, 5);
+    m.dout = &dy;
+    m.din[0] = &dx; /* the NULL input's gradient: shaped like the output, receives nothing */
+    m.dw[0] = &dcoef;
+    CHECK_OK(cf_op_backward(be, &m));
+    m.din[0] = &dx_bad;
+    EXPECT_FAIL(cf_op_backward(be, &m), CF_ERR_SHAPE, "mix: input 0 gradient has shape (2, 3, 4, 5)");
+    m.din[0] = NULL;
+
+    cf_op_args none = {.kind = CF_OP_MIX, .n_inputs = 2, .in = {NULL, NULL}, .w = {&coef}, .out = &y};
+    EXPECT_FAIL(cf_op_forward(be, &none), CF_ERR_INVALID_ARG, "mix: all 2 inputs are NULL");
+    m.in[2] = &odd;
+    EXPECT_FAIL(cf_op_forward(be, &m), CF_ERR_SHAPE, "mix: input 2 is (2, 3, 4, 5), input 1 is (2, 3, 4, 4)");
+    cf_tensor xf;
+    CF_ASSERT(cf_tensor_init(&xf, CF_DTYPE_F32, 2, 3, 4, 4, fbuf) == CF_OK);
+    m.in[2] = &xf;
+    EXPECT_FAIL(cf_op_forward(be, &m), CF_ERR_INVALID_ARG, "mix: input 2 is f32, input 1 is f64");
+    m.in[2] = &x2;
+    cf_tensor coef4 = T(4, 1, 1, 1), coef_row = T(1, 3, 1, 1);
+    m.w[0] = &coef4;
+    EXPECT_FAIL(cf_op_forward(be, &m), CF_ERR_SHAPE, "coef (one per input) has shape (4, 1, 1, 1), expected (3, 1, 1, 1)");
+    m.w[0] = &coef_row;
+    EXPECT_FAIL(cf_op_forward(be, &m), CF_ERR_SHAPE, "expected (3, 1, 1, 1)");
+    m.w[0] = NULL;
+    EXPECT_FAIL(cf_op_forward(be, &m), CF_ERR_INVALID_ARG, "mix: coef (one per input) is missing");
+    m.w[0] = &coef;
+    m.n_inputs = 9;
+    EXPECT_FAIL(cf_op_forward(be, &m), CF_ERR_ARITY, "mix: takes 1 to 8 inputs, got 9");
+
+    /* NULL is a mix's alone: every other kind still requires each input */
+    const cf_op_kind others[] = {CF_OP_SUM, CF_OP_CONCAT, CF_OP_RELU};
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+        cf_op_args o = {.kind = others[k], .n_inputs = others[k] == CF_OP_RELU ? 1 : 2, .in = {NULL, &x}, .out = &y};
+        EXPECT_FAIL(cf_op_forward(be, &o), CF_ERR_INVALID_ARG, "input 0 is missing");
+    }
+    for (int k = 0; k < CF_OP_COUNT; k++)
+        CHECK(cf_op_get_info((cf_op_kind)k)->optional_inputs == (k == CF_OP_MIX), "%s: optional inputs %d",
+              cf_op_name((cf_op_kind)k), cf_op_get_info((cf_op_kind)k)->optional_inputs);
+}
+
 int main(void) {
     be = cf_backend_cpu_ref();
     check_tensor_shapes();
@@ -164,5 +215,6 @@ int main(void) {
     check_shapes();
     check_dtypes_and_labels();
     check_backward_args();
+    check_mix();
     return test_finish("test_ops_validate");
 }

@@ -98,7 +98,8 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
                                 cf_dtype dtype, cf_model **out);
 void cf_model_destroy(cf_model *m); /* NULL is accepted */
 
-/* PyTorch's default initialization from the counter RNG stream (seed, INIT). */
+/* PyTorch's default initialization from the counter RNG stream (seed, INIT);
+ * a mix's coefficients start equal, 1/K each. */
 void cf_model_init(cf_model *m, uint64_t seed);
 
 /* Forward n <= batch images x (n, c, h, w) of the model's dtype, a host

@@ -12,6 +12,9 @@
  *    beta = 1), so a tensor that fans out gets its gradients summed for free;
  *    the caller zeroes gradient buffers once per step. A NULL din[i] / dw[i]
  *    means that gradient is not wanted.
+ *  - Every input is present, except in a mix: there a NULL input is a branch
+ *    that was not computed this step and counts as zeros (cf_op_info's
+ *    optional_inputs).
  *
  *   cf_op_args a = {.kind = CF_OP_CONV2D, .n_inputs = 1, .in = {&x}, .w = {&wt, &bias}, .out = &y};
  *   a.params.conv = (cf_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,
@@ -49,6 +52,12 @@ typedef enum cf_op_kind {
     CF_OP_SOFTMAX_XENT,    /* in {logits (N, K), labels i32 (N)} -> mean loss (1) */
     CF_OP_DROPOUT,         /* in {x}; inverted dropout, mask from the counter RNG */
     CF_OP_SLICE,           /* in {x} -> x[:, c0:c0+c, top:top+h, left:left+w] */
+    CF_OP_MIX,             /* in {x0, ..., xk} of one shape, any of them NULL (a branch not
+                              computed: zeros) but not all; w {coef (k+1, 1, 1, 1)}, required ->
+                              sum of coef[i] * xi over the present xi, in increasing i: a one-shot
+                              supernet's mixed edge. coef is an architecture parameter, not a
+                              network parameter (the cost model does not count it). Backward:
+                              din[i] (+)= coef[i] * dout for present xi, dw[0][i] += sum(xi * dout) */
     CF_OP_COUNT
 } cf_op_kind;
 
@@ -116,7 +125,7 @@ typedef struct cf_op_args {
     cf_op_kind kind;
     cf_op_params params;
     int n_inputs;
-    const cf_tensor *in[CF_OP_MAX_INPUTS];
+    const cf_tensor *in[CF_OP_MAX_INPUTS]; /* NULL only where the kind allows it (mix) */
     const cf_tensor *w[CF_OP_MAX_WEIGHTS];
     cf_tensor *state[CF_OP_MAX_STATE];
     cf_tensor *out;
@@ -131,9 +140,10 @@ typedef struct cf_op_args {
 } cf_op_args;
 
 /* The shape rule of one op kind. cf_op_infer_shape calls it once the arity,
- * the inputs' presence and input 0's dtype are checked, with out_shape holding
- * input 0's shape; it checks the kind's weights, state and params and writes
- * the output's shape. */
+ * the inputs' presence and the first input's dtype are checked, with
+ * out_shape holding the first input's shape (cf_op_first_input: input 0 but in
+ * a mix); it checks the kind's weights, state and params and writes the
+ * output's shape. */
 typedef cf_status (*cf_op_shape_fn)(const cf_op_args *a, int64_t out_shape[CF_TENSOR_DIMS]);
 
 /* What the registry knows about an op kind. */
@@ -143,6 +153,7 @@ typedef struct cf_op_info {
     int n_weights;      /* weight slots (some may be optional) */
     int n_state;        /* state slots */
     cf_op_shape_fn infer_shape;
+    int optional_inputs; /* 1: any input but not all may be NULL, a branch not computed (mix) */
 } cf_op_info;
 
 const cf_op_info *cf_op_get_info(cf_op_kind kind); /* NULL for an invalid kind */
@@ -150,6 +161,11 @@ const char *cf_op_name(cf_op_kind kind);
 /* The name of one call in messages: the kind's, or "batchnorm+relu" for a
  * batch norm with params.bn.relu. Static storage. */
 const char *cf_op_call_name(const cf_op_args *a);
+
+/* The input a call's shapes, dtype and device are checked against: input 0,
+ * or in a mix the first present one; NULL where no input is present.
+ * Borrowed from a. */
+const cf_tensor *cf_op_first_input(const cf_op_args *a);
 
 /* Resolve an op name. An unknown name fails with CF_ERR_UNKNOWN_NAME and a
  * message that suggests the closest known name. */

@@ -224,6 +224,7 @@ static void put_params(cf_buf *t, const cf_net_layer *l) {
     case CF_OP_SLICE:
         cf_buf_printf(t, ", \"c0\": %d, \"top\": %d, \"left\": %d", p->slice.c0, p->slice.top, p->slice.left);
         break;
+    case CF_OP_MIX: /* no settings: the coefficients are its one weight, listed under "weights" */
     default:
         break;
     }

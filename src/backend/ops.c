@@ -224,6 +224,26 @@ static cf_status shape_slice(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     return CF_OK;
 }
 
+/* Every present input shaped and typed like the first present one; one
+ * coefficient per input slot, present or not. */
+static cf_status shape_mix(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
+    (void)out;
+    const cf_tensor *x = cf_op_first_input(a);
+    int first = 0;
+    while (a->in[first] != x) first++;
+    for (int i = first + 1; i < a->n_inputs; i++) {
+        const cf_tensor *t = a->in[i];
+        if (!t) continue;
+        if (!cf_tensor_same_shape(t, x))
+            CF_FAIL(CF_ERR_SHAPE, "mix: input %d is " SHAPE_FMT ", input %d is " SHAPE_FMT "; every computed "
+                    "branch has one shape", i, SHAPE_ARGS(t), first, SHAPE_ARGS(x));
+        if (t->dtype != x->dtype)
+            CF_FAIL(CF_ERR_INVALID_ARG, "mix: input %d is %s, input %d is %s", i, cf_dtype_name(t->dtype), first,
+                    cf_dtype_name(x->dtype));
+    }
+    return check_vector("mix", "coef (one per input)", a->w[0], a->n_inputs, x->dtype);
+}
+
 static cf_status shape_softmax_xent(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     const cf_tensor *x = a->in[0], *labels = a->in[1];
     const int64_t N = x->shape[0], H = x->shape[2], W = x->shape[3];
@@ -243,7 +263,7 @@ static cf_status shape_softmax_xent(const cf_op_args *a, int64_t out[CF_TENSOR_D
 
 /* ---- the registry ------------------------------------------------------------------ */
 
-/* name, min inputs, max inputs, weight slots, state slots, shape rule */
+/* name, min inputs, max inputs, weight slots, state slots, shape rule, inputs may be NULL */
 static const cf_op_info op_table[CF_OP_COUNT] = {
     [CF_OP_CONV2D]         = {"conv2d", 1, 1, 2, 0, shape_conv2d},
     [CF_OP_BATCHNORM]      = {"batchnorm", 1, 1, 2, 4, shape_batchnorm},
@@ -259,6 +279,7 @@ static const cf_op_info op_table[CF_OP_COUNT] = {
     [CF_OP_SOFTMAX_XENT]   = {"softmax_xent", 2, 2, 0, 0, shape_softmax_xent},
     [CF_OP_DROPOUT]        = {"dropout", 1, 1, 0, 0, shape_dropout},
     [CF_OP_SLICE]          = {"slice", 1, 1, 0, 0, shape_slice},
+    [CF_OP_MIX]            = {"mix", 1, CF_OP_MAX_INPUTS, 1, 0, shape_mix, 1},
 };
 
 const cf_op_info *cf_op_get_info(cf_op_kind kind) {
@@ -289,11 +310,17 @@ cf_status cf_op_lookup(const char *name, cf_op_kind *out) {
     const char *near = cf_text_closest(name, names, CF_OP_COUNT);
     if (near) CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s'; did you mean '%s'?", name, near);
     CF_FAIL(CF_ERR_UNKNOWN_NAME, "unknown op '%s' (known: conv2d, batchnorm, relu, avgpool2d, maxpool2d, "
-            "global_avgpool, linear, sum, zero, identity, concat, softmax_xent, dropout, slice)", name);
+            "global_avgpool, linear, sum, zero, identity, concat, softmax_xent, dropout, slice, mix)", name);
 }
 
-/* The checks every op shares (arity, inputs present, a float input 0), then
- * the kind's own shape rule from the registry. */
+const cf_tensor *cf_op_first_input(const cf_op_args *a) {
+    for (int i = 0; i < a->n_inputs && i < CF_OP_MAX_INPUTS; i++)
+        if (a->in[i]) return a->in[i];
+    return NULL;
+}
+
+/* The checks every op shares (arity, inputs present, a float first input),
+ * then the kind's own shape rule from the registry. */
 cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     if (!a) CF_FAIL(CF_ERR_INVALID_ARG, "op call is NULL");
     const cf_op_info *info = cf_op_get_info(a->kind);
@@ -307,11 +334,16 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
                 info->max_inputs, a->n_inputs);
     }
     for (int i = 0; i < a->n_inputs; i++)
-        if (!a->in[i]) CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d is missing", op, i);
+        if (!a->in[i] && !info->optional_inputs) CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d is missing", op, i);
 
-    const cf_tensor *x = a->in[0];
+    const cf_tensor *x = cf_op_first_input(a);
+    if (!x)
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: all %d inputs are NULL; at least one branch must be computed", op,
+                a->n_inputs);
+    int first = 0;
+    while (a->in[first] != x) first++;
     if (!is_float(x->dtype))
-        CF_FAIL(CF_ERR_INVALID_ARG, "%s: input 0 is %s, expected f32 or f64", op, cf_dtype_name(x->dtype));
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d is %s, expected f32 or f64", op, first, cf_dtype_name(x->dtype));
     for (int i = 0; i < CF_TENSOR_DIMS; i++) out[i] = x->shape[i];
     return info->infer_shape(a, out);
 }
@@ -333,11 +365,12 @@ cf_status cf_op_check_forward(const cf_op_args *a) {
     int64_t shape[CF_TENSOR_DIMS];
     CF_TRY(cf_op_infer_shape(a, shape));
     const char *op = cf_op_call_name(a);
-    const cf_tensor *x = a->in[0];
+    const cf_tensor *x = cf_op_first_input(a);
     for (int i = 0; i < a->n_inputs; i++) {
+        if (!a->in[i]) continue; /* a mix's branch not computed */
         if (!a->in[i]->data) CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d has no data", op, i);
         if (a->in[i]->device.kind != x->device.kind || a->in[i]->device.index != x->device.index)
-            CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d lives on another device than input 0", op, i);
+            CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d lives on another device than the first input", op, i);
     }
     for (int i = 0; i < CF_OP_MAX_WEIGHTS; i++)
         if (a->w[i] && !a->w[i]->data) CF_FAIL(CF_ERR_INVALID_ARG, "%s: weight %d has no data", op, i);
@@ -354,7 +387,7 @@ cf_status cf_op_check_backward(const cf_op_args *a) {
         CF_FAIL(CF_ERR_INVALID_ARG, "batchnorm+relu: backward needs the forward output (its ReLU mask)");
     CF_TRY(cf_op_check_forward(a));
     const char *op = cf_op_call_name(a);
-    const cf_tensor *x = a->in[0];
+    const cf_tensor *x = cf_op_first_input(a);
     if (!a->dout) CF_FAIL(CF_ERR_INVALID_ARG, "%s: output gradient is missing", op);
     CF_TRY(check_same(op, "output gradient", a->dout, a->out->shape, x->dtype, x->device));
     char what[32];
@@ -362,8 +395,10 @@ cf_status cf_op_check_backward(const cf_op_args *a) {
         if (!a->din[i]) continue;
         if (a->kind == CF_OP_SOFTMAX_XENT && i == 1)
             CF_FAIL(CF_ERR_INVALID_ARG, "softmax_xent: labels have no gradient; din[1] must be NULL");
+        /* a mix's NULL input is shaped like the output; its gradient receives nothing */
+        const cf_tensor *like = a->in[i] ? a->in[i] : a->out;
         snprintf(what, sizeof what, "input %d gradient", i);
-        CF_TRY(check_same(op, what, a->din[i], a->in[i]->shape, x->dtype, x->device));
+        CF_TRY(check_same(op, what, a->din[i], like->shape, x->dtype, x->device));
     }
     for (int i = 0; i < CF_OP_MAX_WEIGHTS; i++) {
         if (!a->dw[i]) continue;

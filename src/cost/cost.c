@@ -30,10 +30,18 @@ static int layer_macs(const cf_net_layer *l, int64_t *out) {
     }
     case CF_OP_LINEAR:
         return !__builtin_mul_overflow(l->w_shape[0][0], l->w_shape[0][1], out);
+    case CF_OP_MIX: /* one multiply-add per candidate per output element: K x C x H x W */
+        return !__builtin_mul_overflow((int64_t)l->n_in, cf_net_layer_numel(l), out);
     default:
         return 1;
     }
 }
+
+/* Weight slots that are network parameters: all of them, but for a mix,
+ * whose coefficients are architecture parameters (what a one-shot search
+ * learns in order to pick among the candidates; the architecture derived
+ * from it has none). */
+static int param_slots(const cf_net_layer *l) { return l->kind == CF_OP_MIX ? 0 : l->n_w; }
 
 static cf_status too_large(const char *count, const cf_net_layer *l) {
     CF_FAIL(CF_ERR_INVALID_ARG, "the network's %s do not fit a 64-bit count (over 2^63 at layer %s, "
@@ -52,7 +60,7 @@ cf_status cf_cost_of_net(const cf_net *net, int batch, int with_aux, cf_cost *ou
         const cf_net_layer *l = &net->layers[i];
         out->fused += l->kind == CF_OP_BATCHNORM && l->params.bn.relu;
         int64_t p = 0, m = 0;
-        for (int k = 0; k < l->n_w; k++) CF_TRY(add_count(&p, cf_net_weight_numel(l, k), "parameters", l));
+        for (int k = 0; k < param_slots(l); k++) CF_TRY(add_count(&p, cf_net_weight_numel(l, k), "parameters", l));
         if (l->aux) {
             CF_TRY(add_count(&out->params_aux, p, "auxiliary-head parameters", l));
             continue;

@@ -345,6 +345,9 @@ static cf_status layer(writer *w, int i) {
         slice(w, l->name, l->name, in[0], y, starts, ends, axes, NULL, 3);
         break;
     }
+    case CF_OP_MIX:
+        CF_FAIL(CF_ERR_UNSUPPORTED, "onnx: layer %s: a supernet's mix layer has no ONNX export; derive an "
+                "architecture first", l->name);
     default:
         CF_FAIL(CF_ERR_UNSUPPORTED, "onnx: layer %s: %s has no ONNX form here", l->name, cf_net_layer_op_name(l));
     }

@@ -225,6 +225,10 @@ void cf_model_init(cf_model *m, uint64_t seed) {
                 for (int64_t j = 0; j < n; j++)
                     put(m, w, (size_t)j, (2.0f * cf_rng_uniform(&r) - 1.0f) * bound);
             }
+        } else if (l->kind == CF_OP_MIX) {
+            /* every candidate weighs the same: 1/K, DARTS's softmax of zero logits */
+            void *coef = cf_model_weight(m, i, 0);
+            for (int k = 0; k < l->n_in; k++) put(m, coef, (size_t)k, 1.0 / l->n_in);
         } else if (l->kind == CF_OP_BATCHNORM) {
             if (l->n_w == 2) {
                 void *g = cf_model_weight(m, i, 0), *b = cf_model_weight(m, i, 1);

@@ -2,8 +2,9 @@
  * fusion pass, cf_net_build dispatch.
  *
  * Tested by tests/test_model.c (where fusion happens, and that a fused
- * network computes what the unfused one does) and through the cost model's
- * published-figure and PyTorch cross-checks (tests/test_cost.c).
+ * network computes what the unfused one does), tests/test_net_fuse.c (a mix
+ * is never fused) and through the cost model's published-figure and PyTorch
+ * cross-checks (tests/test_cost.c, which also counts a mix).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,15 +232,17 @@ int cf_netb_slice(cf_net *net, int x, int c0, int nc, int top, int left, const c
     return i;
 }
 
-/* Sum and concat: n inputs checked against the first one's shape. */
+/* Sum, mix and concat: n inputs checked against the first one's shape (all
+ * of it but for concat's channels). A sum or concat of one input is that
+ * input; a mix of one is still a layer (its coefficient is still learned). */
 static int join(cf_net *net, cf_op_kind kind, int n, const int *xs, const char *fmt, va_list ap) {
     if (net->err != CF_OK) return -1;
-    for (int k = 0; k < n; k++)
-        if (!input_ok(net, xs[k])) return -1;
     if (n < 1 || n > CF_OP_MAX_INPUTS)
         return cf_netb_fail(net, CF_ERR_ARITY, "network: a join of %d inputs (1..%d)", n,
                             CF_OP_MAX_INPUTS);
-    if (n == 1) return xs[0];
+    for (int k = 0; k < n; k++)
+        if (!input_ok(net, xs[k])) return -1;
+    if (n == 1 && kind != CF_OP_MIX) return xs[0];
     cf_net_layer *l = push(net, kind, fmt, ap);
     if (!l) return -1;
     int c0, h0, w0;
@@ -248,7 +251,7 @@ static int join(cf_net *net, cf_op_kind kind, int n, const int *xs, const char *
     for (int k = 0; k < n; k++) {
         int c, h, w;
         cf_netb_shape(net, xs[k], &c, &h, &w);
-        if (h != h0 || w != w0 || (kind == CF_OP_SUM && c != c0))
+        if (h != h0 || w != w0 || (kind != CF_OP_CONCAT && c != c0))
             return cf_netb_fail(net, CF_ERR_SHAPE,
                                 "%s: input %d is %dx%dx%d but input 0 is %dx%dx%d", l->name, k, c,
                                 h, w, c0, h0, w0);
@@ -258,7 +261,7 @@ static int join(cf_net *net, cf_op_kind kind, int n, const int *xs, const char *
         l->in[k] = xs[k];
     }
     l->n_in = n;
-    l->c = kind == CF_OP_SUM ? c0 : csum;
+    l->c = kind == CF_OP_CONCAT ? csum : c0;
     l->h = h0;
     l->w = w0;
     return net->n++;
@@ -269,6 +272,19 @@ int cf_netb_sum(cf_net *net, int n, const int *xs, const char *fmt, ...) {
     va_start(ap, fmt);
     int i = join(net, CF_OP_SUM, n, xs, fmt, ap);
     va_end(ap);
+    return i;
+}
+
+int cf_netb_mix(cf_net *net, int n, const int *xs, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int i = join(net, CF_OP_MIX, n, xs, fmt, ap);
+    va_end(ap);
+    if (i < 0) return -1;
+    cf_net_layer *l = &net->layers[i];
+    l->n_w = 1;
+    const int64_t coef[4] = {n, 1, 1, 1};
+    memcpy(l->w_shape[0], coef, sizeof coef);
     return i;
 }
 

@@ -36,6 +36,10 @@ int cf_netb_linear(cf_net *net, int x, int out, int bias, const char *fmt, ...) 
 int cf_netb_zero(cf_net *net, int x, int stride, const char *fmt, ...) CF_NETB_FMT(4);
 /* Sum of n inputs of one shape; n == 1 returns the input itself (no layer). */
 int cf_netb_sum(cf_net *net, int n, const int *xs, const char *fmt, ...) CF_NETB_FMT(4);
+/* A one-shot supernet's mixed edge: the weighted sum of n candidate outputs
+ * of one shape (CF_OP_MIX), with one weight, the coefficients (n, 1, 1, 1).
+ * Unlike a sum, n == 1 still adds a layer. */
+int cf_netb_mix(cf_net *net, int n, const int *xs, const char *fmt, ...) CF_NETB_FMT(4);
 /* Concatenation on channels; n == 1 returns the input itself. */
 int cf_netb_concat(cf_net *net, int n, const int *xs, const char *fmt, ...) CF_NETB_FMT(4);
 

@@ -60,6 +60,8 @@ static const fast_op fast_ops[CF_OP_COUNT] = {
                               cf_ref_slice_forward, cf_ref_slice_backward},
     [CF_OP_SOFTMAX_XENT]   = {cf_fast_softmax_xent_forward, cf_fast_softmax_xent_backward,
                               cf_ref_softmax_xent_forward, cf_ref_softmax_xent_backward},
+    [CF_OP_MIX]            = {cf_fast_mix_forward, cf_fast_mix_backward,
+                              cf_ref_mix_forward, cf_ref_mix_backward},
     /* dropout draws its mask from the counter RNG per element: reference only */
     [CF_OP_DROPOUT]        = {NULL, NULL, cf_ref_dropout_forward, cf_ref_dropout_backward},
 };
@@ -105,11 +107,12 @@ static int fast_eligible(const cf_op_args *a, int backward) {
 }
 
 static cf_status check_host(const cf_op_args *a) {
-    if (a->in[0]->device.kind != CF_DEVICE_CPU)
+    const cf_tensor *x = cf_op_first_input(a); /* input 0 but in a mix */
+    if (x->device.kind != CF_DEVICE_CPU)
         CF_FAIL(CF_ERR_INVALID_ARG, "cpu-fast: %s got tensors on a GPU", cf_op_name(a->kind));
-    if (a->in[0]->dtype != CF_DTYPE_F32 && a->in[0]->dtype != CF_DTYPE_F64)
+    if (x->dtype != CF_DTYPE_F32 && x->dtype != CF_DTYPE_F64)
         CF_FAIL(CF_ERR_UNSUPPORTED, "cpu-fast: %s in %s is not supported (f32 or f64)", cf_op_name(a->kind),
-                cf_dtype_name(a->in[0]->dtype));
+                cf_dtype_name(x->dtype));
     return CF_OK;
 }
 
@@ -131,12 +134,14 @@ static int fast_supports(void *ctx, cf_op_kind kind) {
 }
 
 /* Backward paths that write their input gradient outright when asked:
- * batch norm, ReLU, the direct 3x3 convolution's stride-1 data gradient, and
- * every input of a sum, and identity. */
+ * batch norm, ReLU, the direct 3x3 convolution's stride-1 data gradient,
+ * every input of a sum, identity, and every present input of a mix (a NULL
+ * one gets nothing, so cf_op_backward zeroes its gradient). */
 static int fast_assigns(void *ctx, const cf_op_args *a, int k) {
     (void)ctx;
     if (!fast_eligible(a, 1)) return 0;
     if (a->kind == CF_OP_SUM || a->kind == CF_OP_IDENTITY) return 1;
+    if (a->kind == CF_OP_MIX) return a->in[k] != NULL;
     if (k != 0) return 0;
     switch (a->kind) {
     case CF_OP_BATCHNORM: return a->params.bn.training;

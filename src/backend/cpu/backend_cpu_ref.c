@@ -22,14 +22,16 @@ static const ref_op ref_ops[CF_OP_COUNT] = {
     [CF_OP_SLICE]          = {cf_ref_slice_forward, cf_ref_slice_backward},
     [CF_OP_SOFTMAX_XENT]   = {cf_ref_softmax_xent_forward, cf_ref_softmax_xent_backward},
     [CF_OP_DROPOUT]        = {cf_ref_dropout_forward, cf_ref_dropout_backward},
+    [CF_OP_MIX]            = {cf_ref_mix_forward, cf_ref_mix_backward},
 };
 
 static cf_status check_host(const cf_op_args *a) {
-    if (a->in[0]->device.kind != CF_DEVICE_CPU)
+    const cf_tensor *x = cf_op_first_input(a); /* input 0 but in a mix */
+    if (x->device.kind != CF_DEVICE_CPU)
         CF_FAIL(CF_ERR_INVALID_ARG, "cpu-ref: %s got tensors on a GPU", cf_op_name(a->kind));
-    if (a->in[0]->dtype != CF_DTYPE_F32 && a->in[0]->dtype != CF_DTYPE_F64)
+    if (x->dtype != CF_DTYPE_F32 && x->dtype != CF_DTYPE_F64)
         CF_FAIL(CF_ERR_UNSUPPORTED, "cpu-ref: %s in %s is not supported (f32 or f64)", cf_op_name(a->kind),
-                cf_dtype_name(a->in[0]->dtype));
+                cf_dtype_name(x->dtype));
     return CF_OK;
 }
 

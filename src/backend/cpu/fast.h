@@ -86,6 +86,9 @@ cf_status cf_fast_linear_forward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_linear_backward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_sum_forward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_sum_backward(fast_ctx *ctx, const cf_op_args *a);
+/* The mix writes din[k] outright where din_assign[k] is set and input k is present. */
+cf_status cf_fast_mix_forward(fast_ctx *ctx, const cf_op_args *a);
+cf_status cf_fast_mix_backward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_zero_forward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_zero_backward(fast_ctx *ctx, const cf_op_args *a);
 cf_status cf_fast_identity_forward(fast_ctx *ctx, const cf_op_args *a);

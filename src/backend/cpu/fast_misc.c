@@ -1,9 +1,11 @@
-/* fast_misc.c - f32 linear (one GEMM), sum, zero, identity, concat, slice and
- * softmax cross-entropy for the fast CPU backend.
+/* fast_misc.c - f32 linear (one GEMM), sum, a supernet's mix, zero, identity,
+ * concat, slice and softmax cross-entropy for the fast CPU backend.
  *
  * These are memory-bound copies and adds over contiguous tensors; the loops
  * are split over the instance's threads. Softmax cross-entropy is tiny
- * (batch x classes) and runs on one thread, in double like ref_loss.c.
+ * (batch x classes) and runs on one thread, in double like ref_loss.c. The
+ * mix sums in double in the reference's order, so its output and input
+ * gradients are the reference's bits.
  *
  * Checked against ref_linear.c, ref_elementwise.c and ref_loss.c by
  * tests/test_cpu_fast.c.
@@ -96,6 +98,117 @@ cf_status cf_fast_sum_backward(fast_ctx *ctx, const cf_op_args *a) {
             else add_range(dx + lo, dy + lo, hi - lo);
         }
     }
+    return CF_OK;
+}
+
+/* ---- mix: y = sum over the present k of coef[k] * x_k ----------------------- */
+
+/* The present inputs of a mix in increasing k, with their coefficients. */
+typedef struct mix_terms {
+    int n;
+    int k[CF_OP_MAX_INPUTS];          /* input slot */
+    const float *x[CF_OP_MAX_INPUTS]; /* (numel) */
+    float c[CF_OP_MAX_INPUTS];        /* coef[k] */
+} mix_terms;
+
+static mix_terms mix_present(const cf_op_args *a) {
+    mix_terms t = {0};
+    const float *coef = FDATA(a->w[0]); /* (K, 1, 1, 1) */
+    for (int k = 0; k < a->n_inputs; k++) {
+        if (!a->in[k]) continue;
+        t.k[t.n] = k;
+        t.x[t.n] = FDATA(a->in[k]);
+        t.c[t.n++] = coef[k];
+    }
+    return t;
+}
+
+/* Elements per tile of double accumulators: 2 KiB, in L1 beside the inputs. */
+#define MIX_TILE 256
+
+/* y[lo, hi) in tiles: each term added across the tile (a vector loop), terms
+ * in increasing k, so every element gets the reference's sum. */
+FAST_SIMD static void mix_range(float *y, const mix_terms *t, int64_t lo, int64_t hi) {
+    double acc[MIX_TILE];
+    for (int64_t t0 = lo; t0 < hi; t0 += MIX_TILE) {
+        const int64_t len = hi - t0 < MIX_TILE ? hi - t0 : MIX_TILE;
+        for (int64_t i = 0; i < len; i++) acc[i] = 0.0;
+        for (int j = 0; j < t->n; j++) {
+            const double c = t->c[j];
+            const float *x = t->x[j] + t0;
+            for (int64_t i = 0; i < len; i++) acc[i] += c * (double)x[i];
+        }
+        for (int64_t i = 0; i < len; i++) y[t0 + i] = (float)acc[i];
+    }
+}
+
+cf_status cf_fast_mix_forward(fast_ctx *ctx, const cf_op_args *a) {
+    const mix_terms t = mix_present(a);
+    float *y = FDATA(a->out);
+    const int64_t n = cf_tensor_numel(a->out);
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        mix_range(y, &t, lo, hi);
+    }
+    return CF_OK;
+}
+
+/* dx = c * dy (assign) or dx += c * dy: the float product is the rounded
+ * exact product, as the reference's (float)(c * dy) in double. */
+FAST_SIMD static void scaled_range(float *dx, const float *dy, float c, int64_t n, int assign) {
+    if (assign)
+        for (int64_t i = 0; i < n; i++) dx[i] = c * dy[i];
+    else
+        for (int64_t i = 0; i < n; i++) dx[i] += c * dy[i];
+}
+
+FAST_SIMD static double dot_range(const float *x, const float *dy, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)x[i] * (double)dy[i];
+    return s;
+}
+
+/* Chunks of a coefficient's gradient: partial dot products over fixed slices
+ * of the elements, added in slice order, so the bits do not depend on the
+ * thread count (as cf_backend_norm2's). */
+#define MIX_CHUNKS 64
+
+/* dcoef[k] += sum(x_k * dy) for the present k, in double. */
+static void mix_dcoef(fast_ctx *ctx, const cf_op_args *a, const mix_terms *t) {
+    const float *dy = FDATA(a->dout);
+    const int64_t n = cf_tensor_numel(a->dout);
+    double part[CF_OP_MAX_INPUTS][MIX_CHUNKS];
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int ch = 0; ch < MIX_CHUNKS; ch++) {
+        const int64_t lo = n * ch / MIX_CHUNKS, hi = n * (ch + 1) / MIX_CHUNKS;
+        for (int j = 0; j < t->n; j++) part[j][ch] = dot_range(t->x[j] + lo, dy + lo, hi - lo);
+    }
+    float *dcoef = FDATA(a->dw[0]);
+    for (int j = 0; j < t->n; j++) {
+        double sum = 0.0;
+        for (int ch = 0; ch < MIX_CHUNKS; ch++) sum += part[j][ch];
+        dcoef[t->k[j]] += (float)sum;
+    }
+}
+
+/* Input gradients in increasing k within each thread's share, so a gradient
+ * passed in two slots is written (assign) before it is added to. */
+cf_status cf_fast_mix_backward(fast_ctx *ctx, const cf_op_args *a) {
+    const mix_terms t = mix_present(a);
+    const float *dy = FDATA(a->dout);
+    const int64_t n = cf_tensor_numel(a->dout);
+#pragma omp parallel num_threads(ctx->threads)
+    {
+        int64_t lo, hi;
+        fast_share(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        for (int j = 0; j < t.n && hi > lo; j++) {
+            const int k = t.k[j];
+            if (a->din[k]) scaled_range(FDATA(a->din[k]) + lo, dy + lo, t.c[j], hi - lo, a->din_assign[k]);
+        }
+    }
+    if (a->dw[0]) mix_dcoef(ctx, a, &t);
     return CF_OK;
 }
 

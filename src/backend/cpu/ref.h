@@ -45,6 +45,8 @@ cf_status cf_ref_relu_forward(const cf_op_args *a);
 cf_status cf_ref_relu_backward(const cf_op_args *a);
 cf_status cf_ref_sum_forward(const cf_op_args *a);
 cf_status cf_ref_sum_backward(const cf_op_args *a);
+cf_status cf_ref_mix_forward(const cf_op_args *a);
+cf_status cf_ref_mix_backward(const cf_op_args *a);
 cf_status cf_ref_zero_forward(const cf_op_args *a);
 cf_status cf_ref_zero_backward(const cf_op_args *a);
 cf_status cf_ref_identity_forward(const cf_op_args *a);

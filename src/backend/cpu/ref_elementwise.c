@@ -1,5 +1,7 @@
-/* ref_elementwise.c - reference ReLU, sum of several inputs, zero, identity,
- * channel concat, slice and dropout. */
+/* ref_elementwise.c - reference ReLU, sum of several inputs, the weighted sum
+ * of a supernet's mix, zero, identity, channel concat, slice and dropout.
+ * Tested by tests/test_grad.c (finite differences) and tests/test_golden.c
+ * (PyTorch fixtures; mix has none, see there). */
 #include "cellforge/rng.h"
 #include "ref.h"
 
@@ -51,6 +53,39 @@ cf_status cf_ref_sum_backward(const cf_op_args *a) {
         cf_tensor *dx = a->din[k];
         if (!dx) continue;
         FOR_EACH(dy->shape, ref_add(dx, AT(dx, n, c, h, w), ref_get(dy, AT(dy, n, c, h, w))));
+    }
+    return CF_OK;
+}
+
+/* y = sum over the present k of coef[k] * x_k, in increasing k: a NULL x_k
+ * is a branch not computed this step and adds nothing. */
+cf_status cf_ref_mix_forward(const cf_op_args *a) {
+    const cf_tensor *coef = a->w[0]; /* (K, 1, 1, 1) */
+    cf_tensor *y = a->out;           /* (N, C, H, W), the shape of every present x_k */
+    FOR_EACH(y->shape, {
+        double acc = 0.0;
+        for (int k = 0; k < a->n_inputs; k++)
+            if (a->in[k]) acc += ref_get(coef, VEC(coef, k)) * ref_get(a->in[k], AT(a->in[k], n, c, h, w));
+        ref_set(y, AT(y, n, c, h, w), acc);
+    });
+    return CF_OK;
+}
+
+/* dx_k += coef[k] * dy and dcoef[k] += sum(x_k * dy) for the present k; a
+ * branch not computed gets no gradient and adds none to its coefficient. */
+cf_status cf_ref_mix_backward(const cf_op_args *a) {
+    const cf_tensor *coef = a->w[0], *dy = a->dout;
+    cf_tensor *dcoef = a->dw[0]; /* (K, 1, 1, 1) or NULL */
+    for (int k = 0; k < a->n_inputs; k++) {
+        const cf_tensor *x = a->in[k];
+        cf_tensor *dx = a->din[k];
+        if (!x) continue;
+        const double ck = ref_get(coef, VEC(coef, k));
+        if (dx) FOR_EACH(dy->shape, ref_add(dx, AT(dx, n, c, h, w), ck * ref_get(dy, AT(dy, n, c, h, w))));
+        if (!dcoef) continue;
+        double dot = 0.0;
+        FOR_EACH(dy->shape, dot += ref_get(x, AT(x, n, c, h, w)) * ref_get(dy, AT(dy, n, c, h, w)));
+        ref_add(dcoef, VEC(dcoef, k), dot);
     }
     return CF_OK;
 }

@@ -39,6 +39,7 @@ static const cuda_op cuda_ops[CF_OP_COUNT] = {
     [CF_OP_SOFTMAX_XENT]   = {cf_cuda_softmax_xent_forward, cf_cuda_softmax_xent_backward},
     [CF_OP_DROPOUT]        = {cf_cuda_dropout_forward, cf_cuda_dropout_backward},
     [CF_OP_SLICE]          = {cf_cuda_slice_forward, cf_cuda_slice_backward},
+    [CF_OP_MIX]            = {cf_cuda_mix_forward, cf_cuda_mix_backward},
 };
 
 static int on_gpu(const cf_tensor *t, int index) {
@@ -94,9 +95,12 @@ static int cuda_supports(void *vctx, cf_op_kind kind) {
 }
 
 /* The ops whose backward writes din[0] with beta = 0 when asked: convolution
- * (cuDNN backward data), batch norm in training, ReLU and linear. */
+ * (cuDNN backward data), batch norm in training, ReLU and linear; and a mix,
+ * every present input's din[k] (a NULL input's gets nothing, so
+ * cf_op_backward zeroes it). */
 static int cuda_assigns(void *vctx, const cf_op_args *a, int k) {
     (void)vctx;
+    if (a->kind == CF_OP_MIX) return a->in[k] != NULL;
     if (k != 0) return 0;
     switch (a->kind) {
     case CF_OP_CONV2D:

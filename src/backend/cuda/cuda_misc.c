@@ -1,13 +1,14 @@
 /* cuda_misc.c - the CUDA backend's ops on its own kernels (kernels/): ReLU,
- * global average pooling, sum, zero, identity, concat, slice, softmax
- * cross-entropy and dropout, and the optimizer's loops (drop-path, scale,
- * gradient norm, SGD step). Plain C: each function turns a validated
- * cf_op_args (f32 contiguous NCHW device tensors, checked by backend_cuda.c)
- * into sizes and pointers for a launcher, on ctx->stream, without waiting;
- * only the gradient norm waits, as its value goes back to the host.
+ * global average pooling, sum, a supernet's mix, zero, identity, concat,
+ * slice, softmax cross-entropy and dropout, and the optimizer's loops
+ * (drop-path, scale, gradient norm, SGD step). Plain C: each function turns a
+ * validated cf_op_args (f32 contiguous NCHW device tensors, checked by
+ * backend_cuda.c) into sizes and pointers for a launcher, on ctx->stream,
+ * without waiting; only the gradient norm waits, as its value goes back to
+ * the host.
  *
- * Backward adds into din[k] (a NULL din[k] is not wanted), except ReLU, which
- * writes din[0] outright when din_assign[0] is set (cuda_assigns in
+ * Backward adds into din[k] (a NULL din[k] is not wanted), except ReLU and
+ * mix, which write din[k] outright when din_assign[k] is set (cuda_assigns in
  * backend_cuda.c says so; for every other op cf_op_backward has zeroed such
  * a din[k] first). tests/test_cuda_ops.c (label gpu) tests every function
  * here against the CPU reference op or host loop of the same name.
@@ -15,6 +16,7 @@
 #include "cuda_ops.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/mix.h"
 #include "kernels/sgd.h"
 #include "kernels/step.h"
 #include "kernels/xent.h"
@@ -68,6 +70,29 @@ cf_status cf_cuda_sum_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
     for (int k = 0; k < a->n_inputs; k++)
         if (a->din[k]) CF_TRY(cf_kernel_add(fdata(a->din[k]), fdata(a->dout), numel(a->dout), ctx->stream));
     return CF_OK;
+}
+
+/* ---- mix: the weighted sum of the branches computed this step --------------
+ * coef (K, 1, 1, 1) stays on the device: the kernels read it there. */
+
+cf_status cf_cuda_mix_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const float *x[CF_OP_MAX_INPUTS];
+    for (int k = 0; k < a->n_inputs; k++) x[k] = a->in[k] ? fdata(a->in[k]) : NULL;
+    return cf_kernel_mix_forward(fdata(a->out), x, fdata(a->w[0]), a->n_inputs, numel(a->out), ctx->stream);
+}
+
+/* The coefficients' dot products go through ctx->partial, on the stream: no
+ * wait, unlike the gradient norm, as their sums stay on the device. */
+cf_status cf_cuda_mix_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
+    const float *x[CF_OP_MAX_INPUTS];
+    float *dx[CF_OP_MAX_INPUTS];
+    for (int k = 0; k < a->n_inputs; k++) {
+        x[k] = a->in[k] ? fdata(a->in[k]) : NULL;
+        dx[k] = a->din[k] ? fdata(a->din[k]) : NULL;
+    }
+    return cf_kernel_mix_backward(x, fdata(a->w[0]), fdata(a->dout), dx, a->din_assign,
+                                  a->dw[0] ? fdata(a->dw[0]) : NULL, a->n_inputs, numel(a->dout), ctx->partial,
+                                  CF_CUDA_PARTIALS, ctx->stream);
 }
 
 cf_status cf_cuda_zero_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {

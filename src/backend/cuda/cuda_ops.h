@@ -41,7 +41,8 @@ typedef struct cf_cuda_ctx {
     float *zeros;               /* (ones_n) 0.0f */
     float *junk;                /* (ones_n) gradients nobody wants land here */
     size_t ones_n;
-    double *partial;            /* (CF_CUDA_PARTIALS) reduction partials */
+    double *partial;            /* (CF_CUDA_PARTIALS) reduction partials: the gradient norm, the
+                                   mix's coefficient gradients (stream-ordered: one use at a time) */
     double *host_partial;       /* pinned host copy of the reduced value */
     cf_cuda_data *data;         /* datasets used by this instance (cuda_data.c) */
 } cf_cuda_ctx;
@@ -75,6 +76,8 @@ cf_status cf_cuda_global_avgpool_forward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_global_avgpool_backward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_sum_forward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_sum_backward(cf_cuda_ctx *ctx, const cf_op_args *a);
+cf_status cf_cuda_mix_forward(cf_cuda_ctx *ctx, const cf_op_args *a);
+cf_status cf_cuda_mix_backward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_zero_forward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_zero_backward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_identity_forward(cf_cuda_ctx *ctx, const cf_op_args *a);
