@@ -63,7 +63,7 @@ typedef struct cf_trial_outcome {
     int epochs_done;
     double seconds;                /* wall, or recorded for a table */
     cf_epoch_record *curve;        /* (epochs_done) malloc'd; the controller takes it */
-    char metrics[256];             /* more results as a compact JSON object, or "" */
+    char metrics[CF_TRIAL_METRICS_MAX]; /* more results as a compact JSON object, or "" */
 } cf_trial_outcome;
 
 typedef struct cf_evaluator_ops {
@@ -92,6 +92,12 @@ typedef struct cf_evaluator {
 cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train,
                                     const cf_dataset *val, const cf_train_config *cfg,
                                     cf_evaluator **out);
+
+/* The one-shot method (copied) that trains a supernet's trial (an arch with
+ * `supernet` set, oneshot.h) under the train evaluator ev; without it such a
+ * trial fails. CF_ERR_INVALID_ARG for another evaluator. */
+struct cf_oneshot_config;
+cf_status cf_evaluator_train_set_oneshot(cf_evaluator *ev, const struct cf_oneshot_config *cfg);
 
 /* Any program as the trainer (src/sched/eval_cmd.c): `command` runs under
  * /bin/sh -c once per trial with the trial as JSON on stdin and answers with

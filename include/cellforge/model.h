@@ -85,6 +85,11 @@ typedef struct cf_model {
     void *dinput;             /* (batch, c, h, w) dL/dx in backend memory, owned; NULL
                                  unless cf_model_keep_input_gradient asked for it */
     cf_model_hook_fn after_forward, before_backward; /* NULL: none (cf_model_set_hooks) */
+    size_t mix_offset;        /* supernets: the mix layers' coefficients are param[mix_offset ..
+                                 n_params) (n_params when there are none): train the
+                                 weights as the first mix_offset values only */
+    uint8_t *paths;           /* (net->n) cf_model_set_paths's mask, owned; NULL: every path */
+    uint8_t *skip;            /* (net->n) 1: the layer does not run under `paths`; owned */
     void *hook_ctx;           /* borrowed, passed to both */
 } cf_model;
 
@@ -151,6 +156,14 @@ const void *cf_model_input_gradient(const cf_model *m);
  * has run backward, so a hook is the one place every layer's dy can be read.
  * ctx is borrowed. */
 void cf_model_set_hooks(cf_model *m, cf_model_hook_fn after_forward, cf_model_hook_fn before_backward, void *ctx);
+
+/* A supernet's paths for the next steps: paths[i] for a mix layer i has bit
+ * k set when its input k is to be computed (at least one bit), and is
+ * ignored for other layers; NULL: every input of every mix (the default).
+ * Layers that no computed input needs are then not run, forward or backward
+ * (their weights get no gradient), and a mix sees its other inputs as zero.
+ * paths (net->n bytes) is copied. */
+cf_status cf_model_set_paths(cf_model *m, const uint8_t *paths);
 
 /* (n, classes) logits of the last forward, of the model's dtype, in backend
  * memory; borrowed. cf_model_logits_host copies them into out (n x classes). */

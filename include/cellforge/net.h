@@ -73,6 +73,12 @@ typedef struct cf_net {
     int logits;                 /* the classifier's layer: (classes, 1, 1) */
     int aux_logits;             /* the auxiliary classifier, or -1 */
     int n_built;                /* layers the builder added (origin < n_built); n after fusion */
+    int mix_rows;               /* supernets: rows of architecture weights (edges of the cell
+                                   types; darts: the normal cell's, then the reduction cell's),
+                                   each of mix_cols values; 0 for a plain network */
+    int mix_cols;               /* the candidate ops of each edge (the space's ops) */
+    uint8_t plain_bn;           /* builders: cell ops build batch norms without affine
+                                   parameters (a supernet's, as DARTS and NB201 search) */
     cf_status err;              /* builder's first failure (sticky) */
 } cf_net;
 

@@ -110,6 +110,12 @@ typedef struct cf_slice_params {
     int left, w;        /* columns [left, left + w) */
 } cf_slice_params;
 
+typedef struct cf_mix_params {
+    int row;            /* supernets: the row of architecture weights this mix reads (one per
+                           edge of a cell type, shared by the cells of that type); the op
+                           itself reads its coefficients from its weight */
+} cf_mix_params;
+
 typedef union cf_op_params {
     cf_conv2d_params conv;
     cf_pool2d_params pool;
@@ -118,6 +124,7 @@ typedef union cf_op_params {
     cf_xent_params xent;
     cf_dropout_params dropout;
     cf_slice_params slice;
+    cf_mix_params mix;
 } cf_op_params;
 
 /* One call of one op. All pointers are borrowed for the duration of the call. */

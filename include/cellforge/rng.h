@@ -33,6 +33,7 @@ typedef enum cf_rng_purpose {
     CF_RNG_PURPOSE_INIT,     /* weight initialization */
     CF_RNG_PURPOSE_DATA,     /* shuffling, splits, augmentation */
     CF_RNG_PURPOSE_DROPOUT,  /* dropout and drop-path masks */
+    CF_RNG_PURPOSE_PATH,     /* one-shot search: supernet paths, Gumbel draws, alpha init */
     CF_RNG_PURPOSE_COUNT
 } cf_rng_purpose;
 

@@ -254,7 +254,14 @@ typedef struct cf_arch {
      * n_hparams. Continuous values are kept to 4 significant digits when
      * drawn or stepped, so their text stays short. */
     double hp[CF_SPACE_MAX_HPARAMS];
+    /* 1: the space's supernet (nb201 and darts families): every candidate op
+     * on every edge, mixed by architecture weights (one-shot search); the
+     * cells above are then unused and zero. Its text form is "supernet". */
+    uint8_t supernet;
 } cf_arch;
+
+/* Whether the space's family has a supernet (cf_arch.supernet): nb201, darts. */
+int cf_space_has_supernet(const cf_space *s);
 
 /* Parse the family's text form (followed, when the space has
  * hyperparameters, by " {lr=0.0523,C=16,augment=flip}": every one exactly

@@ -63,6 +63,9 @@ typedef struct cf_outcome {
     double val_acc;      /* in [0, 1]; -1 when not trained */
     int epochs;          /* fidelity actually trained */
     double seconds;      /* training time (simulated with a table evaluator) */
+    const char *metrics; /* what the evaluator reported besides accuracy, a compact JSON object
+                            ("" or NULL for none; borrowed for the call): a supernet's trial
+                            names the architectures it derived */
 } cf_outcome;
 
 /* A zero-cost scorer strategies may rank proposals with before any training
@@ -140,6 +143,15 @@ cf_ask_result cf_strategy_ask(cf_strategy *st, int64_t trial, cf_candidate *out)
  * not propose a told arch again, a FAILED or REJECTED one included. */
 void cf_strategy_tell(cf_strategy *st, int64_t trial, const cf_candidate *c, const cf_outcome *o);
 const char *cf_strategy_name(const cf_strategy *st);
+
+/* The one-shot strategies (darts, gdas, spos) train a supernet through the
+ * evaluator: for one of them (*is_oneshot 1), *out is the method's
+ * configuration from its options text (oneshot.h; the caller then sets the
+ * run's seed, augmentation and constraints); for any other name *is_oneshot
+ * is 0 and *out untouched. Option errors as cf_strategy_create's. */
+struct cf_oneshot_config;
+cf_status cf_strategy_oneshot_config(const char *name, const char *options, struct cf_oneshot_config *out,
+                                     int *is_oneshot);
 
 /* The registered strategies, in --help order; *count receives their number. */
 const cf_strategy_ops *const *cf_strategy_list(size_t *count);

@@ -51,6 +51,10 @@ int cf_trial_status_parse(const char *name, cf_trial_status *out);
  * evaluators hand it to the trainer (train) or the command (cmd). */
 uint64_t cf_trial_seed(uint64_t run_seed, int64_t id);
 
+/* Bytes of a trial's metrics text with its NUL: room for the architectures a
+ * supernet derives. */
+#define CF_TRIAL_METRICS_MAX 2048
+
 /* One trial as the controller records it. */
 typedef struct cf_trial {
     int64_t id;
@@ -77,7 +81,7 @@ typedef struct cf_trial {
     double start, end;             /* run clock, seconds since the search began
                                       (simulated with a table evaluator) */
     cf_epoch_record *curve;        /* (epochs_done) owned by the controller */
-    char metrics[256];             /* more results an evaluator reported, as a compact JSON
+    char metrics[CF_TRIAL_METRICS_MAX]; /* more results an evaluator reported, as a compact JSON
                                       object ("" for none): the cmd evaluator's extra keys */
 } cf_trial;
 

@@ -195,7 +195,9 @@ typedef struct run_setup {
     const char *dataset;
     cf_scorer *scorer;               /* zero-cost proxies, when the run uses them */
     cf_dataset *proxy_data;          /* their images when no other set is loaded */
+    struct search_admit *admit;      /* a one-shot search's constraints (search_oneshot.c); owned */
 } run_setup;
+typedef struct search_admit search_admit;
 
 /* Parse the flags of search and tabulate and load the space, data, evaluator,
  * workers and strategy (search_setup.c). strategy: its name (its options from
@@ -203,6 +205,10 @@ typedef struct run_setup {
  * Returns -1 on success, else the exit code after a message. */
 int search_setup(const cli_args *a, const char *strategy, const char *evaluator, run_setup *r);
 void search_setup_free(run_setup *r);
+/* For a one-shot strategy, configure the train evaluator's supernet trials
+ * (search_oneshot.c); -1 on success or for any other strategy, else the exit
+ * code after a message. */
+int search_oneshot_setup(const cli_args *a, const char *strategy, run_setup *r);
 /* --objectives into cfg->objectives and n_objectives, and the zero-cost proxy
  * among them into *proxy (a cf_proxy_kind, or -1); -1 or EXIT_USAGE. */
 int search_parse_objectives(const cli_args *a, cf_search_config *cfg, int *proxy);

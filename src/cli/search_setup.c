@@ -109,6 +109,7 @@ void search_setup_free(run_setup *r) {
     cf_dataset_destroy(r->train);
     cf_dataset_destroy(r->val);
     cf_space_destroy(r->space);
+    free(r->admit);
 }
 
 /* The data's geometry for an evaluator that trains its own way: a named
@@ -214,5 +215,5 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
     /* a misspelt strategy or option is a usage error, named with a suggestion */
     if (st == CF_ERR_UNKNOWN_NAME || st == CF_ERR_INVALID_ARG) return cli_usage_error(a, "%s", cf_error_message());
     if (st != CF_OK) return cli_fail(a->command);
-    return -1;
+    return search_oneshot_setup(a, strategy, r);
 }

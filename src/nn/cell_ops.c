@@ -9,7 +9,7 @@
  *   avg_pool      kxk, padding k/2, padding not counted; max_pool alike   DARTS / NB201
  *   identity      the input itself; at stride 2 a factorized reduce       DARTS
  *   zero          zeros, subsampled by the stride                         both
- * Convs have no bias, BNs are affine. Tested through tests/test_cost.c.
+ * Convs have no bias; BNs are affine except in a supernet (net->plain_bn). Tested through tests/test_cost.c.
  */
 #include <stdio.h>
 
@@ -19,7 +19,7 @@ int cf_netb_relu_conv_bn(cf_net *net, int x, int c, int k, int stride, int pad, 
                          const char *name) {
     int r = cf_netb_relu(net, x, "%s.relu", name);
     int v = cf_netb_conv(net, r, c, k, stride, pad, dil, 1, 0, "%s.conv", name);
-    return cf_netb_bn(net, v, 1, "%s.bn", name);
+    return cf_netb_bn(net, v, !net->plain_bn, "%s.bn", name);
 }
 
 int cf_netb_factorized_reduce(cf_net *net, int x, int c, const char *name) {
@@ -35,7 +35,7 @@ int cf_netb_factorized_reduce(cf_net *net, int x, int c, const char *name) {
     int b = cf_netb_conv(net, shifted, c / 2, 1, 2, 0, 1, 1, 0, "%s.conv2", name);
     int both[2] = {a, b};
     int cat = cf_netb_concat(net, 2, both, "%s.concat", name);
-    return cf_netb_bn(net, cat, 1, "%s.bn", name);
+    return cf_netb_bn(net, cat, !net->plain_bn, "%s.bn", name);
 }
 
 int cf_netb_sum_many(cf_net *net, int n, const int *xs, const char *name) {
@@ -68,7 +68,7 @@ int cf_netb_cell_op(cf_net *net, int x, const cf_space_op *op, int c, int stride
         return cf_netb_relu_conv_bn(net, x, c, k, stride, pad, dil, name);
     case CF_PRIM_CONV_BN_RELU: {
         int v = cf_netb_conv(net, x, c, k, stride, pad, dil, 1, 0, "%s.conv", name);
-        int b = cf_netb_bn(net, v, 1, "%s.bn", name);
+        int b = cf_netb_bn(net, v, !net->plain_bn, "%s.bn", name);
         return cf_netb_relu(net, b, "%s.relu", name);
     }
     case CF_PRIM_SEP_CONV: {
@@ -81,7 +81,7 @@ int cf_netb_cell_op(cf_net *net, int x, const cf_space_op *op, int c, int stride
             y = cf_netb_relu(net, y, "%s.relu%d", name, rep);
             y = cf_netb_conv(net, y, cx, k, s, pad, dil, cx, 0, "%s.dw%d", name, rep);
             y = cf_netb_conv(net, y, oc, 1, 1, 0, 1, 1, 0, "%s.pw%d", name, rep);
-            y = cf_netb_bn(net, y, 1, "%s.bn%d", name, rep);
+            y = cf_netb_bn(net, y, !net->plain_bn, "%s.bn%d", name, rep);
         }
         return y;
     }
@@ -92,7 +92,7 @@ int cf_netb_cell_op(cf_net *net, int x, const cf_space_op *op, int c, int stride
         int y = cf_netb_relu(net, x, "%s.relu", name);
         y = cf_netb_conv(net, y, cx, k, stride, pad, dil, cx, 0, "%s.dw", name);
         y = cf_netb_conv(net, y, c, 1, 1, 0, 1, 1, 0, "%s.pw", name);
-        return cf_netb_bn(net, y, 1, "%s.bn", name);
+        return cf_netb_bn(net, y, !net->plain_bn, "%s.bn", name);
     }
     case CF_PRIM_AVG_POOL:
         return cf_netb_pool(net, x, CF_OP_AVGPOOL2D, k, stride, k / 2, "%s.avgpool", name);

@@ -24,6 +24,14 @@
  * each backward, where a layer's output gradient is complete and still in the
  * arena (the plan hands its memory on once the layer's backward has run).
  *
+ * A supernet's mix coefficients sit at the end of the parameter block
+ * (mix_offset..n_params), so an optimizer over the first mix_offset values
+ * never moves them; cf_model_set_paths restricts a step to some inputs of
+ * each mix (one-shot single-path steps): layers no computed input needs are
+ * not run forward or backward, and the readers and first writers of each
+ * gradient are worked out again for those paths (a gradient's first writer
+ * then runs later in backward than the plan assumed: still inside its life).
+ *
  * Tested by tests/test_model.c (gradients against finite differences on whole
  * networks of every family, and against the layer-by-layer reference).
  */
@@ -37,6 +45,34 @@
 #define ARENA_ALIGN 64
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+/* Whether input k of layer i is computed under the paths set (cf_model_set_paths). */
+static int path_on(const cf_model *m, int i, int k) {
+    return !m->paths || m->net->layers[i].kind != CF_OP_MIX || (m->paths[i] >> k & 1);
+}
+
+/* Which layers a loss depends on (backward skips the rest: a gradient never
+ * reaches a dead end), and the last of them reading each output; under a
+ * supernet's paths, only through the mix inputs computed. */
+static void readers(cf_model *m) {
+    const cf_net *net = m->net;
+    for (int i = 0; i < net->n; i++) {
+        m->last_reader[i] = -1;
+        m->feeds_loss[i] = 0;
+    }
+    m->feeds_loss[net->logits] = 1;
+    if (m->with_aux) m->feeds_loss[net->aux_logits] = 1;
+    for (int i = net->n - 1; i >= 0; i--) {
+        const cf_net_layer *l = &net->layers[i];
+        if (!m->feeds_loss[i]) continue;
+        for (int k = 0; k < l->n_in; k++) {
+            int j = l->in[k];
+            if (j < 0 || !path_on(m, i, k)) continue;
+            m->feeds_loss[j] = 1;
+            if (m->last_reader[j] < i) m->last_reader[j] = i;
+        }
+    }
+}
 
 cf_status cf_model_create(cf_net *net, int batch, const cf_backend *be, int with_aux,
                           cf_model **out) {
@@ -69,31 +105,22 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "model: no memory for %d layers", net->n);
         goto fail;
     }
-    /* Which layers a loss depends on (backward skips the rest: a gradient
-     * never reaches a dead end), and the last of them reading each output. */
-    for (int i = 0; i < net->n; i++) m->last_reader[i] = -1;
-    m->feeds_loss[net->logits] = 1;
-    if (m->with_aux) m->feeds_loss[net->aux_logits] = 1;
-    for (int i = net->n - 1; i >= 0; i--) {
-        const cf_net_layer *l = &net->layers[i];
-        if (!m->feeds_loss[i]) continue;
-        for (int k = 0; k < l->n_in; k++) {
-            int j = l->in[k];
-            if (j < 0) continue;
-            m->feeds_loss[j] = 1;
-            if (m->last_reader[j] < i) m->last_reader[j] = i;
-        }
-    }
-    /* size tables: weights 16-float aligned so vector loops start aligned */
-    for (int i = 0; i < net->n; i++) {
-        const cf_net_layer *l = &net->layers[i];
-        for (int k = 0; k < l->n_w; k++) {
-            m->layers[i].w_offset[k] = m->n_params;
-            m->n_params += round_up((size_t)cf_net_weight_numel(l, k), 16);
-        }
-        if (l->kind == CF_OP_BATCHNORM) {
-            m->layers[i].state_offset = m->n_state;
-            m->n_state += 4 * round_up((size_t)l->c, 16);
+    readers(m);
+    /* size tables: weights 16-float aligned so vector loops start aligned;
+     * a supernet's mix coefficients last, where the optimizer does not reach */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) m->mix_offset = m->n_params;
+        for (int i = 0; i < net->n; i++) {
+            const cf_net_layer *l = &net->layers[i];
+            if ((l->kind == CF_OP_MIX) != pass) continue;
+            for (int k = 0; k < l->n_w; k++) {
+                m->layers[i].w_offset[k] = m->n_params;
+                m->n_params += round_up((size_t)cf_net_weight_numel(l, k), 16);
+            }
+            if (l->kind == CF_OP_BATCHNORM) {
+                m->layers[i].state_offset = m->n_state;
+                m->n_state += 4 * round_up((size_t)l->c, 16);
+            }
         }
     }
     m->param = calloc(m->n_params ? m->n_params : 1, m->elem);
@@ -155,6 +182,8 @@ void cf_model_destroy(cf_model *m) {
     free(m->state);
     free(m->last_reader);
     free(m->feeds_loss);
+    free(m->paths);
+    free(m->skip);
     free(m);
 }
 
@@ -251,7 +280,10 @@ void cf_model_init(cf_model *m, uint64_t seed) {
 static void *y_of(const cf_model *m, int i) { return m->act + m->plan.y_offset[i]; }
 static void *dy_of(const cf_model *m, int i) { return m->act + m->plan.dy_offset[i]; }
 
-static int active(const cf_model *m, int i) { return !m->net->layers[i].aux || m->training; }
+static int active(const cf_model *m, int i) {
+    return (!m->net->layers[i].aux || m->training) && !(m->skip && m->skip[i]);
+}
+
 
 /* A tensor in backend memory: on the backend's device. */
 static cf_status dev_tensor(const cf_model *m, cf_tensor *t, cf_dtype dtype, int64_t n, int64_t c, int64_t h,
@@ -287,6 +319,7 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
     c->a.n_inputs = l->n_in;
     for (int k = 0; k < l->n_in; k++) {
         int j = l->in[k];
+        if (!path_on(m, i, k)) continue; /* a branch not computed: NULL, counted as zeros */
         if (j == CF_NET_INPUT) {
             CF_TRY(dev_tensor(m, &c->in[k], m->dtype, n, net->input.c, net->input.h, net->input.w,
                               cf_model_input(m)));
@@ -476,6 +509,37 @@ void cf_model_set_hooks(cf_model *m, cf_model_hook_fn after_forward, cf_model_ho
     m->hook_ctx = ctx;
 }
 
+cf_status cf_model_set_paths(cf_model *m, const uint8_t *paths) {
+    const int n = m->net->n;
+    if (!paths) {
+        free(m->paths);
+        free(m->skip);
+        m->paths = m->skip = NULL;
+        readers(m);
+        return CF_OK;
+    }
+    if (!m->paths) {
+        m->paths = calloc((size_t)(n ? n : 1), 1);
+        m->skip = calloc((size_t)(n ? n : 1), 1);
+        if (!m->paths || !m->skip) {
+            free(m->paths);
+            free(m->skip);
+            m->paths = m->skip = NULL;
+            CF_FAIL(CF_ERR_OUT_OF_MEMORY, "model: no memory for the paths of %d layers", n);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const cf_net_layer *l = &m->net->layers[i];
+        m->paths[i] = paths[i];
+        if (l->kind == CF_OP_MIX && !(paths[i] & ((1u << l->n_in) - 1)))
+            CF_FAIL(CF_ERR_INVALID_ARG, "model: mix layer %d (%s) has no input computed", i, l->name);
+    }
+    readers(m);
+    /* a layer runs when a loss needs it (the classifiers' inputs in evaluation too) */
+    for (int i = 0; i < n; i++) m->skip[i] = !m->feeds_loss[i];
+    return CF_OK;
+}
+
 cf_status cf_model_backward(cf_model *m) {
     if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
     const cf_net *net = m->net;
@@ -496,11 +560,11 @@ cf_status cf_model_backward(cf_model *m) {
          * zeroed here (backward adds). */
         for (int k = 0; k < l->n_in; k++) {
             int j = l->in[k];
-            if (j < 0 || m->last_reader[j] != i) continue;
+            if (j < 0 || m->last_reader[j] != i || !path_on(m, i, k)) continue;
             int once = 1;
-            for (int t = 0; t < l->n_in; t++) once &= t == k || l->in[t] != j;
+            for (int t = 0; t < l->n_in; t++) once &= t == k || l->in[t] != j || !path_on(m, i, t);
             int first_slot = 1;
-            for (int t = 0; t < k; t++) first_slot &= l->in[t] != j;
+            for (int t = 0; t < k; t++) first_slot &= l->in[t] != j || !path_on(m, i, t);
             if (!first_slot) continue;
             if (once && cf_backend_assigns(m->be, &c.a, k))
                 c.a.din_assign[k] = 1;

@@ -411,7 +411,7 @@ static cf_status build_once(const cf_space *s, const cf_arch *a, const cf_net_in
     net->input = *in;
     net->logits = -1;
     net->aux_logits = -1;
-    cf_status st = k_builders[s->family](net, s, a);
+    cf_status st = a->supernet ? cf_net_build_supernet(net, s) : k_builders[s->family](net, s, a);
     if (st == CF_OK) check_counts(net);
     if (st == CF_OK && net->err != CF_OK) st = net->err;
     if (st == CF_OK && net->logits < 0) {

@@ -80,6 +80,8 @@ cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input 
 /* The fusion pass: merge each ReLU into the batch norm it reads where net.h
  * allows it, drop the ReLU layers and renumber. Returns how many it fused. */
 int cf_netb_fuse_bn_relu(cf_net *net);
+/* The supernet of s's family (build_supernet.c): every op on every edge, mixed. */
+cf_status cf_net_build_supernet(cf_net *net, const cf_space *s);
 /* Per-family builders (build_<family>.c). */
 cf_status cf_net_build_nb201(cf_net *net, const cf_space *s, const cf_arch *a);
 cf_status cf_net_build_darts(cf_net *net, const cf_space *s, const cf_arch *a);

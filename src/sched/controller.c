@@ -121,6 +121,7 @@ double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k)
 
 static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o) {
     memset(o, 0, sizeof *o);
+    o->metrics = t->metrics;
     o->status = t->status == CF_TRIAL_OK ? CF_OUTCOME_OK
                 : t->status == CF_TRIAL_REJECTED ? CF_OUTCOME_REJECTED
                                                  : CF_OUTCOME_FAILED;
@@ -353,6 +354,7 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     }
     *build_st = cf_net_build(c->space, &cand->arch, &c->ev->input, &f->net);
     if (*build_st == CF_OK) *build_st = cf_cost_of_net(f->net, t->batch, c->ev->with_aux, &t->cost);
+    measure &= !cand->arch.supernet; /* a supernet is trained, not deployed */
     if (*build_st == CF_OK && c->lat_be && measure)
         *build_st = cf_latency_measure_net(f->net, c->lat_be, cfg->latency_reps, &t->latency_ms);
     if (*build_st == CF_OK && cfg->proxy.fn && measure) *build_st = cfg->proxy.fn(cfg->proxy.ctx, &cand->arch, &t->proxy);
@@ -385,8 +387,8 @@ static int admit(ctl *c, flight *f, cf_status build_st) {
         fail_now(c, f, CF_TRIAL_ERROR, cf_error_message());
         return 0;
     }
-    char why[256];
-    constraint_broken(c->cfg, f->t, why, sizeof why);
+    char why[256] = "";
+    if (!f->t->cand.arch.supernet) constraint_broken(c->cfg, f->t, why, sizeof why); /* it holds every arch */
     if (why[0]) {
         if (++c->rejects_in_row >= c->cfg->max_rejects) {
             CF_LOG_WARN("search: %d proposals in a row broke the constraints; no more proposals",

@@ -14,6 +14,8 @@
  *
  * A space that searches training knobs (lr, wd, augment, ...) trains each
  * trial with its arch's values; the controller set its batch and epochs.
+ * A supernet's trial (cf_arch.supernet) trains under the run's one-shot
+ * method instead (eval_oneshot.c).
  * Tested by tests/test_train_resume.c and tests/test_sched.c.
  */
 #include <errno.h>
@@ -26,11 +28,14 @@
 #include "cellforge/comm.h"
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
+#include "eval_oneshot.h"
 
 typedef struct train_eval {
     const cf_space *space;
     const cf_dataset *train, *val;
     cf_train_config cfg;
+    int has_oneshot;
+    cf_oneshot_config oneshot;  /* a supernet trial's method (has_oneshot) */
 } train_eval;
 
 static cf_status train_open(void *self, const cf_worker_desc *w, void **state) {
@@ -150,6 +155,10 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     memset(out, 0, sizeof *out);
     out->val_acc = -1;
     const cf_backend *be = state;
+    if (t->cand.arch.supernet) {
+        cf_eval_supernet_args sa = {te->space, te->train, te->val, &te->cfg, te->has_oneshot ? &te->oneshot : NULL, be};
+        return cf_eval_supernet(&sa, task, out);
+    }
     cf_net_input in = {te->train->c, te->train->h, te->train->w, te->train->classes};
     cf_net *net = NULL;
     cf_status st = task->net ? cf_net_clone(task->net, &net) : cf_net_build(te->space, &t->cand.arch, &in, &net);
@@ -242,6 +251,14 @@ cf_status cf_evaluator_train_create(const cf_space *s, const cf_dataset *train, 
     ev->input = (cf_net_input){train->c, train->h, train->w, train->classes};
     ev->with_aux = cf_space_get_or(s, "auxiliary", 0) != 0;
     *out = ev;
+    return CF_OK;
+}
+
+cf_status cf_evaluator_train_set_oneshot(cf_evaluator *ev, const cf_oneshot_config *cfg) {
+    if (!ev || ev->ops != &train_ops) CF_FAIL(CF_ERR_INVALID_ARG, "one-shot search trains supernets with the train evaluator");
+    train_eval *te = ev->self;
+    te->oneshot = *cfg;
+    te->has_oneshot = 1;
     return CF_OK;
 }
 

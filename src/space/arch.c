@@ -63,9 +63,32 @@ cf_status cf_arch_op_lookup(const cf_space *s, const struct cf_scan *sc, int col
     return cf_scan_fail(sc, col, "unknown op \"%s\" in space %s", name, s->name);
 }
 
+int cf_space_has_supernet(const cf_space *s) {
+    return s->family == CF_SPACE_FAMILY_NB201 || s->family == CF_SPACE_FAMILY_DARTS;
+}
+
+#define SUPERNET_TEXT "supernet"
+
+/* The supernet: only where the family has one, and only of a space that
+ * searches no hyperparameters (one-shot search trains the cells alone). */
+static cf_status supernet_check(const cf_space *s) {
+    if (!cf_space_has_supernet(s))
+        CF_FAIL(CF_ERR_UNSUPPORTED, "arch: space %s (family %s) has no supernet; nb201 and darts spaces do",
+                s->name, family_of(s)->name);
+    if (s->n_hparams > 0)
+        CF_FAIL(CF_ERR_UNSUPPORTED, "arch: space %s searches hyperparameters, which a supernet cannot; "
+                "one-shot search trains the cells alone", s->name);
+    return CF_OK;
+}
+
 cf_status cf_arch_parse(const cf_space *s, const char *text, cf_arch *out) {
     memset(out, 0, sizeof *out);
     if (!text) CF_FAIL(CF_ERR_INVALID_ARG, "arch: no text");
+    if (strcmp(text, SUPERNET_TEXT) == 0) {
+        CF_TRY(supernet_check(s));
+        out->supernet = 1;
+        return CF_OK;
+    }
     if (s->n_hparams == 0) {
         cf_status st = family_of(s)->parse(s, text, out);
         if (st == CF_OK) st = family_of(s)->validate(s, out);
@@ -88,6 +111,11 @@ cf_status cf_arch_parse(const cf_space *s, const char *text, cf_arch *out) {
 
 cf_status cf_arch_format(const cf_space *s, const cf_arch *a, char *buf, size_t cap) {
     if (cap) buf[0] = 0;
+    if (a->supernet) {
+        if (cap <= strlen(SUPERNET_TEXT)) CF_FAIL(CF_ERR_INVALID_ARG, "arch: %zu bytes do not hold \"supernet\"", cap);
+        memcpy(buf, SUPERNET_TEXT, sizeof SUPERNET_TEXT);
+        return CF_OK;
+    }
     CF_TRY(family_of(s)->format(s, a, buf, cap));
     return cf_hparam_format(s, a, buf, strlen(buf), cap);
 }
@@ -110,12 +138,17 @@ size_t cf_arch_digits(long long v) {
 size_t cf_arch_text_max(const cf_space *s) { return family_of(s)->text_max(s) + cf_hparam_text_max(s); }
 
 cf_status cf_arch_validate(const cf_space *s, const cf_arch *a) {
+    if (a->supernet) return supernet_check(s);
     CF_TRY(family_of(s)->validate(s, a));
     return cf_hparam_validate(s, a);
 }
 
 void cf_arch_canonical(const cf_space *s, const cf_arch *a, cf_arch *out) {
     cf_arch tmp = *a;
+    if (a->supernet) {
+        *out = tmp;
+        return;
+    }
     family_of(s)->canonical(s, &tmp, out);
     memcpy(out->hp, a->hp, sizeof out->hp);
 }
@@ -140,6 +173,7 @@ uint64_t cf_arch_hash(const cf_space *s, const cf_arch *a) {
     for (size_t i = 0; i < FAMILY_BYTES; i++) h = (h ^ p[i]) * 0x100000001b3ull;
     p = (const unsigned char *)c.hp;
     for (size_t i = 0; i < (size_t)s->n_hparams * sizeof c.hp[0]; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    if (c.supernet) h = (h ^ 0x5a) * 0x100000001b3ull;
     return h;
 }
 

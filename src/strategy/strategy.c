@@ -29,6 +29,9 @@ static const cf_strategy_ops *const registry[] = {
     &cf_strategy_asha,
     &cf_strategy_bananas,
     &cf_strategy_nsga2,
+    &cf_strategy_darts,
+    &cf_strategy_gdas,
+    &cf_strategy_spos,
 };
 #define REGISTRY_COUNT (sizeof registry / sizeof registry[0])
 

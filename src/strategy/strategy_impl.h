@@ -57,6 +57,9 @@ extern const cf_strategy_ops cf_strategy_hyperband;
 extern const cf_strategy_ops cf_strategy_asha;
 extern const cf_strategy_ops cf_strategy_bananas;
 extern const cf_strategy_ops cf_strategy_nsga2;
+extern const cf_strategy_ops cf_strategy_darts;
+extern const cf_strategy_ops cf_strategy_gdas;
+extern const cf_strategy_ops cf_strategy_spos;
 
 /* The stream of trial `trial`: (seed, trial, SAMPLE). */
 cf_rng cf_strategy_rng(uint64_t seed, int64_t trial);
