@@ -15,7 +15,7 @@ rm -rf darts gdas spos ddarts full killed
 . "$here/cli_lib.sh"
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "skipped: no Fashion-MNIST"; exit 77; }
 
-common="--space nb201 --set C=4,N=1 --epochs 1 --fraction 0.05 --val-fraction 0.02 --batch 64 --cpu-workers 1
+common="--space nb201 --set C=4 --set N=1 --epochs 1 --fraction 0.05 --val-fraction 0.02 --batch 64 --cpu-workers 1
         --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.02 --quiet"
 
 for m in darts gdas spos; do
@@ -34,7 +34,7 @@ done
 
 # the DARTS space: a small search network, darts second order
 # shellcheck disable=SC2086
-expect 0 "final" "$cf" search --space darts --set C=4,layers=3 --epochs 1 --fraction 0.03 --val-fraction 0.02 --batch 32 \
+expect 0 "final" "$cf" search --space darts --set C=4 --set layers=3 --epochs 1 --fraction 0.03 --val-fraction 0.02 --batch 32 \
     --cpu-workers 1 --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.01 --quiet \
     --strategy darts --strategy-options epochs=1,order=2 --out ddarts
 grep '"event":"trial_finished"' ddarts/journal.jsonl | head -1 | grep -q '"derived":\["Genotype(normal=' ||
@@ -46,7 +46,7 @@ record() {
         sed 's/.*"id":\([0-9]*\),"status":"\([a-z]*\)".*"val_acc":\([-0-9.e+]*\),.*/\1 \2 \3/' | sort
     grep -o '"metrics":{[^}]*}' "$1/journal.jsonl"
 }
-kc="--space nb201 --set C=4,N=1 --epochs 1 --fraction 0.1 --val-fraction 0.02 --batch 64 --cpu-workers 1
+kc="--space nb201 --set C=4 --set N=1 --epochs 1 --fraction 0.1 --val-fraction 0.02 --batch 64 --cpu-workers 1
     --threads 1 --seed 5 --retrain 0 --quiet --strategy darts --strategy-options epochs=3"
 # shellcheck disable=SC2086
 "$cf" search $kc --out full >/dev/null 2>&1 || fail "the uninterrupted run"

@@ -336,11 +336,12 @@ static int by_error(const void *x, const void *y) {
 /* Up to K trials: spread along the front of the run's objectives, topped up by
  * validation accuracy; one per architecture. Trials of lower rungs of a
  * multi-fidelity strategy take part only when no trial reached the run's
- * fidelity. Returns how many went into ids. */
+ * fidelity. A supernet (one-shot search) is never one: its derived
+ * architectures are. Returns how many went into ids. */
 static int select_finals(const cf_search_replay *rep, const cf_search_config *cfg, int K, int64_t *ids) {
     int64_t n_ok = 0, n_top = 0;
     for (int64_t i = 0; i < rep->n; i++)
-        if (rep->trials[i].status == CF_TRIAL_OK) {
+        if (rep->trials[i].status == CF_TRIAL_OK && !rep->trials[i].cand.arch.supernet) {
             n_ok++;
             if (rep->trials[i].cand.epochs >= cfg->epochs) n_top++;
         }
@@ -356,7 +357,7 @@ static int select_finals(const cf_search_replay *rep, const cf_search_config *cf
     if (!pts || !pid || !front || !order) goto exit;
     for (int64_t i = 0; i < rep->n; i++) {
         const cf_trial *t = &rep->trials[i];
-        if (t->status != CF_TRIAL_OK || t->cand.epochs < min_epochs) continue;
+        if (t->status != CF_TRIAL_OK || t->cand.epochs < min_epochs || t->cand.arch.supernet) continue;
         for (int o = 0; o < k; o++) pts[n * (size_t)k + (size_t)o] = cf_trial_objective(cfg, t, o);
         pid[n++] = t->id;
     }

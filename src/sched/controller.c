@@ -144,8 +144,9 @@ static void tally(ctl *c, const cf_trial *t) {
         sum->finished++;
         if (t->status == CF_TRIAL_OK) {
             sum->ok++;
-            cf_estimate_add(&c->est, t);
-            if (t->val_acc > sum->best_val_acc) {
+            /* a supernet is no model to keep, and its time says nothing of a trial's */
+            if (!t->cand.arch.supernet) cf_estimate_add(&c->est, t);
+            if (t->val_acc > sum->best_val_acc && !t->cand.arch.supernet) {
                 sum->best_val_acc = t->val_acc;
                 sum->best_trial = t->id;
             }
