@@ -48,7 +48,7 @@ static void keep_point(search_view *v, const cf_trial *t) {
     const int k = v->cfg ? v->cfg->n_objectives : 1;
     /* the front compares trials at the run's fidelity, not the lower rungs of a
      * multi-fidelity strategy */
-    if (k < 2 || t->status != CF_TRIAL_OK || t->cand.epochs != v->cfg->epochs) return;
+    if (k < 2 || t->status != CF_TRIAL_OK || t->cand.epochs != v->cfg->epochs || t->cand.arch.supernet) return;
     double point[CF_MAX_OBJECTIVES];
     for (int j = 0; j < k; j++) point[j] = cf_trial_objective(v->cfg, t, j);
     /* out of memory: the trial is left out of the front shown, nothing else */
@@ -200,7 +200,7 @@ static int on_event(void *ctx, cf_search_event_kind kind, const cf_trial *t, dou
     if (t->status != CF_TRIAL_OK && !v->first_failure[0])
         snprintf(v->first_failure, sizeof v->first_failure, "trial %lld (%s): %s", (long long)t->id,
                  cf_trial_status_name(t->status), t->reason[0] ? t->reason : "no reason recorded");
-    if (t->status == CF_TRIAL_OK && t->val_acc > v->best) {
+    if (t->status == CF_TRIAL_OK && t->val_acc > v->best && !t->cand.arch.supernet) {
         v->best = t->val_acc;
         v->best_id = t->id;
     }
@@ -393,7 +393,7 @@ static void print_start(const run_setup *r, const run_opts *o, search_view *view
             }
             view->done++;
             if (t->status != CF_TRIAL_OK) view->failed++;
-            if (t->status == CF_TRIAL_OK && t->val_acc > view->best) {
+            if (t->status == CF_TRIAL_OK && t->val_acc > view->best && !t->cand.arch.supernet) {
                 view->best = t->val_acc;
                 view->best_id = t->id;
             }

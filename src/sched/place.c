@@ -145,6 +145,8 @@ size_t cf_trial_memory_act(const cf_net *net, int batch, int with_aux, size_t ac
     const size_t image = (size_t)net->input.c * (size_t)net->input.h * (size_t)net->input.w;
     size_t bytes = 0;
     bytes += 3 * weights * sizeof(float);            /* parameters, gradients, momentum */
+    if (net->mix_rows > 0) bytes += 3 * weights * sizeof(float); /* a supernet's one-shot trainer:
+                                                        second-order DARTS's copies of the weights */
     bytes += state * sizeof(float);                  /* running and saved BN statistics */
     bytes += activation_bytes;                       /* activations and their gradients */
     bytes += (size_t)batch * (image * sizeof(float) + sizeof(int32_t)); /* the input batch */
