@@ -46,7 +46,8 @@ typedef struct bad_option {
 static void registry_and_options(const cf_space *nb201, const cf_space *darts) {
     size_t n = 0;
     const cf_strategy_ops *const *list = cf_strategy_list(&n);
-    const char *expect[] = {"random", "grid", "evolution", "local", "sh", "hyperband", "asha", "bananas", "nsga2"};
+    const char *expect[] = {"random", "grid", "evolution", "local", "sh",    "hyperband",
+                            "asha",   "bananas", "nsga2", "darts", "gdas", "spos"};
     const size_t n_expect = sizeof expect / sizeof expect[0];
     CHECK(n == n_expect, "%zu strategies", n);
     for (size_t i = 0; i < n && i < n_expect; i++) {
@@ -59,7 +60,7 @@ static void registry_and_options(const cf_space *nb201, const cf_space *darts) {
                 "unknown strategy 'evolutoin'", "did you mean 'evolution'?");
     CHECK(st == NULL, "out not cleared on failure");
     CHECK_FAILS(cf_strategy_create("bohb", nb201, NULL, &st), CF_ERR_UNKNOWN_NAME, "unknown strategy 'bohb'",
-                "strategies: random, grid, evolution, local, sh, hyperband, asha, bananas, nsga2");
+                "strategies: random, grid, evolution, local, sh, hyperband, asha, bananas, nsga2, darts, gdas, spos");
 
     static const bad_option bad[] = {
         {"evolution", "populaton=20", CF_ERR_UNKNOWN_NAME, "unknown option 'populaton'", "did you mean 'population'?"},

@@ -113,7 +113,7 @@ typedef struct cf_oneshot_result {
                                    of the supernet (darts: the mixture; gdas: the architecture
                                    derived after the epoch; spos: a uniform architecture of the
                                    epoch; both alone with BN recalibrated, on val_images) */
-    double seconds;          /* wall time, restored epochs included */
+    double seconds;          /* wall time, restored epochs and the derivation included */
     int n_derived;
     cf_arch derived[CF_ONESHOT_MAX_DERIVED];   /* best first */
     double derived_score[CF_ONESHOT_MAX_DERIVED]; /* darts, gdas: sum of log p; spos: the

@@ -533,8 +533,11 @@ cf_status cf_oneshot_run(cf_model *m, const cf_space *s, const cf_dataset *train
     int start = 0;
     CF_TRY_GOTO(st, load_state(&r, res, tr, mom_host, &start), exit);
     CF_TRY_GOTO(st, run_epochs(&r, res, tr, mom_host, start), exit);
-    if (res->status == CF_TRAIN_OK || (res->status == CF_TRAIN_TIMEOUT && res->epochs_done > 0))
+    if (res->status == CF_TRAIN_OK || (res->status == CF_TRAIN_TIMEOUT && res->epochs_done > 0)) {
+        const double t0 = now_s();
         CF_TRY_GOTO(st, derive(&r, res), exit);
+        res->seconds += now_s() - t0; /* the derivation (spos: its whole search) is the trial's time too */
+    }
 exit:
     if (r.paths) cf_model_set_paths(m, NULL);
     run_free(&r);
