@@ -3,8 +3,10 @@
 # search with real training on 2 CPU workers and its final phase (two models
 # retrained and tested: final/ID/test.json, their journal events, best.cfm), a
 # 200-trial search on a benchmark table, an all-failed and an all-rejected run,
-# and a copy of the trained run with a failed trial whose reason needs escaping
-# and a torn last journal line. Each
+# a copy of the trained run with a failed trial whose reason needs escaping
+# and a torn last journal line, and a one-shot (darts) run from tests/data/oneshot-run
+# (its supernet's heat maps and derived architectures; without, with a damaged
+# and with an all-zero alphas.json, each a note). Each
 # page is checked for its sections, its trial rows, well-formed SVG and numbers
 # (no NaN or inf), then rendered with headless Chromium (the DOM holds the
 # sections; the screenshot is not blank). Without python3 or Chromium those
@@ -14,7 +16,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; src=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
-rm -rf train table failed rejected final damaged damaged2 ./*.html chrome ./*.png diverged.tsv
+rm -rf train table failed rejected final damaged damaged2 oneshot oneshot-* ./*.html chrome ./*.png diverged.tsv
 . "$here/cli_lib.sh"
 have_python=1
 command -v python3 >/dev/null 2>&1 || { have_python=0; echo "note: no python3: the HTML and PNG checks are skipped"; }
@@ -146,6 +148,43 @@ if [ "$have_python" = 1 ]; then
     grep -q 'test.json:2:' damaged/report.html || fail "the broken test.json is not named with its line"
     grep -q 'final/9999/test.json: missing' damaged/report.html || fail "the missing test.json is not named"
 fi
+
+# one-shot search: a darts supernet (trial 0) that derived two architectures,
+# trained as trials 1 and 2 (a real run's journal and alphas.json, kept small)
+cp -r "$here/data/oneshot-run" oneshot
+expect 0 "wrote oneshot/report.html" "$cf" report oneshot
+check_html oneshot/report.html 3 12 oneshot
+has() { grep -q -- "$2" "$1" || fail "$1: $3"; }
+has oneshot/report.html '<h2>One-shot search</h2>' "no one-shot section"
+has oneshot/report.html 'aria-label="architecture weights softmax(alpha) of each edge' "no heat map"
+has oneshot/report.html '<title>e2_3, conv 3×3, epoch 3: 0\.2' "no heat-map cell with its weight"
+has oneshot/report.html 'method darts</h3>' "the method is not named"
+has oneshot/report.html '<tr class="derived"><td class="n">2</td>.*href="#trial-2"' "the derived architectures do not link their trials"
+has oneshot/report.html 'derived #1: supernet acc 24.60%; trial 1: val 65.92%' "no drawn derived cell"
+# the supernet (70.50%) is in the table, never the best or a point of the front
+has oneshot/report.html '<dt>best validation</dt><dd>65.92% (trial 1)' "the supernet was taken for the best"
+has oneshot/report.html 'validation accuracy against MACs, 2 trials' "the supernet is on the front"
+has oneshot/report.html '<tr class="trial" id="trial-0"><td class="n">0</td><td><code>supernet' "the supernet is not listed"
+# without its alphas.json (a run copied without trials/), damaged, or all zero (spos): a note
+cp -r oneshot oneshot-bare
+rm -r oneshot-bare/trials
+expect 0 "wrote oneshot-bare/report.html" "$cf" report oneshot-bare
+check_html oneshot-bare/report.html 3 11 oneshot
+has oneshot-bare/report.html 'trials/0/alphas.json is missing' "no note on the missing alphas.json"
+cp -r oneshot oneshot-short
+sed -i '4s/^  \[[^,]*, /  [/' oneshot-short/trials/0/alphas.json
+expect 0 "wrote" "$cf" report oneshot-short
+check_html oneshot-short/report.html 3 11 oneshot
+has oneshot-short/report.html 'alphas.json: $.alpha\[0\]: .*30' "the short epoch is not named"
+cp -r oneshot oneshot-torn
+head -c 900 oneshot/trials/0/alphas.json > oneshot-torn/trials/0/alphas.json
+expect 0 "wrote" "$cf" report oneshot-torn
+has oneshot-torn/report.html 'No heat map: .*alphas.json:[0-9]*:[0-9]*: invalid JSON' "the torn alphas.json is not named"
+cp -r oneshot oneshot-zero
+sed -i -e 's/"darts"/"spos"/' -e 's/-\?[0-9]\.[0-9e-]*/0/g' oneshot-zero/trials/0/alphas.json
+expect 0 "wrote" "$cf" report oneshot-zero
+check_html oneshot-zero/report.html 3 11 oneshot
+has oneshot-zero/report.html 'spos has no architecture weights' "no note instead of a flat heat map"
 
 # a journal damaged before its end is refused, naming the file and line; usage errors
 cp -r train damaged2

@@ -6,7 +6,9 @@
  *   repeats the run; the Pareto front (validation accuracy against MACs and
  *   against parameters); the best accuracy over the run clock; a timeline of
  *   every trial attempt per worker (and the final retraining); learning curves
- *   of the top models; diagrams of the best cells; every trial in a table
+ *   of the top models; for a one-shot search, the supernet's architecture
+ *   weights per edge over the epochs (trials/ID/alphas.json) and the
+ *   architectures it derived; diagrams of the best cells; every trial in a table
  *   (the best 500 when there are more); the failures with their reasons; and,
  *   when the best models were retrained and tested (final/ID/test.json),
  *   per-class accuracy and the confusion matrix of the best one.

@@ -533,7 +533,7 @@ static void draw_mobile(rp_buf *b, const cf_space *s, const cf_arch *a) {
 
 /* ---- the section ------------------------------------------------------------------------ */
 
-static void figure(rp_buf *b, const rp_run *run, const char *title, const char *arch) {
+void rp_cell_figure(rp_buf *b, const rp_run *run, const char *title, const char *arch) {
     rp_puts(b, "<figure class=\"cell\">\n<figcaption>");
     rp_esc(b, title);
     rp_puts(b, "</figcaption>\n");
@@ -580,21 +580,21 @@ void rp_cells_section(rp_buf *b, const rp_run *run) {
                  (long long)f->trial, rp_fmt_pct(f->val_acc, 2, a, sizeof a), rp_fmt_pct(f->test_acc, 2, t, sizeof t),
                  rp_fmt_si((double)params, p, sizeof p), rp_fmt_si((double)macs, m, sizeof m),
                  f->is_best ? " (best.cfm)" : "");
-        figure(b, run, title, f->arch);
+        rp_cell_figure(b, run, title, f->arch);
         shown[n_shown++] = f->trial;
     }
     const rp_trial **v = rp_sorted_trials(run);
     int added = 0;
     for (int64_t i = 0; v && i < run->n_trials && added < 3; i++) {
         const rp_trial *tr = v[i];
-        if (tr->status != CF_TRIAL_OK) break;
+        if (!rp_trial_is_model(tr)) break; /* the models come first; a supernet is none */
         int dup = 0;
         for (int k = 0; k < n_shown; k++) dup |= shown[k] == tr->id;
         if (dup) continue;
         snprintf(title, sizeof title, "trial %lld: val %s, %s params, %s MACs, rank %lld by validation accuracy",
                  (long long)tr->id, rp_fmt_pct(tr->val_acc, 2, a, sizeof a), rp_fmt_si((double)tr->params, p, sizeof p),
                  rp_fmt_si((double)tr->macs, m, sizeof m), (long long)i + 1);
-        figure(b, run, title, tr->arch);
+        rp_cell_figure(b, run, title, tr->arch);
         added++;
     }
     free(v);

@@ -73,9 +73,9 @@ static int cmp_by_x(const void *a, const void *b) {
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* Not a point of the chart: failed, or its accuracy or cost unknown. */
+/* Not a point of the chart: failed, a supernet, or its accuracy or cost unknown. */
 static int off_chart(const rp_trial *t, int by_params) {
-    return t->status != CF_TRIAL_OK || t->val_acc < 0 || cost_of(t, by_params) <= 0;
+    return !rp_trial_is_model(t) || t->val_acc < 0 || cost_of(t, by_params) <= 0;
 }
 
 /* A trial trained for fewer epochs than the run's fidelity (multi-fidelity strategies). */
@@ -266,7 +266,7 @@ static void pareto_legend(rp_buf *b, const rp_plot *p, const rp_run *run, int n_
     if (run->fidelity > 0) {
         int any_low = 0;
         for (int64_t i = 0; i < run->n_trials && !any_low; i++)
-            any_low = run->trials[i].status == CF_TRIAL_OK && is_low(run, &run->trials[i]);
+            any_low = rp_trial_is_model(&run->trials[i]) && is_low(run, &run->trials[i]);
         if (any_low) lx += rp_legend_item(b, lx, 22, "pt-low", 0, "fewer epochs");
     }
     lx += rp_legend_item(b, lx, 22, "pt-front", 0, "Pareto front");
@@ -329,8 +329,9 @@ static const char *time_unit(rp_axis *a, double span) {
     return "run clock (s)";
 }
 
-/* The trials that finished ok, by end time, with their accuracy range; the
- * failures are only counted. v is freed by the caller. */
+/* The trials that finished ok, by end time, with their accuracy range (a
+ * supernet is none: it is no model to pick); the failures are only counted.
+ * v is freed by the caller. */
 typedef struct progress_data {
     const rp_trial **v;
     size_t n, n_failed;
@@ -344,7 +345,7 @@ static void progress_collect(const rp_run *run, progress_data *d) {
     d->yhi = -INFINITY;
     for (int64_t i = 0; d->v && i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
-        if (t->status == CF_TRIAL_OK && t->val_acc >= 0) {
+        if (rp_trial_is_model(t) && t->val_acc >= 0) {
             d->v[d->n++] = t;
             d->ylo = fmin(d->ylo, t->val_acc);
             d->yhi = fmax(d->yhi, t->val_acc);
@@ -655,7 +656,7 @@ void rp_chart_curves(rp_buf *b, const rp_run *run) {
     const rp_trial **v = rp_sorted_trials(run);
     for (int64_t i = 0; v && i < run->n_trials && n < 6; i++) {
         const rp_trial *t = v[i];
-        if (t->status != CF_TRIAL_OK || t->n_curve == 0) continue;
+        if (!rp_trial_is_model(t) || t->n_curve == 0) continue;
         s[n] = (series){t->curve, t->n_curve, "", 0};
         snprintf(s[n].name, sizeof s[n].name, "trial %lld (search, val %s)", (long long)t->id,
                  rp_fmt_pct(t->val_acc, 2, a, sizeof a));

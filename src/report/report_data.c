@@ -1,6 +1,7 @@
 /* report_data.c - a run directory read for the report: spec.json, every
  * journal event (per attempt, so the timeline shows retries and crashes),
- * and the retrained final models under final/ID/ (test.json, train.cfs).
+ * a supernet's metrics (its derived architectures), and the retrained final
+ * models under final/ID/ (test.json, train.cfs).
  *
  * The journal is read with cf_journal_read, the checks `cellforge status`
  * and --resume rely on: a torn last line is left out (and noted), a damaged
@@ -310,6 +311,9 @@ static cf_status add_trial(loader *L, const cJSON *o, int64_t lineno, int64_t id
     t->arch = dup_or_empty(str(o, "arch"));
     t->reason = dup_or_empty("");
     if (!t->arch || !t->reason) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
+    /* "supernet" is the one text cf_arch_parse reads as a supernet, in every space */
+    t->supernet = strcmp(t->arch, "supernet") == 0;
+    t->parent = (int64_t)num(o, "parent", -1);
     t->epochs = (int)num(o, "epochs", 0);
     t->fraction = num(o, "fraction", 1);
     t->params = (int64_t)num(o, "params", 0);
@@ -339,6 +343,20 @@ static cf_status on_started(rp_run *run, rp_trial *t, const cJSON *o, double clo
     }
     t->attempts = t->open_attempt;
     t->start = t->open_start;
+    return CF_OK;
+}
+
+/* A supernet's metrics (its method and derived architectures) as JSON text,
+ * for the one-shot section; the last finish counts. */
+static cf_status keep_metrics(loader *L, rp_trial *t, const cJSON *o) {
+    free(t->metrics);
+    t->metrics = NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "metrics");
+    if (!cJSON_IsObject(m)) return CF_OK;
+    char *text = cJSON_PrintUnformatted(m);
+    t->metrics = text ? strdup(text) : NULL;
+    cJSON_free(text);
+    if (!t->metrics) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "%s: no memory", L->path);
     return CF_OK;
 }
 
@@ -417,6 +435,7 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
             return CF_OK;
         }
         t->val_acc = acc_of(o, "val_acc");
+        if (t->supernet) CF_TRY(keep_metrics(L, t, o));
         t->epochs_done = (int)num(o, "epochs_done", t->n_curve);
         t->seconds = num(o, "train_seconds", -1);
         t->start = num(o, "start", t->start);
@@ -610,13 +629,15 @@ static cf_status load_finals(rp_run *run) {
     return CF_OK;
 }
 
-/* The curves of the best trials from their training state files where the
- * journal holds no epochs for them (a journal of an older version). */
+/* The curves of the best trials and the supernets from their training state
+ * files where the journal holds no epochs for them (a journal of an older
+ * version). */
 static void load_state_curves(rp_run *run) {
     if (run->simulated) return;
     const rp_trial **v = rp_sorted_trials(run);
-    for (int64_t i = 0, k = 0; v && i < run->n_trials && k < 6 && v[i]->status == CF_TRIAL_OK; i++, k++) {
+    for (int64_t i = 0, k = 0; v && i < run->n_trials && v[i]->status == CF_TRIAL_OK; i++) {
         rp_trial *t = &run->trials[v[i]->id];
+        if (!t->supernet && k++ >= 6) continue;
         if (t->n_curve > 0) continue;
         char path[1300];
         snprintf(path, sizeof path, "%s/trials/%lld/train.cfs", run->dir, (long long)t->id);
@@ -651,6 +672,7 @@ void rp_run_free(rp_run *run) {
         free(run->trials[i].arch);
         free(run->trials[i].reason);
         free(run->trials[i].curve);
+        free(run->trials[i].metrics);
     }
     free(run->trials);
     free(run->bars);
@@ -708,13 +730,18 @@ fail:
 
 /* ---- views ---------------------------------------------------------------------------------- */
 
+int rp_trial_is_model(const rp_trial *t) { return t->status == CF_TRIAL_OK && !t->supernet; }
+
+/* The display groups: models, supernets that finished ok, the others, the rejected. */
+static int display_group(const rp_trial *t) {
+    return rp_trial_is_model(t) ? 0 : t->status == CF_TRIAL_OK ? 1 : t->status == CF_TRIAL_REJECTED ? 3 : 2;
+}
+
 static int cmp_display(const void *a, const void *b) {
     const rp_trial *x = *(const rp_trial *const *)a, *y = *(const rp_trial *const *)b;
-    int ox = x->status == CF_TRIAL_OK, oy = y->status == CF_TRIAL_OK;
-    int rx = x->status == CF_TRIAL_REJECTED, ry = y->status == CF_TRIAL_REJECTED;
-    if (ox != oy) return oy - ox;
-    if (rx != ry) return rx - ry;
-    if (ox && x->val_acc != y->val_acc) return x->val_acc < y->val_acc ? 1 : -1;
+    int gx = display_group(x), gy = display_group(y);
+    if (gx != gy) return gx - gy;
+    if (gx == 0 && x->val_acc != y->val_acc) return x->val_acc < y->val_acc ? 1 : -1;
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 

@@ -68,7 +68,7 @@ void rp_chart_hparams(rp_buf *b, const rp_run *run) {
     size_t n = 0;
     for (int64_t i = 0; ok && archs && i < run->n_trials; i++) {
         const rp_trial *t = &run->trials[i];
-        if (t->status != CF_TRIAL_OK || t->val_acc < 0 || !t->arch) continue;
+        if (!rp_trial_is_model(t) || t->val_acc < 0 || !t->arch) continue;
         if (cf_arch_parse(s, t->arch, &archs[n]) != CF_OK) continue;
         ok[n++] = t;
     }

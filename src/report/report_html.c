@@ -1,5 +1,6 @@
 /* report_html.c - the report page: style, the run's summary and command line,
- * the sections in order (each with a message where it has nothing to show),
+ * the sections in order (each with a message where it has nothing to show;
+ * the one-shot search only for a run with a supernet),
  * the trial table, the failures, the best final model's per-class accuracy
  * and confusion matrix, and the atomic write (cf_report_write).
  * Format of the inputs: include/cellforge/report.h. Tests: tests/cli_report.sh.
@@ -166,7 +167,8 @@ static void summary(rp_buf *b, const rp_run *run) {
         cut += t->status == CF_TRIAL_CUT;
         failed += is_failure(t->status);
         open += t->status == CF_TRIAL_PENDING || t->status == CF_TRIAL_RUNNING;
-        if (t->status == CF_TRIAL_OK && t->val_acc >= 0 && (best < 0 || t->val_acc > run->trials[best].val_acc))
+        /* a supernet is no model: its derived architectures are */
+        if (rp_trial_is_model(t) && t->val_acc >= 0 && (best < 0 || t->val_acc > run->trials[best].val_acc))
             best = i;
     }
     char v[256], a[64], c[64];
@@ -280,9 +282,11 @@ static void trial_table(rp_buf *b, const rp_run *run, int64_t *rows_out) {
         const rp_trial *t = v[i];
         if (t->status == CF_TRIAL_REJECTED) continue;
         shown++;
-        rp_printf(b, "<tr class=\"trial\"><td class=\"n\">%lld</td><td><code>", (long long)t->id);
+        rp_printf(b, "<tr class=\"trial\" id=\"trial-%lld\"><td class=\"n\">%lld</td><td><code>", (long long)t->id,
+                  (long long)t->id);
         rp_esc(b, t->arch);
-        rp_printf(b, "</code></td><td class=\"%s\">%s</td>", status_class(t->status), cf_trial_status_name(t->status));
+        rp_puts(b, t->supernet ? "</code> (see <a href=\"#oneshot\">One-shot search</a>)</td>" : "</code></td>");
+        rp_printf(b, "<td class=\"%s\">%s</td>", status_class(t->status), cf_trial_status_name(t->status));
         rp_puts(b, "<td class=\"n\" data-v=\"");
         rp_num(b, t->val_acc >= 0 ? t->val_acc : -1, 6);
         rp_printf(b, "\">%s</td><td class=\"n\" data-v=\"%lld\">", rp_fmt_pct(t->val_acc, 2, a, sizeof a),
@@ -603,7 +607,9 @@ static void document(rp_buf *b, const rp_run *run, int64_t *rows) {
     rp_esc(b, run->dir);
     rp_puts(b, "</code></p>\n<nav class=\"toc\"><a href=\"#summary\">summary</a><a href=\"#pareto\">Pareto front</a>"
                "<a href=\"#progress\">best over time</a><a href=\"#timeline\">timeline</a>"
-               "<a href=\"#curves\">learning curves</a><a href=\"#cells\">cells</a><a href=\"#trials\">trials</a>"
+               "<a href=\"#curves\">learning curves</a>");
+    if (rp_has_oneshot(run)) rp_puts(b, "<a href=\"#oneshot\">one-shot search</a>");
+    rp_puts(b, "<a href=\"#cells\">cells</a><a href=\"#trials\">trials</a>"
                "<a href=\"#failures\">failures</a><a href=\"#best-model\">best model</a></nav>\n</header>\n");
     if (run->torn)
         rp_printf(b, "<p class=\"notice\">journal.jsonl:%lld: the last line is torn (the search was killed while "
@@ -614,7 +620,11 @@ static void document(rp_buf *b, const rp_run *run, int64_t *rows) {
     section(b, "pareto", "Pareto front");
     rp_puts(b, "<p class=\"note\">Every trial that finished ok; the orange line joins the non-dominated trials "
                "(no other trial is both more accurate and cheaper) at the run's fidelity and shows the best "
-               "accuracy reachable at each cost. Diamonds are the retrained final models.</p>\n<div class=\"charts\">\n");
+               "accuracy reachable at each cost. Diamonds are the retrained final models.");
+    if (rp_has_oneshot(run))
+        rp_puts(b, " The supernet is left out here and wherever the best models are picked: it is no model of the "
+                   "space; the architectures derived from it are.");
+    rp_puts(b, "</p>\n<div class=\"charts\">\n");
     rp_chart_pareto(b, run, 0);
     rp_chart_pareto(b, run, 1);
     rp_puts(b, "</div>\n");
@@ -630,6 +640,10 @@ static void document(rp_buf *b, const rp_run *run, int64_t *rows) {
     rp_chart_timeline(b, run);
     section(b, "curves", "Learning curves");
     rp_chart_curves(b, run);
+    if (rp_has_oneshot(run)) {
+        section(b, "oneshot", "One-shot search");
+        rp_oneshot_section(b, run);
+    }
     section(b, "cells", "Best architectures");
     rp_cells_section(b, run);
     section(b, "trials", "All trials");

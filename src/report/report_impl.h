@@ -2,7 +2,8 @@
  * src/report): a run directory read into plain structs (report_data.c), a
  * growable text buffer with HTML escaping and guarded number printing
  * (report_buf.c), SVG plot frames (report_svg.c), the charts (report_charts.c),
- * the cell diagrams (report_cells.c) and the document (report_html.c).
+ * the cell diagrams (report_cells.c), the one-shot search (report_oneshot.c)
+ * and the document (report_html.c).
  *
  * Every number that reaches the page goes through rp_num / rp_xy, which print
  * a placeholder for a value that is not finite, so no NaN or inf text can
@@ -67,6 +68,9 @@ typedef struct rp_bar {
 typedef struct rp_trial {
     int64_t id;
     char *arch;                 /* owned */
+    int64_t parent;             /* the trial it came from (a supernet's derived ones); -1 when none */
+    int supernet;               /* arch is "supernet": a one-shot search's supernet, never a model */
+    char *metrics;              /* owned; a supernet's trial_finished metrics as JSON text; NULL when none */
     char *reason;               /* owned; "" when none */
     int epochs;                 /* fidelity asked for */
     double fraction;
@@ -229,9 +233,20 @@ void rp_chart_curves(rp_buf *b, const rp_run *run);
 int rp_has_hparams(const rp_run *run);
 void rp_chart_hparams(rp_buf *b, const rp_run *run);
 void rp_cells_section(rp_buf *b, const rp_run *run);
+/* A figure of one architecture's cells (arch borrowed; a note where it does
+ * not parse or the space is unknown), titled with title. */
+void rp_cell_figure(rp_buf *b, const rp_run *run, const char *title, const char *arch);
+/* The one-shot search (report_oneshot.c), for a run with a supernet trial. */
+int rp_has_oneshot(const rp_run *run);
+void rp_oneshot_section(rp_buf *b, const rp_run *run);
 
-/* Trials sorted for display: ok by val_acc (best first), then the others by
- * id, then the rejected proposals by id.
+/* 1 for a trial that finished ok and is a model of the search: not a
+ * supernet, which is never the best, a point of the front or a best cell. */
+int rp_trial_is_model(const rp_trial *t);
+
+/* Trials sorted for display: the models (rp_trial_is_model) by val_acc (best
+ * first), then the supernets that finished ok, then the others by id, then
+ * the rejected proposals by id.
  * Returns a malloc'd array of n pointers (NULL when n is 0 or on no memory). */
 const rp_trial **rp_sorted_trials(const rp_run *run);
 /* Short op label for diagrams: "conv 3x3", "skip", "avg pool 3x3". */
