@@ -11,6 +11,7 @@ architecture from scratch for --retrain-epochs on the whole training split and m
 on the test set. One JSON line per run, then the medians per search over the seeds.
 
     /usr/bin/python3 benchmarks/bench_oneshot.py [--seeds 2] [--supernet-epochs 6] [--threads 2]
+    /usr/bin/python3 benchmarks/bench_oneshot.py --nsga2-only 95,100   # nsga2 at other walls
 """
 import argparse
 import json
@@ -61,6 +62,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--retrain-epochs", type=int, default=3)
     ap.add_argument("--methods", default="darts,gdas,spos")
+    ap.add_argument("--nsga2-only", default="",
+                    help="comma-separated budgets in seconds: run nsga2 alone at each (per seed), e.g. the walls "
+                         "of the one-shot runs of an earlier invocation")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
     exe = os.path.join(args.build, "cellforge")
@@ -68,6 +72,14 @@ def main():
     methods = args.methods.split(",")
     rows = {m: [] for m in methods + ["nsga2"]}
     try:
+        if args.nsga2_only:
+            for seed in range(args.seeds):
+                for budget in [int(b) for b in args.nsga2_only.split(",")]:
+                    out = os.path.join(tmp, "nsga2-%d-%d" % (seed, budget))
+                    row = dict(run(exe, out, seed, args, ["--strategy", "nsga2", "--time", "%ds" % budget]),
+                               search="nsga2", seed=seed, budget_s=budget)
+                    print(json.dumps(row), flush=True)
+            return
         for seed in range(args.seeds):
             walls = []
             for m in methods:

@@ -15,8 +15,8 @@ rm -rf darts gdas spos ddarts full killed
 . "$here/cli_lib.sh"
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "skipped: no Fashion-MNIST"; exit 77; }
 
-common="--space nb201 --set C=4 --set N=1 --epochs 1 --fraction 0.05 --val-fraction 0.02 --batch 64 --cpu-workers 1
-        --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.02 --quiet"
+common="--space nb201 --set C=4 --set N=1 --epochs 1 --fraction 0.02 --val-fraction 0.02 --batch 64 --cpu-workers 1
+        --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.01 --quiet"
 
 for m in darts gdas spos; do
     # shellcheck disable=SC2086
@@ -30,12 +30,14 @@ for m in darts gdas spos; do
     grep -q '"edges": \["e0_1"' $m/trials/0/alphas.json || fail "$m: alphas.json names no edges"
     ls $m/final/*/test.json >/dev/null 2>&1 || fail "$m: nothing retrained"
     grep -q 'supernet' $m/final/*/test.json && fail "$m: the supernet itself went to the final phase"
+    grep -q 'One-shot search' $m/report.html || fail "$m: the report has no one-shot section"
+    [ -s $m/best.cfm ] || fail "$m: no best model"
 done
 
 # the DARTS space: a small search network, darts second order
 # shellcheck disable=SC2086
-expect 0 "final" "$cf" search --space darts --set C=4 --set layers=3 --epochs 1 --fraction 0.03 --val-fraction 0.02 --batch 32 \
-    --cpu-workers 1 --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.01 --quiet \
+expect 0 "final" "$cf" search --space darts --set C=4 --set layers=3 --epochs 1 --fraction 0.01 --val-fraction 0.02 --batch 32 \
+    --cpu-workers 1 --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.005 --quiet \
     --strategy darts --strategy-options epochs=1,order=2 --out ddarts
 grep '"event":"trial_finished"' ddarts/journal.jsonl | head -1 | grep -q '"derived":\["Genotype(normal=' ||
     fail "darts space: no genotype derived"

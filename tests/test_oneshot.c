@@ -6,8 +6,10 @@
  *  - paths: one architecture's paths alone (the other branches skipped) give
  *    the loss and weight gradients of the whole supernet run with that
  *    architecture's one-hot coefficients (f64);
- *  - gradients of the loss with respect to the mix coefficients against
- *    central finite differences (f64, every path), on both supernets;
+ *  - gradients of the loss with respect to the mix coefficients, and to
+ *    alpha through the softmax (rows shared by cells; at a temperature, as
+ *    GDAS's soft sample), against central finite differences (f64, every
+ *    path), on both supernets;
  *  - derivation: the k best architectures by alpha, best first, distinct,
  *    round-tripping through the arch parser; the best is NB201's argmax and
  *    DARTS's rule (two strongest edges, each with its strongest op);
@@ -177,6 +179,61 @@ static void test_coef_grad(const char *what, const cf_space *s, const cf_net_inp
     CHECK(checked > 8 && worst < 1e-6, "%s: %d coefficient gradients, worst relative error %g", what, checked, worst);
     free(g);
     free(x);
+    cf_model_destroy(m);
+}
+
+/* Every mix layer's coefficients: softmax(alpha / tau) of its row. */
+static void set_alpha(cf_model *m, const double *alpha, int rows, int cols, double tau, double *p) {
+    double *scaled = malloc((size_t)rows * cols * sizeof *scaled);
+    for (int i = 0; i < rows * cols; i++) scaled[i] = alpha[i] / tau;
+    cf_oneshot_softmax(scaled, rows, cols, p);
+    free(scaled);
+    for (int i = 0; i < m->net->n; i++)
+        if (m->net->layers[i].kind == CF_OP_MIX)
+            memcpy(cf_model_weight(m, i, 0), p + (size_t)m->net->layers[i].params.mix.row * cols, (size_t)cols * sizeof *p);
+}
+
+/* dL/dalpha (rows shared by several cells, through the softmax at temperature
+ * tau) against central differences on alpha. */
+static void test_alpha_grad(const char *what, const cf_space *s, const cf_net_input *in, double tau) {
+    const int n = 3;
+    cf_model *m = supernet_model(s, in, cf_backend_cpu_ref(), CF_DTYPE_F64, n);
+    if (!m) return;
+    const int rows = m->net->mix_rows, cols = m->net->mix_cols;
+    double *x = malloc(sizeof(double) * (size_t)n * in->c * in->h * in->w), *alpha = calloc((size_t)rows * cols, sizeof(double)),
+           *p = malloc(sizeof(double) * rows * cols), *g = calloc((size_t)rows * cols, sizeof(double));
+    int32_t y[3];
+    batch_data(n, in, x, y, 17);
+    cf_rng r = cf_rng_make(8, cf_rng_stream(4, CF_RNG_PURPOSE_TEST));
+    for (int i = 0; i < rows * cols; i++) alpha[i] = cf_rng_normal_f64(&r);
+    set_alpha(m, alpha, rows, cols, tau, p);
+    loss_of(m, x, y, n, 1);
+    for (int i = 0; i < m->net->n; i++)
+        if (m->net->layers[i].kind == CF_OP_MIX) {
+            const double *d = cf_model_weight_grad(m, i, 0);
+            for (int c = 0; c < cols; c++) g[(size_t)m->net->layers[i].params.mix.row * cols + c] += d[c];
+        }
+    cf_oneshot_softmax_backward(p, rows, cols, tau, g);
+    double worst = 0;
+    int checked = 0;
+    for (int i = 0; i < rows * cols; i += 3, checked++) {
+        const double keep = alpha[i], h = 1e-5;
+        alpha[i] = keep + h;
+        set_alpha(m, alpha, rows, cols, tau, p);
+        double up = loss_of(m, x, y, n, 0);
+        alpha[i] = keep - h;
+        set_alpha(m, alpha, rows, cols, tau, p);
+        double down = loss_of(m, x, y, n, 0);
+        alpha[i] = keep;
+        double fd = (up - down) / (2 * h), err = fabs(fd - g[i]) / (1e-6 + fabs(fd) + fabs(g[i]));
+        worst = err > worst ? err : worst;
+    }
+    /* as test_coef_grad: f64 central differences */
+    CHECK(worst < 1e-6, "%s: %d alpha gradients (tau %g), worst relative error %g", what, checked, tau, worst);
+    free(x);
+    free(alpha);
+    free(p);
+    free(g);
     cf_model_destroy(m);
 }
 
@@ -406,6 +463,8 @@ int main(int argc, char **argv) {
         test_paths("darts", da, &small);
         test_coef_grad("nb201", nb, &small);
         test_coef_grad("darts", da, &small);
+        test_alpha_grad("nb201", nb, &small, 1.0); /* darts: softmax(alpha) */
+        test_alpha_grad("darts", da, &small, 2.0); /* gdas's soft sample: softmax(alpha / tau) */
     }
     test_derive();
     cf_space_destroy(nb);

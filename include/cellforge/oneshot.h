@@ -138,6 +138,13 @@ cf_status cf_oneshot_run(cf_model *m, const cf_space *s, const cf_dataset *train
 cf_status cf_oneshot_derive(const cf_space *s, const double *alpha, int rows, int cols, int k, cf_arch *out,
                             double *score, int *n);
 
+/* p = softmax of each row of logits (rows x cols). */
+void cf_oneshot_softmax(const double *logits, int rows, int cols, double *p);
+/* Through p = softmax(logits / tau) (p given): grad holds dL/dp on entry and
+ * dL/dlogits on return. DARTS's alpha gradient (tau 1) and GDAS's straight-
+ * through one (the soft sample's p and tau). */
+void cf_oneshot_softmax_backward(const double *p, int rows, int cols, double tau, double *grad);
+
 /* Set m's mix coefficients and paths to run architecture a of s alone (a
  * supernet of s; paths of its ops, coefficient 1 each). */
 cf_status cf_oneshot_set_arch(cf_model *m, const cf_space *s, const cf_arch *a);

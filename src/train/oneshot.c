@@ -153,16 +153,9 @@ static void adam(os_run *r) {
     }
 }
 
-/* dL/dalpha from dL/dcoef (in r->grad) through coef = softmax(alpha / tau)
- * with p = r->coef... given as probs (rows, cols). */
+/* dL/dalpha from dL/dcoef (in r->grad) through p = softmax(alpha / tau). */
 static void softmax_backward(os_run *r, const double *p, double tau) {
-    for (int i = 0; i < r->rows; i++) {
-        double *g = r->grad + (size_t)i * r->cols;
-        const double *q = p + (size_t)i * r->cols;
-        double dot = 0;
-        for (int c = 0; c < r->cols; c++) dot += q[c] * g[c];
-        for (int c = 0; c < r->cols; c++) g[c] = q[c] * (g[c] - dot) / tau;
-    }
+    cf_oneshot_softmax_backward(p, r->rows, r->cols, tau, r->grad);
 }
 
 /* ---- the methods' steps ---------------------------------------------------------- */
@@ -178,7 +171,7 @@ static uint64_t val_seed(const os_run *r) { return r->cfg->train.seed ^ VAL_SEED
 /* darts: coefficients softmax(alpha); an arch step (first or second order), then a weights step. */
 static cf_status darts_step(os_run *r, const step_ctx *sc, step_out *o) {
     const uint64_t seed = r->cfg->train.seed;
-    os_softmax_rows(r->alpha, r->rows, r->cols, r->coef);
+    cf_oneshot_softmax(r->alpha, r->rows, r->cols, r->coef);
     CF_TRY(os_write_coefs(r, r->coef));
     step_out v;
     if (r->cfg->order == 1) {
@@ -213,7 +206,7 @@ static cf_status darts_step(os_run *r, const step_ctx *sc, step_out *o) {
     }
     softmax_backward(r, r->coef, 1.0);
     adam(r);
-    os_softmax_rows(r->alpha, r->rows, r->cols, r->coef);
+    cf_oneshot_softmax(r->alpha, r->rows, r->cols, r->coef);
     CF_TRY(os_write_coefs(r, r->coef));
     CF_TRY(pass(r, r->train, r->order_tr, sc->b, seed, sc->epoch, o));
     if (o->bad) return CF_OK;
@@ -232,7 +225,7 @@ static cf_status gdas_draw(os_run *r, double tau, uint64_t stream) {
         u = u > 1e-300 ? u : 1e-300;
         r->coef[i] = (r->alpha[i] - log(-log(u) + 1e-300)) / tau;
     }
-    os_softmax_rows(r->coef, r->rows, r->cols, r->soft);
+    cf_oneshot_softmax(r->coef, r->rows, r->cols, r->soft);
     for (int i = 0; i < r->rows; i++) {
         const double *h = r->soft + (size_t)i * r->cols;
         int best = 0;
@@ -378,7 +371,7 @@ static void init_alpha(os_run *r) {
 static cf_status epoch_accuracy(os_run *r, int epoch, double *acc) {
     switch (r->cfg->method) {
     case CF_ONESHOT_DARTS:
-        os_softmax_rows(r->alpha, r->rows, r->cols, r->coef);
+        cf_oneshot_softmax(r->alpha, r->rows, r->cols, r->coef);
         CF_TRY(os_write_coefs(r, r->coef));
         CF_TRY(os_set_row_paths(r, NULL));
         return os_evaluate(r, r->val, 0, acc);

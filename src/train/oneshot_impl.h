@@ -55,8 +55,6 @@ cf_status os_read_coef_grad(os_run *r, double *out);
 cf_status os_arch_rows(const cf_space *s, const cf_arch *a, int rows, int cols, uint8_t *row_paths);
 /* Run a alone: its paths, coefficient 1 on each. */
 cf_status os_use_arch(os_run *r, const cf_arch *a);
-/* softmax of each row of alpha into p (rows, cols). */
-void os_softmax_rows(const double *alpha, int rows, int cols, double *p);
 
 /* ---- oneshot_state.c ---- */
 /* The sidecar of state_path after epoch `epoch` (0-based): alpha, Adam, history. */

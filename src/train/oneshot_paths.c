@@ -74,7 +74,17 @@ cf_status os_read_coef_grad(os_run *r, double *out) {
     return CF_OK;
 }
 
-void os_softmax_rows(const double *alpha, int rows, int cols, double *p) {
+void cf_oneshot_softmax_backward(const double *p, int rows, int cols, double tau, double *grad) {
+    for (int i = 0; i < rows; i++) {
+        double *g = grad + (size_t)i * cols;
+        const double *q = p + (size_t)i * cols;
+        double dot = 0;
+        for (int c = 0; c < cols; c++) dot += q[c] * g[c];
+        for (int c = 0; c < cols; c++) g[c] = q[c] * (g[c] - dot) / tau;
+    }
+}
+
+void cf_oneshot_softmax(const double *alpha, int rows, int cols, double *p) {
     for (int i = 0; i < rows; i++) {
         const double *a = alpha + (size_t)i * cols;
         double mx = a[0], z = 0;
@@ -246,7 +256,7 @@ cf_status cf_oneshot_derive(const cf_space *s, const double *alpha, int rows, in
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, "one-shot: no memory to derive");
         goto exit;
     }
-    os_softmax_rows(alpha, rows, cols, lp);
+    cf_oneshot_softmax(alpha, rows, cols, lp);
     for (size_t i = 0; i < (size_t)rows * cols; i++) lp[i] = log(lp[i] > 1e-300 ? lp[i] : 1e-300);
     int nb = 1;
     memset(beam, 0, sizeof *beam);
