@@ -16,7 +16,7 @@ rm -rf darts gdas spos ddarts full killed
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "skipped: no Fashion-MNIST"; exit 77; }
 
 common="--space nb201 --set C=4 --set N=1 --epochs 1 --fraction 0.02 --val-fraction 0.02 --batch 64 --cpu-workers 1
-        --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.01 --quiet"
+        --threads 1 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.01 --quiet"
 
 for m in darts gdas spos; do
     # shellcheck disable=SC2086
@@ -37,7 +37,7 @@ done
 # the DARTS space: a small search network, darts second order
 # shellcheck disable=SC2086
 expect 0 "final" "$cf" search --space darts --set C=4 --set layers=3 --epochs 1 --fraction 0.01 --val-fraction 0.02 --batch 32 \
-    --cpu-workers 1 --threads 2 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.005 --quiet \
+    --cpu-workers 1 --threads 1 --seed 3 --retrain 1 --retrain-epochs 1 --retrain-fraction 0.005 --quiet \
     --strategy darts --strategy-options epochs=1,order=2 --out ddarts
 grep '"event":"trial_finished"' ddarts/journal.jsonl | head -1 | grep -q '"derived":\["Genotype(normal=' ||
     fail "darts space: no genotype derived"
@@ -57,12 +57,13 @@ kc="--space nb201 --set C=4 --set N=1 --epochs 1 --fraction 0.1 --val-fraction 0
 pid=$!
 i=0
 while [ $i -lt 600 ]; do
-    n=$(grep -c '"event":"trial_epoch"' killed/journal.jsonl 2>/dev/null || echo 0)
+    n=$(grep -c '"event":"trial_epoch"' killed/journal.jsonl 2>/dev/null)
     [ "${n:-0}" -ge 1 ] && break
     sleep 0.1; i=$((i + 1))
 done
 sleep 0.5
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+kill -9 $pid 2>/dev/null || fail "the run ended before it could be killed"
+wait $pid 2>/dev/null
 expect 0 "" "$cf" search --resume killed --quiet
 [ "$(record full)" = "$(record killed)" ] || { record full; echo ---; record killed; fail "the resumed run's record differs"; }
 cmp -s full/trials/0/alphas.json killed/trials/0/alphas.json || fail "alphas.json differs after the resume"
@@ -75,7 +76,7 @@ expect 2 "order" "$cf" search $common --strategy darts --strategy-options order=
 # shellcheck disable=SC2086
 expect 2 "unknown" "$cf" search $common --strategy gdas --strategy-options tau=3 --out none
 # shellcheck disable=SC2086
-expect 2 "use --evaluator train" "$cf" search --space nb201 --strategy spos --out none \
-    --evaluator table:$src/benchmarks/tables/nb201-3op-fmnist.tsv
+expect 2 "use --evaluator train" "$cf" search --space $src/benchmarks/spaces/nb201-3op.json --set C=4 \
+    --fraction 0.1 --strategy spos --out none --evaluator table:$src/benchmarks/tables/nb201-3op-fmnist.tsv
 rm -rf none
 echo "cli_oneshot: ok"

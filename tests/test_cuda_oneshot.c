@@ -132,7 +132,7 @@ static void test_train(const cf_backend *be) {
             if (net) CHECK_OK(cf_model_create(net, cfg.train.batch, be, 0, &m));
             if (!m) continue;
             cf_model_init(m, 1);
-            m->threads = 2;
+            m->threads = 1;
             cf_oneshot_result *res = calloc(1, sizeof *res);
             CHECK_OK(cf_oneshot_run(m, s, train, val, &cfg, res));
             CHECK(res->status == CF_TRAIN_OK && res->n_derived == 1, "%s on %s: %s",
@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
     const int fast = argc > 2 && strcmp(argv[2], "fast") == 0;
     cf_backend *be = NULL;
     if (fast) {
-        CHECK_OK(cf_backend_cpu_fast_create(2, &be));
+        CHECK_OK(cf_backend_cpu_fast_create(1, &be));
     } else {
         int skip = 0;
         be = cuda_test_open(1, &skip);
