@@ -7,6 +7,7 @@
 #define CF_TESTS_CUDA_TEST_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -28,6 +29,18 @@ static inline cf_backend *cuda_test_open(int deterministic, int *skip) {
     CHECK(st == CF_OK && be != NULL, "cf_backend_cuda_create(0, %d): %s: %s", deterministic, cf_status_name(st),
           cf_error_message());
     return st == CF_OK ? be : NULL;
+}
+
+/* The largest difference of a from the reference b over the largest
+ * magnitude of b (at least 1e-6); NaN in a counts as the worst. */
+static inline double cuda_test_norm_err(const float *a, const float *b, size_t n) {
+    double worst = 0, scale = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= worst)) worst = d; /* NaN sticks */
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    }
+    return worst / scale;
 }
 
 #endif

@@ -27,16 +27,6 @@
 #define TOL_STEP 2e-4
 #define BATCH 8
 
-static double norm_err(const float *a, const float *b, size_t n) {
-    double worst = 0, scale = 1e-6;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= worst)) worst = d; /* NaN sticks */
-        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
-    }
-    return worst / scale;
-}
-
 static cf_model *supernet(const cf_space *s, const cf_net_input *in, const cf_backend *be) {
     cf_arch a;
     cf_net *net = NULL;
@@ -62,8 +52,8 @@ static void compare_step(const char *what, cf_model *dev, cf_model *ref, const f
     if (!g) return;
     CHECK_OK(cf_backend_copy(dev->be, g, dev->grad, dev->n_params * sizeof *g, CF_COPY_TO_HOST));
     const float *gr = ref->grad;
-    double ew = norm_err(g, gr, dev->mix_offset);
-    double ec = norm_err(g + dev->mix_offset, gr + ref->mix_offset, dev->n_params - dev->mix_offset);
+    double ew = cuda_test_norm_err(g, gr, dev->mix_offset);
+    double ec = cuda_test_norm_err(g + dev->mix_offset, gr + ref->mix_offset, dev->n_params - dev->mix_offset);
     CHECK(ew < TOL_STEP, "%s: weight gradients off by %g", what, ew);
     CHECK(ec < TOL_STEP, "%s: mix coefficient gradients off by %g", what, ec);
     free(g);

@@ -29,6 +29,7 @@
 #include "cellforge/rng.h"
 #include "cellforge/train.h"
 #include "check.h"
+#include "cuda_test.h"
 #include "space_kit.h"
 
 /* Steps of part 2. Trained on random labels at batch 8, the DARTS and mobile
@@ -77,16 +78,6 @@ static const net_case k_cases[] = {
  * per-channel shift), and the f32 reference itself is then off by 1e7. */
 #define LAYER_FLOOR 1e-3
 #define BATCH 8
-
-static double norm_err(const float *a, const float *b, size_t n) {
-    double worst = 0, scale = 1e-6;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= worst)) worst = d; /* NaN sticks */
-        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
-    }
-    return worst / scale;
-}
 
 static cf_model *build_dtype(const net_case *nc, const cf_backend *be, int batch, cf_dtype dtype) {
     const cf_net_input in = {nc->c, nc->h, nc->w, nc->classes};
@@ -158,7 +149,7 @@ static void one_step(const net_case *nc, const cf_backend *gpu) {
     float lc[BATCH * 16], lg[BATCH * 16];
     CHECK_OK(cf_model_logits_host(cpu_m, lc));
     CHECK_OK(cf_model_logits_host(gpu_m, lg));
-    double e = norm_err(lg, lc, (size_t)BATCH * nc->classes);
+    double e = cuda_test_norm_err(lg, lc, (size_t)BATCH * nc->classes);
     printf("%-6s one step: logits %.2e", nc->space, e);
     CHECK(e <= TOL_STEP, "%s: logits differ by %.3g", nc->space, e);
     CHECK_OK(cf_model_loss(cpu_m, y, 0.1, &loss_cpu));
@@ -173,7 +164,7 @@ static void one_step(const net_case *nc, const cf_backend *gpu) {
     CHECK_OK(cf_model_backward(exact));
     float *g = grad_host(gpu_m);
     if (g) {
-        e = norm_err(g, cpu_m->grad, cpu_m->n_params);
+        e = cuda_test_norm_err(g, cpu_m->grad, cpu_m->n_params);
         printf("  gradients %.2e\n", e);
         CHECK(e <= TOL_STEP, "%s: gradients differ by %.3g", nc->space, e);
         /* per layer against the exact gradient, to name the first that differs */
@@ -226,8 +217,8 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     w0[0] = nextafterf(w0[0], INFINITY);
     cf_model_host_changed(nudged);
     CHECK_OK(cf_train(nudged, train, val, &cfg, rn));
-    double nw = norm_err(nudged->param, cpu_m->param, cpu_m->n_params);
-    double ns = norm_err(nudged->state, cpu_m->state, cpu_m->n_state);
+    double nw = cuda_test_norm_err(nudged->param, cpu_m->param, cpu_m->n_params);
+    double ns = cuda_test_norm_err(nudged->state, cpu_m->state, cpu_m->n_state);
     CHECK(nw <= TOL_TRAIN / 10 && ns <= TOL_TRAIN / 10,
           "%s: %d steps are chaotic: one ulp in one weight moves the weights by %.3g, the BN statistics by %.3g",
           nc->space, nc->steps, nw, ns);
@@ -244,8 +235,8 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     }
     double le = fabs(rg->curve[0].train_loss - rc->curve[0].train_loss) / fabs(rc->curve[0].train_loss);
     /* cf_train leaves the host copies current: param and state are comparable as they are */
-    double we = norm_err(gpu_m->param, cpu_m->param, cpu_m->n_params);
-    double se = norm_err(gpu_m->state, cpu_m->state, cpu_m->n_state);
+    double we = cuda_test_norm_err(gpu_m->param, cpu_m->param, cpu_m->n_params);
+    double se = cuda_test_norm_err(gpu_m->state, cpu_m->state, cpu_m->n_state);
     printf("%-6s %2d steps: loss %.2e  weights %.2e  bn statistics %.2e (one ulp: %.1e, %.1e)", nc->space,
            nc->steps, le, we, se, nw, ns);
     CHECK(le <= TOL_TRAIN, "%s: epoch loss %.6f on the %s, %.6f on the CPU", nc->space, rg->curve[0].train_loss,
@@ -257,7 +248,7 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     double ac = 0, ag = 0;
     CHECK_OK(cf_evaluate_logits(cpu_m, val, rc->mean, rc->std, &ac, NULL, lc));
     CHECK_OK(cf_evaluate_logits(gpu_m, val, rg->mean, rg->std, &ag, NULL, lg));
-    double ee = norm_err(lg, lc, val->n * (size_t)nc->classes);
+    double ee = cuda_test_norm_err(lg, lc, val->n * (size_t)nc->classes);
     printf("  eval logits %.2e\n", ee);
     CHECK(ee <= TOL_TRAIN, "%s: evaluation logits differ by %.3g", nc->space, ee);
 
@@ -272,7 +263,7 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
         if (cf_checkpoint_load(path, cf_backend_cpu_ref(), BATCH, &back, &info) == CF_OK) {
             double ab = 0;
             CHECK_OK(cf_evaluate_logits(back, val, rg->mean, rg->std, &ab, NULL, lc));
-            double be = norm_err(lc, lg, val->n * (size_t)nc->classes);
+            double be = cuda_test_norm_err(lc, lg, val->n * (size_t)nc->classes);
             CHECK(be <= TOL_STEP, "%s: the saved %s model gives other logits on the CPU (%.3g)", nc->space, g_name, be);
             cf_model_destroy(back);
         } else {

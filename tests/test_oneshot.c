@@ -30,16 +30,7 @@
 #include "cellforge/oneshot.h"
 #include "cellforge/rng.h"
 #include "check.h"
-
-static cf_space *space(const char *name, const char *k1, const char *v1, const char *k2, const char *v2) {
-    cf_space *s = NULL;
-    CHECK_OK(cf_space_load(name, &s));
-    if (s) {
-        CHECK_OK(cf_space_set(s, k1, v1));
-        CHECK_OK(cf_space_set(s, k2, v2));
-    }
-    return s;
-}
+#include "space_kit.h"
 
 static cf_model *supernet_model(const cf_space *s, const cf_net_input *in, const cf_backend *be, cf_dtype dtype,
                                 int batch) {
@@ -456,7 +447,7 @@ int main(int argc, char **argv) {
     if (argc > 1) setenv("CELLFORGE_SPACES", argv[1], 1);
     cf_log_set_level(CF_LOG_LEVEL_WARN);
     test_build();
-    cf_space *nb = space("nb201", "C", "2", "N", "1"), *da = space("darts", "C", "2", "layers", "3");
+    cf_space *nb = kit_space("nb201", "C=2,N=1"), *da = kit_space("darts", "C=2,layers=3");
     cf_net_input small = {1, 8, 8, 4};
     if (nb && da) {
         test_paths("nb201", nb, &small);
@@ -478,7 +469,7 @@ int main(int argc, char **argv) {
     cf_dataset *train = NULL, *val = NULL, *rest = NULL, *part = NULL;
     CHECK_OK(cf_dataset_split(all, 1536.0 / 60000.0, 1, &rest, &part));
     CHECK_OK(cf_dataset_split(part, 1.0 / 3.0, 2, &train, &val));
-    cf_space *s = space("nb201", "C", "4", "N", "1");
+    cf_space *s = kit_space("nb201", "C=4,N=1");
     if (s && train && val) test_fmnist(s, train, val);
     cf_space_destroy(s);
     cf_dataset_destroy(all);

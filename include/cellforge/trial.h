@@ -45,6 +45,8 @@ typedef enum cf_trial_status {
 const char *cf_trial_status_name(cf_trial_status s);
 /* The status a name stands for: 1 and *out set, or 0 for an unknown name. */
 int cf_trial_status_parse(const char *name, cf_trial_status *out);
+/* The trial status of a training's end: ok, nan, diverged, timeout. */
+cf_trial_status cf_trial_status_of_training(cf_train_status s);
 
 /* A trial's seed: weights, data order and augmentation differ between the
  * trials of one run and repeat exactly for the same (run seed, trial id); the

@@ -64,19 +64,17 @@ static void aux_head(cf_net *net, int x) {
     cf_netb_mark_aux(net, from);
 }
 
-cf_status cf_net_build_darts(cf_net *net, const cf_space *s, const cf_arch *a) {
+cf_status cf_netb_darts_skeleton(cf_net *net, const cf_space *s, int auxiliary, cf_netb_cell_fn make_cell, const void *ctx) {
     int C = (int)cf_space_get(s, "C"), layers = (int)cf_space_get(s, "layers");
-    int auxiliary = cf_space_get(s, "auxiliary") != 0;
     int stem = cf_netb_conv(net, CF_NET_INPUT, 3 * C, 3, 1, 1, 1, 1, 0, "stem.conv");
     stem = cf_netb_bn(net, stem, 1, "stem.bn");
     int s0 = stem, s1 = stem, c = C, reduction_prev = 0;
     for (int i = 0; i < layers; i++) {
         int reduction = i == layers / 3 || i == 2 * layers / 3;
         if (reduction) c *= 2;
-        const cf_arch_cell *g = &a->cell[reduction ? 1 : 0];
         char name[32];
         snprintf(name, sizeof name, "cells.%d", i);
-        int out = cell(net, s, g, s0, s1, c, reduction, reduction_prev, name);
+        int out = make_cell(net, s, ctx, s0, s1, c, reduction, reduction_prev, name);
         reduction_prev = reduction;
         s0 = s1;
         s1 = out;
@@ -85,4 +83,14 @@ cf_status cf_net_build_darts(cf_net *net, const cf_space *s, const cf_arch *a) {
     int x = cf_netb_global_avgpool(net, s1, "head.pool");
     net->logits = cf_netb_linear(net, x, net->input.classes, 1, "head.classifier");
     return net->err;
+}
+
+static int arch_cell(cf_net *net, const cf_space *s, const void *ctx, int s0, int s1, int c, int reduction,
+                     int reduction_prev, const char *name) {
+    const cf_arch *a = ctx;
+    return cell(net, s, &a->cell[reduction ? 1 : 0], s0, s1, c, reduction, reduction_prev, name);
+}
+
+cf_status cf_net_build_darts(cf_net *net, const cf_space *s, const cf_arch *a) {
+    return cf_netb_darts_skeleton(net, s, cf_space_get(s, "auxiliary") != 0, arch_cell, a);
 }

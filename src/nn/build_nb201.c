@@ -47,7 +47,7 @@ static int reduction(cf_net *net, int x, int c, const char *name) {
     return cf_netb_sum(net, 2, both, "%s.sum", name);
 }
 
-cf_status cf_net_build_nb201(cf_net *net, const cf_space *s, const cf_arch *a) {
+cf_status cf_netb_nb201_skeleton(cf_net *net, const cf_space *s, cf_netb_cell_fn make_cell, const void *ctx) {
     int C = (int)cf_space_get(s, "C"), N = (int)cf_space_get(s, "N");
     int x = cf_netb_conv(net, CF_NET_INPUT, C, 3, 1, 1, 1, 1, 0, "stem.conv");
     x = cf_netb_bn(net, x, 1, "stem.bn");
@@ -62,7 +62,7 @@ cf_status cf_net_build_nb201(cf_net *net, const cf_space *s, const cf_arch *a) {
         for (int k = 0; k < N; k++) {
             char name[32];
             snprintf(name, sizeof name, "cells.%d", index++);
-            x = cell(net, s, a, x, c, name);
+            x = make_cell(net, s, ctx, x, -1, c, 0, 0, name);
         }
     }
     x = cf_netb_bn(net, x, 1, "head.bn");
@@ -70,4 +70,14 @@ cf_status cf_net_build_nb201(cf_net *net, const cf_space *s, const cf_arch *a) {
     x = cf_netb_global_avgpool(net, x, "head.pool");
     net->logits = cf_netb_linear(net, x, net->input.classes, 1, "head.classifier");
     return net->err;
+}
+
+static int arch_cell(cf_net *net, const cf_space *s, const void *ctx, int x, int unused, int c, int reduction,
+                     int reduction_prev, const char *name) {
+    (void)unused, (void)reduction, (void)reduction_prev;
+    return cell(net, s, ctx, x, c, name);
+}
+
+cf_status cf_net_build_nb201(cf_net *net, const cf_space *s, const cf_arch *a) {
+    return cf_netb_nb201_skeleton(net, s, arch_cell, a);
 }

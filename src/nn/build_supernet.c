@@ -47,7 +47,9 @@ static cf_status check_ops(cf_net *net, const cf_space *s) {
 
 /* ---- nb201 ---------------------------------------------------------------------- */
 
-static int nb201_cell(cf_net *net, const cf_space *s, int x, int c, const char *name) {
+static int nb201_cell(cf_net *net, const cf_space *s, const void *ctx, int x, int unused, int c, int reduction,
+                      int reduction_prev, const char *name) {
+    (void)ctx, (void)unused, (void)reduction, (void)reduction_prev;
     int node[CF_CELL_MAX_NODES];
     node[0] = x;
     net->plain_bn = 1;
@@ -66,50 +68,14 @@ static int nb201_cell(cf_net *net, const cf_space *s, int x, int c, const char *
     return node[s->nodes - 1];
 }
 
-static int nb201_reduction(cf_net *net, int x, int c, const char *name) {
-    char part[64];
-    snprintf(part, sizeof part, "%s.a", name);
-    int y = cf_netb_relu_conv_bn(net, x, c, 3, 2, 1, 1, part);
-    snprintf(part, sizeof part, "%s.b", name);
-    y = cf_netb_relu_conv_bn(net, y, c, 3, 1, 1, 1, part);
-    int r = cf_netb_pool(net, x, CF_OP_AVGPOOL2D, 2, 2, 0, "%s.shortcut.avgpool", name);
-    r = cf_netb_conv(net, r, c, 1, 1, 0, 1, 1, 0, "%s.shortcut.conv", name);
-    int both[2] = {y, r};
-    return cf_netb_sum(net, 2, both, "%s.sum", name);
-}
-
-static cf_status nb201_supernet(cf_net *net, const cf_space *s) {
-    int C = (int)cf_space_get(s, "C"), N = (int)cf_space_get(s, "N");
-    net->mix_rows = s->nodes * (s->nodes - 1) / 2;
-    int x = cf_netb_conv(net, CF_NET_INPUT, C, 3, 1, 1, 1, 1, 0, "stem.conv");
-    x = cf_netb_bn(net, x, 1, "stem.bn");
-    int index = 0;
-    for (int stage = 0; stage < 3; stage++) {
-        int c = C << stage;
-        char name[32];
-        if (stage > 0) {
-            snprintf(name, sizeof name, "cells.%d.reduce", index++);
-            x = nb201_reduction(net, x, c, name);
-        }
-        for (int k = 0; k < N; k++) {
-            snprintf(name, sizeof name, "cells.%d", index++);
-            x = nb201_cell(net, s, x, c, name);
-        }
-    }
-    x = cf_netb_bn(net, x, 1, "head.bn");
-    x = cf_netb_relu(net, x, "head.relu");
-    x = cf_netb_global_avgpool(net, x, "head.pool");
-    net->logits = cf_netb_linear(net, x, net->input.classes, 1, "head.classifier");
-    return net->err;
-}
-
 /* ---- darts ---------------------------------------------------------------------- */
 
 /* Edges of one darts cell: node j (2..) takes every earlier node. */
 static int darts_edges(const cf_space *s) { return s->nodes * (s->nodes + 3) / 2; }
 
-static int darts_cell(cf_net *net, const cf_space *s, int s0, int s1, int c, int reduction, int reduction_prev,
-                      const char *name) {
+static int darts_cell(cf_net *net, const cf_space *s, const void *ctx, int s0, int s1, int c, int reduction,
+                      int reduction_prev, const char *name) {
+    (void)ctx;
     char part[64];
     int state[CF_CELL_MAX_NODES];
     net->plain_bn = 1;
@@ -132,35 +98,18 @@ static int darts_cell(cf_net *net, const cf_space *s, int s0, int s1, int c, int
     return cf_netb_concat(net, s->nodes, state + 2, "%s.concat", name);
 }
 
-static cf_status darts_supernet(cf_net *net, const cf_space *s) {
-    int C = (int)cf_space_get(s, "C"), layers = (int)cf_space_get(s, "layers");
-    if (2 + s->nodes > CF_CELL_MAX_NODES || 1 + s->nodes > CF_NODE_MAX_IN)
-        return cf_netb_fail(net, CF_ERR_UNSUPPORTED, "supernet: %d intermediate nodes is too many", s->nodes),
-               net->err;
-    net->mix_rows = 2 * darts_edges(s);
-    int stem = cf_netb_conv(net, CF_NET_INPUT, 3 * C, 3, 1, 1, 1, 1, 0, "stem.conv");
-    stem = cf_netb_bn(net, stem, 1, "stem.bn");
-    int s0 = stem, s1 = stem, c = C, reduction_prev = 0;
-    for (int i = 0; i < layers; i++) {
-        int reduction = i == layers / 3 || i == 2 * layers / 3;
-        if (reduction) c *= 2;
-        char name[32];
-        snprintf(name, sizeof name, "cells.%d", i);
-        int out = darts_cell(net, s, s0, s1, c, reduction, reduction_prev, name);
-        reduction_prev = reduction;
-        s0 = s1;
-        s1 = out;
-    }
-    int x = cf_netb_global_avgpool(net, s1, "head.pool");
-    net->logits = cf_netb_linear(net, x, net->input.classes, 1, "head.classifier");
-    return net->err;
-}
-
 cf_status cf_net_build_supernet(cf_net *net, const cf_space *s) {
     CF_TRY(check_ops(net, s));
     switch (s->family) {
-    case CF_SPACE_FAMILY_NB201: return nb201_supernet(net, s);
-    case CF_SPACE_FAMILY_DARTS: return darts_supernet(net, s);
+    case CF_SPACE_FAMILY_NB201:
+        net->mix_rows = s->nodes * (s->nodes - 1) / 2;
+        return cf_netb_nb201_skeleton(net, s, nb201_cell, NULL);
+    case CF_SPACE_FAMILY_DARTS:
+        if (2 + s->nodes > CF_CELL_MAX_NODES || 1 + s->nodes > CF_NODE_MAX_IN)
+            return cf_netb_fail(net, CF_ERR_UNSUPPORTED, "supernet: %d intermediate nodes is too many", s->nodes),
+                   net->err;
+        net->mix_rows = 2 * darts_edges(s);
+        return cf_netb_darts_skeleton(net, s, 0, darts_cell, NULL);
     default: break;
     }
     cf_netb_fail(net, CF_ERR_UNSUPPORTED, "supernet: space %s has none", s->name);

@@ -80,6 +80,17 @@ cf_status cf_netb_build(const cf_space *s, const cf_arch *a, const cf_net_input 
 /* The fusion pass: merge each ReLU into the batch norm it reads where net.h
  * allows it, drop the ReLU layers and renumber. Returns how many it fused. */
 int cf_netb_fuse_bn_relu(cf_net *net);
+/* A cell of a skeleton: reads x0 (and x1, the cell before the last, for
+ * darts; -1 for nb201) and returns its output of c channels; ctx is the
+ * builder's (an arch, or nothing for a supernet). */
+typedef int (*cf_netb_cell_fn)(cf_net *net, const cf_space *s, const void *ctx, int x0, int x1, int c, int reduction,
+                               int reduction_prev, const char *name);
+/* NB201's TinyNetwork around `cell` (build_nb201.c): stem, three stages of N
+ * cells with ResNet reductions between them, head. */
+cf_status cf_netb_nb201_skeleton(cf_net *net, const cf_space *s, cf_netb_cell_fn cell, const void *ctx);
+/* DARTS's NetworkCIFAR around `cell` (build_darts.c): stem, `layers` cells with
+ * reductions at a third and two thirds, the auxiliary head when asked, head. */
+cf_status cf_netb_darts_skeleton(cf_net *net, const cf_space *s, int auxiliary, cf_netb_cell_fn cell, const void *ctx);
 /* The supernet of s's family (build_supernet.c): every op on every edge, mixed. */
 cf_status cf_net_build_supernet(cf_net *net, const cf_space *s);
 /* Per-family builders (build_<family>.c). */

@@ -31,16 +31,6 @@ static void relay_epoch(void *ctx, const cf_epoch_record *r) {
     if (e->task->on_epoch) e->task->on_epoch(e->task->epoch_ctx, e->task->trial, r);
 }
 
-static cf_trial_status trial_status(cf_train_status s) {
-    switch (s) {
-    case CF_TRAIN_OK: return CF_TRIAL_OK;
-    case CF_TRAIN_NAN: return CF_TRIAL_NAN;
-    case CF_TRAIN_DIVERGED: return CF_TRIAL_DIVERGED;
-    case CF_TRAIN_TIMEOUT: return CF_TRIAL_TIMEOUT;
-    }
-    return CF_TRIAL_ERROR;
-}
-
 /* The metrics object: as many derived architectures as fit, best first. */
 static void write_metrics(const cf_space *s, const cf_oneshot_config *cfg, const cf_oneshot_result *res,
                           char *buf, size_t cap) {
@@ -125,7 +115,7 @@ cf_status cf_eval_supernet(const cf_eval_supernet_args *a, const cf_trial_task *
         free(res);
         return failed(out, st);
     }
-    out->status = trial_status(res->status);
+    out->status = cf_trial_status_of_training(res->status);
     snprintf(out->reason, sizeof out->reason, "%s", res->reason);
     out->epochs_done = res->epochs_done;
     out->seconds = res->seconds;

@@ -53,16 +53,6 @@ static void train_close(void *self, void *state) {
     cf_backend_destroy(state);
 }
 
-static cf_trial_status from_train_status(cf_train_status s) {
-    switch (s) {
-    case CF_TRAIN_OK: return CF_TRIAL_OK;
-    case CF_TRAIN_NAN: return CF_TRIAL_NAN;
-    case CF_TRAIN_DIVERGED: return CF_TRIAL_DIVERGED;
-    case CF_TRAIN_TIMEOUT: return CF_TRIAL_TIMEOUT;
-    }
-    return CF_TRIAL_ERROR;
-}
-
 /* A failure of the trial itself (not of the evaluator): recorded, the search goes on.
  * The other ranks of a data-parallel trial are released from their collectives. */
 static cf_status trial_failed(const cf_trial_task *task, cf_trial_outcome *out, cf_status st) {
@@ -206,7 +196,7 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
         free(res);
         return trial_failed(task, out, st);
     }
-    out->status = from_train_status(res->status);
+    out->status = cf_trial_status_of_training(res->status);
     snprintf(out->reason, sizeof out->reason, "%s", res->reason);
     out->val_acc = res->val_acc;
     out->epochs_done = res->epochs_done;

@@ -12,6 +12,16 @@ const char *cf_trial_status_name(cf_trial_status s) {
     return (unsigned)s < sizeof status_names / sizeof status_names[0] ? status_names[s] : "?";
 }
 
+cf_trial_status cf_trial_status_of_training(cf_train_status s) {
+    switch (s) {
+    case CF_TRAIN_OK: return CF_TRIAL_OK;
+    case CF_TRAIN_NAN: return CF_TRIAL_NAN;
+    case CF_TRAIN_DIVERGED: return CF_TRIAL_DIVERGED;
+    case CF_TRAIN_TIMEOUT: return CF_TRIAL_TIMEOUT;
+    }
+    return CF_TRIAL_ERROR;
+}
+
 int cf_trial_status_parse(const char *name, cf_trial_status *out) {
     for (size_t i = 0; i < sizeof status_names / sizeof status_names[0]; i++)
         if (strcmp(name, status_names[i]) == 0) {

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cellforge/checkpoint.h"
 #include "cellforge/rng.h"
+#include "cellforge/thread.h"
 #include "oneshot_impl.h"
 
 #define VAL_SEED_SALT 0x6f6e6573686f7456ull /* the validation order's seed: seed ^ this */
@@ -65,12 +65,6 @@ void cf_oneshot_config_default(cf_oneshot_config *cfg, cf_oneshot_method method)
     cfg->generations = 10;
     cfg->bn_batches = 4;
     cfg->val_images = 1000;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- one step's pieces ------------------------------------------------------------ */
@@ -439,9 +433,9 @@ static cf_status run_epochs(os_run *r, cf_oneshot_result *res, cf_train_result *
     int nb = (int)((double)(r->train->n / (size_t)B) * fraction);
     nb = nb < 1 ? 1 : nb;
     const int nvb = (int)(r->val->n / (size_t)B);
-    const double t0 = now_s(), restored = res->seconds;
+    const double t0 = cf_time_now(), restored = res->seconds;
     for (int e = start; e < E; e++) {
-        const double te = now_s();
+        const double te = cf_time_now();
         cf_data_epoch_order(r->train->n, c->train.seed, (uint64_t)e, r->order_tr);
         cf_data_epoch_order(r->val->n, val_seed(r), (uint64_t)e, r->order_va);
         double loss = 0, lr = c->train.lr;
@@ -465,10 +459,10 @@ static cf_status run_epochs(os_run *r, cf_oneshot_result *res, cf_train_result *
             seen += o.n;
             if (c->train.progress) {
                 cf_train_progress p = {e, E, b + 1, nb, loss / (b + 1), (double)hits / (double)seen, lr,
-                                       (double)seen / (now_s() - te), restored + now_s() - t0};
+                                       (double)seen / (cf_time_now() - te), restored + cf_time_now() - t0};
                 c->train.progress(c->train.progress_ctx, &p);
             }
-            if (c->train.time_limit_s > 0 && now_s() - t0 > c->train.time_limit_s) {
+            if (c->train.time_limit_s > 0 && cf_time_now() - t0 > c->train.time_limit_s) {
                 res->status = CF_TRAIN_TIMEOUT;
                 snprintf(res->reason, sizeof res->reason, "time limit %gs in epoch %d", c->train.time_limit_s, e + 1);
                 return CF_OK;
@@ -478,9 +472,9 @@ static cf_status run_epochs(os_run *r, cf_oneshot_result *res, cf_train_result *
         *rec = (cf_epoch_record){e, loss / nb, (double)hits / (double)seen, -1, lr, 0};
         CF_TRY(epoch_accuracy(r, e, &rec->val_acc));
         CF_TRY(os_set_row_paths(r, NULL));
-        rec->seconds = now_s() - te;
+        rec->seconds = cf_time_now() - te;
         res->epochs_done = e + 1;
-        res->seconds = restored + now_s() - t0;
+        res->seconds = restored + cf_time_now() - t0;
         memcpy(r->hist + (size_t)e * r->rows * r->cols, r->alpha, (size_t)r->rows * r->cols * sizeof *r->alpha);
         CF_TRY(save_state(r, e, res, tr, mom_host));
         if (c->alphas_path) CF_TRY(os_alphas_write(r, e + 1));
@@ -527,9 +521,9 @@ cf_status cf_oneshot_run(cf_model *m, const cf_space *s, const cf_dataset *train
     CF_TRY_GOTO(st, load_state(&r, res, tr, mom_host, &start), exit);
     CF_TRY_GOTO(st, run_epochs(&r, res, tr, mom_host, start), exit);
     if (res->status == CF_TRAIN_OK || (res->status == CF_TRAIN_TIMEOUT && res->epochs_done > 0)) {
-        const double t0 = now_s();
+        const double t0 = cf_time_now();
         CF_TRY_GOTO(st, derive(&r, res), exit);
-        res->seconds += now_s() - t0; /* the derivation (spos: its whole search) is the trial's time too */
+        res->seconds += cf_time_now() - t0; /* the derivation (spos: its whole search) is the trial's time too */
     }
 exit:
     if (r.paths) cf_model_set_paths(m, NULL);
