@@ -252,21 +252,7 @@ static void svg_open(rp_buf *b, const graph *g, const char *aria) {
     double box[4];
     graph_box(g, box);
     double pad = 10, w = box[2] - box[0] + 2 * pad, h = box[3] - box[1] + 2 * pad;
-    rp_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"cellsvg\" viewBox=\"");
-    rp_xy(b, box[0] - pad);
-    rp_puts(b, " ");
-    rp_xy(b, box[1] - pad);
-    rp_puts(b, " ");
-    rp_xy(b, w);
-    rp_puts(b, " ");
-    rp_xy(b, h);
-    rp_puts(b, "\" width=\"");
-    rp_xy(b, w);
-    rp_puts(b, "\" height=\"");
-    rp_xy(b, h);
-    rp_puts(b, "\" role=\"img\" aria-label=\"");
-    rp_esc(b, aria);
-    rp_puts(b, "\">\n");
+    rp_svg_open(b, "cellsvg", box[0] - pad, box[1] - pad, w, h, aria);
 }
 
 /* The unit direction from node n towards the edge's control point, or along

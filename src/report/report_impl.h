@@ -197,6 +197,8 @@ void rp_axis_fit(rp_axis *a, double lo, double hi, int log);
 double rp_map(const rp_axis *a, double v);
 /* Open an <svg> with the frame, grid, ticks and axis labels; plot coordinates
  * from rp_map. aria: a short description of the chart. */
+/* <svg ...> of class cls showing (x0, y0, w, h) at w x h, with its aria label. */
+void rp_svg_open(rp_buf *b, const char *cls, double x0, double y0, double w, double h, const char *aria);
 void rp_plot_begin(rp_buf *b, rp_plot *p, const char *aria, const char *xlabel, const char *ylabel);
 void rp_plot_end(rp_buf *b);
 /* A step line through the points (x sorted ascending): horizontal then vertical. */

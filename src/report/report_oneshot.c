@@ -313,15 +313,7 @@ static void heat_maps(rp_buf *b, const rp_run *run, const alphas *a) {
     }
     hm_plan(run, a, L);
     double w = fmax(L->label_w + L->per_row * (L->pw + L->gap), 280), h = L->top + L->grid_rows * L->ph;
-    rp_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 ");
-    rp_xy(b, w);
-    rp_puts(b, " ");
-    rp_xy(b, h);
-    rp_puts(b, "\" width=\"");
-    rp_xy(b, w);
-    rp_puts(b, "\" height=\"");
-    rp_xy(b, h);
-    rp_puts(b, "\" role=\"img\" aria-label=\"architecture weights softmax(alpha) of each edge over the epochs\">\n");
+    rp_svg_open(b, "chart", 0, 0, w, h, "architecture weights softmax(alpha) of each edge over the epochs");
     hm_legend(b, L);
     char op[64];
     for (int g = 0; g < L->grid_rows; g++) {

@@ -158,22 +158,30 @@ static void tick_label(const rp_axis *a, double v, double step, char *buf, size_
     }
 }
 
+void rp_svg_open(rp_buf *b, const char *cls, double x0, double y0, double w, double h, const char *aria) {
+    rp_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"%s\" viewBox=\"", cls);
+    rp_xy(b, x0);
+    rp_puts(b, " ");
+    rp_xy(b, y0);
+    rp_puts(b, " ");
+    rp_xy(b, w);
+    rp_puts(b, " ");
+    rp_xy(b, h);
+    rp_puts(b, "\" width=\"");
+    rp_xy(b, w);
+    rp_puts(b, "\" height=\"");
+    rp_xy(b, h);
+    rp_puts(b, "\" role=\"img\" aria-label=\"");
+    rp_esc(b, aria);
+    rp_puts(b, "\">\n");
+}
+
 void rp_plot_begin(rp_buf *b, rp_plot *p, const char *aria, const char *xlabel, const char *ylabel) {
     p->x.p0 = p->left;
     p->x.p1 = p->width - p->right;
     p->y.p0 = p->height - p->bottom;
     p->y.p1 = p->top;
-    rp_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 ");
-    rp_xy(b, p->width);
-    rp_puts(b, " ");
-    rp_xy(b, p->height);
-    rp_puts(b, "\" width=\"");
-    rp_xy(b, p->width);
-    rp_puts(b, "\" height=\"");
-    rp_xy(b, p->height);
-    rp_puts(b, "\" role=\"img\" aria-label=\"");
-    rp_esc(b, aria);
-    rp_puts(b, "\">\n");
+    rp_svg_open(b, "chart", 0, 0, p->width, p->height, aria);
     rp_printf(b, "<rect class=\"plotbg\" x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\"/>\n", p->left, p->top,
               p->x.p1 - p->x.p0, p->y.p0 - p->y.p1);
     double v[64], step;
