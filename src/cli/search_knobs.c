@@ -31,7 +31,7 @@ const cli_knob cli_knobs[] = {
     {"search", 1, 1, NULL, "KEY=SPEC", "search a training knob or skeleton option with the architecture,\nrepeatable: lr=log:0.01..0.5, wd=0..0.001, C=int:8..32,\nbatch=choice:64,128,256, augment=choice:none,flip,crop+flip; keys\nlr, wd, momentum, batch, epochs, augment, cutout, erase,\nlabel_smoothing or an option of the space (see README)", S | SE, NULL, TEXT},
     {"dataset", 1, 0, "fashion-mnist", "NAME", "fashion-mnist (Debian's dataset-fashion-mnist), mnist, cifar10,\ncifar100, npz:FILE or folder:DIR[:HxW] (your own images)", S | SE | TA, NULL, TEXT},
     {"data-dir", 1, 0, NULL, "DIR", "where the dataset files are (default: Debian's location)", S | SE | TA, NULL, TEXT},
-    {"strategy", 1, 0, "nsga2", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2", S | SE, NULL, TEXT},
+    {"strategy", 1, 0, "nsga2", "NAME", "random, grid, evolution, local, sh, hyperband, asha, bananas,\nnsga2; one-shot: darts, gdas, spos", S | SE, NULL, TEXT},
     {"strategy-options", 1, 0, "", "K=V,...", "the strategy's options (see below); the default search uses\npopulation=16", S | SE, NULL, TEXT},
     {"proxy", 1, 0, NULL, "LIST", "rank proposals by zero-cost proxies before training them: vote\n(synflow, snip and naswot; the default for --warmup and\n--proxy-pool), a proxy name or a comma list (a vote of those);\nbananas then also feeds them to its surrogate", S | SE, "zero-cost proxies (scores at initialization, see `cellforge score`)", TEXT},
     {"warmup", 1, 0, "0", "N", "score N random architectures before the first trial and propose\nthe best --warmup-keep first (evolution, local, random,\nbananas, nsga2)", S | SE, NULL, COUNT(0, 1e6)},
@@ -407,6 +407,11 @@ static const char *const search_tail =
     "  bananas    ensemble=5 init=10 candidates=100 parents=10 acquisition=its|ucb kappa=1\n"
     "             steps=200\n"
     "  nsga2      population=50 tournament=2 (every objective of --objectives)\n"
+    "  darts      epochs=0 (the run's --epochs) derive=1 order=1|2 lr=0.025 lr_min=0.001\n"
+    "             wd=3e-4 arch_lr=3e-4 arch_wd=1e-3\n"
+    "  gdas       as darts without order, and tau_max=10 tau_min=0.1\n"
+    "  spos       epochs derive=3 lr lr_min wd population=20 generations=10 bn_batches=4\n"
+    "             val_images=1000\n"
     "\nrun directory: spec.json (the resolved spec), journal.jsonl (one JSON event per\n"
     "line, jq-readable), trials.tsv (a benchmark table of the finished trials),\n"
     "trials/ID/train.cfs (a trial's state after each epoch), best.cfs (the best\n"
