@@ -16,7 +16,7 @@
  *  - on Fashion-MNIST (skipped without it): darts, gdas and spos supernets
  *    learn; gdas and spos repeat bit for bit; darts resumed from its state
  *    after epoch 1 ends as the run that never stopped; darts second order
- *    runs.
+ *    runs; a damaged state is reported and the run starts over.
  *
  *   build/tests/test_oneshot SPACES_DIR
  */
@@ -425,6 +425,14 @@ static void test_fmnist(const cf_space *s, const cf_dataset *train, const cf_dat
     cfg.on_epoch = NULL;
     cf_oneshot_result *resumed = run(s, &cfg, train, val, be, 99); /* other weights: the state replaces them */
     CHECK(whole && resumed && same_result(whole, resumed), "darts: the resumed run differs");
+    FILE *f = fopen(state, "wb"); /* a damaged state: reported, and the run starts over */
+    if (f) {
+        fputs("not a state", f);
+        fclose(f);
+    }
+    cf_oneshot_result *again = run(s, &cfg, train, val, be, 1);
+    CHECK(whole && again && same_result(whole, again), "darts: a run over a damaged state differs from a fresh one");
+    free(again);
     free(whole);
     free(resumed);
     unlink(state);

@@ -93,7 +93,8 @@ typedef struct cf_oneshot_config {
     /* After each epoch (may be NULL): its record, the epoch counted from 0. */
     void (*on_epoch)(void *ctx, const cf_epoch_record *r);
     void *epoch_ctx;
-    /* The state after each epoch (NULL: none); resumed from when it exists. */
+    /* The state after each epoch (NULL: none); resumed from when it exists (a
+     * damaged one, or one of another run, is reported and training starts over). */
     const char *state_path;
     /* The architecture weights after each epoch as JSON, for the report
      * (NULL: none): {"method", "rows", "cols", "ops", "edges", "alpha": [[...]]}. */
@@ -127,8 +128,8 @@ typedef struct cf_oneshot_result {
  * train, its architecture weights on val (both borrowed), and derive
  * architectures. CF_OK with res->status saying how training ended (derived
  * only for ok or timeout after a whole epoch); a cf_status failure for bad
- * arguments, a backend error or a state file that does not belong to this
- * run (the message names it). */
+ * arguments, a backend error or a sidecar that does not fit its state (the
+ * message names it). */
 cf_status cf_oneshot_run(cf_model *m, const cf_space *s, const cf_dataset *train, const cf_dataset *val,
                          const cf_oneshot_config *cfg, cf_oneshot_result *res);
 

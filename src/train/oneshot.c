@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "cellforge/checkpoint.h"
+#include "cellforge/log.h"
 #include "cellforge/rng.h"
 #include "cellforge/thread.h"
 #include "oneshot_impl.h"
@@ -412,7 +413,12 @@ static cf_status load_state(os_run *r, cf_oneshot_result *res, cf_train_result *
     *start = 0;
     if (!c->state_path || stat(c->state_path, &sb) != 0) return CF_OK;
     cf_model *m = r->m;
-    CF_TRY(cf_trainstate_load(c->state_path, r->s, "supernet", &c->train, m, mom_host, tr));
+    cf_status st = cf_trainstate_load(c->state_path, r->s, "supernet", &c->train, m, mom_host, tr);
+    if (st == CF_ERR_PARSE || st == CF_ERR_INVALID_ARG) { /* damaged, or another run's: m is untouched */
+        CF_LOG_WARN("one-shot: cannot resume: %s; the supernet trains from epoch 1", cf_error_message());
+        return CF_OK;
+    }
+    CF_TRY(st);
     for (int k = 0; k < r->train->c; k++)
         if (tr->mean[k] != r->mean[k] || tr->std[k] != r->std[k])
             CF_FAIL(CF_ERR_INVALID_ARG, "%s: a state of another training set (its normalization differs)",
