@@ -51,6 +51,10 @@ static void test_nb201(void) {
     t.status = CF_TRIAL_OK;
     t.val_acc = -1;
     CHECK(cf_trial_chance_cause(s, 10, &t, why, sizeof why) == 0, "an unscored trial is not at chance");
+    /* a supernet at chance: every edge holds every op, so it is connected */
+    t = ok_trial(s, "supernet", 0.10, 0.12);
+    CHECK(cf_trial_chance_cause(s, 10, &t, why, sizeof why) == 1 && strstr(why, "no path") == NULL,
+          "supernet cause: %s", why);
     cf_space_destroy(s);
 }
 

@@ -447,7 +447,8 @@ static double seconds_per_mac(const search_final_args *a, const cf_search_replay
         double f = t->cand.fraction > 0 ? t->cand.fraction : 1;
         double images = (t->epochs_done > 0 ? t->epochs_done : 1) * (f * (double)a->n_train + (double)a->n_val / 3);
         double work = (double)t->cost.macs * images;
-        if (t->status == CF_TRIAL_OK && t->train_seconds > 0 && work > 0) k[n++] = t->train_seconds / work;
+        if (t->status == CF_TRIAL_OK && t->train_seconds > 0 && work > 0 && !t->cand.arch.supernet)
+            k[n++] = t->train_seconds / work; /* a supernet step is several passes: not a trial's speed */
     }
     double med = 0;
     if (n > 0) {

@@ -62,7 +62,8 @@ static int darts_connected(const cf_space *s, const cf_arch *a) {
 
 int cf_trial_chance_cause(const cf_space *s, int classes, const cf_trial *t, char *buf, size_t cap) {
     if (t->status != CF_TRIAL_OK || t->val_acc < 0 || classes < 2 || t->val_acc >= 1.5 / classes) return 0;
-    int connected = s->family == CF_SPACE_FAMILY_NB201   ? nb201_connected(s, &t->cand.arch)
+    int connected = t->cand.arch.supernet                ? 1 /* every op on every edge */
+                    : s->family == CF_SPACE_FAMILY_NB201 ? nb201_connected(s, &t->cand.arch)
                     : s->family == CF_SPACE_FAMILY_DARTS ? darts_connected(s, &t->cand.arch)
                                                          : 1;
     if (!connected) {
