@@ -2,8 +2,9 @@
 # mpi_faults.sh CELLFORGE SPACE_JSON TABLE WORKDIR - faults of a search over MPI ranks.
 # 1. A rank that hangs (CF_TEST_HANG_RANK=1, a test-only switch: rank 1 stops,
 #    no heartbeat and no answer, when its first trial arrives) is found within
-#    --rank-timeout: its trial is recorded as an error naming rank and host, the
-#    search stops, and every process of the job exits.
+#    --rank-timeout: its trial is recorded as cut (unfinished) naming rank and
+#    host, the search stops, and every process of the job exits; a resume runs
+#    that trial again and finishes the search, no trial twice.
 # 2. kill -9 of a worker rank mid-run ends the job (OpenMPI); the run then
 #    resumes under mpirun from rank 0's journal: no finished trial is lost or
 #    run twice, and the run reaches its --trials.
@@ -29,11 +30,21 @@ echo "$out" | tail -5
 [ "$rc" != 0 ] || fail "a search with a hung rank exited 0"
 [ $((t1 - t0)) -le 40 ] || fail "the hung rank took $((t1 - t0)) s to be found (timeout 3 s)"
 case "$out" in *"rank 1 (host $host)"*) ;; *) fail "the output does not name rank 1 on $host";; esac
-grep '"event":"trial_finished"' hang/journal.jsonl | grep '"status":"error"' | grep -q "rank 1 (host $host)" ||
-    fail "no trial recorded as an error naming rank 1 and its host"
+lost=$(grep '"event":"trial_cut"' hang/journal.jsonl | grep "rank 1 (host $host) stopped answering" |
+       sed 's/.*"id":\([0-9]*\),.*/\1/')
+[ -n "$lost" ] || fail "no trial recorded as cut naming rank 1 and its host"
+grep '"event":"trial_finished"' hang/journal.jsonl | grep -q '"status":"error"' && fail "a trial of the hung rank was recorded as an error"
 sleep 1
 pgrep -f "$dir/hang|--out hang" > /dev/null && fail "a process of the hung job is still running"
 echo "ok: a hung rank was found in $((t1 - t0)) s and the job ended"
+expect 0 "60 trials" run_mpi 3 "$cf" search --resume hang --quiet
+ids=$(grep '"event":"trial_finished"' hang/journal.jsonl | sed 's/.*"id":\([0-9]*\),.*/\1/' | sort -n)
+[ "$(echo "$ids" | grep -c .)" = 60 ] || fail "not 60 trials finished after resuming the hung run"
+[ "$(echo "$ids" | uniq -d | grep -c .)" = 0 ] || fail "trials finished twice after the hang: $(echo "$ids" | uniq -d | tr '\n' ' ')"
+for id in $lost; do
+    echo "$ids" | grep -qx "$id" || fail "the hung rank's trial $id was not run again by the resume"
+done
+echo "ok: the resume ran the hung rank's trial $lost again"
 
 # ---- 2. kill -9 of a worker rank, then resume ---------------------------------
 cat > trainer.sh <<'SH'

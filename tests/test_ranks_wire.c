@@ -34,12 +34,14 @@ static void test_task(const cf_space *s) {
     cf_trial_task task = {.trial = &t, .worker = &w, .replicas = 1, .time_limit_s = 99.5,
                           .checkpoint = "runs/x/trials/41/train.cfs"};
     char *text = NULL;
-    CHECK_OK(cf_wire_task_write(&task, 2, &text));
+    CHECK_OK(cf_wire_task_write(&task, 2, NULL, &text));
     cf_trial back;
     int worker = -1;
     double limit = 0;
     char ckpt[512];
-    CHECK_OK(cf_wire_task_read(s, text, &back, &worker, &limit, ckpt, sizeof ckpt));
+    cf_wire_group g;
+    CHECK_OK(cf_wire_task_read(s, text, &back, &worker, &limit, ckpt, sizeof ckpt, &g));
+    CHECK(g.size == 0 && back.replicas == 1, "a trial on one worker read back with a group of %d", g.size);
     CHECK(back.id == 41 && worker == 2 && limit == 99.5, "id %lld worker %d limit %g", (long long)back.id, worker, limit);
     CHECK(strcmp(back.arch, t.arch) == 0, "arch %s", back.arch);
     CHECK(cf_arch_hash(s, &back.cand.arch) == cf_arch_hash(s, &t.cand.arch), "the parsed arch differs");
@@ -49,10 +51,33 @@ static void test_task(const cf_space *s) {
     CHECK(back.cost.params == 14062 && back.cost.macs == 1395680 && back.memory == 37492608, "cost changed");
     CHECK(strcmp(ckpt, task.checkpoint) == 0, "checkpoint %s", ckpt);
     free(text);
+    /* one replica of a data-parallel group over ranks */
+    cf_wire_group grp = {.id = 123456789012LL, .replica = 2, .size = 3, .procs = {0, 4, 2}, .local = {1, 0, 3}};
+    task.replicas = 3;
+    CHECK_OK(cf_wire_task_write(&task, 1, &grp, &text));
+    CHECK_OK(cf_wire_task_read(s, text, &back, &worker, &limit, ckpt, sizeof ckpt, &g));
+    CHECK(g.id == grp.id && g.replica == 2 && g.size == 3 && g.procs[0] == 0 && g.procs[1] == 4 && g.procs[2] == 2 &&
+              g.local[0] == 1 && g.local[2] == 3 && back.replicas == 3, "group read back as id %lld replica %d of %d", g.id, g.replica, g.size);
+    free(text);
+    const char *broken[] = {
+        "{\"arch\":\"%s\",\"group\":{\"id\":1,\"replica\":3,\"procs\":[0,1,2],\"local\":[0,0,0]}}",
+        "{\"arch\":\"%s\",\"group\":{\"id\":1,\"replica\":0,\"procs\":[],\"local\":[]}}",
+        "{\"arch\":\"%s\",\"group\":{\"id\":-1,\"replica\":0,\"procs\":[0,1],\"local\":[0,0]}}",
+        "{\"arch\":\"%s\",\"group\":{\"id\":1,\"replica\":0,\"procs\":[0,\"x\"],\"local\":[0,0]}}",
+        "{\"arch\":\"%s\",\"group\":{\"id\":1,\"replica\":0,\"procs\":[0,1],\"local\":[0]}}",
+    };
+    for (int k = 0; k < 5; k++) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, broken[k], t.arch);
+        CHECK(cf_wire_task_read(s, msg, &back, &worker, &limit, ckpt, sizeof ckpt, &g) == CF_ERR_PARSE,
+              "broken group %d was read", k);
+    }
     /* an arch the space cannot read fails with the space's message */
-    CHECK(cf_wire_task_read(s, "{\"arch\":\"|bogus~0|\",\"id\":1}", &back, &worker, &limit, ckpt, sizeof ckpt) != CF_OK,
+    CHECK(cf_wire_task_read(s, "{\"arch\":\"|bogus~0|\",\"id\":1}", &back, &worker, &limit, ckpt, sizeof ckpt, &g) !=
+              CF_OK,
           "a bad arch was read");
-    CHECK(cf_wire_task_read(s, "not json", &back, &worker, &limit, ckpt, sizeof ckpt) == CF_ERR_PARSE, "garbage read");
+    CHECK(cf_wire_task_read(s, "not json", &back, &worker, &limit, ckpt, sizeof ckpt, &g) == CF_ERR_PARSE,
+          "garbage read");
 }
 
 static void test_outcome(void) {

@@ -84,51 +84,51 @@ static void test_place(void) {
     size_t need[5] = {0, 10 * GB, 6 * GB, 4 * GB, 3 * GB};
 
     /* idle: the tightest fit, the lowest index among equals */
-    cf_place p = cf_place_decide(w, load, 4, need, 0);
+    cf_place p = cf_place_decide(w, load, 4, need, 0, 0);
     CHECK(p.verdict == CF_PLACE_OK && p.count == 1 && p.workers[0] == 2, "idle: verdict %d on %d", p.verdict,
           p.workers[0]);
     /* the least busy wins over a tighter fit */
     load[2] = (cf_place_load){10 * GB, 1};
     load[3] = (cf_place_load){1 * GB, 1};
-    p = cf_place_decide(w, load, 4, need, 0);
+    p = cf_place_decide(w, load, 4, need, 0, 0);
     CHECK(p.verdict == CF_PLACE_OK && p.workers[0] == 1, "busy small GPUs: on %d", p.workers[0]);
     /* packing: two trials on one device while they fit */
     memset(load, 0, sizeof load);
     load[0] = (cf_place_load){60 * GB, 3};
     need[1] = 50 * GB;
-    p = cf_place_decide(w, load, 4, need, 0);
+    p = cf_place_decide(w, load, 4, need, 0, 0);
     CHECK(p.verdict == CF_PLACE_WAIT, "50 GB with 20 GB free on the only big GPU: wait, got %d", p.verdict);
     load[0] = (cf_place_load){20 * GB, 1};
-    p = cf_place_decide(w, load, 4, need, 0);
+    p = cf_place_decide(w, load, 4, need, 0, 0);
     CHECK(p.verdict == CF_PLACE_OK && p.workers[0] == 0, "50 GB beside 20 GB on 80 GB: %d", p.verdict);
     /* slots are a limit too */
     load[0] = (cf_place_load){0, 8};
-    p = cf_place_decide(w, load, 4, need, 0);
+    p = cf_place_decide(w, load, 4, need, 0, 0);
     CHECK(p.verdict == CF_PLACE_WAIT, "every slot taken: %d", p.verdict);
 
     /* too big for any device: the smallest data-parallel group that fits */
     memset(load, 0, sizeof load);
     size_t big[5] = {0, 120 * GB, 60 * GB, 40 * GB, 30 * GB};
-    p = cf_place_decide(w, load, 4, big, 0);
+    p = cf_place_decide(w, load, 4, big, 0, 0);
     CHECK(p.verdict == CF_PLACE_NEVER, "120 GB, 60 GB on two: only one GPU holds 60: %d", p.verdict);
     size_t big2[5] = {0, 120 * GB, 38 * GB, 26 * GB, 15 * GB};
-    p = cf_place_decide(w, load, 4, big2, 0);
+    p = cf_place_decide(w, load, 4, big2, 0, 0);
     CHECK(p.verdict == CF_PLACE_OK && p.count == 2 && p.workers[0] == 0 && p.workers[1] == 1,
           "two replicas of 38 GB on 80 + 40: count %d on %d,%d", p.count, p.workers[0], p.workers[1]);
     size_t big3[5] = {0, 120 * GB, 50 * GB, 41 * GB, 15 * GB};
-    p = cf_place_decide(w, load, 4, big3, 0);
+    p = cf_place_decide(w, load, 4, big3, 0, 0);
     CHECK(p.verdict == CF_PLACE_OK && p.count == 4, "15 GB on each of 4: count %d", p.count);
     load[1] = (cf_place_load){30 * GB, 1};
-    p = cf_place_decide(w, load, 4, big2, 0);
+    p = cf_place_decide(w, load, 4, big2, 0, 0);
     CHECK(p.verdict == CF_PLACE_WAIT && p.count == 2, "group member busy: wait for it, got %d", p.verdict);
 
     /* asked to scale: exactly k replicas, the least busy with the most room */
     memset(load, 0, sizeof load);
     size_t small[5] = {0, 8 * GB, 4 * GB, 3 * GB, 2 * GB};
-    p = cf_place_decide(w, load, 4, small, 2);
+    p = cf_place_decide(w, load, 4, small, 2, 0);
     CHECK(p.verdict == CF_PLACE_OK && p.count == 2 && p.workers[0] == 0 && p.workers[1] == 1,
           "replicas=2: %d,%d", p.workers[0], p.workers[1]);
-    p = cf_place_decide(w, load, 4, small, 5);
+    p = cf_place_decide(w, load, 4, small, 5, 0);
     CHECK(p.verdict == CF_PLACE_NEVER, "replicas=5 on 4 devices: %d", p.verdict);
 
     /* a group never mixes device kinds */
@@ -138,8 +138,32 @@ static void test_place(void) {
     mix[1].slots = mix[2].slots = 1;
     size_t need3[4] = {0, 30 * GB, 9 * GB, 7 * GB};
     memset(load, 0, sizeof load);
-    p = cf_place_decide(mix, load, 3, need3, 0);
+    p = cf_place_decide(mix, load, 3, need3, 0, 0);
     CHECK(p.verdict == CF_PLACE_NEVER, "one GPU + two CPUs cannot form a group: %d", p.verdict);
+
+    /* MPI ranks: a group stays on one rank unless asked to span them */
+    cf_worker_desc rk[5] = {gpu(0, 80 * GB), gpu(0, 80 * GB), gpu(1, 80 * GB), gpu(0, 80 * GB), gpu(1, 80 * GB)};
+    rk[1].rank = 1;
+    rk[2].rank = 1;
+    rk[3].rank = rk[4].rank = 2;
+    cf_place_load rl[5];
+    memset(rl, 0, sizeof rl);
+    size_t two[6] = {0, 8 * GB, 4 * GB, 3 * GB, 2 * GB, 2 * GB};
+    p = cf_place_decide(rk, rl, 5, two, 2, 0);
+    CHECK(p.verdict == CF_PLACE_OK && p.count == 2 && rk[p.workers[0]].rank == 1 && rk[p.workers[1]].rank == 1,
+          "replicas=2 over ranks: both on rank 1, got workers %d,%d", p.workers[0], p.workers[1]);
+    rl[1] = (cf_place_load){1 * GB, 1};
+    p = cf_place_decide(rk, rl, 5, two, 2, 0);
+    CHECK(p.verdict == CF_PLACE_OK && rk[p.workers[0]].rank == 2 && rk[p.workers[1]].rank == 2,
+          "rank 1 busier: the group goes to rank 2, got workers %d,%d", p.workers[0], p.workers[1]);
+    p = cf_place_decide(rk, rl, 5, two, 3, 0);
+    CHECK(p.verdict == CF_PLACE_NEVER, "replicas=3, no rank has 3 workers: %d", p.verdict);
+    p = cf_place_decide(rk, rl, 5, two, 3, 1);
+    CHECK(p.verdict == CF_PLACE_OK && p.count == 3 && rk[p.workers[0]].rank != rk[p.workers[2]].rank,
+          "replicas=3 spanning ranks: %d, workers %d,%d,%d", p.verdict, p.workers[0], p.workers[1], p.workers[2]);
+    rl[0] = rl[2] = rl[3] = (cf_place_load){0, 8};
+    p = cf_place_decide(rk, rl, 5, two, 2, 0);
+    CHECK(p.verdict == CF_PLACE_WAIT, "every rank has a full worker: wait, got %d", p.verdict);
 }
 
 /* ---- the table evaluator ------------------------------------------------------------ */

@@ -47,6 +47,34 @@ cf_status cf_comm_cpu_create(int size, cf_comm **out);
  * thread for all ranks; the caller frees it with cf_comm_destroy. */
 cf_status cf_comm_nccl_create(const int *devices, int size, cf_comm **out);
 
+/* A data-parallel group whose replicas run in several processes of an MPI
+ * job (src/backend/comm_mpi.c, built with CF_MPI). Every process that runs
+ * replicas of the group makes its own communicator from the same id, size and
+ * procs; a replica r there calls the collectives with rank r. Host buffers
+ * (f32 and f64), the CPU communicator's summation order, so the same bits as
+ * the group in one process. */
+typedef struct cf_comm_mpi_group {
+    long long id;          /* the group's number, unique within the job (>= 0) */
+    int size;              /* replicas (1 to 32) */
+    const int *procs;      /* (size) the MPI rank of the process running each replica */
+    const int *local;      /* (size) each replica's worker index within its process */
+    /* Optional: 1 when process `proc` stopped answering, its description in
+     * why; a replica waiting on the group then fails instead of waiting. */
+    int (*lost)(void *ctx, int proc, char *why, size_t cap);
+    void *lost_ctx;
+} cf_comm_mpi_group;
+
+/* Collective over MPI_COMM_WORLD, once per process after MPI is initialized:
+ * a communication space of the groups' own. */
+cf_status cf_comm_mpi_setup(void);
+
+/* This process's communicator of group g (copied); free with cf_comm_destroy.
+ * CF_ERR_UNSUPPORTED in a build without MPI. */
+cf_status cf_comm_mpi_create(const cf_comm_mpi_group *g, cf_comm **out);
+
+/* 1 with *g filled (procs borrowed from c) when c is such a communicator. */
+int cf_comm_mpi_group_of(const cf_comm *c, cf_comm_mpi_group *g);
+
 /* Whether allreduce_f32 takes device buffers. */
 int cf_comm_device_f32(const cf_comm *c);
 

@@ -73,10 +73,16 @@ typedef struct cf_evaluator_ops {
     cf_status (*open)(void *self, const cf_worker_desc *w, void **device_state);
     void (*close)(void *self, void *device_state);
     /* run one rank of a trial; failures of the trial go in *out (CF_OK returned),
-     * a returned error means the evaluator itself broke */
+     * a returned error means the evaluator itself broke (the search stops);
+     * an error with out->status CF_TRIAL_CUT says the trial's worker was lost
+     * mid-trial: it is recorded unfinished, so a resume runs it again */
     cf_status (*run)(void *self, void *device_state, const cf_trial_task *task,
                      cf_trial_outcome *out);
     void (*destroy)(void *self);
+    /* Optional: the communicator (a cf_comm *) of a data-parallel group over
+     * workers w[0..k) of several MPI ranks, on rank 0; the caller destroys it.
+     * NULL: groups stay within one process. */
+    cf_status (*group_comm)(void *self, const cf_worker_desc *const *w, int k, void **comm);
 } cf_evaluator_ops;
 
 typedef struct cf_evaluator {

@@ -81,9 +81,11 @@ typedef struct cf_place {
  * placement choose (one device when it fits, else the smallest data-parallel
  * group of one kind whose members fit); k > 1 asks for exactly k.
  * Among devices that fit, the least busy wins, then the tightest fit (so large
- * holes stay free for large trials), then the lowest index. */
+ * holes stay free for large trials), then the lowest index. A group takes the
+ * workers of one MPI rank (one process, so one node) unless span is set, when
+ * it may take workers of several (their gradients then travel over MPI). */
 cf_place cf_place_decide(const cf_worker_desc *w, const cf_place_load *load, int n,
-                         const size_t *need, int replicas);
+                         const size_t *need, int replicas, int span);
 
 /* Bytes a trial needs on one device, from the network's memory plan: weights,
  * gradients and momentum, batch-norm state, the activation arena at the batch

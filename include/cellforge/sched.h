@@ -61,6 +61,7 @@ typedef struct cf_search_config {
     int min_batch;                 /* out-of-memory retries halve the batch down to this, 16 */
     int oom_retries;               /* at most this many retries after an out of memory, 3 */
     int replicas;                  /* 0: placement decides; k > 1: every trial data-parallel */
+    int span_ranks;                /* a data-parallel group may take workers of several MPI ranks */
     int64_t limit[CF_LIMIT_COUNT]; /* hard constraints; 0: none */
     int objectives[CF_MAX_OBJECTIVES]; /* objectives after accuracy: CF_LIMIT_MACS, ...,
                                           CF_OBJECTIVE_PROXY */

@@ -212,6 +212,24 @@ cf_status cf_comm_nccl_create(const int *devices, int size, cf_comm **out) {
 }
 #endif
 
+#ifndef CF_HAVE_MPI
+cf_status cf_comm_mpi_setup(void) {
+    CF_FAIL(CF_ERR_UNSUPPORTED, "comm: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin)");
+}
+
+cf_status cf_comm_mpi_create(const cf_comm_mpi_group *g, cf_comm **out) {
+    (void)g;
+    *out = NULL;
+    CF_FAIL(CF_ERR_UNSUPPORTED, "comm: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin)");
+}
+
+int cf_comm_mpi_group_of(const cf_comm *c, cf_comm_mpi_group *g) {
+    (void)c;
+    (void)g;
+    return 0;
+}
+#endif
+
 /* A bad rank or buffer is a caller's bug on one rank; aborting lets the other
  * ranks fail too instead of waiting for a collective that never completes. */
 static cf_status check_call(cf_comm *c, int rank, const void *buf, size_t n, const char *what) {

@@ -68,6 +68,7 @@ const cli_knob cli_knobs[] = {
     {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL, COUNT(1, 4096)},
     {"cpu-memory", 1, 0, NULL, "N", "bytes the CPU workers may plan for trials (default: half the RAM)", S | R | SE | TA, NULL, COUNT(1, 1e15)},
     {"replicas", 1, 0, NULL, "K", "run every trial data-parallel over K workers", S | SE | TA, NULL, COUNT(1, CF_MAX_WORKERS)},
+    {"span-ranks", 0, 0, NULL, NULL, "let a data-parallel group (--replicas) take workers of several\nMPI ranks, its gradients summed over MPI (default: one rank's)", SE, NULL, TEXT},
     {"mpi", 0, 0, NULL, NULL, "join an MPI job even where no launcher is seen (mpirun and srun\nare recognized): rank 0 searches, every rank runs its node's\nworkers (see README, Beyond one machine)", SE, NULL, TEXT},
     {"rank-timeout", 1, 0, "2m", "DURATION", "an MPI rank silent this long is taken as hung: its trials fail\nnaming its rank and host, and the search stops", S | R | SE, NULL, DURATION(1, 8760 * 3600)},
     {"oom-retries", 1, 0, "3", "N", "retries of an out-of-memory trial (more room, or half the batch)", S | SE | TA, NULL, COUNT(0, 100)},

@@ -29,15 +29,30 @@ int search_ranks_begin(int argc, char **argv, cf_ranks **rk) {
     return -1;
 }
 
+/* Rank 0, once every rank joined: --replicas K needs K workers on one rank,
+ * or on all of them together with --span-ranks. */
+static int check_replicas(const cli_args *a, const run_setup *r) {
+    const int K = r->cfg.replicas;
+    if (K <= 1) return -1;
+    int most = 0, total = r->n_workers;
+    for (int i = 0, count = 0; i < total; i++) {
+        count = i > 0 && r->workers[i].rank == r->workers[i - 1].rank ? count + 1 : 1;
+        if (count > most) most = count;
+    }
+    if (r->cfg.span_ranks && K > total)
+        return cli_usage_error(a, "--replicas %d: the ranks have %d workers in all", K, total);
+    if (!r->cfg.span_ranks && K > most)
+        return cli_usage_error(a, "--replicas %d: no rank has %d workers (at most %d); --span-ranks lets a group "
+                               "take workers of several ranks", K, K, most);
+    return -1;
+}
+
 int search_ranks_join(const cli_args *a, cf_ranks *rk, int rc, run_setup *r) {
     double timeout = 120;
     if (rc < 0) {
         int trc = cli_knob_number(a, "rank-timeout", &timeout);
         if (trc >= 0) rc = trc;
     }
-    if (rc < 0 && r->cfg.replicas > 1 && cf_ranks_size(rk) > 1)
-        rc = cli_usage_error(a, "--replicas %d: data-parallel trials over MPI ranks are not supported yet",
-                             r->cfg.replicas);
     if (!rk) return rc;
     /* every rank reaches the join, so none waits for one that gave up */
     cf_status st = cf_ranks_join(rk, rc < 0 || rc == EXIT_OK, r->workers, &r->n_workers, &r->n_local);
@@ -47,6 +62,7 @@ int search_ranks_join(const cli_args *a, cf_ranks *rk, int rc, run_setup *r) {
         st = cf_ranks_serve(rk, r->ev, r->space, r->workers, r->n_workers);
         return st == CF_OK ? EXIT_OK : cli_fail(a->command);
     }
+    if ((rc = check_replicas(a, r)) >= 0) return rc;
     if (cf_ranks_wrap(rk, r->ev, timeout, &r->ev) != CF_OK) return cli_fail(a->command);
     return -1;
 }

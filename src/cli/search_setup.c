@@ -163,7 +163,9 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
                         &r->n_workers) != CF_OK)
         return cli_fail(a->command);
     r->n_local = r->n_workers;
-    if (replicas > r->n_workers)
+    cfg->span_ranks = cli_has(a, "span-ranks");
+    /* over MPI ranks, rank 0 checks against every rank's workers once they joined */
+    if (replicas > r->n_workers && !cf_ranks_wanted(cli_has(a, "mpi")))
         return cli_usage_error(a, "--replicas %lld: only %d workers (--cpu-workers K splits the CPU)", replicas,
                                r->n_workers);
 

@@ -61,6 +61,7 @@ struct flight {
     char err[256];
     size_t min_memory;         /* retry only on devices offering more than this; 0: any */
     int done;                  /* every rank is back */
+    int lost;                  /* a rank's worker was lost mid-trial: unfinished, not failed */
     double end;                /* run clock at completion */
     char state[512];           /* the trial's training-state file, or "" */
     int continues;             /* replayed after it had started: it goes on from its state */
@@ -238,7 +239,7 @@ static int try_place(ctl *c, flight *f, cf_place *p) {
         if (w[i].slots > 0 && w[i].memory >= need[1]) largest = 1;
     if (!largest || c->cfg->replicas > 1) needs(c, f, need, 1);
     f->t->memory = need[1];
-    *p = cf_place_decide(w, c->load, n, need, c->cfg->replicas);
+    *p = cf_place_decide(w, c->load, n, need, c->cfg->replicas, c->cfg->span_ranks);
     if (p->verdict == CF_PLACE_OK && p->count > 1) f->t->memory = need[p->count];
     return p->verdict == CF_PLACE_OK ? 1 : p->verdict == CF_PLACE_WAIT ? 0 : -1;
 }
@@ -262,18 +263,28 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     cf_comm_destroy(f->comm);
     f->comm = NULL;
     if (p->count > 1) {
-        /* replicas on GPUs sum their gradients with NCCL, on the devices */
-        int devices[CF_MAX_WORKERS], gpus = 0;
+        /* replicas on GPUs sum their gradients with NCCL, on the devices;
+         * a group with workers of other ranks is the ranks' evaluator's */
+        int devices[CF_MAX_WORKERS], gpus = 0, procs = 0;
+        const cf_worker_desc *descs[CF_MAX_WORKERS];
         for (int r = 0; r < p->count; r++) {
-            const cf_worker_desc *d = &c->s.w[p->workers[r]].desc;
+            const cf_worker_desc *d = descs[r] = &c->s.w[p->workers[r]].desc;
             if (d->kind == CF_WORKER_CUDA) devices[gpus++] = d->index;
+            procs |= d->rank != 0; /* rank 0 forwards them: the ranks' evaluator makes the group */
         }
-        if (gpus == p->count && cf_backend_cuda_built() && !c->ev->ops->simulated)
+        if (procs) {
+            if (!c->ev->ops->group_comm)
+                CF_FAIL(CF_ERR_INVALID_ARG, "scheduler: a data-parallel group over MPI ranks needs the ranks' evaluator");
+            void *comm = NULL;
+            CF_TRY(c->ev->ops->group_comm(c->ev->self, descs, p->count, &comm));
+            f->comm = comm;
+        } else if (gpus == p->count && cf_backend_cuda_built() && !c->ev->ops->simulated)
             CF_TRY(cf_comm_nccl_create(devices, gpus, &f->comm));
         else CF_TRY(cf_comm_cpu_create(p->count, &f->comm));
     }
     f->ranks_left = p->count;
     f->done = 0;
+    f->lost = 0;
     f->st = CF_OK;
     double limit = 0;
     if (c->cfg->time_budget_s > 0 && !c->ev->ops->simulated) {
@@ -476,10 +487,18 @@ static cf_status complete(ctl *c, flight *f) {
     cf_trial *t = f->t;
     c->now = f->end > c->now ? f->end : c->now;
     if (f->st != CF_OK) {
-        /* the evaluator broke (e.g. a device that cannot train): stop the search */
+        /* the evaluator broke (e.g. a device that cannot train): stop the
+         * search; a trial whose worker was lost is cut, so a resume runs it */
         char msg[300];
         snprintf(msg, sizeof msg, "%s", f->err);
-        fail_now(c, f, CF_TRIAL_ERROR, msg);
+        if (f->lost) {
+            snprintf(t->reason, sizeof t->reason, "%.250s", msg);
+            free(f->out.curve);
+            f->out.curve = NULL;
+            cut(c, f);
+        } else {
+            fail_now(c, f, CF_TRIAL_ERROR, msg);
+        }
         CF_FAIL(CF_ERR_DEVICE, "%s", msg);
     }
     cf_trial_outcome *o = &f->out;
@@ -525,6 +544,7 @@ static void collect(ctl *c, cf_pool_job *list) {
             f->st = j->st;
             snprintf(f->err, sizeof f->err, "%s: %.200s", c->s.w[j->worker].desc.name, j->err);
         }
+        f->lost |= j->st != CF_OK && j->out.status == CF_TRIAL_CUT;
         if (j->rank == 0) f->out = j->out;
         else free(j->out.curve);
         if (--f->ranks_left == 0) {

@@ -180,19 +180,22 @@ static int better(const cf_worker_desc *w, const cf_place_load *load, int a, int
     return a < b;
 }
 
-/* Pick k workers of one kind that fit need now (busy: honor load) or when idle.
- * Prefers the least busy, then the ones with the most free memory. */
-static int pick_group(const cf_worker_desc *w, const cf_place_load *load, int n, size_t need, int k,
-                      int now, int *out) {
+/* Pick k workers of one kind that fit need now (busy: honor load) or when idle,
+ * from one rank's workers (rank >= 0) or from every rank's (rank < 0).
+ * Prefers the least busy, then the ones with the most free memory; *busy gets
+ * the trials running on the picked ones. */
+static int pick_in(const cf_worker_desc *w, const cf_place_load *load, int n, size_t need, int k, int now,
+                   int rank, int *out, int *busy) {
     for (int kind = 0; kind <= CF_WORKER_CUDA; kind++) {
         int cand[CF_MAX_WORKERS], m = 0;
         for (int i = 0; i < n; i++) {
-            if ((int)w[i].kind != kind) continue;
+            if ((int)w[i].kind != kind || (rank >= 0 && w[i].rank != rank)) continue;
             cf_place_load idle = {0, 0};
             if (has_room(&w[i], now ? &load[i] : &idle, need)) cand[m++] = i;
         }
         if (m < k) continue;
         /* selection sort of the k best: least busy, then most free */
+        *busy = 0;
         for (int a = 0; a < k; a++) {
             int best = a;
             for (int b = a + 1; b < m; b++) {
@@ -205,24 +208,46 @@ static int pick_group(const cf_worker_desc *w, const cf_place_load *load, int n,
             cand[a] = cand[best];
             cand[best] = t;
             out[a] = cand[a];
+            *busy += now ? load[cand[a]].running : 0;
         }
         return 1;
     }
     return 0;
 }
 
+/* A group of k: drawn from every rank's workers when span is set, else from
+ * one rank's (a group on one node sums its gradients in memory): the rank
+ * whose picks are least busy, then the lowest. */
+static int pick_group(const cf_worker_desc *w, const cf_place_load *load, int n, size_t need, int k, int now,
+                      int span, int *out) {
+    int busy = 0;
+    if (span) return pick_in(w, load, n, need, k, now, -1, out, &busy);
+    int found = 0, best_busy = 0, picks[CF_MAX_WORKERS];
+    for (int r = 0, last = -1; r < n; r++) {
+        /* each rank once, at its first worker (a rank's workers are listed together) */
+        if (w[r].rank == last) continue;
+        last = w[r].rank;
+        if (pick_in(w, load, n, need, k, now, w[r].rank, picks, &busy) && (!found || busy < best_busy)) {
+            found = 1;
+            best_busy = busy;
+            memcpy(out, picks, (size_t)k * sizeof *out);
+        }
+    }
+    return found;
+}
+
 cf_place cf_place_decide(const cf_worker_desc *w, const cf_place_load *load, int n, const size_t *need,
-                         int replicas) {
+                         int replicas, int span) {
     cf_place p;
     memset(&p, 0, sizeof p);
     p.verdict = CF_PLACE_NEVER;
     if (n <= 0) return p;
     if (replicas > 1) {
         if (replicas > n) return p;
-        if (pick_group(w, load, n, need[replicas], replicas, 1, p.workers)) {
+        if (pick_group(w, load, n, need[replicas], replicas, 1, span, p.workers)) {
             p.verdict = CF_PLACE_OK;
             p.count = replicas;
-        } else if (pick_group(w, load, n, need[replicas], replicas, 0, p.workers)) {
+        } else if (pick_group(w, load, n, need[replicas], replicas, 0, span, p.workers)) {
             p.verdict = CF_PLACE_WAIT;
         }
         return p;
@@ -244,12 +269,12 @@ cf_place cf_place_decide(const cf_worker_desc *w, const cf_place_load *load, int
     }
     /* too big for any one device: the smallest data-parallel group that fits */
     for (int k = 2; k <= n; k++) {
-        if (pick_group(w, load, n, need[k], k, 1, p.workers)) {
+        if (pick_group(w, load, n, need[k], k, 1, span, p.workers)) {
             p.verdict = CF_PLACE_OK;
             p.count = k;
             return p;
         }
-        if (pick_group(w, load, n, need[k], k, 0, p.workers)) {
+        if (pick_group(w, load, n, need[k], k, 0, span, p.workers)) {
             p.verdict = CF_PLACE_WAIT;
             p.count = k;
             return p;

@@ -20,6 +20,8 @@
 
 #include <mpi.h>
 
+#include "cellforge/backend.h"
+#include "cellforge/comm.h"
 #include "cellforge/file.h"
 #include "cellforge/log.h"
 #include "cellforge/ranks.h"
@@ -42,6 +44,7 @@ struct cf_ranks {
     cf_thread watch;
     volatile int watching;
     int next_tag;
+    long long next_group;        /* data-parallel groups over ranks so far */
 };
 
 int cf_ranks_built(void) { return 1; }
@@ -69,7 +72,7 @@ cf_status cf_ranks_init(cf_ranks **out) {
     if (provided < MPI_THREAD_MULTIPLE)
         CF_FAIL(CF_ERR_UNSUPPORTED, "this MPI library offers no MPI_THREAD_MULTIPLE (level %d), which a search over "
                 "ranks needs", provided);
-    return CF_OK;
+    return cf_comm_mpi_setup(); /* every rank, before any trial */
 }
 
 /* ---- joining: every rank's workers to rank 0 ------------------------------------- */
@@ -148,40 +151,112 @@ int cf_ranks_dead(const cf_ranks *rk, char *buf, size_t cap) {
 
 /* ---- ranks above 0: serving trials -------------------------------------------- */
 
+/* A data-parallel group whose replicas all run on this rank: one in-process
+ * communicator (CPU, or NCCL on GPUs) shared by them, as in one process. */
+typedef struct local_group {
+    long long id;
+    cf_comm *comm;
+    int refs;                    /* its replicas not yet answered */
+    struct local_group *next;
+} local_group;
+
+typedef struct server {
+    cf_ranks *rk;
+    cf_pool *pool;
+    const cf_evaluator *ev;
+    const cf_space *space;
+    int n;                       /* this rank's workers */
+    local_group *groups;
+} server;
+
 typedef struct served {
     cf_pool_job job;             /* first: the pool hands back this pointer */
     cf_trial trial;
     char checkpoint[512];
     int tag;
+    cf_comm *comm;               /* a replica of a group over ranks: its own communicator ... */
+    local_group *group;          /* ... or of a group on this rank: the shared one */
 } served;
 
-static void serve_reply(cf_pool_job *job) {
+static void served_free(server *sv, served *j) {
+    cf_comm_destroy(j->comm);
+    if (j->group && --j->group->refs == 0) {
+        local_group **pp = &sv->groups;
+        while (*pp != j->group) pp = &(*pp)->next;
+        *pp = j->group->next;
+        cf_comm_destroy(j->group->comm);
+        free(j->group);
+    }
+    free(j);
+}
+
+static void serve_reply(server *sv, cf_pool_job *job) {
     served *j = job->owner;
     char *text = NULL;
     if (cf_wire_outcome_write(&job->out, job->st, job->err, &text) != CF_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     MPI_Send(text, (int)strlen(text) + 1, MPI_CHAR, 0, j->tag, MPI_COMM_WORLD);
     free(text);
     free(job->out.curve);
-    free(j);
+    served_free(sv, j);
+}
+
+/* The communicator of replica g.replica: the group's shared one when every
+ * replica runs here (made by its first replica to arrive), else its own
+ * communicator over MPI. */
+static cf_status join_group(server *sv, const cf_wire_group *g, served *j) {
+    int here = 1;
+    for (int r = 0; r < g->size; r++) here &= g->procs[r] == sv->rk->rank && g->local[r] < sv->n;
+    if (!here) {
+        cf_comm_mpi_group cg = {.id = g->id, .size = g->size, .procs = g->procs, .local = g->local};
+        return cf_comm_mpi_create(&cg, &j->comm);
+    }
+    local_group *lg = sv->groups;
+    while (lg && lg->id != g->id) lg = lg->next;
+    if (!lg) {
+        lg = calloc(1, sizeof *lg);
+        if (!lg) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory");
+        int devices[CF_MAX_WORKERS], gpus = 0;
+        for (int r = 0; r < g->size; r++) {
+            const cf_worker_desc *d = &sv->pool->w[g->local[r]].desc;
+            if (d->kind == CF_WORKER_CUDA) devices[gpus++] = d->index;
+        }
+        cf_status st = gpus == g->size && cf_backend_cuda_built() && !sv->ev->ops->simulated
+                           ? cf_comm_nccl_create(devices, gpus, &lg->comm)
+                           : cf_comm_cpu_create(g->size, &lg->comm);
+        if (st != CF_OK) {
+            free(lg);
+            return st;
+        }
+        lg->id = g->id;
+        lg->next = sv->groups;
+        sv->groups = lg;
+    }
+    lg->refs++;
+    j->group = lg;
+    return CF_OK;
 }
 
 /* A trial message into a job on its worker's queue (1), or answered at once
  * as a broken evaluator when it cannot be read (0). */
-static int serve_task(cf_pool *pool, const cf_space *s, int n, const char *text, int tag) {
+static int serve_task(server *sv, const char *text, int tag) {
     served *j = calloc(1, sizeof *j);
     if (!j) MPI_Abort(MPI_COMM_WORLD, 1); /* rank 0 waits for an answer */
     int worker = -1;
     double limit = 0;
-    cf_status st = cf_wire_task_read(s, text, &j->trial, &worker, &limit, j->checkpoint, sizeof j->checkpoint);
+    cf_wire_group g;
+    const int n = sv->n;
+    cf_status st =
+        cf_wire_task_read(sv->space, text, &j->trial, &worker, &limit, j->checkpoint, sizeof j->checkpoint, &g);
     if (st == CF_OK && (worker < 0 || worker >= n))
         st = cf_error_set(CF_ERR_INVALID_ARG, __FILE__, __LINE__, "ranks: a trial for worker %d of %d", worker, n);
+    if (st == CF_OK && g.size > 1) st = join_group(sv, &g, j);
     j->tag = tag;
     j->job.owner = j;
     j->job.worker = worker < 0 || worker >= n ? 0 : worker;
     if (st != CF_OK) {
         j->job.st = st;
         snprintf(j->job.err, sizeof j->job.err, "%s", cf_error_message());
-        serve_reply(&j->job);
+        serve_reply(sv, &j->job);
         return 0;
     }
     if (j->checkpoint[0]) {
@@ -192,16 +267,18 @@ static int serve_task(cf_pool *pool, const cf_space *s, int n, const char *text,
         if (slash) *slash = 0;
         if (slash && access(dir, F_OK) != 0) (void)cf_file_make_dir(dir);
     }
+    cf_comm *comm = j->group ? j->group->comm : j->comm;
     j->job.task = (cf_trial_task){
         .trial = &j->trial,
-        .worker = &pool->w[j->job.worker].desc,
-        .rank = 0,
-        .replicas = 1,
+        .worker = &sv->pool->w[j->job.worker].desc,
+        .rank = comm ? g.replica : 0,
+        .replicas = comm ? g.size : 1,
+        .comm = comm,
         .time_limit_s = limit,
         .checkpoint = j->checkpoint[0] ? j->checkpoint : NULL,
     };
     cf_pool_job *jobs[1] = {&j->job};
-    cf_pool_submit(pool, jobs, 1);
+    cf_pool_submit(sv->pool, jobs, 1);
     return 1;
 }
 
@@ -216,6 +293,7 @@ static void test_hang(const cf_ranks *rk) {
 cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, const cf_worker_desc *workers, int n) {
     cf_pool *pool = calloc(1, sizeof *pool);
     if (!pool) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory");
+    server sv = {.rk = rk, .pool = pool, .ev = ev, .space = s, .n = n};
     cf_status st = cf_pool_start(pool, ev, workers, n);
     double beat = 0;
     int running = 0, stop = 0;
@@ -240,7 +318,7 @@ cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, cons
             if (stat.MPI_TAG == TAG_STOP) stop = 1;
             else {
                 test_hang(rk);
-                running += serve_task(pool, s, n, text, stat.MPI_TAG);
+                running += serve_task(&sv, text, stat.MPI_TAG);
             }
             free(text);
         }
@@ -248,7 +326,7 @@ cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, cons
             next = j->next;
             busy = 1;
             running--;
-            serve_reply(j);
+            serve_reply(&sv, j);
         }
         if (!busy) nap(2e-4);
     }
@@ -258,7 +336,7 @@ cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, cons
             next = j->next;
             running--;
             free(j->out.curve);
-            free(j->owner);
+            served_free(&sv, j->owner);
         }
     cf_pool_stop(pool);
     free(pool);
@@ -306,6 +384,35 @@ static int rank_lost(cf_ranks *rk, int r) {
     return d;
 }
 
+/* A group's wait asks whether a process it waits for is gone (rank 0 itself never is). */
+static int proc_lost(void *ctx, int proc, char *why, size_t cap) {
+    cf_ranks *rk = ctx;
+    if (proc <= 0 || proc >= rk->size || !rank_lost(rk, proc)) return 0;
+    snprintf(why, cap, "rank %d (host %s) stopped answering (no heartbeat for %.0f s)", proc, rk->hosts[proc],
+             rk->timeout_s);
+    return 1;
+}
+
+/* A data-parallel group over workers of several ranks: a new group id, the
+ * ranks in replica order; rank 0's own replicas share this communicator. */
+static cf_status fwd_group_comm(void *self, const cf_worker_desc *const *w, int k, void **comm) {
+    fwd *f = self;
+    cf_ranks *rk = f->rk;
+    int procs[CF_MAX_WORKERS], local[CF_MAX_WORKERS];
+    for (int r = 0; r < k; r++) {
+        procs[r] = w[r]->rank;
+        local[r] = w[r]->local;
+    }
+    cf_mutex_lock(&rk->mu);
+    long long id = rk->next_group++;
+    cf_mutex_unlock(&rk->mu);
+    cf_comm_mpi_group g = {.id = id, .size = k, .procs = procs, .local = local, .lost = proc_lost, .lost_ctx = rk};
+    cf_comm *c = NULL;
+    CF_TRY(cf_comm_mpi_create(&g, &c));
+    *comm = c;
+    return CF_OK;
+}
+
 static cf_status fwd_open(void *self, const cf_worker_desc *w, void **state) {
     fwd *f = self;
     *state = NULL;
@@ -317,15 +424,35 @@ static void fwd_close(void *self, void *state) {
     if (state) f->inner->ops->close(f->inner->self, state);
 }
 
+/* The trial's rank is gone: the call fails (the search stops) and the trial
+ * is marked cut, unfinished, so a resume runs it again. */
+static cf_status lost_trial(cf_ranks *rk, int r, const cf_trial_task *task, cf_trial_outcome *out) {
+    memset(out, 0, sizeof *out);
+    out->status = CF_TRIAL_CUT;
+    out->val_acc = -1;
+    snprintf(out->reason, sizeof out->reason, "rank %d (host %s) stopped answering", r, rk->hosts[r]);
+    CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s) stopped answering during trial %lld (no heartbeat for %.0f s)", r,
+            rk->hosts[r], (long long)task->trial->id, rk->timeout_s);
+}
+
 /* Send the task to its rank and wait for the outcome; the rank's silence past
- * the timeout fails the call (the evaluator broke: the search stops). */
+ * the timeout fails the call (lost_trial). */
 static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome *out) {
     cf_ranks *rk = f->rk;
     const int r = task->worker->rank;
-    if (rank_lost(rk, r))
-        CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s) stopped answering (no heartbeat for %.0f s)", r, rk->hosts[r], rk->timeout_s);
+    if (rank_lost(rk, r)) return lost_trial(rk, r, task, out);
     char *text = NULL;
-    CF_TRY(cf_wire_task_write(task, task->worker->local, &text));
+    cf_wire_group g;
+    memset(&g, 0, sizeof g);
+    cf_comm_mpi_group cg;
+    if (task->replicas > 1 && cf_comm_mpi_group_of(task->comm, &cg)) {
+        g.id = cg.id;
+        g.replica = task->rank;
+        g.size = cg.size;
+        memcpy(g.procs, cg.procs, (size_t)cg.size * sizeof *g.procs);
+        memcpy(g.local, cg.local, (size_t)cg.size * sizeof *g.local);
+    }
+    CF_TRY(cf_wire_task_write(task, task->worker->local, g.size ? &g : NULL, &text));
     cf_mutex_lock(&rk->mu);
     int tag = TAG_FIRST + rk->next_tag++ % TAG_SPAN;
     cf_mutex_unlock(&rk->mu);
@@ -352,14 +479,14 @@ static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome 
             free(reply);
             CF_TRY(st);
             if (broke) CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s): %s", r, rk->hosts[r], err);
-            /* the epochs are heard when the result arrives (as trial_epoch events) */
-            for (int e = 0; task->on_epoch && out->curve && e < out->epochs_done; e++)
+            /* the epochs are heard when the result arrives (as trial_epoch
+             * events), from a group's replica 0 only, as in one process */
+            for (int e = 0; task->rank == 0 && task->on_epoch && out->curve && e < out->epochs_done; e++)
                 task->on_epoch(task->epoch_ctx, task->trial, &out->curve[e]);
             return CF_OK;
         }
         if (rank_lost(rk, r)) /* the send may never complete: its buffer stays (the job aborts) */
-            CF_FAIL(CF_ERR_DEVICE, "rank %d (host %s) stopped answering during trial %lld (no heartbeat for %.0f s)",
-                    r, rk->hosts[r], (long long)task->trial->id, rk->timeout_s);
+            return lost_trial(rk, r, task, out);
         nap(pause);
         if (pause < 2e-4) pause *= 2;
     }
@@ -368,12 +495,13 @@ static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome 
 static cf_status fwd_run(void *self, void *state, const cf_trial_task *task, cf_trial_outcome *out) {
     fwd *f = self;
     if (task->worker->rank == 0) return f->inner->ops->run(f->inner->self, state, task, out);
-    if (task->replicas > 1) {
-        /* a data-parallel group over ranks would need gradients across them */
+    cf_comm_mpi_group g;
+    if (task->replicas > 1 && !cf_comm_mpi_group_of(task->comm, &g)) {
+        /* a group within one remote rank would need that rank's own communicator */
         memset(out, 0, sizeof *out);
         out->status = CF_TRIAL_ERROR;
         out->val_acc = -1;
-        snprintf(out->reason, sizeof out->reason, "data-parallel trials run on rank 0's workers only");
+        snprintf(out->reason, sizeof out->reason, "a data-parallel group on another rank runs over MPI only");
         return CF_OK;
     }
     return fwd_remote(f, task, out);
@@ -405,6 +533,7 @@ cf_status cf_ranks_wrap(cf_ranks *rk, cf_evaluator *ev, double timeout_s, cf_eva
     f->ops.close = fwd_close;
     f->ops.run = fwd_run;
     f->ops.destroy = fwd_destroy;
+    f->ops.group_comm = fwd_group_comm;
     f->inner = ev;
     f->rk = rk;
     *w = *ev; /* input and with_aux as the inner one's */

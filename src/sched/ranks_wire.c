@@ -34,7 +34,7 @@ static cf_status print_json(cJSON *root, char **out) {
     return CF_OK;
 }
 
-cf_status cf_wire_task_write(const cf_trial_task *task, int worker, char **out) {
+cf_status cf_wire_task_write(const cf_trial_task *task, int worker, const cf_wire_group *group, char **out) {
     const cf_trial *t = task->trial;
     cJSON *o = cJSON_CreateObject();
     if (o) {
@@ -57,6 +57,15 @@ cf_status cf_wire_task_write(const cf_trial_task *task, int worker, char **out) 
         add_num(o, "worker", worker);
         add_num(o, "time_limit", task->time_limit_s);
         cJSON_AddStringToObject(o, "checkpoint", task->checkpoint ? task->checkpoint : "");
+        if (group && group->size > 0) {
+            cJSON *g = cJSON_AddObjectToObject(o, "group");
+            cJSON *procs = g ? cJSON_AddArrayToObject(g, "procs") : NULL;
+            cJSON *local = g ? cJSON_AddArrayToObject(g, "local") : NULL;
+            if (g) add_num(g, "id", (double)group->id);
+            if (g) add_num(g, "replica", group->replica);
+            for (int r = 0; procs && r < group->size; r++) cJSON_AddItemToArray(procs, exact(group->procs[r]));
+            for (int r = 0; local && r < group->size; r++) cJSON_AddItemToArray(local, exact(group->local[r]));
+        }
     }
     return print_json(o, out);
 }
@@ -71,9 +80,35 @@ static const char *str(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A task's group, checked: a replica among 1 to CF_MAX_WORKERS, ranks >= 0. */
+static cf_status read_group(const cJSON *o, cf_wire_group *group) {
+    memset(group, 0, sizeof *group);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "group");
+    if (!g) return CF_OK;
+    const cJSON *procs = cJSON_GetObjectItemCaseSensitive(g, "procs");
+    const cJSON *local = cJSON_GetObjectItemCaseSensitive(g, "local");
+    const int n = cJSON_IsArray(procs) ? cJSON_GetArraySize(procs) : 0;
+    group->id = (long long)num(g, "id", -1);
+    group->replica = (int)num(g, "replica", -1);
+    if (n < 1 || n > CF_MAX_WORKERS || group->id < 0 || group->replica < 0 || group->replica >= n ||
+        !cJSON_IsArray(local) || cJSON_GetArraySize(local) != n)
+        CF_FAIL(CF_ERR_PARSE, "ranks: a trial message with a broken group (%d replicas, replica %d, id %lld)", n,
+                group->replica, group->id);
+    for (int r = 0; r < n; r++) {
+        const cJSON *v = cJSON_GetArrayItem(procs, r), *l = cJSON_GetArrayItem(local, r);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || !cJSON_IsNumber(l) || l->valuedouble < 0)
+            CF_FAIL(CF_ERR_PARSE, "ranks: a trial message whose group names no rank or worker for replica %d", r);
+        group->procs[r] = (int)v->valuedouble;
+        group->local[r] = (int)l->valuedouble;
+    }
+    group->size = n;
+    return CF_OK;
+}
+
 cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, int *worker, double *time_limit,
-                            char *checkpoint, size_t cap) {
+                            char *checkpoint, size_t cap, cf_wire_group *group) {
     memset(t, 0, sizeof *t);
+    memset(group, 0, sizeof *group);
     cJSON *o = cJSON_Parse(text);
     const char *arch = o ? str(o, "arch") : NULL;
     if (!arch || strlen(arch) >= sizeof t->arch) {
@@ -102,7 +137,10 @@ cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, in
     *time_limit = num(o, "time_limit", 0);
     const char *ck = str(o, "checkpoint");
     snprintf(checkpoint, cap, "%s", ck ? ck : "");
+    cf_status st = read_group(o, group);
     cJSON_Delete(o);
+    CF_TRY(st);
+    if (group->size > 0) t->replicas = group->size;
     CF_TRY(cf_arch_parse(s, t->arch, &t->cand.arch));
     return CF_OK;
 }

@@ -3,15 +3,15 @@
  * tested everywhere).
  *
  * A task carries the trial's spec (id, arch text, fidelity, batch, cost), the
- * worker (its index on the rank that runs it), the time limit and the state
- * file; the receiving rank parses the arch text in its own copy of the space.
+ * worker (its index on the rank that runs it), the time limit, the state file
+ * and, for one replica of a data-parallel group over ranks, the group; the receiving rank parses the arch text in its own copy of the space.
  * An outcome carries status, reason, accuracy, epochs, seconds, curve and
  * metrics. Numbers are written with 17 digits, so they read back exactly.
  *
  *   char *text = NULL;
- *   CF_TRY(cf_wire_task_write(task, local_worker, &text));   // caller frees
- *   cf_trial t; char ckpt[512]; double limit; int worker;
- *   CF_TRY(cf_wire_task_read(space, text, &t, &worker, &limit, ckpt, sizeof ckpt));
+ *   CF_TRY(cf_wire_task_write(task, local_worker, NULL, &text));   // caller frees
+ *   cf_trial t; char ckpt[512]; double limit; int worker; cf_wire_group g;
+ *   CF_TRY(cf_wire_task_read(space, text, &t, &worker, &limit, ckpt, sizeof ckpt, &g));
  *
  * Tests: tests/test_ranks_wire.c.
  */
@@ -21,13 +21,23 @@
 #include <stddef.h>
 #include "cellforge/evaluator.h"
 
-/* The task as JSON into *out (malloc'd; caller frees). */
-cf_status cf_wire_task_write(const cf_trial_task *task, int worker, char **out);
+/* The replica a task is, when its trial runs data-parallel over processes. */
+typedef struct cf_wire_group {
+    long long id;                  /* the group's number in the job */
+    int replica, size;             /* size 0: the trial runs on one worker */
+    int procs[CF_MAX_WORKERS];     /* (size) the MPI rank running each replica */
+    int local[CF_MAX_WORKERS];     /* (size) its worker index on that rank */
+} cf_wire_group;
+
+/* The task as JSON into *out (malloc'd; caller frees); group NULL for a trial
+ * on one worker. */
+cf_status cf_wire_task_write(const cf_trial_task *task, int worker, const cf_wire_group *group, char **out);
 
 /* A task's JSON back into *t (zeroed first; t->curve NULL), the worker's index
- * on this rank, the time limit (0: none) and the state file ("" for none). */
+ * on this rank, the time limit (0: none), the state file ("" for none) and
+ * the group (size 0 for none). */
 cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, int *worker, double *time_limit,
-                            char *checkpoint, size_t cap);
+                            char *checkpoint, size_t cap, cf_wire_group *group);
 
 /* An outcome as JSON into *out (malloc'd; caller frees). st != CF_OK: the
  * evaluator broke with message err, and the text says only that. */
