@@ -109,17 +109,6 @@ static void flight_free(flight *f) {
     free(f);
 }
 
-double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k) {
-    if (k == 0) return t->val_acc >= 0 ? 1.0 - t->val_acc : 1.0;
-    switch (cfg->objectives[k]) {
-    case CF_LIMIT_MACS: return (double)t->cost.macs;
-    case CF_LIMIT_PARAMS: return (double)t->cost.params;
-    case CF_LIMIT_LATENCY: return t->latency_ms >= 0 ? t->latency_ms : 1e30;
-    case CF_OBJECTIVE_PROXY: return isfinite(t->proxy) ? -t->proxy : 1e300;
-    default: return (double)t->memory;
-    }
-}
-
 static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o) {
     memset(o, 0, sizeof *o);
     o->metrics = t->metrics;
@@ -263,24 +252,16 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
     cf_comm_destroy(f->comm);
     f->comm = NULL;
     if (p->count > 1) {
-        /* replicas on GPUs sum their gradients with NCCL, on the devices;
-         * a group with workers of other ranks is the ranks' evaluator's */
-        int devices[CF_MAX_WORKERS], gpus = 0, procs = 0;
+        /* a group with workers of other ranks is the ranks' evaluator's (rank 0 forwards them) */
         const cf_worker_desc *descs[CF_MAX_WORKERS];
-        for (int r = 0; r < p->count; r++) {
-            const cf_worker_desc *d = descs[r] = &c->s.w[p->workers[r]].desc;
-            if (d->kind == CF_WORKER_CUDA) devices[gpus++] = d->index;
-            procs |= d->rank != 0; /* rank 0 forwards them: the ranks' evaluator makes the group */
-        }
-        if (procs) {
-            if (!c->ev->ops->group_comm)
-                CF_FAIL(CF_ERR_INVALID_ARG, "scheduler: a data-parallel group over MPI ranks needs the ranks' evaluator");
-            void *comm = NULL;
-            CF_TRY(c->ev->ops->group_comm(c->ev->self, descs, p->count, &comm));
-            f->comm = comm;
-        } else if (gpus == p->count && cf_backend_cuda_built() && !c->ev->ops->simulated)
-            CF_TRY(cf_comm_nccl_create(devices, gpus, &f->comm));
-        else CF_TRY(cf_comm_cpu_create(p->count, &f->comm));
+        int remote = 0;
+        for (int r = 0; r < p->count; r++) remote |= (descs[r] = &c->s.w[p->workers[r]].desc)->rank != 0;
+        void *comm = NULL;
+        if (remote && !c->ev->ops->group_comm)
+            CF_FAIL(CF_ERR_INVALID_ARG, "scheduler: a data-parallel group over MPI ranks needs the ranks' evaluator");
+        if (remote) CF_TRY(c->ev->ops->group_comm(c->ev->self, descs, p->count, &comm));
+        else CF_TRY(cf_pool_group_comm(&c->s, p->workers, p->count, (cf_comm **)&comm));
+        f->comm = comm;
     }
     f->ranks_left = p->count;
     f->done = 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellforge/backend.h"
 #include "cellforge/comm.h"
 #include "pool.h"
 
@@ -80,6 +81,17 @@ static void *slot_main(void *arg) {
     }
     if (open_st == CF_OK) p->ev->ops->close(p->ev->self, state);
     return NULL;
+}
+
+cf_status cf_pool_group_comm(const cf_pool *p, const int *workers, int k, cf_comm **out) {
+    /* replicas on GPUs sum their gradients with NCCL, on the devices */
+    int devices[CF_MAX_WORKERS], gpus = 0;
+    for (int r = 0; r < k; r++) {
+        const cf_worker_desc *d = &p->w[workers[r]].desc;
+        if (d->kind == CF_WORKER_CUDA) devices[gpus++] = d->index;
+    }
+    if (gpus == k && cf_backend_cuda_built() && !p->ev->ops->simulated) return cf_comm_nccl_create(devices, gpus, out);
+    return cf_comm_cpu_create(k, out);
 }
 
 cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *workers, int n) {

@@ -17,6 +17,7 @@
 #ifndef CF_SCHED_POOL_H
 #define CF_SCHED_POOL_H
 
+#include "cellforge/comm.h"
 #include "cellforge/evaluator.h"
 #include "cellforge/thread.h"
 
@@ -52,6 +53,11 @@ typedef struct cf_pool {
 /* Start one thread per slot of each worker. p is zeroed first. On failure the
  * threads already started must still be stopped with cf_pool_stop. */
 cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *workers, int n);
+
+/* The communicator of a data-parallel group on the pool's workers[0..k)
+ * (indices), all in this process: NCCL when they are all GPUs and the
+ * evaluator trains, else the CPU communicator. The caller destroys it. */
+cf_status cf_pool_group_comm(const cf_pool *p, const int *workers, int k, cf_comm **out);
 
 /* Queue jobs[0..n) on their workers (job->worker) in one step, so the ranks
  * of a data-parallel trial start together. The pool holds them until they come

@@ -20,7 +20,6 @@
 
 #include <mpi.h>
 
-#include "cellforge/backend.h"
 #include "cellforge/comm.h"
 #include "cellforge/file.h"
 #include "cellforge/log.h"
@@ -163,7 +162,6 @@ typedef struct local_group {
 typedef struct server {
     cf_ranks *rk;
     cf_pool *pool;
-    const cf_evaluator *ev;
     const cf_space *space;
     int n;                       /* this rank's workers */
     local_group *groups;
@@ -215,14 +213,7 @@ static cf_status join_group(server *sv, const cf_wire_group *g, served *j) {
     if (!lg) {
         lg = calloc(1, sizeof *lg);
         if (!lg) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory");
-        int devices[CF_MAX_WORKERS], gpus = 0;
-        for (int r = 0; r < g->size; r++) {
-            const cf_worker_desc *d = &sv->pool->w[g->local[r]].desc;
-            if (d->kind == CF_WORKER_CUDA) devices[gpus++] = d->index;
-        }
-        cf_status st = gpus == g->size && cf_backend_cuda_built() && !sv->ev->ops->simulated
-                           ? cf_comm_nccl_create(devices, gpus, &lg->comm)
-                           : cf_comm_cpu_create(g->size, &lg->comm);
+        cf_status st = cf_pool_group_comm(sv->pool, g->local, g->size, &lg->comm);
         if (st != CF_OK) {
             free(lg);
             return st;
@@ -293,7 +284,7 @@ static void test_hang(const cf_ranks *rk) {
 cf_status cf_ranks_serve(cf_ranks *rk, cf_evaluator *ev, const cf_space *s, const cf_worker_desc *workers, int n) {
     cf_pool *pool = calloc(1, sizeof *pool);
     if (!pool) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "ranks: no memory");
-    server sv = {.rk = rk, .pool = pool, .ev = ev, .space = s, .n = n};
+    server sv = {.rk = rk, .pool = pool, .space = s, .n = n};
     cf_status st = cf_pool_start(pool, ev, workers, n);
     double beat = 0;
     int running = 0, stop = 0;
