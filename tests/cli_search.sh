@@ -79,5 +79,7 @@ expect 2 "did you mean 'evolution'" "$cf" search --space "$space" --strategy evo
 expect 2 "unknown 'flops'" "$cf" search --space "$space" --objectives acc,flops --trials 1
 expect 1 "there is no GPU 7" "$cf" search --space "$space" --devices cuda:7 --trials 1
 expect 2 "--replicas 3: only 2 workers" "$cf" search --space "$space" --cpu-workers 2 --replicas 3 --trials 1
+expect 2 "--slots 0: auto, or a count from 1 to 16" "$cf" search --space "$space" --slots 0 --trials 1
+expect 2 "--slots many: auto, or a count from 1 to 16" "$cf" search --space "$space" --slots many --trials 1
 expect 1 "cannot open the table" "$cf" search --space "$space" --evaluator table:missing.tsv --trials 1
 echo "all ok"

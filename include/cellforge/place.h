@@ -26,6 +26,7 @@ extern "C" {
 #endif
 
 #define CF_MAX_WORKERS 32
+#define CF_GPU_MAX_SLOTS 16    /* trials at once on one GPU, at most */
 #define CF_HOST_MAX 64
 
 /* ---- workers ---------------------------------------------------------------- */
@@ -86,6 +87,44 @@ typedef struct cf_place {
  * it may take workers of several (their gradients then travel over MPI). */
 cf_place cf_place_decide(const cf_worker_desc *w, const cf_place_load *load, int n,
                          const size_t *need, int replicas, int span);
+
+/* ---- slots: how many trials a device runs at once ---------------------------- */
+
+/* Sized by measurement: start low, add a trial at a time while the work the
+ * device finishes per second rises by 5% or more, settle at the best level
+ * once it does not (or once the device's memory ran short at a level). A CPU
+ * worker runs one trial (a second would split the same threads); a GPU is
+ * tuned between 1 and its slots (src/sched/slots.c). */
+typedef struct cf_slot_tuner {
+    int limit;             /* trials it may run at once now */
+    int max;               /* never more */
+    int settled;           /* 1: the limit stays */
+    double rate;           /* work per second at the settled or last raised level */
+    /* the window at the current level */
+    double since;          /* when the level began (-1 before the first trial) */
+    double work;           /* work of the trials that started and ended in it */
+    int done;              /* those trials */
+    double prev_rate;      /* the level below's work per second; 0: none measured */
+    int memory_short;      /* a trial had a slot but no memory at this level */
+} cf_slot_tuner;
+
+void cf_slot_tuner_init(cf_slot_tuner *t, int start, int max);
+/* A trial of `work` units (any unit, the same for every trial: MACs x epochs
+ * x fraction) ran on the device from `start` to `now` (seconds). 1 when the
+ * limit changed. */
+int cf_slot_tuner_finished(cf_slot_tuner *t, double start, double now, double work);
+/* A trial waited though the device had a free slot: its memory was short. */
+void cf_slot_tuner_short(cf_slot_tuner *t);
+
+/* One tuner per worker: a fixed limit (fixed > 0, at most its slots), or
+ * measured from 1 up to its slots (measure), or its slots as they are. */
+void cf_slot_tuners_init(cf_slot_tuner *t, const cf_worker_desc *w, int n, int fixed, int measure);
+/* A trial needing `need` bytes found no place: each tuning device that had a
+ * free slot but not the memory is told it ran short. */
+void cf_slot_tuners_waited(cf_slot_tuner *t, const cf_worker_desc *w, const cf_place_load *load, int n,
+                           size_t need);
+/* cf_slot_tuner_finished, with a line in the log when device `name` changes its limit. */
+int cf_slot_tuner_tell(cf_slot_tuner *t, const char *name, double start, double now, double work);
 
 /* Bytes a trial needs on one device, from the network's memory plan: weights,
  * gradients and momentum, batch-norm state, the activation arena at the batch

@@ -62,6 +62,8 @@ typedef struct cf_search_config {
     int oom_retries;               /* at most this many retries after an out of memory, 3 */
     int replicas;                  /* 0: placement decides; k > 1: every trial data-parallel */
     int span_ranks;                /* a data-parallel group may take workers of several MPI ranks */
+    int slots;                     /* trials at once on a GPU: 0 sized by measurement (cf_slot_tuner),
+                                      k > 0 at most k */
     int64_t limit[CF_LIMIT_COUNT]; /* hard constraints; 0: none */
     int objectives[CF_MAX_OBJECTIVES]; /* objectives after accuracy: CF_LIMIT_MACS, ...,
                                           CF_OBJECTIVE_PROXY */
@@ -89,6 +91,11 @@ void cf_search_config_default(cf_search_config *cfg);
 /* Objective k of a trial as strategies are told it (minimized): 0 is the
  * validation error, k >= 1 the run's cfg->objectives[k]. */
 double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k);
+
+/* The hard constraint of cfg that t breaks, in words, into why ("" when
+ * none): exact, from the cost model (and the latency as measured when the
+ * trial was proposed). */
+void cf_trial_constraint_broken(const cf_search_config *cfg, const cf_trial *t, char *why, size_t cap);
 
 typedef enum cf_search_event_kind {
     CF_EVENT_PROPOSED = 0,         /* the strategy proposed the trial (an ask) */
@@ -145,6 +152,7 @@ typedef struct cf_search_summary {
                                       dispatch and tell (its overhead) */
     int workers;
     double busy_s[CF_MAX_WORKERS]; /* run-clock seconds each worker had a trial */
+    int slots[CF_MAX_WORKERS];     /* trials at once each worker ended with */
 } cf_search_summary;
 
 /* Run a search to its budget (trials, time, or the strategy running out).

@@ -245,9 +245,12 @@ static void print_summary(const run_setup *r, const cf_search_summary *s) {
     printf("run clock %.1f s%s, wall %.2f s, controller %.3f s (%.1f us per trial)\n", s->clock_s,
            r->ev->ops->simulated ? " (simulated)" : "", s->wall_s, s->controller_s,
            s->proposed ? 1e6 * s->controller_s / (double)s->proposed : 0.0);
-    for (int i = 0; i < r->n_workers; i++)
-        printf("  %-8s %2d threads  busy %5.1f%%\n", r->workers[i].name, r->workers[i].threads,
-               s->clock_s > 0 ? 100 * s->busy_s[i] / s->clock_s : 0.0);
+    for (int i = 0; i < r->n_workers; i++) {
+        char at_once[48] = "";
+        if (r->workers[i].kind == CF_WORKER_CUDA) snprintf(at_once, sizeof at_once, "  %d trials at once", s->slots[i]);
+        printf("  %-8s %2d threads  busy %5.1f%%%s\n", r->workers[i].name, r->workers[i].threads,
+               s->clock_s > 0 ? 100 * s->busy_s[i] / s->clock_s : 0.0, at_once);
+    }
     if (s->best_trial >= 0) printf("best: trial %lld, val %.2f%%\n", (long long)s->best_trial, 100 * s->best_val_acc);
     if (r->scorer) {
         size_t computed = 0, cached = 0;

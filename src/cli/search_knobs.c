@@ -67,6 +67,7 @@ const cli_knob cli_knobs[] = {
     {"cpu-workers", 1, 0, NULL, "K", "split the CPU into K workers running trials side by side\n(default: 1; beside GPUs under auto, none unless given)", S | R | SE | TA, NULL, COUNT(1, CF_MAX_WORKERS)},
     {"threads", 1, 0, NULL, "T", "CPU threads in all, divided among the workers (default: all\ncores)", S | R | SE | TA, NULL, COUNT(1, 4096)},
     {"cpu-memory", 1, 0, NULL, "N", "bytes the CPU workers may plan for trials (default: half the RAM)", S | R | SE | TA, NULL, COUNT(1, 1e15)},
+    {"slots", 1, 0, "auto", "N", "trials at once on each GPU: auto (from 1, one more while the\nwork finished per second rises by 5%, up to 16) or at most N", S | R | SE, NULL, TEXT},
     {"replicas", 1, 0, NULL, "K", "run every trial data-parallel over K workers", S | SE | TA, NULL, COUNT(1, CF_MAX_WORKERS)},
     {"span-ranks", 0, 0, NULL, NULL, "let a data-parallel group (--replicas) take workers of several\nMPI ranks, its gradients summed over MPI (default: one rank's)", SE, NULL, TEXT},
     {"mpi", 0, 0, NULL, NULL, "join an MPI job even where no launcher is seen (mpirun and srun\nare recognized): rank 0 searches, every rank runs its node's\nworkers (see README, Beyond one machine)", SE, NULL, TEXT},

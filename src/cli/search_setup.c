@@ -164,6 +164,14 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
         return cli_fail(a->command);
     r->n_local = r->n_workers;
     cfg->span_ranks = cli_has(a, "span-ranks");
+    const char *slots = cli_value(a, "slots");
+    if (slots && strcmp(slots, "auto") != 0) {
+        char *end = NULL;
+        long v = strtol(slots, &end, 10);
+        if (!*slots || *end || v < 1 || v > CF_GPU_MAX_SLOTS)
+            return cli_usage_error(a, "--slots %s: auto, or a count from 1 to %d", slots, CF_GPU_MAX_SLOTS);
+        cfg->slots = (int)v;
+    }
     /* over MPI ranks, rank 0 checks against every rank's workers once they joined */
     if (replicas > r->n_workers && !cf_ranks_wanted(cli_has(a, "mpi")))
         return cli_usage_error(a, "--replicas %lld: only %d workers (--cpu-workers K splits the CPU)", replicas,

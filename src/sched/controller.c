@@ -77,6 +77,7 @@ typedef struct ctl {
     cf_evaluator *ev;
     cf_pool s;                 /* the worker threads */
     cf_place_load load[CF_MAX_WORKERS];
+    cf_slot_tuner slots[CF_MAX_WORKERS]; /* trials at once on each worker */
     flight *flights;           /* running trials */
     int n_flights;
     flight *ready;             /* proposed or retried, waiting for a place (FIFO) */
@@ -220,6 +221,7 @@ static int try_place(ctl *c, flight *f, cf_place *p) {
     int largest = 0;
     for (int i = 0; i < n; i++) {
         w[i] = c->s.w[i].desc;
+        w[i].slots = c->slots[i].limit;
         if (f->min_memory && w[i].memory <= f->min_memory) w[i].slots = 0; /* retry elsewhere */
     }
     size_t need[CF_MAX_WORKERS + 1];
@@ -230,6 +232,7 @@ static int try_place(ctl *c, flight *f, cf_place *p) {
     f->t->memory = need[1];
     *p = cf_place_decide(w, c->load, n, need, c->cfg->replicas, c->cfg->span_ranks);
     if (p->verdict == CF_PLACE_OK && p->count > 1) f->t->memory = need[p->count];
+    if (p->verdict == CF_PLACE_WAIT) cf_slot_tuners_waited(c->slots, w, c->load, n, need[1]);
     return p->verdict == CF_PLACE_OK ? 1 : p->verdict == CF_PLACE_WAIT ? 0 : -1;
 }
 
@@ -354,23 +357,6 @@ static flight *new_flight(ctl *c, int64_t id, const cf_candidate *cand, int meas
     return f;
 }
 
-/* The hard constraint t breaks, in words, into why ("" when none): exact, from
- * the cost model (and the latency as measured when the trial was proposed). */
-static void constraint_broken(const cf_search_config *cfg, const cf_trial *t, char *why, size_t cap) {
-    const int64_t *lim = cfg->limit;
-    why[0] = 0;
-    if (lim[CF_LIMIT_MACS] > 0 && t->cost.macs > lim[CF_LIMIT_MACS])
-        snprintf(why, cap, "%lld MACs > max %lld", (long long)t->cost.macs, (long long)lim[CF_LIMIT_MACS]);
-    else if (lim[CF_LIMIT_PARAMS] > 0 && t->cost.params > lim[CF_LIMIT_PARAMS])
-        snprintf(why, cap, "%lld params > max %lld", (long long)t->cost.params, (long long)lim[CF_LIMIT_PARAMS]);
-    else if (lim[CF_LIMIT_MEMORY] > 0 && (int64_t)t->cost.activation_bytes > lim[CF_LIMIT_MEMORY])
-        snprintf(why, cap, "%zu activation bytes > max %lld", t->cost.activation_bytes,
-                 (long long)lim[CF_LIMIT_MEMORY]);
-    else if (lim[CF_LIMIT_LATENCY] > 0 && t->latency_ms * 1e3 > (double)lim[CF_LIMIT_LATENCY])
-        snprintf(why, cap, "%.3f ms measured latency > max %.3f ms", t->latency_ms,
-                 1e-3 * (double)lim[CF_LIMIT_LATENCY]);
-}
-
 /* A proposed trial's admission, the same for a new proposal and for one a
  * resumed journal left pending: a network that cannot be built ends it as an
  * error, one that breaks a hard constraint is rejected (both recorded, and
@@ -381,7 +367,7 @@ static int admit(ctl *c, flight *f, cf_status build_st) {
         return 0;
     }
     char why[256] = "";
-    if (!f->t->cand.arch.supernet) constraint_broken(c->cfg, f->t, why, sizeof why); /* it holds every arch */
+    if (!f->t->cand.arch.supernet) cf_trial_constraint_broken(c->cfg, f->t, why, sizeof why); /* it holds every arch */
     if (why[0]) {
         if (++c->rejects_in_row >= c->cfg->max_rejects) {
             CF_LOG_WARN("search: %d proposals in a row broke the constraints; no more proposals",
@@ -510,6 +496,10 @@ static cf_status complete(ctl *c, flight *f) {
     t->curve = o->curve;
     o->curve = NULL;
     cf_trial_chance_cause(c->space, c->ev->input.classes, t, t->reason, sizeof t->reason);
+    const int wi = t->workers[0];
+    if (t->status == CF_TRIAL_OK && t->replicas == 1 && /* how many trials at once suit the device */
+        cf_slot_tuner_tell(&c->slots[wi], c->s.w[wi].desc.name, t->start, f->end, cf_trial_work(t)))
+        cf_pool_set_slots(&c->s, wi, c->slots[wi].limit);
     if (t->status == CF_TRIAL_CUT) cut(c, f);
     else finish(c, f);
     return CF_OK;
@@ -755,6 +745,10 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     /* measured on one thread of the controller, the same way for every trial */
     if (latency) status = cf_backend_cpu_fast_create(1, &c->lat_be);
     if (status == CF_OK) status = cf_pool_start(&c->s, ev, workers, n_workers);
+    for (int i = 0; status == CF_OK && i < n_workers; i++) { /* each worker's threads, as the pool clamped them */
+        cf_slot_tuners_init(&c->slots[i], &c->s.w[i].desc, 1, cfg->slots, !ev->ops->simulated);
+        cf_pool_set_slots(&c->s, i, c->slots[i].limit);
+    }
     if (status == CF_OK && replay) status = replay_apply(c, replay);
     if (status == CF_OK) {
         for (;;) {
@@ -790,6 +784,7 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     sum->clock_s = run_clock(c);
     sum->wall_s = cf_time_now() - c->wall0;
     sum->controller_s = c->overhead;
+    for (int i = 0; i < n_workers; i++) sum->slots[i] = c->slots[i].limit;
     sum->est_s_per_work = cf_estimate_per_work(&c->est);
     cf_estimate_free(&c->est);
     cf_backend_cpu_fast_destroy(c->lat_be);

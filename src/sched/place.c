@@ -50,7 +50,7 @@ static void add_gpu_worker(const cf_gpu_info *g, cf_worker_desc *out, int *n) {
     /* leave room for the CUDA context, cuDNN/cuBLAS handles and the resident dataset */
     size_t reserve = g->total_bytes / 10 > ((size_t)1 << 30) ? g->total_bytes / 10 : ((size_t)1 << 30);
     w->memory = g->free_bytes > reserve ? g->free_bytes - reserve : 0;
-    w->slots = 8;
+    w->slots = CF_GPU_MAX_SLOTS; /* the most; a search sizes its own use (cf_slot_tuner) */
 }
 
 /* Rank 0 of one process, this host; each worker its own local index. */

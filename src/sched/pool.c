@@ -11,13 +11,14 @@
 
 typedef struct slot_arg {
     cf_pool *p;
-    int worker;
+    int worker, slot;
 } slot_arg;
 
-/* The next job for worker w, or NULL once the pool stops and the queue is empty. */
-static cf_pool_job *next_job(cf_pool *p, cf_pool_worker *w) {
+/* The next job for worker w's thread `slot` (threads past the worker's active
+ * count wait), or NULL once the pool stops and the queue is empty. */
+static cf_pool_job *next_job(cf_pool *p, cf_pool_worker *w, int slot) {
     cf_mutex_lock(&p->mu);
-    while (!p->stopping && !w->head) cf_cond_wait(&p->work, &p->mu);
+    while (!p->stopping && (!w->head || slot >= w->active)) cf_cond_wait(&p->work, &p->mu);
     cf_pool_job *j = w->head;
     if (j) {
         w->head = j->next;
@@ -39,7 +40,8 @@ static void put_done(cf_pool *p, cf_pool_job *j) {
 
 static int is_oom(cf_status st) { return st == CF_ERR_OUT_OF_MEMORY || st == CF_ERR_DEVICE_OOM; }
 
-/* One slot's thread: open the evaluator on the device, then run the jobs
+/* One slot's thread: open the evaluator on the device at its first job (a
+ * slot that never runs one costs the device nothing), then run the jobs
  * queued for the worker. An open that fails for want of memory (e.g. under
  * an address-space limit) makes each job an out-of-memory trial, trying the
  * open again first; any other failed open breaks the evaluator, and the
@@ -48,14 +50,16 @@ static void *slot_main(void *arg) {
     slot_arg *a = arg;
     cf_pool *p = a->p;
     cf_pool_worker *w = &p->w[a->worker];
+    const int slot = a->slot;
     free(a);
     void *state = NULL;
-    cf_status open_st = p->ev->ops->open(p->ev->self, &w->desc, &state);
+    cf_status open_st = CF_OK;
+    int opened = 0;
     char open_err[256] = "";
-    if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
     cf_pool_job *j;
-    while ((j = next_job(p, w)) != NULL) {
-        if (is_oom(open_st)) { /* memory may have been freed since: try again */
+    while ((j = next_job(p, w, slot)) != NULL) {
+        if (!opened || is_oom(open_st)) { /* the first job; after an out of memory, try again */
+            opened = 1;
             open_st = p->ev->ops->open(p->ev->self, &w->desc, &state);
             if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
         }
@@ -79,8 +83,15 @@ static void *slot_main(void *arg) {
         }
         put_done(p, j);
     }
-    if (open_st == CF_OK) p->ev->ops->close(p->ev->self, state);
+    if (opened && open_st == CF_OK) p->ev->ops->close(p->ev->self, state);
     return NULL;
+}
+
+void cf_pool_set_slots(cf_pool *p, int worker, int n) {
+    cf_mutex_lock(&p->mu);
+    p->w[worker].active = n < 1 ? 1 : n;
+    cf_cond_broadcast(&p->work);
+    cf_mutex_unlock(&p->mu);
 }
 
 cf_status cf_pool_group_comm(const cf_pool *p, const int *workers, int k, cf_comm **out) {
@@ -106,10 +117,11 @@ cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *work
         w->desc = workers[i];
         int slots = workers[i].slots;
         w->desc.slots = slots < 1 ? 1 : slots > CF_POOL_MAX_SLOTS ? CF_POOL_MAX_SLOTS : slots;
+        w->active = w->desc.slots;
         for (int k = 0; k < w->desc.slots; k++) {
             slot_arg *a = malloc(sizeof *a);
             if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
-            *a = (slot_arg){.p = p, .worker = i};
+            *a = (slot_arg){.p = p, .worker = i, .slot = k};
             char name[32];
             snprintf(name, sizeof name, "%.10s/%d", w->desc.name, k);
             cf_status st = cf_thread_create(&w->threads[k], name, slot_main, a);

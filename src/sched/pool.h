@@ -21,7 +21,7 @@
 #include "cellforge/evaluator.h"
 #include "cellforge/thread.h"
 
-#define CF_POOL_MAX_SLOTS 16
+#define CF_POOL_MAX_SLOTS CF_GPU_MAX_SLOTS
 
 typedef struct cf_pool_job {
     struct cf_pool_job *next;
@@ -38,6 +38,7 @@ typedef struct cf_pool_worker {
     cf_pool_job *head, *tail;
     cf_thread threads[CF_POOL_MAX_SLOTS];
     int n_threads;
+    int active;                /* threads that take jobs: the first `active`; the rest wait */
 } cf_pool_worker;
 
 typedef struct cf_pool {
@@ -53,6 +54,11 @@ typedef struct cf_pool {
 /* Start one thread per slot of each worker. p is zeroed first. On failure the
  * threads already started must still be stopped with cf_pool_stop. */
 cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *workers, int n);
+
+/* Only the first n threads of a worker take its jobs from now on (a thread
+ * past them finishes its job first); the caller never queues more jobs on a
+ * worker than it lets run. */
+void cf_pool_set_slots(cf_pool *p, int worker, int n);
 
 /* The communicator of a data-parallel group on the pool's workers[0..k)
  * (indices), all in this process: NCCL when they are all GPUs and the

@@ -3,6 +3,7 @@
  * Tests: tests/test_journal.c (round trips through the journal), tests/test_sched.c.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cellforge/sched.h"
@@ -50,4 +51,19 @@ double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k)
     case CF_OBJECTIVE_PROXY: return isfinite(t->proxy) ? -t->proxy : 1e300;
     default: return (double)t->memory;
     }
+}
+
+void cf_trial_constraint_broken(const cf_search_config *cfg, const cf_trial *t, char *why, size_t cap) {
+    const int64_t *lim = cfg->limit;
+    why[0] = 0;
+    if (lim[CF_LIMIT_MACS] > 0 && t->cost.macs > lim[CF_LIMIT_MACS])
+        snprintf(why, cap, "%lld MACs > max %lld", (long long)t->cost.macs, (long long)lim[CF_LIMIT_MACS]);
+    else if (lim[CF_LIMIT_PARAMS] > 0 && t->cost.params > lim[CF_LIMIT_PARAMS])
+        snprintf(why, cap, "%lld params > max %lld", (long long)t->cost.params, (long long)lim[CF_LIMIT_PARAMS]);
+    else if (lim[CF_LIMIT_MEMORY] > 0 && (int64_t)t->cost.activation_bytes > lim[CF_LIMIT_MEMORY])
+        snprintf(why, cap, "%zu activation bytes > max %lld", t->cost.activation_bytes,
+                 (long long)lim[CF_LIMIT_MEMORY]);
+    else if (lim[CF_LIMIT_LATENCY] > 0 && t->latency_ms * 1e3 > (double)lim[CF_LIMIT_LATENCY])
+        snprintf(why, cap, "%.3f ms measured latency > max %.3f ms", t->latency_ms,
+                 1e-3 * (double)lim[CF_LIMIT_LATENCY]);
 }
