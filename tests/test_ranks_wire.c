@@ -52,12 +52,13 @@ static void test_task(const cf_space *s) {
     CHECK(strcmp(ckpt, task.checkpoint) == 0, "checkpoint %s", ckpt);
     free(text);
     /* one replica of a data-parallel group over ranks */
-    cf_wire_group grp = {.id = 123456789012LL, .replica = 2, .size = 3, .procs = {0, 4, 2}, .local = {1, 0, 3}};
+    cf_wire_group grp = {.id = 123456789012LL, .replica = 2, .size = 3, .procs = {0, 4, 2}, .local = {1, 0, 3},
+                         .device = 1};
     task.replicas = 3;
     CHECK_OK(cf_wire_task_write(&task, 1, &grp, &text));
     CHECK_OK(cf_wire_task_read(s, text, &back, &worker, &limit, ckpt, sizeof ckpt, &g));
     CHECK(g.id == grp.id && g.replica == 2 && g.size == 3 && g.procs[0] == 0 && g.procs[1] == 4 && g.procs[2] == 2 &&
-              g.local[0] == 1 && g.local[2] == 3 && back.replicas == 3, "group read back as id %lld replica %d of %d", g.id, g.replica, g.size);
+              g.local[0] == 1 && g.local[2] == 3 && g.device == 1 && back.replicas == 3, "group read back as id %lld replica %d of %d", g.id, g.replica, g.size);
     free(text);
     const char *broken[] = {
         "{\"arch\":\"%s\",\"group\":{\"id\":1,\"replica\":3,\"procs\":[0,1,2],\"local\":[0,0,0]}}",

@@ -49,15 +49,18 @@ cf_status cf_comm_nccl_create(const int *devices, int size, cf_comm **out);
 
 /* A data-parallel group whose replicas run in several processes of an MPI
  * job (src/backend/comm_mpi.c, built with CF_MPI). Every process that runs
- * replicas of the group makes its own communicator from the same id, size and
- * procs; a replica r there calls the collectives with rank r. Host buffers
- * (f32 and f64), the CPU communicator's summation order, so the same bits as
- * the group in one process. */
+ * replicas of the group makes its own communicator from the same group; a
+ * replica r there calls the collectives with rank r. Host buffers (f32 and
+ * f64) in the CPU communicator's summation order, so the same bits as the
+ * group in one process; or, with `device`, f32 sums of device buffers by
+ * NCCL (one rank per replica, each on its thread's current GPU). */
 typedef struct cf_comm_mpi_group {
     long long id;          /* the group's number, unique within the job (>= 0) */
     int size;              /* replicas (1 to 32) */
     const int *procs;      /* (size) the MPI rank of the process running each replica */
     const int *local;      /* (size) each replica's worker index within its process */
+    int device;            /* 1: the replicas are GPUs; f32 sums of device buffers go
+                              through NCCL, bootstrapped over MPI (a CUDA build) */
     /* Optional: 1 when process `proc` stopped answering, its description in
      * why; a replica waiting on the group then fails instead of waiting. */
     int (*lost)(void *ctx, int proc, char *why, size_t cap);

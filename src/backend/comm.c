@@ -223,12 +223,19 @@ cf_status cf_comm_mpi_create(const cf_comm_mpi_group *g, cf_comm **out) {
     CF_FAIL(CF_ERR_UNSUPPORTED, "comm: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin)");
 }
 
-int cf_comm_mpi_group_of(const cf_comm *c, cf_comm_mpi_group *g) {
-    (void)c;
-    (void)g;
-    return 0;
+#endif
+
+#ifndef CF_HAVE_CUDA
+cf_status cf_comm_nccl_over(cf_comm *host, cf_comm **out) {
+    cf_comm_destroy(host);
+    *out = NULL;
+    CF_FAIL(CF_ERR_UNSUPPORTED, "comm: a GPU group over MPI ranks needs NCCL (a build with the CUDA toolkit)");
 }
 #endif
+
+int cf_comm_mpi_group_of(const cf_comm *c, cf_comm_mpi_group *g) {
+    return c && c->ops->mpi_group && c->ops->mpi_group(c, g);
+}
 
 /* A bad rank or buffer is a caller's bug on one rank; aborting lets the other
  * ranks fail too instead of waiting for a collective that never completes. */

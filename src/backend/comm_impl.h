@@ -18,6 +18,11 @@ typedef struct cf_comm_ops {
     cf_status (*allreduce_f64)(cf_comm *c, int rank, double *buf, size_t n);
     void (*abort)(cf_comm *c, int rank, cf_status why);
     void (*destroy)(cf_comm *c); /* frees ctx and c */
+    /* optional, a group over MPI ranks: its description (cf_comm_mpi_group_of) ... */
+    int (*mpi_group)(const cf_comm *c, cf_comm_mpi_group *g);
+    /* ... and, without waiting, whether it failed meanwhile (an abort by a
+     * replica anywhere, a process lost): CF_OK while it is whole */
+    cf_status (*check)(cf_comm *c, int rank);
 } cf_comm_ops;
 
 struct cf_comm {
@@ -25,5 +30,12 @@ struct cf_comm {
     int size;                    /* ranks */
     void *ctx;                   /* the implementation's state, owned by the communicator */
 };
+
+/* A group over MPI ranks whose replicas are GPUs: f32 sums of device buffers
+ * through NCCL, its communicator made at the first sum (the NCCL id travels
+ * through host's f64 sum); f64 sums, aborts and failures through host, which
+ * it takes (src/backend/cuda/comm_nccl.c; without CUDA, CF_ERR_UNSUPPORTED
+ * and host destroyed). */
+cf_status cf_comm_nccl_over(cf_comm *host, cf_comm **out);
 
 #endif

@@ -274,6 +274,11 @@ static void mpi_destroy(cf_comm *c) {
     free(c);
 }
 
+static int mpi_group(const cf_comm *c, cf_comm_mpi_group *g) {
+    *g = ((const mpi_state *)c->ctx)->g;
+    return 1;
+}
+
 static const cf_comm_ops mpi_ops = {
     .name = "mpi",
     .device_f32 = 0,
@@ -281,6 +286,8 @@ static const cf_comm_ops mpi_ops = {
     .allreduce_f64 = mpi_allreduce_f64,
     .abort = mpi_abort,
     .destroy = mpi_destroy,
+    .mpi_group = mpi_group,
+    .check = check_failed,
 };
 
 cf_status cf_comm_mpi_create(const cf_comm_mpi_group *g, cf_comm **out) {
@@ -310,12 +317,8 @@ cf_status cf_comm_mpi_create(const cf_comm_mpi_group *g, cf_comm **out) {
     c->ops = &mpi_ops;
     c->size = g->size;
     c->ctx = s;
+    if (g->device) return cf_comm_nccl_over(c, out); /* takes c */
     *out = c;
     return CF_OK;
 }
 
-int cf_comm_mpi_group_of(const cf_comm *c, cf_comm_mpi_group *g) {
-    if (!c || c->ops != &mpi_ops) return 0;
-    *g = ((const mpi_state *)c->ctx)->g;
-    return 1;
-}

@@ -205,7 +205,8 @@ static cf_status join_group(server *sv, const cf_wire_group *g, served *j) {
     int here = 1;
     for (int r = 0; r < g->size; r++) here &= g->procs[r] == sv->rk->rank && g->local[r] < sv->n;
     if (!here) {
-        cf_comm_mpi_group cg = {.id = g->id, .size = g->size, .procs = g->procs, .local = g->local};
+        cf_comm_mpi_group cg = {.id = g->id, .size = g->size, .procs = g->procs, .local = g->local,
+                                .device = g->device};
         return cf_comm_mpi_create(&cg, &j->comm);
     }
     local_group *lg = sv->groups;
@@ -389,15 +390,19 @@ static int proc_lost(void *ctx, int proc, char *why, size_t cap) {
 static cf_status fwd_group_comm(void *self, const cf_worker_desc *const *w, int k, void **comm) {
     fwd *f = self;
     cf_ranks *rk = f->rk;
-    int procs[CF_MAX_WORKERS], local[CF_MAX_WORKERS];
+    int procs[CF_MAX_WORKERS], local[CF_MAX_WORKERS], gpus = 0;
     for (int r = 0; r < k; r++) {
         procs[r] = w[r]->rank;
         local[r] = w[r]->local;
+        gpus += w[r]->kind == CF_WORKER_CUDA;
     }
     cf_mutex_lock(&rk->mu);
     long long id = rk->next_group++;
     cf_mutex_unlock(&rk->mu);
-    cf_comm_mpi_group g = {.id = id, .size = k, .procs = procs, .local = local, .lost = proc_lost, .lost_ctx = rk};
+    /* GPU replicas sum on their devices, by NCCL over the ranks */
+    const int device = gpus == k && cf_sched_gpu_training() && !f->inner->ops->simulated;
+    cf_comm_mpi_group g = {.id = id, .size = k, .procs = procs, .local = local, .device = device,
+                           .lost = proc_lost, .lost_ctx = rk};
     cf_comm *c = NULL;
     CF_TRY(cf_comm_mpi_create(&g, &c));
     *comm = c;
@@ -442,6 +447,7 @@ static cf_status fwd_remote(fwd *f, const cf_trial_task *task, cf_trial_outcome 
         g.size = cg.size;
         memcpy(g.procs, cg.procs, (size_t)cg.size * sizeof *g.procs);
         memcpy(g.local, cg.local, (size_t)cg.size * sizeof *g.local);
+        g.device = cg.device;
     }
     CF_TRY(cf_wire_task_write(task, task->worker->local, g.size ? &g : NULL, &text));
     cf_mutex_lock(&rk->mu);

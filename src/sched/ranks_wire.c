@@ -63,6 +63,7 @@ cf_status cf_wire_task_write(const cf_trial_task *task, int worker, const cf_wir
             cJSON *local = g ? cJSON_AddArrayToObject(g, "local") : NULL;
             if (g) add_num(g, "id", (double)group->id);
             if (g) add_num(g, "replica", group->replica);
+            if (g && group->device) add_num(g, "device", 1);
             for (int r = 0; procs && r < group->size; r++) cJSON_AddItemToArray(procs, exact(group->procs[r]));
             for (int r = 0; local && r < group->size; r++) cJSON_AddItemToArray(local, exact(group->local[r]));
         }
@@ -90,6 +91,7 @@ static cf_status read_group(const cJSON *o, cf_wire_group *group) {
     const int n = cJSON_IsArray(procs) ? cJSON_GetArraySize(procs) : 0;
     group->id = (long long)num(g, "id", -1);
     group->replica = (int)num(g, "replica", -1);
+    group->device = num(g, "device", 0) != 0;
     if (n < 1 || n > CF_MAX_WORKERS || group->id < 0 || group->replica < 0 || group->replica >= n ||
         !cJSON_IsArray(local) || cJSON_GetArraySize(local) != n)
         CF_FAIL(CF_ERR_PARSE, "ranks: a trial message with a broken group (%d replicas, replica %d, id %lld)", n,

@@ -27,6 +27,7 @@ typedef struct cf_wire_group {
     int replica, size;             /* size 0: the trial runs on one worker */
     int procs[CF_MAX_WORKERS];     /* (size) the MPI rank running each replica */
     int local[CF_MAX_WORKERS];     /* (size) its worker index on that rank */
+    int device;                    /* 1: GPU replicas, sums through NCCL */
 } cf_wire_group;
 
 /* The task as JSON into *out (malloc'd; caller frees); group NULL for a trial
