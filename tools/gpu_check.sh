@@ -19,8 +19,10 @@
 # network of BENCH (default: nb201 nb201n5 darts mobile), cellforge against
 # PyTorch eager, a warm-up epoch left out on both sides; COMPILE=1 adds
 # torch.compile(mode="reduce-overhead") for nb201; then cellforge alone with
-# CUDA graphs off (nb201) and with its own depthwise kernels (darts, mobile).
-# Results go to $OUT (or gpu-results/).
+# CUDA graphs off (nb201) and with its own depthwise kernels (darts, mobile);
+# with SEARCH_TIME=S, benchmarks/bench_gpu_search.py for S seconds per
+# configuration (SEARCH_PROCS: the PyTorch process counts, default 1,4,8,16).
+# BENCH="" skips the training benchmarks. Results go to $OUT (or gpu-results/).
 set -eu
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -99,6 +101,12 @@ run)
             --cellforge build-gpu/cellforge --net "$net" --epochs 2 --warmup 1 --skip-torch 2>&1 |
             sed 's/"impl": "cellforge"/"impl": "cellforge-own-depthwise"/' | tee -a "$out/bench-gpu.jsonl" || true
     done
+    # search throughput: SEARCH_TIME seconds per configuration (0: skipped)
+    if [ "${SEARCH_TIME:-0}" -gt 0 ]; then
+        CELLFORGE_SPACES=$PWD/search_spaces python3 benchmarks/bench_gpu_search.py --time "$SEARCH_TIME" \
+            --procs "${SEARCH_PROCS:-1,4,8,16}" --data "$B/fashion-mnist" --cellforge build-gpu/cellforge 2>&1 |
+            tee "$out/bench-search.jsonl" || true
+    fi
     ;;
 *)
     echo "usage: tools/gpu_check.sh bundle | run" >&2
