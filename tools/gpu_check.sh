@@ -22,7 +22,8 @@
 # CUDA graphs off (nb201) and with its own depthwise kernels (darts, mobile);
 # with SEARCH_TIME=S, benchmarks/bench_gpu_search.py for S seconds per
 # configuration (SEARCH_PROCS: the PyTorch process counts, default 1,4,8,16).
-# BENCH="" skips the training benchmarks. Results go to $OUT (or gpu-results/).
+# BENCH="" skips the training comparisons with PyTorch. Results go to $OUT
+# (or gpu-results/).
 set -eu
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -82,7 +83,7 @@ run)
     cmake --build build-gpu -j "$(nproc)" 2>&1 | tail -n 30 | tee "$out/build.txt"
     build-gpu/cellforge devices | tee "$out/devices.txt"
     ctest --test-dir build-gpu -L gpu --output-on-failure -V 2>&1 | tee "$out/ctest-gpu.txt" || true
-    for net in ${BENCH:-nb201 nb201n5 darts mobile}; do
+    for net in ${BENCH-nb201 nb201n5 darts mobile}; do
         epochs=3
         [ "$net" = nb201 ] || epochs=2
         flags=""
