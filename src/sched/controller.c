@@ -64,6 +64,7 @@ struct flight {
     double end;                /* run clock at completion */
     char state[512];           /* the trial's training-state file, or "" */
     int continues;             /* replayed after it had started: it goes on from its state */
+    int same_slots;            /* replayed onto its recorded workers: into its recorded slots too */
     flight *next;
 };
 
@@ -106,17 +107,6 @@ static void flight_free(flight *f) {
     if (f->t) free(f->t->curve);
     free(f->t);
     free(f);
-}
-
-double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k) {
-    if (k == 0) return t->val_acc >= 0 ? 1.0 - t->val_acc : 1.0;
-    switch (cfg->objectives[k]) {
-    case CF_LIMIT_MACS: return (double)t->cost.macs;
-    case CF_LIMIT_PARAMS: return (double)t->cost.params;
-    case CF_LIMIT_LATENCY: return t->latency_ms >= 0 ? t->latency_ms : 1e30;
-    case CF_OBJECTIVE_PROXY: return isfinite(t->proxy) ? -t->proxy : 1e300;
-    default: return (double)t->memory;
-    }
 }
 
 static void outcome_for_strategy(const ctl *c, const cf_trial *t, cf_outcome *o) {
@@ -291,15 +281,18 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         }
         int wi = p->workers[r];
         t->workers[r] = wi;
+        t->slots[r] = cf_pool_slot_take(&c->s, wi, f->same_slots ? t->slots[r] : -1);
         if (r == 0) t->rank = c->s.w[wi].desc.rank; /* where the trial runs, for the journal */
         if (r == 0) snprintf(t->host, sizeof t->host, "%s", c->s.w[wi].desc.host);
         j->owner = f;
         j->rank = r;
         j->worker = wi;
+        j->slot = t->slots[r];
         j->task = (cf_trial_task){
             .trial = t,
             .net = f->net,
             .worker = &c->s.w[wi].desc,
+            .slot = t->slots[r],
             .rank = r,
             .replicas = p->count,
             .comm = f->comm,
@@ -312,6 +305,7 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         c->load[wi].used += t->memory;
         c->load[wi].running++;
     }
+    f->same_slots = 0; /* a retry takes whatever slot is free */
     f->next = c->flights;
     c->flights = f;
     c->n_flights++;
@@ -462,6 +456,7 @@ static void release(ctl *c, flight *f) {
         int wi = f->t->workers[r];
         c->load[wi].used -= f->t->memory;
         c->load[wi].running--;
+        cf_pool_slot_give(&c->s, wi, f->t->slots[r]);
         c->sum->busy_s[wi] += f->end - f->t->start;
     }
     flight **pp = &c->flights;
@@ -718,6 +713,8 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
             p.verdict = CF_PLACE_OK;
             p.count = rt->replicas;
             memcpy(p.workers, rt->workers, sizeof p.workers);
+            memcpy(t->slots, rt->slots, sizeof t->slots); /* and the same slots */
+            f->same_slots = 1;
             t->memory = rt->memory;
             CF_TRY(dispatch(c, f, &p, rt->start));
         } else {

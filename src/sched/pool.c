@@ -10,18 +10,29 @@
 
 typedef struct slot_arg {
     cf_pool *p;
-    int worker;
+    int worker, slot;
 } slot_arg;
 
-/* The next job for worker w, or NULL once the pool stops and the queue is empty. */
-static cf_pool_job *next_job(cf_pool *p, cf_pool_worker *w) {
-    cf_mutex_lock(&p->mu);
-    while (!p->stopping && !w->head) cf_cond_wait(&p->work, &p->mu);
-    cf_pool_job *j = w->head;
-    if (j) {
-        w->head = j->next;
-        if (!w->head) w->tail = NULL;
+/* The first job queued on w for this slot (or for any), unlinked; NULL when none. */
+static cf_pool_job *take_for(cf_pool_worker *w, int slot) {
+    cf_pool_job *prev = NULL, *j = w->head;
+    while (j && j->slot >= 0 && j->slot != slot) {
+        prev = j;
+        j = j->next;
     }
+    if (!j) return NULL;
+    if (prev) prev->next = j->next;
+    else w->head = j->next;
+    if (w->tail == j) w->tail = prev;
+    return j;
+}
+
+/* The next job for slot `slot` of worker w, or NULL once the pool stops and
+ * none is queued for it. */
+static cf_pool_job *next_job(cf_pool *p, cf_pool_worker *w, int slot) {
+    cf_mutex_lock(&p->mu);
+    cf_pool_job *j;
+    while (!(j = take_for(w, slot)) && !p->stopping) cf_cond_wait(&p->work, &p->mu);
     cf_mutex_unlock(&p->mu);
     return j;
 }
@@ -47,13 +58,14 @@ static void *slot_main(void *arg) {
     slot_arg *a = arg;
     cf_pool *p = a->p;
     cf_pool_worker *w = &p->w[a->worker];
+    const int slot = a->slot;
     free(a);
     void *state = NULL;
     cf_status open_st = p->ev->ops->open(p->ev->self, &w->desc, &state);
     char open_err[256] = "";
     if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
     cf_pool_job *j;
-    while ((j = next_job(p, w)) != NULL) {
+    while ((j = next_job(p, w, slot)) != NULL) {
         if (is_oom(open_st)) { /* memory may have been freed since: try again */
             open_st = p->ev->ops->open(p->ev->self, &w->desc, &state);
             if (open_st != CF_OK) snprintf(open_err, sizeof open_err, "%s", cf_error_message());
@@ -97,7 +109,7 @@ cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *work
         for (int k = 0; k < w->desc.slots; k++) {
             slot_arg *a = malloc(sizeof *a);
             if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
-            *a = (slot_arg){.p = p, .worker = i};
+            *a = (slot_arg){.p = p, .worker = i, .slot = k};
             char name[32];
             snprintf(name, sizeof name, "%.10s/%d", w->desc.name, k);
             cf_status st = cf_thread_create(&w->threads[k], name, slot_main, a);
@@ -116,12 +128,32 @@ void cf_pool_submit(cf_pool *p, cf_pool_job *const *jobs, int n) {
     for (int r = 0; r < n; r++) {
         cf_pool_worker *w = &p->w[jobs[r]->worker];
         jobs[r]->next = NULL;
+        if (jobs[r]->slot >= w->desc.slots) jobs[r]->slot = -1; /* no such thread: any one */
         if (w->tail) w->tail->next = jobs[r];
         else w->head = jobs[r];
         w->tail = jobs[r];
     }
     cf_cond_broadcast(&p->work);
     cf_mutex_unlock(&p->mu);
+}
+
+int cf_pool_slot_take(cf_pool *p, int w, int want) {
+    cf_pool_worker *pw = &p->w[w];
+    const int n = pw->desc.slots;
+    if (want >= 0 && want < n && !(pw->taken >> want & 1u)) {
+        pw->taken |= 1u << want;
+        return want;
+    }
+    for (int k = 0; k < n; k++)
+        if (!(pw->taken >> k & 1u)) {
+            pw->taken |= 1u << k;
+            return k;
+        }
+    return -1;
+}
+
+void cf_pool_slot_give(cf_pool *p, int w, int slot) {
+    if (slot >= 0 && slot < CF_POOL_MAX_SLOTS) p->w[w].taken &= ~(1u << slot);
 }
 
 cf_pool_job *cf_pool_take(cf_pool *p, int wait) {

@@ -178,6 +178,7 @@ static int serve_task(cf_pool *pool, const cf_space *s, int n, const char *text,
     j->tag = tag;
     j->job.owner = j;
     j->job.worker = worker < 0 || worker >= n ? 0 : worker;
+    j->job.slot = j->trial.slots[0]; /* the slot rank 0 gave it (its journal names it) */
     if (st != CF_OK) {
         j->job.st = st;
         snprintf(j->job.err, sizeof j->job.err, "%s", cf_error_message());
@@ -195,6 +196,7 @@ static int serve_task(cf_pool *pool, const cf_space *s, int n, const char *text,
     j->job.task = (cf_trial_task){
         .trial = &j->trial,
         .worker = &pool->w[j->job.worker].desc,
+        .slot = j->job.slot,
         .rank = 0,
         .replicas = 1,
         .time_limit_s = limit,

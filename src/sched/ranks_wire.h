@@ -3,8 +3,8 @@
  * tested everywhere).
  *
  * A task carries the trial's spec (id, arch text, fidelity, batch, cost), the
- * worker (its index on the rank that runs it), the time limit and the state
- * file; the receiving rank parses the arch text in its own copy of the space.
+ * worker (its index on the rank that runs it) and the slot of it that runs
+ * it, the time limit and the state file; the receiving rank parses the arch text in its own copy of the space.
  * An outcome carries status, reason, accuracy, epochs, seconds, curve and
  * metrics. Numbers are written with 17 digits, so they read back exactly.
  *
@@ -24,8 +24,9 @@
 /* The task as JSON into *out (malloc'd; caller frees). */
 cf_status cf_wire_task_write(const cf_trial_task *task, int worker, char **out);
 
-/* A task's JSON back into *t (zeroed first; t->curve NULL), the worker's index
- * on this rank, the time limit (0: none) and the state file ("" for none). */
+/* A task's JSON back into *t (zeroed first; t->curve NULL; t->slots[0] the
+ * slot, -1 when the message has none), the worker's index on this rank, the
+ * time limit (0: none) and the state file ("" for none). */
 cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, int *worker, double *time_limit,
                             char *checkpoint, size_t cap);
 

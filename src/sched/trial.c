@@ -1,8 +1,11 @@
-/* trial.c - the names of a trial's status, as the journal and tables write them.
+/* trial.c - the names of a trial's status, as the journal and tables write them,
+ * and a trial's objectives as the strategies are told them.
  * Tests: tests/test_journal.c (round trips through the journal), tests/test_sched.c.
  */
+#include <math.h>
 #include <string.h>
 
+#include "cellforge/sched.h"
 #include "cellforge/trial.h"
 
 static const char *const status_names[] = {"pending", "running", "ok",       "nan", "diverged",
@@ -36,4 +39,15 @@ uint64_t cf_trial_seed(uint64_t run_seed, int64_t id) {
     x ^= x >> 31;
     x *= 0xBF58476D1CE4E5B9ull;
     return x ^ (x >> 29);
+}
+
+double cf_trial_objective(const cf_search_config *cfg, const cf_trial *t, int k) {
+    if (k == 0) return t->val_acc >= 0 ? 1.0 - t->val_acc : 1.0;
+    switch (cfg->objectives[k]) {
+    case CF_LIMIT_MACS: return (double)t->cost.macs;
+    case CF_LIMIT_PARAMS: return (double)t->cost.params;
+    case CF_LIMIT_LATENCY: return t->latency_ms >= 0 ? t->latency_ms : 1e30;
+    case CF_OBJECTIVE_PROXY: return isfinite(t->proxy) ? -t->proxy : 1e300;
+    default: return (double)t->memory;
+    }
 }
