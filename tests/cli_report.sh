@@ -4,7 +4,9 @@
 # retrained and tested: final/ID/test.json, their journal events, best.cfm), a
 # 200-trial search on a benchmark table, an all-failed and an all-rejected run,
 # a copy of the trained run with a failed trial whose reason needs escaping
-# and a torn last journal line, and a one-shot (darts) run from tests/data/oneshot-run
+# and a torn last journal line, a run over two GPUs on two ranks with several
+# trials at once on each (tests/devices_run.py; the timeline's lanes and rows,
+# also as a journal of an older version), and a one-shot (darts) run from tests/data/oneshot-run
 # (its supernet's heat maps and derived architectures; without, with a damaged
 # and with an all-zero alphas.json, each a note). Each
 # page is checked for its sections, its trial rows, well-formed SVG and numbers
@@ -16,7 +18,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; src=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
-rm -rf train table failed rejected final damaged damaged2 oneshot oneshot-* ./*.html chrome ./*.png diverged.tsv
+rm -rf train table failed rejected final damaged damaged2 gpus gpus-old oneshot oneshot-* ./*.html chrome ./*.png diverged.tsv
 . "$here/cli_lib.sh"
 have_python=1
 command -v python3 >/dev/null 2>&1 || { have_python=0; echo "note: no python3: the HTML and PNG checks are skipped"; }
@@ -67,6 +69,37 @@ for v in re.findall(r'data-v="([^"]*)"', text): assert num.match(v), "data-v=" +
 print("ok: %s: %d bytes, %d trial rows, %d svg" % (path, len(text), p.rows, len(svgs)))
 PY
     checked=$((checked + 1))
+}
+
+# lanes FILE LABELS ROWS [SAME...]: the timeline of a page: its lane labels in
+# order ("|"-separated, name then busy line; "" to skip), ROWS rows holding bars,
+# no two bars of a row overlapping, and for each A=B, trials A and B in one row
+lanes() {
+    python3 - "$@" <<'PY' || fail "$1: the timeline's lanes"
+import re, sys
+path, labels, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+text = open(path, encoding="utf-8").read()
+svg = text[text.index('id="timeline"'):]
+svg = svg[:svg.index("</svg>")]
+got = re.findall(r'<text class="tick" text-anchor="end" x="[0-9.]+" y="[0-9.]+">([^<]*)', svg)
+assert not labels or got == labels.split("|"), "lane labels %s" % got
+bars = re.findall(r'<rect class="bar-[a-z-]+" x="([0-9.]+)" y="([0-9.]+)" width="([0-9.]+)"[^>]*>(?:<title>trial (\d+))?', svg)
+row, of = {}, {}
+for x, y, w, trial in bars:
+    if float(y) < 40:
+        continue  # the legend's swatches, above the plot
+    row.setdefault(float(y), []).append((float(x), float(x) + float(w), trial))
+    of.setdefault(trial, set()).add(float(y))
+for y, spans in row.items():
+    spans.sort()
+    for a, b in zip(spans, spans[1:]):
+        assert b[0] >= a[1] - 0.15, "trials %s and %s overlap in the row at y=%g" % (a[2], b[2], y)
+assert len(row) == rows, "%d rows hold bars, want %d" % (len(row), rows)
+for pair in sys.argv[4].split() if len(sys.argv) > 4 else []:
+    a, b = pair.split("=")
+    assert of[a] == of[b], "trials %s and %s are in rows %s and %s" % (a, b, of[a], of[b])
+print("ok: %s: %d lanes, %d rows, %d bars" % (path, len(got) // 2, len(row), len(bars)))
+PY
 }
 
 # add_failed_trial RUN: one more trial that failed with a reason full of markup
@@ -147,6 +180,27 @@ if [ "$have_python" = 1 ]; then
     expect 0 "wrote" "$cf" report damaged
     grep -q 'test.json:2:' damaged/report.html || fail "the broken test.json is not named with its line"
     grep -q 'final/9999/test.json: missing' damaged/report.html || fail "the missing test.json is not named"
+
+    # the timeline's lanes are the devices, named, with their busy share; a
+    # worker that runs several trials at once gets a row per slot, and no two
+    # bars of a row overlap (tests/devices_run.py tells the story and its figures)
+    grep -q '"event":"run_started".*"devices":\[{"worker":0,"name":"cpu:0","device":"' train/journal.jsonl ||
+        fail "run_started names no devices"
+    grep '"event":"trial_started"' train/journal.jsonl | grep -q '"workers":\[[01]\],"slots":\[0\]' ||
+        fail "trial_started names no slot"
+    lanes train/report.html "" 2
+    grep -q '>cpu:0 ([^<]*<title>worker 0: cpu:0 (' train/report.html || fail "the lane of cpu:0 is not named by its device"
+    grep -q '>busy [0-9.]*%</text>' train/report.html || fail "the lanes show no busy share"
+    python3 "$here/devices_run.py" table gpus || fail "devices_run.py"
+    python3 "$here/devices_run.py" table gpus-old --old || fail "devices_run.py --old"
+    expect 0 "wrote gpus/report.html" "$cf" report gpus
+    check_html gpus/report.html 7 7
+    lanes gpus/report.html "cuda:0 (NVIDIA H200)|rank 0, busy 75.0%|cuda:1 (NVIDIA H200)|rank 1, busy 50.0%" 5 \
+        "0=3 1=4"
+    # a journal of an older version (no devices, no slots): rows by the lowest free at the start
+    expect 0 "wrote gpus-old/report.html" "$cf" report gpus-old
+    check_html gpus-old/report.html 7 7
+    lanes gpus-old/report.html "worker 0|busy 75.0%|worker 1|busy 50.0%" 4 "0=3 0=4 5=6"
 fi
 
 # one-shot search: a darts supernet (trial 0) that derived two architectures,

@@ -2,7 +2,9 @@
 # cli_run_state.sh CELLFORGE SPACE_JSON WORKDIR - what a run directory says about
 # itself is true: an empty journal is refused by status and resume (naming the
 # file, trials.tsv untouched); status counts a final model as tested only when it
-# was; --oom-retries bounds the batch halvings at placement; a new run that
+# was; status names each worker's device, its busy share and the trials on it
+# with their slots (also for a journal of an older version); --oom-retries
+# bounds the batch halvings at placement; a new run that
 # cannot be written leaves no directory under its name, and a directory without
 # spec.json is named as not a run. The full-filesystem part needs a tmpfs (root)
 # and is skipped without one; the rest runs everywhere.
@@ -11,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cf=$1; space=$2; dir=$3
 mkdir -p "$dir"; cd "$dir" || exit 1
 . "$here/cli_lib.sh"
-umount small 2>/dev/null; rm -rf run empty oom small notrun t.tsv
+umount small 2>/dev/null; rm -rf run empty oom small notrun t.tsv gpus gpus-old
 
 printf '# space tiny201\narch\tepochs\tval_acc\ttrain_seconds\n' > t.tsv
 printf '|none~0|+|none~0|none~1|\t1\t0.5\t2\n|skip_connect~0|+|none~0|none~1|\t1\t0.6\t3\n' >> t.tsv
@@ -42,7 +44,32 @@ with open(path, "a") as f:
         seq += 1
 EOF
     expect 0 "final     1 of 2 models retrained and tested, 1 failed" "$cf" status run
+
+    # the devices: each worker's device (rank and host over MPI ranks), its busy
+    # share, the trials on it now with their slots; the story and its figures are
+    # in tests/devices_run.py
+    rm -rf gpus gpus-old
+    python3 "$here/devices_run.py" run gpus || fail "devices_run.py"
+    out=$("$cf" status gpus) || { echo "$out"; fail "status gpus"; }
+    for want in "devices   busy: the share of the run clock (40.0 s) with a trial on the device" \
+        "  cuda:0     NVIDIA H200, 8 slots            rank 0, host node-a  busy  75.0%  running trial 4 (slot 1)" \
+        "  cuda:1     NVIDIA H200, 8 slots            rank 1, host node-b  busy  50.0%  running trial 6 (slot 3)" \
+        "  trial 4     on cuda:0 slot 1, epoch 1 of 1" "  trial 6     on cuda:1 slot 3, epoch 0 of 1"; do
+        case "$out" in *"$want"*) ;; *) echo "$out"; fail "status gpus: no '$want'";; esac
+    done
+    # a journal of an older version: no device names or slots, the same busy shares
+    python3 "$here/devices_run.py" run gpus-old --old || fail "devices_run.py --old"
+    out=$("$cf" status gpus-old) || { echo "$out"; fail "status gpus-old"; }
+    for want in "  worker 0   (device not recorded)           busy  75.0%  running trial 4" \
+        "  worker 1   (device not recorded)           busy  50.0%  running trial 6" "  trial 4     on worker 0, epoch 1"; do
+        case "$out" in *"$want"*) ;; *) echo "$out"; fail "status gpus-old: no '$want'";; esac
+    done
+    echo "ok: status shows the devices"
 fi
+# a real run: its two CPU workers by name and device, their busy shares
+out=$("$cf" status run)
+echo "$out" | grep -q '^  cpu:0      .*, 1 thread  *busy  *[0-9.]*%' || { echo "$out"; fail "status run: no line for cpu:0"; }
+echo "$out" | grep -q '^  cpu:1      .*, 1 thread  *busy  *[0-9.]*%' || { echo "$out"; fail "status run: no line for cpu:1"; }
 
 # --oom-retries 1: at most one halving of the batch per trial, also at placement
 "$cf" search $common --trials 10 --cpu-memory 25M --min-batch 16 --oom-retries 1 --out oom >/dev/null 2>&1

@@ -30,14 +30,19 @@ grep '"event":"trial_finished"' three/journal.jsonl | grep -q "\"host\":\"$host\
 # a plain run names rank 0 and this host as well
 grep '"event":"trial_finished"' one/journal.jsonl | grep -v "\"rank\":0,\"host\":\"$host\"" | grep -q . &&
     fail "a plain run's trials do not all name rank 0 on $host"
-# status and report read the run as any other; the report's timeline names each lane's node
+# status and report read the run as any other; the report's timeline and status
+# name each worker's node
 expect 0 "120 ok" "$cf" status three
+for r in 1 2; do
+    "$cf" status three | grep -q "^  r$r/cpu:0 .* rank $r, host $host  busy" || fail "status names no worker of rank $r on $host"
+done
 expect 0 "report" "$cf" report three
 for r in 0 1 2; do
-    grep -q ">rank $r: [0-9]*<title>worker [0-9]* on rank $r, host $host</title>" three/report.html ||
+    grep -q "<title>worker $r: [^<]*, rank $r, host $host; busy" three/report.html ||
         fail "the report's timeline has no lane of rank $r on $host"
+    grep -q ">rank $r, busy [0-9.]*%</text>" three/report.html || fail "the lane of rank $r does not name its rank"
 done
-grep -q ">rank 0: " one/report.html 2>/dev/null && fail "a plain run's timeline names ranks"
+grep -q ">rank 0, busy" one/report.html 2>/dev/null && fail "a plain run's timeline names ranks"
 # one rank: a plain search over its own workers
 expect 0 "3 workers: cpu:0 cpu:1 cpu:2" run_mpi 1 "$cf" search $common --cpu-workers 3 --cpu-memory 3G --out single
 record single > single.txt

@@ -3,7 +3,8 @@
  * (a file-size limit) failing cleanly with every earlier line intact, spec
  * files with unknown keys and newer formats refused, atomic writes, and a
  * search's trial events read back (a trial cut by the time budget: asked, not
- * told, restarted at its start).
+ * told, restarted at its start), the devices of a run and the slots of its
+ * trials.
  *
  *   ctest -R test_journal --output-on-failure
  */
@@ -300,9 +301,73 @@ static void test_cut_replay(void) {
     unlink(path);
 }
 
+/* A run_started line's "devices" and a trial event's "slots" read back; a
+ * line of an older version without them; busy time as the union of spans. */
+typedef struct devices_seen {
+    int n_devices;
+    cf_worker_desc w[CF_MAX_WORKERS];
+    int slots[3], old_slots[2];
+} devices_seen;
+
+static cf_status read_devices_line(void *ctx, const cJSON *line, int64_t lineno) {
+    devices_seen *d = ctx;
+    if (lineno == 1) d->n_devices = cf_journal_read_devices(line, d->w, CF_MAX_WORKERS);
+    if (lineno == 2) cf_journal_read_slots(line, d->slots, 3);
+    if (lineno == 3) cf_journal_read_slots(line, d->old_slots, 2);
+    return CF_OK;
+}
+
+static void test_devices(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/devices.jsonl", dir);
+    unlink(path);
+    cf_worker_desc w[2];
+    memset(w, 0, sizeof w);
+    w[0] = (cf_worker_desc){.kind = CF_WORKER_CUDA, .index = 0, .name = "cuda:0", .device = "NVIDIA H200",
+                            .threads = 1, .slots = 8, .rank = 0, .host = "node \"a\""};
+    w[1] = (cf_worker_desc){.kind = CF_WORKER_CPU, .index = 0, .name = "r1/cpu:0", .device = "AMD EPYC 7B13",
+                            .threads = 6, .slots = 1, .rank = 1, .host = "node\\b"};
+    char devices[4096], fields[4200];
+    snprintf(fields, sizeof fields, "\"workers\":2,\"devices\":%s", cf_journal_devices_json(w, 2, devices, sizeof devices));
+    cf_journal *j = NULL;
+    CHECK_OK(cf_journal_open(path, 0, 0, &j));
+    CHECK_OK(cf_journal_append(j, "run_started", 0, fields));
+    cf_trial t;
+    memset(&t, 0, sizeof t);
+    t.replicas = 3;
+    t.workers[0] = 0, t.workers[1] = 1, t.workers[2] = 1;
+    t.slots[0] = 7, t.slots[1] = 0, t.slots[2] = 1;
+    t.attempts = 1;
+    CHECK_OK(cf_journal_event(j, CF_EVENT_STARTED, &t, 1));
+    CHECK_OK(cf_journal_append(j, "trial_started", 2, "\"id\":1,\"workers\":[0,1]"));
+    CHECK_OK(cf_journal_close(j));
+    devices_seen d;
+    memset(&d, 0, sizeof d);
+    cf_journal_scan scan;
+    CHECK_OK(cf_journal_read(path, read_devices_line, &d, &scan));
+    CHECK(d.n_devices == 2, "%d devices read back, want 2", d.n_devices);
+    int same = 1;
+    for (int i = 0; i < 2; i++)
+        same &= strcmp(d.w[i].name, w[i].name) == 0 && strcmp(d.w[i].device, w[i].device) == 0 &&
+                strcmp(d.w[i].host, w[i].host) == 0 && d.w[i].kind == w[i].kind && d.w[i].threads == w[i].threads &&
+                d.w[i].slots == w[i].slots && d.w[i].rank == w[i].rank;
+    CHECK(same, "devices read back differ: %s %s %s / %s %s %s", d.w[0].name, d.w[0].device, d.w[0].host, d.w[1].name,
+          d.w[1].device, d.w[1].host);
+    CHECK(d.slots[0] == 7 && d.slots[1] == 0 && d.slots[2] == 1, "slots %d %d %d, want 7 0 1", d.slots[0], d.slots[1],
+          d.slots[2]);
+    CHECK(d.old_slots[0] == -1 && d.old_slots[1] == -1, "a line without slots: %d %d, want -1", d.old_slots[0],
+          d.old_slots[1]);
+    unlink(path);
+    cf_span spans[5] = {{20, 30}, {0, 10}, {5, 12}, {12, 12}, {25, 28}};
+    double busy = cf_span_union(spans, 5);
+    CHECK(busy == 22, "busy %g of spans [0,10] [5,12] [12,12] [20,30] [25,28], want 22", busy);
+    CHECK(cf_span_union(spans, 0) == 0, "no spans, no busy time");
+}
+
 int main(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : ".");
     test_cut_replay();
+    test_devices();
     test_round_trip();
     test_damage();
     test_disk_full();

@@ -31,7 +31,7 @@ static void test_task(const cf_space *s) {
     t.attempts = 2;
     t.start = 12.345678901234567;
     cf_worker_desc w = {.kind = CF_WORKER_CPU, .threads = 1};
-    cf_trial_task task = {.trial = &t, .worker = &w, .replicas = 1, .time_limit_s = 99.5,
+    cf_trial_task task = {.trial = &t, .worker = &w, .slot = 5, .replicas = 1, .time_limit_s = 99.5,
                           .checkpoint = "runs/x/trials/41/train.cfs"};
     char *text = NULL;
     CHECK_OK(cf_wire_task_write(&task, 2, NULL, &text));
@@ -50,6 +50,7 @@ static void test_task(const cf_space *s) {
     CHECK(back.cand.epochs == 3 && back.cand.parent == 7 && back.batch == 128 && back.attempts == 2, "ints changed");
     CHECK(back.cost.params == 14062 && back.cost.macs == 1395680 && back.memory == 37492608, "cost changed");
     CHECK(strcmp(ckpt, task.checkpoint) == 0, "checkpoint %s", ckpt);
+    CHECK(back.slots[0] == 5, "slot %d, want 5", back.slots[0]);
     free(text);
     /* one replica of a data-parallel group over ranks */
     cf_wire_group grp = {.id = 123456789012LL, .replica = 2, .size = 3, .procs = {0, 4, 2}, .local = {1, 0, 3},
@@ -58,7 +59,8 @@ static void test_task(const cf_space *s) {
     CHECK_OK(cf_wire_task_write(&task, 1, &grp, &text));
     CHECK_OK(cf_wire_task_read(s, text, &back, &worker, &limit, ckpt, sizeof ckpt, &g));
     CHECK(g.id == grp.id && g.replica == 2 && g.size == 3 && g.procs[0] == 0 && g.procs[1] == 4 && g.procs[2] == 2 &&
-              g.local[0] == 1 && g.local[2] == 3 && g.device == 1 && back.replicas == 3, "group read back as id %lld replica %d of %d", g.id, g.replica, g.size);
+              g.local[0] == 1 && g.local[2] == 3 && g.device == 1 && back.replicas == 3,
+          "group read back as id %lld replica %d of %d", g.id, g.replica, g.size);
     free(text);
     const char *broken[] = {
         "{\"arch\":\"%s\",\"group\":{\"id\":1,\"replica\":3,\"procs\":[0,1,2],\"local\":[0,0,0]}}",
@@ -73,6 +75,11 @@ static void test_task(const cf_space *s) {
         CHECK(cf_wire_task_read(s, msg, &back, &worker, &limit, ckpt, sizeof ckpt, &g) == CF_ERR_PARSE,
               "broken group %d was read", k);
     }
+    /* a message without a slot (an older sender) runs in any slot */
+    char old[CF_ARCH_TEXT_MAX + 64];
+    snprintf(old, sizeof old, "{\"arch\":\"%s\",\"id\":1,\"worker\":0}", t.arch);
+    CHECK_OK(cf_wire_task_read(s, old, &back, &worker, &limit, ckpt, sizeof ckpt, &g));
+    CHECK(back.slots[0] == -1, "slot %d without one in the message, want -1", back.slots[0]);
     /* an arch the space cannot read fails with the space's message */
     CHECK(cf_wire_task_read(s, "{\"arch\":\"|bogus~0|\",\"id\":1}", &back, &worker, &limit, ckpt, sizeof ckpt, &g) !=
               CF_OK,

@@ -34,6 +34,7 @@ typedef struct cf_trial_task {
      * input (borrowed; a model copies it). NULL: the evaluator builds it. */
     const cf_net *net;
     const cf_worker_desc *worker;
+    int slot;                      /* which of the worker's slots (0 .. worker->slots - 1) runs it */
     int rank, replicas;
     void *comm;                    /* cf_comm * for data-parallel ranks, else NULL */
     double time_limit_s;           /* 0: none */

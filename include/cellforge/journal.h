@@ -20,6 +20,9 @@
  * it again; fields id, reason, epochs_done, train_seconds, start, end,
  * attempts, batch, replicas, workers, memory), run_stopped (budget reached,
  * stopped, or failed; with the counts trials, ok, failed, cut, rejected).
+ * run_started lists the workers ("devices", cf_journal_devices_json); the
+ * events of a dispatched trial name its workers and the slot of each
+ * ("workers":[0,2],"slots":[3,0]).
  *
  * Durability: each line goes to the kernel in one write() (a killed process
  * loses nothing it logged); lines are fsync'd in groups, at most 1 s or 64 lines
@@ -98,6 +101,14 @@ char *cf_journal_escape(const char *s, char *buf, size_t cap);
 cf_status cf_search_replay_load(const char *journal, const cf_space *s, cf_search_replay *out,
                                 cf_journal_scan *scan);
 void cf_search_replay_free(cf_search_replay *r);
+
+/* The "devices" member of run_started: one object per worker,
+ *   [{"worker":0,"name":"cuda:0","device":"NVIDIA H200","kind":"cuda","threads":1,
+ *     "slots":8,"rank":0,"host":"node1"}, ...]
+ * (a JSON array, without the key) into buf; returns buf. A journal of an older
+ * version has no "devices"; the trial events' "slots" (beside "workers": the
+ * slot of each worker the attempt ran in) are new as well. */
+char *cf_journal_devices_json(const cf_worker_desc *w, int n, char *buf, size_t cap);
 
 /* A search's events as journal lines: hook these into cf_search_hooks. */
 cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock);

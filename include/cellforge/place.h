@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CF_MAX_WORKERS 32
-#define CF_GPU_MAX_SLOTS 16    /* trials at once on one GPU, at most */
+#define CF_MAX_SLOTS 16     /* trials one worker runs at once, at most */
 #define CF_HOST_MAX 64
 
 /* ---- workers ---------------------------------------------------------------- */
@@ -38,9 +38,12 @@ typedef struct cf_worker_desc {
     cf_worker_kind kind;
     int index;             /* GPU ordinal, or the CPU worker's number */
     char name[24];         /* "cpu:0", "cuda:1" */
+    char device[64];       /* what it is: the GPU's name ("NVIDIA H200"), the CPU's model;
+                              "" when not known */
     int threads;           /* CPU threads of this worker */
     size_t memory;         /* bytes trials may plan on this device */
-    int slots;             /* trials that may run on it at once */
+    int slots;             /* trials that may run on it at once (a search clamps it to
+                              1..CF_MAX_SLOTS) */
     int rank;              /* the MPI rank whose process runs it; 0 in one process */
     int local;             /* its index among that rank's own workers */
     char host[CF_HOST_MAX]; /* the host name of that process */

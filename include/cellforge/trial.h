@@ -71,6 +71,7 @@ typedef struct cf_trial {
     int batch;                     /* global batch it ran with (smaller after OOM) */
     int replicas;
     int workers[CF_MAX_WORKERS];   /* where it ran, `replicas` entries */
+    int slots[CF_MAX_WORKERS];     /* ... and in which of each one's slots (0 .. its slots - 1) */
     int rank;                      /* the MPI rank of its first worker (0 in one process) ... */
     char host[CF_HOST_MAX];        /* ... and that process's host name; "" before a dispatch */
     int attempts;                  /* runs started (a retry after a run adds one) */

@@ -23,12 +23,33 @@ def _candidates():
     yield _HERE.parent.parent / "build" / "libcellforge.so"
 
 
+# How long waiting OpenMP threads spin before they sleep: the `cellforge`
+# binary's setting (src/cli/wait_policy.c; README, "Threads on a shared
+# machine"). libgomp reads it once, when it is loaded, so it goes into the
+# environment just for the load of the library, unless the user set
+# OMP_WAIT_POLICY or GOMP_SPINCOUNT; the environment is the user's again
+# afterwards, for the programs this process starts. Where libgomp is loaded
+# already (PyTorch imported first) it keeps the setting it read then.
+WAIT_SETTING = ("GOMP_SPINCOUNT", "10000")
+
+
+def _load_library(path):
+    mine = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+    if mine:
+        os.environ.setdefault(*WAIT_SETTING)
+    try:
+        return ctypes.CDLL(str(path))
+    finally:
+        if mine:
+            os.environ.pop(WAIT_SETTING[0], None)
+
+
 def _load():
     tried = []
     for path in _candidates():
         tried.append(str(path))
         if path.is_file():
-            return ctypes.CDLL(str(path)), path
+            return _load_library(path), path
     raise ImportError("cellforge: libcellforge.so not found (looked at %s); install the package with "
                       "`pip install .` from the repository, or set CELLFORGE_LIB" % ", ".join(tried))
 

@@ -307,4 +307,13 @@ extern const char *const cmd_export_usage;
 int cli_model_path(const cli_args *a, const char *arg, char *out, size_t cap, int *is_run);
 extern const char *const cmd_report_usage;
 
+/* The `cellforge` binary's OpenMP wait policy (wait_policy.c): unless the
+ * user set OMP_WAIT_POLICY or GOMP_SPINCOUNT, start this binary again, once,
+ * with the sleeping setting in its environment (libgomp reads it only when it
+ * is loaded); in the process started again, remove it from the environment
+ * again. Returns when nothing is to be done or the exec failed. */
+void cli_wait_policy_apply(char **argv);
+/* The setting as VAR=VALUE, for messages. */
+const char *cli_wait_policy_setting(void);
+
 #endif

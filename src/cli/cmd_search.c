@@ -331,9 +331,12 @@ static int open_run(const cli_args *a, run_setup *r, const run_opts *o, search_v
         if (cf_file_write_atomic(state_dir, o->spec_json) != CF_OK) goto fail;
     }
     if (cf_journal_open(path, scan.next_seq, scan.valid_bytes, &view->journal) != CF_OK) goto fail;
-    char fields[256];
-    snprintf(fields, sizeof fields, "\"cellforge\":\"%s\",\"resumed\":%s,\"workers\":%d,\"pid\":%ld", cf_version(),
-             o->resuming ? "true" : "false", r->n_workers, (long)getpid());
+    /* the workers as they are now (a resume may run on other devices): each one's
+     * name, device, slots, rank and host, for `status` and the report */
+    char fields[CF_MAX_WORKERS * 400 + 256], devices[CF_MAX_WORKERS * 400];
+    snprintf(fields, sizeof fields, "\"cellforge\":\"%s\",\"resumed\":%s,\"workers\":%d,\"pid\":%ld,\"devices\":%s",
+             cf_version(), o->resuming ? "true" : "false", r->n_workers, (long)getpid(),
+             cf_journal_devices_json(r->workers, r->n_workers, devices, sizeof devices));
     if (cf_journal_append(view->journal, "run_started", *have_replay ? replay->clock : 0, fields) != CF_OK) goto fail;
     /* a new run gets its name only now: whole, or not at all */
     if ((rc = cli_publish_run_dir(a, work, o->dir)) >= 0) return rc;

@@ -9,12 +9,15 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cellforge/file.h"
+#include "cellforge/grow.h"
 #include "cellforge/journal.h"
 #include "cellforge/sched.h"
 #include "cli.h"
+#include "journal/journal_read.h"
 
 const char *const cmd_status_usage =
     "usage: cellforge status RUN [--top N]\n\n"
@@ -22,7 +25,10 @@ const char *const cmd_status_usage =
     "trials finished, running, failed, cut by the time budget and rejected, the\n"
     "best trials, what each running trial has reached, and the failures with\n"
     "their reasons. Works while the search runs (read-only) and after it stopped\n"
-    "or crashed, and the final phase: the models retrained and their test accuracy.\n";
+    "or crashed, and the final phase: the models retrained and their test accuracy.\n"
+    "The devices section names each worker's device (its rank and host when the\n"
+    "search spans MPI ranks), the trials running on it with the slot of each, and\n"
+    "how busy it was: the share of the run clock with at least one trial on it.\n";
 
 /* 1 when a search holds the run's lock. */
 static int run_is_live(const char *dir, long *pid) {
@@ -118,6 +124,224 @@ static void print_final(const char *journal) {
     }
 }
 
+/* ---- devices: each worker's device, what runs on it, how busy it was ---------- */
+
+/* An attempt of a trial (or a final model) that has started and not ended. */
+typedef struct attempt {
+    int open, n;
+    int workers[CF_MAX_WORKERS], slots[CF_MAX_WORKERS];
+    double start;
+} attempt;
+
+typedef struct dev_scan {
+    cf_worker_desc desc[CF_MAX_WORKERS]; /* the last run_started's "devices" */
+    int n_desc;
+    int lanes;                           /* workers named by run_started or a trial */
+    cf_span *spans[CF_MAX_WORKERS];      /* (n_spans) each worker's ended attempts; owned */
+    size_t n_spans[CF_MAX_WORKERS], cap_spans[CF_MAX_WORKERS];
+    attempt *trials;                     /* (cap_trials) by trial id; owned */
+    size_t cap_trials;
+    attempt finals[64];                  /* the final phase's models ... */
+    int64_t final_ids[64];               /* ... and their trial ids */
+    int n_finals;
+    double clock, time;                  /* run clock and wall time of the last line */
+} dev_scan;
+
+static double jnum(const cJSON *o, const char *key, double def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) && v->valuedouble == v->valuedouble ? v->valuedouble : def;
+}
+
+static cf_status add_span(dev_scan *d, int w, double start, double end) {
+    if (w < 0 || w >= CF_MAX_WORKERS || !(end >= start)) return CF_OK;
+    CF_TRY(cf_grow((void **)&d->spans[w], &d->cap_spans[w], d->n_spans[w] + 1, sizeof *d->spans[w]));
+    d->spans[w][d->n_spans[w]++] = (cf_span){start, end};
+    if (w + 1 > d->lanes) d->lanes = w + 1;
+    return CF_OK;
+}
+
+static cf_status close_attempt(dev_scan *d, attempt *a, double end) {
+    if (!a->open) return CF_OK;
+    a->open = 0;
+    for (int r = 0; r < a->n; r++) CF_TRY(add_span(d, a->workers[r], a->start, end));
+    return CF_OK;
+}
+
+/* An attempt opening on the line's "workers" (or "worker") and "slots". */
+static void open_attempt(dev_scan *d, attempt *a, const cJSON *o, double start) {
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(o, "workers"), *e;
+    a->n = 0;
+    cJSON_ArrayForEach(e, ws) {
+        if (a->n < CF_MAX_WORKERS && cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < CF_MAX_WORKERS)
+            a->workers[a->n++] = (int)e->valuedouble;
+    }
+    double w = jnum(o, "worker", -1);
+    if (a->n == 0 && w >= 0 && w < CF_MAX_WORKERS) a->workers[a->n++] = (int)w;
+    cf_journal_read_slots(o, a->slots, a->n);
+    for (int r = 0; r < a->n; r++)
+        if (a->workers[r] + 1 > d->lanes) d->lanes = a->workers[r] + 1;
+    a->start = start;
+    a->open = 1;
+}
+
+static attempt *trial_attempt(dev_scan *d, double id) {
+    if (!(id >= 0 && id < 1e12)) return NULL;
+    size_t need = (size_t)id + 1, old = d->cap_trials;
+    if (need > old) {
+        if (cf_grow((void **)&d->trials, &d->cap_trials, need, sizeof *d->trials) != CF_OK) return NULL;
+        memset(d->trials + old, 0, (d->cap_trials - old) * sizeof *d->trials);
+    }
+    return &d->trials[(size_t)id];
+}
+
+static attempt *final_attempt(dev_scan *d, int64_t id) {
+    for (int k = 0; k < d->n_finals; k++)
+        if (d->final_ids[k] == id) return &d->finals[k];
+    if (d->n_finals == 64) return NULL;
+    d->final_ids[d->n_finals] = id;
+    memset(&d->finals[d->n_finals], 0, sizeof d->finals[0]);
+    return &d->finals[d->n_finals++];
+}
+
+static cf_status dev_run_started(dev_scan *d, const cJSON *o) {
+    /* what ran when the previous process ended was cut there */
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "resumed"))) {
+        for (size_t i = 0; i < d->cap_trials; i++) CF_TRY(close_attempt(d, &d->trials[i], d->clock));
+        for (int k = 0; k < d->n_finals; k++) CF_TRY(close_attempt(d, &d->finals[k], d->clock));
+    }
+    cf_worker_desc w[CF_MAX_WORKERS];
+    int n = cf_journal_read_devices(o, w, CF_MAX_WORKERS);
+    if (n > 0) { /* a resume may run on other devices: the last word counts */
+        memcpy(d->desc, w, sizeof w);
+        d->n_desc = n;
+    }
+    double k = jnum(o, "workers", 0);
+    if (k > d->lanes && k <= CF_MAX_WORKERS) d->lanes = (int)k;
+    if (n > d->lanes) d->lanes = n;
+    return CF_OK;
+}
+
+static cf_status dev_line(void *ctx, const cJSON *o, int64_t lineno) {
+    (void)lineno;
+    dev_scan *d = ctx;
+    const cJSON *evj = cJSON_GetObjectItemCaseSensitive(o, "event");
+    const char *ev = cJSON_IsString(evj) ? evj->valuestring : "";
+    double clock = jnum(o, "clock", d->clock);
+    d->time = jnum(o, "time", d->time);
+    if (strcmp(ev, "run_started") == 0) {
+        CF_TRY(dev_run_started(d, o));
+        d->clock = clock;
+        return CF_OK;
+    }
+    d->clock = clock;
+    double id = jnum(o, "id", -1);
+    if (strncmp(ev, "final_", 6) == 0) {
+        attempt *a = id >= 0 ? final_attempt(d, (int64_t)id) : NULL;
+        if (a && strcmp(ev, "final_started") == 0) open_attempt(d, a, o, clock);
+        else if (a && strcmp(ev, "final_finished") == 0) CF_TRY(close_attempt(d, a, clock));
+        return CF_OK;
+    }
+    if (strcmp(ev, "trial_started") == 0 || strcmp(ev, "trial_retry") == 0 || strcmp(ev, "trial_cut") == 0 ||
+        strcmp(ev, "trial_finished") == 0) {
+        attempt *a = trial_attempt(d, id);
+        if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "status: no memory for trial %.0f", id);
+        double start = jnum(o, "start", clock), end = jnum(o, "end", clock);
+        if (strcmp(ev, "trial_started") == 0) {
+            CF_TRY(close_attempt(d, a, start));
+            open_attempt(d, a, o, start);
+        } else if (strcmp(ev, "trial_retry") == 0) {
+            CF_TRY(close_attempt(d, a, clock));
+        } else if (a->open) {
+            CF_TRY(close_attempt(d, a, end));
+        } else if (strcmp(ev, "trial_finished") == 0) { /* no trial_started before it */
+            open_attempt(d, a, o, start);
+            CF_TRY(close_attempt(d, a, end));
+        }
+    }
+    return CF_OK;
+}
+
+static void dev_scan_free(dev_scan *d) {
+    if (!d) return;
+    for (int w = 0; w < CF_MAX_WORKERS; w++) free(d->spans[w]);
+    free(d->trials);
+    free(d);
+}
+
+/* Worker w's busy seconds up to end: its ended attempts and those still open. */
+static double dev_busy(dev_scan *d, int w, double end) {
+    for (size_t i = 0; i < d->cap_trials; i++)
+        for (int r = 0; d->trials[i].open && r < d->trials[i].n; r++)
+            if (d->trials[i].workers[r] == w && add_span(d, w, d->trials[i].start, end) != CF_OK) return -1;
+    for (int k = 0; k < d->n_finals; k++)
+        if (d->finals[k].open && d->finals[k].workers[0] == w && add_span(d, w, d->finals[k].start, end) != CF_OK)
+            return -1;
+    return cf_span_union(d->spans[w], d->n_spans[w]);
+}
+
+/* " trial 40 (slot 1)" for each open attempt on worker w; returns how many. */
+static int print_on(const dev_scan *d, int w) {
+    int shown = 0;
+    for (size_t i = 0; i < d->cap_trials; i++)
+        for (int r = 0; d->trials[i].open && r < d->trials[i].n; r++) {
+            if (d->trials[i].workers[r] != w) continue;
+            printf("%s trial %zu", shown++ ? "," : "  running", i);
+            if (d->trials[i].slots[r] >= 0) printf(" (slot %d)", d->trials[i].slots[r]);
+        }
+    for (int k = 0; k < d->n_finals; k++)
+        if (d->finals[k].open && d->finals[k].n > 0 && d->finals[k].workers[0] == w)
+            printf("%s final model of trial %lld", shown++ ? "," : "  running", (long long)d->final_ids[k]);
+    return shown;
+}
+
+/* The devices as the journal tells them; NULL when it cannot be read (the
+ * replay read it first and said why) or memory runs out. Free with dev_scan_free. */
+static dev_scan *load_devices(const char *journal) {
+    dev_scan *d = calloc(1, sizeof *d);
+    cf_journal_scan scan;
+    if (d && cf_journal_read(journal, dev_line, d, &scan) != CF_OK) {
+        cf_error_clear();
+        dev_scan_free(d);
+        d = NULL;
+    }
+    return d;
+}
+
+/* Worker w's name: "cuda:0", or "worker 3" in a journal of an older version. */
+static const char *worker_name(const dev_scan *d, int w, char *buf, size_t cap) {
+    if (d && w >= 0 && w < d->n_desc && d->desc[w].name[0]) snprintf(buf, cap, "%s", d->desc[w].name);
+    else snprintf(buf, cap, "worker %d", w);
+    return buf;
+}
+
+/* One line per worker: name, device (rank and host over MPI ranks), busy
+ * share, what runs on it. The run clock goes on to now while a trained
+ * search runs; a stopped one ends at its last line. */
+static void print_devices(dev_scan *d, int live, int simulated) {
+    double end = d->clock;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec; /* the journal's "time" is Unix seconds */
+    if (live && !simulated && d->time > 0 && now > d->time) end += now - d->time;
+    int ranks = 1;
+    for (int w = 0; w < d->n_desc; w++)
+        if (d->desc[w].rank + 1 > ranks) ranks = d->desc[w].rank + 1;
+    printf("devices   busy: the share of the run clock (%.1f s) with a trial on the device\n", end);
+    for (int w = 0; w < d->lanes; w++) {
+        const cf_worker_desc *x = w < d->n_desc && d->desc[w].name[0] ? &d->desc[w] : NULL;
+        char name[32], what[128];
+        if (!x) snprintf(what, sizeof what, "(device not recorded)");
+        else if (x->kind == CF_WORKER_CUDA) snprintf(what, sizeof what, "%s, %d slots", x->device[0] ? x->device : "GPU", x->slots);
+        else snprintf(what, sizeof what, "%s, %d thread%s", x->device[0] ? x->device : "CPU", x->threads, x->threads == 1 ? "" : "s");
+        printf("  %-10s %-30s", worker_name(d, w, name, sizeof name), what);
+        if (x && ranks > 1) printf("  rank %d, host %s", x->rank, x->host);
+        double busy = dev_busy(d, w, end);
+        printf("  busy %5.1f%%", end > 0 && busy >= 0 ? 100 * busy / end : 0.0);
+        print_on(d, w);
+        printf("\n");
+    }
+}
+
 static int cmp_val_desc(const void *a, const void *b) {
     const cf_trial *x = *(const cf_trial *const *)a, *y = *(const cf_trial *const *)b;
     if (x->val_acc != y->val_acc) return x->val_acc < y->val_acc ? 1 : -1;
@@ -185,14 +409,18 @@ static int print_best(const cf_search_replay *rep, long long top) {
     return 0;
 }
 
-/* Where each running trial has got to. */
-static void print_running(const cf_search_replay *rep, const status_counts *c) {
+/* Where each running trial has got to, and on which devices (slots). */
+static void print_running(const cf_search_replay *rep, const status_counts *c, const dev_scan *d) {
     if (c->running) printf("running\n");
     for (int64_t i = 0; i < rep->n; i++) {
         const cf_trial *t = &rep->trials[i];
         if (t->status != CF_TRIAL_RUNNING) continue;
-        printf("  trial %-5lld on worker", (long long)t->id);
-        for (int r = 0; r < t->replicas; r++) printf("%s%d", r ? "+" : " ", t->workers[r]);
+        printf("  trial %-5lld on", (long long)t->id);
+        for (int r = 0; r < t->replicas; r++) {
+            char name[32];
+            printf("%s%s", r ? " + " : " ", worker_name(d, t->workers[r], name, sizeof name));
+            if (t->slots[r] >= 0) printf(" slot %d", t->slots[r]);
+        }
         printf(", epoch %d of %d", t->epochs_done, t->cand.epochs);
         if (t->epochs_done > 0) printf(", val %.2f%%", 100 * t->curve[t->epochs_done - 1].val_acc);
         printf(", since %.1f s  %s\n", t->start, t->arch);
@@ -262,6 +490,7 @@ int cmd_status(int argc, char **argv) {
     cf_space *space = NULL;
     cf_search_replay rep;
     memset(&rep, 0, sizeof rep);
+    dev_scan *devices = NULL;
     if ((rc = load_run(dir, &spec, &space)) >= 0) goto exit;
     rc = EXIT_ERROR;
     char path[1100];
@@ -274,16 +503,22 @@ int cmd_status(int argc, char **argv) {
     status_counts counts;
     count_trials(&rep, &counts);
     print_summary(dir, spec, space, &rep, &scan, &counts);
+    long pid = 0;
+    const cf_spec_value *evaluator = cf_spec_get(spec, "evaluator");
+    devices = load_devices(path);
+    if (devices)
+        print_devices(devices, run_is_live(dir, &pid), evaluator && strncmp(evaluator->values[0], "table:", 6) == 0);
     if (print_best(&rep, top) != 0) {
         fprintf(stderr, "cellforge status: no memory to sort %lld trials\n", (long long)rep.n);
         goto exit;
     }
-    print_running(&rep, &counts);
+    print_running(&rep, &counts, devices);
     print_failed(&rep, &counts, top);
     print_chance(&rep, top);
     print_final(path);
     rc = EXIT_OK;
 exit:
+    dev_scan_free(devices);
     cf_search_replay_free(&rep);
     cf_space_destroy(space);
     cf_spec_destroy(spec);

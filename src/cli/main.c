@@ -28,6 +28,7 @@ typedef struct command {
     int (*run)(int argc, char **argv);
     const char *const *usage_ref; /* the usage text of a command in its own file */
     const char *(*usage_fn)(void); /* or a usage text made at run time */
+    int threads; /* trains or runs networks on CPU threads: they wait sleeping (wait_policy.c) */
 } command;
 
 static int cmd_help(int argc, char **argv);
@@ -36,30 +37,30 @@ static int cmd_devices(int argc, char **argv);
 
 static const command commands[] = {
     {"search", "search a space for the best architectures on every device", NULL, cmd_search, NULL,
-     cmd_search_usage_text},
+     cmd_search_usage_text, 1},
     {"status", "progress of a search from its run directory (running or stopped)", NULL, cmd_status,
-     &cmd_status_usage, NULL},
+     &cmd_status_usage, NULL, 0},
     {"report", "a run directory as one HTML page: front, timeline, curves, cells, trials", NULL, cmd_report,
-     &cmd_report_usage, NULL},
+     &cmd_report_usage, NULL, 0},
     {"tabulate", "train every (or a sample of) architecture and write a benchmark table", NULL, cmd_tabulate, NULL,
-     cmd_tabulate_usage_text},
-    {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage, NULL},
-    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage, NULL},
+     cmd_tabulate_usage_text, 1},
+    {"space", "list, show or sample the search spaces", NULL, cmd_space, &cmd_space_usage, NULL, 0},
+    {"cost", "exact params, MACs and activation memory of an architecture", NULL, cmd_cost, &cmd_cost_usage, NULL, 0},
     {"score", "zero-cost proxies of architectures, and their rank correlation with a table", NULL, cmd_score,
-     &cmd_score_usage, NULL},
-    {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage, NULL},
-    {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage, NULL},
+     &cmd_score_usage, NULL, 1},
+    {"train", "train one architecture on a dataset and save it", NULL, cmd_train, &cmd_train_usage, NULL, 1},
+    {"eval", "test accuracy of a saved model", NULL, cmd_eval, &cmd_eval_usage, NULL, 1},
     {"export", "write a trained model as ONNX, a model file, JSON or an arch string", NULL, cmd_export,
-     &cmd_export_usage, NULL},
+     &cmd_export_usage, NULL, 0},
     {"devices", "list the CPU and GPUs cellforge can use",
      "usage: cellforge devices\n\n"
      "Shows the CPU (cores, model, best SIMD level) and every CUDA GPU (name,\n"
      "memory, compute capability), or a line saying why no GPU was found.\n",
-     cmd_devices, NULL, NULL},
+     cmd_devices, NULL, NULL, 0},
     {"version", "print the version, git commit and compiled-in backends",
-     "usage: cellforge version\n", cmd_version, NULL, NULL},
+     "usage: cellforge version\n", cmd_version, NULL, NULL, 0},
     {"help", "show help for cellforge or one command",
-     "usage: cellforge help [COMMAND]\n", cmd_help, NULL, NULL},
+     "usage: cellforge help [COMMAND]\n", cmd_help, NULL, NULL, 0},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -74,7 +75,10 @@ static void print_overview(FILE *out) {
             "\n"
             "Run `cellforge help COMMAND` or `cellforge COMMAND --help` for a command's options.\n"
             "Environment: CELLFORGE_LOG=debug|info|warn|error|off sets the log level (default info).\n"
-            "Exit codes: 0 success, 1 error, 2 usage error.\n");
+            "OpenMP threads spin briefly, then sleep (%s, set by the commands that train);\n"
+            "OMP_WAIT_POLICY or GOMP_SPINCOUNT of your own replaces it.\n"
+            "Exit codes: 0 success, 1 error, 2 usage error.\n",
+            cli_wait_policy_setting());
 }
 
 /* Commands in their own files keep their usage text there. */
@@ -169,6 +173,7 @@ int main(int argc, char **argv) {
     if (strcmp(name, "--version") == 0) name = "version";
     const command *cmd = find_command(name);
     if (!cmd) return unknown_command(name);
+    if (cmd->threads) cli_wait_policy_apply(argv); /* may start this binary again, once */
     int rc = cmd->run(argc - 1, argv + 1);
     if (rc != EXIT_OK) {
         /* A failed command has said why and closed its files; leave without

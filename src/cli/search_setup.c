@@ -168,8 +168,8 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
     if (slots && strcmp(slots, "auto") != 0) {
         char *end = NULL;
         long v = strtol(slots, &end, 10);
-        if (!*slots || *end || v < 1 || v > CF_GPU_MAX_SLOTS)
-            return cli_usage_error(a, "--slots %s: auto, or a count from 1 to %d", slots, CF_GPU_MAX_SLOTS);
+        if (!*slots || *end || v < 1 || v > CF_MAX_SLOTS)
+            return cli_usage_error(a, "--slots %s: auto, or a count from 1 to %d", slots, CF_MAX_SLOTS);
         cfg->slots = (int)v;
     }
     /* over MPI ranks, rank 0 checks against every rank's workers once they joined */

@@ -18,4 +18,25 @@ typedef cf_status (*cf_journal_line_fn)(void *ctx, const cJSON *line, int64_t li
 
 cf_status cf_journal_read(const char *path, cf_journal_line_fn fn, void *ctx, cf_journal_scan *scan);
 
+/* ---- a run's devices (resume.c), for `cellforge status` and the report ---------- */
+
+/* The "devices" of a run_started line (cf_journal_devices_json) into
+ * w[0..max), zeroed first, each at its "worker" index; returns 1 + the highest
+ * index read, 0 when the line has none (a journal of an older version). A
+ * member missing from an entry stays 0 or "". */
+int cf_journal_read_devices(const cJSON *line, cf_worker_desc *w, int max);
+
+/* The "slots" of a trial event beside its "workers": slots[r] for r < n, -1
+ * where the line has none (a journal of an older version). */
+void cf_journal_read_slots(const cJSON *line, int *slots, int n);
+
+/* A stretch of the run clock a device was busy with one trial attempt. */
+typedef struct cf_span {
+    double start, end;
+} cf_span;
+
+/* Seconds covered by at least one of spans[0..n) (sorted in place by start):
+ * a device's busy time however many trials overlapped on it. */
+double cf_span_union(cf_span *spans, size_t n);
+
 #endif

@@ -33,16 +33,36 @@ static void where_json(const cf_trial *t, char *fields, size_t cap) {
     snprintf(fields + n, cap - n, ",\"rank\":%d,\"host\":\"%s\"", t->rank, cf_journal_escape(t->host, esc, sizeof esc));
 }
 
+/* "[w0,w1,...]" of the trial's workers, with ",\"slots\":[s0,s1,...]" after it:
+ * the slot of each worker it ran in. */
 static int workers_json(const cf_trial *t, char *buf, size_t cap) {
     int n = snprintf(buf, cap, "[");
     for (int r = 0; r < t->replicas && (size_t)n < cap; r++) n += snprintf(buf + n, cap - (size_t)n, "%s%d", r ? "," : "", t->workers[r]);
+    if ((size_t)n < cap) n += snprintf(buf + n, cap - (size_t)n, "],\"slots\":[");
+    for (int r = 0; r < t->replicas && (size_t)n < cap; r++) n += snprintf(buf + n, cap - (size_t)n, "%s%d", r ? "," : "", t->slots[r]);
     if ((size_t)n < cap) n += snprintf(buf + n, cap - (size_t)n, "]");
     return n;
 }
 
+char *cf_journal_devices_json(const cf_worker_desc *w, int n, char *buf, size_t cap) {
+    size_t len = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < n && len < cap; i++) {
+        char name[2 * sizeof w[i].name + 8], device[2 * sizeof w[i].device + 8], host[2 * CF_HOST_MAX + 8];
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "%s{\"worker\":%d,\"name\":\"%s\",\"device\":\"%s\",\"kind\":\"%s\",\"threads\":%d,"
+                                "\"slots\":%d,\"rank\":%d,\"host\":\"%s\"}",
+                                i ? "," : "", i, cf_journal_escape(w[i].name, name, sizeof name),
+                                cf_journal_escape(w[i].device, device, sizeof device),
+                                w[i].kind == CF_WORKER_CUDA ? "cuda" : "cpu", w[i].threads, w[i].slots, w[i].rank,
+                                cf_journal_escape(w[i].host, host, sizeof host));
+    }
+    if (len < cap) snprintf(buf + len, cap - len, "]");
+    return buf;
+}
+
 cf_status cf_journal_event(cf_journal *j, cf_search_event_kind kind, const cf_trial *t, double clock) {
     /* an arch text escaped for JSON takes at most twice its bytes */
-    char fields[2 * CF_ARCH_TEXT_MAX + 2048], esc[2 * CF_ARCH_TEXT_MAX + 16], workers[256];
+    char fields[2 * CF_ARCH_TEXT_MAX + 2048], esc[2 * CF_ARCH_TEXT_MAX + 16], workers[512];
     switch (kind) {
     case CF_EVENT_PROPOSED:
         snprintf(fields, sizeof fields,
@@ -157,6 +177,7 @@ static cf_status add_step(loader *L, int tell, int64_t trial) {
     return CF_OK;
 }
 
+/* "workers" and "slots". */
 static void read_workers(const cJSON *o, cf_trial *t) {
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "workers");
     int k = 0;
@@ -166,6 +187,59 @@ static void read_workers(const cJSON *o, cf_trial *t) {
             t->workers[k++] = (int)e->valuedouble;
     }
     t->replicas = k;
+    cf_journal_read_slots(o, t->slots, k);
+}
+
+void cf_journal_read_slots(const cJSON *o, int *slots, int n) {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "slots");
+    for (int r = 0; r < n; r++) {
+        const cJSON *v = cJSON_IsArray(arr) ? cJSON_GetArrayItem(arr, r) : NULL;
+        slots[r] = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < CF_MAX_SLOTS ? (int)v->valuedouble : -1;
+    }
+}
+
+int cf_journal_read_devices(const cJSON *o, cf_worker_desc *w, int max) {
+    memset(w, 0, (size_t)max * sizeof *w);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "devices"), *e;
+    int n = 0;
+    cJSON_ArrayForEach(e, arr) {
+        int i = num_int(e, "worker", -1);
+        if (i < 0 || i >= max || !cJSON_IsObject(e)) continue;
+        cf_worker_desc *d = &w[i];
+        const char *name = str(e, "name"), *device = str(e, "device"), *kind = str(e, "kind"), *host = str(e, "host");
+        snprintf(d->name, sizeof d->name, "%s", name ? name : "");
+        snprintf(d->device, sizeof d->device, "%s", device ? device : "");
+        snprintf(d->host, sizeof d->host, "%s", host ? host : "");
+        d->kind = kind && strcmp(kind, "cuda") == 0 ? CF_WORKER_CUDA : CF_WORKER_CPU;
+        d->threads = num_int(e, "threads", 0);
+        d->slots = num_int(e, "slots", 1);
+        if (d->slots < 1 || d->slots > CF_MAX_SLOTS) d->slots = d->slots < 1 ? 1 : CF_MAX_SLOTS;
+        d->rank = num_int(e, "rank", 0);
+        if (d->rank < 0) d->rank = 0;
+        if (i + 1 > n) n = i + 1;
+    }
+    return n;
+}
+
+static int cmp_span(const void *a, const void *b) {
+    const cf_span *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+double cf_span_union(cf_span *s, size_t n) {
+    if (n == 0) return 0;
+    qsort(s, n, sizeof *s, cmp_span);
+    double total = 0, lo = s[0].start, hi = s[0].end;
+    for (size_t i = 1; i < n; i++) {
+        if (s[i].start > hi) {
+            total += hi - lo;
+            lo = s[i].start;
+            hi = s[i].end;
+        } else if (s[i].end > hi) {
+            hi = s[i].end;
+        }
+    }
+    return total + (hi - lo);
 }
 
 static cf_trial_status status_of(const char *name) {

@@ -1,7 +1,7 @@
 /* report_charts.c - the report's data charts as inline SVG: the Pareto front
  * (validation accuracy against MACs or parameters, log x), the best accuracy
- * over the run clock, the per-worker timeline of trial attempts, and the
- * learning curves of the top models. Each prints a short message instead of
+ * over the run clock and the learning curves of the top models (the timeline
+ * of the devices is report_timeline.c). Each prints a short message instead of
  * a chart when there is nothing to draw. Tests: tests/cli_report.sh.
  */
 #include <math.h>
@@ -12,10 +12,7 @@
 #include "cellforge/pareto.h"
 #include "report_impl.h"
 
-/* Tooltips (<title>) on every mark only while the page stays small. */
-#define TOOLTIP_LIMIT 1500
-
-static void empty(rp_buf *b, const char *msg) {
+void rp_empty(rp_buf *b, const char *msg) {
     rp_puts(b, "<p class=\"empty\">");
     rp_esc(b, msg);
     rp_puts(b, "</p>\n");
@@ -155,7 +152,7 @@ static int pareto_find(const rp_run *run, int by_params, pareto_data *d) {
 
 /* The trials off the front: those at fewer epochs first, under the others. */
 static void draw_off_front(rp_buf *b, const rp_plot *p, const rp_run *run, const pareto_data *d, int by_params) {
-    int tips = d->n_ok <= TOOLTIP_LIMIT;
+    int tips = d->n_ok <= RP_TOOLTIP_LIMIT;
     rp_pixels px;
     rp_pixels_init(&px, (size_t)d->n_ok);
     for (int pass = 0; pass < 2; pass++) {
@@ -278,12 +275,12 @@ void rp_chart_pareto(rp_buf *b, const rp_run *run, int by_params) {
     memset(&d, 0, sizeof d);
     pareto_range(run, by_params, &d);
     if (d.n_ok == 0) {
-        empty(b, "No trial finished ok with a known cost: there is no front to draw.");
+        rp_empty(b, "No trial finished ok with a known cost: there is no front to draw.");
         return;
     }
     if (pareto_find(run, by_params, &d) != 0) {
         pareto_free(&d);
-        empty(b, "Out of memory while drawing the front.");
+        rp_empty(b, "Out of memory while drawing the front.");
         return;
     }
     rp_plot p = {.width = 540, .height = 380, .left = 62, .right = 18, .top = 40, .bottom = 46};
@@ -315,8 +312,7 @@ static int cmp_end(const void *a, const void *b) {
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
-/* A time axis in seconds, minutes or hours, whichever reads best. */
-static const char *time_unit(rp_axis *a, double span) {
+const char *rp_time_unit(rp_axis *a, double span) {
     if (span >= 3 * 3600) {
         a->scale = 3600;
         return "run clock (h)";
@@ -366,7 +362,7 @@ static double search_end(const rp_run *run) {
 
 /* Every ok trial, faint, at its end. */
 static void draw_progress_points(rp_buf *b, const rp_plot *p, const progress_data *d) {
-    int tips = d->n <= TOOLTIP_LIMIT;
+    int tips = d->n <= RP_TOOLTIP_LIMIT;
     rp_pixels px;
     rp_pixels_init(&px, d->n);
     if (!tips) rp_puts(b, "<path class=\"dots dots-faint\" d=\"");
@@ -444,14 +440,14 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
     progress_collect(run, &d);
     if (d.n == 0) {
         free(d.v);
-        empty(b, "No trial finished ok: there is no best accuracy to follow.");
+        rp_empty(b, "No trial finished ok: there is no best accuracy to follow.");
         return;
     }
     double end = search_end(run);
     rp_plot p = {.width = 1100, .height = 320, .left = 62, .right = 18, .top = 34, .bottom = 46};
     p.y.ticks = RP_TICKS_PCT;
     p.x.ticks = RP_TICKS_NUM;
-    const char *xlabel = time_unit(&p.x, end);
+    const char *xlabel = rp_time_unit(&p.x, end);
     char label[80];
     snprintf(label, sizeof label, "%s%s", xlabel, run->simulated ? ", simulated" : "");
     rp_axis_fit(&p.x, 0, end > 0 ? end : 1, 0);
@@ -469,124 +465,6 @@ void rp_chart_progress(rp_buf *b, const rp_run *run) {
     if (d.n_failed) rp_legend_item(b, lx, 20, "fail-mark", 1, "failed trial");
     rp_plot_end(b);
     free(d.v);
-}
-
-/* ---- timeline of the workers ------------------------------------------------------------ */
-
-static const char *const bar_class[RP_BAR_KIND_COUNT] = {"bar-ok",    "bar-failed", "bar-oom",   "bar-timeout",
-                                                         "bar-retry", "bar-open",   "bar-cut",   "bar-final",
-                                                         "bar-final-failed"};
-static const char *const bar_name[RP_BAR_KIND_COUNT] = {
-    "ok", "failed", "out of memory", "timeout", "out of memory, retried", "cut off (unfinished)",
-    "cut by the time budget", "final retrain", "final retrain failed"};
-
-static int cmp_bar(const void *a, const void *b) {
-    const rp_bar *x = *(const rp_bar *const *)a, *y = *(const rp_bar *const *)b;
-    if (x->worker != y->worker) return x->worker < y->worker ? -1 : 1;
-    if (x->start != y->start) return x->start < y->start ? -1 : 1;
-    return x->trial < y->trial ? -1 : (x->trial > y->trial);
-}
-
-/* A dashed vertical line across the plot at run clock t, labelled above it. */
-static void time_marker(rp_buf *b, const rp_plot *p, double t, const char *label) {
-    double x = rp_map(&p->x, t);
-    rp_puts(b, "<line class=\"marker\" x1=\"");
-    rp_xy(b, x);
-    rp_puts(b, "\" x2=\"");
-    rp_xy(b, x);
-    rp_printf(b, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"ptlabel\" x=\"", p->top - 12, p->y.p0);
-    rp_xy(b, x + 3);
-    rp_printf(b, "\" y=\"%.0f\">%s</text>\n", p->top - 4, label);
-}
-
-void rp_chart_timeline(rp_buf *b, const rp_run *run) {
-    if (run->n_bars == 0) {
-        empty(b, "No trial was started on a worker: there is no timeline to draw.");
-        return;
-    }
-    double end = run->clock;
-    int present[RP_BAR_KIND_COUNT] = {0};
-    for (size_t i = 0; i < run->n_bars; i++) {
-        end = fmax(end, run->bars[i].end);
-        present[run->bars[i].kind] = 1;
-    }
-    const int lanes = run->workers, lane_h = 22, gap = 7;
-    rp_plot p = {.width = 1100, .left = 74, .right = 18, .top = 46, .bottom = 46};
-    p.height = p.top + p.bottom + lanes * (lane_h + gap) + gap;
-    p.y_hidden = 1;
-    p.x.ticks = RP_TICKS_NUM;
-    char label[80];
-    snprintf(label, sizeof label, "%s%s", time_unit(&p.x, end), run->simulated ? ", simulated" : "");
-    rp_axis_fit(&p.x, 0, end > 0 ? end : 1, 0);
-    p.x.lo = 0;
-    p.x.hi = end > 0 ? end * 1.01 : 1;
-    p.y.lo = 0;
-    p.y.hi = 1;
-    rp_plot_begin(b, &p, "trial attempts per worker over the run clock", label, NULL);
-    for (int w = 0; w < lanes; w++) {
-        double y = p.top + gap + w * (lane_h + gap);
-        if (run->ranks_seen > 1) { /* a search over MPI ranks: each lane names its node */
-            rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">rank %d: %d<title>worker %d "
-                      "on rank %d, host ", p.left - 8, y + lane_h / 2.0 + 4, run->lane_rank[w], w, w, run->lane_rank[w]);
-            rp_esc(b, run->lane_host[w]);
-            rp_puts(b, "</title></text>\n");
-        } else {
-            rp_printf(b, "<text class=\"tick\" text-anchor=\"end\" x=\"%.0f\" y=\"%.0f\">worker %d</text>\n", p.left - 8,
-                      y + lane_h / 2.0 + 4, w);
-        }
-    }
-    int tips = run->n_bars <= 2 * TOOLTIP_LIMIT;
-    const rp_bar **order = malloc(run->n_bars * sizeof *order);
-    for (size_t i = 0; order && i < run->n_bars; i++) order[i] = &run->bars[i];
-    if (order) qsort(order, run->n_bars, sizeof *order, cmp_bar);
-    for (size_t k = 0; k < run->n_bars;) {
-        const rp_bar *r = order ? order[k] : &run->bars[k];
-        double x0 = rp_map(&p.x, r->start), x1 = rp_map(&p.x, r->end), y = p.top + gap + r->worker * (lane_h + gap);
-        /* narrow bars of one kind that touch on a lane are drawn as one */
-        size_t next = k + 1;
-        while (order && x1 - x0 < 4 && next < run->n_bars) {
-            const rp_bar *q = order[next];
-            double a = rp_map(&p.x, q->start), c = rp_map(&p.x, q->end);
-            if (q->worker != r->worker || q->kind != r->kind || c - a >= 4 || a - x1 > 1) break;
-            x1 = fmax(x1, c);
-            next++;
-        }
-        int merged = next - k > 1;
-        k = next;
-        double w = x1 - x0 < 1 ? 1 : x1 - x0;
-        rp_printf(b, "<rect class=\"%s\" x=\"", bar_class[r->kind]);
-        rp_xy(b, x0);
-        rp_printf(b, "\" y=\"%.0f\" width=\"", y);
-        rp_xy(b, w);
-        rp_printf(b, "\" height=\"%d\"", lane_h);
-        if (tips && !merged) {
-            char s0[32], s1[32];
-            rp_printf(b, "><title>%s %lld, attempt %d: %s to %s, %s</title></rect>",
-                      r->kind >= RP_BAR_FINAL ? "final model of trial" : "trial", (long long)r->trial, r->attempt,
-                      rp_fmt_duration(r->start, s0, sizeof s0), rp_fmt_duration(r->end, s1, sizeof s1),
-                      bar_name[r->kind]);
-        } else {
-            rp_puts(b, "/>");
-        }
-        char id[24];
-        snprintf(id, sizeof id, "%lld", (long long)r->trial);
-        if (!merged && w >= rp_text_width(id, 10) + 6) {
-            int light = r->kind == RP_BAR_FAILED || r->kind >= RP_BAR_FINAL;
-            rp_printf(b, "<text class=\"barlabel%s\" text-anchor=\"middle\" x=\"", light ? " light" : "");
-            rp_xy(b, x0 + w / 2);
-            rp_printf(b, "\" y=\"%.0f\">%s</text>", y + lane_h / 2.0 + 3.5, id);
-        }
-        rp_puts(b, "\n");
-    }
-    for (int i = 0; i < run->n_resumes; i++) time_marker(b, &p, run->resume_at[i], "resumed");
-    if (run->final_start >= 0) time_marker(b, &p, run->final_start, "final retrain starts");
-    free(order);
-    double lx = p.left;
-    for (int k = 0; k < RP_BAR_KIND_COUNT; k++)
-        if (present[k])
-            lx += rp_legend_item(b, lx, 20, bar_class[k], 2,
-                                 k == RP_BAR_OPEN && run->live ? "running (or cut off by a crash)" : bar_name[k]);
-    rp_plot_end(b);
 }
 
 /* ---- learning curves ------------------------------------------------------------------- */
@@ -664,7 +542,7 @@ void rp_chart_curves(rp_buf *b, const rp_run *run) {
     }
     free(v);
     if (n == 0) {
-        empty(b, run->simulated ? "No learning curves: the trials were looked up in a benchmark table, not trained."
+        rp_empty(b, run->simulated ? "No learning curves: the trials were looked up in a benchmark table, not trained."
                                 : "No learning curves: no trial recorded a finished epoch.");
         return;
     }

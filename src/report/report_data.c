@@ -207,13 +207,13 @@ typedef struct loader {
     const char *path;
 } loader;
 
-static cf_status add_bar(rp_run *run, int64_t trial, int attempt, int worker, double start, double end,
+static cf_status add_bar(rp_run *run, int64_t trial, int attempt, int worker, int slot, double start, double end,
                          rp_bar_kind kind) {
     if (!isfinite(start) || !isfinite(end)) return CF_OK;
     if (end < start) end = start;
     if (cf_grow((void **)&run->bars, &run->cap_bars, run->n_bars + 1, sizeof *run->bars) != CF_OK)
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "report: no memory for the timeline");
-    run->bars[run->n_bars++] = (rp_bar){trial, attempt, worker, start, end, kind};
+    run->bars[run->n_bars++] = (rp_bar){trial, attempt, worker, slot, start, end, kind};
     if (worker + 1 > run->workers && worker < CF_MAX_WORKERS) run->workers = worker + 1;
     return CF_OK;
 }
@@ -231,7 +231,7 @@ static cf_status close_open(rp_run *run, rp_trial *t, double end, rp_bar_kind ki
     if (!t->open) return CF_OK;
     t->open = 0;
     for (int r = 0; r < t->open_replicas; r++)
-        CF_TRY(add_bar(run, t->id, t->open_attempt, t->open_workers[r], t->open_start, end, kind));
+        CF_TRY(add_bar(run, t->id, t->open_attempt, t->open_workers[r], t->open_slots[r], t->open_start, end, kind));
     return CF_OK;
 }
 
@@ -282,6 +282,8 @@ static cf_status on_final(loader *L, const char *ev, const cJSON *o, int64_t lin
         if (run->final_start < 0 || clock < run->final_start) run->final_start = clock;
         return CF_OK;
     }
+    /* final_epoch: the model goes on (its curve comes from test.json or train.cfs) */
+    if (strcmp(ev, "final_finished") != 0) return CF_OK;
     f->finished = 1;
     f->t_end = clock;
     const char *status = str(o, "status");
@@ -290,7 +292,7 @@ static cf_status on_final(loader *L, const char *ev, const cJSON *o, int64_t lin
     f->test_acc = acc_of(o, "test_acc");
     f->seconds = num(o, "seconds", -1);
     if (f->started)
-        CF_TRY(add_bar(run, id, 1, f->worker, f->t_start, clock,
+        CF_TRY(add_bar(run, id, 1, f->worker, -1, f->t_start, clock,
                        strcmp(f->status, "ok") == 0 ? RP_BAR_FINAL : RP_BAR_FINAL_FAILED));
     return CF_OK;
 }
@@ -334,6 +336,7 @@ static cf_status on_started(rp_run *run, rp_trial *t, const cJSON *o, double clo
     t->open_start = num(o, "start", clock);
     t->open_attempt = (int)num(o, "attempt", 1);
     t->open_replicas = read_workers(o, t->open_workers);
+    cf_journal_read_slots(o, t->open_slots, t->open_replicas);
     const cJSON *rank = cJSON_GetObjectItemCaseSensitive(o, "rank"), *host = cJSON_GetObjectItemCaseSensitive(o, "host");
     for (int r = 0; r < t->open_replicas && cJSON_IsNumber(rank) && rank->valuedouble >= 0; r++) {
         int w = t->open_workers[r];
@@ -371,6 +374,10 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
     if (strcmp(ev, "run_started") == 0) {
         int w = (int)num(o, "workers", 0);
         if (w > run->workers && w <= CF_MAX_WORKERS) run->workers = w;
+        cf_worker_desc devices[CF_MAX_WORKERS];
+        int n = cf_journal_read_devices(o, devices, CF_MAX_WORKERS);
+        if (n > 0) memcpy(run->devices, devices, sizeof devices); /* a resume may run on other devices */
+        if (n > run->workers) run->workers = n;
         const cJSON *resumed = cJSON_GetObjectItemCaseSensitive(o, "resumed");
         if (cJSON_IsTrue(resumed)) {
             /* what was running when the previous process ended was cut there */
@@ -442,12 +449,13 @@ static cf_status on_line(void *ctx, const cJSON *o, int64_t lineno) {
         t->end = num(o, "end", clock);
         t->attempts = (int)num(o, "attempts", t->attempts);
         t->replicas = read_workers(o, t->workers);
+        cf_journal_read_slots(o, t->slots, t->replicas);
         if (t->open) {
             t->open_start = t->start;
             CF_TRY(close_open(run, t, t->end, kind_of(t->status)));
         } else {
             for (int r = 0; r < t->replicas; r++)
-                CF_TRY(add_bar(run, id, t->attempts, t->workers[r], t->start, t->end, kind_of(t->status)));
+                CF_TRY(add_bar(run, id, t->attempts, t->workers[r], t->slots[r], t->start, t->end, kind_of(t->status)));
         }
     }
     return CF_OK;
@@ -714,7 +722,7 @@ cf_status rp_run_load(const char *dir, rp_run *run) {
     for (int64_t i = 0; i < run->n_trials; i++) CF_TRY_GOTO(st, close_open(run, &run->trials[i], run->clock, RP_BAR_OPEN), fail);
     for (int i = 0; i < run->n_finals; i++) {
         rp_final *f = &run->finals[i];
-        if (f->started && !f->finished) CF_TRY_GOTO(st, add_bar(run, f->trial, 1, f->worker, f->t_start, run->clock, RP_BAR_OPEN), fail);
+        if (f->started && !f->finished) CF_TRY_GOTO(st, add_bar(run, f->trial, 1, f->worker, -1, f->t_start, run->clock, RP_BAR_OPEN), fail);
     }
     if (run->fidelity <= 0)
         for (int64_t i = 0; i < run->n_trials; i++)

@@ -636,7 +636,10 @@ static void document(rp_buf *b, const rp_run *run, int64_t *rows) {
                    "one dot per trial that finished ok.</p>\n");
         rp_chart_hparams(b, run);
     }
-    section(b, "timeline", "Timeline of the workers");
+    section(b, "timeline", "Timeline of the devices");
+    rp_puts(b, "<p class=\"note\">One lane per worker, named by its device, with one row per slot of it that ran a "
+               "trial (a GPU runs several trials at once); busy is the share of the run clock with at least one trial "
+               "on the device.</p>\n");
     rp_chart_timeline(b, run);
     section(b, "curves", "Learning curves");
     rp_chart_curves(b, run);

@@ -61,6 +61,7 @@ typedef struct rp_bar {
     int64_t trial;
     int attempt;
     int worker;
+    int slot;           /* the worker's slot it ran in; -1 when the journal does not say */
     double start, end;  /* run clock */
     rp_bar_kind kind;
 } rp_bar;
@@ -83,6 +84,7 @@ typedef struct rp_trial {
     int attempts;
     int replicas;
     int workers[CF_MAX_WORKERS];
+    int slots[CF_MAX_WORKERS];  /* the slot of each worker; -1 where not recorded */
     cf_epoch_record *curve;     /* (n_curve) from trial_epoch events; owned */
     int n_curve;
     /* an attempt started and not yet ended */
@@ -90,6 +92,7 @@ typedef struct rp_trial {
     double open_start;
     int open_replicas, open_attempt;
     int open_workers[CF_MAX_WORKERS];
+    int open_slots[CF_MAX_WORKERS];
 } rp_trial;
 
 /* A model of the front retrained and tested after the search (RUN/final/ID). */
@@ -142,6 +145,9 @@ typedef struct rp_run {
     double resume_at[16];       /* run clock of each resume */
     int n_resumes;
     int workers;                /* lanes: the most workers seen */
+    cf_worker_desc devices[CF_MAX_WORKERS]; /* each worker's name, device, slots, rank and host
+                                               (the last run_started's "devices"; name ""
+                                               where the journal has none) */
     int lane_rank[CF_MAX_WORKERS];   /* the MPI rank each worker's trials ran on (trial_started
                                         "rank"; 0 in a plain run) */
     char lane_host[CF_MAX_WORKERS][64];
@@ -208,6 +214,13 @@ void rp_step_path(rp_buf *b, const rp_plot *p, const double *x, const double *y,
 double rp_legend_item(rp_buf *b, double x, double y, const char *swatch_cls, int shape, const char *text);
 /* Rough width in pixels of text at the given font size. */
 double rp_text_width(const char *s, double font_px);
+/* Tooltips (<title>) on every mark only while the page stays small. */
+#define RP_TOOLTIP_LIMIT 1500
+/* A paragraph saying why a chart is not drawn (report_charts.c). */
+void rp_empty(rp_buf *b, const char *msg);
+/* A time axis in seconds, minutes or hours, whichever reads best: sets a->scale
+ * and returns the axis label (report_charts.c). */
+const char *rp_time_unit(rp_axis *a, double span);
 
 /* Marks already drawn at a pixel: a dense chart draws one mark per pixel, which
  * looks the same and keeps the page small. */

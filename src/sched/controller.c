@@ -65,6 +65,7 @@ struct flight {
     double end;                /* run clock at completion */
     char state[512];           /* the trial's training-state file, or "" */
     int continues;             /* replayed after it had started: it goes on from its state */
+    int same_slots;            /* replayed onto its recorded workers: into its recorded slots too */
     flight *next;
 };
 
@@ -286,15 +287,18 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         }
         int wi = p->workers[r];
         t->workers[r] = wi;
+        t->slots[r] = cf_pool_slot_take(&c->s, wi, f->same_slots ? t->slots[r] : -1);
         if (r == 0) t->rank = c->s.w[wi].desc.rank; /* where the trial runs, for the journal */
         if (r == 0) snprintf(t->host, sizeof t->host, "%s", c->s.w[wi].desc.host);
         j->owner = f;
         j->rank = r;
         j->worker = wi;
+        j->slot = t->slots[r];
         j->task = (cf_trial_task){
             .trial = t,
             .net = f->net,
             .worker = &c->s.w[wi].desc,
+            .slot = t->slots[r],
             .rank = r,
             .replicas = p->count,
             .comm = f->comm,
@@ -307,6 +311,7 @@ static cf_status dispatch(ctl *c, flight *f, const cf_place *p, double start) {
         c->load[wi].used += t->memory;
         c->load[wi].running++;
     }
+    f->same_slots = 0; /* a retry takes whatever slot is free */
     f->next = c->flights;
     c->flights = f;
     c->n_flights++;
@@ -440,6 +445,7 @@ static void release(ctl *c, flight *f) {
         int wi = f->t->workers[r];
         c->load[wi].used -= f->t->memory;
         c->load[wi].running--;
+        cf_pool_slot_give(&c->s, wi, f->t->slots[r]);
         c->sum->busy_s[wi] += f->end - f->t->start;
     }
     flight **pp = &c->flights;
@@ -497,9 +503,8 @@ static cf_status complete(ctl *c, flight *f) {
     o->curve = NULL;
     cf_trial_chance_cause(c->space, c->ev->input.classes, t, t->reason, sizeof t->reason);
     const int wi = t->workers[0];
-    if (t->status == CF_TRIAL_OK && t->replicas == 1 && /* how many trials at once suit the device */
-        cf_slot_tuner_tell(&c->slots[wi], c->s.w[wi].desc.name, t->start, f->end, cf_trial_work(t)))
-        cf_pool_set_slots(&c->s, wi, c->slots[wi].limit);
+    if (t->status == CF_TRIAL_OK && t->replicas == 1) /* how many trials at once suit the device */
+        cf_slot_tuner_tell(&c->slots[wi], c->s.w[wi].desc.name, t->start, f->end, cf_trial_work(t));
     if (t->status == CF_TRIAL_CUT) cut(c, f);
     else finish(c, f);
     return CF_OK;
@@ -709,6 +714,8 @@ static cf_status replay_apply(ctl *c, const cf_search_replay *r) {
             p.verdict = CF_PLACE_OK;
             p.count = rt->replicas;
             memcpy(p.workers, rt->workers, sizeof p.workers);
+            memcpy(t->slots, rt->slots, sizeof t->slots); /* and the same slots */
+            f->same_slots = 1;
             t->memory = rt->memory;
             CF_TRY(dispatch(c, f, &p, rt->start));
         } else {
@@ -745,10 +752,8 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     /* measured on one thread of the controller, the same way for every trial */
     if (latency) status = cf_backend_cpu_fast_create(1, &c->lat_be);
     if (status == CF_OK) status = cf_pool_start(&c->s, ev, workers, n_workers);
-    for (int i = 0; status == CF_OK && i < n_workers; i++) { /* each worker's threads, as the pool clamped them */
+    for (int i = 0; status == CF_OK && i < n_workers; i++) /* each worker's threads, as the pool clamped them */
         cf_slot_tuners_init(&c->slots[i], &c->s.w[i].desc, 1, cfg->slots, !ev->ops->simulated);
-        cf_pool_set_slots(&c->s, i, c->slots[i].limit);
-    }
     if (status == CF_OK && replay) status = replay_apply(c, replay);
     if (status == CF_OK) {
         for (;;) {

@@ -32,6 +32,7 @@ static void add_cpu_workers(int cpu_workers, int threads, size_t cpu_memory, con
         w->kind = CF_WORKER_CPU;
         w->index = k;
         snprintf(w->name, sizeof w->name, "cpu:%d", k);
+        snprintf(w->device, sizeof w->device, "%.63s", r->cpu_model);
         /* threads divided as evenly as they go; every worker has at least one */
         int t = cores * (k + 1) / cpu_workers - cores * k / cpu_workers;
         w->threads = t > 0 ? t : 1;
@@ -46,11 +47,12 @@ static void add_gpu_worker(const cf_gpu_info *g, cf_worker_desc *out, int *n) {
     w->kind = CF_WORKER_CUDA;
     w->index = g->index;
     snprintf(w->name, sizeof w->name, "cuda:%d", g->index);
+    snprintf(w->device, sizeof w->device, "%.63s", g->name);
     w->threads = 1;
     /* leave room for the CUDA context, cuDNN/cuBLAS handles and the resident dataset */
     size_t reserve = g->total_bytes / 10 > ((size_t)1 << 30) ? g->total_bytes / 10 : ((size_t)1 << 30);
     w->memory = g->free_bytes > reserve ? g->free_bytes - reserve : 0;
-    w->slots = CF_GPU_MAX_SLOTS; /* the most; a search sizes its own use (cf_slot_tuner) */
+    w->slots = CF_MAX_SLOTS; /* the most; a search sizes its own use (cf_slot_tuner) */
 }
 
 /* Rank 0 of one process, this host; each worker its own local index. */

@@ -14,16 +14,26 @@ typedef struct slot_arg {
     int worker, slot;
 } slot_arg;
 
-/* The next job for worker w's thread `slot` (threads past the worker's active
- * count wait), or NULL once the pool stops and the queue is empty. */
+/* The first job queued on w for this slot (or for any), unlinked; NULL when none. */
+static cf_pool_job *take_for(cf_pool_worker *w, int slot) {
+    cf_pool_job *prev = NULL, *j = w->head;
+    while (j && j->slot >= 0 && j->slot != slot) {
+        prev = j;
+        j = j->next;
+    }
+    if (!j) return NULL;
+    if (prev) prev->next = j->next;
+    else w->head = j->next;
+    if (w->tail == j) w->tail = prev;
+    return j;
+}
+
+/* The next job for slot `slot` of worker w, or NULL once the pool stops and
+ * none is queued for it. */
 static cf_pool_job *next_job(cf_pool *p, cf_pool_worker *w, int slot) {
     cf_mutex_lock(&p->mu);
-    while (!p->stopping && (!w->head || slot >= w->active)) cf_cond_wait(&p->work, &p->mu);
-    cf_pool_job *j = w->head;
-    if (j) {
-        w->head = j->next;
-        if (!w->head) w->tail = NULL;
-    }
+    cf_pool_job *j;
+    while (!(j = take_for(w, slot)) && !p->stopping) cf_cond_wait(&p->work, &p->mu);
     cf_mutex_unlock(&p->mu);
     return j;
 }
@@ -87,13 +97,6 @@ static void *slot_main(void *arg) {
     return NULL;
 }
 
-void cf_pool_set_slots(cf_pool *p, int worker, int n) {
-    cf_mutex_lock(&p->mu);
-    p->w[worker].active = n < 1 ? 1 : n;
-    cf_cond_broadcast(&p->work);
-    cf_mutex_unlock(&p->mu);
-}
-
 cf_status cf_pool_group_comm(const cf_pool *p, const int *workers, int k, cf_comm **out) {
     /* replicas on GPUs sum their gradients with NCCL, on the devices */
     int devices[CF_MAX_WORKERS], gpus = 0;
@@ -117,7 +120,6 @@ cf_status cf_pool_start(cf_pool *p, cf_evaluator *ev, const cf_worker_desc *work
         w->desc = workers[i];
         int slots = workers[i].slots;
         w->desc.slots = slots < 1 ? 1 : slots > CF_POOL_MAX_SLOTS ? CF_POOL_MAX_SLOTS : slots;
-        w->active = w->desc.slots;
         for (int k = 0; k < w->desc.slots; k++) {
             slot_arg *a = malloc(sizeof *a);
             if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "scheduler: no memory for worker threads");
@@ -140,12 +142,32 @@ void cf_pool_submit(cf_pool *p, cf_pool_job *const *jobs, int n) {
     for (int r = 0; r < n; r++) {
         cf_pool_worker *w = &p->w[jobs[r]->worker];
         jobs[r]->next = NULL;
+        if (jobs[r]->slot >= w->desc.slots) jobs[r]->slot = -1; /* no such thread: any one */
         if (w->tail) w->tail->next = jobs[r];
         else w->head = jobs[r];
         w->tail = jobs[r];
     }
     cf_cond_broadcast(&p->work);
     cf_mutex_unlock(&p->mu);
+}
+
+int cf_pool_slot_take(cf_pool *p, int w, int want) {
+    cf_pool_worker *pw = &p->w[w];
+    const int n = pw->desc.slots;
+    if (want >= 0 && want < n && !(pw->taken >> want & 1u)) {
+        pw->taken |= 1u << want;
+        return want;
+    }
+    for (int k = 0; k < n; k++)
+        if (!(pw->taken >> k & 1u)) {
+            pw->taken |= 1u << k;
+            return k;
+        }
+    return -1;
+}
+
+void cf_pool_slot_give(cf_pool *p, int w, int slot) {
+    if (slot >= 0 && slot < CF_POOL_MAX_SLOTS) p->w[w].taken &= ~(1u << slot);
 }
 
 cf_pool_job *cf_pool_take(cf_pool *p, int wait) {

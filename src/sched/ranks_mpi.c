@@ -245,6 +245,7 @@ static int serve_task(server *sv, const char *text, int tag) {
     j->tag = tag;
     j->job.owner = j;
     j->job.worker = worker < 0 || worker >= n ? 0 : worker;
+    j->job.slot = j->trial.slots[0]; /* the slot rank 0 gave it (its journal names it) */
     if (st != CF_OK) {
         j->job.st = st;
         snprintf(j->job.err, sizeof j->job.err, "%s", cf_error_message());
@@ -263,6 +264,7 @@ static int serve_task(server *sv, const char *text, int tag) {
     j->job.task = (cf_trial_task){
         .trial = &j->trial,
         .worker = &sv->pool->w[j->job.worker].desc,
+        .slot = j->job.slot,
         .rank = comm ? g.replica : 0,
         .replicas = comm ? g.size : 1,
         .comm = comm,

@@ -55,6 +55,7 @@ cf_status cf_wire_task_write(const cf_trial_task *task, int worker, const cf_wir
         add_num(o, "retries", t->retries);
         add_num(o, "start", t->start);
         add_num(o, "worker", worker);
+        add_num(o, "slot", task->slot);
         add_num(o, "time_limit", task->time_limit_s);
         cJSON_AddStringToObject(o, "checkpoint", task->checkpoint ? task->checkpoint : "");
         if (group && group->size > 0) {
@@ -136,6 +137,8 @@ cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, in
     t->val_acc = -1;
     t->status = CF_TRIAL_RUNNING;
     *worker = (int)num(o, "worker", -1);
+    double slot = num(o, "slot", -1); /* the slot of that worker; -1: any */
+    t->slots[0] = slot >= 0 && slot < CF_MAX_SLOTS ? (int)slot : -1;
     *time_limit = num(o, "time_limit", 0);
     const char *ck = str(o, "checkpoint");
     snprintf(checkpoint, cap, "%s", ck ? ck : "");

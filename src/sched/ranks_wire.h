@@ -3,8 +3,10 @@
  * tested everywhere).
  *
  * A task carries the trial's spec (id, arch text, fidelity, batch, cost), the
- * worker (its index on the rank that runs it), the time limit, the state file
- * and, for one replica of a data-parallel group over ranks, the group; the receiving rank parses the arch text in its own copy of the space.
+ * worker (its index on the rank that runs it) and the slot of it that runs
+ * it, the time limit, the state file and, for one replica of a data-parallel
+ * group over ranks, the group; the receiving rank parses the arch text in its
+ * own copy of the space.
  * An outcome carries status, reason, accuracy, epochs, seconds, curve and
  * metrics. Numbers are written with 17 digits, so they read back exactly.
  *
@@ -34,9 +36,10 @@ typedef struct cf_wire_group {
  * on one worker. */
 cf_status cf_wire_task_write(const cf_trial_task *task, int worker, const cf_wire_group *group, char **out);
 
-/* A task's JSON back into *t (zeroed first; t->curve NULL), the worker's index
- * on this rank, the time limit (0: none), the state file ("" for none) and
- * the group (size 0 for none). */
+/* A task's JSON back into *t (zeroed first; t->curve NULL; t->slots[0] the
+ * slot, -1 when the message has none), the worker's index on this rank, the
+ * time limit (0: none), the state file ("" for none) and the group (size 0
+ * for none). */
 cf_status cf_wire_task_read(const cf_space *s, const char *text, cf_trial *t, int *worker, double *time_limit,
                             char *checkpoint, size_t cap, cf_wire_group *group);
 
