@@ -1,12 +1,13 @@
 /* pool.h - the worker threads of a search behind a queue (private to src/sched).
  *
  * One thread per slot of each worker. A thread opens the evaluator on its
- * device once, then runs the jobs queued for its worker and its slot
- * (job->slot; the controller gives a trial a slot that is free, so the
- * journal can say which slot ran it) and puts each on the done queue; the
- * controller takes finished jobs off that queue. The pool
- * never looks inside a job beyond the task it runs: which trial a job belongs
- * to is the controller's business (owner).
+ * device once, at its first job (a slot that never runs one costs the device
+ * nothing), then runs the jobs queued for its worker and its slot (job->slot;
+ * the controller gives a trial the lowest slot that is free, so the journal
+ * can say which slot ran it) and puts each on the done queue; the controller
+ * takes finished jobs off that queue. The pool never looks inside a job
+ * beyond the task it runs: which trial a job belongs to is the controller's
+ * business (owner).
  *
  *   cf_pool *p = calloc(1, sizeof *p);
  *   CF_TRY(cf_pool_start(p, ev, workers, n));
