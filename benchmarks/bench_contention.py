@@ -12,7 +12,12 @@ working ones need.
 
     /usr/bin/python3 benchmarks/bench_contention.py                  # 2 threads, 2 busy processes
     /usr/bin/python3 benchmarks/bench_contention.py --rounds 3 --fraction 0.2
-    OMP_WAIT_POLICY=active /usr/bin/python3 benchmarks/bench_contention.py   # cellforge spinning
+    OMP_WAIT_POLICY=active /usr/bin/python3 benchmarks/bench_contention.py   # both sides spinning
+    GOMP_SPINCOUNT=1000 /usr/bin/python3 benchmarks/bench_contention.py --skip-torch   # another spin
+
+The cellforge binary sets its own short spin (GOMP_SPINCOUNT, README "Threads on a shared
+machine") unless the environment has OMP_WAIT_POLICY or GOMP_SPINCOUNT; a variable set
+here also reaches PyTorch, which runs in this process.
 
 Prints one JSON line per side, condition and round, then a summary with the median
 slowdowns and their ratio (cellforge's slowdown over PyTorch's; at most 1 means

@@ -194,12 +194,12 @@ if [ "$have_python" = 1 ]; then
     python3 "$here/devices_run.py" table gpus || fail "devices_run.py"
     python3 "$here/devices_run.py" table gpus-old --old || fail "devices_run.py --old"
     expect 0 "wrote gpus/report.html" "$cf" report gpus
-    check_html gpus/report.html 7 7
+    check_html gpus/report.html 8 7
     lanes gpus/report.html "cuda:0 (NVIDIA H200)|rank 0, busy 75.0%|cuda:1 (NVIDIA H200)|rank 1, busy 50.0%" 5 \
-        "0=3 1=4"
+        "0=3 1=4 0=7"
     # a journal of an older version (no devices, no slots): rows by the lowest free at the start
     expect 0 "wrote gpus-old/report.html" "$cf" report gpus-old
-    check_html gpus-old/report.html 7 7
+    check_html gpus-old/report.html 8 7
     lanes gpus-old/report.html "worker 0|busy 75.0%|worker 1|busy 50.0%" 4 "0=3 0=4 5=6"
 fi
 

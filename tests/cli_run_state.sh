@@ -52,7 +52,7 @@ EOF
     python3 "$here/devices_run.py" run gpus || fail "devices_run.py"
     out=$("$cf" status gpus) || { echo "$out"; fail "status gpus"; }
     for want in "devices   busy: the share of the run clock (40.0 s) with a trial on the device" \
-        "  cuda:0     NVIDIA H200, 8 slots            rank 0, host node-a  busy  75.0%  running trial 4 (slot 1)" \
+        "  cuda:0     NVIDIA H200, 8 slots            rank 0, host node-a  busy  75.0%  running trial 7 (slot 0), trial 4 (slot 1)" \
         "  cuda:1     NVIDIA H200, 8 slots            rank 1, host node-b  busy  50.0%  running trial 6 (slot 3)" \
         "  trial 4     on cuda:0 slot 1, epoch 1 of 1" "  trial 6     on cuda:1 slot 3, epoch 0 of 1"; do
         case "$out" in *"$want"*) ;; *) echo "$out"; fail "status gpus: no '$want'";; esac
@@ -60,7 +60,7 @@ EOF
     # a journal of an older version: no device names or slots, the same busy shares
     python3 "$here/devices_run.py" run gpus-old --old || fail "devices_run.py --old"
     out=$("$cf" status gpus-old) || { echo "$out"; fail "status gpus-old"; }
-    for want in "  worker 0   (device not recorded)           busy  75.0%  running trial 4" \
+    for want in "  worker 0   (device not recorded)           busy  75.0%  running trial 4, trial 7" \
         "  worker 1   (device not recorded)           busy  50.0%  running trial 6" "  trial 4     on worker 0, epoch 1"; do
         case "$out" in *"$want"*) ;; *) echo "$out"; fail "status gpus-old: no '$want'";; esac
     done

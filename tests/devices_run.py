@@ -9,7 +9,8 @@ checksums. --old writes it as a version before device records would have: no
 
 The story (run clock in seconds; the journal ends at 40):
   cuda:0 (rank 0): trial 0 [0, 10] slot 0, trial 1 [2, 12] slot 1, trial 2 [4, 8]
-                   slot 2, trial 3 [11, 20] slot 0, trial 4 from 30, running, slot 1
+                   slot 2, trial 3 [11, 20] slot 0, trial 4 from 30 and trial 7 from 32,
+                   running, slots 1 and 0
                    busy: [0, 20] and [30, 40] = 30 s of 40, 75.0%
   cuda:1 (rank 1): trial 5 [0, 5] out of memory and retried, again [5, 15] slot 0,
                    trial 6 from 35, running, slot 3
@@ -26,8 +27,8 @@ old = "--old" in sys.argv[3:]
 os.makedirs(dst)
 shutil.copy(os.path.join(src, "spec.json"), dst)
 proposed = [json.loads(l) for l in open(os.path.join(src, "journal.jsonl"), encoding="utf-8")
-            if '"event":"trial_proposed"' in l][:7]
-assert len(proposed) == 7, "%s has fewer than 7 proposals" % src
+            if '"event":"trial_proposed"' in l][:8]
+assert len(proposed) == 8, "%s has fewer than 8 proposals" % src
 HOSTS = ("node-a", "node-b")
 devices = [{"worker": w, "name": "cuda:%d" % w, "device": "NVIDIA H200", "kind": "cuda", "threads": 1, "slots": 8,
             "rank": w, "host": HOSTS[w]} for w in (0, 1)]
@@ -55,7 +56,8 @@ def finished(t, worker, slot, start, end, attempts=1):
 events += [started(0, 0, 0, 0), started(5, 1, 0, 0), started(1, 0, 1, 2), started(2, 0, 2, 4),
            (5, "trial_retry", {"id": 5, "attempts": 1, "batch": 32}), started(5, 1, 0, 5, attempt=2),
            finished(2, 0, 2, 4, 8), finished(0, 0, 0, 0, 10), started(3, 0, 0, 11), finished(1, 0, 1, 2, 12),
-           finished(5, 1, 0, 5, 15, attempts=2), finished(3, 0, 0, 11, 20), started(4, 0, 1, 30), started(6, 1, 3, 35),
+           finished(5, 1, 0, 5, 15, attempts=2), finished(3, 0, 0, 11, 20), started(4, 0, 1, 30), started(7, 0, 0, 32),
+           started(6, 1, 3, 35),
            (40, "trial_epoch", {"id": 4, "epoch": 0, "train_loss": 1.5, "train_acc": 0.4, "val_acc": 0.45, "lr": 0.1,
                                 "seconds": 10})]
 with open(os.path.join(dst, "journal.jsonl"), "w", encoding="utf-8") as f:

@@ -30,7 +30,7 @@ def _candidates():
 # OMP_WAIT_POLICY or GOMP_SPINCOUNT; the environment is the user's again
 # afterwards, for the programs this process starts. Where libgomp is loaded
 # already (PyTorch imported first) it keeps the setting it read then.
-WAIT_SETTING = ("GOMP_SPINCOUNT", "10000")
+WAIT_SETTING = ("GOMP_SPINCOUNT", "3000")
 
 
 def _load_library(path):

@@ -126,9 +126,11 @@ static void print_final(const char *journal) {
 
 /* ---- devices: each worker's device, what runs on it, how busy it was ---------- */
 
-/* An attempt of a trial (or a final model) that has started and not ended. */
+/* An attempt of a trial (or of a final model) that started and has not ended. */
 typedef struct attempt {
-    int open, n;
+    int64_t id;
+    int final;                           /* a final model of trial id */
+    int n;
     int workers[CF_MAX_WORKERS], slots[CF_MAX_WORKERS];
     double start;
 } attempt;
@@ -139,11 +141,8 @@ typedef struct dev_scan {
     int lanes;                           /* workers named by run_started or a trial */
     cf_span *spans[CF_MAX_WORKERS];      /* (n_spans) each worker's ended attempts; owned */
     size_t n_spans[CF_MAX_WORKERS], cap_spans[CF_MAX_WORKERS];
-    attempt *trials;                     /* (cap_trials) by trial id; owned */
-    size_t cap_trials;
-    attempt finals[64];                  /* the final phase's models ... */
-    int64_t final_ids[64];               /* ... and their trial ids */
-    int n_finals;
+    attempt *open;                       /* (n_open) the attempts running; owned */
+    size_t n_open, cap_open;
     double clock, time;                  /* run clock and wall time of the last line */
 } dev_scan;
 
@@ -160,17 +159,31 @@ static cf_status add_span(dev_scan *d, int w, double start, double end) {
     return CF_OK;
 }
 
+/* The attempt of trial (or final model) id that is running; NULL when none. */
+static attempt *find_open(dev_scan *d, int64_t id, int final) {
+    for (size_t k = 0; k < d->n_open; k++)
+        if (d->open[k].id == id && d->open[k].final == final) return &d->open[k];
+    return NULL;
+}
+
+/* The attempt ends at `end`: its workers were busy since its start. */
 static cf_status close_attempt(dev_scan *d, attempt *a, double end) {
-    if (!a->open) return CF_OK;
-    a->open = 0;
+    if (!a) return CF_OK;
     for (int r = 0; r < a->n; r++) CF_TRY(add_span(d, a->workers[r], a->start, end));
+    *a = d->open[--d->n_open];
     return CF_OK;
 }
 
-/* An attempt opening on the line's "workers" (or "worker") and "slots". */
-static void open_attempt(dev_scan *d, attempt *a, const cJSON *o, double start) {
+/* An attempt starting on the line's "workers" (or "worker") and "slots". */
+static cf_status open_attempt(dev_scan *d, const cJSON *o, int64_t id, int final, double start) {
+    CF_TRY(close_attempt(d, find_open(d, id, final), start));
+    CF_TRY(cf_grow((void **)&d->open, &d->cap_open, d->n_open + 1, sizeof *d->open));
+    attempt *a = &d->open[d->n_open++];
+    memset(a, 0, sizeof *a);
+    a->id = id;
+    a->final = final;
+    a->start = start;
     const cJSON *ws = cJSON_GetObjectItemCaseSensitive(o, "workers"), *e;
-    a->n = 0;
     cJSON_ArrayForEach(e, ws) {
         if (a->n < CF_MAX_WORKERS && cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < CF_MAX_WORKERS)
             a->workers[a->n++] = (int)e->valuedouble;
@@ -180,35 +193,13 @@ static void open_attempt(dev_scan *d, attempt *a, const cJSON *o, double start) 
     cf_journal_read_slots(o, a->slots, a->n);
     for (int r = 0; r < a->n; r++)
         if (a->workers[r] + 1 > d->lanes) d->lanes = a->workers[r] + 1;
-    a->start = start;
-    a->open = 1;
-}
-
-static attempt *trial_attempt(dev_scan *d, double id) {
-    if (!(id >= 0 && id < 1e12)) return NULL;
-    size_t need = (size_t)id + 1, old = d->cap_trials;
-    if (need > old) {
-        if (cf_grow((void **)&d->trials, &d->cap_trials, need, sizeof *d->trials) != CF_OK) return NULL;
-        memset(d->trials + old, 0, (d->cap_trials - old) * sizeof *d->trials);
-    }
-    return &d->trials[(size_t)id];
-}
-
-static attempt *final_attempt(dev_scan *d, int64_t id) {
-    for (int k = 0; k < d->n_finals; k++)
-        if (d->final_ids[k] == id) return &d->finals[k];
-    if (d->n_finals == 64) return NULL;
-    d->final_ids[d->n_finals] = id;
-    memset(&d->finals[d->n_finals], 0, sizeof d->finals[0]);
-    return &d->finals[d->n_finals++];
+    return CF_OK;
 }
 
 static cf_status dev_run_started(dev_scan *d, const cJSON *o) {
     /* what ran when the previous process ended was cut there */
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "resumed"))) {
-        for (size_t i = 0; i < d->cap_trials; i++) CF_TRY(close_attempt(d, &d->trials[i], d->clock));
-        for (int k = 0; k < d->n_finals; k++) CF_TRY(close_attempt(d, &d->finals[k], d->clock));
-    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "resumed")))
+        while (d->n_open) CF_TRY(close_attempt(d, &d->open[d->n_open - 1], d->clock));
     cf_worker_desc w[CF_MAX_WORKERS];
     int n = cf_journal_read_devices(o, w, CF_MAX_WORKERS);
     if (n > 0) { /* a resume may run on other devices: the last word counts */
@@ -226,7 +217,7 @@ static cf_status dev_line(void *ctx, const cJSON *o, int64_t lineno) {
     dev_scan *d = ctx;
     const cJSON *evj = cJSON_GetObjectItemCaseSensitive(o, "event");
     const char *ev = cJSON_IsString(evj) ? evj->valuestring : "";
-    double clock = jnum(o, "clock", d->clock);
+    double clock = jnum(o, "clock", d->clock), idn = jnum(o, "id", -1);
     d->time = jnum(o, "time", d->time);
     if (strcmp(ev, "run_started") == 0) {
         CF_TRY(dev_run_started(d, o));
@@ -234,29 +225,17 @@ static cf_status dev_line(void *ctx, const cJSON *o, int64_t lineno) {
         return CF_OK;
     }
     d->clock = clock;
-    double id = jnum(o, "id", -1);
-    if (strncmp(ev, "final_", 6) == 0) {
-        attempt *a = id >= 0 ? final_attempt(d, (int64_t)id) : NULL;
-        if (a && strcmp(ev, "final_started") == 0) open_attempt(d, a, o, clock);
-        else if (a && strcmp(ev, "final_finished") == 0) CF_TRY(close_attempt(d, a, clock));
-        return CF_OK;
-    }
-    if (strcmp(ev, "trial_started") == 0 || strcmp(ev, "trial_retry") == 0 || strcmp(ev, "trial_cut") == 0 ||
-        strcmp(ev, "trial_finished") == 0) {
-        attempt *a = trial_attempt(d, id);
-        if (!a) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "status: no memory for trial %.0f", id);
-        double start = jnum(o, "start", clock), end = jnum(o, "end", clock);
-        if (strcmp(ev, "trial_started") == 0) {
-            CF_TRY(close_attempt(d, a, start));
-            open_attempt(d, a, o, start);
-        } else if (strcmp(ev, "trial_retry") == 0) {
-            CF_TRY(close_attempt(d, a, clock));
-        } else if (a->open) {
-            CF_TRY(close_attempt(d, a, end));
-        } else if (strcmp(ev, "trial_finished") == 0) { /* no trial_started before it */
-            open_attempt(d, a, o, start);
-            CF_TRY(close_attempt(d, a, end));
-        }
+    if (!(idn >= 0 && idn < 9e15)) return CF_OK;
+    const int64_t id = (int64_t)idn;
+    double start = jnum(o, "start", clock), end = jnum(o, "end", clock);
+    if (strcmp(ev, "final_started") == 0) return open_attempt(d, o, id, 1, clock);
+    if (strcmp(ev, "final_finished") == 0) return close_attempt(d, find_open(d, id, 1), clock);
+    if (strcmp(ev, "trial_started") == 0) return open_attempt(d, o, id, 0, start);
+    if (strcmp(ev, "trial_retry") == 0) return close_attempt(d, find_open(d, id, 0), clock);
+    if (strcmp(ev, "trial_cut") == 0) return close_attempt(d, find_open(d, id, 0), end);
+    if (strcmp(ev, "trial_finished") == 0) {
+        if (!find_open(d, id, 0)) CF_TRY(open_attempt(d, o, id, 0, start)); /* no trial_started before it */
+        return close_attempt(d, find_open(d, id, 0), end);
     }
     return CF_OK;
 }
@@ -264,34 +243,41 @@ static cf_status dev_line(void *ctx, const cJSON *o, int64_t lineno) {
 static void dev_scan_free(dev_scan *d) {
     if (!d) return;
     for (int w = 0; w < CF_MAX_WORKERS; w++) free(d->spans[w]);
-    free(d->trials);
+    free(d->open);
     free(d);
 }
 
 /* Worker w's busy seconds up to end: its ended attempts and those still open. */
 static double dev_busy(dev_scan *d, int w, double end) {
-    for (size_t i = 0; i < d->cap_trials; i++)
-        for (int r = 0; d->trials[i].open && r < d->trials[i].n; r++)
-            if (d->trials[i].workers[r] == w && add_span(d, w, d->trials[i].start, end) != CF_OK) return -1;
-    for (int k = 0; k < d->n_finals; k++)
-        if (d->finals[k].open && d->finals[k].workers[0] == w && add_span(d, w, d->finals[k].start, end) != CF_OK)
-            return -1;
+    for (size_t k = 0; k < d->n_open; k++)
+        for (int r = 0; r < d->open[k].n; r++)
+            if (d->open[k].workers[r] == w && add_span(d, w, d->open[k].start, end) != CF_OK) return -1;
     return cf_span_union(d->spans[w], d->n_spans[w]);
 }
 
-/* " trial 40 (slot 1)" for each open attempt on worker w; returns how many. */
-static int print_on(const dev_scan *d, int w) {
-    int shown = 0;
-    for (size_t i = 0; i < d->cap_trials; i++)
-        for (int r = 0; d->trials[i].open && r < d->trials[i].n; r++) {
-            if (d->trials[i].workers[r] != w) continue;
-            printf("%s trial %zu", shown++ ? "," : "  running", i);
-            if (d->trials[i].slots[r] >= 0) printf(" (slot %d)", d->trials[i].slots[r]);
-        }
-    for (int k = 0; k < d->n_finals; k++)
-        if (d->finals[k].open && d->finals[k].n > 0 && d->finals[k].workers[0] == w)
-            printf("%s final model of trial %lld", shown++ ? "," : "  running", (long long)d->final_ids[k]);
-    return shown;
+typedef struct on_slot {
+    int slot, final;
+    int64_t id;
+} on_slot;
+
+static int cmp_on_slot(const void *a, const void *b) {
+    const on_slot *x = a, *y = b;
+    if (x->slot != y->slot) return (unsigned)x->slot < (unsigned)y->slot ? -1 : 1; /* -1 (not known) last */
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+/* "  running trial 40 (slot 1), trial 44 (slot 2)" of the attempts on worker w, by slot. */
+static void print_on(const dev_scan *d, int w) {
+    on_slot v[64];
+    size_t n = 0;
+    for (size_t k = 0; k < d->n_open; k++)
+        for (int r = 0; r < d->open[k].n && n < 64; r++)
+            if (d->open[k].workers[r] == w) v[n++] = (on_slot){d->open[k].slots[r], d->open[k].final, d->open[k].id};
+    qsort(v, n, sizeof *v, cmp_on_slot);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s %strial %lld", i ? "," : "  running", v[i].final ? "final model of " : "", (long long)v[i].id);
+        if (v[i].slot >= 0) printf(" (slot %d)", v[i].slot);
+    }
 }
 
 /* The devices as the journal tells them; NULL when it cannot be read (the
