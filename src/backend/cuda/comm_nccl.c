@@ -25,53 +25,75 @@
 #include "cellforge/thread.h"
 #include "cuda_check.h"
 
+/* What both forms share, first in their state: the host communicator and the abort. */
+typedef struct nccl_common {
+    cf_comm *host;          /* f64 sums and aborts (over MPI ranks: also the others' failures) */
+    volatile int aborted;   /* set once by the first abort */
+    cf_status why;
+} nccl_common;
+
 typedef struct nccl_state {
+    nccl_common k;
     int *devices;           /* (size) */
     ncclComm_t *comms;      /* (size) */
     cudaStream_t *streams;  /* (size) */
-    cf_comm *host;          /* f64 sums and aborts */
-    volatile int aborted;   /* set once by the first abort */
-    cf_status why;
 } nccl_state;
 
-static cf_status nccl_allreduce_f32(cf_comm *c, int rank, float *buf, size_t n) {
-    nccl_state *s = c->ctx;
-    if (s->aborted) return cf_error_set(s->why, __FILE__, __LINE__, "comm: rank %d stops: another rank failed", rank);
-    CF_CUDA_CHECK(cudaSetDevice(s->devices[rank]));
-    CF_NCCL_CHECK(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, s->comms[rank], s->streams[rank]));
+static cf_status stopped(const nccl_common *k, int rank) {
+    return cf_error_set(k->why, __FILE__, __LINE__, "comm: rank %d stops: another rank failed", rank);
+}
+
+/* Rank `rank`'s f32 sum on its stream, polled until done, an abort, or (over
+ * MPI ranks) a failure the host communicator heard of. */
+static cf_status nccl_sum(nccl_common *k, int rank, int device, ncclComm_t comm, cudaStream_t stream, float *buf,
+                          size_t n) {
+    if (k->aborted) return stopped(k, rank);
+    CF_CUDA_CHECK(cudaSetDevice(device));
+    CF_NCCL_CHECK(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, comm, stream));
     for (;;) {
-        cudaError_t e = cudaStreamQuery(s->streams[rank]);
+        cudaError_t e = cudaStreamQuery(stream);
         if (e == cudaSuccess) return CF_OK;
         if (e != cudaErrorNotReady) CF_CUDA_CHECK(e);
         ncclResult_t async = ncclSuccess;
-        CF_NCCL_CHECK(ncclCommGetAsyncError(s->comms[rank], &async));
+        CF_NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
         CF_NCCL_CHECK(async);
-        if (s->aborted)
-            return cf_error_set(s->why, __FILE__, __LINE__, "comm: rank %d stops: another rank failed", rank);
+        cf_status st = k->host->ops->check ? k->host->ops->check(k->host, rank) : CF_OK;
+        if (st != CF_OK) {
+            k->why = st;
+            __atomic_store_n(&k->aborted, 1, __ATOMIC_SEQ_CST);
+            return st;
+        }
+        if (k->aborted) return stopped(k, rank);
         struct timespec pause = {0, 20000}; /* 20 us */
         nanosleep(&pause, NULL);
     }
 }
 
-static cf_status nccl_allreduce_f64(cf_comm *c, int rank, double *buf, size_t n) {
+static cf_status nccl_allreduce_f32(cf_comm *c, int rank, float *buf, size_t n) {
     nccl_state *s = c->ctx;
-    return cf_comm_allreduce_f64(s->host, rank, buf, n);
+    return nccl_sum(&s->k, rank, s->devices[rank], s->comms[rank], s->streams[rank], buf, n);
 }
 
-static void nccl_abort(cf_comm *c, int rank, cf_status why) {
-    nccl_state *s = c->ctx;
-    if (!s->aborted) {
-        s->why = why;
-        __atomic_store_n(&s->aborted, 1, __ATOMIC_SEQ_CST);
+/* Both forms: the state starts with its nccl_common. */
+static cf_status common_allreduce_f64(cf_comm *c, int rank, double *buf, size_t n) {
+    nccl_common *k = c->ctx;
+    return cf_comm_allreduce_f64(k->host, rank, buf, n);
+}
+
+static void common_abort(cf_comm *c, int rank, cf_status why) {
+    nccl_common *k = c->ctx;
+    if (!k->aborted) {
+        k->why = why;
+        __atomic_store_n(&k->aborted, 1, __ATOMIC_SEQ_CST);
     }
-    cf_comm_abort(s->host, rank, why);
+    cf_comm_abort(k->host, rank, why);
 }
 
 static void nccl_free(nccl_state *s, int size) {
     if (!s) return;
     for (int r = 0; r < size; r++) {
         if (s->comms && s->comms[r]) {
-            if (s->aborted) ncclCommAbort(s->comms[r]);
+            if (s->k.aborted) ncclCommAbort(s->comms[r]);
             else ncclCommDestroy(s->comms[r]);
         }
         if (s->streams && s->streams[r]) {
@@ -79,7 +101,7 @@ static void nccl_free(nccl_state *s, int size) {
             cudaStreamDestroy(s->streams[r]);
         }
     }
-    cf_comm_destroy(s->host);
+    cf_comm_destroy(s->k.host);
     free(s->devices);
     free(s->comms);
     free(s->streams);
@@ -95,8 +117,8 @@ static const cf_comm_ops nccl_ops = {
     .name = "nccl",
     .device_f32 = 1,
     .allreduce_f32 = nccl_allreduce_f32,
-    .allreduce_f64 = nccl_allreduce_f64,
-    .abort = nccl_abort,
+    .allreduce_f64 = common_allreduce_f64,
+    .abort = common_abort,
     .destroy = nccl_destroy,
 };
 
@@ -107,7 +129,7 @@ static cf_status nccl_init(nccl_state *s, const int *devices, int size) {
             if (devices[q] == devices[r])
                 CF_FAIL(CF_ERR_INVALID_ARG, "comm: GPU %d named twice (NCCL takes one rank per GPU)", devices[r]);
     }
-    CF_TRY(cf_comm_cpu_create(size, &s->host));
+    CF_TRY(cf_comm_cpu_create(size, &s->k.host));
     CF_NCCL_CHECK(ncclCommInitAll(s->comms, size, s->devices));
     for (int r = 0; r < size; r++) {
         CF_CUDA_CHECK(cudaSetDevice(s->devices[r]));
@@ -149,12 +171,10 @@ cf_status cf_comm_nccl_create(const int *devices, int size, cf_comm **out) {
 enum { OVER_MAX = 32 };
 
 typedef struct over_state {
-    cf_comm *host;                   /* the group over MPI: f64 sums, aborts, the NCCL id; owned */
+    nccl_common k;                   /* host: the group over MPI (the NCCL id travels through it); owned */
     ncclComm_t comms[OVER_MAX];      /* per replica of this process, made at its first f32 sum */
     cudaStream_t streams[OVER_MAX];
     int devices[OVER_MAX];
-    volatile int aborted;
-    cf_status why;
 } over_state;
 
 /* Replica `rank`'s NCCL communicator: replica 0 draws the id, every replica
@@ -166,7 +186,7 @@ static cf_status over_join(cf_comm *c, over_state *s, int rank) {
     memset(&id, 0, sizeof id);
     if (rank == 0) CF_NCCL_CHECK(ncclGetUniqueId(&id));
     for (int i = 0; i < NCCL_UNIQUE_ID_BYTES; i++) v[i] = rank == 0 ? (double)(unsigned char)id.internal[i] : 0.0;
-    CF_TRY(cf_comm_allreduce_f64(s->host, rank, v, NCCL_UNIQUE_ID_BYTES));
+    CF_TRY(cf_comm_allreduce_f64(s->k.host, rank, v, NCCL_UNIQUE_ID_BYTES));
     for (int i = 0; i < NCCL_UNIQUE_ID_BYTES; i++) id.internal[i] = (char)(unsigned char)v[i];
     CF_CUDA_CHECK(cudaGetDevice(&s->devices[rank]));
     CF_NCCL_CHECK(ncclCommInitRank(&s->comms[rank], c->size, id, rank));
@@ -176,61 +196,26 @@ static cf_status over_join(cf_comm *c, over_state *s, int rank) {
 
 static cf_status over_allreduce_f32(cf_comm *c, int rank, float *buf, size_t n) {
     over_state *s = c->ctx;
-    if (s->aborted) return cf_error_set(s->why, __FILE__, __LINE__, "comm: replica %d stops: another failed", rank);
+    if (s->k.aborted) return stopped(&s->k, rank);
     if (!s->comms[rank]) CF_TRY(over_join(c, s, rank));
-    CF_CUDA_CHECK(cudaSetDevice(s->devices[rank]));
-    CF_NCCL_CHECK(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, s->comms[rank], s->streams[rank]));
-    /* poll, so that a replica failing in another process (the host group
-     * hears of it) or a lost process releases this one */
-    for (;;) {
-        cudaError_t e = cudaStreamQuery(s->streams[rank]);
-        if (e == cudaSuccess) return CF_OK;
-        if (e != cudaErrorNotReady) CF_CUDA_CHECK(e);
-        ncclResult_t async = ncclSuccess;
-        CF_NCCL_CHECK(ncclCommGetAsyncError(s->comms[rank], &async));
-        CF_NCCL_CHECK(async);
-        cf_status st = s->host->ops->check(s->host, rank);
-        if (st != CF_OK) {
-            s->why = st;
-            __atomic_store_n(&s->aborted, 1, __ATOMIC_SEQ_CST);
-            return st;
-        }
-        if (s->aborted)
-            return cf_error_set(s->why, __FILE__, __LINE__, "comm: replica %d stops: another failed", rank);
-        struct timespec pause = {0, 20000}; /* 20 us */
-        nanosleep(&pause, NULL);
-    }
-}
-
-static cf_status over_allreduce_f64(cf_comm *c, int rank, double *buf, size_t n) {
-    over_state *s = c->ctx;
-    return cf_comm_allreduce_f64(s->host, rank, buf, n);
-}
-
-static void over_abort(cf_comm *c, int rank, cf_status why) {
-    over_state *s = c->ctx;
-    if (!s->aborted) {
-        s->why = why;
-        __atomic_store_n(&s->aborted, 1, __ATOMIC_SEQ_CST);
-    }
-    cf_comm_abort(s->host, rank, why);
+    return nccl_sum(&s->k, rank, s->devices[rank], s->comms[rank], s->streams[rank], buf, n);
 }
 
 static int over_group(const cf_comm *c, cf_comm_mpi_group *g) {
     const over_state *s = c->ctx;
-    return cf_comm_mpi_group_of(s->host, g);
+    return cf_comm_mpi_group_of(s->k.host, g);
 }
 
 static cf_status over_check(cf_comm *c, int rank) {
     over_state *s = c->ctx;
-    return s->host->ops->check(s->host, rank);
+    return s->k.host->ops->check(s->k.host, rank);
 }
 
 static void over_destroy(cf_comm *c) {
     over_state *s = c->ctx;
     for (int r = 0; r < c->size && r < OVER_MAX; r++) {
         if (s->comms[r]) {
-            if (s->aborted) ncclCommAbort(s->comms[r]);
+            if (s->k.aborted) ncclCommAbort(s->comms[r]);
             else ncclCommDestroy(s->comms[r]);
         }
         if (s->streams[r]) {
@@ -238,7 +223,7 @@ static void over_destroy(cf_comm *c) {
             cudaStreamDestroy(s->streams[r]);
         }
     }
-    cf_comm_destroy(s->host);
+    cf_comm_destroy(s->k.host);
     free(s);
     free(c);
 }
@@ -247,8 +232,8 @@ static const cf_comm_ops over_ops = {
     .name = "nccl-mpi",
     .device_f32 = 1,
     .allreduce_f32 = over_allreduce_f32,
-    .allreduce_f64 = over_allreduce_f64,
-    .abort = over_abort,
+    .allreduce_f64 = common_allreduce_f64,
+    .abort = common_abort,
     .destroy = over_destroy,
     .mpi_group = over_group,
     .check = over_check,
@@ -268,7 +253,7 @@ cf_status cf_comm_nccl_over(cf_comm *host, cf_comm **out) {
         cf_comm_destroy(host);
         CF_FAIL(CF_ERR_OUT_OF_MEMORY, "comm: no memory");
     }
-    s->host = host;
+    s->k.host = host;
     c->ops = &over_ops;
     c->size = host->size;
     c->ctx = s;
