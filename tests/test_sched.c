@@ -14,6 +14,7 @@
 #include "cellforge/log.h"
 #include "cellforge/sched.h"
 #include "check.h"
+#include "worker_kit.h"
 
 /* ---- workers ---------------------------------------------------------------------- */
 
@@ -63,22 +64,9 @@ static void test_workers_plan(void) {
 
 /* ---- placement on described devices --------------------------------------------- */
 
-#define GB ((size_t)1 << 30)
-
-static cf_worker_desc gpu(int i, size_t mem) {
-    cf_worker_desc w;
-    memset(&w, 0, sizeof w);
-    w.kind = CF_WORKER_CUDA;
-    w.index = i;
-    snprintf(w.name, sizeof w.name, "cuda:%d", i);
-    w.threads = 1;
-    w.memory = mem;
-    w.slots = 8;
-    return w;
-}
-
 static void test_place(void) {
-    cf_worker_desc w[4] = {gpu(0, 80 * GB), gpu(1, 40 * GB), gpu(2, 16 * GB), gpu(3, 16 * GB)};
+    cf_worker_desc w[4] = {kit_gpu(0, 80 * GB, 8), kit_gpu(1, 40 * GB, 8), kit_gpu(2, 16 * GB, 8),
+                           kit_gpu(3, 16 * GB, 8)};
     cf_place_load load[4];
     memset(load, 0, sizeof load);
     size_t need[5] = {0, 10 * GB, 6 * GB, 4 * GB, 3 * GB};
@@ -132,7 +120,7 @@ static void test_place(void) {
     CHECK(p.verdict == CF_PLACE_NEVER, "replicas=5 on 4 devices: %d", p.verdict);
 
     /* a group never mixes device kinds */
-    cf_worker_desc mix[3] = {gpu(0, 16 * GB), w[0], w[0]};
+    cf_worker_desc mix[3] = {kit_gpu(0, 16 * GB, 8), w[0], w[0]};
     mix[1].kind = mix[2].kind = CF_WORKER_CPU;
     mix[1].memory = mix[2].memory = 8 * GB;
     mix[1].slots = mix[2].slots = 1;
@@ -142,7 +130,8 @@ static void test_place(void) {
     CHECK(p.verdict == CF_PLACE_NEVER, "one GPU + two CPUs cannot form a group: %d", p.verdict);
 
     /* MPI ranks: a group stays on one rank unless asked to span them */
-    cf_worker_desc rk[5] = {gpu(0, 80 * GB), gpu(0, 80 * GB), gpu(1, 80 * GB), gpu(0, 80 * GB), gpu(1, 80 * GB)};
+    cf_worker_desc rk[5] = {kit_gpu(0, 80 * GB, 8), kit_gpu(0, 80 * GB, 8), kit_gpu(1, 80 * GB, 8),
+                            kit_gpu(0, 80 * GB, 8), kit_gpu(1, 80 * GB, 8)};
     rk[1].rank = 1;
     rk[2].rank = 1;
     rk[3].rank = rk[4].rank = 2;
@@ -294,7 +283,7 @@ static int max_overlap(const recorder *r, int w) {
  * taking one trial at a time, a recorder per run; `a` is the biggest cell. */
 static cf_worker_desc *three_gpus(cf_worker_desc w[3]) {
     for (int i = 0; i < 3; i++) {
-        w[i] = gpu(i, 8 * GB);
+        w[i] = kit_gpu(i, 8 * GB, 8);
         w[i].slots = 1;
     }
     return w;
@@ -360,7 +349,7 @@ static void table_placement(cf_space *s, cf_evaluator *ev, int rows, recorder *r
 
     /* packing: a device takes as many trials as its memory holds */
     cfg.max_trials = 30;
-    cf_worker_desc one = gpu(0, 1);
+    cf_worker_desc one = kit_gpu(0, 1, 8);
     cf_search_config probe = cfg;
     probe.max_trials = 1;
     one.memory = 1;
@@ -377,7 +366,7 @@ static void table_placement(cf_space *s, cf_evaluator *ev, int rows, recorder *r
     CHECK(overlap >= 3 && overlap <= 8, "several trials share the device: at most %d at once", overlap);
 
     /* a trial too big for one device runs data-parallel over two */
-    cf_worker_desc two[2] = {gpu(0, biggest * 3 / 4), gpu(1, biggest * 3 / 4)};
+    cf_worker_desc two[2] = {kit_gpu(0, biggest * 3 / 4, 8), kit_gpu(1, biggest * 3 / 4, 8)};
     cfg.max_trials = 0;
     CHECK_OK(run_search(&cfg, s, "random", ev, two, 2, &rec[0], &sum));
     int dp = 0;
@@ -477,7 +466,7 @@ static cf_status budget_run(const cf_space *s, cf_evaluator *ev, double budget, 
     cfg.seed = 3;
     cfg.time_budget_s = budget;
     cfg.est_s_per_work = est;
-    cf_worker_desc w = gpu(0, 8 * GB);
+    cf_worker_desc w = kit_gpu(0, 8 * GB, 8);
     w.slots = 1;
     cf_strategy_config sc;
     cf_strategy_config_default(&sc);
@@ -755,7 +744,7 @@ static void test_open_oom(void) {
     cfg.max_trials = 3;
     cfg.batch = 64;
     cfg.oom_retries = 1;
-    cf_worker_desc w = gpu(0, 8 * GB);
+    cf_worker_desc w = kit_gpu(0, 8 * GB, 8);
     w.slots = 1;
     recorder *rec = calloc(1, sizeof *rec);
     cf_search_summary sum;

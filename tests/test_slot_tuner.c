@@ -13,20 +13,7 @@
 #include "cellforge/sched.h"
 #include "cellforge/thread.h"
 #include "check.h"
-
-#define GB ((size_t)1 << 30)
-
-static cf_worker_desc gpu(int i, size_t mem) {
-    cf_worker_desc w;
-    memset(&w, 0, sizeof w);
-    w.kind = CF_WORKER_CUDA;
-    w.index = i;
-    snprintf(w.name, sizeof w.name, "cuda:%d", i);
-    w.threads = 1;
-    w.memory = mem;
-    w.slots = 8;
-    return w;
-}
+#include "worker_kit.h"
 
 /* Each finished trial's start and end, to count how many overlapped. */
 #define MAX_TRIALS 256
@@ -113,7 +100,7 @@ static void test_slot_tuner(void) {
     CHECK(tuned_limit(free_, 16, 6, &probed) == 6, "no limit but 6 threads: settled at %d",
           tuned_limit(free_, 16, 6, &probed));
     /* fixed limits and untuned workers */
-    cf_worker_desc w[2] = {gpu(0, 8 * GB), gpu(1, 8 * GB)};
+    cf_worker_desc w[2] = {kit_gpu(0, 8 * GB, 8), kit_gpu(1, 8 * GB, 8)};
     w[1].kind = CF_WORKER_CPU;
     w[1].slots = 1;
     cf_slot_tuner t[2];
@@ -184,7 +171,7 @@ static void test_slot_search(const char *space) {
     cf_search_config_default(&cfg);
     cfg.max_trials = 80;
     cfg.batch = 64;
-    cf_worker_desc w = gpu(0, 8 * GB);
+    cf_worker_desc w = kit_gpu(0, 8 * GB, 8);
     w.slots = CF_MAX_SLOTS;
     spans *rec = calloc(1, sizeof *rec);
     cf_search_summary sum;

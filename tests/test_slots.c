@@ -17,6 +17,7 @@
 #include "cellforge/sched.h"
 #include "cellforge/thread.h"
 #include "check.h"
+#include "worker_kit.h"
 
 static const char *k_space =
     "{\"name\": \"tiny\", \"family\": \"nb201\", \"cell\": {\"nodes\": 4, \"ops\": ["
@@ -84,18 +85,6 @@ static cf_evaluator_ops k_note_ops = {
     .destroy = note_destroy,
 };
 
-static cf_worker_desc gpu(int i, int slots) {
-    cf_worker_desc w;
-    memset(&w, 0, sizeof w);
-    w.kind = CF_WORKER_CUDA;
-    w.index = i;
-    snprintf(w.name, sizeof w.name, "cuda:%d", i);
-    w.threads = 1;
-    w.memory = (size_t)8 << 30;
-    w.slots = slots;
-    return w;
-}
-
 /* Journal hook: every event as a line. */
 static int to_journal(void *ctx, cf_search_event_kind kind, const cf_trial *t, double clock) {
     CHECK_OK(cf_journal_event(ctx, kind, t, clock));
@@ -130,7 +119,7 @@ static void test_threads(const cf_space *s) {
     seen *sn = calloc(1, sizeof *sn);
     CHECK_OK(cf_mutex_init(&sn->mu));
     cf_evaluator ev = {.ops = &k_note_ops, .self = sn, .input = {1, 28, 28, 10}};
-    cf_worker_desc w[2] = {gpu(0, 4), gpu(1, 2)};
+    cf_worker_desc w[2] = {kit_gpu(0, 8 * GB, 4), kit_gpu(1, 8 * GB, 2)};
     char path[600];
     snprintf(path, sizeof path, "%s/slots.jsonl", dir);
     unlink(path);
@@ -197,7 +186,7 @@ static void test_resume(const cf_space *s) {
     cf_evaluator_ops ops = k_note_ops;
     ops.simulated = 1;
     cf_evaluator ev = {.ops = &ops, .self = sn, .input = {1, 28, 28, 10}};
-    cf_worker_desc w[2] = {gpu(0, 3), gpu(1, 2)};
+    cf_worker_desc w[2] = {kit_gpu(0, 8 * GB, 3), kit_gpu(1, 8 * GB, 2)};
     char full[600], cut[600];
     snprintf(full, sizeof full, "%s/slots-full.jsonl", dir);
     snprintf(cut, sizeof cut, "%s/slots-cut.jsonl", dir);
