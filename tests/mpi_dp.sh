@@ -7,7 +7,8 @@
 # 2. without --span-ranks a group stays on one rank: with two workers on each
 #    of two ranks, groups run on both, the remote one through its rank's own
 #    communicator, and again the results are one process's;
-# 3. asking for a group no rank can hold is refused with a message;
+# 3. asking for a group no rank can hold is refused with a message, and a
+#    usage error or --help is printed once, by rank 0;
 # 4. a rank that hangs inside a spanning group is found within --rank-timeout:
 #    the trial is recorded unfinished (cut) naming the rank, every process
 #    exits, and a resume runs the trial again.
@@ -62,6 +63,11 @@ expect 2 "no rank has 2 workers (at most 1); --span-ranks" run_mpi 2 "$cf" searc
     --out none
 expect 2 "--replicas 3: the ranks have 2 workers in all" run_mpi 2 "$cf" search --space "$space" --trials 1 \
     --cpu-workers 1 --threads 1 --span-ranks --replicas 3 --out none
+
+# every rank parses the command line; rank 0 alone says what is wrong with it
+out=$(run_mpi 2 "$cf" search --space "$space" --bogus 2>&1)
+[ "$(echo "$out" | grep -c "unknown option '--bogus'")" = 1 ] || { echo "$out"; fail "a usage error not printed once"; }
+[ "$(run_mpi 2 "$cf" search --help 2>&1 | grep -c '^usage: cellforge search')" = 1 ] || fail "--help not printed once"
 
 # ---- 4. a rank that hangs inside a group ----------------------------------------
 t0=$(date +%s)

@@ -16,13 +16,20 @@ static cli_flag *find_flag(cli_args *a, const char *name, size_t len) {
     return NULL;
 }
 
+/* Set on the ranks above 0 of an MPI job: every rank parses the same command
+ * line, and one copy of its usage errors and help is enough. */
+static int g_usage_muted;
+
+void cli_usage_mute(int on) { g_usage_muted = on; }
+int cli_usage_muted(void) { return g_usage_muted; }
+
 int cli_usage_error(const cli_args *a, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "cellforge %s: %s\n(see `cellforge %s --help`)\n", a->command, msg, a->command);
+    if (!g_usage_muted) fprintf(stderr, "cellforge %s: %s\n(see `cellforge %s --help`)\n", a->command, msg, a->command);
     cf_error_set(CF_ERR_INVALID_ARG, __FILE__, __LINE__, "%s", msg); /* for the library API's callers */
     return EXIT_USAGE;
 }

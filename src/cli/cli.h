@@ -57,6 +57,10 @@ int cli_parse(cli_args *a, int argc, char **argv);
 const char *cli_value(const cli_args *a, const char *name);
 int cli_has(const cli_args *a, const char *name);
 const cli_flag *cli_get(const cli_args *a, const char *name);
+/* Usage errors, help and the spec reference print nothing while muted (the
+ * ranks above 0 of an MPI job; rank 0 prints them once). */
+void cli_usage_mute(int on);
+int cli_usage_muted(void);
 /* Print "cellforge CMD: message" and the usage to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "cellforge CMD: <the library's error message>" and return EXIT_ERROR. */

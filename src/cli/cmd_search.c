@@ -536,12 +536,12 @@ static int resolve(cli_args *args, int argc, char **argv, char **spec_out) {
     int rc = cli_parse(args, argc, argv);
     if (rc >= 0) return rc;
     if (args->help) {
-        fputs(args->usage, stdout);
+        if (!cli_usage_muted()) fputs(args->usage, stdout);
         return EXIT_OK;
     }
     if (cli_has(args, "spec-reference")) {
         char *md = cli_knob_markdown();
-        if (md) fputs(md, stdout);
+        if (md && !cli_usage_muted()) fputs(md, stdout);
         free(md);
         return md ? EXIT_OK : EXIT_ERROR;
     }
@@ -611,6 +611,7 @@ int cmd_search(int argc, char **argv) {
     cf_ranks *rk = NULL; /* one rank of an MPI job, or NULL */
     int rc = search_ranks_begin(argc, argv, &rk);
     if (rc >= 0) return rc;
+    cli_usage_mute(cf_ranks_rank(rk) > 0);
     rc = resolve(&args, argc, argv, &spec_json);
     run_setup r;
     memset(&r, 0, sizeof r);
