@@ -684,26 +684,34 @@ int cmd_tabulate(int argc, char **argv) {
     cli_flag flags[64];
     cli_args args = {.command = "tabulate", .usage = cmd_tabulate_usage_text(), .flags = flags,
                      .n_flags = cli_knob_flags(KNOB_TABULATE, flags)};
-    int rc = cli_parse(&args, argc, argv);
+    cf_ranks *rk = NULL; /* one rank of an MPI job (rank 0 writes the table), or NULL */
+    int rc = search_ranks_begin(argc, argv, &rk);
     if (rc >= 0) return rc;
-    if (args.help) {
-        fputs(args.usage, stdout);
-        return EXIT_OK;
-    }
-    if (args.n_positional) return cli_usage_error(&args, "unexpected argument '%s'", args.positional[0]);
-    if (!cli_has(&args, "out")) return cli_usage_error(&args, "--out FILE is required");
-    if (!cli_has(&args, "space")) return cli_usage_error(&args, "--space NAME is required");
-    long long sample = 0;
-    if ((rc = cli_knob_check(&args)) >= 0 || (rc = cli_knob_count(&args, "sample", &sample)) >= 0) return rc;
-    cli_knob_defaults(&args);
+    cli_usage_mute(cf_ranks_rank(rk) > 0);
     run_setup r;
-    /* every canonical arch once (grid), or a sample of distinct ones (random) */
-    rc = search_setup(&args, sample ? "random" : "grid", "train", &r);
+    memset(&r, 0, sizeof r);
+    long long sample = 0;
+    rc = cli_parse(&args, argc, argv);
+    if (rc < 0 && args.help) {
+        if (!cli_usage_muted()) fputs(args.usage, stdout);
+        rc = EXIT_OK;
+    }
+    if (rc < 0 && args.n_positional) rc = cli_usage_error(&args, "unexpected argument '%s'", args.positional[0]);
+    if (rc < 0 && !cli_has(&args, "out")) rc = cli_usage_error(&args, "--out FILE is required");
+    if (rc < 0 && !cli_has(&args, "space")) rc = cli_usage_error(&args, "--space NAME is required");
+    if (rc < 0 && (rc = cli_knob_check(&args)) < 0) rc = cli_knob_count(&args, "sample", &sample);
     if (rc < 0) {
+        cli_knob_defaults(&args);
+        /* every canonical arch once (grid), or a sample of distinct ones (random) */
+        rc = search_setup(&args, sample ? "random" : "grid", "train", &r);
         r.cfg.max_trials = sample;
+    }
+    rc = search_ranks_join(&args, rk, rc, &r); /* ranks above 0 serve trials in it */
+    if (rc < 0) {
         run_opts o = {NULL, 0, cli_has(&args, "quiet"), cli_value(&args, "out"), NULL, 0, 0, 0, NULL, 0};
         rc = run(&args, &r, &o);
     }
     search_setup_free(&r);
+    cf_ranks_finish(rk, rc);
     return rc;
 }
