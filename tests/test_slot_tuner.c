@@ -104,11 +104,11 @@ static void test_slot_tuner(void) {
     w[1].kind = CF_WORKER_CPU;
     w[1].slots = 1;
     cf_slot_tuner t[2];
-    cf_slot_tuners_init(t, w, 2, 0, 1);
+    for (int i = 0; i < 2; i++) cf_slot_tuner_for(&t[i], &w[i], 0, 1);
     CHECK(t[0].limit == 1 && !t[0].settled && t[1].limit == 1 && t[1].settled, "measured: GPU from 1, CPU fixed at 1");
-    cf_slot_tuners_init(t, w, 2, 3, 1);
+    for (int i = 0; i < 2; i++) cf_slot_tuner_for(&t[i], &w[i], 3, 1);
     CHECK(t[0].limit == 3 && t[0].settled && t[1].limit == 1, "--slots 3: %d and %d", t[0].limit, t[1].limit);
-    cf_slot_tuners_init(t, w, 2, 0, 0);
+    for (int i = 0; i < 2; i++) cf_slot_tuner_for(&t[i], &w[i], 0, 0);
     CHECK(t[0].limit == 8 && t[0].settled, "a simulated run keeps the described 8 slots: %d", t[0].limit);
 }
 

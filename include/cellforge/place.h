@@ -119,9 +119,9 @@ int cf_slot_tuner_finished(cf_slot_tuner *t, double start, double now, double wo
 /* A trial waited though the device had a free slot: its memory was short. */
 void cf_slot_tuner_short(cf_slot_tuner *t);
 
-/* One tuner per worker: a fixed limit (fixed > 0, at most its slots), or
+/* Worker w's tuner: a fixed limit (fixed > 0, at most its slots), or
  * measured from 1 up to its slots (measure), or its slots as they are. */
-void cf_slot_tuners_init(cf_slot_tuner *t, const cf_worker_desc *w, int n, int fixed, int measure);
+void cf_slot_tuner_for(cf_slot_tuner *t, const cf_worker_desc *w, int fixed, int measure);
 /* A trial needing `need` bytes found no place: each tuning device that had a
  * free slot but not the memory is told it ran short. */
 void cf_slot_tuners_waited(cf_slot_tuner *t, const cf_worker_desc *w, const cf_place_load *load, int n,

@@ -753,7 +753,7 @@ cf_status cf_search_run(const cf_search_config *cfg, const cf_space *s, cf_strat
     if (latency) status = cf_backend_cpu_fast_create(1, &c->lat_be);
     if (status == CF_OK) status = cf_pool_start(&c->s, ev, workers, n_workers);
     for (int i = 0; status == CF_OK && i < n_workers; i++) /* each worker's threads, as the pool clamped them */
-        cf_slot_tuners_init(&c->slots[i], &c->s.w[i].desc, 1, cfg->slots, !ev->ops->simulated);
+        cf_slot_tuner_for(&c->slots[i], &c->s.w[i].desc, cfg->slots, !ev->ops->simulated);
     if (status == CF_OK && replay) status = replay_apply(c, replay);
     if (status == CF_OK) {
         for (;;) {

@@ -60,12 +60,9 @@ int cf_slot_tuner_finished(cf_slot_tuner *t, double start, double now, double wo
     return t->limit != was;
 }
 
-void cf_slot_tuners_init(cf_slot_tuner *t, const cf_worker_desc *w, int n, int fixed, int measure) {
-    for (int i = 0; i < n; i++) {
-        if (fixed > 0) cf_slot_tuner_init(&t[i], fixed, w[i].slots);
-        else cf_slot_tuner_init(&t[i], measure ? 1 : w[i].slots, w[i].slots);
-        t[i].settled |= fixed > 0 || !measure;
-    }
+void cf_slot_tuner_for(cf_slot_tuner *t, const cf_worker_desc *w, int fixed, int measure) {
+    cf_slot_tuner_init(t, fixed > 0 ? fixed : measure ? 1 : w->slots, w->slots);
+    t->settled |= fixed > 0 || !measure;
 }
 
 void cf_slot_tuners_waited(cf_slot_tuner *t, const cf_worker_desc *w, const cf_place_load *load, int n,
