@@ -5,11 +5,14 @@
 #ifndef CF_KERNELS_LAUNCH_CUH
 #define CF_KERNELS_LAUNCH_CUH
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cellforge/status.h"
+#include "cellforge/tensor.h"
 
 /* Threads per block of every grid-stride kernel. */
 #define CF_KERNEL_THREADS 256
@@ -34,6 +37,30 @@ static inline cf_status cf_kernel_launched(const char *name, const char *file, i
     return cf_error_set(s, file, line, "CUDA: kernel %s: %s (%d)", name, cudaGetErrorString(e), (int)e);
 }
 #define CF_KERNEL_LAUNCHED(name) cf_kernel_launched((name), __FILE__, __LINE__)
+
+/* ---- the three float storages: f32, bf16, f16 ----
+ * A kernel templated on its storage type T loads values as f32 (cf_ld,
+ * exact), computes in f32 and stores once, rounded to nearest even (cf_st):
+ * ops.h's 16-bit rule, which the CPU reference follows on widened copies. */
+static __device__ __forceinline__ float cf_ld(float v) { return v; }
+static __device__ __forceinline__ float cf_ld(__nv_bfloat16 v) { return __bfloat162float(v); }
+static __device__ __forceinline__ float cf_ld(__half v) { return __half2float(v); }
+template <typename T> static __device__ __forceinline__ T cf_st(float v);
+template <> __device__ __forceinline__ float cf_st<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 cf_st<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half cf_st<__half>(float v) { return __float2half_rn(v); }
+
+/* Run `call` (which names T) with T the storage type of dtype dt; any other
+ * dtype fails with a message naming `what`. */
+#define CF_KERNEL_DTYPE(dt, what, call)                                                          \
+    do {                                                                                         \
+        switch (dt) {                                                                            \
+        case CF_DTYPE_F32: { typedef float T; call; break; }                                     \
+        case CF_DTYPE_BF16: { typedef __nv_bfloat16 T; call; break; }                            \
+        case CF_DTYPE_F16: { typedef __half T; call; break; }                                    \
+        default: CF_FAIL(CF_ERR_UNSUPPORTED, "kernel %s: dtype %s", (what), cf_dtype_name(dt)); \
+        }                                                                                        \
+    } while (0)
 
 /* Grid-stride loop over [0, n) with a 64-bit index. */
 #define CF_KERNEL_FOR(i, n)                                                                  \

@@ -61,7 +61,7 @@ extern "C" cf_status cf_kernel_norm2(const float *g, size_t n, double *partial, 
 static __global__ void sgd_kernel(float *w, const float *g, float *buf, size_t n, float lr, float mu, float wd,
                                   float clip, int nesterov, const cf_step_stats *stats) {
     if (stats) {
-        if (stats->bad != CF_STEP_OK) return;
+        if (stats->bad != CF_STEP_OK || stats->skip) return;
         clip = stats->clip;
     }
     CF_KERNEL_FOR(i, n) {

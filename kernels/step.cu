@@ -8,18 +8,33 @@
 #include "step.h"
 
 #include "launch.cuh"
+#include "step_rule.h"
+
+/* A 16-bit logit as f32. */
+static __device__ float logit_at(const void *logits, cf_dtype dt, size_t i) {
+    if (dt == CF_DTYPE_BF16) return __bfloat162float(((const __nv_bfloat16 *)logits)[i]);
+    if (dt == CF_DTYPE_F16) return __half2float(((const __half *)logits)[i]);
+    return ((const float *)logits)[i];
+}
 
 /* One block: thread t takes rows t, t + blockDim.x, ...; the hit count is a
  * sum of integers (exact in any order), the loss one thread's work. */
-static __global__ void step_stats_kernel(const float *logits, const int32_t *labels, int n, int k, const float *main,
-                                         const float *aux, double aux_weight, double diverge, cf_step_stats *st) {
+static __global__ void step_stats_kernel(const void *logits, cf_dtype dt, const int32_t *labels, int n, int k,
+                                         const float *main, const float *aux, double aux_weight, double diverge,
+                                         cf_step_stats *st) {
     __shared__ int hits[CF_KERNEL_THREADS];
     int mine = 0;
     for (int r = threadIdx.x; r < n; r += blockDim.x) {
-        const float *v = logits + (size_t)r * k;
+        const size_t row = (size_t)r * k;
         int best = 0;
-        for (int j = 1; j < k; j++)
-            if (v[j] > v[best]) best = j;
+        float top = logit_at(logits, dt, row);
+        for (int j = 1; j < k; j++) {
+            const float v = logit_at(logits, dt, row + j);
+            if (v > top) {
+                top = v;
+                best = j;
+            }
+        }
         mine += best == labels[r];
     }
     hits[threadIdx.x] = mine;
@@ -44,10 +59,10 @@ static __global__ void step_stats_kernel(const float *logits, const int32_t *lab
     st->hits += (double)hits[0];
 }
 
-extern "C" cf_status cf_kernel_step_stats(const float *logits, const int32_t *labels, int n, int k, const float *main,
-                                          const float *aux, double aux_weight, double diverge, cf_step_stats *stats,
-                                          cudaStream_t stream) {
-    step_stats_kernel<<<1, CF_KERNEL_THREADS, 0, stream>>>(logits, labels, n, k, main, aux, aux_weight, diverge,
+extern "C" cf_status cf_kernel_step_stats(const void *logits, cf_dtype dt, const int32_t *labels, int n, int k,
+                                          const float *main, const float *aux, double aux_weight, double diverge,
+                                          cf_step_stats *stats, cudaStream_t stream) {
+    step_stats_kernel<<<1, CF_KERNEL_THREADS, 0, stream>>>(logits, dt, labels, n, k, main, aux, aux_weight, diverge,
                                                            stats);
     return CF_KERNEL_LAUNCHED("step_stats");
 }
@@ -64,18 +79,7 @@ static __global__ void step_clip_kernel(const double *partial, unsigned blocks, 
         if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
         __syncthreads();
     }
-    if (threadIdx.x != 0) return;
-    const double norm2 = shared[0];
-    float clip = 1.0f;
-    if (!isfinite(norm2)) {
-        if (st->bad == CF_STEP_OK) {
-            st->bad = CF_STEP_BAD_GRAD;
-            st->bad_step = st->steps - 1;
-        }
-    } else if (max_norm > 0 && sqrt(norm2) > max_norm) {
-        clip = (float)(max_norm / sqrt(norm2));
-    }
-    st->clip = clip;
+    if (threadIdx.x == 0) cf_step_rule(st, shared[0], max_norm);
 }
 
 extern "C" cf_status cf_kernel_step_clip(const float *g, size_t n, double max_norm, double *partial, int n_partial,
@@ -85,4 +89,15 @@ extern "C" cf_status cf_kernel_step_clip(const float *g, size_t n, double max_no
     CF_TRY(cf_kernel_norm2_partial(g, n, partial, n_partial, stream, &blocks));
     step_clip_kernel<<<1, CF_KERNEL_THREADS, 0, stream>>>(partial, blocks, max_norm, stats);
     return CF_KERNEL_LAUNCHED("step_clip");
+}
+
+static __global__ void step_seed_kernel(float *seeds, double w0, double w1, const cf_step_stats *st) {
+    seeds[0] = cf_step_seed_rule(st, w0);
+    seeds[1] = cf_step_seed_rule(st, w1);
+}
+
+extern "C" cf_status cf_kernel_step_seed(float *seeds, double weight0, double weight1, const cf_step_stats *stats,
+                                         cudaStream_t stream) {
+    step_seed_kernel<<<1, 1, 0, stream>>>(seeds, weight0, weight1, stats);
+    return CF_KERNEL_LAUNCHED("step_seed");
 }

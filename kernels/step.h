@@ -21,18 +21,22 @@
 extern "C" {
 #endif
 
-/* stats->steps++; unless a step before was bad: a loss main[0] + aux_weight
+/* logits (n, k) of dtype dt (f32, bf16, f16).
+ * stats->steps++; unless a step before was bad: a loss main[0] + aux_weight
  * aux[0] (aux NULL: main[0]) that is not finite or above diverge marks this
  * step bad, else it and the rows whose argmax is their label are added. */
-cf_status cf_kernel_step_stats(const float *logits, const int32_t *labels, int n, int k, const float *main,
-                               const float *aux, double aux_weight, double diverge, cf_step_stats *stats,
-                               cudaStream_t stream);
+cf_status cf_kernel_step_stats(const void *logits, cf_dtype dt, const int32_t *labels, int n, int k,
+                               const float *main, const float *aux, double aux_weight, double diverge,
+                               cf_step_stats *stats, cudaStream_t stream);
 
-/* stats->clip from |g|^2 (cf_kernel_norm2's sum): max_norm / |g| when
- * max_norm > 0 and |g| > max_norm, else 1; a non-finite norm marks the last
- * counted step CF_STEP_BAD_GRAD. partial: n_partial doubles of scratch. */
+/* stats->clip (and the loss scale) from |g|^2 (cf_kernel_norm2's sum) by
+ * step_rule.h's rule. partial: n_partial doubles of scratch. */
 cf_status cf_kernel_step_clip(const float *g, size_t n, double max_norm, double *partial, int n_partial,
                               cf_step_stats *stats, cudaStream_t stream);
+
+/* seeds[0..1] = weight0, weight1 x stats->scale (step_rule.h). */
+cf_status cf_kernel_step_seed(float *seeds, double weight0, double weight1, const cf_step_stats *stats,
+                              cudaStream_t stream);
 
 #ifdef __cplusplus
 }

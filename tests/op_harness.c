@@ -24,6 +24,16 @@ oh_bound oh_case_bound(const oh_case *c, const char *what) {
     return (oh_bound){c->tol, c->why};
 }
 
+oh_bound oh_half_bound_bf16(const oh_case *c, const char *what) {
+    (void)what;
+    return (oh_bound){c->tol + 0x1p-7, "bf16: one unit in the last place (2^-7) over the f32 bound"};
+}
+
+oh_bound oh_half_bound_f16(const oh_case *c, const char *what) {
+    (void)what;
+    return (oh_bound){c->tol + 0x1p-10, "f16: one unit in the last place (2^-10) over the f32 bound"};
+}
+
 const oh_case *oh_find_case(const char *name) {
     for (size_t i = 0; i < oh_n_cases; i++)
         if (strcmp(oh_cases[i].name, name) == 0) return &oh_cases[i];
@@ -148,24 +158,28 @@ cf_status oh_side_setup(oh_side *s, const oh_case *c, const cf_backend *be, cf_d
         CF_TRY(oh_side_tensor(s, &s->din[i], dt, c->in[i]));
         a->din[i] = &s->din[i];
     }
+    /* 16-bit calls keep batch norm's and mix's weights, the state and the loss in f32 (ops.h) */
+    const cf_dtype pdt = cf_op_param_dtype(dt);
+    const cf_dtype wdt = c->kind == CF_OP_BATCHNORM || c->kind == CF_OP_MIX ? pdt : dt;
     for (int i = 0; i < CF_OP_MAX_WEIGHTS; i++) {
         if (c->w[i][0] == 0) continue;
-        CF_TRY(oh_side_tensor(s, &s->w[i], dt, c->w[i]));
-        CF_TRY(oh_side_tensor(s, &s->dw[i], dt, c->w[i]));
+        CF_TRY(oh_side_tensor(s, &s->w[i], wdt, c->w[i]));
+        CF_TRY(oh_side_tensor(s, &s->dw[i], wdt, c->w[i]));
         a->w[i] = &s->w[i];
         a->dw[i] = &s->dw[i];
     }
     if (c->kind == CF_OP_BATCHNORM) {
         const int64_t vec[4] = {c->in[0][1], 1, 1, 1};
         for (int i = 0; i < CF_OP_MAX_STATE; i++) {
-            CF_TRY(oh_side_tensor(s, &s->state[i], dt, vec));
+            CF_TRY(oh_side_tensor(s, &s->state[i], pdt, vec));
             a->state[i] = &s->state[i];
         }
     }
     int64_t out_shape[4];
     CF_TRY(cf_op_infer_shape(a, out_shape));
-    CF_TRY(oh_side_tensor(s, &s->out, dt, out_shape));
-    CF_TRY(oh_side_tensor(s, &s->dout, dt, out_shape));
+    const cf_dtype odt = c->kind == CF_OP_SOFTMAX_XENT ? pdt : dt;
+    CF_TRY(oh_side_tensor(s, &s->out, odt, out_shape));
+    CF_TRY(oh_side_tensor(s, &s->dout, odt, out_shape));
     a->out = &s->out;
     a->dout = &s->dout;
     return CF_OK;
@@ -176,12 +190,31 @@ cf_status oh_side_put(const oh_side *s, cf_tensor *t, const float *v) {
     void *stage = malloc(cf_tensor_bytes(t));
     if (!stage) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "test: staging %zu bytes", cf_tensor_bytes(t));
     for (int64_t i = 0; i < n; i++) {
-        if (t->dtype == CF_DTYPE_F64) ((double *)stage)[i] = v ? (double)v[i] : NAN;
-        else ((float *)stage)[i] = v ? v[i] : NAN;
+        const float f = v ? v[i] : NAN;
+        if (t->dtype == CF_DTYPE_F64) ((double *)stage)[i] = f;
+        else if (t->dtype == CF_DTYPE_BF16) ((uint16_t *)stage)[i] = cf_bf16_from_f32(f);
+        else if (t->dtype == CF_DTYPE_F16) ((uint16_t *)stage)[i] = cf_f16_from_f32(f);
+        else ((float *)stage)[i] = f;
     }
     const cf_status st = cf_backend_copy(s->be, t->data, stage, cf_tensor_bytes(t), CF_COPY_TO_DEVICE);
     free(stage);
     return st;
+}
+
+double oh_value_at(cf_dtype dt, const void *p, int64_t i) {
+    switch (dt) {
+    case CF_DTYPE_F64: return ((const double *)p)[i];
+    case CF_DTYPE_BF16: return cf_bf16_to_f32(((const uint16_t *)p)[i]);
+    case CF_DTYPE_F16: return cf_f16_to_f32(((const uint16_t *)p)[i]);
+    default: return ((const float *)p)[i];
+    }
+}
+
+/* f as a tensor of dtype dt holds it: rounded to 16 bits where dt is. */
+static double as_stored(cf_dtype dt, float f) {
+    if (dt == CF_DTYPE_BF16) return cf_bf16_to_f32(cf_bf16_from_f32(f));
+    if (dt == CF_DTYPE_F16) return cf_f16_to_f32(cf_f16_from_f32(f));
+    return f;
 }
 
 /* t's values, as double, into out (numel values). */
@@ -190,8 +223,7 @@ static cf_status side_get(const oh_side *s, const cf_tensor *t, double *out) {
     void *stage = malloc(cf_tensor_bytes(t));
     if (!stage) CF_FAIL(CF_ERR_OUT_OF_MEMORY, "test: staging %zu bytes", cf_tensor_bytes(t));
     const cf_status st = cf_backend_copy(s->be, stage, t->data, cf_tensor_bytes(t), CF_COPY_TO_HOST);
-    for (int64_t i = 0; st == CF_OK && i < n; i++)
-        out[i] = t->dtype == CF_DTYPE_F64 ? ((double *)stage)[i] : (double)((float *)stage)[i];
+    for (int64_t i = 0; st == CF_OK && i < n; i++) out[i] = oh_value_at(t->dtype, stage, i);
     free(stage);
     return st;
 }
@@ -259,7 +291,7 @@ static cf_status check_unchanged(const oh_side *s, const oh_case *c, const oh_da
         CF_ASSERT(back != NULL);
         const cf_status st = side_get(s, kept[k].t, back);
         int64_t changed = 0;
-        for (int64_t i = 0; st == CF_OK && i < len; i++) changed += back[i] != (double)kept[k].v[i];
+        for (int64_t i = 0; st == CF_OK && i < len; i++) changed += back[i] != as_stored(kept[k].t->dtype, kept[k].v[i]);
         free(back);
         CF_TRY(st);
         CHECK(changed == 0, "%s: %s changed %lld of %lld elements of %s", c->name, cf_backend_name(s->be),
@@ -359,9 +391,10 @@ double oh_compare(const oh_case *c, const char *label, const oh_result *got, con
     return worst;
 }
 
-/* The reference result in dtype dt, run once and kept in ref[dt == f64]. */
-static int reference(const oh_case *c, const oh_data *d, cf_dtype dt, oh_result ref[2], int ran[2]) {
-    const int k = dt == CF_DTYPE_F64;
+/* The reference result in dtype dt, run once and kept in ref[dt]. */
+static int reference(const oh_case *c, const oh_data *d, cf_dtype dt, oh_result ref[CF_DTYPE_COUNT],
+                     int ran[CF_DTYPE_COUNT]) {
+    const int k = (int)dt;
     if (ran[k]) return ran[k] > 0;
     const cf_status st = oh_run_on(cf_backend_cpu_ref(), dt, c, d, &ref[k]);
     CHECK(st == CF_OK, "%s: reference run (%s): %s", c->name, cf_dtype_name(dt), cf_error_message());
@@ -370,8 +403,8 @@ static int reference(const oh_case *c, const oh_data *d, cf_dtype dt, oh_result 
 }
 
 int oh_check_case(const oh_case *c, const oh_data *d, const oh_target *t, int n, oh_result *got, int verbose) {
-    oh_result ref[2] = {{0}}, mine = {0};
-    int ran[2] = {0, 0}, done = 0;
+    oh_result ref[CF_DTYPE_COUNT] = {{0}}, mine = {0};
+    int ran[CF_DTYPE_COUNT] = {0}, done = 0;
     for (int k = 0; k < n; k++) {
         oh_result *r = got ? &got[k] : &mine;
         memset(r, 0, sizeof *r);
@@ -381,8 +414,7 @@ int oh_check_case(const oh_case *c, const oh_data *d, const oh_target *t, int n,
         char line[512];
         snprintf(line, sizeof line, "%-30s %-10s", c->name, t[k].label);
         if (st == CF_OK) {
-            const double worst = oh_compare(c, t[k].label, r, &ref[t[k].ref_dtype == CF_DTYPE_F64], t[k].bound, line,
-                                            sizeof line);
+            const double worst = oh_compare(c, t[k].label, r, &ref[t[k].ref_dtype], t[k].bound, line, sizeof line);
             if (verbose) printf("%s  worst %.1e\n", line, worst);
             done++;
         } else if (verbose) {
@@ -390,8 +422,7 @@ int oh_check_case(const oh_case *c, const oh_data *d, const oh_target *t, int n,
         }
         oh_result_free(&mine);
     }
-    oh_result_free(&ref[0]);
-    oh_result_free(&ref[1]);
+    for (int k = 0; k < CF_DTYPE_COUNT; k++) oh_result_free(&ref[k]);
     return done;
 }
 

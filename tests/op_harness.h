@@ -138,6 +138,16 @@ cf_status oh_side_run(oh_side *s, const oh_case *c, const oh_data *d, oh_result 
 /* oh_side_setup + oh_side_run + oh_side_free. */
 cf_status oh_run_on(const cf_backend *be, cf_dtype dt, const oh_case *c, const oh_data *d, oh_result *r);
 
+/* Element i of an array of dtype dt (f32, f64, bf16, f16) as double. */
+double oh_value_at(cf_dtype dt, const void *p, int64_t i);
+
+/* 16-bit targets: the case's bound plus one unit in the last place of the
+ * 16-bit type at the largest value (2^-7 bf16, 2^-10 f16, relative): both
+ * sides compute in f32 and round what they write once (ops.h), so f32-level
+ * differences (the case's bound) can move a rounding by one unit, no more. */
+oh_bound oh_half_bound_bf16(const oh_case *c, const char *what);
+oh_bound oh_half_bound_f16(const oh_case *c, const char *what);
+
 /* max |got - want| / max(1e-6, max |want|); a NaN in got is an infinite error. */
 double oh_norm_err(const double *got, const double *want, int64_t n);
 

@@ -140,9 +140,9 @@ static void check_drop_path(void) {
         float *want = normals(n, 1.0f, &r), *got = malloc(n * sizeof *got);
         CF_ASSERT(got != NULL);
         float *x = dev_put(want, n * sizeof *want);
-        CHECK_OK(cf_backend_drop_path(host, want, c->n, c->per, c->p, c->seed, c->stream, c->index0));
+        CHECK_OK(cf_backend_drop_path(host, want, CF_DTYPE_F32, c->n, c->per, c->p, c->seed, c->stream, c->index0));
         if (x) {
-            CHECK_OK(cf_backend_drop_path(gpu, x, c->n, c->per, c->p, c->seed, c->stream, c->index0));
+            CHECK_OK(cf_backend_drop_path(gpu, x, CF_DTYPE_F32, c->n, c->per, c->p, c->seed, c->stream, c->index0));
             if (dev_get(got, x, n * sizeof *got)) {
                 size_t differ = 0;
                 for (size_t i = 0; i < n; i++) differ += memcmp(&got[i], &want[i], sizeof got[i]) != 0;
@@ -379,14 +379,14 @@ static void batch_case(const cf_dataset *ds, int n, const cf_augment *aug, uint6
     int32_t *want_y = malloc((size_t)n * sizeof *want_y), *got_y = malloc((size_t)n * sizeof *got_y);
     CF_ASSERT(idx && want_x && got_x && want_y && got_y);
     for (int k = 0; k < n; k++) idx[k] = cf_rng_below(&r, (uint32_t)ds->n); /* repeats allowed */
-    cf_batch_args a = {ds, idx, n, mean, stdv, aug, 42, epoch, pos0, want_x, want_y, 1};
+    cf_batch_args a = {ds, idx, n, mean, stdv, aug, 42, epoch, pos0, want_x, want_y, 1, CF_DTYPE_F32};
     CHECK_OK(cf_backend_batch(host, &a));
 
     uint32_t *didx = dev_put(idx, (size_t)n * sizeof *idx);
     float *dx = dev_put(NULL, nx * sizeof *dx);
     int32_t *dy = dev_put(NULL, (size_t)n * sizeof *dy);
     if (didx && dx && dy) {
-        cf_batch_args d = {ds, didx, n, mean, stdv, aug, 42, epoch, pos0, dx, dy, 1};
+        cf_batch_args d = {ds, didx, n, mean, stdv, aug, 42, epoch, pos0, dx, dy, 1, CF_DTYPE_F32};
         const cf_status st = cf_backend_batch(gpu, &d);
         CHECK(st == CF_OK, "batch of %s: %s: %s", ds->name, cf_status_name(st), cf_error_message());
         if (st == CF_OK && dev_get(got_x, dx, nx * sizeof *got_x) && dev_get(got_y, dy, (size_t)n * sizeof *got_y)) {

@@ -14,6 +14,9 @@
  *     trainer happens to read the statistics at
  *   - gradient clipping in force: the same weights
  *
+ *   - bf16 and f16 runs (mixed precision), fp16 with its loss scaled on the
+ *     device: the same curves, weights and skipped steps
+ *
  * What the CUDA kernels of these entries compute is tested against the host
  * rule by tests/test_cuda_loops.c (label gpu).
  */
@@ -26,6 +29,7 @@
 #include "cellforge/rng.h"
 #include "cellforge/train.h"
 #include "check.h"
+#include "../kernels/step_rule.h"
 #include "../src/backend/backend_impl.h" /* this test builds a backend of its own */
 #include "space_kit.h"
 
@@ -33,8 +37,9 @@
 
 static const cf_backend *ref(void) { return cf_backend_cpu_ref(); }
 
-static cf_status fx_forward(void *ctx, const cf_op_args *a) { return ref()->ops->forward(ctx, a); }
-static cf_status fx_backward(void *ctx, const cf_op_args *a) { return ref()->ops->backward(ctx, a); }
+/* 16-bit calls reach the reference through its dispatch, which widens them (half.c) */
+static cf_status fx_forward(void *ctx, const cf_op_args *a) { return (void)ctx, cf_op_forward(ref(), a); }
+static cf_status fx_backward(void *ctx, const cf_op_args *a) { return (void)ctx, cf_op_backward(ref(), a); }
 static int fx_supports(void *ctx, cf_op_kind k) { return ref()->ops->supports(ctx, k); }
 static cf_status fx_alloc(void *ctx, size_t bytes, void **out) {
     (void)ctx;
@@ -49,10 +54,10 @@ static cf_status fx_copy(void *ctx, void *dst, const void *src, size_t bytes, cf
     return CF_OK;
 }
 static cf_status fx_sync(void *ctx) { return (void)ctx, CF_OK; }
-static cf_status fx_drop_path(void *ctx, float *x, int n, size_t per, double p, uint64_t seed, uint64_t stream,
-                              uint64_t index0) {
+static cf_status fx_drop_path(void *ctx, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
+                              uint64_t stream, uint64_t index0) {
     (void)ctx;
-    return cf_backend_drop_path(ref(), x, n, per, p, seed, stream, index0);
+    return cf_backend_drop_path(ref(), x, dt, n, per, p, seed, stream, index0);
 }
 static cf_status fx_scale(void *ctx, float *x, size_t n, float a) { return (void)ctx, cf_backend_scale(ref(), x, n, a, 1); }
 static cf_status fx_norm2(void *ctx, const float *g, size_t n, double *out) {
@@ -63,12 +68,18 @@ static cf_status fx_sgd(void *ctx, const cf_sgd_args *a) {
     cf_sgd_args h = *a;
     h.stats = NULL;
     if (a->stats) {
-        if (a->stats->bad != CF_STEP_OK) return CF_OK;
+        if (a->stats->bad != CF_STEP_OK || a->stats->skip) return CF_OK;
         h.clip = a->stats->clip;
     }
     return cf_backend_sgd(ref(), &h);
 }
 static cf_status fx_batch(void *ctx, const cf_batch_args *a) { return (void)ctx, cf_backend_batch(ref(), a); }
+static cf_status fx_narrow(void *ctx, void *dst, cf_dtype dt, const float *src, size_t n) {
+    return (void)ctx, cf_backend_narrow(ref(), dst, dt, src, n);
+}
+static cf_status fx_widen_add(void *ctx, float *dst, const void *src, cf_dtype dt, size_t n) {
+    return (void)ctx, cf_backend_widen_add(ref(), dst, src, dt, n);
+}
 
 static int steps_read; /* step_stats calls, to see the path was taken */
 
@@ -77,8 +88,12 @@ static cf_status fx_step_stats(void *ctx, const cf_step_stats_args *a) {
     cf_step_stats *st = a->stats;
     steps_read++;
     int hits = 0;
+    float v[64];
+    CF_ASSERT(a->k <= 64);
     for (int r = 0; r < a->n; r++) {
-        const float *v = a->logits + (size_t)r * a->k;
+        const size_t row = (size_t)r * a->k;
+        if (a->dtype == CF_DTYPE_F32) memcpy(v, (const float *)a->logits + row, (size_t)a->k * sizeof *v);
+        else cf_half_to_f32(a->dtype, v, (const uint16_t *)a->logits + row, (size_t)a->k);
         int best = 0;
         for (int j = 1; j < a->k; j++)
             if (v[j] > v[best]) best = j;
@@ -103,20 +118,20 @@ static cf_status fx_step_clip(void *ctx, const float *g, size_t n, double max_no
     (void)ctx;
     double norm2 = 0;
     CF_TRY(cf_backend_norm2(ref(), g, n, 1, &norm2));
-    st->clip = 1.0f;
-    if (!isfinite(norm2)) {
-        if (st->bad == CF_STEP_OK) {
-            st->bad = CF_STEP_BAD_GRAD;
-            st->bad_step = st->steps - 1;
-        }
-    } else if (max_norm > 0 && sqrt(norm2) > max_norm) {
-        st->clip = (float)(max_norm / sqrt(norm2));
-    }
+    cf_step_clip_host(st, norm2, max_norm);
+    return CF_OK;
+}
+
+static cf_status fx_step_seed(void *ctx, float *seeds, double w0, double w1, const cf_step_stats *st) {
+    (void)ctx;
+    seeds[0] = cf_step_seed_rule(st, w0);
+    seeds[1] = cf_step_seed_rule(st, w1);
     return CF_OK;
 }
 
 static const cf_backend_ops fx_ops = {
     .name = "host-as-device",
+    .half = 1,
     .forward = fx_forward,
     .backward = fx_backward,
     .supports = fx_supports,
@@ -131,8 +146,11 @@ static const cf_backend_ops fx_ops = {
     .norm2 = fx_norm2,
     .sgd = fx_sgd,
     .batch = fx_batch,
+    .narrow = fx_narrow,
+    .widen_add = fx_widen_add,
     .step_stats = fx_step_stats,
     .step_clip = fx_step_clip,
+    .step_seed = fx_step_seed,
 };
 static const cf_backend fx_backend = {&fx_ops, NULL, {CF_DEVICE_CPU, 0}};
 
@@ -140,11 +158,11 @@ static const cf_backend fx_backend = {&fx_ops, NULL, {CF_DEVICE_CPU, 0}};
 
 #define ARCH "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
 
-static cf_model *build(const cf_backend *be) {
+static cf_model *build(const cf_backend *be, cf_dtype dt) {
     const cf_net_input in = {1, 12, 12, 10};
     cf_net *net = kit_net("nb201", "C=4,N=1", ARCH, &in);
     cf_model *m = NULL;
-    if (net) CHECK_OK(cf_model_create(net, 16, be, 0, &m));
+    if (net) CHECK_OK(cf_model_create_dtype(net, 16, be, 0, dt, &m));
     if (m) cf_model_init(m, 77);
     return m;
 }
@@ -165,7 +183,7 @@ static cf_dataset *synthetic(size_t n, uint64_t seed) {
 
 /* Both paths over the same data with cfg; checks they agree. */
 static void both(const char *what, cf_train_config cfg, const cf_dataset *train, const cf_dataset *val) {
-    cf_model *h = build(ref()), *d = build(&fx_backend);
+    cf_model *h = build(ref(), cfg.precision), *d = build(&fx_backend, cfg.precision);
     cf_train_result *rh = calloc(1, sizeof *rh), *rd = calloc(1, sizeof *rd);
     if (!h || !d || !rh || !rd) goto exit;
     CHECK(d->on_device, "%s: the fixture backend is not taken for a device", what);
@@ -189,8 +207,11 @@ static void both(const char *what, cf_train_config cfg, const cf_dataset *train,
               rh->curve[e].val_acc, rd->curve[e].val_acc);
     }
     CHECK(memcmp(h->param, d->param, h->n_params * sizeof(float)) == 0, "%s: the weights differ", what);
-    printf("%-10s %s (%s), %d epochs, loss %.4f\n", what, cf_train_status_name(rd->status), rd->reason,
-           rd->epochs_done, rd->epochs_done ? rd->curve[rd->epochs_done - 1].train_loss : NAN);
+    CHECK(rh->scale_skips == rd->scale_skips, "%s: %lld steps skipped on the host path, %lld on the device path",
+          what, (long long)rh->scale_skips, (long long)rd->scale_skips);
+    printf("%-10s %s (%s), %d epochs, loss %.4f, val %.3f, %lld skipped\n", what, cf_train_status_name(rd->status),
+           rd->reason, rd->epochs_done, rd->epochs_done ? rd->curve[rd->epochs_done - 1].train_loss : NAN,
+           rd->val_acc, (long long)rd->scale_skips);
 exit:
     cf_model_destroy(h);
     cf_model_destroy(d);
@@ -225,6 +246,16 @@ int main(int argc, char **argv) {
     late.lr = 0.8;
     late.diverge_loss = 4; /* step 34: past the first read of the statistics (step 25) */ /* past the first read of the statistics */
     both("late", late, train, val);
+    /* mixed precision: the same ops widened on both paths; fp16 scales its
+     * loss on the device (step_seed, step_clip) as the host path does */
+    cf_train_config bf16 = cfg;
+    bf16.precision = CF_DTYPE_BF16;
+    both("bf16", bf16, train, val);
+    cf_train_config f16 = cfg;
+    f16.precision = CF_DTYPE_F16;
+    both("f16", f16, train, val);
+    f16.grad_clip = 0.5;
+    both("f16 clip", f16, train, val);
     cf_dataset_destroy(train);
     cf_dataset_destroy(val);
     return test_finish("test_train_device");

@@ -44,20 +44,41 @@ typedef struct cf_step_stats {
     int32_t steps;      /* steps counted, good or bad */
     int32_t bad_step;   /* the first bad step, counted from 0, when bad != CF_STEP_OK */
     int32_t bad;        /* cf_step_bad of the first bad step; sticky */
-    float clip;         /* the last step's gradient factor */
+    float clip;         /* the last step's gradient factor (the loss scale's inverse included) */
+    /* Dynamic loss scaling (fp16), cf_step_clip_host's rule; scale 0: off. */
+    float scale;        /* the losses' gradients are this many times the true ones */
+    int32_t good;       /* steps since the scale last changed */
+    int32_t skipped;    /* steps skipped for an overflow */
+    int32_t skip;       /* 1: the last step overflowed and is skipped (no update) */
 } cf_step_stats;
+
+/* Loss scaling: start at 2^16, halve on an overflow (the step is skipped),
+ * double after this many steps without one: PyTorch GradScaler's defaults. */
+#define CF_LOSS_SCALE_INIT 65536.0f
+#define CF_LOSS_SCALE_GROWTH 2000
+
+/* The clipping and loss-scaling rule of one step, on the host; a device's
+ * step_clip does the same. norm2 is the sum of squares of the (scaled)
+ * gradients. Unscaled (scale 0): clip = max_norm / |g| when max_norm > 0 and
+ * |g| > max_norm, else 1, and a NaN or infinite |g| marks the step
+ * CF_STEP_BAD_GRAD. Scaled: |g| / scale is the norm clipped, clip includes
+ * 1 / scale; a non-finite |g| skips the step and halves the scale while the
+ * scale is above 1 (at 1 it is a bad step as unscaled), and
+ * CF_LOSS_SCALE_GROWTH good steps in a row double it. */
+void cf_step_clip_host(cf_step_stats *st, double norm2, double max_norm);
 
 /* One step's statistics into `stats`: the loss is main[0] + aux_weight
  * aux[0] (aux NULL: main alone), the hits those of logits (n, k) against
  * labels (n). All pointers are backend memory. */
 typedef struct cf_step_stats_args {
-    const float *logits;   /* (n, k) */
+    const void *logits;    /* (n, k) of dtype */
     const int32_t *labels; /* (n) */
     int n, k;
     const float *main, *aux;
     double aux_weight;
     double diverge;        /* a loss above this marks the step CF_STEP_DIVERGED */
     cf_step_stats *stats;
+    cf_dtype dtype;        /* of logits: f32 (0, the default), bf16 or f16 */
 } cf_step_stats_args;
 
 /* One SGD step, PyTorch's rule: g' = clip g + wd w; buf = mu buf + g';
@@ -73,7 +94,8 @@ typedef struct cf_sgd_args {
     int nesterov;
     int threads;           /* host loops: threads to use */
     /* device backends: NULL, or the epoch's statistics in backend memory:
-     * the factor is then stats->clip, and after a bad step nothing moves */
+     * the factor is then stats->clip, and after a bad step or on a skipped
+     * one (stats->skip) nothing moves */
     const cf_step_stats *stats;
 } cf_sgd_args;
 
@@ -91,9 +113,10 @@ typedef struct cf_batch_args {
     const float *mean, *std;         /* (ds->c) host arrays */
     const struct cf_augment *aug;    /* NULL: none */
     uint64_t seed, epoch, pos0;
-    float *x;                        /* (n, c, h, w) */
+    void *x;                         /* (n, c, h, w) of dtype */
     int32_t *y;                      /* (n) */
     int threads;                     /* host loops: threads to use */
+    cf_dtype dtype;                  /* of x: f32 (0, the default), bf16 or f16 (rounded from f32) */
 } cf_batch_args;
 
 /* A backend instance: opaque outside src/backend (its vtable is in
@@ -158,12 +181,18 @@ void cf_backend_free(const cf_backend *be, void *p); /* NULL accepted */
 cf_status cf_backend_zero(const cf_backend *be, void *p, size_t bytes, int threads);
 cf_status cf_backend_copy(const cf_backend *be, void *dst, const void *src, size_t bytes, cf_copy_kind kind);
 cf_status cf_backend_sync(const cf_backend *be);
-cf_status cf_backend_drop_path(const cf_backend *be, float *x, int n, size_t per, double p, uint64_t seed,
+/* x: n images of `per` values of dtype dt (f32, bf16 or f16). */
+cf_status cf_backend_drop_path(const cf_backend *be, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
                                uint64_t stream, uint64_t index0);
 cf_status cf_backend_scale(const cf_backend *be, float *x, size_t n, float a, int threads);
 cf_status cf_backend_norm2(const cf_backend *be, const float *g, size_t n, int threads, double *out);
 cf_status cf_backend_sgd(const cf_backend *be, const cf_sgd_args *a);
 cf_status cf_backend_batch(const cf_backend *be, const cf_batch_args *a);
+/* Mixed precision: dst (n values of the 16-bit dtype dt) = src rounded
+ * (the compute copy of the f32 weights); dst (n f32) += src widened (the
+ * 16-bit weight gradients into the f32 ones). */
+cf_status cf_backend_narrow(const cf_backend *be, void *dst, cf_dtype dt, const float *src, size_t n);
+cf_status cf_backend_widen_add(const cf_backend *be, float *dst, const void *src, cf_dtype dt, size_t n);
 
 /* ---- what a backend is and offers ---- */
 const char *cf_backend_name(const cf_backend *be); /* "cpu-ref", "cpu-fast", "cuda" */
@@ -178,6 +207,10 @@ int cf_backend_has_step_stats(const cf_backend *be);
 cf_status cf_backend_step_stats(const cf_backend *be, const cf_step_stats_args *a);
 cf_status cf_backend_step_clip(const cf_backend *be, const float *g, size_t n, double max_norm,
                                cf_step_stats *stats);
+/* seeds[k] = weight[k] x stats->scale for k < 2 (the loss gradients a
+ * scaled step starts from; backend memory). */
+cf_status cf_backend_step_seed(const cf_backend *be, float *seeds, double weight0, double weight1,
+                               const cf_step_stats *stats);
 /* Capture the work queued between begin and end as a graph, replay it, free
  * it (CF_ERR_UNSUPPORTED where the backend cannot). */
 int cf_backend_has_graphs(const cf_backend *be);

@@ -50,8 +50,11 @@ typedef cf_status (*cf_model_hook_fn)(struct cf_model *m, int i, void *y, const 
 typedef struct cf_model {
     cf_net *net;              /* owned */
     const cf_backend *be;     /* borrowed; must outlive the model */
-    cf_dtype dtype;           /* f32 for training; f64 for gradient checks */
-    size_t elem;              /* bytes of one element */
+    cf_dtype dtype;           /* of the activations: f32 for training, bf16 or f16 for mixed
+                                 precision, f64 for gradient checks */
+    size_t elem;              /* bytes of one activation */
+    size_t pelem;             /* bytes of one parameter, gradient, BN statistic or loss value:
+                                 f32 in a 16-bit model, else elem */
     int batch;                /* largest batch the arena holds */
     int n;                    /* batch size of the last forward */
     int training;             /* mode of the last forward */
@@ -91,6 +94,16 @@ typedef struct cf_model {
     uint8_t *paths;           /* (net->n) cf_model_set_paths's mask, owned; NULL: every path */
     uint8_t *skip;            /* (net->n) 1: the layer does not run under `paths`; owned */
     void *hook_ctx;           /* borrowed, passed to both */
+    /* 16-bit models (mixed precision): param, grad, state and the losses stay
+     * f32 (the master weights the optimizer updates); convolutions and linear
+     * layers compute from wlow, a 16-bit copy of dparam made at every forward,
+     * and write their weight gradients into glow, added into grad at the end
+     * of backward. Batch norm and mix layers read and write the f32 blocks. */
+    void *wlow, *glow;        /* (n_params) 16-bit, backend memory, owned; NULL otherwise */
+    double loss_scale;        /* the loss gradients start from weight x this (fp16 loss
+                                 scaling); 1 unless set */
+    int seeds_external;       /* 1: the loss gradients' starting values (scalars[2], [3]) are
+                                 written by the trainer on the device, not by the loss */
 } cf_model;
 
 /* Take ownership of net and allocate everything for batches of up to `batch`
@@ -98,7 +111,10 @@ typedef struct cf_model {
  * added with weight aux_weight). On failure net is still freed. */
 cf_status cf_model_create(cf_net *net, int batch, const cf_backend *be, int with_aux,
                           cf_model **out);
-/* The same in f64 (CF_DTYPE_F64; the reference backend only), for gradient checks. */
+/* The same with activations of `dtype`: CF_DTYPE_F64 (the reference backend
+ * only) for gradient checks; CF_DTYPE_BF16 or CF_DTYPE_F16 for mixed
+ * precision (f32 weights, gradients and statistics, 16-bit activations; see
+ * wlow above). */
 cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, int with_aux,
                                 cf_dtype dtype, cf_model **out);
 void cf_model_destroy(cf_model *m); /* NULL is accepted */
@@ -166,7 +182,8 @@ void cf_model_set_hooks(cf_model *m, cf_model_hook_fn after_forward, cf_model_ho
 cf_status cf_model_set_paths(cf_model *m, const uint8_t *paths);
 
 /* (n, classes) logits of the last forward, of the model's dtype, in backend
- * memory; borrowed. cf_model_logits_host copies them into out (n x classes). */
+ * memory; borrowed. cf_model_logits_host copies them into out (n x classes),
+ * widened to f32 in a 16-bit model. */
 const void *cf_model_logits(const cf_model *m);
 cf_status cf_model_logits_host(const cf_model *m, void *out);
 

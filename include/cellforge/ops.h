@@ -7,7 +7,15 @@
  *
  * Conventions
  *  - Tensors are NCHW (see tensor.h). A matrix (N, K) is (N, K, 1, 1).
- *  - Float tensors of one call share a dtype, f32 or f64; labels are i32.
+ *  - Float tensors of one call share a dtype, f32, f64, bf16 or f16; labels
+ *    are i32. A 16-bit call (mixed precision) keeps in f32 what needs the
+ *    range or the precision: batch norm's gamma, beta and state, a mix's
+ *    coefficients, the softmax_xent loss (out, dout) (cf_op_param_dtype);
+ *    convolution and linear weights and biases are 16-bit like the data. A
+ *    16-bit op computes in f32 from its 16-bit values and rounds what it
+ *    writes once (an added gradient: din = round(din + contribution)); a
+ *    backend without 16-bit kernels (the CPU ones) runs its f32 op on
+ *    widened copies and rounds the results, which is that rule exactly.
  *  - Forward overwrites `out`. Backward ADDS into din[i], dw[i] (like cuDNN's
  *    beta = 1), so a tensor that fans out gets its gradients summed for free;
  *    the caller zeroes gradient buffers once per step. A NULL din[i] / dw[i]
@@ -186,6 +194,10 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out_shape[CF_TENSOR_DIM
 cf_status cf_op_check_forward(const cf_op_args *a);
 /* Validate a backward call: the forward checks plus every gradient's shape. */
 cf_status cf_op_check_backward(const cf_op_args *a);
+
+/* The dtype of the f32-kept tensors of a call whose data is `data`: f32 for
+ * bf16 and f16, else data itself. */
+cf_dtype cf_op_param_dtype(cf_dtype data);
 
 /* Output size of a strided window: floor((in + 2 pad - dil (k - 1) - 1) / stride) + 1. */
 int64_t cf_conv_out_size(int64_t in, int k, int stride, int pad, int dil);

@@ -75,6 +75,25 @@ static inline int64_t cf_tensor_offset(const cf_tensor *t, int64_t n, int64_t c,
 /* "(2, 3, 4, 4) f32" into buf; returns buf. */
 const char *cf_tensor_describe(const cf_tensor *t, char *buf, size_t size);
 
+/* ---- 16-bit floats: storage only, arithmetic in f32 ----
+ * bf16 keeps f32's exponent and 8 bits of significand; f16 (IEEE binary16)
+ * 5 exponent bits and 11 of significand, finite up to 65504, subnormal below
+ * 2^-14. From f32 both round to nearest, ties to even, as CUDA's
+ * __float2bfloat16_rn and __float2half_rn do: a value past the largest
+ * finite one becomes infinity, NaN stays NaN. To f32 is exact.
+ *
+ *   uint16_t h = cf_bf16_from_f32(x);   // x rounded to 8 significand bits
+ *   float back = cf_bf16_to_f32(h);
+ */
+int cf_dtype_is_half(cf_dtype d); /* f16 or bf16 */
+uint16_t cf_bf16_from_f32(float v);
+float cf_bf16_to_f32(uint16_t h);
+uint16_t cf_f16_from_f32(float v);
+float cf_f16_to_f32(uint16_t h);
+/* n values of a 16-bit dtype d from f32 (rounded) and back (exact). */
+void cf_half_from_f32(cf_dtype d, uint16_t *dst, const float *src, size_t n);
+void cf_half_to_f32(cf_dtype d, float *dst, const uint16_t *src, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

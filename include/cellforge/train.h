@@ -86,6 +86,8 @@ typedef struct cf_train_result {
     double seconds;
     float mean[4], std[4];        /* the normalization used (from the training set) */
     int64_t graph_steps;          /* steps of this call replayed from a captured CUDA graph */
+    int64_t scale_skips;          /* fp16: steps of this call skipped because the scaled
+                                     gradients overflowed (the loss scale was halved) */
 } cf_train_result;
 
 typedef struct cf_train_config {
@@ -106,6 +108,12 @@ typedef struct cf_train_config {
     double diverge_loss;      /* a loss above this ends the trial as diverged, 1e4 */
     uint64_t seed;            /* data order, augmentation, drop-path; 0 */
     double max_epoch_fraction;/* train on this fraction of each epoch's batches (fidelity), 1 */
+    /* The model's activations: CF_DTYPE_F32 (0, the default), or mixed
+       precision in CF_DTYPE_BF16 or CF_DTYPE_F16 (f32 weights, gradients,
+       BN statistics and loss; fp16 with dynamic loss scaling, backend.h's
+       CF_LOSS_SCALE_*). The caller creates the model in it
+       (cf_model_create_dtype); cf_train checks that it did. */
+    cf_dtype precision;
     /* called after every step and at the end of every epoch (may be NULL); with
        comm set, on rank 0 only */
     void (*progress)(void *ctx, const cf_train_progress *p);

@@ -9,12 +9,19 @@
 #include "cellforge/data.h"
 #include "cellforge/memlimit.h"
 #include "cellforge/rng.h"
+#include "../../kernels/step_rule.h"
+
+/* A 16-bit call on a backend without 16-bit kernels: run on widened copies (half.c). */
+static int emulated(const cf_backend *be, const cf_op_args *a) {
+    return !be->ops->half && cf_dtype_is_half(cf_op_first_input(a)->dtype);
+}
 
 cf_status cf_op_forward(const cf_backend *be, const cf_op_args *a) {
     if (!be || !be->ops) CF_FAIL(CF_ERR_INVALID_ARG, "op forward: no backend");
     CF_TRY(cf_op_check_forward(a));
     if (!be->ops->supports(be->ctx, a->kind))
         CF_FAIL(CF_ERR_UNSUPPORTED, "%s: backend %s has no %s", be->ops->name, be->ops->name, cf_op_name(a->kind));
+    if (emulated(be, a)) return cf_half_emulate(be, a, 0);
     CF_TRY(be->ops->forward(be->ctx, a));
     return CF_OK;
 }
@@ -25,8 +32,9 @@ cf_status cf_op_backward(const cf_backend *be, const cf_op_args *a) {
     if (!be->ops->supports(be->ctx, a->kind))
         CF_FAIL(CF_ERR_UNSUPPORTED, "%s: backend %s has no %s", be->ops->name, be->ops->name, cf_op_name(a->kind));
     for (int k = 0; k < a->n_inputs; k++)
-        if (a->din_assign[k] && a->din[k] && !(be->ops->assigns && be->ops->assigns(be->ctx, a, k)))
+        if (a->din_assign[k] && a->din[k] && !cf_backend_assigns(be, a, k))
             CF_TRY(cf_backend_zero(be, a->din[k]->data, cf_tensor_bytes(a->din[k]), 1));
+    if (emulated(be, a)) return cf_half_emulate(be, a, 1);
     CF_TRY(be->ops->backward(be->ctx, a));
     return CF_OK;
 }
@@ -37,7 +45,7 @@ const char *cf_backend_name(const cf_backend *be) { return be->ops->name; }
 cf_device cf_backend_device(const cf_backend *be) { return be->device; }
 int cf_backend_supports(const cf_backend *be, cf_op_kind kind) { return be->ops->supports(be->ctx, kind); }
 int cf_backend_assigns(const cf_backend *be, const cf_op_args *a, int k) {
-    return be->ops->assigns && be->ops->assigns(be->ctx, a, k);
+    return be->ops->assigns && !emulated(be, a) && be->ops->assigns(be->ctx, a, k);
 }
 int cf_backend_on_device(const cf_backend *be) { return be->ops->mem_alloc != NULL; }
 
@@ -54,6 +62,14 @@ cf_status cf_backend_step_clip(const cf_backend *be, const float *g, size_t n, d
     if (!be->ops->step_clip) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no gradient clipping on the device", be->ops->name);
     return be->ops->step_clip(be->ctx, g, n, max_norm, stats);
 }
+
+cf_status cf_backend_step_seed(const cf_backend *be, float *seeds, double weight0, double weight1,
+                               const cf_step_stats *stats) {
+    if (!be->ops->step_seed) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: no loss scaling on the device", be->ops->name);
+    return be->ops->step_seed(be->ctx, seeds, weight0, weight1, stats);
+}
+
+void cf_step_clip_host(cf_step_stats *st, double norm2, double max_norm) { cf_step_rule(st, norm2, max_norm); }
 
 int cf_backend_has_graphs(const cf_backend *be) {
     return be->ops->capture_begin && be->ops->capture_end && be->ops->graph_launch && be->ops->graph_free;
@@ -138,15 +154,22 @@ cf_status cf_backend_sync(const cf_backend *be) {
     return be->ops->sync ? be->ops->sync(be->ctx) : CF_OK;
 }
 
-cf_status cf_backend_drop_path(const cf_backend *be, float *x, int n, size_t per, double p, uint64_t seed,
+cf_status cf_backend_drop_path(const cf_backend *be, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
                                uint64_t stream, uint64_t index0) {
-    if (be->ops->drop_path) return be->ops->drop_path(be->ctx, x, n, per, p, seed, stream, index0);
+    if (be->ops->drop_path) return be->ops->drop_path(be->ctx, x, dt, n, per, p, seed, stream, index0);
     const double keep = 1.0 - p;
     for (int b = 0; b < n; b++) {
         uint32_t word = cf_rng_word_at(seed, stream, index0 + (uint64_t)b);
         float scale = (double)(word >> 8) * 0x1.0p-24 >= p ? (float)(1.0 / keep) : 0.0f;
-        float *v = x + (size_t)b * per;
-        for (size_t j = 0; j < per; j++) v[j] *= scale;
+        if (dt == CF_DTYPE_F32) {
+            float *v = (float *)x + (size_t)b * per;
+            for (size_t j = 0; j < per; j++) v[j] *= scale;
+            continue;
+        }
+        uint16_t *h = (uint16_t *)x + (size_t)b * per; /* f32 product, rounded once */
+        for (size_t j = 0; j < per; j++)
+            h[j] = dt == CF_DTYPE_BF16 ? cf_bf16_from_f32(cf_bf16_to_f32(h[j]) * scale)
+                                       : cf_f16_from_f32(cf_f16_to_f32(h[j]) * scale);
     }
     return CF_OK;
 }
@@ -209,15 +232,21 @@ cf_status cf_backend_sgd(const cf_backend *be, const cf_sgd_args *a) {
  * whatever T, since every draw is keyed by the image's position. */
 cf_status cf_backend_batch(const cf_backend *be, const cf_batch_args *a) {
     if (be->ops->batch) return be->ops->batch(be->ctx, a);
-    const int T = a->threads > 1 ? a->threads : 1, n = a->n;
+    if (a->dtype != CF_DTYPE_F32 && !cf_dtype_is_half(a->dtype))
+        CF_FAIL(CF_ERR_INVALID_ARG, "batch: images of %s (f32, bf16 or f16)", cf_dtype_name(a->dtype));
+    const int T = a->threads > 1 ? (a->threads < 64 ? a->threads : 64) : 1, n = a->n;
     const size_t image = cf_dataset_image_bytes(a->ds);
+    cf_status st[64] = {CF_OK};
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < T; t++) {
         int lo = n * t / T, hi = n * (t + 1) / T;
-        if (hi > lo)
+        if (hi > lo && a->dtype != CF_DTYPE_F32)
+            st[t] = cf_half_batch(a, lo, hi);
+        else if (hi > lo)
             cf_data_batch(a->ds, a->idx + lo, hi - lo, a->mean, a->std, a->aug, a->seed, a->epoch,
-                          a->pos0 + (uint64_t)lo, a->x + (size_t)lo * image, a->y + lo);
+                          a->pos0 + (uint64_t)lo, (float *)a->x + (size_t)lo * image, a->y + lo);
     }
+    for (int t = 0; t < T; t++) CF_TRY(st[t]);
     return CF_OK;
 }
 

@@ -19,6 +19,9 @@ extern "C" {
 
 typedef struct cf_backend_ops {
     const char *name;
+    /* 1: forward and backward take 16-bit calls (ops.h) themselves; 0: the
+     * dispatcher runs them on widened copies (half.c; host backends only). */
+    int half;
     /* Run one op. The args were validated by cf_op_check_*; a backend may
      * still fail (e.g. CF_ERR_DEVICE_OOM, CF_ERR_UNSUPPORTED for a dtype). */
     cf_status (*forward)(void *ctx, const cf_op_args *a);
@@ -48,7 +51,7 @@ typedef struct cf_backend_ops {
     /* Multiply image b of x (n images of `per` floats) by its drop-path
      * factor: 0 or 1/(1-p), kept when (word >> 8) * 2^-24 >= p for word
      * cf_rng_word_at(seed, stream, index0 + b). */
-    cf_status (*drop_path)(void *ctx, float *x, int n, size_t per, double p, uint64_t seed,
+    cf_status (*drop_path)(void *ctx, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
                            uint64_t stream, uint64_t index0);
     /* x[i] *= a for n floats. */
     cf_status (*scale)(void *ctx, float *x, size_t n, float a);
@@ -60,14 +63,18 @@ typedef struct cf_backend_ops {
     /* One batch: images and labels of a dataset, normalized and augmented
      * (see cf_batch_args). */
     cf_status (*batch)(void *ctx, const cf_batch_args *a);
+    /* Mixed precision (cf_backend_narrow, cf_backend_widen_add). */
+    cf_status (*narrow)(void *ctx, void *dst, cf_dtype dt, const float *src, size_t n);
+    cf_status (*widen_add)(void *ctx, float *dst, const void *src, cf_dtype dt, size_t n);
 
     /* ---- steps without a copy to the host (device backends; NULL: none) ----
      * Add one step's loss and hits to a->stats (cf_step_stats_args). */
     cf_status (*step_stats)(void *ctx, const cf_step_stats_args *a);
-    /* stats->clip = max_norm / |g| when max_norm > 0 and |g| > max_norm,
-     * else 1 (the host rule in double); a NaN or infinite |g| marks the
-     * step CF_STEP_BAD_GRAD. Call after step_stats of the same step. */
+    /* cf_step_clip_host's rule on |g|^2 of the n floats g, in double.
+     * Call after step_stats of the same step. */
     cf_status (*step_clip)(void *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats);
+    /* cf_backend_step_seed. */
+    cf_status (*step_seed)(void *ctx, float *seeds, double weight0, double weight1, const cf_step_stats *stats);
     /* Record the work queued between capture_begin and capture_end, without
      * running it, as a graph that graph_launch replays on the same memory;
      * free it with graph_free (NULL accepted). NULL: the backend cannot. A
@@ -77,6 +84,11 @@ typedef struct cf_backend_ops {
     cf_status (*graph_launch)(void *ctx, void *graph);
     void (*graph_free)(void *ctx, void *graph);
 } cf_backend_ops;
+
+/* half.c: a 16-bit call on a host backend without 16-bit kernels; images
+ * lo..hi of a 16-bit batch on the host. */
+cf_status cf_half_emulate(const cf_backend *be, const cf_op_args *a, int backward);
+cf_status cf_half_batch(const cf_batch_args *a, int lo, int hi);
 
 struct cf_backend {
     const cf_backend_ops *ops;

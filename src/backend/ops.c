@@ -23,7 +23,14 @@ int64_t cf_conv_out_size(int64_t in, int k, int stride, int pad, int dil) {
 #define SHAPE_FMT "(%lld, %lld, %lld, %lld)"
 #define SHAPE_ARGS(t) (long long)(t)->shape[0], (long long)(t)->shape[1], (long long)(t)->shape[2], (long long)(t)->shape[3]
 
-static int is_float(cf_dtype d) { return d == CF_DTYPE_F32 || d == CF_DTYPE_F64; }
+static int is_float(cf_dtype d) { return d == CF_DTYPE_F32 || d == CF_DTYPE_F64 || cf_dtype_is_half(d); }
+
+cf_dtype cf_op_param_dtype(cf_dtype data) { return cf_dtype_is_half(data) ? CF_DTYPE_F32 : data; }
+
+/* The output's dtype: the loss of a 16-bit call is f32, everything else the data's. */
+static cf_dtype out_dtype(const cf_op_args *a, cf_dtype data) {
+    return a->kind == CF_OP_SOFTMAX_XENT ? cf_op_param_dtype(data) : data;
+}
 
 /* A per-channel vector (C) stored as (C, 1, 1, 1). */
 static cf_status check_vector(const char *op, const char *what, const cf_tensor *t, int64_t len,
@@ -103,15 +110,16 @@ static cf_status shape_batchnorm(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS
         CF_FAIL(CF_ERR_INVALID_ARG, "%s: momentum is %g, expected in [0, 1]", op, p->momentum);
     if ((a->w[0] == NULL) != (a->w[1] == NULL))
         CF_FAIL(CF_ERR_INVALID_ARG, "%s: gamma and beta must both be given (affine) or both be NULL", op);
+    const cf_dtype pd = cf_op_param_dtype(x->dtype);
     if (a->w[0]) {
-        CF_TRY(check_vector(op, "gamma", a->w[0], C, x->dtype));
-        CF_TRY(check_vector(op, "beta", a->w[1], C, x->dtype));
+        CF_TRY(check_vector(op, "gamma", a->w[0], C, pd));
+        CF_TRY(check_vector(op, "beta", a->w[1], C, pd));
     }
-    CF_TRY(check_vector(op, "running_mean", a->state[0], C, x->dtype));
-    CF_TRY(check_vector(op, "running_var", a->state[1], C, x->dtype));
+    CF_TRY(check_vector(op, "running_mean", a->state[0], C, pd));
+    CF_TRY(check_vector(op, "running_var", a->state[1], C, pd));
     if (p->training) {
-        CF_TRY(check_vector(op, "save_mean", a->state[2], C, x->dtype));
-        CF_TRY(check_vector(op, "save_invstd", a->state[3], C, x->dtype));
+        CF_TRY(check_vector(op, "save_mean", a->state[2], C, pd));
+        CF_TRY(check_vector(op, "save_invstd", a->state[3], C, pd));
         if (N * H * W < 2)
             CF_FAIL(CF_ERR_SHAPE, "%s: training needs more than one value per channel, input is " SHAPE_FMT,
                     op, SHAPE_ARGS(x));
@@ -241,7 +249,7 @@ static cf_status shape_mix(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
             CF_FAIL(CF_ERR_INVALID_ARG, "mix: input %d is %s, input %d is %s", i, cf_dtype_name(t->dtype), first,
                     cf_dtype_name(x->dtype));
     }
-    return check_vector("mix", "coef (one per input)", a->w[0], a->n_inputs, x->dtype);
+    return check_vector("mix", "coef (one per input)", a->w[0], a->n_inputs, cf_op_param_dtype(x->dtype));
 }
 
 static cf_status shape_softmax_xent(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
@@ -343,7 +351,8 @@ cf_status cf_op_infer_shape(const cf_op_args *a, int64_t out[CF_TENSOR_DIMS]) {
     int first = 0;
     while (a->in[first] != x) first++;
     if (!is_float(x->dtype))
-        CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d is %s, expected f32 or f64", op, first, cf_dtype_name(x->dtype));
+        CF_FAIL(CF_ERR_INVALID_ARG, "%s: input %d is %s, expected f32, f64, bf16 or f16", op, first,
+                cf_dtype_name(x->dtype));
     for (int i = 0; i < CF_TENSOR_DIMS; i++) out[i] = x->shape[i];
     return info->infer_shape(a, out);
 }
@@ -377,7 +386,7 @@ cf_status cf_op_check_forward(const cf_op_args *a) {
     for (int i = 0; i < CF_OP_MAX_STATE; i++)
         if (a->state[i] && !a->state[i]->data) CF_FAIL(CF_ERR_INVALID_ARG, "%s: state %d has no data", op, i);
     if (!a->out) CF_FAIL(CF_ERR_INVALID_ARG, "%s: output is missing", op);
-    CF_TRY(check_same(op, "output", a->out, shape, x->dtype, x->device));
+    CF_TRY(check_same(op, "output", a->out, shape, out_dtype(a, x->dtype), x->device));
     return CF_OK;
 }
 
@@ -389,7 +398,7 @@ cf_status cf_op_check_backward(const cf_op_args *a) {
     const char *op = cf_op_call_name(a);
     const cf_tensor *x = cf_op_first_input(a);
     if (!a->dout) CF_FAIL(CF_ERR_INVALID_ARG, "%s: output gradient is missing", op);
-    CF_TRY(check_same(op, "output gradient", a->dout, a->out->shape, x->dtype, x->device));
+    CF_TRY(check_same(op, "output gradient", a->dout, a->out->shape, a->out->dtype, x->device));
     char what[32];
     for (int i = 0; i < a->n_inputs; i++) {
         if (!a->din[i]) continue;
@@ -404,7 +413,7 @@ cf_status cf_op_check_backward(const cf_op_args *a) {
         if (!a->dw[i]) continue;
         if (!a->w[i]) CF_FAIL(CF_ERR_INVALID_ARG, "%s: gradient for weight %d, which is absent", op, i);
         snprintf(what, sizeof what, "weight %d gradient", i);
-        CF_TRY(check_same(op, what, a->dw[i], a->w[i]->shape, x->dtype, x->device));
+        CF_TRY(check_same(op, what, a->dw[i], a->w[i]->shape, a->w[i]->dtype, x->device));
     }
     if (a->kind == CF_OP_BATCHNORM && !a->params.bn.training)
         CF_FAIL(CF_ERR_UNSUPPORTED, "%s: backward needs a forward in training mode (batch statistics)", op);

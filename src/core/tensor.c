@@ -1,7 +1,9 @@
 /* tensor.c - tensor descriptors. */
 #include "cellforge/tensor.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static const struct {
     const char *name;
@@ -85,4 +87,66 @@ const char *cf_tensor_describe(const cf_tensor *t, char *buf, size_t size) {
              (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3],
              cf_dtype_name(t->dtype));
     return buf;
+}
+
+/* ---- 16-bit floats ------------------------------------------------------- */
+
+static uint32_t bits_of(float v) {
+    uint32_t x;
+    memcpy(&x, &v, sizeof x);
+    return x;
+}
+
+static float float_of(uint32_t x) {
+    float v;
+    memcpy(&v, &x, sizeof v);
+    return v;
+}
+
+int cf_dtype_is_half(cf_dtype d) { return d == CF_DTYPE_F16 || d == CF_DTYPE_BF16; }
+
+uint16_t cf_bf16_from_f32(float v) {
+    uint32_t x = bits_of(v);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(x >> 16 | 0x40); /* NaN, kept quiet */
+    /* adding 0x7fff plus the kept part's lowest bit rounds ties to even */
+    return (uint16_t)((x + 0x7fffu + (x >> 16 & 1)) >> 16);
+}
+
+float cf_bf16_to_f32(uint16_t h) { return float_of((uint32_t)h << 16); }
+
+uint16_t cf_f16_from_f32(float v) {
+    const uint32_t x = bits_of(v), a = x & 0x7fffffffu;
+    const uint16_t sign = (uint16_t)(x >> 16 & 0x8000);
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | (a >> 13 & 0x1ff)); /* NaN, kept quiet */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);  /* 65520 and up round to infinity */
+    if (a < 0x38800000u) {
+        /* below 2^-14: a multiple of 2^-24, rounded by the FPU (ties to even);
+         * the scaling by 2^24 is exact, and 1024 there is the smallest normal */
+        return (uint16_t)(sign | (uint16_t)rintf(float_of(a) * 0x1p24f));
+    }
+    uint32_t h = ((a >> 23) - 112) << 10 | (a >> 13 & 0x3ff);
+    const uint32_t rest = a & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; /* a carry moves into the exponent */
+    return (uint16_t)(sign | h);
+}
+
+float cf_f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = h >> 10 & 0x1f, m = h & 0x3ff;
+    if (e == 0) return float_of(sign | bits_of((float)m * 0x1p-24f)); /* zero and subnormals */
+    if (e == 31) return float_of(sign | 0x7f800000u | m << 13);
+    return float_of(sign | (e + 112) << 23 | m << 13);
+}
+
+void cf_half_from_f32(cf_dtype d, uint16_t *dst, const float *src, size_t n) {
+    if (d == CF_DTYPE_BF16)
+        for (size_t i = 0; i < n; i++) dst[i] = cf_bf16_from_f32(src[i]);
+    else
+        for (size_t i = 0; i < n; i++) dst[i] = cf_f16_from_f32(src[i]);
+}
+
+void cf_half_to_f32(cf_dtype d, float *dst, const uint16_t *src, size_t n) {
+    if (d == CF_DTYPE_BF16)
+        for (size_t i = 0; i < n; i++) dst[i] = cf_bf16_to_f32(src[i]);
+    else
+        for (size_t i = 0; i < n; i++) dst[i] = cf_f16_to_f32(src[i]);
 }

@@ -91,6 +91,8 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
     m->be = be;
     m->dtype = dtype;
     m->elem = cf_dtype_size(dtype);
+    m->pelem = cf_dtype_size(cf_op_param_dtype(dtype));
+    m->loss_scale = 1.0;
     m->batch = batch;
     m->threads = 1;
     m->with_aux = with_aux && net->aux_logits >= 0;
@@ -123,8 +125,8 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
             }
         }
     }
-    m->param = calloc(m->n_params ? m->n_params : 1, m->elem);
-    m->state = calloc(m->n_state ? m->n_state : 1, m->elem);
+    m->param = calloc(m->n_params ? m->n_params : 1, m->pelem);
+    m->state = calloc(m->n_state ? m->n_state : 1, m->pelem);
     if (!m->param || !m->state) {
         st = cf_error_set(CF_ERR_OUT_OF_MEMORY, __FILE__, __LINE__,
                           "model: no memory for %zu parameters", m->n_params);
@@ -133,8 +135,12 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
     CF_TRY_GOTO(st, cf_net_plan_activations(net, batch, m->elem, m->with_aux, &m->plan), fail);
     /* Backend memory: gradients, activations, labels, loss scalars, and on a
      * device the device copies of the weights and statistics. */
-    const size_t pbytes = (m->n_params ? m->n_params : 1) * m->elem, sbytes = (m->n_state ? m->n_state : 1) * m->elem;
+    const size_t pbytes = (m->n_params ? m->n_params : 1) * m->pelem, sbytes = (m->n_state ? m->n_state : 1) * m->pelem;
     CF_TRY_GOTO(st, cf_backend_alloc(be, pbytes, &m->grad), fail);
+    if (cf_dtype_is_half(dtype)) {
+        CF_TRY_GOTO(st, cf_backend_alloc(be, (m->n_params ? m->n_params : 1) * m->elem, &m->wlow), fail);
+        CF_TRY_GOTO(st, cf_backend_alloc(be, (m->n_params ? m->n_params : 1) * m->elem, &m->glow), fail);
+    }
     st = cf_backend_alloc(be, round_up(m->plan.bytes ? m->plan.bytes : 1, ARENA_ALIGN), (void **)&m->act);
     if (st != CF_OK) {
         cf_error_set(st, __FILE__, __LINE__, "model: cannot allocate the %zu-byte activation arena (batch %d): %s",
@@ -142,7 +148,7 @@ cf_status cf_model_create_dtype(cf_net *net, int batch, const cf_backend *be, in
         goto fail;
     }
     CF_TRY_GOTO(st, cf_backend_alloc(be, (size_t)batch * sizeof *m->labels, (void **)&m->labels), fail);
-    CF_TRY_GOTO(st, cf_backend_alloc(be, 4 * m->elem, &m->scalars), fail);
+    CF_TRY_GOTO(st, cf_backend_alloc(be, 4 * m->pelem, &m->scalars), fail);
     if (m->on_device) {
         CF_TRY_GOTO(st, cf_backend_alloc(be, pbytes, &m->dparam), fail);
         CF_TRY_GOTO(st, cf_backend_alloc(be, sbytes, &m->dstate), fail);
@@ -171,6 +177,8 @@ void cf_model_destroy(cf_model *m) {
         free_backend(m, m->dstate);
     }
     free_backend(m, m->grad);
+    free_backend(m, m->wlow);
+    free_backend(m, m->glow);
     free_backend(m, m->act);
     free_backend(m, m->labels);
     free_backend(m, m->scalars);
@@ -193,8 +201,8 @@ void cf_model_host_changed(cf_model *m) {
 
 cf_status cf_model_to_device(cf_model *m) {
     if (!m->on_device || !m->device_stale) return CF_OK;
-    CF_TRY(cf_backend_copy(m->be, m->dparam, m->param, m->n_params * m->elem, CF_COPY_TO_DEVICE));
-    CF_TRY(cf_backend_copy(m->be, m->dstate, m->state, m->n_state * m->elem, CF_COPY_TO_DEVICE));
+    CF_TRY(cf_backend_copy(m->be, m->dparam, m->param, m->n_params * m->pelem, CF_COPY_TO_DEVICE));
+    CF_TRY(cf_backend_copy(m->be, m->dstate, m->state, m->n_state * m->pelem, CF_COPY_TO_DEVICE));
     m->device_stale = 0;
     m->host_stale = 0;
     return CF_OK;
@@ -203,8 +211,8 @@ cf_status cf_model_to_device(cf_model *m) {
 cf_status cf_model_to_host(const cf_model *cm) {
     cf_model *m = (cf_model *)cm; /* the host copy is a cache of the device's */
     if (!m->on_device || !m->host_stale) return CF_OK;
-    CF_TRY(cf_backend_copy(m->be, m->param, m->dparam, m->n_params * m->elem, CF_COPY_TO_HOST));
-    CF_TRY(cf_backend_copy(m->be, m->state, m->dstate, m->n_state * m->elem, CF_COPY_TO_HOST));
+    CF_TRY(cf_backend_copy(m->be, m->param, m->dparam, m->n_params * m->pelem, CF_COPY_TO_HOST));
+    CF_TRY(cf_backend_copy(m->be, m->state, m->dstate, m->n_state * m->pelem, CF_COPY_TO_HOST));
     m->host_stale = 0;
     return CF_OK;
 }
@@ -213,25 +221,25 @@ void *cf_model_input(const cf_model *m) { return m->act + m->plan.input_offset; 
 int32_t *cf_model_labels(const cf_model *m) { return m->labels; }
 
 void *cf_model_weight(const cf_model *m, int i, int k) {
-    return (char *)m->param + m->layers[i].w_offset[k] * m->elem;
+    return (char *)m->param + m->layers[i].w_offset[k] * m->pelem;
 }
 
 void *cf_model_weight_grad(const cf_model *m, int i, int k) {
-    return (char *)m->grad + m->layers[i].w_offset[k] * m->elem;
+    return (char *)m->grad + m->layers[i].w_offset[k] * m->pelem;
 }
 
 static void *state_of(const cf_model *m, int i) {
-    return (char *)m->state + m->layers[i].state_offset * m->elem;
+    return (char *)m->state + m->layers[i].state_offset * m->pelem;
 }
 
 void *cf_model_bn_stat(const cf_model *m, int i, int k) {
     size_t cs = round_up((size_t)m->net->layers[i].c, 16);
-    return (char *)state_of(m, i) + (size_t)k * cs * m->elem;
+    return (char *)state_of(m, i) + (size_t)k * cs * m->pelem;
 }
 
-/* Store v at element j of a block of the model's dtype. */
+/* Store v at element j of a parameter or statistics block. */
 static void put(const cf_model *m, void *base, size_t j, double v) {
-    if (m->dtype == CF_DTYPE_F64) ((double *)base)[j] = v;
+    if (m->pelem == sizeof(double)) ((double *)base)[j] = v;
     else ((float *)base)[j] = (float)v;
 }
 
@@ -297,8 +305,10 @@ static cf_status tensor_of(const cf_model *m, cf_tensor *t, const cf_net_layer *
     return dev_tensor(m, t, m->dtype, n, l->c, l->h, l->w, data);
 }
 
-static void *dweight(const cf_model *m, int i, int k) {
-    return (char *)m->dparam + m->layers[i].w_offset[k] * m->elem;
+/* Whether layer i computes from the 16-bit copy of its weights (conv, linear of a 16-bit model). */
+static int low_weights(const cf_model *m, int i) {
+    const cf_op_kind k = m->net->layers[i].kind;
+    return m->wlow && (k == CF_OP_CONV2D || k == CF_OP_LINEAR);
 }
 
 /* The args of layer i for a forward or backward call: every tensor view. */
@@ -336,20 +346,25 @@ static cf_status make_call(cf_model *m, int i, int backward, call *c) {
         }
         c->a.in[k] = &c->in[k];
     }
+    const int low = low_weights(m, i);
+    const cf_dtype wt = low ? m->dtype : cf_op_param_dtype(m->dtype), pt = cf_op_param_dtype(m->dtype);
+    const size_t we = low ? m->elem : m->pelem;
     for (int k = 0; k < l->n_w; k++) {
-        CF_TRY(cf_tensor_init_shape(&c->w[k], m->dtype, l->w_shape[k], cf_backend_device(m->be), dweight(m, i, k)));
+        const size_t off = m->layers[i].w_offset[k] * we;
+        CF_TRY(cf_tensor_init_shape(&c->w[k], wt, l->w_shape[k], cf_backend_device(m->be),
+                                    (char *)(low ? m->wlow : m->dparam) + off));
         c->a.w[k] = &c->w[k];
         if (backward) {
             c->dw[k] = c->w[k];
-            c->dw[k].data = cf_model_weight_grad(m, i, k);
+            c->dw[k].data = (char *)(low ? m->glow : m->grad) + off;
             c->a.dw[k] = &c->dw[k];
         }
     }
     if (l->kind == CF_OP_BATCHNORM) {
-        char *st = (char *)m->dstate + m->layers[i].state_offset * m->elem;
+        char *st = (char *)m->dstate + m->layers[i].state_offset * m->pelem;
         size_t cs = round_up((size_t)l->c, 16);
         for (int k = 0; k < 4; k++) {
-            CF_TRY(dev_tensor(m, &c->st[k], m->dtype, l->c, 1, 1, 1, st + (size_t)k * cs * m->elem));
+            CF_TRY(dev_tensor(m, &c->st[k], pt, l->c, 1, 1, 1, st + (size_t)k * cs * m->pelem));
             c->a.state[k] = &c->st[k];
         }
     }
@@ -373,7 +388,8 @@ static cf_status drop_path_apply(const cf_model *m, int i, void *data) {
     const int built = m->net->n_built > 0;
     const uint64_t layers = (uint64_t)(built ? m->net->n_built : m->net->n);
     const uint64_t index0 = (m->step * layers + (uint64_t)(built ? l->origin : i)) * (uint64_t)m->batch;
-    if (m->dtype != CF_DTYPE_F64) return cf_backend_drop_path(m->be, data, m->n, per, p, m->seed, stream, index0);
+    if (m->dtype != CF_DTYPE_F64)
+        return cf_backend_drop_path(m->be, data, m->dtype, m->n, per, p, m->seed, stream, index0);
     for (int b = 0; b < m->n; b++) {
         uint32_t word = cf_rng_word_at(m->seed, stream, index0 + (uint64_t)b);
         double scale = (double)(word >> 8) * 0x1.0p-24 >= p ? 1.0 / keep : 0.0;
@@ -398,6 +414,7 @@ cf_status cf_model_forward(cf_model *m, const void *x, int n, int training) {
     CF_TRY(cf_model_to_device(m));
     if (training) m->host_stale = m->on_device; /* batch norm updates its running statistics */
     if (x) CF_TRY(cf_backend_copy(m->be, cf_model_input(m), x, (size_t)n * image * m->elem, CF_COPY_TO_DEVICE));
+    if (m->wlow) CF_TRY(cf_backend_narrow(m->be, m->wlow, m->dtype, m->dparam, m->n_params));
     for (int i = 0; i < net->n; i++) {
         if (!active(m, i) || (net->layers[i].aux && !m->with_aux)) continue;
         call c;
@@ -417,8 +434,14 @@ cf_status cf_model_forward(cf_model *m, const void *x, int n, int training) {
 const void *cf_model_logits(const cf_model *m) { return y_of(m, m->net->logits); }
 
 cf_status cf_model_logits_host(const cf_model *m, void *out) {
-    size_t bytes = (size_t)m->n * (size_t)m->net->input.classes * m->elem;
-    return cf_backend_copy(m->be, out, cf_model_logits(m), bytes, CF_COPY_TO_HOST);
+    const size_t n = (size_t)m->n * (size_t)m->net->input.classes;
+    CF_TRY(cf_backend_copy(m->be, out, cf_model_logits(m), n * m->elem, CF_COPY_TO_HOST));
+    if (!cf_dtype_is_half(m->dtype)) return CF_OK;
+    /* widened in place from the last value down: float i covers halves 2i and 2i + 1, both read by then */
+    float *f = out;
+    const uint16_t *h = out;
+    for (size_t i = n; i-- > 0;) f[i] = m->dtype == CF_DTYPE_BF16 ? cf_bf16_to_f32(h[i]) : cf_f16_to_f32(h[i]);
+    return CF_OK;
 }
 
 /* Loss of classifier `slot` (0 main, 1 auxiliary) into scalars[slot]; with
@@ -429,28 +452,30 @@ static cf_status xent(cf_model *m, int layer, int slot, double smoothing, double
     const cf_net_layer *l = &m->net->layers[layer];
     cf_tensor logits, labels, out, dout, dlogits;
     const int f64 = m->dtype == CF_DTYPE_F64;
+    const cf_dtype pt = cf_op_param_dtype(m->dtype);
     char *scal = m->scalars;
     CF_TRY(tensor_of(m, &logits, l, m->n, y_of(m, layer)));
     CF_TRY(dev_tensor(m, &labels, CF_DTYPE_I32, m->n, 1, 1, 1, m->labels));
-    CF_TRY(dev_tensor(m, &out, m->dtype, 1, 1, 1, 1, scal + (size_t)slot * m->elem));
+    CF_TRY(dev_tensor(m, &out, pt, 1, 1, 1, 1, scal + (size_t)slot * m->pelem));
     cf_op_args a = {.kind = CF_OP_SOFTMAX_XENT, .n_inputs = 2, .in = {&logits, &labels}, .out = &out};
     a.params.xent.label_smoothing = smoothing;
     CF_TRY(cf_op_forward(m->be, &a));
     if (loss) { /* NULL: the value stays in backend memory */
         double value = 0;
         float value32 = 0;
-        CF_TRY(cf_backend_copy(m->be, f64 ? (void *)&value : (void *)&value32, out.data, m->elem, CF_COPY_TO_HOST));
+        CF_TRY(cf_backend_copy(m->be, f64 ? (void *)&value : (void *)&value32, out.data, m->pelem, CF_COPY_TO_HOST));
         *loss = f64 ? value : value32;
     }
     if (!backward) return CF_OK;
-    void *w = scal + (size_t)(2 + slot) * m->elem;
-    if (m->loss_weight[slot] != weight) {
+    void *w = scal + (size_t)(2 + slot) * m->pelem;
+    weight *= m->loss_scale; /* the gradient starts scaled (fp16 loss scaling); the loss does not */
+    if (!m->seeds_external && m->loss_weight[slot] != weight) {
         double one = weight;
         float one32 = (float)weight;
-        CF_TRY(cf_backend_copy(m->be, w, f64 ? (void *)&one : (void *)&one32, m->elem, CF_COPY_TO_DEVICE));
+        CF_TRY(cf_backend_copy(m->be, w, f64 ? (void *)&one : (void *)&one32, m->pelem, CF_COPY_TO_DEVICE));
         m->loss_weight[slot] = weight;
     }
-    CF_TRY(dev_tensor(m, &dout, m->dtype, 1, 1, 1, 1, w));
+    CF_TRY(dev_tensor(m, &dout, pt, 1, 1, 1, 1, w));
     CF_TRY(tensor_of(m, &dlogits, l, m->n, dy_of(m, layer)));
     CF_TRY(cf_backend_zero(m->be, dlogits.data, cf_tensor_bytes(&dlogits), 1));
     a.dout = &dout;
@@ -479,7 +504,7 @@ cf_status cf_model_loss_queue(cf_model *m, double smoothing, const void **main, 
     *aux = NULL;
     if (m->training && m->with_aux) {
         CF_TRY(xent(m, m->net->aux_logits, 1, smoothing, m->aux_weight, 1, NULL));
-        *aux = (const char *)m->scalars + m->elem;
+        *aux = (const char *)m->scalars + m->pelem;
     }
     return CF_OK;
 }
@@ -543,7 +568,8 @@ cf_status cf_model_set_paths(cf_model *m, const uint8_t *paths) {
 cf_status cf_model_backward(cf_model *m) {
     if (!m->training) CF_FAIL(CF_ERR_INVALID_ARG, "model: backward after an inference forward");
     const cf_net *net = m->net;
-    CF_TRY(cf_backend_zero(m->be, m->grad, m->n_params * m->elem, m->threads));
+    CF_TRY(cf_backend_zero(m->be, m->grad, m->n_params * m->pelem, m->threads));
+    if (m->glow) CF_TRY(cf_backend_zero(m->be, m->glow, m->n_params * m->elem, m->threads));
     if (m->dinput) {
         size_t image = (size_t)net->input.c * net->input.h * net->input.w;
         CF_TRY(cf_backend_zero(m->be, m->dinput, (size_t)m->n * image * m->elem, m->threads));
@@ -579,5 +605,7 @@ cf_status cf_model_backward(cf_model *m) {
             return st;
         }
     }
+    /* the 16-bit weight gradients join the f32 ones (their ranges are disjoint: the other stays 0) */
+    if (m->glow) CF_TRY(cf_backend_widen_add(m->be, m->grad, m->glow, m->dtype, m->n_params));
     return CF_OK;
 }

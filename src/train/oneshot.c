@@ -88,7 +88,7 @@ static cf_status pass(os_run *r, const cf_dataset *ds, const uint32_t *order, in
                                 ? &r->cfg->train.augment
                                 : NULL;
     cf_batch_args a = {ds, r->didx, B, r->mean, r->std, aug, seed, (uint64_t)epoch, (uint64_t)b * B,
-                       cf_model_input(m), cf_model_labels(m), m->threads};
+                       cf_model_input(m), cf_model_labels(m), m->threads, m->dtype};
     CF_TRY(cf_backend_batch(m->be, &a));
     CF_TRY(cf_model_forward(m, NULL, B, 1));
     CF_TRY(cf_model_loss(m, NULL, r->cfg->train.label_smoothing, &o->loss));

@@ -32,7 +32,7 @@ cf_status os_evaluate(os_run *r, const cf_dataset *ds, int n, double *acc) {
         for (int k = 0; k < nb; k++) r->idx[k] = (uint32_t)(start + (size_t)k);
         CF_TRY(cf_backend_copy(m->be, r->didx, r->idx, (size_t)nb * sizeof *r->idx, CF_COPY_TO_DEVICE));
         cf_batch_args a = {ds, r->didx, nb, r->mean, r->std, NULL, 0, 0, 0, cf_model_input(m), cf_model_labels(m),
-                           m->threads};
+                           m->threads, m->dtype};
         CF_TRY(cf_backend_batch(m->be, &a));
         CF_TRY(cf_model_forward(m, NULL, nb, 0));
         CF_TRY(cf_model_logits_host(m, r->logits));
@@ -75,7 +75,7 @@ static cf_status recalibrate(os_run *r) {
         memcpy(r->idx, r->order_tr + (size_t)t * B, (size_t)B * sizeof *r->idx);
         st = cf_backend_copy(m->be, r->didx, r->idx, (size_t)B * sizeof *r->idx, CF_COPY_TO_DEVICE);
         cf_batch_args a = {r->train, r->didx, B, r->mean, r->std, NULL, 0, 0, 0, cf_model_input(m),
-                           cf_model_labels(m), m->threads};
+                           cf_model_labels(m), m->threads, m->dtype};
         if (st == CF_OK) st = cf_backend_batch(m->be, &a);
         if (st == CF_OK) st = cf_model_forward(m, NULL, B, 1);
     }

@@ -59,24 +59,25 @@ static int argmax(const float *v, int k) {
 }
 
 /* One SGD step (PyTorch's rule, cf_sgd_args) on m's backend: gradients are
- * clipped first when asked. Returns 0 in *finite when a gradient is not finite.
- * With stats (device steps) the factor and the check are on the device. */
+ * clipped first when asked, and unscaled under fp16 loss scaling (scaler,
+ * cf_step_clip_host's rule). Returns 0 in *finite when a gradient is not
+ * finite (and the step cannot be skipped); a skipped step moves nothing.
+ * With stats (device steps) the factor and the checks are on the device. */
 static cf_status sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, double lr,
-                          const cf_step_stats *stats, int *finite) {
-    double norm2 = 0;
+                          const cf_step_stats *stats, cf_step_stats *scaler, int *finite) {
+    *finite = 1;
     if (stats) { /* on the device: the factor and the finiteness are there */
-        *finite = 1;
         cf_sgd_args a = {m->dparam, m->grad, buf, m->n_params, (float)lr, (float)cfg->momentum,
                          (float)cfg->weight_decay, 1.0f, cfg->nesterov, m->threads, stats};
         return cf_backend_sgd(m->be, &a);
     }
+    double norm2 = 0;
     CF_TRY(cf_backend_norm2(m->be, m->grad, m->n_params, m->threads, &norm2));
-    *finite = isfinite(norm2);
-    if (!*finite) return CF_OK;
-    float clip = 1.0f;
-    if (cfg->grad_clip > 0 && sqrt(norm2) > cfg->grad_clip) clip = (float)(cfg->grad_clip / sqrt(norm2));
+    cf_step_clip_host(scaler, norm2, cfg->grad_clip);
+    *finite = scaler->bad == CF_STEP_OK;
+    if (!*finite || scaler->skip) return CF_OK;
     cf_sgd_args a = {m->dparam, m->grad, buf, m->n_params, (float)lr, (float)cfg->momentum,
-                     (float)cfg->weight_decay, clip, cfg->nesterov, m->threads, NULL};
+                     (float)cfg->weight_decay, scaler->clip, cfg->nesterov, m->threads, NULL};
     return cf_backend_sgd(m->be, &a);
 }
 
@@ -85,7 +86,7 @@ static cf_status sgd_step(cf_model *m, float *buf, const cf_train_config *cfg, d
 static cf_status load_batch(cf_model *m, const cf_dataset *ds, const uint32_t *idx, int n, const float *mean,
                             const float *std, const cf_augment *aug, uint64_t seed, uint64_t epoch, uint64_t pos0) {
     cf_batch_args a = {ds, idx, n, mean, std, aug, seed, epoch, pos0, cf_model_input(m), cf_model_labels(m),
-                       m->threads};
+                       m->threads, m->dtype};
     return cf_backend_batch(m->be, &a);
 }
 
@@ -125,7 +126,8 @@ cf_status cf_evaluate_logits(cf_model *m, const cf_dataset *ds, const float *mea
     if (ds->c != in->c || ds->h != in->h || ds->w != in->w)
         CF_FAIL(CF_ERR_SHAPE, "%s: images are %dx%dx%d, the network takes %dx%dx%d", ds->name, ds->h,
                 ds->w, ds->c, in->h, in->w, in->c);
-    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "evaluate: f32 models only");
+    if (m->dtype != CF_DTYPE_F32 && !cf_dtype_is_half(m->dtype))
+        CF_FAIL(CF_ERR_UNSUPPORTED, "evaluate: f32, bf16 or f16 models only");
     const int B = m->batch, K = in->classes;
     float *logits = malloc((size_t)B * (size_t)K * sizeof *logits);
     uint32_t *idx = malloc((size_t)B * sizeof *idx);
@@ -199,9 +201,11 @@ static int graphs_wanted(const cf_model *m, const cf_train_config *cfg) {
 static cf_status device_step_work(cf_model *m, const cf_train_config *cfg, int nb, cf_step_stats *stats) {
     const void *main = NULL, *aux = NULL;
     CF_TRY(cf_model_forward(m, NULL, nb, 1));
+    if (m->seeds_external) /* fp16: the loss gradients start from the scale on the device */
+        CF_TRY(cf_backend_step_seed(m->be, (float *)m->scalars + 2, 1.0, m->aux_weight, stats));
     CF_TRY(cf_model_loss_queue(m, cfg->label_smoothing, &main, &aux));
     cf_step_stats_args a = {cf_model_logits(m), cf_model_labels(m), nb, m->net->input.classes, main, aux,
-                            m->aux_weight, cfg->diverge_loss, stats};
+                            m->aux_weight, cfg->diverge_loss, stats, m->dtype};
     CF_TRY(cf_backend_step_stats(m->be, &a));
     CF_TRY(cf_model_backward(m));
     return cf_backend_step_clip(m->be, m->grad, m->n_params, cfg->grad_clip, stats);
@@ -251,6 +255,8 @@ typedef struct run {
     float *host_grad;          /* (n_params) or NULL */
     void *dorder, *dbuf;
     device_steps dev;
+    cf_step_stats scaler;      /* the clipping and fp16 loss-scale state between steps (host
+                                  path; the device path's copy as last read) */
     double t0, before;         /* when this call started; seconds of the restored epochs */
     int64_t images;
     double step_seconds;
@@ -281,7 +287,11 @@ static cf_status train_check(run *r) {
     const cf_net_input *in = &m->net->input;
     const int replicas = r->comm ? cf_comm_size(r->comm) : 1, rank = r->rank, B = cfg->batch;
     if (resume == r->res) CF_FAIL(CF_ERR_INVALID_ARG, "train: cfg->resume and res are the same result");
-    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "train: f32 models only");
+    if (m->dtype != cfg->precision)
+        CF_FAIL(CF_ERR_INVALID_ARG, "train: the model computes in %s, the configuration asks for %s",
+                cf_dtype_name(m->dtype), cf_dtype_name(cfg->precision));
+    if (m->dtype != CF_DTYPE_F32 && !cf_dtype_is_half(m->dtype))
+        CF_FAIL(CF_ERR_UNSUPPORTED, "train: f32, bf16 or f16 models only");
     if (cfg->epochs < 1 || cfg->epochs > CF_TRAIN_MAX_EPOCHS)
         CF_FAIL(CF_ERR_INVALID_ARG, "train: %d epochs (1..%d)", cfg->epochs, CF_TRAIN_MAX_EPOCHS);
     if (!r->comm && (B < 1 || B > m->batch))
@@ -364,16 +374,20 @@ static cf_status run_open(run *r) {
         CF_TRY(cf_backend_copy(m->be, r->dbuf, r->buf, m->n_params * sizeof *r->buf, CF_COPY_TO_DEVICE));
     }
     CF_TRY(cf_model_to_device(m));
+    if (m->dtype == CF_DTYPE_F16) r->scaler.scale = CF_LOSS_SCALE_INIT;
     if (!r->comm && m->on_device && cf_backend_has_step_stats(m->be)) {
         CF_TRY(cf_backend_alloc(m->be, sizeof *r->dev.stats, (void **)&r->dev.stats));
         r->dev.on = 1;
         r->dev.graphs = graphs_wanted(m, cfg);
+        m->seeds_external = r->scaler.scale > 0;
     }
     return CF_OK;
 }
 
 static void run_close(run *r) {
     cf_model *m = r->m;
+    m->seeds_external = 0;
+    m->loss_scale = 1.0;
     /* a replay still running after a failure mid-epoch is freed by CUDA on completion */
     cf_backend_graph_free(m->be, r->dev.graph);
     if (r->dev.stats) cf_backend_free(m->be, r->dev.stats);
@@ -394,6 +408,7 @@ static cf_status host_step(run *r, int epoch, int64_t s, epoch_sums *e, int *don
     cf_train_result *res = r->res;
     const uint32_t *rows = r->order + s * r->B + r->lo;
     double loss;
+    m->loss_scale = r->scaler.scale > 0 ? r->scaler.scale : 1.0;
     CF_TRY(cf_model_forward(m, NULL, r->nb, 1));
     CF_TRY(cf_model_loss(m, NULL, cfg->label_smoothing, &loss));
     CF_TRY(cf_model_logits_host(m, r->logits));
@@ -442,7 +457,8 @@ static cf_status host_step(run *r, int epoch, int64_t s, epoch_sums *e, int *don
         }
     }
     int finite = 1;
-    CF_TRY(sgd_step(m, r->dbuf, cfg, e->lr, NULL, &finite));
+    CF_TRY(sgd_step(m, r->dbuf, cfg, e->lr, NULL, &r->scaler, &finite));
+    r->res->scale_skips += r->scaler.skip;
     m->host_stale = m->on_device;
     if (!finite) {
         stop(res, CF_TRAIN_NAN, "a gradient became NaN or infinite at epoch %d, step %lld", epoch, (long long)s);
@@ -460,7 +476,7 @@ static cf_status device_run_step(run *r, int epoch, int64_t s, epoch_sums *e, in
     cf_model *m = r->m;
     CF_TRY(device_step(m, r->cfg, r->nb, &r->dev, s > 0));
     int finite = 1;
-    CF_TRY(sgd_step(m, r->dbuf, r->cfg, e->lr, r->dev.stats, &finite));
+    CF_TRY(sgd_step(m, r->dbuf, r->cfg, e->lr, r->dev.stats, NULL, &finite));
     m->host_stale = m->on_device;
     *read = (s + 1) % CHECK_STEPS == 0 || s + 1 == r->steps;
     if (!*read) return CF_OK;
@@ -468,6 +484,9 @@ static cf_status device_run_step(run *r, int epoch, int64_t s, epoch_sums *e, in
     CF_TRY(cf_backend_copy(m->be, &h, r->dev.stats, sizeof h, CF_COPY_TO_HOST));
     e->loss_sum = h.loss_sum;
     e->correct = (int64_t)h.hits;
+    /* the epoch's skips so far: the statistics restart every epoch */
+    r->res->scale_skips += h.skipped - r->scaler.skipped;
+    r->scaler = h;
     if (h.bad == CF_STEP_OK) return CF_OK;
     *done = 1;
     if (h.bad == CF_STEP_BAD_GRAD)
@@ -489,7 +508,12 @@ static cf_status epoch_begin(run *r, int epoch) {
     if (!r->dev.on) return CF_OK;
     cf_backend_graph_free(m->be, r->dev.graph);
     r->dev.graph = NULL;
-    return cf_backend_zero(m->be, r->dev.stats, sizeof *r->dev.stats, 1);
+    /* fresh sums; the loss scale carries over from the last read */
+    cf_step_stats fresh = {0};
+    fresh.scale = r->scaler.scale;
+    fresh.good = r->scaler.good;
+    r->scaler = fresh;
+    return cf_backend_copy(m->be, r->dev.stats, &fresh, sizeof fresh, CF_COPY_TO_DEVICE);
 }
 
 /* The epoch's record, the evaluation (rank 0) and the epoch_end callback. */

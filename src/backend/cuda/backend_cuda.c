@@ -176,9 +176,9 @@ static cf_status cuda_sync(void *vctx) {
     return CF_OK;
 }
 
-static cf_status cuda_drop_path(void *vctx, float *x, int n, size_t per, double p, uint64_t seed, uint64_t stream,
-                                uint64_t index0) {
-    return cf_cuda_drop_path(vctx, x, n, per, p, seed, stream, index0);
+static cf_status cuda_drop_path(void *vctx, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
+                                uint64_t stream, uint64_t index0) {
+    return cf_cuda_drop_path(vctx, x, dt, n, per, p, seed, stream, index0);
 }
 static cf_status cuda_scale(void *vctx, float *x, size_t n, float a) { return cf_cuda_scale(vctx, x, n, a); }
 static cf_status cuda_norm2(void *vctx, const float *g, size_t n, double *out) {
@@ -187,6 +187,9 @@ static cf_status cuda_norm2(void *vctx, const float *g, size_t n, double *out) {
 static cf_status cuda_sgd(void *vctx, const cf_sgd_args *a) { return cf_cuda_sgd(vctx, a); }
 static cf_status cuda_batch(void *vctx, const cf_batch_args *a) { return cf_cuda_batch(vctx, a); }
 static cf_status cuda_step_stats(void *vctx, const cf_step_stats_args *a) { return cf_cuda_step_stats(vctx, a); }
+static cf_status cuda_step_seed(void *vctx, float *seeds, double w0, double w1, const cf_step_stats *stats) {
+    return cf_cuda_step_seed(vctx, seeds, w0, w1, stats);
+}
 static cf_status cuda_step_clip(void *vctx, const float *g, size_t n, double max_norm, cf_step_stats *stats) {
     return cf_cuda_step_clip(vctx, g, n, max_norm, stats);
 }
@@ -260,6 +263,7 @@ static const cf_backend_ops cuda_backend_ops = {
     .batch = cuda_batch,
     .step_stats = cuda_step_stats,
     .step_clip = cuda_step_clip,
+    .step_seed = cuda_step_seed,
     .capture_begin = cuda_capture_begin,
     .capture_end = cuda_capture_end,
     .graph_launch = cuda_graph_launch,

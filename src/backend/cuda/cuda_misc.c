@@ -201,9 +201,10 @@ cf_status cf_cuda_dropout_backward(cf_cuda_ctx *ctx, const cf_op_args *a) {
  * The vtable calls these without selecting the device first (the ops come
  * through cuda_forward/cuda_backward, which do), so they select it. */
 
-cf_status cf_cuda_drop_path(cf_cuda_ctx *ctx, float *x, int n, size_t per, double p, uint64_t seed,
+cf_status cf_cuda_drop_path(cf_cuda_ctx *ctx, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
                             uint64_t stream, uint64_t index0) {
     CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    if (dt != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "cuda: drop-path on %s", cf_dtype_name(dt));
     return cf_kernel_drop_path(x, n, per, p, seed, stream, index0, ctx->stream);
 }
 
@@ -232,8 +233,14 @@ cf_status cf_cuda_sgd(cf_cuda_ctx *ctx, const cf_sgd_args *a) {
 
 cf_status cf_cuda_step_stats(cf_cuda_ctx *ctx, const cf_step_stats_args *a) {
     CF_CUDA_CHECK(cudaSetDevice(ctx->device));
-    return cf_kernel_step_stats(a->logits, a->labels, a->n, a->k, a->main, a->aux, a->aux_weight, a->diverge,
-                                a->stats, ctx->stream);
+    return cf_kernel_step_stats(a->logits, a->dtype, a->labels, a->n, a->k, a->main, a->aux, a->aux_weight,
+                                a->diverge, a->stats, ctx->stream);
+}
+
+cf_status cf_cuda_step_seed(cf_cuda_ctx *ctx, float *seeds, double weight0, double weight1,
+                            const cf_step_stats *stats) {
+    CF_CUDA_CHECK(cudaSetDevice(ctx->device));
+    return cf_kernel_step_seed(seeds, weight0, weight1, stats, ctx->stream);
 }
 
 cf_status cf_cuda_step_clip(cf_cuda_ctx *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats) {

@@ -92,7 +92,7 @@ cf_status cf_cuda_dropout_forward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_dropout_backward(cf_cuda_ctx *ctx, const cf_op_args *a);
 
 /* ---- the training loops of the vtable (cuda_misc.c, cuda_data.c) ---- */
-cf_status cf_cuda_drop_path(cf_cuda_ctx *ctx, float *x, int n, size_t per, double p, uint64_t seed,
+cf_status cf_cuda_drop_path(cf_cuda_ctx *ctx, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
                             uint64_t stream, uint64_t index0);
 cf_status cf_cuda_scale(cf_cuda_ctx *ctx, float *x, size_t n, float a);
 cf_status cf_cuda_norm2(cf_cuda_ctx *ctx, const float *g, size_t n, double *out);
@@ -100,6 +100,8 @@ cf_status cf_cuda_sgd(cf_cuda_ctx *ctx, const cf_sgd_args *a);
 cf_status cf_cuda_batch(cf_cuda_ctx *ctx, const cf_batch_args *a);
 cf_status cf_cuda_step_stats(cf_cuda_ctx *ctx, const cf_step_stats_args *a);
 cf_status cf_cuda_step_clip(cf_cuda_ctx *ctx, const float *g, size_t n, double max_norm, cf_step_stats *stats);
+cf_status cf_cuda_step_seed(cf_cuda_ctx *ctx, float *seeds, double weight0, double weight1,
+                            const cf_step_stats *stats);
 /* Drop this instance's references to device datasets (cuda_data.c). */
 void cf_cuda_data_release(cf_cuda_ctx *ctx);
 
