@@ -208,6 +208,16 @@ int cli_input(const cli_args *a, cf_net_input *in, char *what, size_t cap) {
                            dataset);
 }
 
+int cli_precision(const cli_args *a, cf_dtype *out) {
+    const char *p = cli_value(a, "precision");
+    *out = CF_DTYPE_F32;
+    if (!p || strcmp(p, "fp32") == 0 || strcmp(p, "f32") == 0) return -1;
+    if (strcmp(p, "bf16") == 0) *out = CF_DTYPE_BF16;
+    else if (strcmp(p, "fp16") == 0 || strcmp(p, "f16") == 0) *out = CF_DTYPE_F16;
+    else return cli_usage_error(a, "--precision '%s': fp32, bf16 or fp16", p);
+    return -1;
+}
+
 int cli_augment(const cli_args *a, int *crop, int *flip) {
     const char *aug = cli_value(a, "augment");
     *crop = *flip = 0;

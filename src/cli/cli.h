@@ -79,6 +79,10 @@ int cli_duration(const cli_args *a, const char *name, double min, double max, do
  * -1, or EXIT_USAGE after a message naming the unknown item. */
 int cli_augment(const cli_args *a, int *crop, int *flip);
 
+/* --precision fp32 (default), bf16 or fp16 into *out (CF_DTYPE_F32, _BF16,
+ * _F16); -1, or EXIT_USAGE after a message naming the value. */
+int cli_precision(const cli_args *a, cf_dtype *out);
+
 /* Load --space (required) and apply every --set. Returns -1 on success. */
 int cli_load_space(const cli_args *a, cf_space **out);
 /* Input geometry from --dataset NAME or --input HxWxC [--classes K];

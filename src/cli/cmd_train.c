@@ -56,6 +56,10 @@ const char *const cmd_train_usage =
     "  --threads T           CPU threads (default: all cores)\n"
     "  --device D            cpu (default), cuda or cuda:N: train on GPU N (cuDNN, cuBLAS)\n"
     "  --deterministic       on a GPU, only convolution algorithms that repeat bit for bit\n"
+    "  --precision P         fp32 (default), bf16 or fp16: mixed precision, 16-bit activations\n"
+    "                        with f32 weights, BN statistics and loss (fp16 scales its loss);\n"
+    "                        the checkpoint holds f32 weights. On the CPU the 16-bit values are\n"
+    "                        computed in f32: for checking, not for speed\n"
     "  --reference           run the plain reference ops instead of the fast CPU backend\n"
     "  --seed S              data order, augmentation, weights; 0\n"
     "  --out FILE            write the checkpoint (format: include/cellforge/checkpoint.h)\n"
@@ -205,6 +209,7 @@ static int read_train_flags(cli_args *args, cf_train_config *cfg, train_opts *o)
     cfg->augment.cutout = (int)cutout;
     /* crop's padding waits for the image size */
     if ((rc = cli_augment(args, &o->want_crop, &cfg->augment.flip)) >= 0) return rc;
+    if ((rc = cli_precision(args, &cfg->precision)) >= 0) return rc;
     o->dataset = cli_value(args, "dataset");
     if (!o->dataset) o->dataset = "fashion-mnist";
     o->data_dir = cli_value(args, "data-dir");
@@ -265,9 +270,15 @@ static int build_model(cli_args *args, const train_opts *o, cf_train_config *cfg
     int rc = make_backend("train", cli_value(args, "device"), cli_has(args, "reference"), (int)o->threads,
                           cli_has(args, "deterministic"), &r->fast, &r->be);
     if (rc >= 0) return rc;
+    if (cfg->precision != CF_DTYPE_F32 && !cf_backend_has_half(r->be)) {
+        fprintf(stderr, "cellforge train: --precision %s: the %s backend has no 16-bit kernels yet; train in fp32 there, "
+                "or in %s on the CPU\n", cli_value(args, "precision"), cf_backend_name(r->be), cli_value(args, "precision"));
+        return EXIT_USAGE;
+    }
     cf_net *net = r->net;
     r->net = NULL; /* the model owns it from here on, even when its creation fails */
-    if (cf_model_create(net, cfg->batch, r->be, with_aux, &r->m) != CF_OK) return cli_fail("train");
+    if (cf_model_create_dtype(net, cfg->batch, r->be, with_aux, cfg->precision, &r->m) != CF_OK)
+        return cli_fail("train");
     r->m->threads = o->threads > 0 ? (int)o->threads : cf_cpu_count();
     cf_model_init(r->m, cfg->seed);
     return -1;
@@ -289,9 +300,10 @@ static int train_and_test(train_run *r, cf_train_config *cfg, const train_opts *
     char opts[256];
     cf_space_format_options(r->s, opts, sizeof opts);
     printf("train %s (%s) on %s: %zu training, %zu validation, %zu test images; %zu parameters; "
-           "%d epochs of batch %d, %s backend\n",
+           "%d epochs of batch %d, %s backend%s%s\n",
            r->s->name, opts, o->dataset, r->train->n, r->val ? r->val->n : 0, r->test->n, (size_t)r->m->n_params,
-           cfg->epochs, cfg->batch, cf_backend_name(r->be));
+           cfg->epochs, cfg->batch, cf_backend_name(r->be), cfg->precision != CF_DTYPE_F32 ? ", mixed precision " : "",
+           cfg->precision != CF_DTYPE_F32 ? cf_dtype_name(cfg->precision) : "");
     fflush(stdout);
     progress_state ps = {isatty(STDOUT_FILENO), 0};
     cfg->progress = on_progress;
@@ -333,7 +345,7 @@ int cmd_train(int argc, char **argv) {
         FLAG("augment", 1, 0), FLAG("cutout", 1, 0), FLAG("erase", 1, 0), FLAG("val-fraction", 1, 0), FLAG("fraction", 1, 0),
         FLAG("time-limit", 1, 0), FLAG("threads", 1, 0), FLAG("reference", 0, 0), FLAG("seed", 1, 0),
         FLAG("out", 1, 0), FLAG("device", 1, 0), FLAG("deterministic", 0, 0), FLAG("from", 1, 0),
-        FLAG("trial", 1, 0)};
+        FLAG("trial", 1, 0), FLAG("precision", 1, 0)};
     cli_args args = {.command = "train", .usage = cmd_train_usage, .flags = flags,
                      .n_flags = (int)(sizeof flags / sizeof flags[0])};
     int rc = cli_parse(&args, argc, argv);

@@ -51,6 +51,7 @@ const cli_knob cli_knobs[] = {
     {"batch", 1, 0, "256", "B", "batch size (halved on out of memory)", S | SE | TA, NULL, COUNT(1, CLI_MAX_BATCH)},
     {"min-batch", 1, 0, "16", "B", "out-of-memory retries stop at this batch", S | SE | TA, NULL, COUNT(1, CLI_MAX_BATCH)},
     {"lr", 1, 0, "0.1", "LR", "peak learning rate (SGD Nesterov, cosine to 0)", S | SE | TA, NULL, NUMBER(0, 100)},
+    {"precision", 1, 0, "fp32", "P", "fp32, bf16 or fp16: trials and final models in mixed precision\n(16-bit activations, f32 weights; fp16 scales its loss); on the\nCPU 16-bit values are computed in f32, for checking, not speed", S | SE | TA, NULL, TEXT},
     {"val-fraction", 1, 0, "0.1", "F", "share of the training set held out to score trials", S | SE | TA, NULL, NUMBER(0.001, 0.9)},
     {"evaluator", 1, 0, "train", "E", "train, table:FILE (a `cellforge tabulate` table: results\nlooked up, time simulated), cmd:COMMAND (any program trains\neach trial: the trial as JSON on its stdin, {\"acc\": ...} as the\nlast JSON line of its stdout; see README) or callback (a\nfunction of the library's caller: cellforge.search in Python)", S | SE, NULL, TEXT},
     {"seed", 1, 0, "0", "S", "the run seed: proposals, splits, weights, data order", S | SE | TA, NULL, COUNT(0, CF_VALUE_COUNT_MAX)},

@@ -49,7 +49,8 @@ double search_measure_ips(const cf_space *s, const cf_arch *arch, const cf_datas
     if (batch > (int)train->n) batch = (int)train->n;
     if (cf_net_build(s, arch, &in, &net) != CF_OK) goto done;
     if (cf_backend_create((cf_device){CF_DEVICE_CPU, 0}, w->threads, 0, &be) != CF_OK) goto done;
-    if (cf_model_create(net, batch, be, cf_space_get_or(s, "auxiliary", 0) != 0, &m) != CF_OK) goto done; /* takes net */
+    if (cf_model_create_dtype(net, batch, be, cf_space_get_or(s, "auxiliary", 0) != 0, cfg->precision, &m) != CF_OK)
+        goto done; /* takes net */
     net = NULL;
     m->threads = w->threads;
     cf_model_init(m, cfg->seed);

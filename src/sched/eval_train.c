@@ -157,7 +157,7 @@ static cf_status train_run(void *self, void *state, const cf_trial_task *task, c
     const int shard = (t->batch + K - 1) / K;
     const int with_aux = cf_space_get_or(te->space, "auxiliary", 0) != 0;
     cf_model *m = NULL;
-    st = cf_model_create(net, shard, be, with_aux, &m); /* takes net */
+    st = cf_model_create_dtype(net, shard, be, with_aux, te->cfg.precision, &m); /* takes net */
     if (st != CF_OK) return trial_failed(task, out, st);
     m->threads = task->worker->threads;
     cf_train_config cfg = te->cfg;

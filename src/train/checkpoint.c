@@ -255,7 +255,7 @@ static cf_status plain_network(const cf_space **s, const char **arch_text, cf_sp
 cf_status cf_checkpoint_save(const char *path, const cf_space *s, const char *arch_text,
                              const cf_model *m, const cf_train_config *cfg,
                              const cf_train_result *res, double test_acc) {
-    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 models are saved", path);
+    if (m->pelem != sizeof(float)) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 weights are saved", path);
     CF_TRY(cf_model_to_host(m)); /* a model trained on a GPU */
     slot *slots;
     int n;
@@ -560,7 +560,7 @@ exit:
 
 cf_status cf_trainstate_save(const char *path, const cf_space *s, const char *arch_text, const cf_model *m,
                              const float *momentum, const cf_train_config *cfg, const cf_train_result *res) {
-    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 models are saved", path);
+    if (m->pelem != sizeof(float)) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 weights are saved", path);
     CF_TRY(cf_model_to_host(m)); /* a model trained on a GPU */
     slot *slots;
     int n;
@@ -757,7 +757,7 @@ static cf_status read_record(cf_json_reader *r, const cJSON *h, int channels, cf
 
 cf_status cf_trainstate_load(const char *path, const cf_space *s, const char *arch_text,
                              const cf_train_config *cfg, cf_model *m, float *momentum, cf_train_result *res) {
-    if (m->dtype != CF_DTYPE_F32) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 models are restored", path);
+    if (m->pelem != sizeof(float)) CF_FAIL(CF_ERR_UNSUPPORTED, "%s: only f32 weights are restored", path);
     if (m->net->input.c > 4)
         CF_FAIL(CF_ERR_UNSUPPORTED, "%s: %d input channels (at most 4)", path, m->net->input.c);
     unsigned char *buf = NULL;
