@@ -2,7 +2,7 @@
  * random crop with zero padding, flip, normalization and cutout, each float
  * equal to cf_data_batch's (src/data/batch.c): the same Philox words, the
  * same integer arithmetic for the draws, and v * scale + shift without a fused
- * multiply-add. tests/test_cuda_ops.c (label gpu) tests it against
+ * multiply-add; 16-bit images are those floats rounded once. tests/test_cuda_ops.c (label gpu) tests it against
  * cf_data_batch. */
 #include "batch.h"
 
@@ -19,18 +19,19 @@ typedef struct channel_affine {
 /* blockIdx.y walks the batch's images; the threads of the x dimension share
  * one image's c * h * w floats. Image k's four draws (crop dy, crop dx, flip,
  * cutout centre) are the words of Philox block pos0 + k. */
+template <typename T>
 static __global__ void batch_kernel(cf_kernel_dataset ds, const uint32_t *idx, int n, channel_affine af,
                                     cf_kernel_augment aug, uint64_t seed, uint64_t rng_stream, uint64_t pos0,
-                                    float *x, int32_t *y) {
+                                    T *x, int32_t *y) {
     const int C = ds.c, H = ds.h, W = ds.w;
     const size_t image = (size_t)C * (size_t)H * (size_t)W;
     for (int k = blockIdx.y; k < n; k += gridDim.y) {
         const uint32_t i = idx[k];
-        float *dst = x + (size_t)k * image;
+        T *dst = x + (size_t)k * image;
         const bool valid = (size_t)i < ds.n;
         if (blockIdx.x == 0 && threadIdx.x == 0) y[k] = valid ? ds.labels[i] : -1;
         if (!valid) {
-            CF_KERNEL_FOR(e, image) dst[e] = NAN;
+            CF_KERNEL_FOR(e, image) dst[e] = cf_st<T>(NAN);
             continue;
         }
         uint32_t draw[4];
@@ -78,14 +79,14 @@ static __global__ void batch_kernel(cf_kernel_dataset ds, const uint32_t *idx, i
                 else
                     v = __fadd_rn(__fmul_rn((float)src[((size_t)c * H + sh) * W + sw], af.scale[c]), af.shift[c]);
             }
-            dst[e] = v;
+            dst[e] = cf_st<T>(v);
         }
     }
 }
 
 extern "C" cf_status cf_kernel_batch(cf_kernel_dataset ds, const uint32_t *idx, int n, const float *scale,
                                      const float *shift, cf_kernel_augment aug, uint64_t seed, uint64_t rng_stream,
-                                     uint64_t pos0, float *x, int32_t *y, cudaStream_t stream) {
+                                     uint64_t pos0, void *x, cf_dtype dt, int32_t *y, cudaStream_t stream) {
     if (ds.c < 1 || ds.c > CF_KERNEL_BATCH_MAX_C || ds.h < 1 || ds.w < 1)
         CF_FAIL(CF_ERR_UNSUPPORTED, "batch kernel: images of (%d, %d, %d), it takes 1..%d channels", ds.c, ds.h, ds.w,
                 CF_KERNEL_BATCH_MAX_C);
@@ -100,7 +101,8 @@ extern "C" cf_status cf_kernel_batch(cf_kernel_dataset ds, const uint32_t *idx, 
     unsigned per_image = cf_kernel_blocks(image);
     const unsigned cap = CF_KERNEL_MAX_BLOCKS / images > 0 ? CF_KERNEL_MAX_BLOCKS / images : 1;
     if (per_image > cap) per_image = cap;
-    batch_kernel<<<dim3(per_image, images), CF_KERNEL_THREADS, 0, stream>>>(ds, idx, n, af, aug, seed, rng_stream,
-                                                                            pos0, x, y);
+    CF_KERNEL_DTYPE(dt, "batch",
+                    batch_kernel<T><<<dim3(per_image, images), CF_KERNEL_THREADS, 0, stream>>>(
+                        ds, idx, n, af, aug, seed, rng_stream, pos0, (T *)x, y));
     return CF_KERNEL_LAUNCHED("batch");
 }

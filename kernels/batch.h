@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cellforge/status.h"
+#include "cellforge/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,11 +43,11 @@ typedef struct cf_kernel_augment {
  * scale = 1 / (255 std), shift = -mean / std, computed by the caller), with
  * the draws of image k at words 4 (pos0 + k) + 0..3 of stream (seed,
  * rng_stream) (rng_stream is cf_data_batch's augmentation stream of the
- * epoch); y[k] = its label. An index past the dataset cannot be reported
+ * epoch), rounded once when x is 16-bit (dt); y[k] = its label. An index past the dataset cannot be reported
  * without waiting for the GPU: its image becomes NaN and its label -1. */
 cf_status cf_kernel_batch(cf_kernel_dataset ds, const uint32_t *idx, int n, const float *scale,
                           const float *shift, cf_kernel_augment aug, uint64_t seed, uint64_t rng_stream,
-                          uint64_t pos0, float *x, int32_t *y, cudaStream_t stream);
+                          uint64_t pos0, void *x, cf_dtype dt, int32_t *y, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

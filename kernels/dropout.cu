@@ -11,7 +11,8 @@
 /* Dropout: one thread per Philox block, i.e. per four consecutive words of
  * the stream; word w belongs to element w - offset. `first` is the block of
  * word `offset`, `blocks` the number of blocks the n words touch. */
-static __global__ void dropout_kernel(const float *src, float *dst, size_t n, double p, double scale,
+template <typename T>
+static __global__ void dropout_kernel(const T *src, T *dst, size_t n, double p, double scale,
                                       uint64_t seed, uint64_t rng_stream, uint64_t offset, uint64_t first,
                                       size_t blocks, int backward) {
     CF_KERNEL_FOR(t, blocks) {
@@ -25,55 +26,59 @@ static __global__ void dropout_kernel(const float *src, float *dst, size_t n, do
             if (i >= n) break;
             const bool keep = cf_philox_keep(words[j], p);
             if (backward) {
-                if (keep) dst[i] = __fadd_rn(dst[i], (float)((double)src[i] * scale));
+                if (keep) dst[i] = cf_st<T>(__fadd_rn(cf_ld(dst[i]), (float)((double)cf_ld(src[i]) * scale)));
             } else {
-                dst[i] = keep ? (float)((double)src[i] * scale) : 0.0f;
+                dst[i] = cf_st<T>(keep ? (float)((double)cf_ld(src[i]) * scale) : 0.0f);
             }
         }
     }
 }
 
-static cf_status dropout_launch(const float *src, float *dst, size_t n, double p, uint64_t seed,
+static cf_status dropout_launch(const void *src, void *dst, cf_dtype dt, size_t n, double p, uint64_t seed,
                                 uint64_t rng_stream, uint64_t offset, int backward, cudaStream_t stream) {
     if (n == 0) return CF_OK;
     const uint64_t first = offset / 4, last = (offset + (uint64_t)n - 1) / 4;
     const size_t blocks = (size_t)(last - first + 1);
-    dropout_kernel<<<cf_kernel_blocks(blocks), CF_KERNEL_THREADS, 0, stream>>>(
-        src, dst, n, p, 1.0 / (1.0 - p), seed, rng_stream, offset, first, blocks, backward);
+    CF_KERNEL_DTYPE(dt, "dropout", dropout_kernel<T><<<cf_kernel_blocks(blocks), CF_KERNEL_THREADS, 0, stream>>>(
+                                       (const T *)src, (T *)dst, n, p, 1.0 / (1.0 - p), seed, rng_stream, offset,
+                                       first, blocks, backward));
     return CF_KERNEL_LAUNCHED(backward ? "dropout_backward" : "dropout_forward");
 }
 
-extern "C" cf_status cf_kernel_dropout_forward(const float *x, float *y, size_t n, double p, uint64_t seed,
+extern "C" cf_status cf_kernel_dropout_forward(const void *x, void *y, cf_dtype dt, size_t n, double p, uint64_t seed,
                                                uint64_t rng_stream, uint64_t offset, cudaStream_t stream) {
-    return dropout_launch(x, y, n, p, seed, rng_stream, offset, 0, stream);
+    return dropout_launch(x, y, dt, n, p, seed, rng_stream, offset, 0, stream);
 }
 
-extern "C" cf_status cf_kernel_dropout_backward(const float *dy, float *dx, size_t n, double p, uint64_t seed,
-                                                uint64_t rng_stream, uint64_t offset, cudaStream_t stream) {
-    return dropout_launch(dy, dx, n, p, seed, rng_stream, offset, 1, stream);
+extern "C" cf_status cf_kernel_dropout_backward(const void *dy, void *dx, cf_dtype dt, size_t n, double p,
+                                                uint64_t seed, uint64_t rng_stream, uint64_t offset,
+                                                cudaStream_t stream) {
+    return dropout_launch(dy, dx, dt, n, p, seed, rng_stream, offset, 1, stream);
 }
 
 /* Drop-path: blockIdx.y walks the images, each thread draws its image's word
  * once and scales its share of the image's floats. */
-static __global__ void drop_path_kernel(float *x, int n, size_t per, double p, float kept_scale, uint64_t seed,
+template <typename T>
+static __global__ void drop_path_kernel(T *x, int n, size_t per, double p, float kept_scale, uint64_t seed,
                                         uint64_t rng_stream, uint64_t index0) {
     for (int b = blockIdx.y; b < n; b += gridDim.y) {
         const uint32_t word = cf_philox_word_at(seed, rng_stream, index0 + (uint64_t)b);
         const float scale = cf_philox_keep(word, p) ? kept_scale : 0.0f;
-        float *v = x + (size_t)b * per;
-        CF_KERNEL_FOR(j, per) v[j] = __fmul_rn(v[j], scale);
+        T *v = x + (size_t)b * per;
+        CF_KERNEL_FOR(j, per) v[j] = cf_st<T>(__fmul_rn(cf_ld(v[j]), scale));
     }
 }
 
-extern "C" cf_status cf_kernel_drop_path(float *x, int n, size_t per, double p, uint64_t seed, uint64_t rng_stream,
-                                         uint64_t index0, cudaStream_t stream) {
+extern "C" cf_status cf_kernel_drop_path(void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
+                                         uint64_t rng_stream, uint64_t index0, cudaStream_t stream) {
     if (n <= 0 || per == 0) return CF_OK;
     const unsigned images = n < 65535 ? (unsigned)n : 65535u;
     unsigned per_image = cf_kernel_blocks(per);
     const unsigned cap = CF_KERNEL_MAX_BLOCKS / images > 0 ? CF_KERNEL_MAX_BLOCKS / images : 1;
     if (per_image > cap) per_image = cap;
     const float kept_scale = (float)(1.0 / (1.0 - p));
-    drop_path_kernel<<<dim3(per_image, images), CF_KERNEL_THREADS, 0, stream>>>(x, n, per, p, kept_scale, seed,
-                                                                                rng_stream, index0);
+    CF_KERNEL_DTYPE(dt, "drop_path",
+                    drop_path_kernel<T><<<dim3(per_image, images), CF_KERNEL_THREADS, 0, stream>>>(
+                        (T *)x, n, per, p, kept_scale, seed, rng_stream, index0));
     return CF_KERNEL_LAUNCHED("drop_path");
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cellforge/status.h"
+#include "cellforge/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,14 +26,14 @@ extern "C" {
 
 /* y[i] = kept ? (float)(x[i] * (1 / (1 - p))) : 0, the product in double. p is
  * not checked (cf_op_check_forward holds it to [0, 1)); y may be x. */
-cf_status cf_kernel_dropout_forward(const float *x, float *y, size_t n, double p, uint64_t seed,
+cf_status cf_kernel_dropout_forward(const void *x, void *y, cf_dtype dt, size_t n, double p, uint64_t seed,
                                     uint64_t rng_stream, uint64_t offset, cudaStream_t stream);
 /* dx[i] += kept ? (float)(dy[i] * (1 / (1 - p))) : nothing. */
-cf_status cf_kernel_dropout_backward(const float *dy, float *dx, size_t n, double p, uint64_t seed,
+cf_status cf_kernel_dropout_backward(const void *dy, void *dx, cf_dtype dt, size_t n, double p, uint64_t seed,
                                      uint64_t rng_stream, uint64_t offset, cudaStream_t stream);
 /* x[b * per + j] *= kept(b) ? (float)(1 / (1 - p)) : 0 for the n images b; any p,
  * as the host loop. */
-cf_status cf_kernel_drop_path(float *x, int n, size_t per, double p, uint64_t seed, uint64_t rng_stream,
+cf_status cf_kernel_drop_path(void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed, uint64_t rng_stream,
                               uint64_t index0, cudaStream_t stream);
 
 #ifdef __cplusplus

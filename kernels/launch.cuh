@@ -50,14 +50,14 @@ template <> __device__ __forceinline__ float cf_st<float>(float v) { return v; }
 template <> __device__ __forceinline__ __nv_bfloat16 cf_st<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <> __device__ __forceinline__ __half cf_st<__half>(float v) { return __float2half_rn(v); }
 
-/* Run `call` (which names T) with T the storage type of dtype dt; any other
+/* Run the launch given (which names T) with T the storage type of dtype dt; any other
  * dtype fails with a message naming `what`. */
-#define CF_KERNEL_DTYPE(dt, what, call)                                                          \
+#define CF_KERNEL_DTYPE(dt, what, ...)                                                          \
     do {                                                                                         \
         switch (dt) {                                                                            \
-        case CF_DTYPE_F32: { typedef float T; call; break; }                                     \
-        case CF_DTYPE_BF16: { typedef __nv_bfloat16 T; call; break; }                            \
-        case CF_DTYPE_F16: { typedef __half T; call; break; }                                    \
+        case CF_DTYPE_F32: { typedef float T; __VA_ARGS__; break; }                                   \
+        case CF_DTYPE_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; break; }                          \
+        case CF_DTYPE_F16: { typedef __half T; __VA_ARGS__; break; }                                  \
         default: CF_FAIL(CF_ERR_UNSUPPORTED, "kernel %s: dtype %s", (what), cf_dtype_name(dt)); \
         }                                                                                        \
     } while (0)

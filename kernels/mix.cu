@@ -18,40 +18,42 @@
 
 /* Pointers and flags travel by value in the kernels' parameters. */
 typedef struct mix_slots {
-    const float *x[CF_KERNEL_MIX_MAX];
-    float *dx[CF_KERNEL_MIX_MAX];
+    const void *x[CF_KERNEL_MIX_MAX];
+    void *dx[CF_KERNEL_MIX_MAX];
     int assign[CF_KERNEL_MIX_MAX];
     int slot[CF_KERNEL_MIX_MAX]; /* dot-product slots: the input index of each */
 } mix_slots;
 
-static __global__ void mix_forward_kernel(float *y, mix_slots s, const float *coef, int k, size_t n) {
+template <typename T> static __global__ void mix_forward_kernel(T *y, mix_slots s, const float *coef, int k, size_t n) {
     CF_KERNEL_FOR(i, n) {
         double acc = 0.0;
         for (int j = 0; j < k; j++)
-            if (s.x[j]) acc = __dadd_rn(acc, __dmul_rn((double)coef[j], (double)s.x[j][i]));
-        y[i] = (float)acc;
+            if (s.x[j]) acc = __dadd_rn(acc, __dmul_rn((double)coef[j], (double)cf_ld(((const T *)s.x[j])[i])));
+        y[i] = cf_st<T>((float)acc);
     }
 }
 
-extern "C" cf_status cf_kernel_mix_forward(float *y, const float *const *x, const float *coef, int k, size_t n,
-                                           cudaStream_t stream) {
+extern "C" cf_status cf_kernel_mix_forward(void *y, const void *const *x, cf_dtype dt, const float *coef, int k,
+                                           size_t n, cudaStream_t stream) {
     if (k < 1 || k > CF_KERNEL_MIX_MAX)
         CF_FAIL(CF_ERR_INVALID_ARG, "mix kernel: %d inputs, it takes 1..%d", k, CF_KERNEL_MIX_MAX);
     if (n == 0) return CF_OK;
     mix_slots s = {};
     for (int j = 0; j < k; j++) s.x[j] = x[j];
-    mix_forward_kernel<<<cf_kernel_blocks(n), CF_KERNEL_THREADS, 0, stream>>>(y, s, coef, k, n);
+    CF_KERNEL_DTYPE(dt, "mix_forward",
+                    mix_forward_kernel<T><<<cf_kernel_blocks(n), CF_KERNEL_THREADS, 0, stream>>>((T *)y, s, coef, k, n));
     return CF_KERNEL_LAUNCHED("mix_forward");
 }
 
 /* Every wanted input gradient of element i, slots in increasing j. */
-static __global__ void mix_din_kernel(mix_slots s, const float *coef, const float *dy, int k, size_t n) {
+template <typename T> static __global__ void mix_din_kernel(mix_slots s, const float *coef, const T *dy, int k, size_t n) {
     CF_KERNEL_FOR(i, n) {
-        const float g = dy[i];
+        const float g = cf_ld(dy[i]);
         for (int j = 0; j < k; j++) {
             if (!s.x[j] || !s.dx[j]) continue;
             const float p = __fmul_rn(coef[j], g);
-            s.dx[j][i] = s.assign[j] ? p : __fadd_rn(s.dx[j][i], p);
+            T *dx = (T *)s.dx[j];
+            dx[i] = cf_st<T>(s.assign[j] ? p : __fadd_rn(cf_ld(dx[i]), p));
         }
     }
 }
@@ -69,11 +71,11 @@ static __device__ double mix_block_sum(double v, double *shared) {
 
 /* Block (b, d) of a (blocks, dots) grid: its strided share of x_slot(d) . dy
  * into partial[d * blocks + b]. */
-static __global__ void mix_dot_partial_kernel(mix_slots s, const float *dy, size_t n, double *partial) {
+template <typename T> static __global__ void mix_dot_partial_kernel(mix_slots s, const T *dy, size_t n, double *partial) {
     __shared__ double shared[CF_KERNEL_THREADS];
-    const float *x = s.x[s.slot[blockIdx.y]];
+    const T *x = (const T *)s.x[s.slot[blockIdx.y]];
     double sum = 0.0;
-    CF_KERNEL_FOR(i, n) sum = __dadd_rn(sum, __dmul_rn((double)x[i], (double)dy[i]));
+    CF_KERNEL_FOR(i, n) sum = __dadd_rn(sum, __dmul_rn((double)cf_ld(x[i]), (double)cf_ld(dy[i])));
     const double total = mix_block_sum(sum, shared);
     if (threadIdx.x == 0) partial[(size_t)blockIdx.y * gridDim.x + blockIdx.x] = total;
 }
@@ -92,22 +94,23 @@ static __global__ void mix_dot_final_kernel(mix_slots s, const double *partial, 
 }
 
 /* The dot products of every present input with dy into dcoef. */
-static cf_status mix_dcoef(const mix_slots *s, const float *dy, float *dcoef, int dots, size_t n, double *partial,
-                           int n_partial, cudaStream_t stream) {
+static cf_status mix_dcoef(const mix_slots *s, const void *dy, cf_dtype dt, float *dcoef, int dots, size_t n,
+                           double *partial, int n_partial, cudaStream_t stream) {
     if (n_partial < dots) CF_FAIL(CF_ERR_INVALID_ARG, "mix kernel: %d partial sums for %d inputs", n_partial, dots);
     size_t blocks = (n + CF_KERNEL_THREADS - 1) / CF_KERNEL_THREADS;
     const size_t room = (size_t)(n_partial / dots);
     if (blocks > room) blocks = room;
     if (blocks < 1) blocks = 1;
-    mix_dot_partial_kernel<<<dim3((unsigned)blocks, (unsigned)dots), CF_KERNEL_THREADS, 0, stream>>>(*s, dy, n,
-                                                                                                    partial);
+    CF_KERNEL_DTYPE(dt, "mix_dot_partial",
+                    mix_dot_partial_kernel<T><<<dim3((unsigned)blocks, (unsigned)dots), CF_KERNEL_THREADS, 0, stream>>>(
+                        *s, (const T *)dy, n, partial));
     CF_TRY(CF_KERNEL_LAUNCHED("mix_dot_partial"));
     mix_dot_final_kernel<<<(unsigned)dots, CF_KERNEL_THREADS, 0, stream>>>(*s, partial, (unsigned)blocks, dcoef);
     return CF_KERNEL_LAUNCHED("mix_dot_final");
 }
 
-extern "C" cf_status cf_kernel_mix_backward(const float *const *x, const float *coef, const float *dy,
-                                            float *const *dx, const unsigned char *assign, float *dcoef, int k,
+extern "C" cf_status cf_kernel_mix_backward(const void *const *x, cf_dtype dt, const float *coef, const void *dy,
+                                            void *const *dx, const unsigned char *assign, float *dcoef, int k,
                                             size_t n, double *partial, int n_partial, cudaStream_t stream) {
     if (k < 1 || k > CF_KERNEL_MIX_MAX)
         CF_FAIL(CF_ERR_INVALID_ARG, "mix kernel: %d inputs, it takes 1..%d", k, CF_KERNEL_MIX_MAX);
@@ -122,9 +125,11 @@ extern "C" cf_status cf_kernel_mix_backward(const float *const *x, const float *
         if (x[j]) s.slot[dots++] = j;
     }
     if (wanted) {
-        mix_din_kernel<<<cf_kernel_blocks(n), CF_KERNEL_THREADS, 0, stream>>>(s, coef, dy, k, n);
+        CF_KERNEL_DTYPE(dt, "mix_din",
+                        mix_din_kernel<T><<<cf_kernel_blocks(n), CF_KERNEL_THREADS, 0, stream>>>(s, coef, (const T *)dy,
+                                                                                               k, n));
         CF_TRY(CF_KERNEL_LAUNCHED("mix_din"));
     }
     if (!dcoef || dots == 0) return CF_OK;
-    return mix_dcoef(&s, dy, dcoef, dots, n, partial, n_partial, stream);
+    return mix_dcoef(&s, dy, dt, dcoef, dots, n, partial, n_partial, stream);
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "cellforge/status.h"
+#include "cellforge/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,7 +30,7 @@ extern "C" {
  * and sums in double in increasing j, rounded once: the CPU reference's
  * floats. x is a host array of k device pointers (NULL: a branch not
  * computed); coef is (k) floats on the device. At least one x[j] is present. */
-cf_status cf_kernel_mix_forward(float *y, const float *const *x, const float *coef, int k, size_t n,
+cf_status cf_kernel_mix_forward(void *y, const void *const *x, cf_dtype dt, const float *coef, int k, size_t n,
                                 cudaStream_t stream);
 
 /* For every j < k with x[j] != NULL:
@@ -40,10 +41,12 @@ cf_status cf_kernel_mix_forward(float *y, const float *const *x, const float *co
  * The dot products are deterministic: per slot a grid fixed by n and the slot count
  * writes one double per block into partial (n_partial doubles of scratch on the
  * device, at least k), then one block per slot adds them in a fixed tree; no atomics,
- * so two runs give the same bits. x, dx: host arrays of k device pointers; assign: k flags. */
-cf_status cf_kernel_mix_backward(const float *const *x, const float *coef, const float *dy, float *const *dx,
-                                 const unsigned char *assign, float *dcoef, int k, size_t n, double *partial,
-                                 int n_partial, cudaStream_t stream);
+ * so two runs give the same bits. x, dx: host arrays of k device pointers; assign: k flags.
+ * x, y, dy, dx are of dtype dt (f32, bf16, f16: computed in f32, rounded when written);
+ * coef and dcoef are f32. */
+cf_status cf_kernel_mix_backward(const void *const *x, cf_dtype dt, const float *coef, const void *dy,
+                                 void *const *dx, const unsigned char *assign, float *dcoef, int k, size_t n,
+                                 double *partial, int n_partial, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "cellforge/status.h"
+#include "cellforge/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,12 +27,13 @@ extern "C" {
 
 /* loss[0] = the mean loss over the n rows, computed in double, summed in a
  * fixed order (the same bits on every run). */
-cf_status cf_kernel_xent_forward(const float *logits, const int32_t *labels, int64_t n, int64_t k,
+cf_status cf_kernel_xent_forward(const void *logits, cf_dtype dt, const int32_t *labels, int64_t n, int64_t k,
                                  double smoothing, float *loss, cudaStream_t stream);
-/* dlogits[r, j] += dloss[0] * (softmax(z_r)_j - t_j) / n; dloss is one float of
+/* logits and dlogits of dtype dt (f32, bf16, f16), the loss f32.
+ * dlogits[r, j] += dloss[0] * (softmax(z_r)_j - t_j) / n; dloss is one float of
  * device memory (the weight of this loss). */
-cf_status cf_kernel_xent_backward(const float *logits, const int32_t *labels, int64_t n, int64_t k,
-                                  double smoothing, const float *dloss, float *dlogits, cudaStream_t stream);
+cf_status cf_kernel_xent_backward(const void *logits, cf_dtype dt, const int32_t *labels, int64_t n, int64_t k,
+                                  double smoothing, const float *dloss, void *dlogits, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,10 @@
  *   batch      a synthetic dataset, augmentation on and off, idx in device
  *              memory: x within 1e-6 of the host's floats, y exact; two
  *              datasets in turn (the device keeps a copy of each)
+ *   16-bit     narrow, widen_add and drop-path in bf16 and f16 bit for bit;
+ *              a bf16 batch within one bf16 unit; loss scaling on the
+ *              device: the seeds, a scaled clip by the host rule, an
+ *              overflow that halves the scale and an SGD step that skips
  *
  * Exits 77 (skipped) in a build without CUDA or on a machine without a GPU.
  */
@@ -295,7 +299,7 @@ static void steps_case(float bad_loss, int want_bad) {
         CHECK_OK(cf_backend_copy(gpu, dlog, logits, sizeof logits, CF_COPY_TO_DEVICE));
         CHECK_OK(cf_backend_copy(gpu, dlab, labels, sizeof labels, CF_COPY_TO_DEVICE));
         CHECK_OK(cf_backend_copy(gpu, dloss, loss, sizeof loss, CF_COPY_TO_DEVICE));
-        cf_step_stats_args a = {dlog, dlab, N, K, dloss, dloss + 1, 0.4, 1e4, dst};
+        cf_step_stats_args a = {dlog, dlab, N, K, dloss, dloss + 1, 0.4, 1e4, dst, CF_DTYPE_F32};
         CHECK_OK(cf_backend_step_stats(gpu, &a));
     }
     /* clipping: |g| of P normals is about sqrt(P) = 70.7 */
@@ -321,7 +325,7 @@ static void steps_case(float bad_loss, int want_bad) {
         CHECK_OK(cf_backend_copy(gpu, dg, g, P * sizeof *g, CF_COPY_TO_DEVICE));
     }
     CHECK_OK(cf_backend_copy(gpu, dloss, loss, sizeof loss, CF_COPY_TO_DEVICE));
-    cf_step_stats_args a = {dlog, dlab, N, K, dloss, NULL, 0.4, 1e4, dst};
+    cf_step_stats_args a = {dlog, dlab, N, K, dloss, NULL, 0.4, 1e4, dst, CF_DTYPE_F32};
     CHECK_OK(cf_backend_step_stats(gpu, &a));
     CHECK_OK(cf_backend_step_clip(gpu, dg, P, 10.0, dst));
     cf_sgd_args d = {dw, dg, dbuf, P, 0.05f, 0.9f, 0.0f, 1.0f, 1, 1, dst};
@@ -430,6 +434,147 @@ done:
     cf_dataset_destroy(ds2);
 }
 
+/* ---- mixed precision: the 16-bit copies, loops and loss scaling ------------------- */
+
+static int half_equal(const uint16_t *a, const uint16_t *b, size_t n) { return memcmp(a, b, n * sizeof *a) == 0; }
+
+static void check_half_loops(void) {
+    enum { N = 5000 };
+    static const cf_dtype dts[2] = {CF_DTYPE_BF16, CF_DTYPE_F16};
+    cf_rng r = cf_rng_make(9, cf_rng_stream(1, CF_RNG_PURPOSE_TEST));
+    float *src = normals(N, 3.0f, &r), *acc = normals(N, 1.0f, &r), *acc_dev = malloc(N * sizeof *acc_dev);
+    uint16_t *want = malloc(N * sizeof *want), *got = malloc(N * sizeof *got);
+    CF_ASSERT(acc_dev && want && got);
+    for (int t = 0; t < 2; t++) {
+        const cf_dtype dt = dts[t];
+        /* narrow: the rounding of every value, bit for bit */
+        float *dsrc = dev_put(src, N * sizeof *src);
+        uint16_t *dh = dev_put(NULL, N * sizeof *dh);
+        cf_half_from_f32(dt, want, src, N);
+        if (dsrc && dh) {
+            CHECK_OK(cf_backend_narrow(gpu, dh, dt, dsrc, N));
+            if (dev_get(got, dh, N * sizeof *got))
+                CHECK(half_equal(got, want, N), "narrow to %s: not the host's rounding", cf_dtype_name(dt));
+        }
+        /* widen_add: one f32 add of an exact value */
+        float *dacc = dev_put(acc, N * sizeof *acc);
+        if (dacc && dh) {
+            CHECK_OK(cf_backend_widen_add(gpu, dacc, dh, dt, N));
+            float *host_acc = malloc(N * sizeof *host_acc);
+            CF_ASSERT(host_acc != NULL);
+            memcpy(host_acc, acc, N * sizeof *acc);
+            CHECK_OK(cf_backend_widen_add(host, host_acc, want, dt, N));
+            if (dev_get(acc_dev, dacc, N * sizeof *acc_dev))
+                CHECK(memcmp(acc_dev, host_acc, N * sizeof *acc_dev) == 0, "widen_add from %s: not the host's sums",
+                      cf_dtype_name(dt));
+            free(host_acc);
+        }
+        /* drop-path on 16-bit images: the f32 product rounded once */
+        if (dh) {
+            const drop_case *c = &drop_cases[0];
+            const size_t n = (size_t)c->n * c->per;
+            CF_ASSERT(n <= N);
+            CHECK_OK(cf_backend_narrow(gpu, dh, dt, dsrc, N));
+            CHECK_OK(cf_backend_drop_path(gpu, dh, dt, c->n, c->per, c->p, c->seed, c->stream, c->index0));
+            memcpy(got, want, N * sizeof *got);
+            CHECK_OK(cf_backend_drop_path(host, got, dt, c->n, c->per, c->p, c->seed, c->stream, c->index0));
+            uint16_t *dev = malloc(N * sizeof *dev);
+            CF_ASSERT(dev != NULL);
+            if (dev_get(dev, dh, N * sizeof *dev))
+                CHECK(half_equal(dev, got, n), "drop-path on %s: not the host's values", cf_dtype_name(dt));
+            free(dev);
+        }
+        cf_backend_free(gpu, dsrc);
+        cf_backend_free(gpu, dh);
+        cf_backend_free(gpu, dacc);
+    }
+    free(src), free(acc), free(acc_dev), free(want), free(got);
+
+    /* a 16-bit batch: cf_data_batch's floats, rounded once (the f32 kernel may fuse: one bf16 unit) */
+    cf_dataset *ds = synthetic("synthetic", 30, 3, 12, 10, 10, 7);
+    if (ds) {
+        static const float mean[3] = {0.49f, 0.48f, 0.45f}, stdv[3] = {0.25f, 0.24f, 0.26f};
+        const cf_augment full = {.crop_pad = 2, .flip = 1, .cutout = 4, .erase = 0.5};
+        enum { B = 11 };
+        const size_t nx = (size_t)B * cf_dataset_image_bytes(ds);
+        uint32_t idx[B];
+        for (int k = 0; k < B; k++) idx[k] = (uint32_t)(3 * k);
+        uint16_t *hx = malloc(nx * sizeof *hx), *gx = malloc(nx * sizeof *gx);
+        int32_t hy[B], gy[B];
+        CF_ASSERT(hx && gx);
+        cf_batch_args a = {ds, idx, B, mean, stdv, &full, 42, 2, 7, hx, hy, 1, CF_DTYPE_BF16};
+        CHECK_OK(cf_backend_batch(host, &a));
+        uint32_t *didx = dev_put(idx, sizeof idx);
+        void *dx = dev_put(NULL, nx * sizeof *gx);
+        int32_t *dy = dev_put(NULL, sizeof gy);
+        if (didx && dx && dy) {
+            cf_batch_args d = {ds, didx, B, mean, stdv, &full, 42, 2, 7, dx, dy, 1, CF_DTYPE_BF16};
+            CHECK_OK(cf_backend_batch(gpu, &d));
+            if (dev_get(gx, dx, nx * sizeof *gx) && dev_get(gy, dy, sizeof gy)) {
+                double worst = 0;
+                for (size_t i = 0; i < nx; i++)
+                    worst = fmax(worst, fabs((double)cf_bf16_to_f32(gx[i]) - cf_bf16_to_f32(hx[i])));
+                CHECK(worst <= 0x1p-6, "bf16 batch: a pixel off by %g (one bf16 unit at |v| < 4 is 2^-6)", worst);
+                CHECK(memcmp(gy, hy, sizeof gy) == 0, "bf16 batch: labels differ");
+                printf("batch bf16: worst pixel error %.1e\n", worst);
+            }
+        }
+        cf_backend_free(gpu, didx);
+        cf_backend_free(gpu, dx);
+        cf_backend_free(gpu, dy);
+        free(hx), free(gx);
+        cf_dataset_destroy(ds);
+    }
+
+    /* loss scaling on the device: the seeds, a good step, an overflow */
+    enum { P = 3000 };
+    cf_rng q = cf_rng_make(4, cf_rng_stream(2, CF_RNG_PURPOSE_TEST));
+    float *g = normals(P, 1024.0f, &q);
+    cf_step_stats want_st = {0}, got_st;
+    want_st.scale = 1024.0f;
+    want_st.steps = 1;
+    cf_step_stats *dst = dev_put(&want_st, sizeof want_st);
+    float *dg = dev_put(g, P * sizeof *g), *dseeds = dev_put(NULL, 2 * sizeof(float));
+    if (dst && dg && dseeds) {
+        float seeds[2];
+        CHECK_OK(cf_backend_step_seed(gpu, dseeds, 1.0, 0.4, dst));
+        if (dev_get(seeds, dseeds, sizeof seeds))
+            CHECK(seeds[0] == 1024.0f && seeds[1] == (float)(0.4 * 1024.0), "seeds %g, %g at scale 1024", seeds[0],
+                  seeds[1]);
+        double norm2 = 0;
+        for (int i = 0; i < P; i++) norm2 += (double)g[i] * g[i];
+        CHECK_OK(cf_backend_step_clip(gpu, dg, P, 5.0, dst));
+        cf_step_clip_host(&want_st, norm2, 5.0);
+        if (dev_get(&got_st, dst, sizeof got_st))
+            CHECK(fabsf(got_st.clip - want_st.clip) <= 1e-6f * want_st.clip && got_st.skip == 0 && got_st.good == 1,
+                  "scaled clip %.9g (host rule %.9g), skip %d, good %d", got_st.clip, want_st.clip, got_st.skip,
+                  got_st.good);
+        g[7] = INFINITY;
+        CHECK_OK(cf_backend_copy(gpu, dg, g, P * sizeof *g, CF_COPY_TO_DEVICE));
+        CHECK_OK(cf_backend_step_clip(gpu, dg, P, 5.0, dst));
+        if (dev_get(&got_st, dst, sizeof got_st))
+            CHECK(got_st.skip == 1 && got_st.scale == 512.0f && got_st.skipped == 1 && got_st.bad == CF_STEP_OK,
+                  "an overflow: skip %d, scale %g, skipped %d, bad %d", got_st.skip, got_st.scale, got_st.skipped,
+                  got_st.bad);
+        /* the SGD step after it moves nothing */
+        float *w = normals(P, 1.0f, &q), *back = malloc(P * sizeof *back);
+        float *dw = dev_put(w, P * sizeof *w), *dbuf = dev_put(NULL, P * sizeof *w);
+        cf_sgd_args sa = {dw, dg, dbuf, P, 0.1f, 0.9f, 0.0f, 1.0f, 1, 1, dst};
+        if (dw && dbuf) {
+            CHECK_OK(cf_backend_sgd(gpu, &sa));
+            if (dev_get(back, dw, P * sizeof *back))
+                CHECK(memcmp(back, w, P * sizeof *w) == 0, "a skipped step moved the weights");
+        }
+        cf_backend_free(gpu, dw);
+        cf_backend_free(gpu, dbuf);
+        free(w), free(back);
+    }
+    cf_backend_free(gpu, dst);
+    cf_backend_free(gpu, dg);
+    cf_backend_free(gpu, dseeds);
+    free(g);
+}
+
 int main(void) {
     int skip = 0;
     gpu = cuda_test_open(0, &skip);
@@ -444,6 +589,7 @@ int main(void) {
     check_sgd();
     check_steps();
     check_batch();
+    check_half_loops();
     cf_backend_cuda_destroy(gpu);
     return test_finish("test_cuda_loops");
 }

@@ -14,6 +14,9 @@
  * convolutions run on our kernels (kernels/depthwise.cu) on the first
  * instance and on cuDNN on the deterministic one.
  *
+ * Every case runs again in bf16 and in f16 on the first instance against
+ * the reference in the same dtype (gpu_bound_bf16 says why the bounds).
+ *
  * Exits 77 (skipped) in a build without CUDA or on a machine without a GPU.
  *
  *   ./test_cuda_ops          every case, one line each with its errors
@@ -94,6 +97,23 @@ static oh_bound gpu_bound(const oh_case *c, const char *what) {
     return (oh_bound){-1.0, "no row"};
 }
 
+/* 16-bit runs (mixed precision) are held to the reference in the same dtype,
+ * which widens the 16-bit values, runs the f32 op and rounds what it writes
+ * once (ops.h): the GPU computes in f32 from the same 16-bit values and rounds
+ * once too, so its f32-level difference (the row's bound) can move a rounding
+ * by one 16-bit unit at the largest value, 2^-7 (bf16) or 2^-10 (f16). */
+static oh_bound gpu_bound_bf16(const oh_case *c, const char *what) {
+    oh_bound b = gpu_bound(c, what);
+    if (b.tol >= 0) b = (oh_bound){b.tol + 0x1p-7, "bf16: the f32 row plus one unit in the last place"};
+    return b;
+}
+
+static oh_bound gpu_bound_f16(const oh_case *c, const char *what) {
+    oh_bound b = gpu_bound(c, what);
+    if (b.tol >= 0) b = (oh_bound){b.tol + 0x1p-10, "f16: the f32 row plus one unit in the last place"};
+    return b;
+}
+
 static cf_backend *gpu, *gpu_det;
 
 /* The same bits in two runs of one instance. */
@@ -123,6 +143,11 @@ static void check_case(const oh_case *c) {
     }
     for (int k = 0; k < n; k++) oh_result_free(&got[k]);
     oh_result_free(&again);
+    const oh_target half[2] = {
+        {"cuda bf16", gpu, CF_DTYPE_BF16, CF_DTYPE_BF16, gpu_bound_bf16},
+        {"cuda f16", gpu, CF_DTYPE_F16, CF_DTYPE_F16, gpu_bound_f16},
+    };
+    oh_check_case(c, &d, half, 2, NULL, 1);
     oh_data_free(&d);
 }
 

@@ -193,10 +193,6 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
         tc.max_epoch_fraction = fraction;
         tc.seed = cfg->seed;
         if ((rc = cli_precision(a, &tc.precision)) >= 0) return rc;
-        for (int i = 0; i < r->n_workers && tc.precision != CF_DTYPE_F32; i++)
-            if (r->workers[i].kind == CF_WORKER_CUDA)
-                return cli_usage_error(a, "--precision %s: the GPU backend has no 16-bit kernels yet; search in fp32 "
-                                          "on GPUs, or pass --devices cpu", cli_value(a, "precision"));
         double dp = cf_space_get_or(r->space, "drop_path", 0);
         tc.drop_path = dp > 0 ? dp : 0;
         r->tc = tc;

@@ -66,9 +66,10 @@ static cf_status check_call(const cf_cuda_ctx *ctx, const cf_op_args *a, int bac
         if (!on_gpu(t, ctx->device))
             CF_FAIL(CF_ERR_INVALID_ARG, "cuda:%d: %s got a tensor that is not on this GPU", ctx->device,
                     cf_op_name(a->kind));
-        if (t->dtype != CF_DTYPE_F32 && !(t->dtype == CF_DTYPE_I32 && a->kind == CF_OP_SOFTMAX_XENT))
-            CF_FAIL(CF_ERR_UNSUPPORTED, "cuda:%d: %s in %s is not supported (f32)", ctx->device, cf_op_name(a->kind),
-                    cf_dtype_name(t->dtype));
+        if (t->dtype != CF_DTYPE_F32 && !cf_dtype_is_half(t->dtype) &&
+            !(t->dtype == CF_DTYPE_I32 && a->kind == CF_OP_SOFTMAX_XENT))
+            CF_FAIL(CF_ERR_UNSUPPORTED, "cuda:%d: %s in %s is not supported (f32, bf16, f16)", ctx->device,
+                    cf_op_name(a->kind), cf_dtype_name(t->dtype));
         if (!cf_tensor_is_contiguous(t))
             CF_FAIL(CF_ERR_UNSUPPORTED, "cuda:%d: %s takes contiguous tensors only", ctx->device, cf_op_name(a->kind));
     }
@@ -181,6 +182,12 @@ static cf_status cuda_drop_path(void *vctx, void *x, cf_dtype dt, int n, size_t 
     return cf_cuda_drop_path(vctx, x, dt, n, per, p, seed, stream, index0);
 }
 static cf_status cuda_scale(void *vctx, float *x, size_t n, float a) { return cf_cuda_scale(vctx, x, n, a); }
+static cf_status cuda_narrow(void *vctx, void *dst, cf_dtype dt, const float *src, size_t n) {
+    return cf_cuda_narrow(vctx, dst, dt, src, n);
+}
+static cf_status cuda_widen_add(void *vctx, float *dst, const void *src, cf_dtype dt, size_t n) {
+    return cf_cuda_widen_add(vctx, dst, src, dt, n);
+}
 static cf_status cuda_norm2(void *vctx, const float *g, size_t n, double *out) {
     return cf_cuda_norm2(vctx, g, n, out);
 }
@@ -246,6 +253,7 @@ static void cuda_graph_free(void *vctx, void *graph) {
 
 static const cf_backend_ops cuda_backend_ops = {
     .name = "cuda",
+    .half = 1,
     .forward = cuda_forward,
     .backward = cuda_backward,
     .supports = cuda_supports,
@@ -261,6 +269,8 @@ static const cf_backend_ops cuda_backend_ops = {
     .norm2 = cuda_norm2,
     .sgd = cuda_sgd,
     .batch = cuda_batch,
+    .narrow = cuda_narrow,
+    .widen_add = cuda_widen_add,
     .step_stats = cuda_step_stats,
     .step_clip = cuda_step_clip,
     .step_seed = cuda_step_seed,

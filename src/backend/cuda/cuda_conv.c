@@ -3,8 +3,10 @@
  * padding, dilation and groups, exactly the op of ref_conv.c. Tested against
  * ref_conv.c by tests/test_cuda_ops.c (label gpu).
  *
- * fp32 stays fp32: every convolution descriptor carries CUDNN_FMA_MATH, so
- * cuDNN never runs a TF32 tensor-core kernel behind the caller's back.
+ * fp32 stays fp32: every f32 convolution descriptor carries CUDNN_FMA_MATH, so
+ * cuDNN never runs a TF32 tensor-core kernel behind the caller's back. 16-bit
+ * data (mixed precision) accumulates in f32 on the tensor cores
+ * (CUDNN_TENSOR_OP_MATH); its shapes are cached apart from the f32 ones.
  *
  * Algorithms. Each direction (forward, backward data, backward filter) of a
  * shape is chosen once, on its first use, from cuDNN's heuristic ranking
@@ -70,6 +72,7 @@ typedef struct conv_key {
     int n, c, h, w;                  /* input */
     int oc, kh, kw;                  /* weight (OC, C/groups, KH, KW) */
     int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+    int dtype;                       /* cf_dtype of x, w, y: f32, bf16 or f16 */
 } conv_key;
 
 typedef struct conv_entry {
@@ -164,6 +167,7 @@ static cf_status conv_key_of(const cf_op_args *a, conv_key *k) {
     k->dil_h = p->dil_h;
     k->dil_w = p->dil_w;
     k->groups = p->groups;
+    k->dtype = (int)a->in[0]->dtype;
     return CF_OK;
 }
 
@@ -178,19 +182,20 @@ static cf_status conv_entry_init(const cf_op_args *a, const conv_key *k, conv_en
     CF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&e->bias));
     CF_CUDNN_CHECK(cudnnCreateFilterDescriptor(&e->w));
     CF_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&e->conv));
-    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(e->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k->n, k->c, k->h, k->w));
-    CF_CUDNN_CHECK(cudnnSetFilter4dDescriptor(e->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k->oc, k->c / k->groups,
-                                              k->kh, k->kw));
+    const cudnnDataType_t dt = cf_cudnn_type((cf_dtype)k->dtype);
+    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(e->x, CUDNN_TENSOR_NCHW, dt, k->n, k->c, k->h, k->w));
+    CF_CUDNN_CHECK(cudnnSetFilter4dDescriptor(e->w, dt, CUDNN_TENSOR_NCHW, k->oc, k->c / k->groups, k->kh, k->kw));
+    /* f32 accumulation in every case: 16-bit data is cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configuration */
     CF_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(e->conv, k->pad_h, k->pad_w, k->stride_h, k->stride_w, k->dil_h,
                                                    k->dil_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     CF_CUDNN_CHECK(cudnnSetConvolutionGroupCount(e->conv, k->groups));
-    CF_CUDNN_CHECK(cudnnSetConvolutionMathType(e->conv, CUDNN_FMA_MATH));
+    CF_CUDNN_CHECK(cudnnSetConvolutionMathType(e->conv, k->dtype == CF_DTYPE_F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
     CF_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(e->conv, e->x, e->w, &on, &oc, &oh, &ow));
     if (on != y[0] || oc != y[1] || oh != y[2] || ow != y[3])
         CF_FAIL(CF_ERR_INTERNAL, "cuda: conv2d: cuDNN derives output (%d, %d, %d, %d), the shape rule (%d, %d, %d, %d)",
                 on, oc, oh, ow, y[0], y[1], y[2], y[3]);
-    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(e->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, y[0], y[1], y[2], y[3]));
-    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(e->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k->oc, 1, 1));
+    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(e->y, CUDNN_TENSOR_NCHW, dt, y[0], y[1], y[2], y[3]));
+    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(e->bias, CUDNN_TENSOR_NCHW, dt, 1, k->oc, 1, 1));
     e->key = *k;
     e->used = 1;
     return CF_OK;
@@ -302,7 +307,10 @@ static cf_status conv_choose(cf_cuda_ctx *ctx, conv_entry *e, int dir) {
         for (int i = 0; i < n; i++) {
             if (c[i].status != CUDNN_STATUS_SUCCESS) continue;
             if (ctx->deterministic && c[i].determinism != CUDNN_DETERMINISTIC) continue;
-            if (c[i].math != CUDNN_FMA_MATH && c[i].math != CUDNN_DEFAULT_MATH) continue;
+            /* f32 stays f32 (no TF32); 16-bit data may use the tensor cores, never a conversion */
+            if (c[i].math != CUDNN_FMA_MATH && c[i].math != CUDNN_DEFAULT_MATH &&
+                !(k->dtype != CF_DTYPE_F32 && c[i].math == CUDNN_TENSOR_OP_MATH))
+                continue;
             size_t bytes = 0;
             if (conv_workspace_size(ctx, e, dir, c[i].algo, &bytes) != CUDNN_STATUS_SUCCESS) continue;
             const int small = bytes <= CONV_WORKSPACE_SOFT;
@@ -331,10 +339,10 @@ static cf_status conv_choose(cf_cuda_ctx *ctx, conv_entry *e, int dir) {
                 "algorithm's workspace fits in device memory", ctx->device, conv_dir_name[dir], k->n, k->c, k->h, k->w,
                 k->oc, k->c / k->groups, k->kh, k->kw);
     CF_FAIL(CF_ERR_UNSUPPORTED, "cuda:%d: conv2d %s of x (%d, %d, %d, %d), w (%d, %d, %d, %d), stride %dx%d, "
-            "pad %dx%d, dilation %dx%d, groups %d: cuDNN offers no %sfp32 (FMA) algorithm", ctx->device,
+            "pad %dx%d, dilation %dx%d, groups %d: cuDNN offers no %s%s algorithm", ctx->device,
             conv_dir_name[dir], k->n, k->c, k->h, k->w, k->oc, k->c / k->groups, k->kh, k->kw, k->stride_h,
             k->stride_w, k->pad_h, k->pad_w, k->dil_h, k->dil_w, k->groups,
-            ctx->deterministic ? "deterministic " : "");
+            ctx->deterministic ? "deterministic " : "", k->dtype == CF_DTYPE_F32 ? "fp32 (FMA)" : cf_dtype_name((cf_dtype)k->dtype));
 }
 
 /* ---- depthwise: our kernels ---------------------------------------------------- */
@@ -392,10 +400,13 @@ cf_status cf_cuda_conv2d_forward(cf_cuda_ctx *ctx, const cf_op_args *a) {
     CF_TRY(conv_entry_get(ctx, a, &e));
     CF_TRY(conv_choose(ctx, e, CONV_FWD));
     CF_TRY(cf_cuda_workspace(ctx, e->bytes[CONV_FWD]));
+    /* 16-bit: the bias first and the convolution added to it (beta 1), so y is rounded once, as the reference */
+    const int half = x->dtype != CF_DTYPE_F32;
+    if (b && half) CF_CUDNN_CHECK(cudnnAddTensor(ctx->cudnn, &one, e->bias, b->data, &zero, e->y, y->data));
     CF_CUDNN_CHECK(cudnnConvolutionForward(ctx->cudnn, &one, e->x, x->data, e->w, w->data, e->conv,
                                            (cudnnConvolutionFwdAlgo_t)e->algo[CONV_FWD], ctx->workspace,
-                                           e->bytes[CONV_FWD], &zero, e->y, y->data));
-    if (b) CF_CUDNN_CHECK(cudnnAddTensor(ctx->cudnn, &one, e->bias, b->data, &one, e->y, y->data));
+                                           e->bytes[CONV_FWD], b && half ? &one : &zero, e->y, y->data));
+    if (b && !half) CF_CUDNN_CHECK(cudnnAddTensor(ctx->cudnn, &one, e->bias, b->data, &one, e->y, y->data));
     return CF_OK;
 }
 

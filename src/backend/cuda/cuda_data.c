@@ -184,6 +184,6 @@ cf_status cf_cuda_batch(cf_cuda_ctx *ctx, const cf_batch_args *a) {
                                   .erase_stream = cf_data_erase_stream(a->epoch)};
     /* cf_data_batch's augmentation stream of the epoch (see draw() in batch.c) */
     const uint64_t rng_stream = cf_rng_stream(a->epoch | (1ull << 40), CF_RNG_PURPOSE_DATA);
-    return cf_kernel_batch(kd, a->idx, a->n, scale, shift, aug, a->seed, rng_stream, a->pos0, a->x, a->y,
+    return cf_kernel_batch(kd, a->idx, a->n, scale, shift, aug, a->seed, rng_stream, a->pos0, a->x, a->dtype, a->y,
                            ctx->stream);
 }

@@ -28,13 +28,18 @@ static inline cf_status cf_cuda_dims(const cf_tensor *t, const char *op, const c
     return CF_OK;
 }
 
-/* Describe t (f32, contiguous NCHW) in d, created by the caller. */
+/* cuDNN's name of a float storage: f32, bf16 or f16 (checked by backend_cuda.c). */
+static inline cudnnDataType_t cf_cudnn_type(cf_dtype d) {
+    return d == CF_DTYPE_BF16 ? CUDNN_DATA_BFLOAT16 : d == CF_DTYPE_F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+}
+
+/* Describe t (contiguous NCHW of f32, bf16 or f16) in d, created by the caller. */
 static inline cf_status cf_cuda_tensor_desc(cudnnTensorDescriptor_t d, const cf_tensor *t, const char *op,
                                             const char *what) {
     int dims[4];
     CF_TRY(cf_cuda_dims(t, op, what, dims));
-    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, dims[0], dims[1], dims[2],
-                                              dims[3]));
+    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cf_cudnn_type(t->dtype), dims[0], dims[1],
+                                              dims[2], dims[3]));
     return CF_OK;
 }
 

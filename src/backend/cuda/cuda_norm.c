@@ -14,6 +14,11 @@
  * writes land in ctx->junk and ctx->junk + C, two regions nobody reads.
  * The descriptors are made per call: two host objects, no device work.
  *
+ * 16-bit data (mixed precision): x, y, dx, dy are bf16 or f16, gamma, beta
+ * and the statistics f32 (ops.h), which is cuDNN's own rule for 16-bit batch
+ * norm: the descriptor cudnnDeriveBNTensorDescriptor derives from a 16-bit
+ * input is f32.
+ *
  * With params.bn.relu (batch norm then ReLU as one op) forward runs the
  * ReLU kernel in place on the output after cuDNN, and backward writes
  * dy * (out > 0) (the ReLU kernel's backward with out as its input: out > 0
@@ -71,7 +76,7 @@ static cf_status bn_forward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_desc
                                                                x->data, d->x, y->data, d->param, scale, bias,
                                                                a->state[0]->data, a->state[1]->data, p->eps));
     }
-    if (p->relu) CF_TRY(cf_kernel_relu_forward(y->data, y->data, (size_t)cf_tensor_numel(y), ctx->stream));
+    if (p->relu) CF_TRY(cf_kernel_relu_forward(y->data, y->data, y->dtype, (size_t)cf_tensor_numel(y), ctx->stream));
     return CF_OK;
 }
 
@@ -87,7 +92,7 @@ static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_des
     cf_tensor *dgamma = a->dw[0];     /* (C) or NULL */
     cf_tensor *dbeta = a->dw[1];      /* (C) or NULL */
     const size_t C = (size_t)x->shape[1];
-    const size_t numel = (size_t)cf_tensor_numel(x), bytes = numel * sizeof(float);
+    const size_t numel = (size_t)cf_tensor_numel(x), bytes = cf_tensor_bytes(x);
     const float one = 1.0f, zero = 0.0f;
     CF_TRY(bn_check_eps(ctx, p->eps));
     CF_TRY(cf_cuda_constants(ctx, 2 * C));
@@ -97,7 +102,7 @@ static cf_status bn_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const bn_des
     const void *dy_data = dy->data;
     char *scratch = ctx->workspace;
     if (p->relu) {
-        CF_TRY(cf_kernel_relu_backward(a->out->data, dy->data, (float *)scratch, numel, 1, ctx->stream));
+        CF_TRY(cf_kernel_relu_backward(a->out->data, dy->data, scratch, x->dtype, numel, 1, ctx->stream));
         dy_data = scratch;
         scratch += part;
     }

@@ -95,6 +95,8 @@ cf_status cf_cuda_dropout_backward(cf_cuda_ctx *ctx, const cf_op_args *a);
 cf_status cf_cuda_drop_path(cf_cuda_ctx *ctx, void *x, cf_dtype dt, int n, size_t per, double p, uint64_t seed,
                             uint64_t stream, uint64_t index0);
 cf_status cf_cuda_scale(cf_cuda_ctx *ctx, float *x, size_t n, float a);
+cf_status cf_cuda_narrow(cf_cuda_ctx *ctx, void *dst, cf_dtype dt, const float *src, size_t n);
+cf_status cf_cuda_widen_add(cf_cuda_ctx *ctx, float *dst, const void *src, cf_dtype dt, size_t n);
 cf_status cf_cuda_norm2(cf_cuda_ctx *ctx, const float *g, size_t n, double *out);
 cf_status cf_cuda_sgd(cf_cuda_ctx *ctx, const cf_sgd_args *a);
 cf_status cf_cuda_batch(cf_cuda_ctx *ctx, const cf_batch_args *a);

@@ -47,7 +47,8 @@ static cf_status pool_descs_init(pool_descs *d, const cf_op_args *a, cudnnPoolin
     if (on != y[0] || oc != y[1] || oh != y[2] || ow != y[3])
         CF_FAIL(CF_ERR_INTERNAL, "cuda: %s: cuDNN derives output (%d, %d, %d, %d), the shape rule (%d, %d, %d, %d)", op,
                 on, oc, oh, ow, y[0], y[1], y[2], y[3]);
-    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, y[0], y[1], y[2], y[3]));
+    CF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NCHW, cf_cudnn_type(a->out->dtype), y[0], y[1], y[2],
+                                              y[3]));
     return CF_OK;
 }
 
@@ -66,7 +67,7 @@ static cf_status pool_backward(cf_cuda_ctx *ctx, const cf_op_args *a, const pool
     const float one = 1.0f, zero = 0.0f;
     const void *y = a->out->data;
     if (recompute_y) {
-        CF_TRY(cf_cuda_workspace(ctx, (size_t)cf_tensor_numel(a->out) * sizeof(float)));
+        CF_TRY(cf_cuda_workspace(ctx, cf_tensor_bytes(a->out)));
         CF_CUDNN_CHECK(cudnnPoolingForward(ctx->cudnn, d->pool, &one, d->x, x->data, &zero, d->y, ctx->workspace));
         y = ctx->workspace;
     }
