@@ -34,7 +34,9 @@ achieved training TFLOP/s, counted as 6 x MACs per image (forward 2, backward 4)
 
 On a GPU both sides keep the dataset on the device, PyTorch runs eager with cuDNN
 (benchmark mode on, TF32 off for fp32 as cellforge's fp32 is plain fp32, autocast for
-bf16), and its timing waits for the device at the end of each epoch.
+bf16 and fp16, fp16 with GradScaler), and its timing waits for the device at the end of
+each epoch. --precision bf16|fp16 runs cellforge in mixed precision too; TFLOP/s are then
+set against the GPU's 16-bit tensor-core peak.
 
 Prints one JSON line per implementation and run, and a last line with the ratio
 (cellforge images/s over PyTorch images/s; above 1 means cellforge is faster). With
@@ -67,8 +69,8 @@ NETS = {
     "darts": ("darts", {"C": 16, "layers": 8, "auxiliary": 0}, DARTS_V2),
     "mobile": ("mobile", {"width": 1.0}, MOBILE),
 }
-# Published dense peaks of an H200 SXM (TFLOP/s): fp32 on CUDA cores, bf16 on tensor cores.
-PEAK = {"fp32": 67.0, "bf16": 989.0}
+# Published dense peaks of an H200 SXM (TFLOP/s): fp32 on CUDA cores, bf16 and fp16 on tensor cores.
+PEAK = {"fp32": 67.0, "bf16": 989.0, "fp16": 989.0}
 DATA = "/usr/share/datasets/fashion-mnist"
 
 
@@ -117,7 +119,10 @@ def run_torch(args):
     compile_s = None
     if getattr(args, "torch_compile", False):
         model = torch.compile(net, mode="reduce-overhead")
-    amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+    amp = torch.autocast(device_type=dev.type, dtype=half or torch.float32, enabled=half is not None)
+    # fp16 scales its loss as cellforge does (GradScaler's defaults: 2^16, halve, double after 2000)
+    scaler = torch.amp.GradScaler(dev.type) if args.precision == "fp16" else None
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = max(1, math.ceil(len(xtr) // args.batch * args.fraction))
     total = steps * args.epochs
@@ -145,8 +150,13 @@ def run_torch(args):
             with amp:
                 loss = F.cross_entropy(model(xb)[0], yb)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             t += 1
             if compile_s is None and lr_t is not None and s == 0:
                 torch.cuda.synchronize()
@@ -191,9 +201,8 @@ def run_cellforge(args):
     cmd = [args.cellforge, "train"] + sargs + [
            "--dataset", "fashion-mnist", "--data-dir", args.data, "--epochs", str(args.epochs),
            "--batch", str(args.batch), "--lr", str(args.lr), "--val-fraction", "0", "--fraction", str(args.fraction),
-           "--threads", str(args.threads), "--seed", str(args.seed), "--device", args.device, arch]
-    if args.precision != "fp32":
-        raise SystemExit("cellforge trains in fp32 only for now (--precision %s)" % args.precision)
+           "--threads", str(args.threads), "--seed", str(args.seed), "--device", args.device,
+           "--precision", args.precision, arch]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     m = re.search(r"test accuracy ([0-9.]+)% \(\d+ images\); ([0-9.]+) training images/s", out)
     if not m:
@@ -219,7 +228,8 @@ def main():
     p.add_argument("--data", default=DATA)
     p.add_argument("--cellforge", default=os.path.join(ROOT, "build", "cellforge"))
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (both sides)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="both sides: cellforge --precision, PyTorch autocast (fp16 with GradScaler)")
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-cellforge", action="store_true")
     p.add_argument("--rounds", type=int, default=1,

@@ -18,7 +18,9 @@
 # its output; and runs benchmarks/bench_train.py on the GPU in fp32 for each
 # network of BENCH (default: nb201 nb201n5 darts mobile), cellforge against
 # PyTorch eager, a warm-up epoch left out on both sides; COMPILE=1 adds
-# torch.compile(mode="reduce-overhead") for nb201; then cellforge alone with
+# torch.compile(mode="reduce-overhead") for nb201; then both sides in bf16
+# for each network of BENCH16 (default: nb201 nb201n5) and in fp16 for
+# nb201n5 (BENCH16="" skips the 16-bit runs); then cellforge alone with
 # CUDA graphs off (nb201) and with its own depthwise kernels (darts, mobile);
 # with SEARCH_TIME=S, benchmarks/bench_gpu_search.py for S seconds per
 # configuration (SEARCH_PROCS: the PyTorch process counts, default 1,4,8,16).
@@ -93,6 +95,14 @@ run)
             --cellforge build-gpu/cellforge --net "$net" --epochs "$epochs" --warmup 1 $flags 2>&1 |
             tee -a "$out/bench-gpu.jsonl" || true
     done
+    # mixed precision: both sides in bf16 (cellforge --precision, PyTorch autocast), and fp16
+    for net in ${BENCH16-nb201 nb201n5}; do
+        python3 benchmarks/bench_train.py --device cuda --precision bf16 --data "$B/fashion-mnist" \
+            --cellforge build-gpu/cellforge --net "$net" --epochs 3 --warmup 1 2>&1 |
+            tee -a "$out/bench-gpu.jsonl" || true
+    done
+    [ -n "${BENCH16-x}" ] && python3 benchmarks/bench_train.py --device cuda --precision fp16 --data "$B/fashion-mnist" \
+        --cellforge build-gpu/cellforge --net nb201n5 --epochs 3 --warmup 1 2>&1 | tee -a "$out/bench-gpu.jsonl" || true
     # the switches, cellforge alone: step graphs off; depthwise convolutions on our kernels
     CELLFORGE_GRAPHS=0 python3 benchmarks/bench_train.py --device cuda --data "$B/fashion-mnist" \
         --cellforge build-gpu/cellforge --net nb201 --epochs 3 --warmup 1 --skip-torch 2>&1 |

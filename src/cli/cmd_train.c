@@ -324,6 +324,9 @@ static int train_and_test(train_run *r, cf_train_config *cfg, const train_opts *
     }
     printf("test accuracy %.2f%% (%zu images); %.0f training images/s; %.1f s in all\n", 100 * test_acc,
            r->test->n, res->images_per_s, res->seconds);
+    if (cfg->precision == CF_DTYPE_F16)
+        printf("fp16 loss scaling: %lld step%s skipped for an overflow\n", (long long)res->scale_skips,
+               res->scale_skips == 1 ? "" : "s");
     int rc = res->status == CF_TRAIN_OK ? EXIT_OK : EXIT_ERROR;
     if (o->out_path) {
         if (cf_checkpoint_save(o->out_path, r->s, r->arch_text, r->m, cfg, res, test_acc) != CF_OK) {

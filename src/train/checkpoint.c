@@ -175,6 +175,8 @@ static cJSON *make_header(const cf_space *s, const char *arch_text, const cf_mod
         cJSON_AddBoolToObject(t, "flip", cfg->augment.flip);
         cJSON_AddNumberToObject(t, "cutout", cfg->augment.cutout);
         if (cfg->augment.erase > 0) add_exact(t, "erase", cfg->augment.erase);
+        /* written only for mixed precision: the weights are f32 either way */
+        if (cfg->precision != CF_DTYPE_F32) cJSON_AddStringToObject(t, "precision", cf_dtype_name(cfg->precision));
         cJSON_AddNumberToObject(t, "seed", (double)cfg->seed);
     }
     if (res) {
@@ -696,6 +698,12 @@ static cf_status check_identity(cf_json_reader *r, const cJSON *h, const cf_spac
     /* written only when on: a state from before random erasing had none */
     if (cfg->augment.erase > 0 || cf_json_has(train, "erase"))
         CF_TRY(expect_number(r, train, "erase", cfg->augment.erase, "this run"));
+    /* the precision, like the rest, is the run's: absent means f32 */
+    char saved[16] = "f32";
+    CF_TRY(cf_json_get_string(r, train, "precision", CF_JSON_OPTIONAL, 1, saved, sizeof saved));
+    if (strcmp(saved, cf_dtype_name(cfg->precision)) != 0)
+        return cf_json_fail(r, CF_ERR_INVALID_ARG, "the state was trained in %s, this run is %s", saved,
+                            cf_dtype_name(cfg->precision));
     cf_json_leave(r, mark);
     return CF_OK;
 }
