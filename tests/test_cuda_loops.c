@@ -489,8 +489,10 @@ static void check_half_loops(void) {
         cf_backend_free(gpu, dacc);
     }
     free(src), free(acc), free(acc_dev), free(want), free(got);
+}
 
-    /* a 16-bit batch: cf_data_batch's floats, rounded once (the f32 kernel may fuse: one bf16 unit) */
+/* A 16-bit batch: cf_data_batch's floats, rounded once (the f32 kernel may fuse: one bf16 unit). */
+static void check_half_batch(void) {
     cf_dataset *ds = synthetic("synthetic", 30, 3, 12, 10, 10, 7);
     if (ds) {
         static const float mean[3] = {0.49f, 0.48f, 0.45f}, stdv[3] = {0.25f, 0.24f, 0.26f};
@@ -525,8 +527,10 @@ static void check_half_loops(void) {
         free(hx), free(gx);
         cf_dataset_destroy(ds);
     }
+}
 
-    /* loss scaling on the device: the seeds, a good step, an overflow */
+/* Loss scaling on the device: the seeds, a good step, an overflow, and the SGD step that skips. */
+static void check_half_scaling(void) {
     enum { P = 3000 };
     cf_rng q = cf_rng_make(4, cf_rng_stream(2, CF_RNG_PURPOSE_TEST));
     float *g = normals(P, 1024.0f, &q);
@@ -590,6 +594,8 @@ int main(void) {
     check_steps();
     check_batch();
     check_half_loops();
+    check_half_batch();
+    check_half_scaling();
     cf_backend_cuda_destroy(gpu);
     return test_finish("test_cuda_loops");
 }

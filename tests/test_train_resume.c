@@ -451,6 +451,10 @@ static void check_refusals(const cf_space *s, const cf_train_config *cfg, const 
     c2.max_epoch_fraction = 0.5;
     CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done), CF_ERR_INVALID_ARG, path,
                 "$.resume.max_epoch_fraction");
+    c2 = c1;
+    c2.precision = CF_DTYPE_BF16; /* an f32 state resumed in mixed precision */
+    CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done), CF_ERR_INVALID_ARG, path,
+                "$.train: the state was trained in f32, this run is bf16");
     /* the time limit may change */
     c2 = c1;
     c2.time_limit_s = 100;

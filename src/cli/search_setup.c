@@ -124,6 +124,18 @@ static int external_input(const cli_args *a, run_setup *r, cf_net_input *in) {
     return -1;
 }
 
+/* --slots auto (the default: cfg->slots stays 0) or a count. */
+static int parse_slots(const cli_args *a, cf_search_config *cfg) {
+    const char *slots = cli_value(a, "slots");
+    if (!slots || strcmp(slots, "auto") == 0) return -1;
+    char *end = NULL;
+    long v = strtol(slots, &end, 10);
+    if (!*slots || *end || v < 1 || v > CF_MAX_SLOTS)
+        return cli_usage_error(a, "--slots %s: auto, or a count from 1 to %d", slots, CF_MAX_SLOTS);
+    cfg->slots = (int)v;
+    return -1;
+}
+
 /* Parse the shared flags and load the space, data, evaluator and workers.
  * strategy: the strategy name (its options from --strategy-options). Returns -1
  * on success, else the exit code. */
@@ -135,13 +147,14 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
     long long epochs = 1, batch = cfg->batch, min_batch = cfg->min_batch, seed = 0, threads = 0, workers = 0,
               replicas = 0, retries = cfg->oom_retries, cpu_memory = 0;
     double lr = 0.1, fraction = 1, val_fraction = 0.1;
+    cf_dtype precision = CF_DTYPE_F32;
     /* ranges from the knob table (search_knobs.c) */
     if ((rc = cli_knob_count(a, "epochs", &epochs)) >= 0 || (rc = cli_knob_count(a, "batch", &batch)) >= 0 ||
         (rc = cli_knob_count(a, "min-batch", &min_batch)) >= 0 || (rc = cli_knob_count(a, "seed", &seed)) >= 0 ||
         (rc = cli_knob_count(a, "threads", &threads)) >= 0 || (rc = cli_knob_count(a, "cpu-workers", &workers)) >= 0 ||
         (rc = cli_knob_count(a, "replicas", &replicas)) >= 0 || (rc = cli_knob_count(a, "oom-retries", &retries)) >= 0 ||
         (rc = cli_knob_count(a, "cpu-memory", &cpu_memory)) >= 0 || (rc = cli_knob_number(a, "lr", &lr)) >= 0 ||
-        (rc = cli_knob_number(a, "fraction", &fraction)) >= 0 ||
+        (rc = cli_knob_number(a, "fraction", &fraction)) >= 0 || (rc = cli_precision(a, &precision)) >= 0 ||
         (rc = cli_knob_number(a, "val-fraction", &val_fraction)) >= 0)
         return rc;
     if (min_batch > batch) return cli_usage_error(a, "--min-batch %lld is above --batch %lld", min_batch, batch);
@@ -164,14 +177,7 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
         return cli_fail(a->command);
     r->n_local = r->n_workers;
     cfg->span_ranks = cli_has(a, "span-ranks");
-    const char *slots = cli_value(a, "slots");
-    if (slots && strcmp(slots, "auto") != 0) {
-        char *end = NULL;
-        long v = strtol(slots, &end, 10);
-        if (!*slots || *end || v < 1 || v > CF_MAX_SLOTS)
-            return cli_usage_error(a, "--slots %s: auto, or a count from 1 to %d", slots, CF_MAX_SLOTS);
-        cfg->slots = (int)v;
-    }
+    if ((rc = parse_slots(a, cfg)) >= 0) return rc;
     /* over MPI ranks, rank 0 checks against every rank's workers once they joined */
     if (replicas > r->n_workers && !cf_ranks_wanted(cli_has(a, "mpi")))
         return cli_usage_error(a, "--replicas %lld: only %d workers (--cpu-workers K splits the CPU)", replicas,
@@ -192,7 +198,7 @@ int search_setup(const cli_args *a, const char *strategy, const char *evaluator,
         tc.lr = lr;
         tc.max_epoch_fraction = fraction;
         tc.seed = cfg->seed;
-        if ((rc = cli_precision(a, &tc.precision)) >= 0) return rc;
+        tc.precision = precision;
         double dp = cf_space_get_or(r->space, "drop_path", 0);
         tc.drop_path = dp > 0 ? dp : 0;
         r->tc = tc;

@@ -44,23 +44,25 @@ typedef struct slot {
     char name[96];
 } slot;
 
+/* Weight k of layer i as a slot of `block`, named after it (+ suffix). */
+static void weight_slot(slot *sl, int block, const cf_model *m, int i, int k, const char *suffix) {
+    const cf_net_layer *l = &m->net->layers[i];
+    sl->block = block;
+    sl->at = m->layers[i].w_offset[k];
+    memcpy(sl->shape, l->w_shape[k], sizeof sl->shape);
+    snprintf(sl->name, sizeof sl->name, "%s.%s%s", l->name,
+             l->kind == CF_OP_BATCHNORM ? (k ? "beta" : "gamma") : (k ? "bias" : "weight"), suffix);
+}
+
 /* The tensors in file order: every layer's weights, then every BN layer's
  * running statistics, then (with_momentum) the momentum of every weight, at
  * the weight's offset. Returns the count (slots may be NULL to count). */
 static int list_slots(const cf_model *m, int with_momentum, slot *slots) {
     const cf_net *net = m->net;
     int n = 0;
-    for (int i = 0; i < net->n; i++) {
-        const cf_net_layer *l = &net->layers[i];
-        for (int k = 0; k < l->n_w; k++, n++) {
-            if (!slots) continue;
-            slots[n].block = BLOCK_PARAM;
-            slots[n].at = m->layers[i].w_offset[k];
-            memcpy(slots[n].shape, l->w_shape[k], sizeof slots[n].shape);
-            snprintf(slots[n].name, sizeof slots[n].name, "%s.%s", l->name,
-                     l->kind == CF_OP_BATCHNORM ? (k ? "beta" : "gamma") : (k ? "bias" : "weight"));
-        }
-    }
+    for (int i = 0; i < net->n; i++)
+        for (int k = 0; k < net->layers[i].n_w; k++, n++)
+            if (slots) weight_slot(&slots[n], BLOCK_PARAM, m, i, k, "");
     for (int i = 0; i < net->n; i++) {
         const cf_net_layer *l = &net->layers[i];
         if (l->kind != CF_OP_BATCHNORM) continue;
@@ -73,17 +75,9 @@ static int list_slots(const cf_model *m, int with_momentum, slot *slots) {
             snprintf(slots[n].name, sizeof slots[n].name, "%s.%s", l->name, k ? "running_var" : "running_mean");
         }
     }
-    for (int i = 0; with_momentum && i < net->n; i++) {
-        const cf_net_layer *l = &net->layers[i];
-        for (int k = 0; k < l->n_w; k++, n++) {
-            if (!slots) continue;
-            slots[n].block = BLOCK_MOMENTUM;
-            slots[n].at = m->layers[i].w_offset[k];
-            memcpy(slots[n].shape, l->w_shape[k], sizeof slots[n].shape);
-            snprintf(slots[n].name, sizeof slots[n].name, "%s.%s.momentum", l->name,
-                     l->kind == CF_OP_BATCHNORM ? (k ? "beta" : "gamma") : (k ? "bias" : "weight"));
-        }
-    }
+    for (int i = 0; with_momentum && i < net->n; i++)
+        for (int k = 0; k < net->layers[i].n_w; k++, n++)
+            if (slots) weight_slot(&slots[n], BLOCK_MOMENTUM, m, i, k, ".momentum");
     return n;
 }
 
@@ -175,8 +169,7 @@ static cJSON *make_header(const cf_space *s, const char *arch_text, const cf_mod
         cJSON_AddBoolToObject(t, "flip", cfg->augment.flip);
         cJSON_AddNumberToObject(t, "cutout", cfg->augment.cutout);
         if (cfg->augment.erase > 0) add_exact(t, "erase", cfg->augment.erase);
-        /* written only for mixed precision: the weights are f32 either way */
-        if (cfg->precision != CF_DTYPE_F32) cJSON_AddStringToObject(t, "precision", cf_dtype_name(cfg->precision));
+        if (cfg->precision != CF_DTYPE_F32) /* mixed precision; the weights are f32 either way */ cJSON_AddStringToObject(t, "precision", cf_dtype_name(cfg->precision));
         cJSON_AddNumberToObject(t, "seed", (double)cfg->seed);
     }
     if (res) {
