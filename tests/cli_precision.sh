@@ -23,7 +23,7 @@ for p in bf16 fp16; do
     acc=$(echo "$out" | sed -n 's/^test accuracy \([0-9.]*\)%.*/\1/p')
     # ten classes: chance is 10%; a tenth of an epoch gets well past it
     if [ -z "$acc" ] || ! awk "BEGIN { exit !($acc > 40) }"; then echo "$p: test accuracy '$acc'"; echo "$out"; fail=1; fi
-    sh "$here/cli_expect.sh" 0 "test accuracy" "$cf" eval "$work/$p.cfm" || fail=1
+    sh "$here/cli_expect.sh" 0 "accuracy " "$cf" eval "$work/$p.cfm" || fail=1
 done
 out=$("$cf" search --space nb201 --set C=4 --set N=1 --precision bf16 --devices cpu --trials 2 --fraction 0.02 \
       --retrain 0 --quiet --out "$work/run" 2>&1) || { echo "bf16 search failed:"; echo "$out"; fail=1; }

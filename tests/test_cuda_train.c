@@ -197,6 +197,18 @@ exit:
     cf_dataset_destroy(ds);
 }
 
+/* The training of parts 2 and 4: one epoch at BATCH, lr 0.05, seed 3, the gradient clipped at 5. */
+static cf_train_config steps_config(void) {
+    cf_train_config cfg;
+    cf_train_config_default(&cfg);
+    cfg.epochs = 1;
+    cfg.batch = BATCH;
+    cfg.lr = 0.05;
+    cfg.seed = 3;
+    cfg.grad_clip = 5;
+    return cfg;
+}
+
 static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp) {
     cf_model *cpu_m = build(nc, cf_backend_cpu_ref(), BATCH), *gpu_m = build(nc, gpu, BATCH);
     cf_model *nudged = build(nc, cf_backend_cpu_ref(), BATCH);
@@ -204,15 +216,9 @@ static void sgd_steps(const net_case *nc, const cf_backend *gpu, const char *tmp
     cf_train_result *rc = calloc(1, sizeof *rc), *rg = calloc(1, sizeof *rg), *rn = calloc(1, sizeof *rn);
     float *lc = NULL, *lg = NULL;
     if (!cpu_m || !gpu_m || !nudged || !train || !val || !rc || !rg || !rn) goto exit;
-    cf_train_config cfg;
-    cf_train_config_default(&cfg);
-    cfg.epochs = 1;
-    cfg.batch = BATCH;
-    cfg.lr = 0.05;
-    cfg.seed = 3;
+    cf_train_config cfg = steps_config();
     cfg.drop_path = nc->drop_path;
     cfg.augment = (cf_augment){2, 1, 4, 0};
-    cfg.grad_clip = 5;
     CHECK_OK(cf_train(cpu_m, train, val, &cfg, rc));
     /* the horizon is well-conditioned: the first weight one ulp up moves nothing past TOL_TRAIN / 10 */
     float *w0 = nudged->param;
@@ -317,13 +323,7 @@ static void mixed_run(const net_case *nc, const cf_backend *gpu, const mixed_bou
     cf_train_result *rc = calloc(1, sizeof *rc), *rg = calloc(1, sizeof *rg);
     *we = INFINITY;
     if (cpu_m && gpu_m && train && rc && rg) {
-        cf_train_config cfg;
-        cf_train_config_default(&cfg);
-        cfg.epochs = 1;
-        cfg.batch = BATCH;
-        cfg.lr = 0.05;
-        cfg.seed = 3;
-        cfg.grad_clip = 5;
+        cf_train_config cfg = steps_config();
         cfg.precision = dt;
         CHECK_OK(cf_train(cpu_m, train, NULL, &cfg, rc));
         CHECK_OK(cf_train(gpu_m, train, NULL, &cfg, rg));
