@@ -5,7 +5,8 @@
  *    and a new model (initialized differently) loaded from it that goes on to
  *    epoch 3: the weights, BN statistics, momentum, step and curve are the
  *    same bits. Once on NB-201 with crop, flip and cutout, once on DARTS with
- *    its auxiliary head and drop-path.
+ *    its auxiliary head and drop-path, once on NB-201 in fp16 whose loss
+ *    scale falls in epoch 1 (the resumed run goes on from the saved scale).
  *  - two data-parallel replicas: the same, every rank loading rank 0's state;
  *    a failing epoch_end after the last epoch ends both ranks.
  *  - the state file: a flipped byte, a truncation, a model file, a missing
@@ -50,6 +51,8 @@ static cf_space *space(const char *name, const char *k1, const char *v1, const c
     return s;
 }
 
+static cf_dtype g_precision = CF_DTYPE_F32; /* of the models make_model builds */
+
 static cf_model *make_model(const cf_space *s, const char *arch, const cf_backend *be, int batch, uint64_t seed) {
     cf_arch a;
     cf_net *net = NULL;
@@ -57,7 +60,7 @@ static cf_model *make_model(const cf_space *s, const char *arch, const cf_backen
     cf_net_input in = {1, 28, 28, 10};
     CHECK_OK(cf_arch_parse(s, arch, &a));
     CHECK_OK(cf_net_build(s, &a, &in, &net));
-    CHECK_OK(cf_model_create(net, batch, be, cf_space_get_or(s, "auxiliary", 0) != 0, &m));
+    CHECK_OK(cf_model_create_dtype(net, batch, be, cf_space_get_or(s, "auxiliary", 0) != 0, g_precision, &m));
     if (m) cf_model_init(m, seed);
     return m;
 }
@@ -171,12 +174,19 @@ static void check_resume(const char *label, const cf_space *s, const char *arch,
     CHECK(same_model(a, c), "%s: resumed weights, BN statistics or step differ (step %llu vs %llu)", label,
           (unsigned long long)c->step, (unsigned long long)a->step);
     CHECK(memcmp(mom_a, mom_c, a->n_params * sizeof *mom_a) == 0, "%s: resumed momentum differs", label);
+    if (cfg.loss_scale > 0) /* the case is there to resume a scale that moved */
+        CHECK(ra->scale_skips > 0 && rb->loss_scale < cfg.loss_scale,
+              "%s: the loss scale did not fall in epoch 1 (%lld skips, %g after it)", label,
+              (long long)ra->scale_skips, rb->loss_scale);
+    CHECK(ra->loss_scale == rc->loss_scale && ra->scale_good == rc->scale_good,
+          "%s: loss scale %g (%d good steps) straight, %g (%d) resumed", label, ra->loss_scale, ra->scale_good,
+          rc->loss_scale, rc->scale_good);
     CHECK(rc->status == CF_TRAIN_OK && rc->seconds >= done->seconds && done->seconds >= done->curve[0].seconds,
           "%s: %s, %.3f s in all, %.3f s restored", label, cf_train_status_name(rc->status), rc->seconds,
           done->seconds);
     if (check_failed == failed_before)
-        printf("%s: 3 epochs straight and 1 + 2 resumed from %s: the same bits (val %.3f)\n", label, path,
-               rc->val_acc);
+        printf("%s: 3 epochs straight and 1 + 2 resumed from %s: the same bits (val %.3f, %lld steps skipped)\n",
+               label, path, rc->val_acc, (long long)ra->scale_skips);
 
     /* the state after the last epoch: nothing left to train, the record comes back as saved */
     saver last = {.path = path, .save_at = cfg.epochs - 1, .stop_after = -1, .s = s, .arch = arch, .cfg = &cfg};
@@ -439,26 +449,22 @@ static void check_refusals(const cf_space *s, const cf_train_config *cfg, const 
                         path, "$.space.options.C: 4 in the file, 8 in this run");
     cf_model_destroy(m8);
     cf_space_destroy(s8);
-    cf_train_config c2 = c1;
-    c2.batch = 32;
-    CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done), CF_ERR_INVALID_ARG, path,
-                "$.train.batch: 64 in the file, 32 in this run");
-    c2 = c1;
-    c2.seed = 0xFFFFFFFFFFFFFFF1ull;
-    CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done), CF_ERR_INVALID_ARG, path,
-                "$.resume.seed: 7 in the file, 18446744073709551601 in this run");
-    c2 = c1;
-    c2.max_epoch_fraction = 0.5;
-    CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done), CF_ERR_INVALID_ARG, path,
-                "$.resume.max_epoch_fraction");
-    c2 = c1;
-    c2.precision = CF_DTYPE_BF16; /* an f32 state resumed in mixed precision */
-    CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done), CF_ERR_INVALID_ARG, path,
-                "$.train: the state was trained in f32, this run is bf16");
+    /* another batch, seed, fidelity or precision than the state's run */
+    cf_train_config c2[4] = {c1, c1, c1, c1};
+    c2[0].batch = 32;
+    c2[1].seed = 0xFFFFFFFFFFFFFFF1ull;
+    c2[2].max_epoch_fraction = 0.5;
+    c2[3].precision = CF_DTYPE_BF16;
+    static const char *const why[4] = {"$.train.batch: 64 in the file, 32 in this run",
+                                       "$.resume.seed: 7 in the file, 18446744073709551601 in this run",
+                                       "$.resume.max_epoch_fraction",
+                                       "$.train: the state was trained in f32, this run is bf16"};
+    for (int k = 0; k < 4; k++)
+        CHECK_FAILS(cf_trainstate_load(path, s, NB201_ARCH, &c2[k], m, mom, done), CF_ERR_INVALID_ARG, path, why[k]);
     /* the time limit may change */
-    c2 = c1;
-    c2.time_limit_s = 100;
-    CHECK_OK(cf_trainstate_load(path, s, NB201_ARCH, &c2, m, mom, done));
+    c2[0] = c1;
+    c2[0].time_limit_s = 100;
+    CHECK_OK(cf_trainstate_load(path, s, NB201_ARCH, &c2[0], m, mom, done));
     CHECK(memcmp(before, m->param, m->n_params * sizeof *before) == 0, "loading a state changed the weights");
 
     /* a state reads as a model (its momentum left out), and converts to a model file */
@@ -706,6 +712,14 @@ int main(int argc, char **argv) {
         dcfg.grad_clip = 5;
         dcfg.max_epoch_fraction = 0.5;
         check_resume("darts with drop-path and auxiliary head", darts, DARTS_ARCH, dcfg, train, val);
+        /* fp16 from a loss scale so high that the first steps overflow: the scale
+         * halves through epoch 1 and the resumed run must go on from where it was */
+        cf_train_config hcfg = cfg;
+        hcfg.precision = CF_DTYPE_F16;
+        hcfg.loss_scale = 0x1p28;
+        g_precision = CF_DTYPE_F16;
+        check_resume("nb201 in fp16 with a falling loss scale", nb201, NB201_ARCH, hcfg, train, val);
+        g_precision = CF_DTYPE_F32;
         cfg.augment = (cf_augment){.flip = 1};
         check_resume_dp(nb201, &cfg, train, val);
         check_refusals(nb201, &cfg, train);

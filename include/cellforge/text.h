@@ -11,6 +11,13 @@
 extern "C" {
 #endif
 
+/* v as the shortest of 15..17 significant digits that reads back as the same
+ * double ("0.1" for 0.1, all 17 where they are needed), into buf (at least 32
+ * bytes); returns buf. v must be finite. Files that a run reads back to
+ * compare or continue (checkpoints, the ranks' messages, exports) write their
+ * numbers this way. */
+const char *cf_text_exact(double v, char *buf, size_t cap);
+
 /* Edit distance (insert, delete, substitute; case-insensitive). */
 size_t cf_text_distance(const char *a, const char *b);
 

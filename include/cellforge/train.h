@@ -88,6 +88,9 @@ typedef struct cf_train_result {
     int64_t graph_steps;          /* steps of this call replayed from a captured CUDA graph */
     int64_t scale_skips;          /* fp16: steps of this call skipped because the scaled
                                      gradients overflowed (the loss scale was halved) */
+    float loss_scale;             /* fp16: the loss scale after the epochs done, and the */
+    int32_t scale_good;           /*   good steps since it last changed; 0 otherwise. A
+                                     resumed run goes on from them. */
 } cf_train_result;
 
 typedef struct cf_train_config {
@@ -114,6 +117,7 @@ typedef struct cf_train_config {
        CF_LOSS_SCALE_*). The caller creates the model in it
        (cf_model_create_dtype); cf_train checks that it did. */
     cf_dtype precision;
+    double loss_scale;        /* fp16: the first loss scale; 0: CF_LOSS_SCALE_INIT (2^16) */
     /* called after every step and at the end of every epoch (may be NULL); with
        comm set, on rank 0 only */
     void (*progress)(void *ctx, const cf_train_progress *p);

@@ -21,6 +21,7 @@
 #include "cellforge/cost.h"
 #include "cellforge/export.h"
 #include "cellforge/file.h"
+#include "cellforge/text.h"
 #include "cli.h"
 
 const char *const cmd_export_usage =
@@ -122,11 +123,7 @@ static void json_number(FILE *f, double v, int unmeasured_null) {
         return;
     }
     char text[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (strtod(text, NULL) == v) break;
-    }
-    fputs(text, f);
+    fputs(cf_text_exact(v, text, sizeof text), f);
 }
 
 /* A float32 in the fewest digits (6..9) that read back as it. */

@@ -169,3 +169,11 @@ cf_status cf_text_parse_value(const char *s, const cf_value_range *r, const char
     *out = v;
     return CF_OK;
 }
+
+const char *cf_text_exact(double v, char *buf, size_t cap) {
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}

@@ -13,14 +13,13 @@
 #include <cjson/cJSON.h>
 
 #include "cellforge/sched.h"
+#include "cellforge/text.h"
 #include "ranks_wire.h"
 
 /* A number as raw JSON text, exact; null for one that is not finite. */
 static cJSON *exact(double v) {
     char buf[40];
-    if (isfinite(v)) snprintf(buf, sizeof buf, "%.17g", v);
-    else snprintf(buf, sizeof buf, "null");
-    return cJSON_CreateRaw(buf);
+    return cJSON_CreateRaw(isfinite(v) ? cf_text_exact(v, buf, sizeof buf) : "null");
 }
 
 static void add_num(cJSON *o, const char *key, double v) {

@@ -21,6 +21,7 @@
 
 #include "cellforge/checkpoint.h"
 #include "cellforge/file.h"
+#include "cellforge/text.h"
 #include "core/json_read.h"
 
 /* What a file of each kind starts with, and what to say when it does not. */
@@ -92,18 +93,11 @@ static cf_status make_slots(const char *path, const cf_model *m, int with_moment
 
 static int64_t numel(const int64_t *s) { return s[0] * s[1] * s[2] * s[3]; }
 
-/* A number that reads back as the same double. cJSON prints 15 significant
- * digits whenever they come within an epsilon of the value, which loses the
- * last bits, and a resumed run must compare and continue the saved values
- * exactly. The shortest of 15..17 digits that round-trips keeps 0.1 as 0.1. */
+/* A number that reads back as the same double (cf_text_exact): cJSON's own
+ * 15 digits lose the last bits, and a resumed run continues the saved values. */
 static cJSON *exact_number(double v) {
-    if (!isfinite(v)) return cJSON_CreateNull();
     char text[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (strtod(text, NULL) == v) break;
-    }
-    return cJSON_CreateRaw(text);
+    return isfinite(v) ? cJSON_CreateRaw(cf_text_exact(v, text, sizeof text)) : cJSON_CreateNull();
 }
 
 static void add_exact(cJSON *obj, const char *key, double v) { cJSON_AddItemToObject(obj, key, exact_number(v)); }
@@ -585,6 +579,8 @@ cf_status cf_trainstate_save(const char *path, const cf_space *s, const char *ar
     cJSON_AddStringToObject(resume, "seed", seed); /* 64 bits do not fit a JSON number */
     add_exact(resume, "max_epoch_fraction", cfg->max_epoch_fraction);
     cJSON_AddNumberToObject(resume, "n_params", (double)m->n_params);
+    if (res->loss_scale > 0) add_exact(resume, "loss_scale", res->loss_scale); /* fp16 */
+    if (res->loss_scale > 0) cJSON_AddNumberToObject(resume, "scale_good", res->scale_good);
     const float *base[BLOCK_COUNT] = {m->param, m->state, momentum};
     st = write_file(path, &k_state, h, base, slots, n);
     cJSON_Delete(h);
@@ -711,6 +707,10 @@ static cf_status read_record(cf_json_reader *r, const cJSON *h, int channels, cf
     size_t mark = cf_json_enter_key(r, "resume");
     CF_TRY(cf_json_get_int(r, resume, "epochs_done", CF_JSON_REQUIRED, 0, CF_TRAIN_MAX_EPOCHS, &done));
     CF_TRY(cf_json_get_number(r, resume, "step", CF_JSON_REQUIRED, 0, 9007199254740992.0, &steps));
+    double scale = 0;
+    CF_TRY(cf_json_get_number(r, resume, "loss_scale", CF_JSON_OPTIONAL, 0, 3.4e38, &scale));
+    CF_TRY(cf_json_get_int(r, resume, "scale_good", CF_JSON_OPTIONAL, 0, CF_LOSS_SCALE_GROWTH, &res->scale_good));
+    res->loss_scale = (float)scale;
     cf_json_leave(r, mark);
     CF_TRY(cf_json_get_array(r, h, "curve", CF_JSON_REQUIRED, done, done, &curve));
     mark = cf_json_enter_key(r, "curve");

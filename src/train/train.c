@@ -374,7 +374,13 @@ static cf_status run_open(run *r) {
         CF_TRY(cf_backend_copy(m->be, r->dbuf, r->buf, m->n_params * sizeof *r->buf, CF_COPY_TO_DEVICE));
     }
     CF_TRY(cf_model_to_device(m));
-    if (m->dtype == CF_DTYPE_F16) r->scaler.scale = CF_LOSS_SCALE_INIT;
+    if (m->dtype == CF_DTYPE_F16) { /* the resumed run's scale, else the first */
+        r->scaler.scale = cfg->loss_scale > 0 ? (float)cfg->loss_scale : CF_LOSS_SCALE_INIT;
+        if (resume && resume->loss_scale > 0) {
+            r->scaler.scale = resume->loss_scale;
+            r->scaler.good = resume->scale_good;
+        }
+    }
     if (!r->comm && m->on_device && cf_backend_has_step_stats(m->be)) {
         CF_TRY(cf_backend_alloc(m->be, sizeof *r->dev.stats, (void **)&r->dev.stats));
         r->dev.on = 1;
@@ -532,6 +538,8 @@ static cf_status epoch_finish(run *r, int epoch, const epoch_sums *e, double te)
     rec->seconds = cf_time_now() - te;
     res->epochs_done = epoch + 1;
     res->val_acc = rec->val_acc;
+    res->loss_scale = r->scaler.scale; /* after the epoch's last read on the device path */
+    res->scale_good = r->scaler.good;
     if (cfg->epoch_end && r->rank == 0) {
         res->seconds = r->before + cf_time_now() - r->t0;
         res->images_per_s = r->step_seconds > 0 ? (double)r->images / r->step_seconds : 0;
