@@ -198,9 +198,6 @@ cf_status cf_backend_widen_add(const cf_backend *be, float *dst, const void *src
 const char *cf_backend_name(const cf_backend *be); /* "cpu-ref", "cpu-fast", "cuda" */
 cf_device cf_backend_device(const cf_backend *be);
 int cf_backend_supports(const cf_backend *be, cf_op_kind kind);
-/* 1 when the backend runs 16-bit calls (mixed precision): natively (CUDA),
- * or on a host backend on widened copies (ops.h). */
-int cf_backend_has_half(const cf_backend *be);
 /* 1 when backward of these args assigns (rather than adds) input gradient k. */
 int cf_backend_assigns(const cf_backend *be, const cf_op_args *a, int k);
 

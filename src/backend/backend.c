@@ -48,7 +48,6 @@ int cf_backend_assigns(const cf_backend *be, const cf_op_args *a, int k) {
     return be->ops->assigns && !emulated(be, a) && be->ops->assigns(be->ctx, a, k);
 }
 int cf_backend_on_device(const cf_backend *be) { return be->ops->mem_alloc != NULL; }
-int cf_backend_has_half(const cf_backend *be) { return be->ops->half || !be->ops->mem_alloc; }
 
 /* ---- a training step kept on the device ----------------------------------- */
 

@@ -270,11 +270,6 @@ static int build_model(cli_args *args, const train_opts *o, cf_train_config *cfg
     int rc = make_backend("train", cli_value(args, "device"), cli_has(args, "reference"), (int)o->threads,
                           cli_has(args, "deterministic"), &r->fast, &r->be);
     if (rc >= 0) return rc;
-    if (cfg->precision != CF_DTYPE_F32 && !cf_backend_has_half(r->be)) {
-        fprintf(stderr, "cellforge train: --precision %s: the %s backend has no 16-bit kernels yet; train in fp32 there, "
-                "or in %s on the CPU\n", cli_value(args, "precision"), cf_backend_name(r->be), cli_value(args, "precision"));
-        return EXIT_USAGE;
-    }
     cf_net *net = r->net;
     r->net = NULL; /* the model owns it from here on, even when its creation fails */
     if (cf_model_create_dtype(net, cfg->batch, r->be, with_aux, cfg->precision, &r->m) != CF_OK)

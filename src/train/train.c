@@ -392,6 +392,8 @@ static cf_status run_open(run *r) {
 
 static void run_close(run *r) {
     cf_model *m = r->m;
+    /* the device wrote the seeds behind the model's cache of them: the next loss uploads again */
+    if (m->seeds_external) m->loss_weight[0] = m->loss_weight[1] = -1;
     m->seeds_external = 0;
     m->loss_scale = 1.0;
     /* a replay still running after a failure mid-epoch is freed by CUDA on completion */
